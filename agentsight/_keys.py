@@ -1,0 +1,45 @@
+"""API key format, shared by the SDK (early checks) and the collector.
+
+A key is ``ags_`` + 32 hex digits of randomness + ``_`` + 6 hex digits of
+checksum (the first 6 hex digits of the SHA-256 of the random part).  The
+checksum lets both sides reject a mistyped or truncated key without a
+database look-up, and lets secret scanners recognise our keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+KEY_PREFIX = "ags_"
+_KEY_RE = re.compile(r"ags_([0-9a-f]{32})_([0-9a-f]{6})")
+
+
+def _checksum(body: str) -> str:
+    return hashlib.sha256(body.encode("ascii")).hexdigest()[:6]
+
+
+def generate_key() -> str:
+    """Return a new random API key."""
+    body = secrets.token_hex(16)
+    return f"{KEY_PREFIX}{body}_{_checksum(body)}"
+
+
+def is_well_formed(key: str) -> bool:
+    """Tell whether *key* has the format and a correct checksum."""
+    match = _KEY_RE.fullmatch(key)
+    return match is not None and _checksum(match.group(1)) == match.group(2)
+
+
+def hash_key(key: str) -> str:
+    """The form a key is stored in: hex SHA-256 (keys are random, so no salt is needed)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def redact(key: str) -> str:
+    """A form of *key* safe to log: the prefix and the checksum only."""
+    match = _KEY_RE.fullmatch(key)
+    if match is None:
+        return "ags_<malformed>"
+    return f"ags_…_{match.group(2)}"
