@@ -1,0 +1,161 @@
+"""The ``agentsight`` command: ``serve`` the collector and manage API ``keys``.
+
+The collector lives behind the ``server`` extra and is imported only inside
+the subcommands, so this module (and ``import agentsight``) never loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+#: Environment variables: the fallback for each flag of ``agentsight serve``.
+ENV_DB = "AGENTSIGHT_DB"  # database file, default ./agentsight.db
+ENV_HOST = "AGENTSIGHT_HOST"  # listen address, default 127.0.0.1
+ENV_PORT = "AGENTSIGHT_PORT"  # listen port, default 8787
+ENV_STORE_RAW_IP = "AGENTSIGHT_STORE_RAW_IP"  # "1"/"true" keeps raw IPs, default off
+_EXTRA_HINT = "the collector needs the server extra: pip install 'agentsight[server]'"
+
+
+def _require_server() -> None:
+    """Exit with the extra to install when the collector's dependencies are missing."""
+    missing = [m for m in ("aiohttp", "geoip2fast") if importlib.util.find_spec(m) is None]
+    if missing:
+        sys.exit(f"agentsight: {_EXTRA_HINT} (missing: {', '.join(missing)})")
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentsight", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    db_help = f"SQLite database file (env {ENV_DB}, default ./agentsight.db)"
+    default_db = os.environ.get(ENV_DB, "agentsight.db")
+
+    serve = commands.add_parser("serve", help="run the collector")
+    serve.add_argument("--db", default=default_db, help=db_help)
+    serve.add_argument(
+        "--host",
+        default=os.environ.get(ENV_HOST, "127.0.0.1"),
+        help=f"listen address (env {ENV_HOST})",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=os.environ.get(ENV_PORT, "8787"),
+        help=f"listen port, 0 for any free one (env {ENV_PORT})",
+    )
+    serve.add_argument(
+        "--store-raw-ip",
+        action="store_true",
+        default=_env_flag(ENV_STORE_RAW_IP),
+        help=f"keep customer IP addresses, not only their country (env {ENV_STORE_RAW_IP})",
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create a key; it is printed once, on the last line")
+    create.add_argument("--db", default=default_db, help=db_help)
+    create.add_argument("--project", required=True, help="project name (created when new)")
+    create.set_defaults(run=_keys_create)
+    listing = keys.add_parser("list", help="list keys (redacted)")
+    listing.add_argument("--db", default=default_db, help=db_help)
+    listing.set_defaults(run=_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("--db", default=default_db, help=db_help)
+    revoke.add_argument("key", help="the key to revoke")
+    revoke.set_defaults(run=_keys_revoke)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    _require_server()
+    from .server import ServerOptions
+    from .server._run import run
+
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return run(Path(args.db), args.host, args.port, ServerOptions(store_raw_ip=args.store_raw_ip))
+
+
+async def _with_storage(db: str, action: Any) -> Any:
+    from .server import open_storage
+
+    storage = await open_storage(db)
+    try:
+        return await action(storage)
+    finally:
+        await storage.aclose()
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    _require_server()
+    from ._keys import generate_key, hash_key, redact
+
+    if not args.project.strip():
+        sys.exit("agentsight keys create: --project must not be empty")
+    key = generate_key()
+    info = asyncio.run(
+        _with_storage(args.db, lambda s: s.create_key(args.project, hash_key(key), redact(key)))
+    )
+    print(f"created key {info.id} for project {info.project!r} in {args.db}")
+    print("store it now: it is shown only this once")
+    print(key, flush=True)
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    _require_server()
+    keys = asyncio.run(_with_storage(args.db, lambda s: s.list_keys()))
+    print(f"{'id':>4}  {'project':<20} {'key':<16} {'created':<28} status")
+    for k in keys:
+        status = "live" if k.revoked_at is None else f"revoked {k.revoked_at}"
+        print(f"{k.id:>4}  {k.project:<20} {k.redacted:<16} {k.created_at:<28} {status}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    _require_server()
+    from ._keys import hash_key, is_well_formed, redact
+
+    if not is_well_formed(args.key):
+        sys.exit("agentsight keys revoke: KEY: expected a key like ags_<32 hex>_<6 hex>")
+    revoked = asyncio.run(_with_storage(args.db, lambda s: s.revoke_key(hash_key(args.key))))
+    if not revoked:
+        sys.exit(f"agentsight keys revoke: no live key {redact(args.key)} in {args.db}")
+    print(f"revoked {redact(args.key)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``agentsight`` command with *argv* (default: ``sys.argv[1:]``)."""
+    args = _parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Event-loop plumbing: which loop is running here, loops on threads, waiting across threads."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import anyio
+
+T = TypeVar("T")
+
+__all__ = ["LoopThread", "call_soon_threadsafe", "running_backend", "wait_future"]
+
+
+def running_backend() -> str | None:
+    """``"asyncio"`` or ``"trio"`` when this thread is running that loop, else ``None``."""
+    try:
+        asyncio.get_running_loop()
+        return "asyncio"
+    except RuntimeError:
+        pass
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+            return "trio"
+        except RuntimeError:
+            pass
+    return None
+
+
+def call_soon_threadsafe() -> Callable[[Callable[[], object]], None]:
+    """A function that runs a callback in *this* thread's running loop, from any thread.
+
+    It never blocks: one write to the loop's wake-up pipe, no waiting.
+    """
+    if running_backend() == "asyncio":
+        loop = asyncio.get_running_loop()
+
+        def schedule_asyncio(callback: Callable[[], object]) -> None:
+            try:
+                loop.call_soon_threadsafe(callback)
+            except RuntimeError:  # the loop is closed: nothing left to wake
+                pass
+
+        return schedule_asyncio
+    import trio
+
+    token = trio.lowlevel.current_trio_token()
+
+    def schedule_trio(callback: Callable[[], object]) -> None:
+        try:
+            token.run_sync_soon(callback)
+        except trio.RunFinishedError:
+            pass
+
+    return schedule_trio
+
+
+async def wait_future(future: concurrent.futures.Future[T]) -> T:
+    """Await a ``concurrent.futures.Future`` from asyncio or trio without blocking the loop."""
+    if future.done():
+        return future.result()
+    if running_backend() == "asyncio":
+        return await asyncio.wrap_future(future)
+    return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+
+
+class LoopThread:
+    """An asyncio loop running on a daemon thread of its own."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.loop.is_closed():
+            return
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:
+            return
+        if threading.current_thread() is not self.thread:
+            self.thread.join(timeout)

@@ -1,0 +1,318 @@
+"""A running pipeline and the ways events reach it.
+
+``Runtime`` lives in one event loop: under ``async with tracker`` the
+application's own (asyncio or trio), otherwise the tracker's daemon thread
+(``ThreadRuntime``).  Tracking calls made on the loop's own thread put
+events straight on the anyio channel; calls from any other thread append to
+a deque (atomic, no lock) and wake the loop only when no wake-up is already
+pending, so a burst costs one system call, not one per event.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ._config import TrackerConfig
+from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
+from ._pipeline import FlushRequest, Item, Pipeline
+from ._stats import SendReport, Stats
+from .transports._base import Batch, SendResult, Transport
+
+logger = logging.getLogger("agentsight")
+
+T = TypeVar("T")
+
+__all__ = ["AsyncioBridge", "Intake", "Runtime", "ThreadRuntime"]
+
+
+class Intake:
+    """The entrance of the channel, safe to call from any thread."""
+
+    def __init__(
+        self,
+        send: MemoryObjectSendStream[Item],
+        max_buffer: int,
+        schedule: Callable[[Callable[[], object]], None],
+    ) -> None:
+        self._send = send
+        self._owner = threading.get_ident()
+        self._max = max_buffer
+        self._schedule = schedule
+        self._deque: collections.deque[Item] = collections.deque()
+        self._wake_pending = False
+        self._wakeup = anyio.Event()
+        self._lock = anyio.Lock()
+        self.closed = False
+
+    def put(self, item: Item) -> bool:
+        """Hand *item* over without blocking; False when the buffer is full or closed."""
+        if threading.get_ident() == self._owner:
+            try:
+                self._send.send_nowait(item)
+                return True
+            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return False
+        deque = self._deque
+        if self.closed or len(deque) >= self._max:
+            return False
+        deque.append(item)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._schedule(self._wake)
+        return True
+
+    def _wake(self) -> None:
+        self._wakeup.set()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._deque) + self._send.statistics().current_buffer_used
+
+    async def send(self, item: Item) -> None:
+        """Put *item* on the channel, waiting for room (on the loop's own thread)."""
+        await self._send.send(item)
+
+    async def drain(self) -> None:
+        """Move what other threads handed over onto the channel, in order."""
+        async with self._lock:
+            deque = self._deque
+            while deque:
+                item = deque.popleft()
+                try:
+                    self._send.send_nowait(item)
+                except anyio.WouldBlock:
+                    await self._send.send(item)
+
+    async def pump(self) -> None:
+        while not self.closed:
+            await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+            # Reset before draining: an append that races with the drain schedules a new wake.
+            self._wake_pending = False
+            await self.drain()
+
+    async def aclose(self) -> int:
+        """Stop intake, move the rest onto the channel, close it; return what came too late."""
+        self.closed = True
+        await self.drain()
+        self._send.close()
+        self._wakeup.set()
+        late = len(self._deque)
+        self._deque.clear()
+        return late
+
+
+class Runtime:
+    """A pipeline running in the current loop, with its intake.  Build it inside that loop."""
+
+    def __init__(self, config: TrackerConfig, transport: Transport, stats: Stats) -> None:
+        if transport.needs_asyncio and running_backend() != "asyncio":
+            transport = AsyncioBridge(transport)
+        send, self._receive = anyio.create_memory_object_stream[Item](config.max_buffer)
+        self.intake = Intake(send, config.max_buffer, call_soon_threadsafe())
+        self.pipeline = Pipeline(config, transport, stats)
+        self._transport = transport
+        self._stats = stats
+        self._config = config
+        self._done = anyio.Event()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._schedule = call_soon_threadsafe()
+        self._owner = threading.get_ident()
+        # Work submitted from other threads (flushes); started by a task of ours, since
+        # a task group can only spawn from inside a task.
+        self._calls: collections.deque[
+            tuple[Callable[[], Awaitable[None]], Callable[[], None]]
+        ] = collections.deque()
+        self._calls_ready = anyio.Event()
+
+    @property
+    def pending(self) -> int:
+        return self.intake.buffered + self.pipeline.in_flight
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Run the pump and the pipeline until ``shutdown`` has drained the channel."""
+        try:
+            async with anyio.create_task_group() as tg:  # runs submitted calls (flushes)
+                self._tg = tg
+                async with anyio.create_task_group() as helpers:
+                    helpers.start_soon(self.intake.pump)
+                    helpers.start_soon(self._start_calls)
+                    async with anyio.create_task_group() as pipeline:
+                        await pipeline.start(self.pipeline.run, self._receive)
+                        task_status.started()
+                    helpers.cancel_scope.cancel()
+        finally:
+            while self._calls:
+                self._calls.popleft()[1]()  # never started: give each its default
+            self._done.set()
+
+    async def flush(self, timeout: float) -> SendReport:
+        async def put(request: FlushRequest) -> None:
+            await self.intake.drain()
+            try:
+                await self.intake.send(request)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                request.done.set()  # shutting down: shutdown delivers everything anyway
+
+        return await self.pipeline.flush(put, timeout)
+
+    def submit(
+        self, make: Callable[[], Awaitable[T]], default: T
+    ) -> concurrent.futures.Future[T]:
+        """Run ``make()`` in this runtime's loop from any thread; its outcome lands in the future.
+
+        If the runtime stops before the call finishes, the future gets *default*.
+        """
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def give_default() -> None:
+            if not future.done():
+                future.set_result(default)
+
+        async def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = await make()
+            except anyio.get_cancelled_exc_class():
+                give_default()
+                raise
+            except Exception as exc:
+                future.set_exception(exc)
+                return
+            future.set_result(result)
+
+        self._calls.append((run, give_default))
+        if threading.get_ident() == self._owner:
+            self._calls_ready.set()
+        else:
+            self._schedule(self._calls_ready.set)
+        return future
+
+    async def _start_calls(self) -> None:
+        while True:
+            await self._calls_ready.wait()
+            self._calls_ready = anyio.Event()
+            while self._calls:
+                assert self._tg is not None
+                self._tg.start_soon(self._calls.popleft()[0])
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop intake, deliver what is buffered within *timeout*, count what is not."""
+        with anyio.move_on_after(timeout):
+            late = await self.intake.aclose()
+            if late:
+                self._stats.drop("after_close", late)
+                logger.error("%d events tracked during shutdown were dropped", late)
+            await self._done.wait()
+        if not self._done.is_set():
+            lost = self.pending
+            assert self._tg is not None
+            self._tg.cancel_scope.cancel()
+            await self._done.wait()
+            self._stats.drop("shutdown_timeout", lost)
+            logger.error(
+                "%d events could not be delivered within shutdown_timeout=%.1fs and were dropped",
+                lost,
+                timeout,
+            )
+        with anyio.CancelScope(shield=True):
+            await self._transport.aclose()
+
+
+class AsyncioBridge:
+    """Runs an asyncio-only transport (aiohttp) on a loop thread of its own, for trio programs."""
+
+    needs_asyncio = False
+
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+        self._thread: LoopThread | None = None
+
+    def _loop_thread(self) -> LoopThread:
+        if self._thread is None:
+            self._thread = LoopThread("agentsight-transport")
+        return self._thread
+
+    async def send(self, batch: Batch) -> SendResult:
+        future = self._loop_thread().submit(self._inner.send(batch))
+        try:
+            return await wait_future(future)
+        except anyio.get_cancelled_exc_class():
+            future.cancel()
+            raise
+
+    async def aclose(self) -> None:
+        if self._thread is None:
+            return
+        thread, self._thread = self._thread, None
+        await wait_future(thread.submit(self._inner.aclose()))
+        await anyio.to_thread.run_sync(thread.stop)
+
+
+class ThreadRuntime:
+    """A ``Runtime`` on the tracker's own daemon thread, for code without ``async with``."""
+
+    def __init__(self, config: TrackerConfig, transport: Transport, stats: Stats) -> None:
+        self._config = config
+        self._thread = LoopThread("agentsight")
+        self._ready: concurrent.futures.Future[Runtime] = concurrent.futures.Future()
+        self._stop: anyio.Event | None = None
+        self._main = self._thread.submit(self._run(transport, stats))
+        self.runtime = self._ready.result()
+
+    async def _run(self, transport: Transport, stats: Stats) -> None:
+        try:
+            self._stop = anyio.Event()
+            runtime = Runtime(self._config, transport, stats)
+            async with anyio.create_task_group() as tg:
+                await tg.start(runtime.serve)
+                self._ready.set_result(runtime)
+                await self._stop.wait()
+                await runtime.shutdown(self._config.shutdown_timeout)
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+            raise
+
+    def request_stop(self) -> concurrent.futures.Future[None]:
+        def stop() -> None:
+            assert self._stop is not None
+            self._stop.set()
+
+        self._thread.loop.call_soon_threadsafe(stop)
+        return self._main
+
+    def close(self) -> None:
+        """Deliver what is buffered (within ``shutdown_timeout``) and stop the thread."""
+        try:
+            self.request_stop().result(self._config.shutdown_timeout + 5)
+        except (concurrent.futures.TimeoutError, RuntimeError) as exc:
+            logger.error("the agentsight thread did not stop cleanly: %r", exc)
+        finally:
+            self._thread.stop()
+
+    async def aclose(self) -> None:
+        try:
+            await wait_future(self.request_stop())
+        finally:
+            await anyio.to_thread.run_sync(self._thread.stop)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.thread.is_alive()
+
+
+def pending_of(runtime: Runtime | None) -> int:
+    return 0 if runtime is None else runtime.pending
+
+

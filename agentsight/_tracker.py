@@ -1,0 +1,832 @@
+"""``ConversationTracker``: the tracking calls, and the module-level ``conversation_tracker``.
+
+A tracking call validates its arguments, resolves the conversation from the
+context, builds one small event (timestamp and ``seq`` taken here) and hands
+it to the runtime's intake.  It never waits for the network.  Called plainly
+it has done its work when it returns; awaited, it is the same (it returns a
+completed awaitable), except that when the buffer is full an awaited call
+waits for room while a plain call drops the event and counts it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import json
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.abc
+
+from . import _validate as check
+from ._config import TrackerConfig, resolve_config
+from ._context import ConversationBlock, ConversationState, Registry, new_context_var
+from ._encode import _clean
+from ._events import (
+    ActionEvent,
+    ButtonEvent,
+    ConversationEvent,
+    Event,
+    MessageEvent,
+    TokenUsageEvent,
+)
+from ._keys import is_well_formed
+from ._loops import running_backend, wait_future
+from ._runtime import Runtime, ThreadRuntime
+from ._stats import SendReport, Stats, TrackerStats
+from .helpers import generate_conversation_id
+
+if TYPE_CHECKING:
+    from .transports._base import Transport
+
+logger = logging.getLogger("agentsight")
+
+__all__ = ["ConversationTracker", "ReportHandle", "conversation_tracker"]
+
+_now_us = time.time_ns
+
+
+class _Done:
+    """The completed awaitable a tracking call returns: ``await`` it or not, as you like."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return "<tracked>"
+
+
+_DONE = _Done()
+
+
+class _Overflow:
+    """Returned when the buffer is full.
+
+    Awaited, it waits for room and then hands the event over.  Discarded
+    without being awaited (a plain call), the event is dropped and counted,
+    right when the call's result is thrown away.
+    """
+
+    __slots__ = ("_awaited", "_event", "_tracker")
+
+    def __init__(self, tracker: ConversationTracker, event: Event) -> None:
+        self._tracker = tracker
+        self._event = event
+        self._awaited = False
+
+    def __await__(self) -> Generator[Any, None, None]:
+        self._awaited = True
+        return self._tracker._put_waiting(self._event).__await__()
+
+    def __del__(self) -> None:
+        if not self._awaited:
+            self._tracker._drop(self._event, "buffer_full")
+
+
+class ReportHandle:
+    """What ``send_tracked_data()``, ``flush()`` and ``initialize_conversation()`` return.
+
+    ``await handle`` gives the ``SendReport`` without blocking the loop;
+    ``handle.result()`` blocks for it.  Called plainly from sync code (no
+    running loop) the call already waited, so ``result()`` returns at once.
+    """
+
+    def __init__(self, future: concurrent.futures.Future[SendReport]) -> None:
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, SendReport]:
+        return wait_future(self._future).__await__()
+
+    def result(self, timeout: float | None = None) -> SendReport:
+        return self._future.result(timeout)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+
+def _completed(report: SendReport) -> ReportHandle:
+    future: concurrent.futures.Future[SendReport] = concurrent.futures.Future()
+    future.set_result(report)
+    return ReportHandle(future)
+
+
+class _NullIntake:
+    """The intake of a tracker with nowhere to send (no API key): counts and drops."""
+
+    closed = False
+
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+
+    def put(self, item: object) -> bool:
+        self._stats.drop("no_api_key")
+        return True
+
+
+class ConversationTracker:
+    """Tracks conversations and delivers them to the AgentSight collector.
+
+    Use it under ``async with`` in async applications (the background task
+    then runs in your loop), or call it plainly from sync code (it then runs
+    on a daemon thread of its own, drained at exit).  Settings come from the
+    keyword arguments, then the ``AGENTSIGHT_*`` environment variables, then
+    the defaults listed in the README.
+
+    Args:
+        api_key: the collector project's key (``AGENTSIGHT_API_KEY``).
+        endpoint: the collector's URL (``AGENTSIGHT_API_ENDPOINT``).
+        environment: default environment of conversations (``AGENTSIGHT_ENVIRONMENT``).
+        log_level: level of the ``agentsight`` logger (``AGENTSIGHT_LOG_LEVEL``).
+        transport: where batches go instead of the collector (an
+            ``InMemoryTransport`` in tests, a ``JsonLinesTransport``...).
+        **settings: the delivery knobs (``shutdown_timeout``, ``max_buffer``,
+            ``max_batch_events``, ``flush_interval``...), see the README.
+
+    Raises:
+        ConfigurationError: a setting or environment variable is invalid.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        *,
+        environment: Literal["production", "development"] | None = None,
+        log_level: str | None = None,
+        transport: Transport | None = None,
+        shutdown_timeout: float | None = None,
+        flush_timeout: float | None = None,
+        max_buffer: int | None = None,
+        max_batch_events: int | None = None,
+        max_batch_bytes: int | None = None,
+        flush_interval: float | None = None,
+        request_timeout: float | None = None,
+        retry_initial_delay: float | None = None,
+        retry_max_delay: float | None = None,
+        max_concurrent_requests: int | None = None,
+        gzip_threshold: int | None = None,
+        max_message_length: int | None = None,
+        _deferred: bool = False,
+    ) -> None:
+        self._settings: dict[str, Any] = {
+            name: value
+            for name, value in locals().items()
+            if name not in ("self", "transport", "_deferred") and value is not None
+        }
+        self._transport = transport
+        self._config: TrackerConfig | None = None
+        # The module-level tracker reads its settings at first use, not at import
+        # (so load_dotenv() after the import works), and never raises for them.
+        self._lenient = _deferred
+        if not _deferred:
+            self._config_now()
+        self._context = new_context_var()
+        self._registry = Registry()
+        self._stats = Stats()
+        self._start_lock = threading.Lock()
+        self._intake: Any = None
+        self._runtime: Runtime | None = None
+        self._thread_runtime: ThreadRuntime | None = None
+        self._stop_loop: anyio.Event | None = None
+        self._loop_task: concurrent.futures.Future[None] | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._warned_no_conversation = False
+        self._warned_full = False
+        self._atexit_registered = False
+        self._pid = os.getpid()
+        _register_at_fork(self)
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def _config_now(self) -> TrackerConfig:
+        if self._config is None:
+            self._config = resolve_config(self._settings, lenient=self._lenient)
+            if self._config.log_level:
+                logger.setLevel(self._config.log_level)
+            key = self._config.api_key
+            if key is not None and not is_well_formed(key):
+                logger.warning(
+                    "api_key does not look like an AgentSight key (ags_ + 32 hex + _ + 6 hex); "
+                    "the collector will refuse it"
+                )
+        return self._config
+
+    @property
+    def config(self) -> TrackerConfig:
+        """The resolved settings."""
+        return self._config_now()
+
+    def configure(self, **settings: Any) -> None:
+        """Change settings before the tracker starts (the first tracking call starts it).
+
+        Raises:
+            ConfigurationError: a bad setting.
+            RuntimeError: the tracker is already running; ``aclose()`` it first.
+        """
+        if self._intake is not None:
+            raise RuntimeError("configure() must be called before the first tracking call")
+        transport = settings.pop("transport", None)
+        merged = {**self._settings, **{k: v for k, v in settings.items() if v is not None}}
+        resolve_config(merged)  # raises on a bad value, before anything changes
+        self._settings = merged
+        if transport is not None:
+            self._transport = transport
+        self._config = None
+
+    def _make_transport(self) -> Transport | None:
+        if self._transport is not None:
+            return self._transport
+        config = self._config_now()
+        if config.api_key is None:
+            return None
+        from .transports._aiohttp import HttpTransport
+
+        return HttpTransport(config.endpoint, config.api_key, timeout=config.request_timeout)
+
+    # -- starting and stopping ------------------------------------------------------------------
+
+    def _start(self) -> Any:
+        """Start thread mode on the first tracking call made outside ``async with``."""
+        with self._start_lock:
+            if self._intake is not None:
+                return self._intake
+            if os.getpid() != self._pid:
+                self._after_fork()
+            transport = self._make_transport()
+            if transport is None:
+                logger.warning(
+                    "AgentSight has no API key (set AGENTSIGHT_API_KEY or pass api_key=): "
+                    "tracked events are dropped and counted in stats().dropped_by_reason"
+                )
+                self._intake = _NullIntake(self._stats)
+                return self._intake
+            self._thread_runtime = ThreadRuntime(self._config_now(), transport, self._stats)
+            self._runtime = self._thread_runtime.runtime
+            self._intake = self._runtime.intake
+            if not self._atexit_registered:
+                self._atexit_registered = True
+                atexit.register(_close_at_exit, weakref.ref(self))
+            return self._intake
+
+    async def __aenter__(self) -> ConversationTracker:
+        if self._intake is not None:
+            return self  # already running (thread mode): keep it, flush on exit
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        try:
+            await task_group.start(self._serve_in_loop)
+        except BaseException:
+            await task_group.__aexit__(None, None, None)
+            raise
+        self._task_group = task_group
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        task_group, self._task_group = self._task_group, None
+        await self.aclose()
+        if task_group is not None:
+            await task_group.__aexit__(*exc_info)
+
+    async def astart(self) -> None:
+        """Start in the running asyncio loop without ``async with`` (startup/shutdown hooks).
+
+        Pair it with ``await tracker.aclose()``, which may run in another task.
+        Under trio, use ``async with tracker`` instead.
+        """
+        if self._intake is not None:
+            return
+        if running_backend() != "asyncio":
+            raise RuntimeError("astart() needs asyncio; under trio use `async with tracker:`")
+        import asyncio
+
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self._serve_in_loop)
+                ready.set_result(None)
+
+        task = asyncio.get_running_loop().create_task(main())
+        self._loop_task = task  # type: ignore[assignment]
+        await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+
+    async def _serve_in_loop(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Run a runtime in this loop until ``aclose()``."""
+        transport = self._make_transport()
+        if transport is None:
+            self._start()  # the no-key path: warn once, count drops
+            task_status.started()
+            return
+        self._stop_loop = anyio.Event()
+        runtime = Runtime(self._config_now(), transport, self._stats)
+        async with anyio.create_task_group() as tg:
+            await tg.start(runtime.serve)
+            self._runtime = runtime
+            self._intake = runtime.intake
+            task_status.started()
+            await self._stop_loop.wait()
+            await runtime.shutdown(self._config_now().shutdown_timeout)
+        self._intake = None
+        self._runtime = None
+        self._log_summary()
+
+    async def aclose(self) -> None:
+        """Deliver what is buffered (within ``shutdown_timeout``) and stop.
+
+        A tracking call made afterwards starts the tracker again (in thread mode).
+        """
+        if self._thread_runtime is not None:
+            thread_runtime, self._thread_runtime = self._thread_runtime, None
+            await thread_runtime.aclose()
+            self._intake = self._runtime = None
+            self._log_summary()
+        elif self._stop_loop is not None:
+            stop, self._stop_loop = self._stop_loop, None
+            stop.set()
+            task, self._loop_task = self._loop_task, None
+            if task is not None:
+                await task  # type: ignore[misc]
+        elif isinstance(self._intake, _NullIntake):
+            self._intake = None
+
+    def close(self) -> None:
+        """Sync ``aclose()`` for thread mode (scripts, WSGI apps); ``atexit`` calls it too."""
+        thread_runtime, self._thread_runtime = self._thread_runtime, None
+        if thread_runtime is not None:
+            thread_runtime.close()
+            self._intake = self._runtime = None
+            self._log_summary()
+        elif isinstance(self._intake, _NullIntake):
+            self._intake = None
+
+    def _log_summary(self) -> None:
+        s = self.stats()
+        level = logging.WARNING if s.dropped else logging.INFO
+        logger.log(
+            level,
+            "agentsight stopped: %d sent (%d accepted, %d duplicates, %d rejected), "
+            "%d retried, %d spooled, %d dropped %s",
+            s.sent,
+            s.accepted,
+            s.duplicates,
+            s.rejected,
+            s.retried,
+            s.spooled,
+            s.dropped,
+            s.dropped_by_reason or "",
+        )
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's thread, buffer and locks; start afresh."""
+        self._pid = os.getpid()
+        self._start_lock = threading.Lock()
+        self._intake = None
+        self._runtime = None
+        self._thread_runtime = None
+        self._stop_loop = None
+        self._loop_task = None
+        self._task_group = None
+        self._stats = Stats()
+        self._atexit_registered = False
+
+    # -- the hot path ----------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> Any:
+        intake = self._intake
+        if intake is None:
+            intake = self._start()
+        if intake.put(event):
+            return _DONE
+        if intake.closed:
+            self._drop(event, "after_close")
+            return _DONE
+        return _Overflow(self, event)
+
+    def _drop(self, event: Event, reason: str) -> None:
+        self._stats.drop(reason)
+        if not self._warned_full:
+            self._warned_full = True
+            logger.warning(
+                "AgentSight dropped an event (%s); raise max_buffer or await the tracking "
+                "calls to wait for room (counted in stats().dropped_by_reason)",
+                reason,
+            )
+
+    async def _put_waiting(self, event: Event) -> None:
+        runtime = self._runtime
+        while True:
+            intake = self._intake or self._start()
+            if runtime is not None and intake is runtime.intake:
+                if threading.get_ident() == runtime.intake._owner:
+                    try:
+                        await runtime.intake.send(event)
+                        return
+                    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        self._drop(event, "after_close")
+                        return
+            if intake.put(event):
+                return
+            if intake.closed:
+                self._drop(event, "after_close")
+                return
+            await anyio.sleep(0.005)
+
+    def _state(self, conversation_id: object) -> ConversationState:
+        if conversation_id is None:
+            state = self._context.get()
+            if state is not None:
+                return state
+            return self._generated_state()
+        return self._registry.get(check.identifier("conversation_id", conversation_id))
+
+    def _generated_state(self) -> ConversationState:
+        state = self._registry.get(generate_conversation_id())
+        self._context.set(state)
+        if not self._warned_no_conversation:
+            self._warned_no_conversation = True
+            logger.warning(
+                "a tracking call had no conversation: generated %s. Call "
+                "get_or_create_conversation() first or pass conversation_id=, "
+                "or analytics fragment into one conversation per call site",
+                state.conversation_id,
+            )
+        return state
+
+    def _message(
+        self,
+        sender: str,
+        message: object,
+        attachments: Sequence[Any] | None,
+        metadata: Mapping[str, Any] | None,
+        conversation_id: object,
+    ) -> Awaitable[None]:
+        if type(message) is not str:
+            message = check.message("message", message)
+        truncated = False
+        limit = (self._config or self._config_now()).max_message_length
+        if len(message) > limit:
+            message, truncated = message[:limit], True
+        if metadata is not None:
+            metadata = check.metadata("metadata", metadata)
+        if attachments is not None:
+            attachments = check.attachments("attachments", attachments)
+        state = self._state(conversation_id)
+        return self._emit(  # type: ignore[no-any-return]
+            MessageEvent(
+                state.conversation_id,
+                next(state.seq),
+                _now_us() // 1000,
+                sender,
+                message,
+                metadata,  # type: ignore[arg-type]
+                attachments,  # type: ignore[arg-type]
+                truncated,
+            )
+        )
+
+    # -- the documented calls ---------------------------------------------------------------------
+
+    def track_human_message(
+        self,
+        message: str,
+        attachments: Sequence[Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Track a message from the end user.
+
+        Args:
+            message: the text.  Longer than ``max_message_length`` it is
+                truncated and flagged ``truncated``.
+            attachments: descriptions of attached files (JSON-able objects).
+            metadata: anything about the message; odd values are serialised.
+            conversation_id: the conversation, instead of the current one.
+
+        Raises:
+            ValidationError: ``message`` is not a str, ``metadata`` not a mapping...
+        """
+        return self._message("end_user", message, attachments, metadata, conversation_id)
+
+    def track_agent_message(
+        self,
+        message: str,
+        attachments: Sequence[Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Track a message from the agent (same arguments as ``track_human_message``)."""
+        return self._message("agent", message, attachments, metadata, conversation_id)
+
+    def track_action(
+        self,
+        action_name: str,
+        started_at: Any = None,
+        ended_at: Any = None,
+        duration_ms: float | None = None,
+        tools_used: Any = None,
+        response: Any = None,
+        error_msg: str | BaseException | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Track a tool call or other action the agent ran.
+
+        Args:
+            action_name: e.g. ``"db_lookup"``; ``"fallback_to_human"`` counts as an escalation.
+            started_at, ended_at: ISO 8601 strings or datetimes.
+            duration_ms: how long it took, in milliseconds.
+            tools_used: which tools (any JSON-able value).
+            response: what it returned (a non-str is stored as its JSON form).
+            error_msg: why it failed: a str or the exception itself.
+            metadata: anything else.
+        """
+        name = check.text("action_name", action_name, required=True)
+        assert name is not None
+        if response is not None and type(response) is not str:
+            response = json.dumps(_clean(response))
+        state = self._state(conversation_id)
+        return self._emit(  # type: ignore[no-any-return]
+            ActionEvent(
+                state.conversation_id,
+                next(state.seq),
+                _now_us() // 1000,
+                name,
+                check.timestamp("started_at", started_at),
+                check.timestamp("ended_at", ended_at),
+                check.duration_ms(duration_ms),
+                tools_used,
+                response,
+                check.error_message(error_msg),
+                None if metadata is None else check.metadata("metadata", metadata),
+            )
+        )
+
+    def track_button(
+        self,
+        button_event: str,
+        label: str,
+        value: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Track a button the end user pressed.
+
+        Args:
+            button_event: what the button is for, e.g. ``"rate"``.
+            label: the text shown on it.
+            value: the value it carries.
+            metadata: anything else.
+        """
+        event_name = check.text("button_event", button_event, required=True)
+        assert event_name is not None
+        state = self._state(conversation_id)
+        return self._emit(  # type: ignore[no-any-return]
+            ButtonEvent(
+                state.conversation_id,
+                next(state.seq),
+                _now_us() // 1000,
+                event_name,
+                check.button_value("label", label),
+                check.button_value("value", value),
+                None if metadata is None else check.metadata("metadata", metadata),
+            )
+        )
+
+    def track_token_usage(
+        self,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        total_tokens: int | None = None,
+        embedding_tokens: int = 0,
+        *,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Track the tokens of one model call; they add up per conversation.
+
+        Args:
+            prompt_tokens, completion_tokens, embedding_tokens: counts >= 0.
+            total_tokens: defaults to ``prompt_tokens + completion_tokens``.
+        """
+        counts = [
+            check.token_count("prompt_tokens", prompt_tokens),
+            check.token_count("completion_tokens", completion_tokens),
+            check.token_count(
+                "total_tokens",
+                prompt_tokens + completion_tokens if total_tokens is None else total_tokens,
+            ),
+            check.token_count("embedding_tokens", embedding_tokens),
+        ]
+        state = self._state(conversation_id)
+        for index, count in enumerate(counts):
+            state.tokens[index] += count
+        return self._emit(  # type: ignore[no-any-return]
+            TokenUsageEvent(state.conversation_id, next(state.seq), _now_us() // 1000, *counts)
+        )
+
+    def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
+        """Running token totals of the current (or the named) conversation in this process."""
+        if conversation_id is None:
+            state = self._context.get()
+            if state is None:
+                return ConversationState("").token_usage()
+            return state.token_usage()
+        return self._registry.get(check.identifier("conversation_id", conversation_id)).token_usage()
+
+    def _conversation_event(
+        self, conversation_id: object, attributes: dict[str, Any], *, is_used: bool
+    ) -> ConversationEvent:
+        cid = check.identifier("conversation_id", conversation_id)
+        environment = attributes.get("environment")
+        metadata = attributes.get("metadata")
+        state = self._registry.get(cid)
+        self._context.set(state)
+        return ConversationEvent(
+            cid,
+            next(state.seq),
+            _now_us() // 1000,
+            check.optional_identifier("customer_id", attributes.get("customer_id")),
+            check.ip_address(attributes.get("customer_ip_address")),
+            check.device(attributes.get("device")),
+            check.text("source", attributes.get("source")),
+            check.text("language", attributes.get("language")),
+            check.text("name", attributes.get("name")),
+            self._config_now().environment
+            if environment is None
+            else check.environment(environment),
+            None if metadata is None else check.metadata("metadata", metadata),
+            is_used,
+        )
+
+    def get_or_create_conversation(
+        self,
+        conversation_id: str,
+        customer_id: str | None = None,
+        customer_ip_address: str | None = None,
+        device: Literal["desktop", "mobile"] | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        environment: Literal["production", "development"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Awaitable[None]:
+        """Make *conversation_id* the current conversation and record its attributes.
+
+        Every later tracking call in this task (or thread) belongs to it.  The
+        collector keeps the first value of each attribute: a later call with
+        other values fills only what is still empty.
+
+        Args:
+            conversation_id: your id for the conversation (an int is turned into a str).
+            customer_id: the end user's id.
+            customer_ip_address: resolved to a country by the collector; an
+                unparseable address is stored as absent.
+            device: ``"desktop"`` or ``"mobile"``.
+            source: e.g. ``"web"``, ``"whatsapp"``, ``"telegram"``.
+            language: e.g. ``"en"``, ``"es-ES"``.
+            name: a title for the conversation.
+            environment: ``"production"`` or ``"development"``; defaults to
+                ``AGENTSIGHT_ENVIRONMENT``, else ``"development"``.
+            metadata: anything else about it.
+
+        Raises:
+            ValidationError: an empty ``conversation_id``, an unknown ``device``
+                or ``environment``, ``metadata`` not a mapping...
+        """
+        attributes = {
+            "customer_id": customer_id,
+            "customer_ip_address": customer_ip_address,
+            "device": device,
+            "source": source,
+            "language": language,
+            "name": name,
+            "environment": environment,
+            "metadata": metadata,
+        }
+        return self._emit(  # type: ignore[no-any-return]
+            self._conversation_event(conversation_id, attributes, is_used=True)
+        )
+
+    def initialize_conversation(
+        self,
+        conversation_id: str,
+        customer_id: str | None = None,
+        customer_ip_address: str | None = None,
+        device: Literal["desktop", "mobile"] | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        environment: Literal["production", "development"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ReportHandle:
+        """Create the conversation in the collector now, not yet marked as used.
+
+        Use it when a conversation is offered (a chat widget shown) to measure
+        engagement: it counts as used once ``get_or_create_conversation`` (or a
+        ``conversation`` block) is called for it.  Same arguments as
+        ``get_or_create_conversation``; it also makes the conversation current.
+        Like ``send_tracked_data`` it waits for the collector's answer.
+        """
+        attributes = {
+            "customer_id": customer_id,
+            "customer_ip_address": customer_ip_address,
+            "device": device,
+            "source": source,
+            "language": language,
+            "name": name,
+            "environment": environment,
+            "metadata": metadata,
+        }
+        self._emit(self._conversation_event(conversation_id, attributes, is_used=False))
+        return self.flush()
+
+    def conversation(self, conversation_id: str, **attributes: Any) -> ConversationBlock:
+        """A block (``with`` or ``async with``) in which *conversation_id* is current.
+
+        Entering records it like ``get_or_create_conversation(conversation_id,
+        **attributes)``; leaving restores the conversation current before.
+        """
+        return ConversationBlock(self, conversation_id, attributes)
+
+    @property
+    def current_conversation_id(self) -> str | None:
+        """The id of the current conversation in this task or thread, if any."""
+        state = self._context.get()
+        return None if state is None else state.conversation_id
+
+    def flush(self, timeout: float | None = None) -> ReportHandle:
+        """Send everything buffered now, whatever the conversation, and wait for the answers.
+
+        Awaited, it waits without blocking the loop.  Called plainly from sync
+        code it blocks up to *timeout* (default ``flush_timeout``).  Called
+        plainly on a thread running an event loop it never blocks: it starts the
+        flush and returns a handle to await later, or to ignore.
+
+        Returns:
+            A ``ReportHandle`` whose result is a ``SendReport``.  It never raises
+            for delivery failures: they show as ``pending`` or ``failed``.
+        """
+        wait = self._config_now().flush_timeout if timeout is None else timeout
+        runtime = self._runtime
+        if runtime is None:
+            return _completed(SendReport())
+        future = runtime.submit(lambda: runtime.flush(wait), SendReport())
+        if running_backend() is None:
+            try:
+                future.result(wait + 5)
+            except concurrent.futures.TimeoutError:
+                logger.error("flush did not finish within %.1fs", wait + 5)
+        return ReportHandle(future)
+
+    def send_tracked_data(self, timeout: float | None = None) -> ReportHandle:
+        """Flush now and wait for the collector's answers (see ``flush``)."""
+        return self.flush(timeout)
+
+    def stats(self) -> TrackerStats:
+        """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
+        runtime = self._runtime
+        return self._stats.snapshot(queued=0 if runtime is None else runtime.pending)
+
+
+def _close_at_exit(ref: weakref.ref[ConversationTracker]) -> None:
+    tracker = ref()
+    if tracker is not None and tracker._thread_runtime is not None:
+        pending = tracker.stats().queued
+        if pending:
+            logger.info("agentsight: delivering %d buffered events before exit", pending)
+        tracker.close()
+
+
+_trackers: weakref.WeakSet[ConversationTracker] = weakref.WeakSet()
+
+
+def _register_at_fork(tracker: ConversationTracker) -> None:
+    _trackers.add(tracker)
+
+
+def _reset_after_fork() -> None:
+    for tracker in list(_trackers):
+        tracker._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+conversation_tracker = ConversationTracker(_deferred=True)
+"""The module-level tracker the documented examples use; configured from the environment."""

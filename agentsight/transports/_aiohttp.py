@@ -1,0 +1,135 @@
+"""The default transport: POST /v1/batch to the collector with one reused aiohttp session."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from typing import Any
+
+import aiohttp
+
+from .. import __version__
+from ._base import Batch, Outcome, Rejection, SendResult
+
+__all__ = ["HttpTransport", "parse_retry_after"]
+
+_RETRY_STATUSES = frozenset({408, 429})
+_MAX_RETRY_AFTER = 300.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _rejections(answer: Any) -> tuple[Rejection, ...]:
+    items = answer.get("rejected") or []
+    return tuple(
+        Rejection(
+            index=int(item.get("index", -1)),
+            id=item.get("id") if isinstance(item.get("id"), str) else None,
+            error=str(item.get("error", "rejected")),
+        )
+        for item in items
+        if isinstance(item, dict)
+    )
+
+
+class HttpTransport:
+    """Sends batches to an AgentSight collector.
+
+    Args:
+        endpoint: the collector's base URL, e.g. ``http://127.0.0.1:8787``.
+        api_key: the project's key, sent as ``Authorization: Bearer``.
+        timeout: seconds for one request, connection included.
+    """
+
+    needs_asyncio = True
+
+    def __init__(self, endpoint: str, api_key: str, *, timeout: float = 10.0) -> None:
+        self._url = endpoint.rstrip("/") + "/v1/batch"
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": f"agentsight-python/{__version__}",
+        }
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created lazily: a ClientSession belongs to the loop it was made in.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=8, enable_cleanup_closed=True),
+            )
+        return self._session
+
+    async def send(self, batch: Batch) -> SendResult:
+        headers = self._headers
+        if batch.gzipped:
+            headers = {**headers, "Content-Encoding": "gzip"}
+        try:
+            async with self._get_session().post(
+                self._url, data=batch.body, headers=headers
+            ) as response:
+                text = await response.text(errors="replace")
+                return self._result(response.status, response.headers.get("Retry-After"), text)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            return SendResult(Outcome.RETRY, error=f"{type(exc).__name__}: {exc}".strip(": "))
+
+    def _result(self, status: int, retry_after: str | None, text: str) -> SendResult:
+        if status == 200:
+            try:
+                answer = json.loads(text)
+                return SendResult(
+                    Outcome.DELIVERED,
+                    accepted=int(answer.get("accepted", 0)),
+                    duplicates=int(answer.get("duplicates", 0)),
+                    rejected=_rejections(answer),
+                    status=status,
+                )
+            except (ValueError, AttributeError, TypeError):
+                # The batch may or may not be stored; resending is safe (ids dedupe).
+                return SendResult(Outcome.RETRY, status=status, error="unreadable answer")
+        error = _error_text(text) or f"HTTP {status}"
+        if status in _RETRY_STATUSES or status >= 500:
+            return SendResult(
+                Outcome.RETRY,
+                status=status,
+                retry_after=parse_retry_after(retry_after),
+                error=error,
+            )
+        if status == 401:
+            error = f"the collector refused the API key (401): {error}"
+        return SendResult(Outcome.FAILED, status=status, error=error)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _error_text(text: str) -> str:
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+        return answer["error"][:500]
+    return text[:200]
