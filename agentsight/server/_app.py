@@ -1,0 +1,50 @@
+"""``create_app``: the collector as an aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ._errors import error_middleware
+from ._geo import GeoResolver
+from ._options import ServerOptions
+from ._state import GEO, OPTIONS, STORAGE, VALIDATOR
+from ._validate import Validator
+from ._views import add_routes
+from .storage import Storage
+
+__all__ = ["create_app"]
+
+
+def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web.Application:
+    """The collector application over *storage*.
+
+    The application owns *storage* from here on: it is closed when the
+    application is cleaned up (after the requests in flight have finished).
+
+    Args:
+        storage: where batches go and queries read from (see ``open_storage``).
+        options: limits and settings; the defaults of ``ServerOptions`` otherwise.
+    """
+    options = options or ServerOptions()
+    # Bodies are read in chunks under our own limits (see _body.py); this only
+    # bounds aiohttp's own helpers should anything call them.
+    app = web.Application(middlewares=[error_middleware], client_max_size=options.max_body_bytes)
+    app[STORAGE] = storage
+    app[OPTIONS] = options
+    app[GEO] = GeoResolver()
+    app[VALIDATOR] = Validator(options)
+    add_routes(app)
+    app.cleanup_ctx.append(_lifetime)
+    return app
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    """Load the geo database at start; close the storage at cleanup."""
+    try:
+        await asyncio.to_thread(app[GEO].load)  # about 0.1 s of decompression
+        yield
+    finally:
+        await app[STORAGE].aclose()

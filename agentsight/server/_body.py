@@ -1,0 +1,107 @@
+"""Reading a request body within limits: size as sent, gzip, size decoded, JSON.
+
+The body is read in chunks and, when gzip-encoded, inflated as it arrives
+with ``zlib.decompressobj`` and a ``max_length``, so a gzip bomb is refused
+after at most the decoded limit (plus one chunk) has been produced, never
+inflated whole into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from ._errors import ApiError
+from ._options import ServerOptions
+
+__all__ = ["parse_json", "read_body", "read_json"]
+
+_CHUNK = 64 * 1024
+_ENCODINGS = {"", "identity", "gzip", "x-gzip"}
+
+
+class _Inflater:
+    """Collects the decoded body, gzip or not, refusing it past *limit* bytes."""
+
+    def __init__(self, gzip: bool, limit: int) -> None:
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, data: bytes) -> None:
+        if self._zlib is None:
+            return self._keep(data)
+        try:
+            while data:
+                self._keep(self._zlib.decompress(data, self._limit - self._size + 1))
+                data = self._zlib.unconsumed_tail
+        except zlib.error as exc:
+            raise ApiError(400, "body: not valid gzip") from exc
+        return None
+
+    def _keep(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self._limit:
+            raise ApiError(413, f"body: larger than {self._limit} bytes once decompressed")
+        self._parts.append(data)
+
+    def result(self) -> bytes:
+        if self._zlib is not None and (not self._zlib.eof or self._zlib.unused_data):
+            raise ApiError(400, "body: not valid gzip (truncated, or data after the end)")
+        return b"".join(self._parts)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which JSON cannot carry back
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+async def read_body(request: web.Request, options: ServerOptions) -> bytes:
+    """The decoded body bytes, within the size limits of *options*."""
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in _ENCODINGS:
+        raise ApiError(415, f"Content-Encoding: expected gzip or none, got {encoding[:40]!r}")
+    limit = options.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"body: larger than {limit} bytes")
+    inflater = _Inflater(encoding in ("gzip", "x-gzip"), options.max_decompressed_bytes)
+    received = 0
+    try:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            received += len(chunk)
+            if received > limit:
+                raise ApiError(413, f"body: larger than {limit} bytes")
+            inflater.feed(chunk)
+    except (ConnectionError, HttpProcessingError) as exc:  # a broken upload, not our fault
+        raise ApiError(400, "body: could not be read to its end") from exc
+    return inflater.result()
+
+
+def parse_json(raw: bytes) -> tuple[Any, bool]:
+    """The decoded JSON, and whether it may hold a lone surrogate escape."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "body: not valid UTF-8") from exc
+    try:
+        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"body: not valid JSON ({str(exc)[:200]})") from exc
+    return value, "\\ud" in text or "\\uD" in text
+
+
+async def read_json(request: web.Request, options: ServerOptions) -> tuple[Any, bool]:
+    """Read, decode and parse the JSON body of *request*; see ``parse_json``."""
+    return parse_json(await read_body(request, options))

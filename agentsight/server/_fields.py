@@ -1,0 +1,144 @@
+"""Checks for single values of an event; each returns the value or raises ``Invalid``.
+
+Messages start with the field name and say what was expected, as in
+``content: expected a string``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Collection
+from typing import Any
+
+from ._time import parse_ts
+
+__all__ = [
+    "Check",
+    "Invalid",
+    "enum",
+    "flag",
+    "json_value",
+    "number",
+    "storable",
+    "text",
+    "timestamp_text",
+    "whole",
+]
+
+Check = Callable[[str, Any], Any]
+_MAX_INT = 2**63 - 1
+
+
+class Invalid(ValueError):
+    """One value of an event is not acceptable; the message names the field."""
+
+
+def text(max_chars: int, *, nullable: bool = True, min_chars: int = 0) -> Check:
+    """A string of at most *max_chars* characters."""
+
+    def check(name: str, value: Any) -> Any:
+        if value is None and nullable:
+            return None
+        if type(value) is not str:
+            raise Invalid(f"{name}: expected a string{' or null' if nullable else ''}")
+        if not min_chars <= len(value) <= max_chars:
+            raise Invalid(
+                f"{name}: expected {min_chars} to {max_chars} characters, got {len(value)}"
+            )
+        return value
+
+    return check
+
+
+def enum(choices: Collection[str], *, nullable: bool) -> Check:
+    """One of *choices*."""
+    wanted = " or ".join(repr(c) for c in choices) + (" or null" if nullable else "")
+
+    def check(name: str, value: Any) -> Any:
+        if (value is None and nullable) or (type(value) is str and value in choices):
+            return value
+        raise Invalid(f"{name}: expected {wanted}")
+
+    return check
+
+
+def whole(maximum: int = _MAX_INT) -> Check:
+    """An integer from 0 to *maximum* (``true``/``false`` are not integers here)."""
+
+    def check(name: str, value: Any) -> Any:
+        if type(value) is not int or not 0 <= value <= maximum:
+            raise Invalid(f"{name}: expected an integer from 0 to {maximum}")
+        return value
+
+    return check
+
+
+def number(name: str, value: Any) -> Any:
+    """A finite number >= 0, or null."""
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        raise Invalid(f"{name}: expected a number >= 0 or null")
+    return value
+
+
+def flag(name: str, value: Any) -> Any:
+    """A boolean."""
+    if type(value) is not bool:
+        raise Invalid(f"{name}: expected true or false")
+    return value
+
+
+def timestamp_text(name: str, value: Any) -> Any:
+    """An RFC 3339 date-time string, or null."""
+    if value is None:
+        return None
+    if type(value) is not str or len(value) > 64 or parse_ts(value) is None:
+        raise Invalid(f"{name}: expected an RFC 3339 timestamp or null")
+    return value
+
+
+def storable(value: Any) -> bool:
+    """Whether *value* encodes as UTF-8 (JSON's ``"\\ud800"`` is a lone surrogate, which cannot)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def json_value(max_chars: int, max_depth: int, *, kind: type | None = None) -> Check:
+    """Any JSON value (or one of type *kind*, or null) within size and depth limits."""
+    wanted = "an object" if kind is dict else "an array" if kind is list else "a JSON value"
+
+    def check(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if kind is not None and type(value) is not kind:
+            raise Invalid(f"{name}: expected {wanted} or null")
+        _measure(name, value, max_chars, max_depth)
+        return value
+
+    return check
+
+
+def _measure(name: str, value: Any, max_chars: int, max_depth: int) -> None:
+    """Walk *value* without recursion, bounding its depth and rough size."""
+    size, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise Invalid(f"{name}: nested deeper than {max_depth} levels")
+        if type(item) is dict:
+            size += 2 + sum(len(k) + 4 for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif type(item) is list:
+            size += 2 + len(item)
+            stack.extend((v, depth + 1) for v in item)
+        elif type(item) is str:
+            size += len(item) + 2
+        else:
+            size += 8
+        if size > max_chars:
+            raise Invalid(f"{name}: larger than {max_chars} characters")

@@ -1,0 +1,271 @@
+"""The OpenAPI 3.1 document of the collector's API, written by hand."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_AUTH_ERRORS = {"400": _ERROR, "401": _ERROR, "503": _ERROR}
+_CID = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_NULL_TEXT = {"type": ["string", "null"]}
+_OBJECT_OR_NULL = {"type": ["object", "null"]}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+_LIST_PARAMS = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size."),
+    _query("cursor", {"type": "string"}, "The next_cursor of the previous page."),
+    *(
+        _query(name, {"type": "string"}, f"Only conversations with this {name}.")
+        for name in ("customer_id", "source", "language", "country")
+    ),
+    _query("device", {"enum": ["desktop", "mobile"]}, "Only this device."),
+    _query("environment", {"enum": ["production", "development"]}, "Only this environment."),
+    _query("is_used", {"type": "boolean"}, "Used (get_or_create) or only initialised."),
+    _query("is_marked", {"type": "boolean"}, "Marked or not."),
+    _query("sentiment", {"enum": ["positive", "neutral", "negative"]}, "Has feedback with it."),
+    _query("since", {"type": "string", "format": "date-time"}, "Started at or after."),
+    _query("until", {"type": "string", "format": "date-time"}, "Started before."),
+    _query("q", {"type": "string"}, "Text in a message (case-insensitive for ASCII)."),
+]
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _paths() -> dict[str, Any]:
+    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
+    one = {"type": "object", "properties": {"conversation": _ref("Conversation")}}
+    return {
+        "/v1/batch": {
+            "post": {
+                "summary": "Store a batch of events (wire schema 1); answers after the commit.",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Batch")}},
+                },
+                "responses": {
+                    "200": _json(_ref("BatchAnswer")),
+                    **_AUTH_ERRORS,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                },
+            }
+        },
+        "/v1/conversations": {
+            "get": {
+                "summary": "List conversations, newest first, with filters and a cursor.",
+                "security": secured,
+                "parameters": _LIST_PARAMS,
+                "responses": {"200": _json(_ref("ConversationPage")), **_AUTH_ERRORS},
+            }
+        },
+        "/v1/conversations/{conversation_id}": {
+            "parameters": [_CID],
+            "get": {
+                "summary": "One conversation and its events in (timestamp, seq) order.",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "conversation": _ref("Conversation"),
+                                "events": {"type": "array", "items": _ref("Event")},
+                            },
+                        }
+                    ),
+                    **_AUTH_ERRORS,
+                    "404": _ERROR,
+                },
+            },
+            "patch": {
+                "summary": "Rename, mark, or merge metadata (JSON merge patch).",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ConversationChanges")}},
+                },
+                "responses": {"200": _json(one), **_AUTH_ERRORS, "404": _ERROR},
+            },
+            "delete": {
+                "summary": "Delete the conversation, its events and its feedback.",
+                "security": secured,
+                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS, "404": _ERROR},
+            },
+        },
+        "/v1/conversations/{conversation_id}/feedback": {
+            "parameters": [_CID],
+            "post": {
+                "summary": "Add feedback to a conversation.",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Feedback")}},
+                },
+                "responses": {
+                    "201": _json({"type": "object"}, "Created"),
+                    **_AUTH_ERRORS,
+                    "404": _ERROR,
+                },
+            },
+        },
+        "/v1/health": {
+            "get": {
+                "summary": "Liveness.",
+                "security": [],
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/v1/openapi.json": {
+            "get": {
+                "summary": "This document.",
+                "security": [],
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    text_fields = (
+        "customer_id",
+        "customer_ip_address",
+        "device",
+        "source",
+        "language",
+        "name",
+        "environment",
+        "country",
+    )
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+        "Batch": {
+            "type": "object",
+            "required": ["schema", "events"],
+            "properties": {
+                "schema": {"const": 1},
+                "sent_at": {"type": "string", "format": "date-time"},
+                "events": {"type": "array", "maxItems": 10000, "items": _ref("Event")},
+            },
+        },
+        "Event": {
+            "type": "object",
+            "description": "See docs/wire-schema.md for the fields of each type.",
+            "required": ["id", "type", "conversation_id", "seq", "timestamp"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                "type": {
+                    "enum": [
+                        "conversation",
+                        "interaction",
+                        "message",
+                        "action",
+                        "button",
+                        "token_usage",
+                    ]
+                },
+                "conversation_id": {"type": "string", "minLength": 1, "maxLength": 256},
+                "seq": {"type": "integer", "minimum": 0},
+                "timestamp": {"type": "string", "format": "date-time"},
+            },
+            "additionalProperties": True,
+        },
+        "BatchAnswer": {
+            "type": "object",
+            "properties": {
+                "accepted": {"type": "integer"},
+                "duplicates": {"type": "integer"},
+                "rejected": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "id": _NULL_TEXT,
+                            "error": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "Conversation": {
+            "type": "object",
+            "properties": {
+                "conversation_id": {"type": "string"},
+                **{name: _NULL_TEXT for name in text_fields},
+                "metadata": _OBJECT_OR_NULL,
+                "is_used": {"type": "boolean"},
+                "is_marked": {"type": "boolean"},
+                "started_at": {"type": "string", "format": "date-time"},
+                "ended_at": {"type": "string", "format": "date-time"},
+                "event_count": {"type": "integer"},
+                "message_count": {"type": "integer"},
+                "token_usage": {"type": "object"},
+                "feedback": {"type": "array", "items": _ref("Feedback")},
+            },
+        },
+        "ConversationPage": {
+            "type": "object",
+            "properties": {
+                "conversations": {"type": "array", "items": _ref("Conversation")},
+                "next_cursor": _NULL_TEXT,
+            },
+        },
+        "ConversationChanges": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"},
+                "metadata": {"type": "object"},
+                "is_marked": {"type": "boolean"},
+            },
+        },
+        "Feedback": {
+            "type": "object",
+            "required": ["sentiment"],
+            "properties": {
+                "sentiment": {"enum": ["positive", "neutral", "negative"]},
+                "comment": _NULL_TEXT,
+                "metadata": _OBJECT_OR_NULL,
+            },
+        },
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document served at ``/v1/openapi.json``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "AgentSight collector", "version": "1"},
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "responses": {"Error": _json(_ref("Error"), "A JSON error naming what was wrong.")},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Bearer ags_... (or Api-Key ags_...)",
+                }
+            },
+        },
+        "security": [{"apiKey": []}],
+    }

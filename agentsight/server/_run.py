@@ -1,0 +1,87 @@
+"""Running the collector until SIGINT or SIGTERM: what ``agentsight serve`` does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from ._app import create_app
+from ._options import ServerOptions
+from .storage import open_storage
+
+__all__ = ["LISTENING", "serve"]
+
+log = logging.getLogger("agentsight.server")
+#: The one start-up line; tests and scripts parse the address out of it.
+LISTENING = "agentsight collector listening on %s (db: %s)"
+
+
+def _url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    host, port = address[0], address[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _until_signal() -> None:
+    """Wait for SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+async def serve(
+    db: Path,
+    host: str,
+    port: int,
+    options: ServerOptions,
+    *,
+    shutdown_timeout: float = 30.0,
+) -> None:
+    """Serve the collector on *host*:*port* over the SQLite file *db* until a signal.
+
+    On SIGINT or SIGTERM it stops accepting connections, lets the requests in
+    flight finish (for at most *shutdown_timeout* seconds), then closes the
+    database.
+    """
+    storage = await open_storage(db)
+    app = create_app(storage, options=options)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        urls = ", ".join(_url(a) for a in runner.addresses)
+        log.info(LISTENING, urls, db)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        await _until_signal()
+        log.info("agentsight collector stopping: finishing requests in flight")
+    finally:
+        await runner.cleanup()
+    log.info("agentsight collector stopped")
+
+
+def run(db: Path, host: str, port: int, options: ServerOptions) -> int:
+    """``asyncio.run(serve(...))`` with an exit status; a port in use is a clean error."""
+    try:
+        asyncio.run(serve(db, host, port, options))
+    except OSError as exc:
+        log.error("agentsight collector cannot start: %s", exc)
+        return 1
+    except KeyboardInterrupt:  # before the signal handlers were installed
+        pass
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    return 0

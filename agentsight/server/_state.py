@@ -1,0 +1,17 @@
+"""The typed keys under which the application keeps its shared objects."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ._geo import GeoResolver
+from ._options import ServerOptions
+from ._validate import Validator
+from .storage import Storage
+
+__all__ = ["GEO", "OPTIONS", "STORAGE", "VALIDATOR"]
+
+STORAGE = web.AppKey("agentsight.storage", Storage)
+OPTIONS = web.AppKey("agentsight.options", ServerOptions)
+GEO = web.AppKey("agentsight.geo", GeoResolver)
+VALIDATOR = web.AppKey("agentsight.validator", Validator)

@@ -1,0 +1,153 @@
+"""The query and management API: ``/v1/conversations`` and below."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .. import _fields as f
+from .._auth import authenticate
+from .._body import read_json
+from .._errors import ApiError
+from .._state import OPTIONS, STORAGE
+from ..storage import ConversationChanges, Feedback, StorageUnavailable
+from ._params import encode_cursor, parse_query
+
+__all__ = [
+    "add_feedback",
+    "delete_conversation",
+    "get_conversation",
+    "list_conversations",
+    "patch_conversation",
+]
+
+log = logging.getLogger("agentsight.server")
+T = TypeVar("T")
+_name = f.text(4096)
+_comment = f.text(65536)
+
+
+async def _storage_call(request: web.Request, call: Callable[[], Awaitable[T]]) -> T:
+    """Run a storage call, turning an unavailable database into 503 + Retry-After."""
+    try:
+        return await call()
+    except StorageUnavailable as exc:
+        log.warning("%s %s: storage unavailable: %s", request.method, request.path, exc)
+        retry = str(request.app[OPTIONS].retry_after)
+        raise ApiError(503, "storage unavailable: retry later", {"Retry-After": retry}) from exc
+
+
+def _not_found(conversation_id: str) -> ApiError:
+    return ApiError(
+        404, f"conversation_id: no conversation {conversation_id[:256]!r} in this project"
+    )
+
+
+def _conversation_id(request: web.Request) -> str:
+    """The id in the path; one that no event could have created is simply not found."""
+    cid = request.match_info["conversation_id"]
+    if len(cid) > 256 or not f.storable(cid):
+        raise _not_found(cid.encode("utf-8", "replace").decode("utf-8"))
+    return cid
+
+
+async def _object_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+    body, suspect = await read_json(request, request.app[OPTIONS])
+    if type(body) is not dict:
+        raise ApiError(400, "body: expected a JSON object")
+    for name in body:
+        if name not in allowed:
+            raise ApiError(400, f"{name[:64]}: unknown field; expected {', '.join(allowed)}")
+        if suspect and not f.storable(body[name]):
+            raise ApiError(400, f"{name}: contains a lone surrogate (invalid Unicode)")
+    return body
+
+
+def _checked(check: f.Check, name: str, value: Any) -> Any:
+    try:
+        return check(name, value)
+    except f.Invalid as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    """``GET /v1/conversations``: filtered, newest first, one page."""
+    project_id = await authenticate(request)
+    query = parse_query(request.query)
+    storage = request.app[STORAGE]
+    page = await _storage_call(request, lambda: storage.list_conversations(project_id, query))
+    cursor = None if page.next_before is None else encode_cursor(page.next_before)
+    return web.json_response({"conversations": page.conversations, "next_cursor": cursor})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    """``GET /v1/conversations/{id}``: the conversation and its events in order."""
+    project_id = await authenticate(request)
+    cid = _conversation_id(request)
+    storage = request.app[STORAGE]
+    conversation = await _storage_call(request, lambda: storage.get_conversation(project_id, cid))
+    if conversation is None:
+        raise _not_found(cid)
+    events = await _storage_call(request, lambda: storage.list_events(project_id, cid))
+    return web.json_response({"conversation": conversation, "events": events})
+
+
+async def patch_conversation(request: web.Request) -> web.Response:
+    """``PATCH /v1/conversations/{id}``: rename, mark, merge metadata."""
+    project_id = await authenticate(request)
+    cid = _conversation_id(request)
+    body = await _object_body(request, ("name", "metadata", "is_marked"))
+    options = request.app[OPTIONS]
+    metadata_check = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
+    changes = ConversationChanges(
+        name=_checked(_name, "name", body.get("name")),
+        metadata=_checked(metadata_check, "metadata", body.get("metadata")),
+        is_marked=None
+        if body.get("is_marked") is None
+        else _checked(f.flag, "is_marked", body["is_marked"]),
+    )
+    storage = request.app[STORAGE]
+    if not await _storage_call(
+        request, lambda: storage.update_conversation(project_id, cid, changes)
+    ):
+        raise _not_found(cid)
+    conversation = await _storage_call(request, lambda: storage.get_conversation(project_id, cid))
+    if conversation is None:  # deleted in between
+        raise _not_found(cid)
+    return web.json_response({"conversation": conversation})
+
+
+async def delete_conversation(request: web.Request) -> web.Response:
+    """``DELETE /v1/conversations/{id}``: the conversation, its events and feedback."""
+    project_id = await authenticate(request)
+    cid = _conversation_id(request)
+    storage = request.app[STORAGE]
+    if not await _storage_call(request, lambda: storage.delete_conversation(project_id, cid)):
+        raise _not_found(cid)
+    return web.json_response({"deleted": True, "conversation_id": cid})
+
+
+async def add_feedback(request: web.Request) -> web.Response:
+    """``POST /v1/conversations/{id}/feedback``: sentiment, comment, metadata."""
+    project_id = await authenticate(request)
+    cid = _conversation_id(request)
+    body = await _object_body(request, ("sentiment", "comment", "metadata"))
+    options = request.app[OPTIONS]
+    sentiment_check = f.enum(("positive", "neutral", "negative"), nullable=False)
+    metadata_check = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
+    feedback = Feedback(
+        sentiment=_checked(sentiment_check, "sentiment", body.get("sentiment")),
+        comment=_checked(_comment, "comment", body.get("comment")),
+        metadata=_checked(metadata_check, "metadata", body.get("metadata")),
+    )
+    storage = request.app[STORAGE]
+    if not await _storage_call(request, lambda: storage.add_feedback(project_id, cid, feedback)):
+        raise _not_found(cid)
+    answer = {
+        "conversation_id": cid,
+        **{k: getattr(feedback, k) for k in ("sentiment", "comment", "metadata")},
+    }
+    return web.json_response({"feedback": answer}, status=201)

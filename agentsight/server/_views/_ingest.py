@@ -1,0 +1,64 @@
+"""``POST /v1/batch``: the SDK's batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from .._auth import authenticate
+from .._body import parse_json, read_body
+from .._errors import ApiError
+from .._geo import GeoResolver
+from .._state import GEO, OPTIONS, STORAGE, VALIDATOR
+from .._validate import BatchRefused, Checked, Validator
+from ..storage import StorageUnavailable
+
+__all__ = ["post_batch"]
+
+log = logging.getLogger("agentsight.server")
+# Bodies above this are parsed and validated on a worker thread, so that one
+# large batch does not hold up every other request on the event loop.
+_OFFLOAD_BYTES = 256 * 1024
+
+
+def _check(raw: bytes, validator: Validator, geo: GeoResolver, keep_ip: bool) -> Checked:
+    body, suspect = parse_json(raw)
+    try:
+        checked = validator.check_batch(body, unicode_suspect=suspect)
+    except BatchRefused as exc:
+        raise ApiError(exc.status, str(exc)) from exc
+    for event in checked.events:
+        if event.type in ("conversation", "interaction"):
+            event.country = geo.country(event.payload["customer_ip_address"])
+            if not keep_ip:
+                event.payload["customer_ip_address"] = None
+    return checked
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """Validate and store a batch; answer only after the commit."""
+    project_id = await authenticate(request)
+    app = request.app
+    options = app[OPTIONS]
+    raw = await read_body(request, options)
+    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options.store_raw_ip)
+    if len(raw) > _OFFLOAD_BYTES:
+        checked = await asyncio.to_thread(_check, *args)
+    else:
+        checked = _check(*args)
+    try:
+        result = await app[STORAGE].write_batch(project_id, checked.events)
+    except StorageUnavailable as exc:
+        log.warning("batch refused with 503, storage unavailable: %s", exc)
+        raise ApiError(
+            503, "storage unavailable: retry later", {"Retry-After": str(options.retry_after)}
+        ) from exc
+    answer = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": checked.rejected,
+    }
+    return web.json_response(answer)

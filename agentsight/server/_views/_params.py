@@ -1,0 +1,112 @@
+"""Query-string parameters of ``GET /v1/conversations``, checked one by one.
+
+A bad or unknown parameter is a 400 whose message names it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from multidict import MultiMapping
+
+from .._errors import ApiError
+from .._fields import storable
+from .._time import parse_ts
+from ..storage import ConversationQuery
+
+__all__ = ["decode_cursor", "encode_cursor", "parse_query"]
+
+MAX_LIMIT = 500
+
+
+def _bad(name: str, expected: str) -> ApiError:
+    return ApiError(400, f"{name}: expected {expected}")
+
+
+def _text(name: str, value: str) -> str:
+    if not 1 <= len(value) <= 256 or not storable(value):
+        raise _bad(name, "1 to 256 characters of valid Unicode")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, value: str) -> str:
+        if value not in choices:
+            raise _bad(name, " or ".join(choices))
+        return value
+
+    return parse
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise _bad(name, "true or false")
+    return value.lower() in ("true", "1")
+
+
+def _time(name: str, value: str) -> int:
+    micros = parse_ts(value)
+    if micros is None:
+        raise _bad(name, "an RFC 3339 timestamp such as 2026-11-26T22:14:05Z")
+    return micros
+
+
+def _limit(name: str, value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise _bad(name, f"an integer from 1 to {MAX_LIMIT}")
+    return int(value)
+
+
+def encode_cursor(before: int) -> str:
+    """The opaque cursor for the page that starts below conversation *before*."""
+    return base64.urlsafe_b64encode(json.dumps({"b": before}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(name: str, value: str) -> int:
+    """The position an ``encode_cursor`` string stands for."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        before = data["b"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise _bad(name, "a next_cursor value from a previous page") from None
+    if type(before) is not int or before < 0:
+        raise _bad(name, "a next_cursor value from a previous page")
+    return before
+
+
+_PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "limit": ("limit", _limit),
+    "cursor": ("before", decode_cursor),
+    "customer_id": ("customer_id", _text),
+    "source": ("source", _text),
+    "device": ("device", _choice("desktop", "mobile")),
+    "language": ("language", _text),
+    "environment": ("environment", _choice("production", "development")),
+    "country": ("country", _text),
+    "is_used": ("is_used", _flag),
+    "is_marked": ("is_marked", _flag),
+    "sentiment": ("sentiment", _choice("positive", "neutral", "negative")),
+    "since": ("since", _time),
+    "until": ("until", _time),
+    "q": ("q", _text),
+}
+FILTERS = tuple(_PARSERS)
+
+
+def parse_query(params: MultiMapping[str]) -> ConversationQuery:
+    """A ``ConversationQuery`` from a request's query (a ``MultiDict``)."""
+    values: dict[str, Any] = {}
+    for name in params:
+        if name not in _PARSERS:
+            raise ApiError(
+                400, f"{name[:64]}: unknown parameter; expected one of {', '.join(FILTERS)}"
+            )
+        if len(params.getall(name)) > 1:
+            raise ApiError(400, f"{name}: given more than once")
+        field, parse = _PARSERS[name]
+        values[field] = parse(name, params[name])
+    return ConversationQuery(**values)

@@ -1,0 +1,132 @@
+"""SQLite storage: one file, WAL mode, one transaction per batch.
+
+Writes run in order on one writer thread, reads on a small pool of reader
+threads (see ``_sqlite_threads``); the event loop never waits on sqlite3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import _sqlite_manage as manage
+from . import _sqlite_read as read
+from ._base import (
+    ConversationChanges,
+    ConversationPage,
+    ConversationQuery,
+    Feedback,
+    KeyInfo,
+    NewEvent,
+    Storage,
+    StorageUnavailable,
+    WriteResult,
+)
+from ._sqlite_schema import connect, migrate
+from ._sqlite_threads import ReaderPool, WriterThread
+from ._sqlite_write import write_batch
+
+__all__ = ["SQLiteStorage"]
+
+T = TypeVar("T")
+
+
+def _unavailable(error: sqlite3.Error) -> bool:
+    """Errors of the database rather than of our SQL: locked, full, I/O, corrupt."""
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
+
+
+class SQLiteStorage(Storage):
+    """Storage in one SQLite file.
+
+    Args:
+        path: the database file, created with its schema when missing.
+        busy_timeout: seconds a write waits for a lock held by another
+            process before the batch fails with ``StorageUnavailable``.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2) -> None:
+        self.path = path
+        make = functools.partial(connect, path, busy_timeout)
+        self._writer = WriterThread(make)
+        self._readers = ReaderPool(make, size=readers)
+
+    @classmethod
+    async def open(
+        cls, path: Path, *, busy_timeout: float = 5.0, readers: int = 2
+    ) -> SQLiteStorage:
+        """Create or migrate the file at *path*, then open it."""
+        try:
+            await asyncio.to_thread(migrate, path, busy_timeout)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open {path}: {exc}") from exc
+        return cls(path, busy_timeout=busy_timeout, readers=readers)
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await self._writer.run(job)
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+
+    async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await self._readers.run(job)
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+
+    async def write_batch(self, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+        return await self._write(lambda c: write_batch(c, project_id, events))
+
+    async def project_for_key(self, key_hash: str) -> int | None:
+        return await self._read(lambda c: read.project_for_key(c, key_hash))
+
+    async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
+        return await self._write(lambda c: manage.create_key(c, project, key_hash, redacted))
+
+    async def list_keys(self) -> list[KeyInfo]:
+        return await self._read(read.list_keys)
+
+    async def revoke_key(self, key_hash: str) -> bool:
+        return await self._write(lambda c: manage.revoke_key(c, key_hash))
+
+    async def list_conversations(
+        self, project_id: int, query: ConversationQuery
+    ) -> ConversationPage:
+        return await self._read(lambda c: read.list_conversations(c, project_id, query))
+
+    async def get_conversation(
+        self, project_id: int, conversation_id: str
+    ) -> dict[str, Any] | None:
+        return await self._read(lambda c: read.get_conversation(c, project_id, conversation_id))
+
+    async def list_events(self, project_id: int, conversation_id: str) -> list[dict[str, Any]]:
+        return await self._read(lambda c: read.list_events(c, project_id, conversation_id))
+
+    async def update_conversation(
+        self, project_id: int, conversation_id: str, changes: ConversationChanges
+    ) -> bool:
+        return await self._write(
+            lambda c: manage.update_conversation(c, project_id, conversation_id, changes)
+        )
+
+    async def delete_conversation(self, project_id: int, conversation_id: str) -> bool:
+        return await self._write(
+            lambda c: manage.delete_conversation(c, project_id, conversation_id)
+        )
+
+    async def add_feedback(self, project_id: int, conversation_id: str, feedback: Feedback) -> bool:
+        return await self._write(
+            lambda c: manage.add_feedback(c, project_id, conversation_id, feedback)
+        )
+
+    async def aclose(self) -> None:
+        await self._writer.aclose()
+        await self._readers.aclose()

@@ -1,0 +1,180 @@
+"""The read side of the SQLite storage; each function runs on a reader thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .._time import format_ts
+from ._base import ConversationPage, ConversationQuery, KeyInfo
+
+__all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
+
+_TEXT_COLUMNS = (
+    "conversation_id",
+    "customer_id",
+    "customer_ip_address",
+    "device",
+    "source",
+    "language",
+    "name",
+    "environment",
+    "country",
+)
+_COUNT_COLUMNS = (
+    "event_count",
+    "message_count",
+    "end_user_message_count",
+    "agent_message_count",
+    "action_count",
+)
+_TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+_COLUMNS = (
+    "pk",
+    *_TEXT_COLUMNS,
+    "metadata",
+    "is_used",
+    "is_marked",
+    "started_at",
+    "ended_at",
+    *_COUNT_COLUMNS,
+    *_TOKEN_COLUMNS,
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM conversations"
+_EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
+
+
+def project_for_key(connection: sqlite3.Connection, key_hash: str) -> int | None:
+    """The project of a live key."""
+    row = connection.execute(
+        "SELECT project_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def list_keys(connection: sqlite3.Connection) -> list[KeyInfo]:
+    """Every key, oldest first."""
+    rows = connection.execute(
+        "SELECT k.id, p.name, k.redacted, k.created_at, k.revoked_at"
+        " FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.id"
+    )
+    return [
+        KeyInfo(
+            i, name, redacted, format_ts(created), None if revoked is None else format_ts(revoked)
+        )
+        for i, name, redacted, created, revoked in rows
+    ]
+
+
+def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    del values["pk"]
+    values["metadata"] = None if values["metadata"] is None else json.loads(values["metadata"])
+    values["is_used"] = bool(values["is_used"])
+    values["is_marked"] = bool(values["is_marked"])
+    values["started_at"] = format_ts(values["started_at"])
+    values["ended_at"] = format_ts(values["ended_at"])
+    values["token_usage"] = {c: values.pop(c) for c in _TOKEN_COLUMNS}
+    return values
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["c.project_id = ?"]
+    params: list[Any] = [project_id]
+    for field in _EQUAL_FILTERS:
+        value = getattr(query, field)
+        if value is not None:
+            clauses.append(f"c.{field} = ?")
+            params.append(value)
+    for flag in ("is_used", "is_marked"):
+        value = getattr(query, flag)
+        if value is not None:
+            clauses.append(f"c.{flag} = ?")
+            params.append(int(value))
+    if query.since is not None:
+        clauses.append("c.started_at >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("c.started_at < ?")
+        params.append(query.until)
+    if query.before is not None:
+        clauses.append("c.pk < ?")
+        params.append(query.before)
+    if query.sentiment is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
+            " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)"
+        )
+        params.append(query.sentiment)
+    if query.q is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
+            " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
+            " AND e.content LIKE ? ESCAPE '\\')"
+        )
+        params.append(_like_pattern(query.q))
+    return " AND ".join(clauses), params
+
+
+def list_conversations(
+    connection: sqlite3.Connection, project_id: int, query: ConversationQuery
+) -> ConversationPage:
+    """One page, newest first (by creation), one row more fetched to know if a page follows."""
+    where, params = _where(project_id, query)
+    sql = f"{_SELECT} c WHERE {where} ORDER BY c.pk DESC LIMIT ?"
+    rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
+    next_before = rows[query.limit - 1][0] if len(rows) > query.limit else None
+    return ConversationPage([_conversation(r) for r in rows[: query.limit]], next_before)
+
+
+def get_conversation(
+    connection: sqlite3.Connection, project_id: int, conversation_id: str
+) -> dict[str, Any] | None:
+    """A conversation with its feedback entries, oldest first."""
+    row = connection.execute(
+        f"{_SELECT} WHERE project_id = ? AND conversation_id = ?", (project_id, conversation_id)
+    ).fetchone()
+    if row is None:
+        return None
+    conversation = _conversation(row)
+    feedback = connection.execute(
+        "SELECT sentiment, comment, metadata, created_at FROM feedback"
+        " WHERE project_id = ? AND conversation_id = ? ORDER BY id",
+        (project_id, conversation_id),
+    )
+    conversation["feedback"] = [
+        {
+            "sentiment": sentiment,
+            "comment": comment,
+            "metadata": None if metadata is None else json.loads(metadata),
+            "created_at": format_ts(created),
+        }
+        for sentiment, comment, metadata, created in feedback
+    ]
+    return conversation
+
+
+def list_events(
+    connection: sqlite3.Connection, project_id: int, conversation_id: str
+) -> list[dict[str, Any]]:
+    """The events of a conversation in (timestamp, seq) order."""
+    rows = connection.execute(
+        "SELECT id, type, conversation_id, seq, ts, payload, content FROM events"
+        " WHERE project_id = ? AND conversation_id = ? ORDER BY ts, seq, id",
+        (project_id, conversation_id),
+    )
+    events = []
+    for event_id, kind, cid, seq, ts, payload, content in rows:
+        event = {"id": event_id, "type": kind, "conversation_id": cid, "seq": seq}
+        event["timestamp"] = format_ts(ts)
+        event.update(json.loads(payload))
+        if kind == "message":
+            event["content"] = content
+        events.append(event)
+    return events

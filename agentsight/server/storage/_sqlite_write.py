@@ -1,0 +1,167 @@
+"""The write side of the SQLite storage; every function runs on the writer thread.
+
+A batch is one transaction: find the ids already stored, insert the new
+events with one ``executemany``, add their counts to their conversations
+(creating the ones not seen yet), then apply the attributes of
+``conversation``/``interaction`` events first-write-wins, field by field,
+with ``COALESCE`` in SQL.  Only new events touch the conversations, so a
+resent batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .._time import now_micros
+from ._base import NewEvent, WriteResult
+
+__all__ = ["transaction", "write_batch"]
+
+_ID_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
+
+_INSERT_EVENT = (
+    "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_COUNTERS = (
+    "event_count",
+    "message_count",
+    "end_user_message_count",
+    "agent_message_count",
+    "action_count",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "embedding_tokens",
+)
+_UPSERT_CONVERSATION = (
+    "INSERT INTO conversations (project_id, conversation_id, created_at, started_at, ended_at, "
+    + ", ".join(_COUNTERS)
+    + ") VALUES (?, ?, ?, ?, ?, "
+    + ", ".join("?" for _ in _COUNTERS)
+    + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET"
+    " started_at = MIN(started_at, excluded.started_at),"
+    " ended_at = MAX(ended_at, excluded.ended_at), "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTERS)
+)
+_ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
+_UPDATE_ATTRIBUTES = (
+    "UPDATE conversations SET "
+    + ", ".join(f"{f} = COALESCE({f}, :{f})" for f in (*_ATTRIBUTES, "environment", "country"))
+    + ", metadata = CASE WHEN :metadata IS NULL THEN metadata"
+    " WHEN metadata IS NULL THEN :metadata"
+    # json_patch(new, old): keys already stored win, new keys are added.
+    " ELSE json_patch(:metadata, metadata) END,"
+    " is_used = MAX(is_used, :is_used)"
+    " WHERE project_id = :project_id AND conversation_id = :conversation_id"
+)
+_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error (including at commit)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _existing_ids(connection: sqlite3.Connection, project_id: int, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT id FROM events WHERE project_id = ? AND id IN ({marks})"
+        found.update(row[0] for row in connection.execute(sql, (project_id, *chunk)))
+    return found
+
+
+def _event_row(project_id: int, event: NewEvent) -> tuple[Any, ...]:
+    payload, content = event.payload, None
+    if event.type == "message":
+        payload = dict(payload)
+        content = payload.pop("content")
+    return (
+        project_id,
+        event.id,
+        event.conversation_id,
+        event.type,
+        event.seq,
+        event.timestamp,
+        _dumps(payload),
+        content,
+    )
+
+
+def _count(totals: list[int], event: NewEvent) -> None:
+    """Add *event* to its conversation's [started, ended, counters...] list."""
+    totals[0] = min(totals[0], event.timestamp)
+    totals[1] = max(totals[1], event.timestamp)
+    totals[2] += 1
+    if event.type == "message":
+        totals[3] += 1
+        totals[4 if event.payload["sender"] == "end_user" else 5] += 1
+    elif event.type == "action":
+        totals[6] += 1
+    elif event.type == "token_usage":
+        for offset, field in enumerate(_TOKEN_FIELDS):
+            totals[7 + offset] += event.payload[field]
+
+
+def _conversation_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
+    totals: dict[str, list[int]] = {}
+    for event in events:
+        entry = totals.get(event.conversation_id)
+        if entry is None:
+            entry = totals[event.conversation_id] = [event.timestamp, event.timestamp]
+            entry += [0] * len(_COUNTERS)
+        _count(entry, event)
+    created = now_micros()
+    return [(project_id, cid, created, *entry) for cid, entry in totals.items()]
+
+
+def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[dict[str, Any]]:
+    starts = [e for e in events if e.type in ("conversation", "interaction")]
+    # Within one batch the earliest call is the first write.
+    starts.sort(key=lambda e: (e.timestamp, e.seq))
+    rows = []
+    for event in starts:
+        row = {f: event.payload.get(f) for f in (*_ATTRIBUTES, "environment")}
+        metadata = event.payload.get("metadata")
+        row["metadata"] = None if metadata is None else _dumps(metadata)
+        row.update(
+            country=event.country,
+            is_used=int(event.type == "conversation"),
+            project_id=project_id,
+            conversation_id=event.conversation_id,
+        )
+        rows.append(row)
+    return rows
+
+
+def write_batch(
+    connection: sqlite3.Connection, project_id: int, events: Sequence[NewEvent]
+) -> WriteResult:
+    """Store *events* in one transaction; see the module docstring."""
+    unique: dict[str, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    with transaction(connection):
+        stored = _existing_ids(connection, project_id, list(unique))
+        new = [e for i, e in unique.items() if i not in stored]
+        connection.executemany(_INSERT_EVENT, [_event_row(project_id, e) for e in new])
+        connection.executemany(_UPSERT_CONVERSATION, _conversation_rows(project_id, new))
+        connection.executemany(_UPDATE_ATTRIBUTES, _attribute_rows(project_id, new))
+    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
