@@ -102,7 +102,9 @@ def _clean(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) -> An
 
 
 def _key(key: Any) -> str:
-    return key if isinstance(key, str) else _safe_repr(key) if not isinstance(key, int) else str(key)
+    if isinstance(key, str):
+        return key
+    return str(key) if isinstance(key, int) else _safe_repr(key)
 
 
 def _safe_repr(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -42,10 +43,8 @@ def call_soon_threadsafe() -> Callable[[Callable[[], object]], None]:
         loop = asyncio.get_running_loop()
 
         def schedule_asyncio(callback: Callable[[], object]) -> None:
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop has nothing left to wake
                 loop.call_soon_threadsafe(callback)
-            except RuntimeError:  # the loop is closed: nothing left to wake
-                pass
 
         return schedule_asyncio
     import trio
@@ -53,10 +52,8 @@ def call_soon_threadsafe() -> Callable[[Callable[[], object]], None]:
     token = trio.lowlevel.current_trio_token()
 
     def schedule_trio(callback: Callable[[], object]) -> None:
-        try:
+        with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(callback)
-        except trio.RunFinishedError:
-            pass
 
     return schedule_trio
 

@@ -37,7 +37,7 @@ _CHECKPOINT_EVERY = 128  # events encoded between two yields to the loop
 
 @attrs.define(eq=False)
 class FlushRequest:
-    """Put on the channel by ``flush()``: close the open batch, then report when all are answered."""
+    """Put on the channel by ``flush()``: close the open batch; report once all are answered."""
 
     done: anyio.Event = attrs.field(factory=anyio.Event)
     upto: int = -1

@@ -14,7 +14,7 @@ import collections
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
@@ -130,7 +130,7 @@ class Runtime:
         # Work submitted from other threads (flushes); started by a task of ours, since
         # a task group can only spawn from inside a task.
         self._calls: collections.deque[
-            tuple[Callable[[], Awaitable[None]], Callable[[], None]]
+            tuple[Callable[[], Coroutine[Any, Any, None]], Callable[[], None]]
         ] = collections.deque()
         self._calls_ready = anyio.Event()
 

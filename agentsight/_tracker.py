@@ -428,14 +428,13 @@ class ConversationTracker:
         runtime = self._runtime
         while True:
             intake = self._intake or self._start()
-            if runtime is not None and intake is runtime.intake:
-                if threading.get_ident() == runtime.intake._owner:
-                    try:
-                        await runtime.intake.send(event)
-                        return
-                    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                        self._drop(event, "after_close")
-                        return
+            on_owner = runtime is not None and threading.get_ident() == runtime.intake._owner
+            if runtime is not None and intake is runtime.intake and on_owner:
+                try:
+                    await runtime.intake.send(event)
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    self._drop(event, "after_close")
+                return
             if intake.put(event):
                 return
             if intake.closed:
@@ -490,8 +489,8 @@ class ConversationTracker:
                 _now_us() // 1000,
                 sender,
                 message,
-                metadata,  # type: ignore[arg-type]
-                attachments,  # type: ignore[arg-type]
+                metadata,
+                attachments,
                 truncated,
             )
         )
@@ -646,7 +645,8 @@ class ConversationTracker:
             if state is None:
                 return ConversationState("").token_usage()
             return state.token_usage()
-        return self._registry.get(check.identifier("conversation_id", conversation_id)).token_usage()
+        cid = check.identifier("conversation_id", conversation_id)
+        return self._registry.get(cid).token_usage()
 
     def _conversation_event(
         self, conversation_id: object, attributes: dict[str, Any], *, is_used: bool

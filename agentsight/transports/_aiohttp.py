@@ -130,6 +130,7 @@ def _error_text(text: str) -> str:
         answer = json.loads(text)
     except ValueError:
         return text[:200]
-    if isinstance(answer, dict) and isinstance(answer.get("error"), str):
-        return answer["error"][:500]
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, str):
+        return error[:500]
     return text[:200]
