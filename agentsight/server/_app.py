@@ -23,6 +23,8 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
 
     The application owns *storage* from here on: it is closed when the
     application is cleaned up (after the requests in flight have finished).
+    Run it with ``web.AppRunner(app, auto_decompress=False)`` so that gzip
+    bodies are inflated by the collector within its limits (see ``_body``).
 
     Args:
         storage: where batches go and queries read from (see ``open_storage``).

@@ -4,6 +4,11 @@ The body is read in chunks and, when gzip-encoded, inflated as it arrives
 with ``zlib.decompressobj`` and a ``max_length``, so a gzip bomb is refused
 after at most the decoded limit (plus one chunk) has been produced, never
 inflated whole into memory.
+
+That needs aiohttp's own decoding off (``AppRunner(app, auto_decompress=False)``,
+as ``agentsight serve`` does).  Where an embedding application leaves it on,
+aiohttp hands over decoded bytes, recognised because gzip data starts with
+``1f 8b`` and JSON never does; the decoded limit then still applies.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ class _Inflater:
     """Collects the decoded body, gzip or not, refusing it past *limit* bytes."""
 
     def __init__(self, gzip: bool, limit: int) -> None:
-        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._gzip = gzip
+        self._zlib: Any = None
         self._limit = limit
         self._parts: list[bytes] = []
         self._size = 0
 
     def feed(self, data: bytes) -> None:
+        if self._gzip and not self._size and self._zlib is None and data[:1] == b"\x1f":
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         if self._zlib is None:
             return self._keep(data)
         try:

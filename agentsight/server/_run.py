@@ -57,7 +57,10 @@ async def serve(
     """
     storage = await open_storage(db)
     app = create_app(storage, options=options)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    # auto_decompress off: the collector inflates gzip itself, within its limits.
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=shutdown_timeout, auto_decompress=False
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

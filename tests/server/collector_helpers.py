@@ -1,0 +1,189 @@
+"""Helpers of the collector tests: building events and batches, running a collector."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+from agentsight._keys import generate_key, hash_key, redact
+from agentsight.server import ServerOptions, Storage, create_app, open_storage
+
+BASE_SECONDS = 1_795_731_245  # 2026-11-26T22:14:05Z
+
+
+def new_id() -> str:
+    """A fresh event id."""
+    return uuid.uuid4().hex
+
+
+def ts(offset: float = 0.0) -> str:
+    """An RFC 3339 timestamp *offset* seconds after a fixed base."""
+    micros = BASE_SECONDS * 1_000_000 + round(offset * 1_000_000)
+    seconds, fraction = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}Z"
+
+
+def _event(kind: str, cid: str, seq: int, at: float, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "type": kind,
+        "conversation_id": cid,
+        "seq": seq,
+        "timestamp": ts(at),
+        **fields,
+    }
+
+
+def conversation(
+    cid: str, seq: int = 0, at: float = 0.0, *, used: bool = True, **attributes: Any
+) -> dict[str, Any]:
+    """A ``conversation`` (or, with ``used=False``, ``interaction``) event."""
+    fields: dict[str, Any] = dict.fromkeys(
+        ("customer_id", "customer_ip_address", "device", "source", "language", "name", "metadata")
+    )
+    fields.update(environment="production", is_used=used)
+    fields.update(attributes)
+    return _event("conversation" if used else "interaction", cid, seq, at, fields)
+
+
+def message(
+    cid: str, seq: int, at: float, content: str = "hello", sender: str = "end_user"
+) -> dict[str, Any]:
+    """A ``message`` event."""
+    fields = {
+        "sender": sender,
+        "content": content,
+        "metadata": None,
+        "attachments": None,
+        "truncated": False,
+    }
+    return _event("message", cid, seq, at, fields)
+
+
+def action(cid: str, seq: int, at: float, name: str = "lookup") -> dict[str, Any]:
+    """An ``action`` event."""
+    fields = {
+        "action_name": name,
+        "started_at": ts(at),
+        "ended_at": ts(at + 0.15),
+        "duration_ms": 150,
+        "tools_used": ["db"],
+        "response": "found",
+        "error_msg": None,
+        "metadata": {"k": "v"},
+    }
+    return _event("action", cid, seq, at, fields)
+
+
+def button(cid: str, seq: int, at: float) -> dict[str, Any]:
+    """A ``button`` event."""
+    fields = {"button_event": "rate", "label": "Good", "value": "up", "metadata": None}
+    return _event("button", cid, seq, at, fields)
+
+
+def tokens(cid: str, seq: int, at: float, prompt: int = 5, completion: int = 3) -> dict[str, Any]:
+    """A ``token_usage`` event."""
+    fields = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "embedding_tokens": 0,
+    }
+    return _event("token_usage", cid, seq, at, fields)
+
+
+def batch(*events: dict[str, Any]) -> dict[str, Any]:
+    """A wire batch around *events*."""
+    return {"schema": 1, "sent_at": ts(), "events": list(events)}
+
+
+@attrs.define
+class Collector:
+    """A running collector and a client session to talk to it."""
+
+    url: str
+    session: aiohttp.ClientSession
+    keys: dict[str, str]
+    storage: Storage
+    db: Path
+
+    def auth(self, project: str = "A") -> dict[str, str]:
+        """The Authorization header of *project*'s key."""
+        return {"Authorization": f"Bearer {self.keys[project]}"}
+
+    async def post_raw(
+        self, body: bytes, headers: dict[str, str] | None = None, project: str = "A"
+    ) -> tuple[int, Any]:
+        """POST raw bytes to /v1/batch; the status and the JSON answer."""
+        # aiohttp warns about large bytes bodies; a BytesIO is sent the same way.
+        data = io.BytesIO(body) if len(body) > 512 * 1024 else body
+        headers = {**self.auth(project), **(headers or {})}
+        async with self.session.post("/v1/batch", data=data, headers=headers) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def send(
+        self, *events: dict[str, Any], project: str = "A", compress: bool = False
+    ) -> dict[str, Any]:
+        """POST a batch of *events*, expecting 200; the answer."""
+        body = json.dumps(batch(*events)).encode()
+        headers = {"Content-Type": "application/json"}
+        if compress:
+            body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+        status, answer = await self.post_raw(body, headers, project)
+        assert status == 200, answer
+        return dict(answer)
+
+    async def call(
+        self, method: str, path: str, project: str | None = "A", **kwargs: Any
+    ) -> tuple[int, Any]:
+        """Any API call; the status and the JSON answer."""
+        headers = self.auth(project) if project else {}
+        async with self.session.request(method, path, headers=headers, **kwargs) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def conversation(self, cid: str, project: str = "A") -> dict[str, Any]:
+        """GET one conversation (expecting 200): ``{"conversation": ..., "events": ...}``."""
+        status, answer = await self.call("GET", f"/v1/conversations/{cid}", project)
+        assert status == 200, answer
+        return dict(answer)
+
+    async def listing(self, project: str = "A", **params: Any) -> dict[str, Any]:
+        """GET /v1/conversations with *params* (expecting 200)."""
+        status, answer = await self.call("GET", "/v1/conversations", project, params=params)
+        assert status == 200, answer
+        return dict(answer)
+
+
+@contextlib.asynccontextmanager
+async def run_collector(
+    db: Path, options: ServerOptions | None = None, **storage_options: Any
+) -> AsyncIterator[Collector]:
+    """Run a collector on 127.0.0.1 (a free port) over *db* with projects A and B."""
+    storage = await open_storage(db, **storage_options)
+    keys = {}
+    for project in ("A", "B"):
+        key = generate_key()
+        await storage.create_key(project, hash_key(key), redact(key))
+        keys[project] = key
+    app = create_app(storage, options=options)
+    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with aiohttp.ClientSession(url) as session:
+            yield Collector(url, session, keys, storage, db)
+    finally:
+        await runner.cleanup()
