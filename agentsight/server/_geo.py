@@ -1,9 +1,9 @@
 """Offline IP geolocation: ``customer_ip_address`` to an ISO 3166 country code.
 
 Uses geoip2fast, which ships its own IPv4 and IPv6 database (no network, no
-licence key).  The database loads on first use (about 0.1 s); a look-up takes
-a few microseconds.  Anything that is not a public, known address gives
-``None``.
+licence key).  The database loads on first use (about 0.1 s) and is shared by
+the whole process, as it is read-only; a look-up takes a few microseconds.
+Anything that is not a public, known address gives ``None``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,21 @@ __all__ = ["GeoResolver"]
 log = logging.getLogger("agentsight.server")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _DATA_FILE = "geoip2fast-ipv6.dat.gz"  # IPv4 and IPv6, country level
+_lock = threading.Lock()
+_loaded: list[Any] = []  # the process's database once loaded, or None when it failed
+
+
+def _load_database() -> Any:
+    with _lock:
+        if not _loaded:
+            try:
+                from geoip2fast import GeoIP2Fast
+
+                _loaded.append(GeoIP2Fast(geoip2fast_data_file=_DATA_FILE))
+            except Exception:
+                log.warning("geo database unavailable: no countries resolved", exc_info=True)
+                _loaded.append(None)
+        return _loaded[0]
 
 
 class GeoResolver:
@@ -25,23 +40,10 @@ class GeoResolver:
 
     def __init__(self) -> None:
         self._db: Any = None
-        self._failed = False
-        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Load the database now (at start-up) rather than on the first look-up."""
-        with self._lock:
-            if self._db is not None or self._failed:
-                return
-            try:
-                from geoip2fast import GeoIP2Fast
-
-                self._db = GeoIP2Fast(geoip2fast_data_file=_DATA_FILE)
-            except Exception:
-                self._failed = True
-                log.warning(
-                    "geo database unavailable: countries will not be resolved", exc_info=True
-                )
+        self._db = _load_database()
 
     def country(self, ip: str | None) -> str | None:
         """The two-letter country code of *ip*, or ``None``."""
@@ -49,7 +51,7 @@ class GeoResolver:
             return None
         if self._db is None:
             self.load()
-            if self._db is None:
+            if self._db is None:  # the database could not be loaded
                 return None
         try:
             code = self._db.lookup(ip.strip()).country_code

@@ -114,16 +114,18 @@ async def test_lost_answer_then_resend_creates_no_duplicate(collector: Collector
     events = [conversation("c1", 0, 0.0), message("c1", 1, 1.0)]
     body = json.dumps(batch(*events)).encode()
     host, port = collector.url.removeprefix("http://").split(":")
-    request = (
-        f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {collector.keys['A']}\r\n"
+    head = (
+        f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {collector.keys['A']}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    )
+    request = head.encode() + body
     with anyio.fail_after(10):
         async with await anyio.connect_tcp(host, int(port)) as stream:
             await stream.send(request)
             # Seen from another connection, the batch is committed; then hang up unanswered.
-            while (await collector.call("GET", "/v1/conversations/c1"))[0] != 200:
-                await anyio.sleep(0.01)
+            while (await collector.call("GET", "/v1/conversations/c1"))[0] != 200:  # noqa: ASYNC110
+                await anyio.sleep(0.01)  # polling state over HTTP: there is no event to wait on
     assert await collector.send(*events) == {"accepted": 0, "duplicates": 2, "rejected": []}
     assert len((await collector.conversation("c1"))["events"]) == 2
 
