@@ -29,7 +29,7 @@ from .transports._base import Batch, Outcome, Rejection, SendResult, Transport
 
 logger = logging.getLogger("agentsight")
 
-__all__ = ["FlushRequest", "Item", "Pipeline"]
+__all__ = ["FlushRequest", "Item", "Pipeline", "Tick"]
 
 _GZIP_IN_THREAD = 256 * 1024  # zlib releases the GIL: big bodies are compressed off the loop
 _CHECKPOINT_EVERY = 128  # events encoded between two yields to the loop
@@ -67,7 +67,14 @@ class FlushRequest:
         )
 
 
-Item = Event | FlushRequest
+@attrs.frozen
+class Tick:
+    """Put on the channel by the ticker: batch number *serial* has waited long enough."""
+
+    serial: int
+
+
+Item = Event | FlushRequest | Tick
 
 
 class Pipeline:
@@ -84,6 +91,9 @@ class Pipeline:
         self._encoding = 0  # events in the batch being built
         self._failing = False
         self._random = random.Random()
+        self._serial = 0  # number of the batch being filled
+        self._opened_at = 0.0
+        self._opened = anyio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -133,7 +143,6 @@ class Pipeline:
                 ids: list[str] = []
                 markers: list[FlushRequest] = []
                 open_ = await self._fill(receive, first, parts, ids, markers)
-                self._encoding = 0
                 if parts:
                     await self._ship(parts, ids, out)
                 for marker in markers:
@@ -147,42 +156,63 @@ class Pipeline:
         ids: list[str],
         markers: list[FlushRequest],
     ) -> bool:
-        """Add events to the open batch until it is full, old or flushed; False at end of stream."""
+        """Add events to the open batch until it is full, old or flushed; False at end of stream.
+
+        The age limit comes as a ``Tick`` on the channel from ``ticker()``: a
+        receive under a timeout could lose the item it was handed just as the
+        timeout fired (anyio's memory streams drop it), so receives here are
+        never cancelled.
+        """
         config = self._config
         size = 0
-        deadline = anyio.current_time() + config.flush_interval
+        self._serial += 1
+        self._opened_at = anyio.current_time()
+        self._opened.set()
         while True:
             if isinstance(item, FlushRequest):
                 markers.append(item)
                 return True
-            event_id = self._take_id()
-            encoded = encode_event(item, event_id)
-            parts.append(encoded)
-            ids.append(event_id)
-            self._encoding += 1
-            size += len(encoded) + 1
-            if len(parts) >= config.max_batch_events or size >= config.max_batch_bytes:
-                return True
-            if len(parts) % _CHECKPOINT_EVERY == 0:
-                await anyio.lowlevel.checkpoint()
+            if isinstance(item, Tick):
+                if item.serial == self._serial and parts:
+                    return True
+            else:
+                event_id = self._take_id()
+                encoded = encode_event(item, event_id)
+                parts.append(encoded)
+                ids.append(event_id)
+                self._encoding += 1
+                size += len(encoded) + 1
+                if len(parts) >= config.max_batch_events or size >= config.max_batch_bytes:
+                    return True
+                if len(parts) % _CHECKPOINT_EVERY == 0:
+                    await anyio.lowlevel.checkpoint()
             try:
                 item = receive.receive_nowait()
-                continue
             except anyio.WouldBlock:
-                pass
-            except anyio.EndOfStream:
-                return False
-            with anyio.move_on_after(deadline - anyio.current_time()):
                 try:
                     item = await receive.receive()
-                    continue
                 except anyio.EndOfStream:
                     return False
-            return True
+            except anyio.EndOfStream:
+                return False
+
+    async def ticker(self, tick: Callable[[Tick], None]) -> None:
+        """Close a batch that has waited ``flush_interval`` by putting a ``Tick`` on the channel."""
+        while True:
+            await self._opened.wait()
+            self._opened = anyio.Event()
+            serial = self._serial
+            await anyio.sleep_until(self._opened_at + self._config.flush_interval)
+            if serial == self._serial:
+                tick(Tick(serial))
 
     async def _ship(
         self, parts: list[str], ids: list[str], out: MemoryObjectSendStream[tuple[int, Batch]]
     ) -> None:
+        number = self._next_batch
+        self._next_batch += 1
+        self._unfinished[number] = len(ids)
+        self._encoding = 0
         body = wrap_batch(parts)
         gzipped = len(body) > self._config.gzip_threshold
         if gzipped:
@@ -190,9 +220,6 @@ class Pipeline:
                 body = await anyio.to_thread.run_sync(gzip_body, body)
             else:
                 body = gzip_body(body)
-        number = self._next_batch
-        self._next_batch += 1
-        self._unfinished[number] = len(ids)
         await out.send((number, Batch(body=body, gzipped=gzipped, ids=tuple(ids))))
 
     def _register(self, marker: FlushRequest) -> None:

@@ -11,6 +11,7 @@ pending, so a burst costs one system call, not one per event.
 from __future__ import annotations
 
 import collections
+import contextlib
 import concurrent.futures
 import logging
 import threading
@@ -23,7 +24,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import TrackerConfig
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
-from ._pipeline import FlushRequest, Item, Pipeline
+from ._pipeline import FlushRequest, Item, Pipeline, Tick
 from ._stats import SendReport, Stats
 from .transports._base import Batch, SendResult, Transport
 
@@ -77,6 +78,11 @@ class Intake:
     def buffered(self) -> int:
         return len(self._deque) + self._send.statistics().current_buffer_used
 
+    def tick(self, tick: Tick) -> None:
+        """Wake the batcher (from the loop's own thread); a full channel needs no wake-up."""
+        with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+            self._send.send_nowait(tick)
+
     async def send(self, item: Item) -> None:
         """Put *item* on the channel, waiting for room (on the loop's own thread)."""
         await self._send.send(item)
@@ -90,7 +96,11 @@ class Intake:
                 try:
                     self._send.send_nowait(item)
                 except anyio.WouldBlock:
-                    await self._send.send(item)
+                    try:
+                        await self._send.send(item)
+                    except BaseException:
+                        deque.appendleft(item)  # not sent: keep it counted as buffered
+                        raise
 
     async def pump(self) -> None:
         while not self.closed:
@@ -146,6 +156,7 @@ class Runtime:
                 async with anyio.create_task_group() as helpers:
                     helpers.start_soon(self.intake.pump)
                     helpers.start_soon(self._start_calls)
+                    helpers.start_soon(self.pipeline.ticker, self.intake.tick)
                     async with anyio.create_task_group() as pipeline:
                         await pipeline.start(self.pipeline.run, self._receive)
                         task_status.started()
@@ -165,9 +176,7 @@ class Runtime:
 
         return await self.pipeline.flush(put, timeout)
 
-    def submit(
-        self, make: Callable[[], Awaitable[T]], default: T
-    ) -> concurrent.futures.Future[T]:
+    def submit(self, make: Callable[[], Awaitable[T]], default: T) -> concurrent.futures.Future[T]:
         """Run ``make()`` in this runtime's loop from any thread; its outcome lands in the future.
 
         If the runtime stops before the call finishes, the future gets *default*.
@@ -314,5 +323,3 @@ class ThreadRuntime:
 
 def pending_of(runtime: Runtime | None) -> int:
     return 0 if runtime is None else runtime.pending
-
-
