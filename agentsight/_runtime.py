@@ -11,8 +11,8 @@ pending, so a burst costs one system call, not one per event.
 from __future__ import annotations
 
 import collections
-import contextlib
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine

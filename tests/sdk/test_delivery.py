@@ -7,7 +7,6 @@ import time
 import anyio
 import pytest
 
-
 from agentsight import ConversationTracker
 from agentsight.transports._aiohttp import parse_retry_after
 from tests.sink import KEY, Sink, free_port
@@ -32,7 +31,7 @@ async def test_collector_down_at_start_then_up() -> None:
     async with tracker:
         await _track(tracker, 10, 20)
         with anyio.fail_after(20):
-            while tracker.stats().retried == 0:
+            while tracker.stats().retried == 0:  # noqa: ASYNC110 - polling a counter
                 await anyio.sleep(0.02)
         sink.start()
         try:
