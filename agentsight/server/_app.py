@@ -9,8 +9,9 @@ from aiohttp import web
 
 from ._errors import error_middleware
 from ._geo import GeoResolver
+from ._inflight import InFlight, in_flight_middleware
 from ._options import ServerOptions
-from ._state import GEO, OPTIONS, STORAGE, VALIDATOR
+from ._state import GEO, IN_FLIGHT, OPTIONS, STORAGE, VALIDATOR
 from ._validate import Validator
 from ._views import add_routes
 from .storage import Storage
@@ -33,7 +34,12 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     options = options or ServerOptions()
     # Bodies are read in chunks under our own limits (see _body.py); this only
     # bounds aiohttp's own helpers should anything call them.
-    app = web.Application(middlewares=[error_middleware], client_max_size=options.max_body_bytes)
+    in_flight = InFlight()
+    app = web.Application(
+        middlewares=[in_flight_middleware(in_flight), error_middleware],
+        client_max_size=options.max_body_bytes,
+    )
+    app[IN_FLIGHT] = in_flight
     app[STORAGE] = storage
     app[OPTIONS] = options
     app[GEO] = GeoResolver()

@@ -7,12 +7,14 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from aiohttp import web
 
 from ._app import create_app
 from ._options import ServerOptions
+from ._state import IN_FLIGHT
 from .storage import open_storage
 
 __all__ = ["LISTENING", "serve"]
@@ -27,15 +29,15 @@ def _url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def _until_signal() -> None:
-    """Wait for SIGINT or SIGTERM."""
-    stop = asyncio.Event()
+@contextlib.contextmanager
+def _signals_set(stop: asyncio.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set *stop* instead of ending the process."""
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     for number in signals:
         loop.add_signal_handler(number, stop.set)
     try:
-        await stop.wait()
+        yield
     finally:
         for number in signals:
             loop.remove_signal_handler(number)
@@ -55,6 +57,20 @@ async def serve(
     flight finish (for at most *shutdown_timeout* seconds), then closes the
     database.
     """
+    stop = asyncio.Event()
+    with _signals_set(stop):  # before the start-up line: whoever reads it may signal at once
+        await _serve_until(stop, db, host, port, options, shutdown_timeout)
+    log.info("agentsight collector stopped")
+
+
+async def _serve_until(
+    stop: asyncio.Event,
+    db: Path,
+    host: str,
+    port: int,
+    options: ServerOptions,
+    shutdown_timeout: float,
+) -> None:
     storage = await open_storage(db)
     app = create_app(storage, options=options)
     # auto_decompress off: the collector inflates gzip itself, within its limits.
@@ -69,11 +85,13 @@ async def serve(
         log.info(LISTENING, urls, db)
         for handler in logging.getLogger().handlers:
             handler.flush()
-        await _until_signal()
+        await stop.wait()
         log.info("agentsight collector stopping: finishing requests in flight")
+        await site.stop()  # no new connections; open ones keep being read
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(app[IN_FLIGHT].wait_idle(), shutdown_timeout)
     finally:
         await runner.cleanup()
-    log.info("agentsight collector stopped")
 
 
 def run(db: Path, host: str, port: int, options: ServerOptions) -> int:

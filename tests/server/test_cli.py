@@ -1,0 +1,164 @@
+"""The real ``agentsight`` command in a subprocess: keys, serve, SIGTERM, data kept."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import anyio
+import pytest
+from anyio.abc import Process
+from collector_helpers import batch, conversation, message
+
+from agentsight._keys import is_well_formed
+
+pytestmark = pytest.mark.anyio
+CLI = [sys.executable, "-m", "agentsight._cli"]
+LISTENING = re.compile(
+    rb"agentsight collector listening on (http://127\.0\.0\.1:(\d+)) \(db: (.+)\)"
+)
+
+
+async def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    return await anyio.run_process([*CLI, *args], check=check)
+
+
+async def _create_key(db: Path, project: str) -> str:
+    result = await _cli("keys", "create", "--db", str(db), "--project", project)
+    key = result.stdout.decode().splitlines()[-1]
+    assert is_well_formed(key)
+    return key
+
+
+@asynccontextmanager
+async def _serving(db: Path) -> AsyncIterator[tuple[Process, str]]:
+    """Start ``agentsight serve --port 0`` and yield it with the URL from its log line."""
+    process = await anyio.open_process([*CLI, "serve", "--db", str(db), "--port", "0"])
+    try:
+        assert process.stderr is not None
+        output = b""
+        with anyio.fail_after(20):
+            while (match := LISTENING.search(output)) is None:
+                output += await process.stderr.receive()
+        assert match.group(3).decode() == str(db)
+        yield process, match.group(1).decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.aclose()
+
+
+async def _accepts_connections(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        stream = await anyio.connect_tcp(host, int(port))
+    except OSError:
+        return False
+    await stream.aclose()
+    return True
+
+
+async def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    """keys create prints the key alone on its last line; list shows it redacted; revoke works."""
+    db = tmp_path / "keys.db"
+    key = await _create_key(db, "shop")
+    listing = (await _cli("keys", "list", "--db", str(db))).stdout.decode()
+    assert "shop" in listing
+    assert key not in listing
+    assert key[-6:] in listing
+    assert "revoked" not in listing
+    await _cli("keys", "revoke", "--db", str(db), key)
+    assert "revoked" in (await _cli("keys", "list", "--db", str(db))).stdout.decode()
+    again = await _cli("keys", "revoke", "--db", str(db), key, check=False)
+    assert again.returncode != 0
+
+
+async def test_serve_stores_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """serve on port 0 logs its address; SIGTERM exits 0; the data is there at the next start."""
+    db = tmp_path / "served.db"
+    key = await _create_key(db, "shop")
+    headers = {"Authorization": f"Bearer {key}"}
+    body = json.dumps(batch(conversation("c1", 0, 0.0, customer_id="u1"), message("c1", 1, 1.0)))
+    async with _serving(db) as (process, url), aiohttp.ClientSession(url) as session:
+        async with session.post("/v1/batch", data=body, headers=headers) as response:
+            assert response.status == 200
+            assert (await response.json())["accepted"] == 2
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+    async with _serving(db) as (process, url), aiohttp.ClientSession(url) as session:
+        async with session.get("/v1/conversations/c1", headers=headers) as response:
+            assert response.status == 200
+            assert len((await response.json())["events"]) == 2
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+
+
+async def test_sigterm_finishes_the_batch_in_flight(tmp_path: Path) -> None:
+    """A batch still being uploaded when SIGTERM arrives is stored and answered before exit."""
+    db = tmp_path / "inflight.db"
+    key = await _create_key(db, "shop")
+    body = json.dumps(batch(*(message("c1", i, float(i)) for i in range(200)))).encode()
+    uploading, signalled = anyio.Event(), anyio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield body[:100]
+        uploading.set()
+        await signalled.wait()
+        yield body[100:]
+
+    async with _serving(db) as (process, url), aiohttp.ClientSession(url) as session:
+
+        async def terminate_mid_upload() -> None:
+            await uploading.wait()
+            # A round trip on another connection: the server has read the POST's head by now.
+            async with aiohttp.ClientSession(url) as other, other.get("/v1/health") as health:
+                assert health.status == 200
+            process.terminate()
+            # Send the rest only once the collector is shutting down (refusing connections).
+            while await _accepts_connections(url):  # noqa: ASYNC110
+                await anyio.sleep(0.01)  # polling another process: there is no event to wait on
+            signalled.set()
+
+        headers = {"Authorization": f"Bearer {key}"}
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(terminate_mid_upload)
+                async with session.post("/v1/batch", data=slow_body(), headers=headers) as response:
+                    assert response.status == 200
+                    assert (await response.json())["accepted"] == 200
+            assert await process.wait() == 0
+
+
+async def test_revoked_key_is_refused_by_running_collector(tmp_path: Path) -> None:
+    """A key revoked with the CLI while the collector runs is refused at once."""
+    db = tmp_path / "revoke.db"
+    key = await _create_key(db, "shop")
+    headers = {"Authorization": f"Api-Key {key}"}
+    async with _serving(db) as (process, url), aiohttp.ClientSession(url) as session:
+        async with session.get("/v1/conversations", headers=headers) as response:
+            assert response.status == 200
+        await _cli("keys", "revoke", "--db", str(db), key)
+        async with session.get("/v1/conversations", headers=headers) as response:
+            assert response.status == 401
+        process.terminate()
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+
+
+async def test_importing_the_sdk_does_not_load_the_collector() -> None:
+    """import agentsight and the CLI module leave agentsight.server unloaded."""
+    code = (
+        "import sys, agentsight, agentsight._cli; "
+        "assert 'agentsight.server' not in sys.modules, 'server imported'; "
+        "assert 'geoip2fast' not in sys.modules"
+    )
+    await anyio.run_process([sys.executable, "-c", code])
