@@ -26,15 +26,23 @@ import attrs
 
 from ._events import WIRE_SCHEMA_VERSION, Event
 
-__all__ = ["encode_event", "gzip_body", "iso_timestamp", "new_ids", "wrap_batch"]
+__all__ = ["encode_event", "encode_events", "gzip_body", "iso_timestamp", "new_ids", "wrap_batch"]
 
 _MAX_DEPTH = 32
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def iso_timestamp(micros: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-26T22:14:05.123456Z``."""
+    global _second_cache
     seconds, fraction = divmod(micros, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}Z"
+    cached_second, prefix = _second_cache
+    if seconds != cached_second:  # events come in bursts: format each second once
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_cache = (seconds, prefix)
+    return f"{prefix}.{fraction:06d}Z"
 
 
 def new_ids(count: int) -> list[str]:
@@ -114,8 +122,8 @@ def _safe_repr(value: Any) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
-def encode_event(event: Event, event_id: str) -> str:
-    """One event as a JSON object, with its id and its timestamp in RFC 3339."""
+def wire_event(event: Event, event_id: str) -> dict[str, Any]:
+    """One event as the wire dict, with its id and its timestamp in RFC 3339."""
     wire: dict[str, Any] = {
         "id": event_id,
         "type": event.type,
@@ -123,11 +131,31 @@ def encode_event(event: Event, event_id: str) -> str:
         "seq": event.seq,
         "timestamp": iso_timestamp(event.timestamp),
     }
-    wire.update(event.payload())
+    for name in event.fields:
+        wire[name] = getattr(event, name)
+    return wire
+
+
+_ENCODER = json.JSONEncoder(default=_default, allow_nan=False, separators=(",", ":"))
+
+
+def encode_event(event: Event, event_id: str) -> str:
+    """One event as a JSON object (never raises, whatever its metadata holds)."""
+    wire = wire_event(event, event_id)
     try:
-        return json.dumps(wire, default=_default, allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(wire)
     except (TypeError, ValueError, RecursionError):
         return json.dumps(_clean(wire), allow_nan=False, separators=(",", ":"))
+
+
+def encode_events(events: list[Event], ids: list[str]) -> str:
+    """Events as comma-separated JSON objects: one ``json`` call for all, about half
+    the cost of one call per event; falls back to one by one when a value is odd."""
+    wires = [wire_event(event, event_id) for event, event_id in zip(events, ids, strict=True)]
+    try:
+        return _ENCODER.encode(wires)[1:-1]
+    except (TypeError, ValueError, RecursionError):
+        return ",".join(map(encode_event, events, ids))
 
 
 def wrap_batch(encoded_events: list[str]) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -92,7 +93,9 @@ class LoopThread:
             self.loop.close()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        # In an empty context: the caller's (a trio task's, say) must not leak into
+        # the thread, where a library asking "which loop is this?" would get it wrong.
+        return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coro, self.loop)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.loop.is_closed():

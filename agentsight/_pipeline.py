@@ -22,17 +22,18 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import TrackerConfig
-from ._encode import encode_event, gzip_body, new_ids, wrap_batch
+from ._encode import encode_events, gzip_body, new_ids, wrap_batch
 from ._events import Event
 from ._stats import SendReport, Stats
 from .transports._base import Batch, Outcome, Rejection, SendResult, Transport
 
 logger = logging.getLogger("agentsight")
 
-__all__ = ["FlushRequest", "Item", "Pipeline", "Tick"]
+__all__ = ["FlushRequest", "Item", "Pipeline"]
 
 _GZIP_IN_THREAD = 256 * 1024  # zlib releases the GIL: big bodies are compressed off the loop
-_CHECKPOINT_EVERY = 128  # events encoded between two yields to the loop
+_POLL = 0.005  # seconds the batcher sleeps while a batch is open and nothing came
+_CHUNK = 128  # events encoded in one go (~0.3 ms), between two yields to the loop
 
 
 @attrs.define(eq=False)
@@ -67,14 +68,7 @@ class FlushRequest:
         )
 
 
-@attrs.frozen
-class Tick:
-    """Put on the channel by the ticker: batch number *serial* has waited long enough."""
-
-    serial: int
-
-
-Item = Event | FlushRequest | Tick
+Item = Event | FlushRequest
 
 
 class Pipeline:
@@ -91,9 +85,6 @@ class Pipeline:
         self._encoding = 0  # events in the batch being built
         self._failing = False
         self._random = random.Random()
-        self._serial = 0  # number of the batch being filled
-        self._opened_at = 0.0
-        self._opened = anyio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -158,53 +149,55 @@ class Pipeline:
     ) -> bool:
         """Add events to the open batch until it is full, old or flushed; False at end of stream.
 
-        The age limit comes as a ``Tick`` on the channel from ``ticker()``: a
-        receive under a timeout could lose the item it was handed just as the
-        timeout fired (anyio's memory streams drop it), so receives here are
-        never cancelled.
+        Events are encoded in chunks of ``_CHUNK``, yielding to the loop after
+        each.  While a batch is open and the channel is empty, the batcher
+        sleeps ``_POLL`` and then takes what accumulated, rather than waiting
+        on the channel: a waiting receiver is woken by every single event,
+        which under a steady trickle costs a task switch per event (measured:
+        a 1 ms ticker's median lag went from about 1 to 6 ms).  Sleeping also
+        never cancels a receive, which could lose the item handed over just
+        as a timeout fired (anyio's memory streams drop it).
         """
         config = self._config
         size = 0
-        self._serial += 1
-        self._opened_at = anyio.current_time()
-        self._opened.set()
-        while True:
-            if isinstance(item, FlushRequest):
-                markers.append(item)
-                return True
-            if isinstance(item, Tick):
-                if item.serial == self._serial and parts:
+        chunk: list[Event] = []
+        deadline = anyio.current_time() + config.flush_interval
+        try:
+            while True:
+                if isinstance(item, FlushRequest):
+                    markers.append(item)
                     return True
-            else:
-                event_id = self._take_id()
-                encoded = encode_event(item, event_id)
-                parts.append(encoded)
-                ids.append(event_id)
+                chunk.append(item)
                 self._encoding += 1
-                size += len(encoded) + 1
-                if len(parts) >= config.max_batch_events or size >= config.max_batch_bytes:
-                    return True
-                if len(parts) % _CHECKPOINT_EVERY == 0:
+                if len(chunk) >= _CHUNK:
+                    size += self._encode(chunk, parts, ids)
+                    chunk = []
+                    if size >= config.max_batch_bytes:
+                        return True
                     await anyio.lowlevel.checkpoint()
-            try:
-                item = receive.receive_nowait()
-            except anyio.WouldBlock:
-                try:
-                    item = await receive.receive()
-                except anyio.EndOfStream:
-                    return False
-            except anyio.EndOfStream:
-                return False
+                if len(ids) + len(chunk) >= config.max_batch_events:
+                    return True
+                while True:
+                    try:
+                        item = receive.receive_nowait()
+                        break
+                    except anyio.WouldBlock:
+                        left = deadline - anyio.current_time()
+                        if left <= 0:
+                            return True
+                        await anyio.sleep(min(_POLL, left))
+                    except anyio.EndOfStream:
+                        return False
+        finally:
+            if chunk:
+                self._encode(chunk, parts, ids)
 
-    async def ticker(self, tick: Callable[[Tick], None]) -> None:
-        """Close a batch that has waited ``flush_interval`` by putting a ``Tick`` on the channel."""
-        while True:
-            await self._opened.wait()
-            self._opened = anyio.Event()
-            serial = self._serial
-            await anyio.sleep_until(self._opened_at + self._config.flush_interval)
-            if serial == self._serial:
-                tick(Tick(serial))
+    def _encode(self, chunk: list[Event], parts: list[str], ids: list[str]) -> int:
+        chunk_ids = [self._take_id() for _ in chunk]
+        encoded = encode_events(chunk, chunk_ids)
+        parts.append(encoded)
+        ids.extend(chunk_ids)
+        return len(encoded) + 1
 
     async def _ship(
         self, parts: list[str], ids: list[str], out: MemoryObjectSendStream[tuple[int, Batch]]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -24,7 +23,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import TrackerConfig
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
-from ._pipeline import FlushRequest, Item, Pipeline, Tick
+from ._pipeline import FlushRequest, Item, Pipeline
 from ._stats import SendReport, Stats
 from .transports._base import Batch, SendResult, Transport
 
@@ -77,11 +76,6 @@ class Intake:
     @property
     def buffered(self) -> int:
         return len(self._deque) + self._send.statistics().current_buffer_used
-
-    def tick(self, tick: Tick) -> None:
-        """Wake the batcher (from the loop's own thread); a full channel needs no wake-up."""
-        with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
-            self._send.send_nowait(tick)
 
     async def send(self, item: Item) -> None:
         """Put *item* on the channel, waiting for room (on the loop's own thread)."""
@@ -156,7 +150,6 @@ class Runtime:
                 async with anyio.create_task_group() as helpers:
                     helpers.start_soon(self.intake.pump)
                     helpers.start_soon(self._start_calls)
-                    helpers.start_soon(self.pipeline.ticker, self.intake.tick)
                     async with anyio.create_task_group() as pipeline:
                         await pipeline.start(self.pipeline.run, self._receive)
                         task_status.started()

@@ -478,10 +478,16 @@ class ConversationTracker:
         if len(message) > limit:
             message, truncated = message[:limit], True
         if metadata is not None:
-            metadata = check.metadata("metadata", metadata)
+            # Copied (shallow), so the caller changing it later changes nothing tracked.
+            if type(metadata) is dict:
+                metadata = metadata.copy()
+            else:
+                metadata = check.metadata("metadata", metadata)
         if attachments is not None:
             attachments = check.attachments("attachments", attachments)
-        state = self._state(conversation_id)
+        state = self._context.get() if conversation_id is None else None
+        if state is None:
+            state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
             MessageEvent(
                 state.conversation_id,

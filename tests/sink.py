@@ -9,11 +9,15 @@ status with ``Retry-After``, hang, or be down altogether.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from typing import Any
 
@@ -94,10 +98,14 @@ class Sink:
             self.requests.append((time.monotonic(), status))
             self.changed.notify_all()
 
+    async def _count(self, request: web.Request) -> web.Response:
+        return web.json_response({"events": len(self.events), "requests": len(self.requests)})
+
     async def _start(self) -> None:
         self._release = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/batch", self._batch)
+        app.router.add_get("/count", self._count)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
@@ -146,3 +154,40 @@ class Sink:
     def resent_after_acceptance(self) -> int:
         """Deliveries of an id that had already been accepted (must stay 0)."""
         return sum(count - 1 for count in self.received_ids.values() if count > 1)
+
+
+class SinkProcess:
+    """A ``Sink`` in a process of its own, so its work does not compete for our GIL."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SinkProcess:
+        self._process = subprocess.Popen([sys.executable, "-m", "tests.sink", str(self.port)])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.count()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("the sink process did not start")
+
+    def count(self) -> int:
+        with urllib.request.urlopen(self.url + "/count", timeout=5) as answer:
+            events: int = json.load(answer)["events"]
+            return events
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+
+if __name__ == "__main__":
+    sink = Sink(int(sys.argv[1])).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()

@@ -1,0 +1,145 @@
+"""Mistakes in calling code raise ValidationError naming the argument; end-user values never do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import uuid
+from typing import Any
+
+import pytest
+
+from agentsight import ConfigurationError, ConversationTracker, ValidationError
+from agentsight.testing import capture_events
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Opaque:
+    def __repr__(self) -> str:
+        return "<Opaque thing>"
+
+
+@pytest.fixture
+def tracker() -> ConversationTracker:
+    return ConversationTracker(api_key=None)
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda t: t.get_or_create_conversation(""), "conversation_id"),
+        (lambda t: t.get_or_create_conversation("   "), "conversation_id"),
+        (lambda t: t.get_or_create_conversation(None), "conversation_id"),
+        (lambda t: t.get_or_create_conversation("x" * 300), "conversation_id"),
+        (lambda t: t.get_or_create_conversation("c", environment="staging"), "environment"),
+        (lambda t: t.get_or_create_conversation("c", device="tablet"), "device"),
+        (lambda t: t.get_or_create_conversation("c", metadata=[1, 2]), "metadata"),
+        (lambda t: t.get_or_create_conversation("c", customer_ip_address=42), "customer_ip"),
+        (lambda t: t.get_or_create_conversation("c", source=7), "source"),
+        (lambda t: t.track_human_message(None, conversation_id="c"), "message"),
+        (lambda t: t.track_human_message(b"bytes", conversation_id="c"), "message"),
+        (lambda t: t.track_agent_message("hi", metadata="x", conversation_id="c"), "metadata"),
+        (lambda t: t.track_agent_message("hi", attachments="f", conversation_id="c"), "attach"),
+        (lambda t: t.track_human_message("hi", conversation_id=""), "conversation_id"),
+        (lambda t: t.track_token_usage(prompt_tokens=-1, conversation_id="c"), "prompt_tokens"),
+        (lambda t: t.track_token_usage(completion_tokens=1.5, conversation_id="c"), "completion"),
+        (lambda t: t.track_token_usage(total_tokens=True, conversation_id="c"), "total_tokens"),
+        (lambda t: t.track_action("", conversation_id="c"), "action_name"),
+        (lambda t: t.track_action("a", duration_ms=-3, conversation_id="c"), "duration_ms"),
+        (lambda t: t.track_action("a", started_at="yesterday", conversation_id="c"), "started"),
+        (lambda t: t.track_action("a", error_msg=3, conversation_id="c"), "error_msg"),
+        (lambda t: t.track_button("", "l", "v", conversation_id="c"), "button_event"),
+        (lambda t: t.track_button("rate", "", "v", conversation_id="c"), "label"),
+        (lambda t: t.track_button("rate", "l", None, conversation_id="c"), "value"),
+    ],
+)
+def test_mistakes_raise_validation_error_naming_the_argument(
+    tracker: ConversationTracker, call: Any, argument: str
+) -> None:
+    """Each wrong type or value raises ValidationError (a ValueError) that names the argument."""
+    with pytest.raises(ValidationError, match=argument) as caught:
+        call(tracker)
+    assert isinstance(caught.value, ValueError)
+    assert "expected" in str(caught.value)
+
+
+def test_bad_configuration_is_rejected_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bad settings raise ConfigurationError naming the setting or the variable."""
+    with pytest.raises(ConfigurationError, match="max_buffer"):
+        ConversationTracker(max_buffer=0)
+    with pytest.raises(ConfigurationError, match="endpoint"):
+        ConversationTracker(endpoint="ftp://example")
+    monkeypatch.setenv("AGENTSIGHT_FLUSH_INTERVAL", "often")
+    with pytest.raises(ConfigurationError, match="AGENTSIGHT_FLUSH_INTERVAL"):
+        ConversationTracker()
+    monkeypatch.setenv("AGENTSIGHT_FLUSH_INTERVAL", "0.2")
+    monkeypatch.setenv("AGENTSIGHT_ENVIRONMENT", "production")
+    assert ConversationTracker().config.flush_interval == 0.2
+    assert ConversationTracker(flush_interval=0.7).config.flush_interval == 0.7  # kwarg wins
+
+
+def test_end_user_values_never_raise() -> None:
+    """Bad IP, a 5 MB message, odd metadata values: stored, cleaned, truncated, never raised."""
+    tracker = ConversationTracker(max_message_length=100_000)
+    huge = "é" * 5_000_000
+    odd: dict[str, Any] = {
+        "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+        "day": dt.date(2026, 1, 2),
+        "id": uuid.UUID(int=7),
+        "tags": {"b", "a"},
+        "thing": Opaque(),
+        "price": decimal.Decimal("1.10"),
+        "color": Color.RED,
+        "raw": b"\xff\x00",
+        "nan": float("nan"),
+        (1, 2): "tuple key",
+    }
+    odd["self"] = odd  # a cycle
+    with capture_events(tracker) as captured:
+        tracker.get_or_create_conversation("c", customer_ip_address="999.1.1.1", metadata=odd)
+        tracker.track_human_message(huge)
+        tracker.track_agent_message("ok", metadata={"thing": Opaque(), "id": uuid.UUID(int=1)})
+        tracker.track_action("lookup", response={"rows": [1, 2]}, error_msg=KeyError("k"))
+        events = captured.wait_for(4)
+    conversation, message, reply, action = events
+    assert conversation["customer_ip_address"] is None
+    assert message["truncated"] is True
+    assert message["content"] == "é" * 100_000
+    meta = conversation["metadata"]
+    assert meta["when"] == "2026-01-02T03:04:05+00:00"
+    assert meta["day"] == "2026-01-02"
+    assert meta["id"] == "00000000-0000-0000-0000-000000000007"
+    assert meta["tags"] == ["a", "b"]
+    assert meta["thing"] == "<Opaque thing>"
+    assert (meta["price"], meta["color"], meta["nan"]) == ("1.10", "red", None)
+    assert meta["raw"].startswith("base64:")
+    assert meta["(1, 2)"] == "tuple key"
+    assert reply["metadata"] == {"thing": "<Opaque thing>", "id": str(uuid.UUID(int=1))}
+    assert action["response"] == '{"rows": [1, 2]}'
+    assert action["error_msg"] == "KeyError: 'k'"
+
+
+def test_metadata_is_copied_at_the_call() -> None:
+    """Changing a metadata dict after the call does not change what was tracked."""
+    tracker = ConversationTracker()
+    with capture_events(tracker) as captured:
+        meta = {"step": 1}
+        tracker.track_human_message("hi", metadata=meta, conversation_id="c")
+        meta["step"] = 2
+        (event,) = captured.wait_for(1)
+    assert event["metadata"] == {"step": 1}
+
+
+def test_ids_and_integers_are_accepted_where_natural() -> None:
+    """A Telegram-style int chat id works as conversation_id and customer_id."""
+    tracker = ConversationTracker()
+    with capture_events(tracker) as captured:
+        tracker.get_or_create_conversation(123456789, customer_id=42)
+        tracker.track_button("rate", "Good", 5)
+        conversation, button = captured.wait_for(2)
+    assert (conversation["conversation_id"], conversation["customer_id"]) == ("123456789", "42")
+    assert (button["conversation_id"], button["value"]) == ("123456789", "5")

@@ -1,0 +1,159 @@
+"""Thread mode, the buffer rule, no API key, exit and fork."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from agentsight import ConversationTracker
+from agentsight.testing import capture_events
+from agentsight.transports import InMemoryTransport
+from tests.sink import KEY, Sink
+
+
+def test_no_api_key_warns_once_and_counts_drops(caplog: pytest.LogCaptureFixture) -> None:
+    """Without a key nothing raises: one warning, and every event counted as dropped."""
+    tracker = ConversationTracker()
+    tracker.get_or_create_conversation("c")
+    for _ in range(5):
+        tracker.track_human_message("hi")
+    assert tracker.stats().dropped_by_reason == {"no_api_key": 6}
+    warnings = [r for r in caplog.records if "no API key" in r.getMessage()]
+    assert len(warnings) == 1
+    report = tracker.send_tracked_data().result()
+    assert report.sent == 0
+    tracker.close()
+
+
+def test_missing_conversation_generates_one_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A call with no conversation gets a generated id, kept for later calls, one warning."""
+    tracker = ConversationTracker()
+    with capture_events(tracker) as captured:
+        tracker.track_human_message("first")
+        tracker.track_agent_message("second")
+        events = captured.wait_for(2)
+    assert events[0]["conversation_id"].startswith("conv_")
+    assert events[0]["conversation_id"] == events[1]["conversation_id"]
+    assert len([r for r in caplog.records if "had no conversation" in r.getMessage()]) == 1
+
+
+def test_token_usage_adds_up() -> None:
+    """Token usage is one event per call, and get_token_usage() keeps running totals."""
+    tracker = ConversationTracker()
+    with capture_events(tracker) as captured:
+        tracker.get_or_create_conversation("c")
+        tracker.track_token_usage(prompt_tokens=50, completion_tokens=20, total_tokens=70)
+        tracker.track_token_usage(prompt_tokens=5, completion_tokens=1, embedding_tokens=3)
+        assert tracker.get_token_usage() == {
+            "prompt_tokens": 55,
+            "completion_tokens": 21,
+            "total_tokens": 76,
+            "embedding_tokens": 3,
+        }
+        events = captured.wait_for(3)
+    usage = [e for e in events if e["type"] == "token_usage"]
+    assert [u["total_tokens"] for u in usage] == [70, 6]
+
+
+def test_plain_call_drops_when_full_and_counts() -> None:
+    """A full buffer: plain calls drop and count (never block), the rest is delivered."""
+    sink = Sink()  # not started: the collector is down, so the buffer fills up
+    tracker = ConversationTracker(
+        api_key=KEY, endpoint=sink.url, max_buffer=100, max_batch_events=10, shutdown_timeout=0.5
+    )
+    for n in range(1000):
+        tracker.track_human_message(f"m{n}", conversation_id="c")
+    stats = tracker.stats()
+    tracker.close()
+    assert stats.dropped_by_reason["buffer_full"] > 0
+    assert stats.dropped_by_reason["buffer_full"] + stats.queued == 1000
+
+
+@pytest.mark.anyio
+async def test_awaited_call_waits_for_room() -> None:
+    """A full buffer: awaited calls wait for room, so nothing is dropped."""
+    transport = InMemoryTransport()
+    tracker = ConversationTracker(transport=transport, max_buffer=10, max_batch_events=5)
+    async with tracker:
+        for n in range(500):
+            await tracker.track_human_message(f"m{n}", conversation_id="c")
+    assert len(transport.events) == 500
+    assert tracker.stats().dropped == 0
+
+
+def test_exit_delivers_50000_buffered_events(sink: Sink) -> None:
+    """A script that tracks 50,000 events and just ends: atexit delivers them all."""
+    script = textwrap.dedent(
+        """
+        from agentsight import conversation_tracker as t
+        t.get_or_create_conversation("exit-test")
+        for n in range(49_999):
+            t.track_human_message(f"m{n}")
+        """
+    )
+    env = {**os.environ, "AGENTSIGHT_API_KEY": KEY, "AGENTSIGHT_API_ENDPOINT": sink.url}
+    done = subprocess.run([sys.executable, "-c", script], env=env, timeout=120)
+    assert done.returncode == 0
+    assert len(sink.wait_for(50_000, timeout=10)) == 50_000
+
+
+_FORKED: list[ConversationTracker] = []
+
+
+def _child() -> None:
+    t = _FORKED[0]  # the parent's tracker, inherited with its thread gone
+    for n in range(100):
+        t.track_human_message(f"child {n}", conversation_id="child")
+    report = t.send_tracked_data().result()
+    os._exit(0 if report.complete else 3)
+
+
+def test_fork_child_delivers_its_own_events(sink: Sink) -> None:
+    """After fork the child starts a fresh pipeline; parent and child each deliver their own."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, flush_interval=0.05)
+    _FORKED[:] = [tracker]
+    for n in range(100):
+        tracker.track_human_message(f"parent {n}", conversation_id="parent")
+    process = multiprocessing.get_context("fork").Process(target=_child)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "this process has threads"
+        process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    for n in range(100, 200):
+        tracker.track_human_message(f"parent {n}", conversation_id="parent")
+    assert tracker.send_tracked_data().result().complete
+    tracker.close()
+    events = sink.wait_for(300)
+    contents: dict[str, Any] = {}
+    for event in events:
+        contents.setdefault(event["conversation_id"], []).append(event["content"])
+    assert sorted(contents["parent"]) == sorted(f"parent {n}" for n in range(200))
+    assert sorted(contents["child"]) == sorted(f"child {n}" for n in range(100))
+    assert sink.resent_after_acceptance == 0
+
+
+@pytest.mark.anyio
+async def test_thread_mode_from_async_code_does_not_block(sink: Sink) -> None:
+    """Plain calls in async code without `async with` use the thread; flush returns a handle."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, flush_interval=0.05)
+    tracker.track_human_message("hello", conversation_id="c")
+    handle = tracker.send_tracked_data()  # plain call on a loop thread: must not block
+    report = await handle
+    assert report.complete
+    await tracker.aclose()
+    assert [e["content"] for e in sink.events] == ["hello"]
+    await anyio.lowlevel.checkpoint()
