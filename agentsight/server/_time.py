@@ -13,21 +13,23 @@ import time
 __all__ = ["format_ts", "now_micros", "parse_ts"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_DATE = _EPOCH.date()
 _ONE_MICRO = dt.timedelta(microseconds=1)
+_MICROS_PER_DAY = 86_400_000_000
 _MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 # RFC 3339 date-time; fromisoformat alone would also take week dates and bare dates.
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
 # The SDK's exact form, parsed without datetime on the hot path.
-_EXACT = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z")
+_EXACT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
+_DAYS: dict[str, int] = {}
 
 
 def parse_ts(value: str) -> int | None:
     """Microseconds since the epoch for an RFC 3339 string, or ``None`` when it is not one."""
-    match = _EXACT.fullmatch(value)
-    if match is not None:
-        return _parse_exact(match)
+    if _EXACT.fullmatch(value) is not None:
+        return _parse_exact(value)
     if _RFC3339.fullmatch(value) is None:
         return None
     text = value.upper()
@@ -47,13 +49,27 @@ def _in_range(micros: int) -> int | None:
     return micros if 0 <= micros <= _MAX_MICROS else None
 
 
-def _parse_exact(match: re.Match[str]) -> int | None:
-    year, month, day, hour, minute, second, micro = map(int, match.groups())
-    try:
-        parsed = dt.datetime(year, month, day, hour, minute, second, micro, dt.timezone.utc)
-    except ValueError:
+def _day_micros(date: str) -> int | None:
+    """Microseconds from the epoch to midnight UTC of ``YYYY-MM-DD``; ``None`` for no such day."""
+    micros = _DAYS.get(date)
+    if micros is None:
+        try:
+            day = dt.date(int(date[:4]), int(date[5:7]), int(date[8:10]))
+        except ValueError:
+            return None
+        micros = (day - _EPOCH_DATE).days * _MICROS_PER_DAY
+        if len(_DAYS) < 100_000:  # bounded: hostile input must not grow it without end
+            _DAYS[date] = micros
+    return micros
+
+
+def _parse_exact(text: str) -> int | None:
+    # Slices and a cached day: several times faster than datetime, on every event.
+    midnight = _day_micros(text[:10])
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if midnight is None or hour > 23 or minute > 59 or second > 59:
         return None
-    return _in_range((parsed - _EPOCH) // _ONE_MICRO)
+    return _in_range(midnight + ((hour * 60 + minute) * 60 + second) * 1_000_000 + int(text[20:26]))
 
 
 def format_ts(micros: int) -> str:
