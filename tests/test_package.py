@@ -1,0 +1,49 @@
+"""The public surface: exports, import cost of dependencies, the README's settings table."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import agentsight
+from agentsight._config import SETTINGS
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """__all__ lists every public name once, sorted, and each exists."""
+    assert (
+        agentsight.__all__ == sorted(agentsight.__all__, key=str.lower)
+        or sorted(agentsight.__all__) == agentsight.__all__
+    )
+    for name in agentsight.__all__:
+        assert hasattr(agentsight, name), name
+    public = {n for n in dir(agentsight) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(agentsight.__all__)
+
+
+def test_import_leaves_the_collector_and_aiohttp_unloaded() -> None:
+    """`import agentsight` loads neither agentsight.server nor aiohttp (nor starts a thread)."""
+    code = (
+        "import sys, threading, agentsight;"
+        "print('agentsight.server' in sys.modules, 'aiohttp' in sys.modules,"
+        " threading.active_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "1"]
+
+
+def test_readme_settings_table_matches_the_code() -> None:
+    """Every setting in the code is in the README's table with its variable and default."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- settings-table")[1].split("<!-- /settings-table -->")[0]
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| (.+?) \| (.+?) \|$", table, re.MULTILINE)
+    documented = {name: (env, default, doc) for name, env, default, doc in rows}
+    assert list(documented) == [s.name for s in SETTINGS]
+    for setting in SETTINGS:
+        env, default, doc = documented[setting.name]
+        shown = "none" if setting.default is None else f"`{setting.default}`"
+        assert (env, default, doc) == (setting.env, shown, setting.doc)

@@ -1,0 +1,40 @@
+"""A type-checked tour of the public API; mypy --strict checks it, nothing runs it."""
+
+from __future__ import annotations
+
+from agentsight import ConversationTracker, SendReport, TrackerStats, conversation_tracker
+from agentsight.helpers import generate_conversation_id
+from agentsight.testing import capture_events
+from agentsight.transports import InMemoryTransport
+
+
+def sync_usage() -> None:
+    conversation_tracker.get_or_create_conversation(
+        conversation_id=generate_conversation_id(), customer_id="u", device="mobile"
+    )
+    conversation_tracker.track_human_message("Hello", metadata={"k": 1})
+    conversation_tracker.track_agent_message("Hi!")
+    conversation_tracker.track_action("lookup", duration_ms=12.5, error_msg=KeyError("x"))
+    conversation_tracker.track_button("rate", "Good", "up")
+    conversation_tracker.track_token_usage(prompt_tokens=1, completion_tokens=2)
+    report: SendReport = conversation_tracker.send_tracked_data().result()
+    pending: int = report.pending
+    stats: TrackerStats = conversation_tracker.stats()
+    dropped: int = stats.dropped + pending
+    with conversation_tracker.conversation("c", source="web") as cid:
+        conversation_tracker.track_human_message(cid)
+    with capture_events() as captured:
+        events: list[dict[str, object]] = captured.wait_for(1)
+    del dropped, events
+
+
+async def async_usage() -> None:
+    async with ConversationTracker(transport=InMemoryTransport(), max_buffer=10) as tracker:
+        await tracker.get_or_create_conversation("c", environment="production")
+        await tracker.track_human_message("Hello", conversation_id="other")
+        async with tracker.conversation("block"):
+            await tracker.track_agent_message("Hi!")
+        report: SendReport = await tracker.send_tracked_data()
+        await tracker.initialize_conversation("d")
+        usage: dict[str, int] = tracker.get_token_usage()
+        del report, usage
