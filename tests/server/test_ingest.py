@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import anyio
 import pytest
@@ -14,8 +15,11 @@ from collector_helpers import (
     conversation,
     message,
     new_id,
+    run_collector,
     tokens,
 )
+
+from agentsight.server import ServerOptions
 
 pytestmark = pytest.mark.anyio
 
@@ -224,3 +228,13 @@ async def test_new_ids_in_later_batch_add_counts(collector: Collector) -> None:
     conv = (await collector.conversation("c1"))["conversation"]
     assert conv["token_usage"]["prompt_tokens"] == 15
     assert conv["event_count"] == 3
+
+
+async def test_raw_ip_is_kept_when_configured(tmp_path: Path) -> None:
+    """With store_raw_ip the IP stays on the conversation and its event."""
+    async with run_collector(tmp_path / "raw.db", ServerOptions(store_raw_ip=True)) as collector:
+        await collector.send(conversation("c1", 0, 0.0, customer_ip_address="81.2.69.160"))
+        detail = await collector.conversation("c1")
+    assert detail["conversation"]["customer_ip_address"] == "81.2.69.160"
+    assert detail["conversation"]["country"] == "GB"
+    assert detail["events"][0]["customer_ip_address"] == "81.2.69.160"

@@ -246,3 +246,21 @@ async def test_openapi_describes_every_route(collector: Collector) -> None:
     routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.resource}
     documented = {(m, p) for p, ops in document["paths"].items() for m in ops if m != "parameters"}
     assert routes == documented
+
+
+@pytest.mark.parametrize("cid", ["a/b", "with space", "ünïcödé", "50%", "x?y#z", "a" * 256])
+async def test_any_conversation_id_is_reachable_percent_encoded(
+    collector: Collector, cid: str
+) -> None:
+    """Ids with slashes, spaces, percent signs or Unicode work when percent-encoded in the path."""
+    from urllib.parse import quote
+
+    await collector.send(conversation(cid, 0, 0.0))
+    path = f"/v1/conversations/{quote(cid, safe='')}"
+    status, answer = await collector.call("GET", path)
+    assert status == 200, answer
+    assert answer["conversation"]["conversation_id"] == cid
+    assert (await collector.call("POST", f"{path}/feedback", json={"sentiment": "positive"}))[
+        0
+    ] == 201
+    assert (await collector.call("DELETE", path))[0] == 200
