@@ -15,10 +15,7 @@ ROOT = Path(__file__).parents[1]
 
 def test_all_is_sorted_and_complete() -> None:
     """__all__ lists every public name once, sorted, and each exists."""
-    assert (
-        agentsight.__all__ == sorted(agentsight.__all__, key=str.lower)
-        or sorted(agentsight.__all__) == agentsight.__all__
-    )
+    assert agentsight.__all__ == sorted(set(agentsight.__all__))
     for name in agentsight.__all__:
         assert hasattr(agentsight, name), name
     public = {n for n in dir(agentsight) if not n.startswith("_") and n[0].isupper()}
