@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -77,20 +77,15 @@ class ConversationBlock:
         self._tracker = tracker
         self._conversation_id = conversation_id
         self._attributes = attributes
-        self._token: Token[ConversationState | None] | None = None
+        self._previous: ConversationState | None = None
 
     def __enter__(self) -> str:
-        var = self._tracker._context
-        previous = var.get()
+        self._previous = self._tracker._context.get()
         self._tracker.get_or_create_conversation(self._conversation_id, **self._attributes)
-        # get_or_create set the new state; keep a token that restores the previous one.
-        self._token = var.set(var.get())
-        self._previous = previous
         return self._conversation_id
 
     def __exit__(self, *exc_info: object) -> None:
         self._tracker._context.set(self._previous)
-        self._token = None
 
     async def __aenter__(self) -> str:
         return self.__enter__()

@@ -123,11 +123,12 @@ class _NullIntake:
 
     closed = False
 
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, reason: str = "no_api_key") -> None:
         self._stats = stats
+        self._reason = reason
 
     def put(self, item: object) -> bool:
-        self._stats.drop("no_api_key")
+        self._stats.drop(self._reason)
         return True
 
 
@@ -198,6 +199,7 @@ class ConversationTracker:
         self._runtime: Runtime | None = None
         self._thread_runtime: ThreadRuntime | None = None
         self._stop_loop: anyio.Event | None = None
+        self._stopped: anyio.Event | None = None
         self._loop_task: concurrent.futures.Future[None] | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._warned_no_conversation = False
@@ -270,7 +272,12 @@ class ConversationTracker:
                 )
                 self._intake = _NullIntake(self._stats)
                 return self._intake
-            self._thread_runtime = ThreadRuntime(self._config_now(), transport, self._stats)
+            try:
+                self._thread_runtime = ThreadRuntime(self._config_now(), transport, self._stats)
+            except Exception:  # never raise into a tracking call: count and drop instead
+                logger.exception("AgentSight could not start its thread; events are dropped")
+                self._intake = _NullIntake(self._stats, "start_failed")
+                return self._intake
             self._runtime = self._thread_runtime.runtime
             self._intake = self._runtime.intake
             if not self._atexit_registered:
@@ -330,6 +337,7 @@ class ConversationTracker:
             task_status.started()
             return
         self._stop_loop = anyio.Event()
+        self._stopped = stopped = anyio.Event()
         runtime = Runtime(self._config_now(), transport, self._stats)
         async with anyio.create_task_group() as tg:
             await tg.start(runtime.serve)
@@ -341,6 +349,7 @@ class ConversationTracker:
         self._intake = None
         self._runtime = None
         self._log_summary()
+        stopped.set()
 
     async def aclose(self) -> None:
         """Deliver what is buffered (within ``shutdown_timeout``) and stop.
@@ -355,6 +364,8 @@ class ConversationTracker:
         elif self._stop_loop is not None:
             stop, self._stop_loop = self._stop_loop, None
             stop.set()
+            if self._stopped is not None:
+                await self._stopped.wait()  # delivered, or counted as dropped
             task, self._loop_task = self._loop_task, None
             if task is not None:
                 await task  # type: ignore[misc]
