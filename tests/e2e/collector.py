@@ -1,0 +1,107 @@
+"""A real ``agentsight serve`` process on a loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+_LISTENING = re.compile(r"listening on (http://\S+)")
+_CLI = [sys.executable, "-m", "agentsight._cli"]
+
+
+def create_key(db: Path, project: str) -> str:
+    done = subprocess.run(
+        [*_CLI, "keys", "create", "--db", str(db), "--project", project],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+class CollectorProcess:
+    """``agentsight serve`` on port 0 with its own SQLite file; keys per project."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.keys = {"A": create_key(db, "A"), "B": create_key(db, "B")}
+        self.log: list[str] = []
+        self._started = threading.Event()
+        self.url = ""
+        self._process = subprocess.Popen(
+            [*_CLI, "serve", "--db", str(db), "--port", "0"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        if not self._started.wait(30):
+            self.stop()
+            raise RuntimeError("the collector did not start:\n" + "".join(self.log))
+
+    def _read_log(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:  # drained to the end, so the pipe never fills
+            self.log.append(line)
+            match = _LISTENING.search(line)
+            if match and not self._started.is_set():
+                self.url = match.group(1)
+                self._started.set()
+
+    def stop(self) -> int:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+        code = self._process.wait(30)
+        self._reader.join(10)
+        assert self._process.stderr is not None
+        self._process.stderr.close()
+        return code
+
+    def request(
+        self, method: str, path: str, project: str = "A", body: Any = None, **params: Any
+    ) -> tuple[int, Any]:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}{path}" + (f"?{query}" if query else ""),
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.keys[project]}",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def conversation(self, cid: str, project: str = "A") -> dict[str, Any]:
+        status, answer = self.request("GET", f"/v1/conversations/{urllib.parse.quote(cid)}", project)
+        assert status == 200, answer
+        result: dict[str, Any] = answer
+        return result
+
+    def all_conversations(self, project: str = "A", **filters: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            status, page = self.request(
+                "GET", "/v1/conversations", project, limit=500, cursor=cursor, **filters
+            )
+            assert status == 200, page
+            found += page["conversations"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return found
