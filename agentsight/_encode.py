@@ -16,6 +16,7 @@ import decimal
 import enum
 import json
 import os
+import re
 import time
 import uuid
 import zlib
@@ -136,7 +137,10 @@ def wire_event(event: Event, event_id: str) -> dict[str, Any]:
     return wire
 
 
-_ENCODER = json.JSONEncoder(default=_default, allow_nan=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(
+    default=_default, allow_nan=False, separators=(",", ":"), ensure_ascii=False
+)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def encode_event(event: Event, event_id: str) -> str:
@@ -145,7 +149,7 @@ def encode_event(event: Event, event_id: str) -> str:
     try:
         return _ENCODER.encode(wire)
     except (TypeError, ValueError, RecursionError):
-        return json.dumps(_clean(wire), allow_nan=False, separators=(",", ":"))
+        return json.dumps(_clean(wire), allow_nan=False, separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_events(events: list[Event], ids: list[str]) -> str:
@@ -159,10 +163,18 @@ def encode_events(events: list[Event], ids: list[str]) -> str:
 
 
 def wrap_batch(encoded_events: list[str]) -> bytes:
-    """The batch envelope around already-encoded events."""
+    """The batch envelope around already-encoded events, as UTF-8.
+
+    A lone surrogate (half of a broken emoji, say) cannot be UTF-8: it is
+    replaced by U+FFFD rather than costing the whole event.
+    """
     sent_at = iso_timestamp(time.time_ns() // 1000)
     head = f'{{"schema":{WIRE_SCHEMA_VERSION},"sent_at":"{sent_at}","events":['
-    return (head + ",".join(encoded_events) + "]}").encode("utf-8")
+    text = head + ",".join(encoded_events) + "]}"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def gzip_body(body: bytes) -> bytes:

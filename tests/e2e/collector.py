@@ -88,7 +88,9 @@ class CollectorProcess:
             return error.code, json.load(error)
 
     def conversation(self, cid: str, project: str = "A") -> dict[str, Any]:
-        status, answer = self.request("GET", f"/v1/conversations/{urllib.parse.quote(cid)}", project)
+        status, answer = self.request(
+            "GET", f"/v1/conversations/{urllib.parse.quote(cid)}", project
+        )
         assert status == 200, answer
         result: dict[str, Any] = answer
         return result

@@ -91,7 +91,9 @@ async def test_first_write_wins_and_initialize_then_use(collector: CollectorProc
     assert (used["is_used"], used["name"]) == (True, "Shown")
     shown = (await anyio.to_thread.run_sync(collector.conversation, "only-shown"))["conversation"]
     assert shown["is_used"] is False
-    ids = [c["conversation_id"] for c in await anyio.to_thread.run_sync(collector.all_conversations)]
+    ids = [
+        c["conversation_id"] for c in await anyio.to_thread.run_sync(collector.all_conversations)
+    ]
     assert sorted(ids) == ["fw", "iu", "only-shown"]
 
 
@@ -111,3 +113,25 @@ async def test_projects_are_isolated(collector: CollectorProcess) -> None:
     assert await anyio.to_thread.run_sync(lambda: collector.all_conversations("B")) == []
     detail = await anyio.to_thread.run_sync(collector.conversation, "secret")
     assert detail["conversation"]["name"] == "A's"
+
+
+async def test_hostile_user_text_is_stored_as_text(collector: CollectorProcess) -> None:
+    """Broken surrogates, HTML, SQL and a huge message from users are stored, never lost."""
+    texts = [
+        "half an emoji \ud83d and a whole one 😀",
+        "<img src=x onerror=alert(1)>",
+        "'; DROP TABLE events; --",
+        "x" * 200_000,
+    ]
+    async with _tracker(collector) as tracker:
+        await tracker.get_or_create_conversation("hostile", customer_ip_address="not an ip")
+        for text in texts:
+            await tracker.track_human_message(text)
+        report = await tracker.send_tracked_data()
+    assert report.complete and report.rejected == ()
+    events = (await anyio.to_thread.run_sync(collector.conversation, "hostile"))["events"]
+    stored = [e["content"] for e in events if e["type"] == "message"]
+    assert stored[0] == "half an emoji \ufffd and a whole one 😀"
+    assert stored[1:3] == texts[1:3]
+    assert stored[3] == "x" * 100_000  # max_message_length, flagged
+    assert [e["truncated"] for e in events if e["type"] == "message"] == [False] * 3 + [True]
