@@ -18,7 +18,7 @@ setting; it never imports the collector (``agentsight.server``).
 
 from __future__ import annotations
 
-from ._calls import ConversationFilters
+from ._calls import ConversationFilters, OriginalFilters
 from ._client import AsyncClient
 from ._manager import AgentSightAPI, ConversationManager, agentsight_api, conversation_manager
 from ._models import (
@@ -44,6 +44,7 @@ __all__ = [
     "ConversationPage",
     "Event",
     "Feedback",
+    "OriginalFilters",
     "Pending",
     "Sentiment",
     "TokenUsage",

@@ -27,7 +27,17 @@ from ._models import (
     parse_page,
 )
 
-__all__ = ["Call", "ConversationFilters", "delete", "feedback", "get", "health", "listing", "patch"]
+__all__ = [
+    "Call",
+    "ConversationFilters",
+    "OriginalFilters",
+    "delete",
+    "feedback",
+    "get",
+    "health",
+    "listing",
+    "patch",
+]
 
 T = TypeVar("T")
 MAX_LIMIT = 500  # the collector's largest page
@@ -58,6 +68,16 @@ class ConversationFilters(TypedDict, total=False):
     since: dt.datetime | str | None
     until: dt.datetime | str | None
     q: str | None
+
+
+class OriginalFilters(ConversationFilters, total=False):
+    """``ConversationFilters`` plus the original SDK's names of the same filters."""
+
+    page_size: int | None
+    started_at_after: dt.datetime | str | None
+    started_at_before: dt.datetime | str | None
+    message_contains: str | None
+    feedback_sentiment: Literal["positive", "neutral", "negative"] | None
 
 
 @attrs.frozen

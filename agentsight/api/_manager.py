@@ -28,7 +28,9 @@ from ._models import Conversation, ConversationDetail, ConversationPage, Feedbac
 from ._runner import Pending, completed, submit, track_for_exit
 
 if TYPE_CHECKING:
-    from ._calls import Call
+    from typing_extensions import Unpack
+
+    from ._calls import Call, OriginalFilters
 
 __all__ = ["AgentSightAPI", "ConversationManager", "agentsight_api", "conversation_manager"]
 
@@ -108,7 +110,11 @@ class AgentSightAPI:
         return self._start(client.aclose())
 
     def fetch_conversations(
-        self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **original: Unpack[OriginalFilters],
     ) -> Pending[ConversationPage]:
         """One page of conversations, newest first.
 
@@ -126,11 +132,12 @@ class AgentSightAPI:
             ValidationError: an unknown filter or a bad value, at the call.
             AuthenticationError, APIError: at the call in sync code, else when awaited.
         """
-        for original, name in _ORIGINAL_NAMES.items():
-            if original in filters:
+        filters: dict[str, Any] = dict(original)
+        for old, name in _ORIGINAL_NAMES.items():
+            if old in filters:
                 if name in filters or (name == "limit" and limit is not None):
-                    raise ValidationError(f"{original}: given together with {name}")
-                value = filters.pop(original)
+                    raise ValidationError(f"{old}: given together with {name}")
+                value = filters.pop(old)
                 if name == "limit":
                     limit = value
                 else:

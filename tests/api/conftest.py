@@ -34,7 +34,6 @@ class Served:
 
     url: str
     keys: dict[str, str]
-    seeded: dict[str, Any]
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +70,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     try:
         while (match := LISTENING.search(lines.get(timeout=30))) is None:
             pass
-        yield Served(match.group(1), keys, {})
+        yield Served(match.group(1), keys)
     finally:
         process.terminate()
         process.wait(20)
@@ -114,7 +113,7 @@ async def track(served: Served, *conversations: dict[str, Any], project: str = "
 @pytest.fixture(scope="session")
 async def dataset(served: Served) -> dict[str, Any]:
     """A known data set in project ``data``: five conversations, the first two earlier."""
-    first = [
+    first: list[dict[str, Any]] = [
         dict(
             conversation_id="d1",
             customer_id="u1",
@@ -127,7 +126,7 @@ async def dataset(served: Served) -> dict[str, Any]:
         ),
         dict(conversation_id="d2", customer_id="u2", source="whatsapp", device="mobile"),
     ]
-    later = [
+    later: list[dict[str, Any]] = [
         dict(
             conversation_id="d3",
             customer_id="u1",

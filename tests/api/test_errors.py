@@ -61,10 +61,10 @@ BAD_CALLS: list[tuple[str, Callable[[AsyncClient], Awaitable[Any]]]] = [
     ("sentiment", lambda c: c.submit_feedback("c1", "angry")),  # type: ignore[arg-type]
     ("comment", lambda c: c.submit_feedback("c1", "neutral", 5)),  # type: ignore[arg-type]
     ("colour", lambda c: c.list_conversations(colour="red")),  # type: ignore[call-arg]
-    ("device", lambda c: c.list_conversations(device="tablet")),  # type: ignore[typeddict-item]
-    ("is_used", lambda c: c.list_conversations(is_used="yes")),  # type: ignore[typeddict-item]
+    ("device", lambda c: c.list_conversations(device="tablet")),  # type: ignore[arg-type]
+    ("is_used", lambda c: c.list_conversations(is_used="yes")),  # type: ignore[arg-type]
     ("since", lambda c: c.list_conversations(since="yesterday")),
-    ("until", lambda c: c.list_conversations(until=dt.date(2026, 1, 1))),  # type: ignore[typeddict-item]
+    ("until", lambda c: c.list_conversations(until=dt.date(2026, 1, 1))),  # type: ignore[arg-type]
     ("source", lambda c: c.list_conversations(source="")),
     ("limit", lambda c: c.list_conversations(limit=0)),
     ("limit", lambda c: c.list_conversations(limit=501)),
@@ -106,7 +106,7 @@ async def test_original_filter_names(counting: tuple[str, list[str]]) -> None:
     agentsight_api.configure(api_key=KEY, endpoint=url)
     try:
         with pytest.raises(ValidationError, match=r"^action_name: unknown filter"):
-            agentsight_api.fetch_conversations(action_name="x")
+            agentsight_api.fetch_conversations(action_name="x")  # type: ignore[call-arg]
         with pytest.raises(ValidationError, match=r"^page_size: given together with limit"):
             agentsight_api.fetch_conversations(page_size=2, limit=3)
         handle = agentsight_api.fetch_conversations(
@@ -192,3 +192,12 @@ def test_import_is_light() -> None:
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_public_names() -> None:
+    """agentsight.api.__all__ is sorted, unique, and every name in it is importable."""
+    import agentsight.api
+
+    names = agentsight.api.__all__
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert all(getattr(agentsight.api, name, None) is not None for name in names)

@@ -42,7 +42,7 @@ async def test_mark_and_unmark(served: Served) -> None:
 
 
 async def test_update_merges_metadata(served: Served) -> None:
-    """update_conversation sets name and mark and merges metadata into the tracked one."""
+    """update_conversation sets name and mark, merge-patches metadata (None removes a key)."""
     cid = new_id()
     await track(served, dict(conversation_id=cid, metadata={"plan": "pro", "region": "eu"}))
     async with AsyncClient(served.keys["A"], served.url) as client:
@@ -51,9 +51,11 @@ async def test_update_merges_metadata(served: Served) -> None:
                 cid, name="VIP", is_marked=True, metadata={"region": "us", "tier": 2}
             )
             stored = (await client.get_conversation(cid)).conversation
+            removed = await client.update_conversation(cid, metadata={"plan": None})
     assert updated == stored
     assert (stored.name, stored.is_marked) == ("VIP", True)
     assert stored.metadata == {"plan": "pro", "region": "us", "tier": 2}
+    assert removed.metadata == {"region": "us", "tier": 2}
 
 
 async def test_feedback_is_visible(served: Served) -> None:
@@ -81,7 +83,7 @@ async def test_delete_removes_everything(served: Served) -> None:
     await track(served, dict(conversation_id=cid, customer_id=customer, messages=["hi"]))
     async with AsyncClient(served.keys["A"], served.url) as client:
         with anyio.fail_after(10):
-            assert await client.delete_conversation(cid) is None
+            await client.delete_conversation(cid)
             with pytest.raises(NotFoundError):
                 await client.get_conversation(cid)
             assert (await client.list_conversations(customer_id=customer)).conversations == ()

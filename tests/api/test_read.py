@@ -98,6 +98,22 @@ async def test_pagination_follows_cursors(served: Served, dataset: Any) -> None:
     assert _ids(web) == ["d5", "d3", "d1"]
 
 
+async def test_iteration_while_conversations_arrive(served: Served) -> None:
+    """Conversations created while iterating neither repeat nor hide the older ones."""
+    customer = new_id("u")
+    older = [new_id() for _ in range(4)]
+    await track(served, *(dict(conversation_id=c, customer_id=customer) for c in older))
+    seen = []
+    async with AsyncClient(served.keys["A"], served.url) as client:
+        with anyio.fail_after(20):
+            async for conversation in client.iter_conversations(page_size=1, customer_id=customer):
+                seen.append(conversation.conversation_id)
+                await track(served, dict(conversation_id=new_id(), customer_id=customer))
+            total = [c async for c in client.iter_conversations(customer_id=customer)]
+    assert seen == older[::-1]
+    assert len(total) == 8
+
+
 async def test_get_conversation_with_events_in_order(served: Served) -> None:
     """get_conversation returns the attributes and every event in the order tracked."""
     cid, customer = new_id(), new_id("u")
