@@ -76,7 +76,15 @@ class Client:
         cursor: str | None = None,
         **filters: Unpack[ConversationFilters],
     ) -> ConversationPage:
-        """One page of conversations, newest first (see ``AsyncClient.list_conversations``)."""
+        """One page of conversations, newest first (see ``AsyncClient.list_conversations``).
+
+        Returns:
+            A ``ConversationPage``.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         return self._run(_calls.listing(filters, limit, cursor))
 
     def iter_conversations(
@@ -101,15 +109,42 @@ class Client:
             call = _calls.listing(filters, page_size, page.next_cursor)
 
     def get_conversation(self, conversation_id: str) -> ConversationDetail:
-        """One conversation and its events in order (see ``AsyncClient.get_conversation``)."""
+        """One conversation and its events in order (see ``AsyncClient.get_conversation``).
+
+        Returns:
+            A ``ConversationDetail``.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            NotFoundError: no such conversation in this project.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         return self._run(_calls.get(conversation_id))
 
     def rename_conversation(self, conversation_id: str, name: str) -> Conversation:
-        """Set the conversation's name; returns it updated."""
+        """Set the conversation's name.
+
+        Returns:
+            The updated ``Conversation``.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            NotFoundError: no such conversation in this project.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         return self._run(_calls.patch(conversation_id, name=name))
 
     def mark_conversation(self, conversation_id: str, is_marked: bool = True) -> Conversation:
-        """Mark or unmark the conversation; returns it updated."""
+        """Mark or unmark the conversation.
+
+        Returns:
+            The updated ``Conversation``.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            NotFoundError: no such conversation in this project.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         return self._run(_calls.patch(conversation_id, is_marked=is_marked))
 
     def update_conversation(
@@ -120,12 +155,27 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         is_marked: bool | None = None,
     ) -> Conversation:
-        """Rename, merge metadata and mark at once (see ``AsyncClient.update_conversation``)."""
+        """Rename, merge metadata and mark at once (see ``AsyncClient.update_conversation``).
+
+        Returns:
+            The updated ``Conversation``.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            NotFoundError: no such conversation in this project.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         call = _calls.patch(conversation_id, name=name, metadata=metadata, is_marked=is_marked)
         return self._run(call)
 
     def delete_conversation(self, conversation_id: str) -> None:
-        """Delete the conversation with its events and feedback."""
+        """Delete the conversation with its events and feedback.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            NotFoundError: no such conversation in this project.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         self._run(_calls.delete(conversation_id))
 
     def submit_feedback(
@@ -135,7 +185,16 @@ class Client:
         comment: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Feedback:
-        """Add feedback to the conversation (see ``AsyncClient.submit_feedback``)."""
+        """Add feedback to the conversation (see ``AsyncClient.submit_feedback``).
+
+        Returns:
+            The stored ``Feedback``.
+
+        Raises:
+            ValidationError: a bad argument, before any request.
+            NotFoundError: no such conversation in this project.
+            AuthenticationError, APIError: a refused key, any other refusal, no connection.
+        """
         return self._run(_calls.feedback(conversation_id, sentiment, comment, metadata))
 
     def health(self) -> dict[str, Any]:
