@@ -61,6 +61,12 @@ def _endpoint(value: str) -> str:
     return value.rstrip("/")
 
 
+def _fsync_policy(value: str) -> str:
+    if value not in ("always", "interval", "never"):
+        raise ValueError("expected always, interval or never")
+    return value
+
+
 def _log_level(value: str) -> str:
     upper = value.upper()
     if upper not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
@@ -172,6 +178,34 @@ SETTINGS: tuple[Setting, ...] = (
         "Bodies larger than this many bytes are gzip-encoded.",
     ),
     Setting(
+        "spool_dir",
+        "AGENTSIGHT_SPOOL_DIR",
+        None,
+        _str,
+        "Directory for the durable spool; unset: no spool (overflow is dropped and counted).",
+    ),
+    Setting(
+        "spool_after",
+        "AGENTSIGHT_SPOOL_AFTER",
+        10.0,
+        _non_negative_float,
+        "Seconds a batch is retried in memory before it goes to the spool.",
+    ),
+    Setting(
+        "spool_fsync",
+        "AGENTSIGHT_SPOOL_FSYNC",
+        "interval",
+        _fsync_policy,
+        "always (every append), interval (at most once a second) or never.",
+    ),
+    Setting(
+        "spool_max_bytes",
+        "AGENTSIGHT_SPOOL_MAX_BYTES",
+        1024**3,
+        _positive_int,
+        "Spool size cap; past it the oldest files are dropped and counted.",
+    ),
+    Setting(
         "max_message_length",
         "AGENTSIGHT_MAX_MESSAGE_LENGTH",
         100_000,
@@ -202,12 +236,18 @@ class TrackerConfig:
     retry_max_delay: float
     max_concurrent_requests: int
     gzip_threshold: int
+    spool_dir: str | None
+    spool_after: float
+    spool_fsync: str
+    spool_max_bytes: int
     max_message_length: int
 
 
 def _from_kwarg(setting: Setting, value: Any) -> Any:
     if value is None:
         return None if setting.default is None else setting.default
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ConfigurationError(
             f"{setting.name}: expected a str or number, got {type(value).__name__}"

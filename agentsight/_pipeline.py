@@ -24,6 +24,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._config import TrackerConfig
 from ._encode import encode_events, gzip_body, new_ids, wrap_batch
 from ._events import Event
+from ._spool import Spool
 from ._stats import SendReport, Stats
 from .transports._base import Batch, Outcome, Rejection, SendResult, Transport
 
@@ -46,10 +47,13 @@ class FlushRequest:
     accepted: int = 0
     duplicates: int = 0
     failed: int = 0
+    spooled: int = 0
     rejected: list[Rejection] = attrs.field(factory=list)
 
     def add(self, batch: Batch, result: SendResult) -> None:
-        if result.outcome is Outcome.DELIVERED:
+        if result is SPOOLED:
+            self.spooled += batch.count
+        elif result.outcome is Outcome.DELIVERED:
             self.sent += batch.count
             self.accepted += result.accepted
             self.duplicates += result.duplicates
@@ -64,35 +68,54 @@ class FlushRequest:
             duplicates=self.duplicates,
             rejected=tuple(self.rejected),
             failed=self.failed,
+            spooled=self.spooled,
             pending=pending,
         )
 
 
 Item = Event | FlushRequest
 
+#: What ``_deliver`` returns for a batch it wrote to the spool.
+SPOOLED = SendResult(Outcome.FAILED, error="spooled")
+
 
 class Pipeline:
     """Batches events from a channel and delivers them through a transport."""
 
-    def __init__(self, config: TrackerConfig, transport: Transport, stats: Stats) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig,
+        transport: Transport,
+        stats: Stats,
+        spool: Spool | None = None,
+    ) -> None:
         self._config = config
         self._transport = transport
         self._stats = stats
+        self._spool = spool
         self._ids: list[str] = []
         self._next_batch = 0
-        self._unfinished: dict[int, int] = {}  # batch number -> events in it
+        self._unfinished: dict[int, Batch] = {}  # batch number -> batch, until answered
         self._waiters: list[FlushRequest] = []
-        self._encoding = 0  # events in the batch being built
+        # The batch being built: encoded parts and their ids, plus a chunk not yet encoded.
+        self._parts: list[str] = []
+        self._part_ids: list[str] = []
+        self._chunk: list[Event] = []
         self._failing = False
         self._random = random.Random()
+        self.recovered = anyio.Event()  # set when delivery works again after failing
+
+    @property
+    def _encoding(self) -> int:
+        return len(self._part_ids) + len(self._chunk)
 
     @property
     def in_flight(self) -> int:
         """Events taken from the channel and not yet answered."""
-        return self._encoding + sum(self._unfinished.values())
+        return self._encoding + sum(batch.count for batch in self._unfinished.values())
 
     def unfinished_upto(self, upto: int) -> int:
-        return sum(count for number, count in self._unfinished.items() if number <= upto)
+        return sum(batch.count for number, batch in self._unfinished.items() if number <= upto)
 
     async def run(
         self,
@@ -130,22 +153,17 @@ class Pipeline:
                     first = await receive.receive()
                 except anyio.EndOfStream:
                     break
-                parts: list[str] = []
-                ids: list[str] = []
                 markers: list[FlushRequest] = []
-                open_ = await self._fill(receive, first, parts, ids, markers)
-                if parts:
-                    await self._ship(parts, ids, out)
+                open_ = await self._fill(receive, first, markers)
+                if self._chunk:
+                    self._encode_chunk()
+                if self._parts:
+                    await self._ship(out)
                 for marker in markers:
                     self._register(marker)
 
     async def _fill(
-        self,
-        receive: MemoryObjectReceiveStream[Item],
-        item: Item,
-        parts: list[str],
-        ids: list[str],
-        markers: list[FlushRequest],
+        self, receive: MemoryObjectReceiveStream[Item], item: Item, markers: list[FlushRequest]
     ) -> bool:
         """Add events to the open batch until it is full, old or flushed; False at end of stream.
 
@@ -153,67 +171,83 @@ class Pipeline:
         each.  While a batch is open and the channel is empty, the batcher
         sleeps ``_POLL`` and then takes what accumulated, rather than waiting
         on the channel: a waiting receiver is woken by every single event,
-        which under a steady trickle costs a task switch per event (measured:
-        a 1 ms ticker's median lag went from about 1 to 6 ms).  Sleeping also
-        never cancels a receive, which could lose the item handed over just
-        as a timeout fired (anyio's memory streams drop it).
+        which under a steady trickle costs a task switch per event.  Sleeping
+        also never cancels a receive, which could lose the item handed over
+        just as a timeout fired (anyio's memory streams drop it).
         """
         config = self._config
         size = 0
-        chunk: list[Event] = []
         deadline = anyio.current_time() + config.flush_interval
-        try:
+        while True:
+            if isinstance(item, FlushRequest):
+                markers.append(item)
+                return True
+            self._chunk.append(item)
+            if len(self._chunk) >= _CHUNK:
+                size += self._encode_chunk()
+                if size >= config.max_batch_bytes:
+                    return True
+                await anyio.lowlevel.checkpoint()
+            if self._encoding >= config.max_batch_events:
+                return True
             while True:
-                if isinstance(item, FlushRequest):
-                    markers.append(item)
-                    return True
-                chunk.append(item)
-                self._encoding += 1
-                if len(chunk) >= _CHUNK:
-                    size += self._encode(chunk, parts, ids)
-                    chunk = []
-                    if size >= config.max_batch_bytes:
+                try:
+                    item = receive.receive_nowait()
+                    break
+                except anyio.WouldBlock:
+                    left = deadline - anyio.current_time()
+                    if left <= 0:
                         return True
-                    await anyio.lowlevel.checkpoint()
-                if len(ids) + len(chunk) >= config.max_batch_events:
-                    return True
-                while True:
-                    try:
-                        item = receive.receive_nowait()
-                        break
-                    except anyio.WouldBlock:
-                        left = deadline - anyio.current_time()
-                        if left <= 0:
-                            return True
-                        await anyio.sleep(min(_POLL, left))
-                    except anyio.EndOfStream:
-                        return False
-        finally:
-            if chunk:
-                self._encode(chunk, parts, ids)
+                    await anyio.sleep(min(_POLL, left))
+                except anyio.EndOfStream:
+                    return False
 
-    def _encode(self, chunk: list[Event], parts: list[str], ids: list[str]) -> int:
+    def _encode_chunk(self) -> int:
+        chunk, self._chunk = self._chunk, []
         chunk_ids = [self._take_id() for _ in chunk]
         encoded = encode_events(chunk, chunk_ids)
-        parts.append(encoded)
-        ids.extend(chunk_ids)
+        self._parts.append(encoded)
+        self._part_ids.extend(chunk_ids)
         return len(encoded) + 1
 
-    async def _ship(
-        self, parts: list[str], ids: list[str], out: MemoryObjectSendStream[tuple[int, Batch]]
-    ) -> None:
-        number = self._next_batch
-        self._next_batch += 1
-        self._unfinished[number] = len(ids)
-        self._encoding = 0
-        body = wrap_batch(parts)
+    async def _ship(self, out: MemoryObjectSendStream[tuple[int, Batch]]) -> None:
+        body = wrap_batch(self._parts)
         gzipped = len(body) > self._config.gzip_threshold
         if gzipped:
             if len(body) > _GZIP_IN_THREAD:
                 body = await anyio.to_thread.run_sync(gzip_body, body)
             else:
                 body = gzip_body(body)
-        await out.send((number, Batch(body=body, gzipped=gzipped, ids=tuple(ids))))
+        # From here the batch, not the open parts, holds the events (no await in between).
+        number = self._next_batch
+        self._next_batch += 1
+        batch = Batch(body=body, gzipped=gzipped, ids=tuple(self._part_ids))
+        self._unfinished[number] = batch
+        self._parts, self._part_ids = [], []
+        await out.send((number, batch))
+
+    def salvage(
+        self, receive: MemoryObjectReceiveStream[Item]
+    ) -> tuple[list[Batch], list[str], int]:
+        """After a cancelled shutdown: the batches not answered, every other event encoded
+        (comma-joined JSON objects), and how many events those parts hold.
+
+        The caller spools them (or counts them as dropped).
+        """
+        batches = list(self._unfinished.values())
+        self._unfinished.clear()
+        while True:
+            try:
+                item = receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+            if not isinstance(item, FlushRequest):
+                self._chunk.append(item)
+        if self._chunk:
+            self._encode_chunk()
+        parts, count = self._parts, len(self._part_ids)
+        self._parts, self._part_ids = [], []
+        return batches, parts, count
 
     def _register(self, marker: FlushRequest) -> None:
         marker.upto = self._next_batch - 1
@@ -240,6 +274,7 @@ class Pipeline:
 
     async def _deliver(self, batch: Batch) -> SendResult:
         attempt = 0
+        failing_since = 0.0
         while True:
             try:
                 result = await self._transport.send(batch)
@@ -249,6 +284,12 @@ class Pipeline:
             if result.outcome is not Outcome.RETRY:
                 self._recovered()
                 return result
+            now = anyio.current_time()
+            failing_since = failing_since or now
+            if self._spool is not None and now - failing_since >= self._config.spool_after:
+                # The collector has been unreachable too long: free the memory, keep the data.
+                await anyio.to_thread.run_sync(self._spool.append_batch, batch)
+                return SPOOLED
             delay = self.backoff(attempt, result.retry_after)
             self._stats.retried += batch.count
             self._warn_failure(result, delay)
@@ -270,10 +311,15 @@ class Pipeline:
         if self._failing:
             self._failing = False
             logger.warning("delivery to the collector works again")
+            self.recovered.set()
+            self.recovered = anyio.Event()
 
     def _finish(self, number: int, batch: Batch, result: SendResult) -> None:
         stats = self._stats
-        if result.outcome is Outcome.DELIVERED:
+        if result is SPOOLED:
+            stats.add_spooled(batch.count)
+            logger.warning("spooled %d events: the collector is unreachable", batch.count)
+        elif result.outcome is Outcome.DELIVERED:
             stats.batches += 1
             stats.sent += batch.count
             stats.accepted += result.accepted

@@ -22,8 +22,11 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import TrackerConfig
+from ._encode import encode_events, new_ids
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
 from ._pipeline import FlushRequest, Item, Pipeline
+from ._replay import Replayer
+from ._spool import Spool
 from ._stats import SendReport, Stats
 from .transports._base import Batch, SendResult, Transport
 
@@ -104,13 +107,13 @@ class Intake:
             self._wake_pending = False
             await self.drain()
 
-    async def aclose(self) -> int:
+    async def aclose(self) -> list[Item]:
         """Stop intake, move the rest onto the channel, close it; return what came too late."""
         self.closed = True
         await self.drain()
         self._send.close()
         self._wakeup.set()
-        late = len(self._deque)
+        late = list(self._deque)
         self._deque.clear()
         return late
 
@@ -118,12 +121,20 @@ class Intake:
 class Runtime:
     """A pipeline running in the current loop, with its intake.  Build it inside that loop."""
 
-    def __init__(self, config: TrackerConfig, transport: Transport, stats: Stats) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig,
+        transport: Transport,
+        stats: Stats,
+        spool: Spool | None = None,
+    ) -> None:
         if transport.needs_asyncio and running_backend() != "asyncio":
             transport = AsyncioBridge(transport)
         send, self._receive = anyio.create_memory_object_stream[Item](config.max_buffer)
         self.intake = Intake(send, config.max_buffer, call_soon_threadsafe())
-        self.pipeline = Pipeline(config, transport, stats)
+        self.pipeline = Pipeline(config, transport, stats, spool)
+        self._spool = spool
+        self._replayer = None if spool is None else Replayer(config, transport, stats, spool)
         self._transport = transport
         self._stats = stats
         self._config = config
@@ -150,6 +161,8 @@ class Runtime:
                 async with anyio.create_task_group() as helpers:
                     helpers.start_soon(self.intake.pump)
                     helpers.start_soon(self._start_calls)
+                    if self._replayer is not None:
+                        helpers.start_soon(self._replayer.run, lambda: self.pipeline.recovered)
                     async with anyio.create_task_group() as pipeline:
                         await pipeline.start(self.pipeline.run, self._receive)
                         task_status.started()
@@ -209,26 +222,52 @@ class Runtime:
                 self._tg.start_soon(self._calls.popleft()[0])
 
     async def shutdown(self, timeout: float) -> None:
-        """Stop intake, deliver what is buffered within *timeout*, count what is not."""
+        """Stop intake, deliver what is buffered within *timeout*; spool or count the rest."""
+        late: list[Item] = []
         with anyio.move_on_after(timeout):
             late = await self.intake.aclose()
-            if late:
-                self._stats.drop("after_close", late)
-                logger.error("%d events tracked during shutdown were dropped", late)
             await self._done.wait()
         if not self._done.is_set():
-            lost = self.pending
             assert self._tg is not None
             self._tg.cancel_scope.cancel()
             await self._done.wait()
-            self._stats.drop("shutdown_timeout", lost)
+        with anyio.CancelScope(shield=True):
+            batches, parts, count = self.pipeline.salvage(self._receive)
+            leftovers = [item for item in late if not isinstance(item, FlushRequest)]
+            if leftovers:
+                parts.append(encode_events(leftovers, new_ids(len(leftovers))))
+                count += len(leftovers)
+            await self._keep(batches, parts, count + sum(b.count for b in batches), timeout)
+            await self._transport.aclose()
+            if self._spool is not None:
+                await anyio.to_thread.run_sync(self._spool.rotate)
+
+    async def _keep(
+        self, batches: list[Batch], parts: list[str], count: int, timeout: float
+    ) -> None:
+        """Spool what shutdown could not deliver; without a spool, count it as dropped."""
+        if not count:
+            return
+        if self._spool is None:
+            self._stats.drop("shutdown_timeout", count)
             logger.error(
-                "%d events could not be delivered within shutdown_timeout=%.1fs and were dropped",
-                lost,
+                "%d events could not be delivered within shutdown_timeout=%.1fs and were "
+                "dropped (set spool_dir to keep them)",
+                count,
                 timeout,
             )
-        with anyio.CancelScope(shield=True):
-            await self._transport.aclose()
+            return
+        spool = self._spool
+
+        def write() -> None:
+            for batch in batches:
+                spool.append_batch(batch)
+            for part in parts:
+                spool.append([part])
+
+        await anyio.to_thread.run_sync(write)
+        self._stats.add_spooled(count)
+        logger.warning("spooled %d undelivered events at shutdown; replayed at next start", count)
 
 
 class AsyncioBridge:
@@ -264,8 +303,11 @@ class AsyncioBridge:
 class ThreadRuntime:
     """A ``Runtime`` on the tracker's own daemon thread, for code without ``async with``."""
 
-    def __init__(self, config: TrackerConfig, transport: Transport, stats: Stats) -> None:
+    def __init__(
+        self, config: TrackerConfig, transport: Transport, stats: Stats, spool: Spool | None
+    ) -> None:
         self._config = config
+        self._spool = spool
         self._thread = LoopThread("agentsight")
         self._ready: concurrent.futures.Future[Runtime] = concurrent.futures.Future()
         self._stop: anyio.Event | None = None
@@ -275,7 +317,7 @@ class ThreadRuntime:
     async def _run(self, transport: Transport, stats: Stats) -> None:
         try:
             self._stop = anyio.Event()
-            runtime = Runtime(self._config, transport, stats)
+            runtime = Runtime(self._config, transport, stats, self._spool)
             async with anyio.create_task_group() as tg:
                 await tg.start(runtime.serve)
                 self._ready.set_result(runtime)

@@ -25,6 +25,7 @@ class TrackerStats:
         retried: event deliveries attempted again after a failure.
         dropped: events given up on, for any reason; ``dropped_by_reason`` says which.
         spooled: events written to the spool directory.
+        replayed: spooled events delivered later from the spool.
         batches: batches answered by the receiver.
     """
 
@@ -36,6 +37,7 @@ class TrackerStats:
     retried: int
     dropped: int
     spooled: int
+    replayed: int
     batches: int
     dropped_by_reason: dict[str, int]
 
@@ -49,6 +51,8 @@ class SendReport:
         accepted, duplicates: as in ``TrackerStats``.
         rejected: the events refused for good, with the receiver's reasons.
         failed: events in batches refused for good as a whole (say, a 401).
+        spooled: events written to the spool meanwhile (the collector was
+            unreachable for ``spool_after``); they are replayed later.
         pending: events that were buffered at the call and are still not
             delivered (the collector is unreachable, or the timeout passed);
             they stay buffered and keep being retried.
@@ -59,12 +63,13 @@ class SendReport:
     duplicates: int = 0
     rejected: tuple[Rejection, ...] = ()
     failed: int = 0
+    spooled: int = 0
     pending: int = 0
 
     @property
     def complete(self) -> bool:
         """True when everything buffered at the call was answered by the receiver."""
-        return self.pending == 0
+        return self.pending == 0 and self.spooled == 0
 
 
 class Stats:
@@ -73,8 +78,12 @@ class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.sent = self.accepted = self.duplicates = self.rejected = 0
-        self.retried = self.spooled = self.batches = 0
+        self.retried = self.spooled = self.replayed = self.batches = 0
         self.dropped_by_reason: Counter[str] = Counter()
+
+    def add_spooled(self, count: int) -> None:
+        with self._lock:
+            self.spooled += count
 
     def drop(self, reason: str, count: int = 1) -> None:
         with self._lock:
@@ -92,6 +101,7 @@ class Stats:
             retried=self.retried,
             dropped=sum(dropped.values()),
             spooled=self.spooled,
+            replayed=self.replayed,
             batches=self.batches,
             dropped_by_reason=dropped,
         )

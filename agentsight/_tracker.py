@@ -27,7 +27,7 @@ import anyio.abc
 from . import _validate as check
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
-from ._encode import _clean
+from ._encode import _clean, encode_event, new_ids
 from ._events import (
     ActionEvent,
     ButtonEvent,
@@ -39,6 +39,7 @@ from ._events import (
 from ._keys import is_well_formed
 from ._loops import running_backend, wait_future
 from ._runtime import Runtime, ThreadRuntime
+from ._spool import Spool
 from ._stats import SendReport, Stats, TrackerStats
 from .helpers import generate_conversation_id
 
@@ -205,6 +206,7 @@ class ConversationTracker:
         self._warned_no_conversation = False
         self._warned_full = False
         self._atexit_registered = False
+        self._spool: Spool | None = None
         self._pid = os.getpid()
         _register_at_fork(self)
 
@@ -245,6 +247,16 @@ class ConversationTracker:
             self._transport = transport
         self._config = None
 
+    def _get_spool(self) -> Spool | None:
+        config = self._config_now()
+        if config.spool_dir is None:
+            return None
+        if self._spool is None:
+            self._spool = Spool(
+                config.spool_dir, fsync=config.spool_fsync, max_bytes=config.spool_max_bytes
+            )
+        return self._spool
+
     def _make_transport(self) -> Transport | None:
         if self._transport is not None:
             return self._transport
@@ -273,7 +285,9 @@ class ConversationTracker:
                 self._intake = _NullIntake(self._stats)
                 return self._intake
             try:
-                self._thread_runtime = ThreadRuntime(self._config_now(), transport, self._stats)
+                self._thread_runtime = ThreadRuntime(
+                    self._config_now(), transport, self._stats, self._get_spool()
+                )
             except Exception:  # never raise into a tracking call: count and drop instead
                 logger.exception("AgentSight could not start its thread; events are dropped")
                 self._intake = _NullIntake(self._stats, "start_failed")
@@ -338,7 +352,7 @@ class ConversationTracker:
             return
         self._stop_loop = anyio.Event()
         self._stopped = stopped = anyio.Event()
-        runtime = Runtime(self._config_now(), transport, self._stats)
+        runtime = Runtime(self._config_now(), transport, self._stats, self._get_spool())
         async with anyio.create_task_group() as tg:
             await tg.start(runtime.serve)
             self._runtime = runtime
@@ -388,13 +402,14 @@ class ConversationTracker:
         logger.log(
             level,
             "agentsight stopped: %d sent (%d accepted, %d duplicates, %d rejected), "
-            "%d retried, %d spooled, %d dropped %s",
+            "%d retried, %d spooled, %d replayed, %d dropped %s",
             s.sent,
             s.accepted,
             s.duplicates,
             s.rejected,
             s.retried,
             s.spooled,
+            s.replayed,
             s.dropped,
             s.dropped_by_reason or "",
         )
@@ -411,6 +426,9 @@ class ConversationTracker:
         self._task_group = None
         self._stats = Stats()
         self._atexit_registered = False
+        if self._spool is not None:
+            self._spool.forget()  # the parent's open file stays the parent's
+            self._spool = None
 
     # -- the hot path ----------------------------------------------------------------------------
 
@@ -426,12 +444,21 @@ class ConversationTracker:
         return _Overflow(self, event)
 
     def _drop(self, event: Event, reason: str) -> None:
+        spool = self._spool
+        if spool is not None and reason == "buffer_full":
+            try:
+                spool.append([encode_event(event, new_ids(1)[0])])
+                self._stats.add_spooled(1)
+                return
+            except OSError as exc:  # disk full, say: count it, say it once
+                logger.error("AgentSight could not spool an event: %s", exc)
+                reason = "spool_failed"
         self._stats.drop(reason)
         if not self._warned_full:
             self._warned_full = True
             logger.warning(
-                "AgentSight dropped an event (%s); raise max_buffer or await the tracking "
-                "calls to wait for room (counted in stats().dropped_by_reason)",
+                "AgentSight dropped an event (%s); raise max_buffer, set spool_dir, or await "
+                "the tracking calls to wait for room (counted in stats().dropped_by_reason)",
                 reason,
             )
 
