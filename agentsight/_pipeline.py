@@ -146,7 +146,8 @@ class Pipeline:
         receive: MemoryObjectReceiveStream[Item],
         out: MemoryObjectSendStream[tuple[int, Batch]],
     ) -> None:
-        async with receive, out:
+        # The channel is not closed on cancellation: salvage() still reads what it holds.
+        async with out:
             open_ = True
             while open_:
                 try:
@@ -161,6 +162,7 @@ class Pipeline:
                     await self._ship(out)
                 for marker in markers:
                     self._register(marker)
+        receive.close()
 
     async def _fill(
         self, receive: MemoryObjectReceiveStream[Item], item: Item, markers: list[FlushRequest]

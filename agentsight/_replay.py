@@ -71,7 +71,7 @@ class Replayer:
                 chunk = events[start : start + size]
                 if not await self._send(chunk):
                     return None
-            self._stats.replayed += len(events)
+                self._stats.replayed += len(chunk)
             await anyio.to_thread.run_sync(self._spool.done, path)
             if events:
                 logger.info("replayed %d spooled events from %s", len(events), path.name)

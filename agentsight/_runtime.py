@@ -107,12 +107,17 @@ class Intake:
             self._wake_pending = False
             await self.drain()
 
-    async def aclose(self) -> list[Item]:
-        """Stop intake, move the rest onto the channel, close it; return what came too late."""
+    async def aclose(self) -> None:
+        """Stop intake, move the rest onto the channel and close it."""
         self.closed = True
         await self.drain()
         self._send.close()
         self._wakeup.set()
+
+    def leftovers(self) -> list[Item]:
+        """What is still in the hand-over deque (came too late, or shutdown ran out of time)."""
+        self.closed = True
+        self._send.close()
         late = list(self._deque)
         self._deque.clear()
         return late
@@ -223,9 +228,8 @@ class Runtime:
 
     async def shutdown(self, timeout: float) -> None:
         """Stop intake, deliver what is buffered within *timeout*; spool or count the rest."""
-        late: list[Item] = []
         with anyio.move_on_after(timeout):
-            late = await self.intake.aclose()
+            await self.intake.aclose()
             await self._done.wait()
         if not self._done.is_set():
             assert self._tg is not None
@@ -233,6 +237,8 @@ class Runtime:
             await self._done.wait()
         with anyio.CancelScope(shield=True):
             batches, parts, count = self.pipeline.salvage(self._receive)
+            self._receive.close()
+            late = self.intake.leftovers()
             leftovers = [item for item in late if not isinstance(item, FlushRequest)]
             if leftovers:
                 parts.append(encode_events(leftovers, new_ids(len(leftovers))))

@@ -149,8 +149,8 @@ class ConversationTracker:
         log_level: level of the ``agentsight`` logger (``AGENTSIGHT_LOG_LEVEL``).
         transport: where batches go instead of the collector (an
             ``InMemoryTransport`` in tests, a ``JsonLinesTransport``...).
-        **settings: the delivery knobs (``shutdown_timeout``, ``max_buffer``,
-            ``max_batch_events``, ``flush_interval``...), see the README.
+        shutdown_timeout...spool_max_bytes: the delivery and spool knobs,
+            each with its ``AGENTSIGHT_*`` variable and default in the README.
 
     Raises:
         ConfigurationError: a setting or environment variable is invalid.
@@ -178,6 +178,10 @@ class ConversationTracker:
         max_concurrent_requests: int | None = None,
         gzip_threshold: int | None = None,
         max_message_length: int | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_after: float | None = None,
+        spool_fsync: Literal["always", "interval", "never"] | None = None,
+        spool_max_bytes: int | None = None,
         _deferred: bool = False,
     ) -> None:
         self._settings: dict[str, Any] = {
