@@ -116,7 +116,7 @@ class Collector:
     session: aiohttp.ClientSession
     keys: dict[str, str]
     storage: Storage
-    db: Path
+    db: Path | str  # a SQLite file, or a PostgreSQL URL
 
     def auth(self, project: str = "A") -> dict[str, str]:
         """The Authorization header of *project*'s key."""
@@ -167,9 +167,12 @@ class Collector:
 
 @contextlib.asynccontextmanager
 async def run_collector(
-    db: Path, options: ServerOptions | None = None, **storage_options: Any
+    db: Path | str, options: ServerOptions | None = None, **storage_options: Any
 ) -> AsyncIterator[Collector]:
-    """Run a collector on 127.0.0.1 (a free port) over *db* with projects A and B."""
+    """Run a collector on 127.0.0.1 (a free port) over *db* with projects A and B.
+
+    *db* is a SQLite file or a PostgreSQL URL (see the ``database`` fixture).
+    """
     storage = await open_storage(db, **storage_options)
     keys = {}
     for project in ("A", "B"):

@@ -6,7 +6,6 @@ import gzip
 import json
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from collector_helpers import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg_helpers import Database
 
 from agentsight.server import ServerOptions
 
@@ -155,9 +155,9 @@ def _encode(body: dict[str, Any], corruption: str, position: int) -> tuple[bytes
 
 
 @pytest.fixture
-async def hardened(tmp_path: Path) -> AsyncIterator[Collector]:
+async def hardened(database: Database) -> AsyncIterator[Collector]:
     """A collector with small limits, so that hostile sizes are cheap to reach."""
-    async with run_collector(tmp_path / "hostile.db", OPTIONS) as running:
+    async with run_collector(database("hostile"), OPTIONS) as running:
         yield running
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import anyio
 import pytest
@@ -18,6 +17,7 @@ from collector_helpers import (
     run_collector,
     tokens,
 )
+from pg_helpers import Database
 
 from agentsight.server import ServerOptions
 
@@ -230,9 +230,10 @@ async def test_new_ids_in_later_batch_add_counts(collector: Collector) -> None:
     assert conv["event_count"] == 3
 
 
-async def test_raw_ip_is_kept_when_configured(tmp_path: Path) -> None:
+async def test_raw_ip_is_kept_when_configured(database: Database) -> None:
     """With store_raw_ip the IP stays on the conversation and its event."""
-    async with run_collector(tmp_path / "raw.db", ServerOptions(store_raw_ip=True)) as collector:
+    options = ServerOptions(store_raw_ip=True)
+    async with run_collector(database("raw"), options) as collector:
         await collector.send(conversation("c1", 0, 0.0, customer_ip_address="81.2.69.160"))
         detail = await collector.conversation("c1")
     assert detail["conversation"]["customer_ip_address"] == "81.2.69.160"

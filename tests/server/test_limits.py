@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 from collector_helpers import Collector, batch, conversation, message, run_collector
+from pg_helpers import Database
 
 from agentsight.server import ServerOptions
 
@@ -29,10 +30,10 @@ def _gzip_zeros(size: int) -> bytes:
 
 
 @pytest.fixture
-async def small(tmp_path: Path) -> AsyncIterator[Collector]:
+async def small(database: Database) -> AsyncIterator[Collector]:
     """A collector with small limits."""
     options = ServerOptions(max_body_bytes=64 * KiB, max_decompressed_bytes=1 * MiB, max_events=5)
-    async with run_collector(tmp_path / "small.db", options) as running:
+    async with run_collector(database("small"), options) as running:
         yield running
 
 
@@ -40,11 +41,11 @@ async def _nothing_stored(collector: Collector) -> None:
     assert (await collector.listing())["conversations"] == []
 
 
-async def test_gzip_bomb_is_413_without_inflating_it(small: Collector) -> None:
+async def test_gzip_bomb_is_413_without_inflating_it(database: Database) -> None:
     """256 MiB of zeros in 250 KiB of gzip: refused at the 1 MiB decoded limit, memory stays low."""
     bomb = _gzip_zeros(256 * MiB)
     options = ServerOptions(max_decompressed_bytes=1 * MiB)  # body limit at its 10 MiB default
-    async with run_collector(small.db.with_name("bomb.db"), options) as collector:
+    async with run_collector(database("bomb"), options) as collector:
         tracemalloc.start()
         try:
             with anyio.fail_after(5):
@@ -135,6 +136,7 @@ def _lock(db: Path) -> sqlite3.Connection:
     return holder
 
 
+# SQLite only: the file's write lock (PostgreSQL's outage is in test_postgres.py).
 async def test_locked_database_is_503_with_retry_after(tmp_path: Path) -> None:
     """A write lock held past the busy timeout gives 503 + Retry-After; the retry succeeds."""
     async with run_collector(tmp_path / "locked.db", busy_timeout=0.2) as collector:

@@ -187,15 +187,19 @@ class Storage(abc.ABC):
 async def open_storage(url_or_path: str | Path, **options: Any) -> Storage:
     """Open (and create or migrate when needed) the storage at *url_or_path*.
 
-    A plain path or a ``sqlite:///path`` URL opens a SQLite file.  *options* go
-    to the implementation (for SQLite: ``busy_timeout``, seconds).
+    A plain path or a ``sqlite:///path`` URL opens a SQLite file; a
+    ``postgresql://`` (or ``postgres://``) URL opens a PostgreSQL database,
+    with the ``postgres`` extra.  *options* go to the implementation (SQLite:
+    ``busy_timeout``, seconds; PostgreSQL: ``max_connections`` of the pool).
 
     Raises:
         ValueError: the URL names a database this version cannot open.
     """
     text = str(url_or_path)
     if text.startswith(("postgres://", "postgresql://")):
-        raise ValueError("PostgreSQL storage is not available in this version; use a SQLite path")
+        from ._postgres import PostgresStorage
+
+        return await PostgresStorage.open(text, **options)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif "://" in text:

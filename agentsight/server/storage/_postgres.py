@@ -1,0 +1,187 @@
+"""PostgreSQL storage: a pool of asyncpg connections, for several collectors.
+
+Every collector process keeps its own small pool; the database does the
+coordination (see ``_postgres_write`` for how batches stay correct when
+several collectors store events of one conversation at once).  Migrations run
+at open under an advisory lock (``_postgres_schema``).
+
+Needs the ``postgres`` extra: ``pip install 'agentsight[postgres]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from . import _postgres_read as read
+from . import _postgres_write as write
+from ._base import (
+    ConversationChanges,
+    ConversationPage,
+    ConversationQuery,
+    Feedback,
+    KeyInfo,
+    NewEvent,
+    Storage,
+    StorageUnavailable,
+    WriteResult,
+)
+from ._postgres_schema import migrate
+
+__all__ = ["PostgresStorage", "redact_url"]
+
+T = TypeVar("T")
+log = logging.getLogger("agentsight.server.storage")
+_EXTRA_HINT = "PostgreSQL storage needs the postgres extra: pip install 'agentsight[postgres]'"
+#: Deadlocks and serialization failures are retried this many times in all.
+_ATTEMPTS = 5
+
+
+def redact_url(url: str) -> str:
+    """*url* with its password replaced by ``***``, for logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def _asyncpg() -> Any:
+    try:
+        import asyncpg
+    except ImportError as exc:
+        raise RuntimeError(_EXTRA_HINT) from exc
+    return asyncpg
+
+
+def _is_unavailable(asyncpg: Any, error: BaseException) -> bool:
+    """Errors of the server or the network rather than of our SQL."""
+    exceptions = asyncpg.exceptions
+    return isinstance(
+        error,
+        OSError
+        | asyncio.TimeoutError
+        | asyncpg.InterfaceError
+        | exceptions.PostgresConnectionError
+        | exceptions.InsufficientResourcesError
+        | exceptions.OperatorInterventionError
+        | exceptions.TransactionRollbackError
+        | exceptions.ConnectionDoesNotExistError,
+    )
+
+
+class PostgresStorage(Storage):
+    """Storage in a PostgreSQL database shared by any number of collectors.
+
+    Use :meth:`open`, which migrates the database first.
+
+    Args:
+        pool: an asyncpg pool on the database.
+        url: where the pool connects, for messages (the password is never shown).
+    """
+
+    def __init__(self, pool: Any, url: str) -> None:
+        self._pool = pool
+        self.url = url
+        self._asyncpg = _asyncpg()
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> PostgresStorage:
+        """Connect to *url*, create or migrate its schema, and return the storage.
+
+        Raises:
+            StorageUnavailable: the server cannot be reached.
+            RuntimeError: asyncpg is missing, or the schema is newer than this version.
+        """
+        asyncpg = _asyncpg()
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=min_connections,
+                max_size=max_connections,
+                timeout=connect_timeout,
+                command_timeout=60,
+            )
+        except Exception as exc:
+            if _is_unavailable(asyncpg, exc):
+                raise StorageUnavailable(f"cannot connect to {redact_url(url)}: {exc}") from exc
+            raise
+        try:
+            async with pool.acquire() as connection:
+                await migrate(connection)
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool, url)
+
+    async def _run(self, job: Callable[[Any], Awaitable[T]], *, retry: bool = False) -> T:
+        """Run *job* with a pooled connection; server and network errors become unavailable."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                async with self._pool.acquire() as connection:
+                    return await job(connection)
+            except Exception as exc:
+                if not _is_unavailable(self._asyncpg, exc):
+                    raise
+                rollback = isinstance(exc, self._asyncpg.exceptions.TransactionRollbackError)
+                if retry and rollback and attempt < _ATTEMPTS:
+                    log.debug("retrying a batch after %s", exc)
+                    continue
+                raise StorageUnavailable(str(exc)) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def write_batch(self, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+        return await self._run(lambda c: write.write_batch(c, project_id, events), retry=True)
+
+    async def project_for_key(self, key_hash: str) -> int | None:
+        return await self._run(lambda c: read.project_for_key(c, key_hash))
+
+    async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
+        return await self._run(lambda c: write.create_key(c, project, key_hash, redacted))
+
+    async def list_keys(self) -> list[KeyInfo]:
+        return await self._run(read.list_keys)
+
+    async def revoke_key(self, key_hash: str) -> bool:
+        return await self._run(lambda c: write.revoke_key(c, key_hash))
+
+    async def list_conversations(
+        self, project_id: int, query: ConversationQuery
+    ) -> ConversationPage:
+        return await self._run(lambda c: read.list_conversations(c, project_id, query))
+
+    async def get_conversation(
+        self, project_id: int, conversation_id: str
+    ) -> dict[str, Any] | None:
+        return await self._run(lambda c: read.get_conversation(c, project_id, conversation_id))
+
+    async def list_events(self, project_id: int, conversation_id: str) -> list[dict[str, Any]]:
+        return await self._run(lambda c: read.list_events(c, project_id, conversation_id))
+
+    async def update_conversation(
+        self, project_id: int, conversation_id: str, changes: ConversationChanges
+    ) -> bool:
+        return await self._run(
+            lambda c: write.update_conversation(c, project_id, conversation_id, changes)
+        )
+
+    async def delete_conversation(self, project_id: int, conversation_id: str) -> bool:
+        return await self._run(lambda c: write.delete_conversation(c, project_id, conversation_id))
+
+    async def add_feedback(self, project_id: int, conversation_id: str, feedback: Feedback) -> bool:
+        return await self._run(
+            lambda c: write.add_feedback(c, project_id, conversation_id, feedback)
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.close()

@@ -1,0 +1,184 @@
+"""The read side of the PostgreSQL storage: the same answers as SQLite's.
+
+Text search matches SQLite's ``LIKE``: case-insensitive for ASCII letters
+only (``lower`` under the "C" collation), with ``\\`` as the escape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._time import format_ts
+from ._base import ConversationPage, ConversationQuery, KeyInfo
+from ._postgres_write import clean
+
+__all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
+
+_TEXT_COLUMNS = (
+    "conversation_id",
+    "customer_id",
+    "customer_ip_address",
+    "device",
+    "source",
+    "language",
+    "name",
+    "environment",
+    "country",
+)
+_COUNT_COLUMNS = (
+    "event_count",
+    "message_count",
+    "end_user_message_count",
+    "agent_message_count",
+    "action_count",
+)
+_TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+_COLUMNS = (
+    "pk",
+    *_TEXT_COLUMNS,
+    "metadata",
+    "is_used",
+    "is_marked",
+    "started_at",
+    "ended_at",
+    *_COUNT_COLUMNS,
+    *_TOKEN_COLUMNS,
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM conversations"
+_EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
+
+
+async def project_for_key(connection: Any, key_hash: str) -> int | None:
+    """The project of a live key."""
+    found = await connection.fetchval(
+        "SELECT project_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+    )
+    return None if found is None else int(found)
+
+
+async def list_keys(connection: Any) -> list[KeyInfo]:
+    """Every key, oldest first."""
+    rows = await connection.fetch(
+        "SELECT k.id, p.name, k.redacted, k.created_at, k.revoked_at"
+        " FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.id"
+    )
+    return [
+        KeyInfo(
+            i, name, redacted, format_ts(created), None if revoked is None else format_ts(revoked)
+        )
+        for i, name, redacted, created, revoked in rows
+    ]
+
+
+def _conversation(row: Any) -> dict[str, Any]:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    del values["pk"]
+    values["metadata"] = None if values["metadata"] is None else json.loads(values["metadata"])
+    values["started_at"] = format_ts(values["started_at"])
+    values["ended_at"] = format_ts(values["ended_at"])
+    values["token_usage"] = {c: values.pop(c) for c in _TOKEN_COLUMNS}
+    return values
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["c.project_id = $1"]
+    params: list[Any] = [project_id]
+
+    def add(template: str, value: Any) -> None:
+        params.append(value)
+        clauses.append(template.replace("?", f"${len(params)}"))
+
+    for field in _EQUAL_FILTERS:
+        value = getattr(query, field)
+        if value is not None:
+            add(f"c.{field} = ?", clean(value))
+    for flag in ("is_used", "is_marked"):
+        value = getattr(query, flag)
+        if value is not None:
+            add(f"c.{flag} = ?", bool(value))
+    if query.since is not None:
+        add("c.started_at >= ?", query.since)
+    if query.until is not None:
+        add("c.started_at < ?", query.until)
+    if query.before is not None:
+        add("c.pk < ?", query.before)
+    if query.sentiment is not None:
+        add(
+            "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
+            " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)",
+            clean(query.sentiment),
+        )
+    if query.q is not None:
+        add(
+            "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
+            " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
+            ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
+            _like_pattern(clean(query.q) or ""),
+        )
+    return " AND ".join(clauses), params
+
+
+async def list_conversations(
+    connection: Any, project_id: int, query: ConversationQuery
+) -> ConversationPage:
+    """One page, newest first (by creation), one row more fetched to know if a page follows."""
+    where, params = _where(project_id, query)
+    sql = f"{_SELECT} c WHERE {where} ORDER BY c.pk DESC LIMIT ${len(params) + 1}"
+    rows = await connection.fetch(sql, *params, query.limit + 1)
+    next_before = rows[query.limit - 1][0] if len(rows) > query.limit else None
+    return ConversationPage([_conversation(r) for r in rows[: query.limit]], next_before)
+
+
+async def get_conversation(
+    connection: Any, project_id: int, conversation_id: str
+) -> dict[str, Any] | None:
+    """A conversation with its feedback entries, oldest first."""
+    key = (project_id, clean(conversation_id))
+    row = await connection.fetchrow(
+        f"{_SELECT} WHERE project_id = $1 AND conversation_id = $2", *key
+    )
+    if row is None:
+        return None
+    conversation = _conversation(row)
+    feedback = await connection.fetch(
+        "SELECT sentiment, comment, metadata, created_at FROM feedback"
+        " WHERE project_id = $1 AND conversation_id = $2 ORDER BY id",
+        *key,
+    )
+    conversation["feedback"] = [
+        {
+            "sentiment": sentiment,
+            "comment": comment,
+            "metadata": None if metadata is None else json.loads(metadata),
+            "created_at": format_ts(created),
+        }
+        for sentiment, comment, metadata, created in feedback
+    ]
+    return conversation
+
+
+async def list_events(
+    connection: Any, project_id: int, conversation_id: str
+) -> list[dict[str, Any]]:
+    """The events of a conversation in (timestamp, seq) order."""
+    rows = await connection.fetch(
+        "SELECT id, type, conversation_id, seq, ts, payload, content FROM events"
+        ' WHERE project_id = $1 AND conversation_id = $2 ORDER BY ts, seq, id COLLATE "C"',
+        project_id,
+        clean(conversation_id),
+    )
+    events = []
+    for event_id, kind, cid, seq, ts, payload, content in rows:
+        event = {"id": event_id, "type": kind, "conversation_id": cid, "seq": seq}
+        event["timestamp"] = format_ts(ts)
+        event.update(json.loads(payload))
+        if kind == "message" and "content" not in event:
+            event["content"] = content
+        events.append(event)
+    return events

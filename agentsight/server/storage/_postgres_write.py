@@ -1,0 +1,300 @@
+"""The write side of the PostgreSQL storage: batches, keys and management.
+
+A batch is one transaction of three statements, safe with several collectors
+writing at once:
+
+1. the new events go in with one ``INSERT ... SELECT FROM unnest(...) ON
+   CONFLICT DO NOTHING RETURNING id``: an id already stored, or being stored
+   by another collector's open transaction, is skipped (after that one
+   commits), and only the ids this batch really inserted come back;
+2. the counts of those events are added to their conversations with one
+   ``INSERT ... ON CONFLICT DO UPDATE``: the first batch creates the
+   conversation, a concurrent one waits for its row and adds to it;
+3. the attributes of ``conversation``/``interaction`` events are applied
+   with ``COALESCE`` (and a JSON merge patch for metadata, as SQLite's
+   ``json_patch``): first committed write wins, field by field, and
+   ``is_used`` only ever turns true.
+
+Rows are locked in sorted order (event ids, then conversation ids), so two
+batches sharing ids wait for each other instead of deadlocking.
+
+PostgreSQL text cannot hold U+0000: in columns it is written as U+FFFD (the
+event's exact payload keeps the original).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .._time import format_ts, now_micros
+from ._base import ConversationChanges, Feedback, KeyInfo, NewEvent, WriteResult
+
+__all__ = [
+    "add_feedback",
+    "clean",
+    "create_key",
+    "delete_conversation",
+    "revoke_key",
+    "update_conversation",
+    "write_batch",
+]
+
+_COUNTERS = (
+    "event_count",
+    "message_count",
+    "end_user_message_count",
+    "agent_message_count",
+    "action_count",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "embedding_tokens",
+)
+_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+_INSERT_EVENTS = (
+    "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content)"
+    " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[],"
+    " $6::bigint[], $7::text[], $8::text[])"
+    " ON CONFLICT DO NOTHING RETURNING id"
+)
+_UPSERT_CONVERSATIONS = (
+    "INSERT INTO conversations (project_id, created_at, conversation_id, started_at, ended_at, "
+    + ", ".join(_COUNTERS)
+    + ") SELECT $1, $2, * FROM unnest($3::text[], "
+    + ", ".join(f"${n}::bigint[]" for n in range(4, 6 + len(_COUNTERS)))
+    + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET"
+    " started_at = LEAST(conversations.started_at, excluded.started_at),"
+    " ended_at = GREATEST(conversations.ended_at, excluded.ended_at), "
+    + ", ".join(f"{c} = conversations.{c} + excluded.{c}" for c in _COUNTERS)
+)
+_ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
+_ALL_ATTRIBUTES = (*_ATTRIBUTES, "environment", "country")
+_UPDATE_ATTRIBUTES = (
+    "UPDATE conversations SET "
+    + ", ".join(f"{f} = COALESCE({f}, ${n})" for n, f in enumerate(_ALL_ATTRIBUTES, start=3))
+    + f", metadata = CASE WHEN ${len(_ALL_ATTRIBUTES) + 3}::text IS NULL THEN metadata"
+    f" WHEN metadata IS NULL THEN ${len(_ALL_ATTRIBUTES) + 3}"
+    # json_patch(new, old): keys already stored win, new keys are added.
+    f" ELSE agentsight_json_patch(${len(_ALL_ATTRIBUTES) + 3}::jsonb, metadata::jsonb)::text END,"
+    f" is_used = is_used OR ${len(_ALL_ATTRIBUTES) + 4}"
+    " WHERE project_id = $1 AND conversation_id = $2"
+)
+_WHERE_CONVERSATION = "WHERE project_id = $1 AND conversation_id = $2"
+
+# One encoder for all: json.dumps with options builds a new one per call.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def clean(text: str | None) -> str | None:
+    """*text* as PostgreSQL can store it: U+0000 becomes U+FFFD."""
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def dumps_clean(value: Any) -> str | None:
+    """JSON text that PostgreSQL's jsonb can parse (no ``\\u0000``); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    text = _dumps(value)
+    return _dumps(_clean_json(value)) if "\\u0000" in text else text
+
+
+def _count(totals: list[int], event: NewEvent) -> None:
+    """Add *event* to its conversation's [started, ended, counters...] list."""
+    totals[0] = min(totals[0], event.timestamp)
+    totals[1] = max(totals[1], event.timestamp)
+    totals[2] += 1
+    if event.type == "message":
+        totals[3] += 1
+        totals[4 if event.payload["sender"] == "end_user" else 5] += 1
+    elif event.type == "action":
+        totals[6] += 1
+    elif event.type == "token_usage":
+        for offset, field in enumerate(_TOKEN_FIELDS):
+            totals[7 + offset] += event.payload[field]
+
+
+def _event_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(7)]
+    ids, cids, kinds, seqs, stamps, payloads, contents = columns
+    for event in events:
+        payload, content = event.payload, None
+        if event.type == "message":
+            payload = dict(payload)
+            content = payload.pop("content")
+            if "\x00" in content:  # the exact text stays in the payload
+                payload["content"] = content
+                content = clean(content)
+        ids.append(event.id)
+        cids.append(clean(event.conversation_id))
+        kinds.append(event.type)
+        seqs.append(event.seq)
+        stamps.append(event.timestamp)
+        payloads.append(_dumps(payload))
+        contents.append(content)
+    return columns
+
+
+def _conversation_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
+    totals: dict[str, list[int]] = {}
+    for event in events:
+        cid = clean(event.conversation_id)
+        assert cid is not None
+        entry = totals.get(cid)
+        if entry is None:
+            entry = totals[cid] = [event.timestamp, event.timestamp] + [0] * len(_COUNTERS)
+        _count(entry, event)
+    order = sorted(totals)  # lock order: see the module docstring
+    columns: list[list[Any]] = [order]
+    columns += [[totals[cid][i] for cid in order] for i in range(2 + len(_COUNTERS))]
+    return columns
+
+
+def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
+    starts = [e for e in events if e.type in ("conversation", "interaction")]
+    # Within one batch the earliest call is the first write.
+    starts.sort(key=lambda e: (e.timestamp, e.seq))
+    rows = []
+    for event in starts:
+        payload = event.payload
+        rows.append(
+            (
+                project_id,
+                clean(event.conversation_id),
+                *(clean(payload.get(f)) for f in (*_ATTRIBUTES, "environment")),
+                clean(event.country),
+                dumps_clean(payload.get("metadata")),
+                event.type == "conversation",
+            )
+        )
+    return rows
+
+
+async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+    """Store *events* in one transaction; see the module docstring."""
+    unique: dict[str, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    ordered = [unique[i] for i in sorted(unique)]
+    async with connection.transaction():
+        rows = await connection.fetch(_INSERT_EVENTS, project_id, *_event_columns(ordered))
+        inserted = {row[0] for row in rows}
+        new = [e for e in ordered if e.id in inserted]
+        if new:
+            await connection.execute(
+                _UPSERT_CONVERSATIONS, project_id, now_micros(), *_conversation_columns(new)
+            )
+            attributes = _attribute_rows(project_id, new)
+            if attributes:
+                await connection.executemany(_UPDATE_ATTRIBUTES, attributes)
+    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+
+
+async def create_key(connection: Any, project: str, key_hash: str, redacted: str) -> KeyInfo:
+    """Insert a key (and its project when new)."""
+    now = now_micros()
+    async with connection.transaction():
+        await connection.execute(
+            "INSERT INTO projects (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            clean(project),
+            now,
+        )
+        project_id = await connection.fetchval(
+            "SELECT id FROM projects WHERE name = $1", clean(project)
+        )
+        key_id = await connection.fetchval(
+            "INSERT INTO api_keys (project_id, key_hash, redacted, created_at)"
+            " VALUES ($1, $2, $3, $4) RETURNING id",
+            project_id,
+            key_hash,
+            redacted,
+            now,
+        )
+    return KeyInfo(int(key_id), project, redacted, format_ts(now), None)
+
+
+async def revoke_key(connection: Any, key_hash: str) -> bool:
+    """Mark a live key revoked."""
+    status = await connection.execute(
+        "UPDATE api_keys SET revoked_at = $1 WHERE key_hash = $2 AND revoked_at IS NULL",
+        now_micros(),
+        key_hash,
+    )
+    return bool(_rowcount(status))
+
+
+def _rowcount(status: str) -> int:
+    """The row count of a command tag such as ``UPDATE 1``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def update_conversation(
+    connection: Any, project_id: int, conversation_id: str, changes: ConversationChanges
+) -> bool:
+    """Rename, mark, or merge-patch the metadata of a conversation."""
+    sets: list[str] = []
+    params: list[object] = [project_id, clean(conversation_id)]
+    if changes.name is not None:
+        params.append(clean(changes.name))
+        sets.append(f"name = ${len(params)}")
+    if changes.is_marked is not None:
+        params.append(changes.is_marked)
+        sets.append(f"is_marked = ${len(params)}")
+    if changes.metadata is not None:
+        params.append(dumps_clean(changes.metadata))
+        sets.append(
+            f"metadata = agentsight_json_patch(COALESCE(metadata, '{{}}')::jsonb,"
+            f" ${len(params)}::jsonb)::text"
+        )
+    if not sets:
+        sql = f"SELECT 1 FROM conversations {_WHERE_CONVERSATION}"
+        return await connection.fetchval(sql, *params) is not None
+    sql = f"UPDATE conversations SET {', '.join(sets)} {_WHERE_CONVERSATION}"
+    return bool(_rowcount(await connection.execute(sql, *params)))
+
+
+async def delete_conversation(connection: Any, project_id: int, conversation_id: str) -> bool:
+    """Delete a conversation with its events and feedback."""
+    key = (project_id, clean(conversation_id))
+    async with connection.transaction():
+        status = await connection.execute(f"DELETE FROM conversations {_WHERE_CONVERSATION}", *key)
+        await connection.execute(f"DELETE FROM events {_WHERE_CONVERSATION}", *key)
+        await connection.execute(f"DELETE FROM feedback {_WHERE_CONVERSATION}", *key)
+    return bool(_rowcount(status))
+
+
+async def add_feedback(
+    connection: Any, project_id: int, conversation_id: str, feedback: Feedback
+) -> bool:
+    """Add one feedback entry to an existing conversation."""
+    metadata = None if feedback.metadata is None else json.dumps(feedback.metadata)
+    key = (project_id, clean(conversation_id))
+    async with connection.transaction():
+        found = await connection.fetchval(
+            f"SELECT 1 FROM conversations {_WHERE_CONVERSATION} FOR SHARE", *key
+        )
+        if found is None:
+            return False
+        await connection.execute(
+            "INSERT INTO feedback (project_id, conversation_id, sentiment, comment, metadata,"
+            " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            *key,
+            clean(feedback.sentiment),
+            clean(feedback.comment),
+            metadata,
+            now_micros(),
+        )
+    return True
