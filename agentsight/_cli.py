@@ -19,6 +19,7 @@ from typing import Any
 __all__ = ["main"]
 
 #: Environment variables: the fallback for each flag of ``agentsight serve``.
+ENV_DATABASE_URL = "AGENTSIGHT_DATABASE_URL"  # postgresql://... (wins over AGENTSIGHT_DB)
 ENV_DB = "AGENTSIGHT_DB"  # database file, default ./agentsight.db
 ENV_HOST = "AGENTSIGHT_HOST"  # listen address, default 127.0.0.1
 ENV_PORT = "AGENTSIGHT_PORT"  # listen port, default 8787
@@ -46,8 +47,11 @@ def _port(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentsight", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    db_help = f"SQLite database file (env {ENV_DB}, default ./agentsight.db)"
-    default_db = os.environ.get(ENV_DB, "agentsight.db")
+    db_help = (
+        f"SQLite database file or postgresql:// URL (env {ENV_DATABASE_URL} or {ENV_DB},"
+        " default ./agentsight.db)"
+    )
+    default_db = os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_DB, "agentsight.db")
 
     serve = commands.add_parser("serve", help="run the collector")
     serve.add_argument("--db", default=default_db, help=db_help)
@@ -85,7 +89,31 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--db", default=default_db, help=db_help)
     revoke.add_argument("key", help="the key to revoke")
     revoke.set_defaults(run=_keys_revoke)
+    _add_migrate(commands)
     return parser
+
+
+def _add_migrate(commands: Any) -> None:
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy a SQLite database into PostgreSQL (resumable)",
+        description="Copy projects, keys, conversations, events and feedback from a SQLite"
+        " database into an empty PostgreSQL one.  Interrupted, it resumes where it stopped"
+        " when run again; at the end it compares the row counts.",
+    )
+    migrate.add_argument(
+        "--db",
+        default=os.environ.get(ENV_DATABASE_URL),
+        help=f"the PostgreSQL URL, postgresql://user:password@host/db (env {ENV_DATABASE_URL})",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        default=os.environ.get(ENV_DB, "agentsight.db"),
+        help=f"the SQLite database file (env {ENV_DB}, default ./agentsight.db)",
+    )
+    migrate.add_argument("--chunk-rows", type=int, default=5000, help=argparse.SUPPRESS)
+    migrate.set_defaults(run=_migrate)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -98,7 +126,8 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return run(Path(args.db), args.host, args.port, ServerOptions(store_raw_ip=args.store_raw_ip))
+    db = args.db if "://" in args.db else Path(args.db)
+    return run(db, args.host, args.port, ServerOptions(store_raw_ip=args.store_raw_ip))
 
 
 async def _with_storage(db: str, action: Any) -> Any:
@@ -148,6 +177,66 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         sys.exit(f"agentsight keys revoke: no live key {redact(args.key)} in {args.db}")
     print(f"revoked {redact(args.key)}")
     return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    _require_server()
+    if not args.db or not args.db.startswith(("postgres://", "postgresql://")):
+        sys.exit(f"agentsight migrate: --db: expected a postgresql:// URL, got {args.db!r}")
+    source = Path(args.source)
+    if not source.is_file():
+        sys.exit(f"agentsight migrate: --from: no SQLite database at {source}")
+    from .server.storage import StorageUnavailable
+    from .server.storage._postgres import redact_url
+    from .server.storage._postgres_import import ImportError_, migrate_sqlite
+
+    bar = _ProgressBar(sys.stdout)
+    try:
+        counts = asyncio.run(
+            migrate_sqlite(source, args.db, chunk_rows=args.chunk_rows, on_progress=bar)
+        )
+    except (ImportError_, StorageUnavailable, RuntimeError) as exc:
+        bar.end()
+        sys.exit(f"agentsight migrate: {exc}")
+    bar.end()
+    summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
+    print(f"copied {source} into {redact_url(args.db)}: {summary}; counts verified", flush=True)
+    return 0
+
+
+class _ProgressBar:
+    """A bar redrawn in place on a terminal; a line per tenth (and per table) otherwise."""
+
+    def __init__(self, stream: Any, width: int = 30) -> None:
+        self._stream = stream
+        self._tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._width = width
+        self._shown = (-1, "")
+        self._drawn = False
+
+    def __call__(self, progress: Any) -> None:
+        if progress.resumed and not self._drawn:
+            self._stream.write(f"resuming: {progress.resumed:,} rows already copied\n")
+        total = max(progress.total, 1)
+        tenth = progress.done * 10 // total
+        text = (
+            f"{progress.table:<13} {progress.done * 100 // total:3d}%"
+            f"  {progress.done:,}/{progress.total:,} rows"
+        )
+        if self._tty:
+            filled = progress.done * self._width // total
+            bar = "#" * filled + "-" * (self._width - filled)
+            self._stream.write(f"\r[{bar}] {text}")
+        elif (tenth, progress.table) != self._shown:
+            self._stream.write(f"{text}\n")
+        self._shown = (tenth, progress.table)
+        self._drawn = True
+        self._stream.flush()
+
+    def end(self) -> None:
+        if self._tty and self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

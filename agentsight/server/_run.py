@@ -15,7 +15,8 @@ from aiohttp import web
 from ._app import create_app
 from ._options import ServerOptions
 from ._state import IN_FLIGHT
-from .storage import open_storage
+from .storage import StorageUnavailable, open_storage
+from .storage._postgres import redact_url
 
 __all__ = ["LISTENING", "serve"]
 
@@ -44,14 +45,16 @@ def _signals_set(stop: asyncio.Event) -> Iterator[None]:
 
 
 async def serve(
-    db: Path,
+    db: Path | str,
     host: str,
     port: int,
     options: ServerOptions,
     *,
     shutdown_timeout: float = 30.0,
 ) -> None:
-    """Serve the collector on *host*:*port* over the SQLite file *db* until a signal.
+    """Serve the collector on *host*:*port* over *db* until a signal.
+
+    *db* is a SQLite file (or ``sqlite:///`` URL) or a ``postgresql://`` URL.
 
     On SIGINT or SIGTERM it stops accepting connections, lets the requests in
     flight finish (for at most *shutdown_timeout* seconds), then closes the
@@ -65,7 +68,7 @@ async def serve(
 
 async def _serve_until(
     stop: asyncio.Event,
-    db: Path,
+    db: Path | str,
     host: str,
     port: int,
     options: ServerOptions,
@@ -82,7 +85,7 @@ async def _serve_until(
         site = web.TCPSite(runner, host, port)
         await site.start()
         urls = ", ".join(_url(a) for a in runner.addresses)
-        log.info(LISTENING, urls, db)
+        log.info(LISTENING, urls, redact_url(str(db)))
         for handler in logging.getLogger().handlers:
             handler.flush()
         await stop.wait()
@@ -94,11 +97,11 @@ async def _serve_until(
         await runner.cleanup()
 
 
-def run(db: Path, host: str, port: int, options: ServerOptions) -> int:
+def run(db: Path | str, host: str, port: int, options: ServerOptions) -> int:
     """``asyncio.run(serve(...))`` with an exit status; a port in use is a clean error."""
     try:
         asyncio.run(serve(db, host, port, options))
-    except OSError as exc:
+    except (OSError, StorageUnavailable, RuntimeError) as exc:
         log.error("agentsight collector cannot start: %s", exc)
         return 1
     except KeyboardInterrupt:  # before the signal handlers were installed

@@ -78,6 +78,17 @@ CREATE TABLE feedback (
 
 CREATE INDEX feedback_by_conversation ON feedback (project_id, conversation_id);
 
+-- Where `agentsight migrate` got to, per source file and table: each chunk
+-- is copied in the same transaction as its checkpoint, so a resumed copy
+-- starts exactly after the last committed chunk.
+CREATE TABLE import_checkpoints (
+    source TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    last_key BIGINT NOT NULL,
+    copied BIGINT NOT NULL,
+    PRIMARY KEY (source, table_name)
+);
+
 -- RFC 7396 JSON merge patch, as SQLite's json_patch(target, patch): keys of
 -- *patch* win, recursively; a null in *patch* removes the key.
 CREATE FUNCTION agentsight_json_patch(target JSONB, patch JSONB) RETURNS JSONB

@@ -124,6 +124,10 @@ class PostgresStorage(Storage):
             raise
         return cls(pool, url)
 
+    def acquire(self) -> Any:
+        """``async with storage.acquire() as connection``: an asyncpg connection of the pool."""
+        return self._pool.acquire()
+
     async def _run(self, job: Callable[[Any], Awaitable[T]], *, retry: bool = False) -> T:
         """Run *job* with a pooled connection; server and network errors become unavailable."""
         for attempt in range(1, _ATTEMPTS + 1):
