@@ -32,14 +32,19 @@ def create_key(db: Path, project: str) -> str:
 class CollectorProcess:
     """``agentsight serve`` on port 0 with its own SQLite file; keys per project."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, port: int = 0) -> None:
         self.db = db
+        self.port = port
         self.keys = {"A": create_key(db, "A"), "B": create_key(db, "B")}
         self.log: list[str] = []
-        self._started = threading.Event()
         self.url = ""
+        self.start()
+
+    def start(self) -> None:
+        """Start (or start again, on the same port and database)."""
+        self._started = threading.Event()
         self._process = subprocess.Popen(
-            [*_CLI, "serve", "--db", str(db), "--port", "0"],
+            [*_CLI, "serve", "--db", str(self.db), "--port", str(self.port)],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -48,6 +53,14 @@ class CollectorProcess:
         if not self._started.wait(30):
             self.stop()
             raise RuntimeError("the collector did not start:\n" + "".join(self.log))
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful anything, as a crash or an OOM kill would do."""
+        self._process.kill()
+        self._process.wait(30)
+        self._reader.join(10)
+        assert self._process.stderr is not None
+        self._process.stderr.close()
 
     def _read_log(self) -> None:
         assert self._process.stderr is not None
@@ -58,7 +71,13 @@ class CollectorProcess:
                 self.url = match.group(1)
                 self._started.set()
 
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
     def stop(self) -> int:
+        if self._process.stderr is not None and self._process.stderr.closed:
+            return self._process.returncode
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
         code = self._process.wait(30)

@@ -1,0 +1,70 @@
+"""A tracked process for the fault tests: tracks events at a pace, then reports as JSON.
+
+    python -m tests.faults.workload --endpoint URL --key KEY --events N [--rate R] ...
+
+The last line of stdout is ``{"stats": {...}, "peak_rss_mb": ...}``.  With
+``--hang-when-spooled`` it prints ``SPOOLED <n>`` once every event is in the
+spool and then waits to be killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import threading
+import time
+
+import attrs
+
+from agentsight import ConversationTracker
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=0.0, help="events per second, 0: flat out")
+    parser.add_argument("--spool")
+    parser.add_argument("--fsync", default="interval")
+    parser.add_argument("--spool-after", type=float, default=10.0)
+    parser.add_argument("--max-buffer", type=int, default=50_000)
+    parser.add_argument("--prefix", default="w")
+    parser.add_argument("--hang-when-spooled", action="store_true")
+    args = parser.parse_args()
+    tracker = ConversationTracker(
+        api_key=args.key,
+        endpoint=args.endpoint,
+        spool_dir=args.spool,
+        spool_fsync=args.fsync,
+        spool_after=args.spool_after,
+        max_buffer=args.max_buffer,
+        flush_interval=0.05,
+        retry_initial_delay=0.05,
+        retry_max_delay=1.0,
+        shutdown_timeout=5.0,
+    )
+    started = time.monotonic()
+    for n in range(args.events):
+        cid = f"{args.prefix}-{n % args.conversations}"
+        tracker.track_human_message(f"{args.prefix}:{n}", conversation_id=cid)
+        if args.rate and n % 100 == 99:
+            ahead = (n + 1) / args.rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+    if args.hang_when_spooled:
+        while tracker.stats().spooled < args.events:
+            time.sleep(0.01)
+        print(f"SPOOLED {tracker.stats().spooled}", flush=True)
+        threading.Event().wait()
+    tracker.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stats = tracker.stats()
+    print(json.dumps({"stats": attrs.asdict(stats), "peak_rss_mb": round(peak, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
