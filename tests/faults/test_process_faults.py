@@ -116,19 +116,11 @@ async def test_30s_outage_with_small_buffer_spools_and_delivers_all(
 async def test_exit_with_50000_buffered_delivers_everything(
     collector: CollectorProcess, tmp_path: Path, figures: Record
 ) -> None:
-    """A process that tracks 50,000 events flat out and exits: all delivered (or spooled+replayed)."""
+    """A process tracks 50,000 events flat out and exits: all delivered, or spooled and replayed."""
     spool = tmp_path / "spool"
+    args = ("--events", "50000", "--spool", str(spool), "--prefix", "exit")
     report = await anyio.to_thread.run_sync(
-        lambda: workload(
-            collector.url,
-            collector.keys["A"],
-            "--events",
-            "50000",
-            "--spool",
-            str(spool),
-            "--prefix",
-            "exit",
-        )  # fmt: skip
+        lambda: workload(collector.url, collector.keys["A"], *args)
     )
     replayed = await anyio.to_thread.run_sync(_replay, collector, spool)
     stored = await anyio.to_thread.run_sync(stored_messages, collector, "exit-")
