@@ -38,3 +38,18 @@ async def async_usage() -> None:
         await tracker.initialize_conversation("d")
         usage: dict[str, int] = tracker.get_token_usage()
         del report, usage
+
+
+async def query_usage() -> None:
+    from agentsight.api import AsyncClient, Client, ConversationDetail, conversation_manager
+
+    async with AsyncClient() as client:
+        async for conversation in client.iter_conversations(source="web"):
+            detail: ConversationDetail = await client.get_conversation(
+                conversation.conversation_id
+            )
+            del detail
+    with Client() as sync_client:
+        page = sync_client.list_conversations(limit=10)
+        del page
+    conversation_manager.rename_conversation("c", "name").result()
