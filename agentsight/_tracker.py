@@ -25,6 +25,7 @@ import anyio
 import anyio.abc
 
 from . import _validate as check
+from ._action import Action
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._encode import _clean, encode_event, new_ids
@@ -802,6 +803,30 @@ class ConversationTracker:
         }
         self._emit(self._conversation_event(conversation_id, attributes, is_used=False))
         return self.flush()
+
+    def action(
+        self,
+        name: str,
+        *,
+        tools_used: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+        record_response: bool = True,
+    ) -> Action:
+        """Time a tool call and track it: ``with``/``async with`` block or decorator.
+
+        See ``agentsight._action.Action``: each block or decorated call becomes
+        one ``action`` event with its timing, its response and, if it raised,
+        the error (re-raised).
+        """
+        return Action(
+            self,
+            name,
+            tools_used=tools_used,
+            metadata=metadata,
+            conversation_id=conversation_id,
+            record_response=record_response,
+        )
 
     def conversation(self, conversation_id: str, **attributes: Any) -> ConversationBlock:
         """A block (``with`` or ``async with``) in which *conversation_id* is current.
