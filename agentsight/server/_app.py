@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ._body import body_timeout_middleware
+from ._clientip import client_address_middleware
 from ._errors import error_middleware
 from ._geo import GeoResolver
 from ._inflight import InFlight, in_flight_middleware
 from ._options import ServerOptions
+from ._ratelimit import RATE_LIMITER, RateLimiter
 from ._state import GEO, IN_FLIGHT, OPTIONS, STORAGE, VALIDATOR
 from ._validate import Validator
 from ._views import add_routes
@@ -25,25 +28,32 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     The application owns *storage* from here on: it is closed when the
     application is cleaned up (after the requests in flight have finished).
     Run it with ``web.AppRunner(app, auto_decompress=False)`` so that gzip
-    bodies are inflated by the collector within its limits (see ``_body``).
+    bodies are inflated by the collector within its limits (see ``_body``),
+    and ``keepalive_timeout=options.idle_timeout`` so that slow request
+    headers are cut off too (``agentsight serve`` does both).
 
     Args:
         storage: where batches go and queries read from (see ``open_storage``).
         options: limits and settings; the defaults of ``ServerOptions`` otherwise.
     """
     options = options or ServerOptions()
-    # Bodies are read in chunks under our own limits (see _body.py); this only
-    # bounds aiohttp's own helpers should anything call them.
     in_flight = InFlight()
-    app = web.Application(
-        middlewares=[in_flight_middleware(in_flight), error_middleware],
-        client_max_size=options.max_body_bytes,
-    )
+    middlewares = [
+        in_flight_middleware(in_flight),
+        error_middleware,
+        client_address_middleware(options.trusted_proxies),  # request.remote from here on
+        body_timeout_middleware,
+    ]
+    # Bodies are read in chunks under our own limits (see _body.py); client_max_size
+    # only bounds aiohttp's own helpers should anything call them.
+    app = web.Application(middlewares=middlewares, client_max_size=options.max_body_bytes)
     app[IN_FLIGHT] = in_flight
     app[STORAGE] = storage
     app[OPTIONS] = options
     app[GEO] = GeoResolver()
     app[VALIDATOR] = Validator(options)
+    if options.rate_limit is not None:
+        app[RATE_LIMITER] = RateLimiter(options.rate_limit)
     add_routes(app)
     app.cleanup_ctx.append(_lifetime)
     return app

@@ -9,22 +9,32 @@ That needs aiohttp's own decoding off (``AppRunner(app, auto_decompress=False)``
 as ``agentsight serve`` does).  Where an embedding application leaves it on,
 aiohttp hands over decoded bytes, recognised because gzip data starts with
 ``1f 8b`` and JSON never does; the decoded limit then still applies.
+
+The whole body must arrive within ``body_timeout`` seconds, however it is
+dribbled (a slow-loris client sending a byte now and then): past it the
+answer is 408 and the connection is closed at once, without the lingering
+read aiohttp would otherwise give the rest of the body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 import zlib
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler
 
-from ._errors import ApiError
+from ._errors import ApiError, json_error
 from ._options import ServerOptions
 
-__all__ = ["parse_json", "read_body", "read_json"]
+__all__ = ["BodyTimeout", "body_timeout_middleware", "parse_json", "read_body", "read_json"]
+
+log = logging.getLogger("agentsight.server")
 
 _CHUNK = 64 * 1024
 _ENCODINGS = {"", "identity", "gzip", "x-gzip"}
@@ -65,6 +75,30 @@ class _Inflater:
         return b"".join(self._parts)
 
 
+class BodyTimeout(ApiError):
+    """The body did not arrive in time: 408, and the connection is to be closed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"body: not received in full within {seconds:g} s")
+
+
+@web.middleware
+async def body_timeout_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer a ``BodyTimeout`` with 408, then close the connection at once."""
+    try:
+        return await handler(request)
+    except BodyTimeout as exc:
+        log.debug("%s %s from %s: %s", request.method, request.path, request.remote, exc)
+        response = json_error(exc.status, exc.message, {"Connection": "close"})
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        # The answer is in the transport's buffer, which closing flushes first; a
+        # plain keep-alive close would linger, reading the slow body for 10 s more.
+        request.protocol.force_close()
+        return response
+
+
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e999 parses as inf, which JSON cannot carry back
@@ -85,16 +119,25 @@ async def read_body(request: web.Request, options: ServerOptions) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body: larger than {limit} bytes")
     inflater = _Inflater(encoding in ("gzip", "x-gzip"), options.max_decompressed_bytes)
-    received = 0
     try:
-        async for chunk in request.content.iter_chunked(_CHUNK):
-            received += len(chunk)
-            if received > limit:
-                raise ApiError(413, f"body: larger than {limit} bytes")
-            inflater.feed(chunk)
+        if options.body_timeout is None:
+            await _receive(request, limit, inflater)
+        else:
+            await asyncio.wait_for(_receive(request, limit, inflater), options.body_timeout)
+    except asyncio.TimeoutError as exc:
+        raise BodyTimeout(options.body_timeout or 0.0) from exc
     except (ConnectionError, HttpProcessingError) as exc:  # a broken upload, not our fault
         raise ApiError(400, "body: could not be read to its end") from exc
     return inflater.result()
+
+
+async def _receive(request: web.Request, limit: int, inflater: _Inflater) -> None:
+    received = 0
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        received += len(chunk)
+        if received > limit:
+            raise ApiError(413, f"body: larger than {limit} bytes")
+        inflater.feed(chunk)
 
 
 def parse_json(raw: bytes) -> tuple[Any, bool]:

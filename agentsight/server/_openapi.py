@@ -8,7 +8,10 @@ from typing import Any
 __all__ = ["openapi_document"]
 
 _ERROR = {"$ref": "#/components/responses/Error"}
-_AUTH_ERRORS = {"400": _ERROR, "401": _ERROR, "503": _ERROR}
+_RETRY_LATER = {"$ref": "#/components/responses/RetryLater"}
+_AUTH_ERRORS = {"400": _ERROR, "401": _ERROR, "429": _RETRY_LATER, "503": _RETRY_LATER}
+# Routes with a request body: it must arrive within the collector's body_timeout.
+_BODY_ERRORS = {**_AUTH_ERRORS, "408": _ERROR, "413": _ERROR, "415": _ERROR}
 _CID = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _NULL_TEXT = {"type": ["string", "null"]}
 _OBJECT_OR_NULL = {"type": ["object", "null"]}
@@ -56,12 +59,7 @@ def _paths() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _ref("Batch")}},
                 },
-                "responses": {
-                    "200": _json(_ref("BatchAnswer")),
-                    **_AUTH_ERRORS,
-                    "413": _ERROR,
-                    "415": _ERROR,
-                },
+                "responses": {"200": _json(_ref("BatchAnswer")), **_BODY_ERRORS},
             }
         },
         "/v1/conversations": {
@@ -98,7 +96,7 @@ def _paths() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _ref("ConversationChanges")}},
                 },
-                "responses": {"200": _json(one), **_AUTH_ERRORS, "404": _ERROR},
+                "responses": {"200": _json(one), **_BODY_ERRORS, "404": _ERROR},
             },
             "delete": {
                 "summary": "Delete the conversation, its events and its feedback.",
@@ -117,7 +115,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "201": _json({"type": "object"}, "Created"),
-                    **_AUTH_ERRORS,
+                    **_BODY_ERRORS,
                     "404": _ERROR,
                 },
             },
@@ -258,7 +256,21 @@ def openapi_document() -> dict[str, Any]:
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
-            "responses": {"Error": _json(_ref("Error"), "A JSON error naming what was wrong.")},
+            "responses": {
+                "Error": _json(_ref("Error"), "A JSON error naming what was wrong."),
+                "RetryLater": {
+                    **_json(
+                        _ref("Error"),
+                        "Rate limit (429) or storage unavailable (503): retry after a while.",
+                    ),
+                    "headers": {
+                        "Retry-After": {
+                            "description": "Whole seconds to wait before retrying, at least 1.",
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    },
+                },
+            },
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",

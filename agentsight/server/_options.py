@@ -2,11 +2,70 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
+from collections.abc import Iterable
+from typing import Any
+
 import attrs
 
-__all__ = ["ServerOptions"]
+__all__ = ["IPNetwork", "RateLimit", "ServerOptions"]
 
 MiB = 1024 * 1024
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{attribute.name}: expected a positive number, got {value!r}")
+
+
+@attrs.frozen
+class RateLimit:
+    """A token bucket: *per_second* requests on average, *burst* at once.
+
+    Args:
+        per_second: tokens added each second.
+        burst: the bucket's size; by default one second's worth (at least 1).
+
+    .. versionadded:: 0.1
+    """
+
+    per_second: float = attrs.field(validator=_positive)
+    burst: int = attrs.field()
+
+    @burst.default
+    def _burst(self) -> int:
+        return max(1, math.ceil(self.per_second))
+
+    @burst.validator
+    def _check_burst(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise ValueError(f"burst: expected an integer of at least 1, got {value!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """``"RATE"`` or ``"RATE:BURST"``, as given to ``agentsight serve --rate-limit``.
+
+        Raises:
+            ValueError: naming what was expected.
+        """
+        rate, _, burst = text.partition(":")
+        try:
+            return cls(float(rate), int(burst)) if burst else cls(float(rate))
+        except ValueError as exc:
+            raise ValueError(f"expected RATE or RATE:BURST such as 20 or 20:40 ({exc})") from exc
+
+
+def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)
+
+
+def _networks(values: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
+    if isinstance(values, str):  # one network given bare: a common slip, still clear
+        values = [values]
+    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
 
 
 @attrs.frozen
@@ -25,6 +84,21 @@ class ServerOptions:
             ``tools_used`` value, measured roughly in characters.
         max_depth: deepest nesting of those values.
         retry_after: seconds suggested in ``Retry-After`` when storage is unavailable.
+        rate_limit: requests per API key (any authenticated route), a
+            ``RateLimit`` or ``None`` (the default) for no limit.  Past it the
+            answer is 429 with ``Retry-After`` in whole seconds.  The same
+            budget applies to failed authentications per client address, so
+            a flood of bad keys is refused before any database look-up.
+        trusted_proxies: networks (``"10.0.0.0/8"``, ``"127.0.0.1"``) of
+            reverse proxies whose ``X-Forwarded-For`` is believed.  From any
+            other peer the header is ignored; by default, from every peer.
+        body_timeout: seconds a request body may take to arrive in full;
+            past it the answer is 408 and the connection is closed.
+        idle_timeout: seconds a connection may stay idle between requests,
+            which also bounds how long a request's headers may take.
+
+    .. versionchanged:: 0.1
+       ``rate_limit``, ``trusted_proxies``, ``body_timeout``, ``idle_timeout``.
     """
 
     store_raw_ip: bool = False
@@ -35,3 +109,7 @@ class ServerOptions:
     max_json_chars: int = 1 * MiB
     max_depth: int = 64
     retry_after: int = 2
+    rate_limit: RateLimit | None = None
+    trusted_proxies: tuple[IPNetwork, ...] = attrs.field(default=(), converter=_networks)
+    body_timeout: float | None = attrs.field(default=60.0, validator=_positive_or_none)
+    idle_timeout: float = attrs.field(default=75.0, validator=_positive)

@@ -18,7 +18,7 @@ from ._state import IN_FLIGHT
 from .storage import StorageUnavailable, open_storage
 from .storage._postgres import redact_url
 
-__all__ = ["LISTENING", "serve"]
+__all__ = ["LISTENING", "make_runner", "serve"]
 
 log = logging.getLogger("agentsight.server")
 #: The one start-up line; tests and scripts parse the address out of it.
@@ -28,6 +28,25 @@ LISTENING = "agentsight collector listening on %s (db: %s)"
 def _url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     host, port = address[0], address[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def make_runner(
+    app: web.Application, options: ServerOptions, *, shutdown_timeout: float = 30.0
+) -> web.AppRunner:
+    """The runner of the collector *app*, with the connection settings of *options*.
+
+    Gzip is left to the collector (``auto_decompress`` off, see ``_body``), no
+    access log (it would only repeat what the collector logs), and a
+    connection that is idle, or still sending its request headers, is closed
+    after ``options.idle_timeout`` seconds.
+    """
+    return web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=shutdown_timeout,
+        auto_decompress=False,
+        keepalive_timeout=options.idle_timeout,
+    )
 
 
 @contextlib.contextmanager
@@ -76,10 +95,7 @@ async def _serve_until(
 ) -> None:
     storage = await open_storage(db)
     app = create_app(storage, options=options)
-    # auto_decompress off: the collector inflates gzip itself, within its limits.
-    runner = web.AppRunner(
-        app, access_log=None, shutdown_timeout=shutdown_timeout, auto_decompress=False
-    )
+    runner = make_runner(app, options, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
