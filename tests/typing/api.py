@@ -45,9 +45,7 @@ async def query_usage() -> None:
 
     async with AsyncClient() as client:
         async for conversation in client.iter_conversations(source="web"):
-            detail: ConversationDetail = await client.get_conversation(
-                conversation.conversation_id
-            )
+            detail: ConversationDetail = await client.get_conversation(conversation.conversation_id)
             del detail
     with Client() as sync_client:
         page = sync_client.list_conversations(limit=10)
