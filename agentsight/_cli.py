@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import ipaddress
 import logging
 import os
 import sys
@@ -24,6 +25,9 @@ ENV_DB = "AGENTSIGHT_DB"  # database file, default ./agentsight.db
 ENV_HOST = "AGENTSIGHT_HOST"  # listen address, default 127.0.0.1
 ENV_PORT = "AGENTSIGHT_PORT"  # listen port, default 8787
 ENV_STORE_RAW_IP = "AGENTSIGHT_STORE_RAW_IP"  # "1"/"true" keeps raw IPs, default off
+ENV_RATE_LIMIT = "AGENTSIGHT_RATE_LIMIT"  # requests/s per key, RATE or RATE:BURST; default off
+ENV_TRUSTED_PROXIES = "AGENTSIGHT_TRUSTED_PROXIES"  # comma-separated networks; default none
+ENV_BODY_TIMEOUT = "AGENTSIGHT_BODY_TIMEOUT"  # seconds to receive a body, default 60
 _EXTRA_HINT = "the collector needs the server extra: pip install 'agentsight[server]'"
 
 
@@ -42,6 +46,73 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
     return int(text)
+
+
+def _rate_limit(text: str) -> tuple[float, int | None]:
+    rate, _, burst = text.partition(":")
+    try:
+        per_second, size = float(rate), (int(burst) if burst else None)
+    except ValueError:
+        per_second, size = 0.0, None
+    if not 0 < per_second < float("inf") or (size is not None and size < 1):
+        raise argparse.ArgumentTypeError(f"expected RATE or RATE:BURST such as 20:40, got {text!r}")
+    return per_second, size
+
+
+def _network(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an address or network, got {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _add_limit_flags(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=os.environ.get(ENV_RATE_LIMIT) or None,
+        metavar="RATE[:BURST]",
+        help="requests per second per API key, burst default RATE; past it 429 with "
+        f"Retry-After (env {ENV_RATE_LIMIT}, default no limit)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        type=_network,
+        action="append",
+        metavar="NETWORK",
+        help="a reverse proxy whose X-Forwarded-For is believed; repeatable "
+        f"(env {ENV_TRUSTED_PROXIES}, comma-separated; default none)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=os.environ.get(ENV_BODY_TIMEOUT, "60"),
+        help=f"seconds a request body may take to arrive, then 408 (env {ENV_BODY_TIMEOUT})",
+    )
+
+
+def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    from .server import RateLimit
+
+    proxies = args.trusted_proxy
+    if proxies is None:
+        env = os.environ.get(ENV_TRUSTED_PROXIES, "")
+        proxies = [_network(n) for n in env.split(",") if n.strip()]
+    rate = None
+    if args.rate_limit is not None:
+        per_second, burst = args.rate_limit
+        rate = RateLimit(per_second) if burst is None else RateLimit(per_second, burst)
+    return {"rate_limit": rate, "trusted_proxies": proxies, "body_timeout": args.body_timeout}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         default=_env_flag(ENV_STORE_RAW_IP),
         help=f"keep customer IP addresses, not only their country (env {ENV_STORE_RAW_IP})",
     )
+    _add_limit_flags(serve)
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(run=_serve)
 
@@ -127,7 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     db = args.db if "://" in args.db else Path(args.db)
-    return run(db, args.host, args.port, ServerOptions(store_raw_ip=args.store_raw_ip))
+    options = ServerOptions(store_raw_ip=args.store_raw_ip, **_limit_options(args))
+    return run(db, args.host, args.port, options)
 
 
 async def _with_storage(db: str, action: Any) -> Any:
