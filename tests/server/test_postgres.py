@@ -1,0 +1,243 @@
+"""PostgreSQL only: several collectors at once, migrations, and ``agentsight migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pg_helpers
+import pytest
+
+from agentsight.server import Storage, StorageUnavailable, open_storage
+from agentsight.server.storage import ConversationQuery, Feedback, NewEvent
+
+pytestmark = pytest.mark.anyio
+_CLI = [sys.executable, "-m", "agentsight._cli"]
+
+
+@pytest.fixture
+def schema(postgres_database: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL."""
+    url = pg_helpers.create_schema(postgres_database)
+    try:
+        yield url
+    finally:
+        pg_helpers.drop_schema(url)
+
+
+def _event(kind: str, cid: str, at: int, event_id: str | None = None, **payload: Any) -> NewEvent:
+    return NewEvent(event_id or uuid.uuid4().hex, kind, cid, at, at, payload)
+
+
+def _start(kind: str, cid: str, at: int, **attributes: Any) -> NewEvent:
+    payload = dict.fromkeys(("customer_id", "device", "source", "language", "name", "metadata"))
+    payload.update(attributes, is_used=kind == "conversation", environment="production")
+    return _event(kind, cid, at, **payload)
+
+
+def _message(cid: str, at: int, event_id: str | None = None) -> NewEvent:
+    return _event("message", cid, at, event_id, sender="end_user", content=f"m{at}", metadata=None)
+
+
+async def test_migrations_run_once_when_collectors_start_together(schema: str) -> None:
+    """Six storages opened at once on an empty schema: one migration, all usable."""
+    storages = await asyncio.gather(*(open_storage(schema) for _ in range(6)))
+    try:
+        rows = await pg_helpers.fetch(schema, "SELECT version FROM schema_version")
+        assert [r[0] for r in rows] == [1]
+        assert await storages[3].list_keys() == []
+    finally:
+        for storage in storages:
+            await storage.aclose()
+
+
+async def test_concurrent_writers_create_one_conversation_first_write_wins(schema: str) -> None:
+    """Two collectors' storages race on new conversations: one row, merged, counted once."""
+    one, two = await open_storage(schema), await open_storage(schema)
+    try:
+        await one.create_key("A", "hash", "redacted")
+        for round_ in range(40):
+            cid = f"race-{round_}"
+            shared = [uuid.uuid4().hex for _ in range(20)]
+            first = [
+                _start("interaction", cid, 1, customer_id="alice", metadata={"a": {"x": 1}}),
+                *(_message(cid, 10 + i, shared[i]) for i in range(20)),
+            ]
+            second = [
+                _start(
+                    "conversation",
+                    cid,
+                    2,
+                    customer_id="bob",
+                    device="mobile",
+                    metadata={"a": {"y": 2}, "b": 1},
+                ),
+                *(_message(cid, 10 + i, shared[i]) for i in reversed(range(20))),
+                _message(cid, 50),
+            ]
+            results = await asyncio.gather(one.write_batch(1, first), two.write_batch(1, second))
+            assert sum(r.accepted for r in results) == 23
+            assert sum(r.duplicates for r in results) == 20
+            conversation = await one.get_conversation(1, cid)
+            assert conversation is not None
+            assert conversation["event_count"] == 23
+            assert conversation["message_count"] == 21
+            assert conversation["customer_id"] in ("alice", "bob")
+            assert conversation["device"] == "mobile"
+            assert conversation["is_used"] is True
+            assert conversation["metadata"] == {"a": {"x": 1, "y": 2}, "b": 1}
+            assert len(await one.list_events(1, cid)) == 23
+        page = await two.list_conversations(1, ConversationQuery(limit=100))
+        assert len(page.conversations) == 40
+        # A later interaction never turns is_used back, nor overwrites a set field.
+        await one.write_batch(1, [_start("interaction", "race-0", 99, customer_id="carol")])
+        again = await two.get_conversation(1, "race-0")
+        assert again is not None
+        assert again["is_used"] is True
+        assert again["customer_id"] in ("alice", "bob")
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_unreachable_server_is_storage_unavailable() -> None:
+    """No server on the port: StorageUnavailable, which the collector answers with 503."""
+    pg_helpers.require_server()
+    with socket_port() as port:
+        url = f"postgresql://postgres@127.0.0.1:{port}/nothing"
+        with pytest.raises(StorageUnavailable):
+            await open_storage(url, connect_timeout=2)
+
+
+class socket_port:
+    """A loopback port with nothing listening on it."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self._probe = probe
+        port: int = probe.getsockname()[1]
+        return port  # bound but not listening: connections are refused
+
+    def __exit__(self, *exc: object) -> None:
+        self._probe.close()
+
+
+async def _fill_sqlite(path: Path) -> None:
+    storage = await open_storage(path)
+    try:
+        await storage.create_key("A", "hash-a", "ags_a...")
+        await storage.create_key("B", "hash-b", "ags_b...")
+        for start in range(0, 6000, 500):
+            batch = []
+            for at in range(start, start + 500):
+                cid = f"c{at % 150}"
+                if at < 150:
+                    batch.append(
+                        _start(
+                            "conversation", cid, at, customer_id=f"u{at % 7}", metadata={"n": at}
+                        )
+                    )
+                else:
+                    batch.append(_message(cid, at))
+            await storage.write_batch(1 + start // 3000, batch)
+        nul = NewEvent(
+            uuid.uuid4().hex,
+            "message",
+            "c1",
+            1,
+            9_999,
+            {"sender": "agent", "content": "zero\x00byte", "metadata": None},
+        )
+        await storage.write_batch(1, [nul])
+        await storage.add_feedback(1, "c3", Feedback("positive", "nice", {"k": [1, 2]}))
+    finally:
+        await storage.aclose()
+
+
+async def _answers(storage: Storage) -> list[Any]:
+    answers: list[Any] = []
+    for project in (1, 2):
+        page = await storage.list_conversations(project, ConversationQuery(limit=500))
+        answers.append(page.conversations)
+        for conversation in page.conversations:
+            cid = conversation["conversation_id"]
+            answers.append(await storage.get_conversation(project, cid))
+            answers.append(await storage.list_events(project, cid))
+    answers.append(await storage.list_keys())
+    return answers
+
+
+def _interrupted_migrate(source: Path, url: str) -> str:
+    """Run ``agentsight migrate`` and SIGKILL it once it is part-way through the events."""
+    process = subprocess.Popen(
+        [*_CLI, "migrate", "--from", str(source), "--db", url, "--chunk-rows", "100"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = ""
+    try:
+        for line in process.stdout:
+            seen += line
+            if line.startswith("events") and " 0%" not in line and "100%" not in line:
+                process.send_signal(signal.SIGKILL)
+                break
+    finally:
+        process.wait(60)
+        process.stdout.close()
+    assert process.returncode == -signal.SIGKILL, seen
+    return seen
+
+
+async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, schema: str) -> None:
+    """agentsight migrate, killed mid-way and run again: resumes, counts verified, same answers."""
+    source = tmp_path / "old.db"
+    await _fill_sqlite(source)
+    with anyio.fail_after(120):
+        await anyio.to_thread.run_sync(_interrupted_migrate, source, schema)
+        done = await anyio.run_process(
+            [*_CLI, "migrate", "--from", str(source), "--db", schema, "--chunk-rows", "100"]
+        )
+    output = done.stdout.decode()
+    assert "resuming:" in output
+    assert "counts verified" in output
+    assert "6,001 events" in output
+    again = await anyio.run_process(
+        [*_CLI, "migrate", "--from", str(source), "--db", schema], check=False
+    )
+    assert again.returncode == 0, again.stderr  # a finished copy is a no-op that verifies
+    sqlite_storage, pg_storage = await open_storage(source), await open_storage(schema)
+    try:
+        assert await _answers(pg_storage) == await _answers(sqlite_storage)
+        # New rows after the copy get new ids (the sequences moved past the copied ones).
+        key = await pg_storage.create_key("C", "hash-c", "ags_c...")
+        assert key.id == 3
+    finally:
+        await sqlite_storage.aclose()
+        await pg_storage.aclose()
+
+
+async def test_migrate_refuses_a_database_with_other_data(tmp_path: Path, schema: str) -> None:
+    """Copying into a PostgreSQL database that already has projects fails, naming the reason."""
+    source = tmp_path / "small.db"
+    storage = await open_storage(source)
+    await storage.create_key("A", "h", "r")
+    await storage.aclose()
+    target = await open_storage(schema)
+    await target.create_key("other", "h2", "r2")
+    await target.aclose()
+    done = await anyio.run_process(
+        [*_CLI, "migrate", "--from", str(source), "--db", schema], check=False
+    )
+    assert done.returncode != 0
+    assert b"migrate into an empty database" in done.stderr
