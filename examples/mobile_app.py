@@ -36,7 +36,7 @@ def fake_completion(question: str) -> dict[str, Any]:
 
 async def session(tracker: ConversationTracker, user: str, sid: str, texts: list[str]) -> None:
     cid = f"app-{user}-{sid}"
-    attributes = {
+    attributes: dict[str, Any] = {
         "customer_id": user,
         "device": "mobile",
         "source": "ios_app",

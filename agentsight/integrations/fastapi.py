@@ -245,6 +245,7 @@ class ConversationMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         tracker: ConversationTracker | None = None,
         header: str | None = None,

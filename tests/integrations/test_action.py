@@ -121,4 +121,4 @@ def test_bad_arguments_raise_at_the_call_site() -> None:
     with pytest.raises(ValidationError, match="action_name"):
         action(tracker, " ")
     with pytest.raises(ValidationError, match="metadata"):
-        action(tracker, "x", metadata=["not", "a", "mapping"])  # type: ignore[arg-type]
+        action(tracker, "x", metadata=["not", "a", "mapping"])
