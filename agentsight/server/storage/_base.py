@@ -14,9 +14,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from .._analytics import MetricsQuery
 
 __all__ = [
     "ConversationChanges",
@@ -178,6 +181,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def add_feedback(self, project_id: int, conversation_id: str, feedback: Feedback) -> bool:
         """Add feedback to a conversation; ``False`` when there is no such conversation."""
+
+    @abc.abstractmethod
+    async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
+        """The analytics of ``GET /v1/metrics``, every figure computed in the database."""
 
     @abc.abstractmethod
     async def aclose(self) -> None:

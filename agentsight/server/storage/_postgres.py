@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _postgres_metrics
 from . import _postgres_read as read
 from . import _postgres_write as write
 from ._base import (
@@ -29,6 +30,9 @@ from ._base import (
     WriteResult,
 )
 from ._postgres_schema import migrate
+
+if TYPE_CHECKING:
+    from .._analytics import MetricsQuery
 
 __all__ = ["PostgresStorage", "redact_url"]
 
@@ -186,6 +190,9 @@ class PostgresStorage(Storage):
         return await self._run(
             lambda c: write.add_feedback(c, project_id, conversation_id, feedback)
         )
+
+    async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
+        return await self._run(lambda c: _postgres_metrics.metrics(c, project_id, query))
 
     async def aclose(self) -> None:
         await self._pool.close()

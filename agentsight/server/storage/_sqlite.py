@@ -11,9 +11,10 @@ import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _sqlite_manage as manage
+from . import _sqlite_metrics
 from . import _sqlite_read as read
 from ._base import (
     ConversationChanges,
@@ -29,6 +30,9 @@ from ._base import (
 from ._sqlite_schema import connect, migrate
 from ._sqlite_threads import ReaderPool, WriterThread
 from ._sqlite_write import write_batch
+
+if TYPE_CHECKING:
+    from .._analytics import MetricsQuery
 
 __all__ = ["SQLiteStorage"]
 
@@ -126,6 +130,9 @@ class SQLiteStorage(Storage):
         return await self._write(
             lambda c: manage.add_feedback(c, project_id, conversation_id, feedback)
         )
+
+    async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
+        return await self._read(lambda c: _sqlite_metrics.metrics(c, project_id, query))
 
     async def aclose(self) -> None:
         await self._writer.aclose()

@@ -1,0 +1,27 @@
+"""``GET /v1/metrics`` on PostgreSQL: the shared statements, in one read-only snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._analytics import MetricsQuery
+from ._metrics_sql import POSTGRES, MetricsPlan
+
+__all__ = ["metrics"]
+
+
+async def metrics(connection: Any, project_id: int, query: MetricsQuery) -> dict[str, Any]:
+    """Every figure of the project's metrics (asyncpg *connection*)."""
+    plan = MetricsPlan(project_id, query, POSTGRES)
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        totals = await connection.fetchrow(*_args(plan.totals()))
+        rows = {
+            name: await connection.fetch(*_args(statement))
+            for name, statement in plan.statements(totals).items()
+        }
+    return plan.assemble(totals, rows)
+
+
+def _args(statement: tuple[str, list[Any]]) -> list[Any]:
+    sql, params = statement
+    return [sql, *params]

@@ -1,0 +1,26 @@
+"""``GET /v1/metrics`` on SQLite: the shared statements, run on a reader thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .._analytics import MetricsQuery
+from ._metrics_sql import SQLITE, MetricsPlan
+
+__all__ = ["metrics"]
+
+
+def metrics(connection: sqlite3.Connection, project_id: int, query: MetricsQuery) -> dict[str, Any]:
+    """Every figure of the project's metrics, read in one transaction (one snapshot)."""
+    plan = MetricsPlan(project_id, query, SQLITE)
+    connection.execute("BEGIN")
+    try:
+        totals = connection.execute(*plan.totals()).fetchone()
+        rows = {
+            name: connection.execute(sql, params).fetchall()
+            for name, (sql, params) in plan.statements(totals).items()
+        }
+    finally:
+        connection.execute("COMMIT")
+    return plan.assemble(totals, rows)
