@@ -53,12 +53,14 @@ class MetricsQuery:
     escalation_actions: tuple[str, ...] = ESCALATION_ACTIONS
 
 
-def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
-    """The zone named *name*.
+def check_time_zone(name: str) -> dt.tzinfo:
+    """The zone named *name* (``UTC`` needs no time zone database).
 
     Raises:
         UnknownTimeZone: naming what was expected.
     """
+    if name == "UTC":
+        return dt.timezone.utc
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

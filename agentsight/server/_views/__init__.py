@@ -11,8 +11,10 @@ from ._conversations import (
     list_conversations,
     patch_conversation,
 )
+from ._dashboard import dashboard_file, dashboard_index
 from ._ingest import post_batch
 from ._meta import health, openapi
+from ._metrics import get_metrics
 
 __all__ = ["add_routes"]
 
@@ -31,5 +33,8 @@ def add_routes(app: web.Application) -> None:
             web.post(_ONE + "/feedback", add_feedback),
             web.get("/v1/health", health, allow_head=False),
             web.get("/v1/openapi.json", openapi, allow_head=False),
+            web.get("/v1/metrics", get_metrics, allow_head=False),
+            web.get("/", dashboard_index),
+            web.get("/static/{name}", dashboard_file),
         ]
     )

@@ -1,0 +1,76 @@
+"""``GET /v1/metrics``: the analytics of the caller's project, computed in the database."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from multidict import MultiDict
+
+from .._analytics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
+from .._auth import authenticate
+from .._errors import ApiError
+from .._fields import storable
+from .._state import STORAGE
+from ._conversations import _storage_call
+from ._params import parse_query
+
+__all__ = ["METRICS_FILTERS", "get_metrics"]
+
+#: The conversation filters ``GET /v1/metrics`` takes (checked as the list's are).
+METRICS_FILTERS = (
+    "since",
+    "until",
+    "environment",
+    "source",
+    "device",
+    "language",
+    "country",
+    "customer_id",
+)
+_OWN = ("tz", "escalation_actions")
+_MAX_ACTIONS = 50
+
+
+def _escalation_actions(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(","))
+    if len(names) > _MAX_ACTIONS or not all(
+        1 <= len(name) <= 256 and storable(name) for name in names
+    ):
+        raise ApiError(
+            400,
+            f"escalation_actions: expected up to {_MAX_ACTIONS} comma-separated action names"
+            " of 1 to 256 characters",
+        )
+    return names
+
+
+def parse_metrics_query(params: MultiDict[str]) -> MetricsQuery:
+    """A ``MetricsQuery`` from a request's query; a bad parameter is a 400 naming it."""
+    filters: MultiDict[str] = MultiDict()
+    for name in params:
+        if name not in METRICS_FILTERS and name not in _OWN:
+            allowed = ", ".join((*METRICS_FILTERS, *_OWN))
+            raise ApiError(400, f"{name[:64]}: unknown parameter; expected one of {allowed}")
+        if len(params.getall(name)) > 1:
+            raise ApiError(400, f"{name}: given more than once")
+        if name in METRICS_FILTERS:
+            filters[name] = params[name]
+    tz = params.get("tz", "UTC")
+    try:
+        check_time_zone(tz)
+    except UnknownTimeZone as exc:
+        raise ApiError(400, str(exc)) from None
+    actions = params.get("escalation_actions")
+    return MetricsQuery(
+        filters=parse_query(filters),
+        tz=tz,
+        escalation_actions=ESCALATION_ACTIONS if actions is None else _escalation_actions(actions),
+    )
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    """``GET /v1/metrics``: totals, engagement, timings, series, tools, breakdowns, tokens."""
+    project_id = await authenticate(request)
+    query = parse_metrics_query(MultiDict(request.query))
+    storage = request.app[STORAGE]
+    figures = await _storage_call(request, lambda: storage.metrics(project_id, query))
+    return web.json_response(figures)
