@@ -10,6 +10,7 @@ command.  The ``Collector`` of ``tests/server`` is the client side.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from agentsight.server import ServerOptions, create_app, open_storage
 from agentsight.server._run import make_runner
 from tests.server.collector_helpers import Collector
 
-__all__ = ["Secured", "read_response", "run_secured"]
+__all__ = ["Secured", "read_answer", "read_response", "run_secured"]
 
 
 @attrs.define
@@ -81,3 +82,15 @@ async def read_response(stream: SocketStream) -> tuple[int | None, bytes]:
     if not received.startswith(b"HTTP/1.1 "):
         return None, received
     return int(received[9:12]), received
+
+
+async def read_answer(stream: SocketStream) -> tuple[int, bytes]:
+    """Read one answer (status line, headers, a body of Content-Length bytes) from *stream*."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += await stream.receive()
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    while length is not None and len(body) < int(length.group(1)):
+        body += await stream.receive()
+    return int(head[9:12]), body
