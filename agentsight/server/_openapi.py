@@ -39,6 +39,22 @@ _LIST_PARAMS = [
 ]
 
 
+_METRICS_PARAMS = [
+    p
+    for p in _LIST_PARAMS
+    if p["name"]
+    in ("customer_id", "source", "language", "country", "device", "environment", "since", "until")
+] + [
+    _query("tz", {"type": "string", "default": "UTC"}, "IANA time zone of days and hours."),
+    _query(
+        "escalation_actions",
+        {"type": "string"},
+        "Comma-separated action names that count as a hand-over to a human"
+        " (default fallback_to_human,open_ticket,ticket,contact_human).",
+    ),
+]
+
+
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -118,6 +134,34 @@ def _paths() -> dict[str, Any]:
                     **_BODY_ERRORS,
                     "404": _ERROR,
                 },
+            },
+        },
+        "/v1/metrics": {
+            "get": {
+                "summary": "Analytics of the conversations matching the filters, computed in"
+                " the database: totals, engagement, response times (nearest-rank p50/p95),"
+                " durations, peak hours, daily series, tools, escalation, feedback,"
+                " breakdowns and token usage.",
+                "security": secured,
+                "parameters": _METRICS_PARAMS,
+                "responses": {"200": _json(_ref("Metrics")), **_AUTH_ERRORS},
+            }
+        },
+        "/": {
+            "get": {
+                "summary": "The dashboard (asks for an API key in the browser).",
+                "security": [],
+                "responses": {"200": {"description": "HTML page"}},
+            }
+        },
+        "/static/{name}": {
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": {
+                "summary": "A script, style sheet or image of the dashboard.",
+                "security": [],
+                "responses": {"200": {"description": "The file"}, "404": _ERROR},
             },
         },
         "/v1/health": {
@@ -224,6 +268,29 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "conversations": {"type": "array", "items": _ref("Conversation")},
                 "next_cursor": _NULL_TEXT,
+            },
+        },
+        "Metrics": {
+            "type": "object",
+            "description": "See docs/metrics.md for every figure's definition.",
+            "properties": {
+                name: {"type": "object"}
+                for name in (
+                    "totals",
+                    "engagement",
+                    "response_time_ms",
+                    "conversation_duration_ms",
+                    "peak_hours",
+                    "escalation",
+                    "feedback",
+                    "breakdowns",
+                    "token_usage",
+                )
+            }
+            | {
+                "tz": {"type": "string"},
+                "daily": {"type": "array", "items": {"type": "object"}},
+                "tools": {"type": "array", "items": {"type": "object"}},
             },
         },
         "ConversationChanges": {

@@ -34,7 +34,7 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/health", health, allow_head=False),
             web.get("/v1/openapi.json", openapi, allow_head=False),
             web.get("/v1/metrics", get_metrics, allow_head=False),
-            web.get("/", dashboard_index),
-            web.get("/static/{name}", dashboard_file),
+            web.get("/", dashboard_index, allow_head=False),
+            web.get("/static/{name}", dashboard_file, allow_head=False),
         ]
     )
