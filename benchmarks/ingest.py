@@ -205,6 +205,19 @@ async def _pg(server: str, sql: str) -> None:
         await connection.close()
 
 
+async def _describe(server: str) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(server)
+    try:
+        version = await connection.fetchval("SHOW server_version")
+        fsync = await connection.fetchval("SHOW fsync")
+        commit = await connection.fetchval("SHOW synchronous_commit")
+    finally:
+        await connection.close()
+    return f"PostgreSQL {version}, fsync={fsync}, synchronous_commit={commit}, on loopback"
+
+
 def _database(backend: str, server: str, folder: Path, run: int) -> str:
     if backend == "sqlite":
         return str(folder / f"bench-{run}.db")
@@ -300,7 +313,7 @@ def main() -> None:
         f"flight each; {args.batches} batches per run; median of {args.runs} runs",
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
         f"{platform.python_version()}, collectors, load generators and PostgreSQL share it",
-        "postgres_server": "see the caller: durable unless started without fsync",
+        "postgres_server": asyncio.run(_describe(args.pg)),
         "scenarios": figures,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
