@@ -17,7 +17,8 @@ middleware opens the chat's conversation (``customer_id`` = the user's id,
 the handlers, so every tracking call in a handler lands in it; it tracks the
 incoming message (text or caption, ``[photo]``-style placeholders with
 attachments otherwise) and callback-query button presses (label read from
-the inline keyboard).  With ``bot=``, a request middleware of the bot's
+the inline keyboard).  Handlers may take the id as an argument named
+``agentsight_conversation_id``.  With ``bot=``, a request middleware of the bot's
 session tracks what the bot sends (``sendMessage``, captions, edited texts)
 once Telegram accepted it, in the conversation of the target chat; without
 it, call ``track_reply`` on the messages your handlers send.

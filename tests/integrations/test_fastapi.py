@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import BackgroundTasks, Depends, FastAPI
+from fastapi import BackgroundTasks, Depends, FastAPI, WebSocket
 
 from agentsight import ConversationTracker
 from agentsight.integrations.fastapi import (
@@ -194,3 +194,28 @@ async def test_sync_dependency_conversation_is_not_seen_by_the_endpoint() -> Non
         async with httpx.AsyncClient(transport=asgi, base_url="http://t") as client:
             answer = await client.get("/")
     assert answer.json() == {"current": None}
+
+
+# starlette's TestClient (the WebSocket client used here) warns on import that it prefers httpx2.
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated")
+def test_websocket_route_runs_inside_the_dependency_conversation() -> None:
+    """A WebSocket session: every message it tracks lands in the query parameter's conversation."""
+    from fastapi.testclient import TestClient
+
+    tracker, transport = memory_tracker()
+    app = FastAPI(lifespan=tracker_lifespan(tracker))
+    by_query = conversation_dependency(tracker, query_param="chat", source="web")
+
+    @app.websocket("/ws")
+    async def socket(websocket: WebSocket, cid: str = Depends(by_query)) -> None:
+        await websocket.accept()
+        async for text in websocket.iter_text():
+            await tracker.track_human_message(text)
+            await websocket.send_text(f"{tracker.current_conversation_id}: {text}")
+
+    with TestClient(app) as client, client.websocket_connect("/ws?chat=ws-1") as websocket:
+        for text in ("one", "two"):
+            websocket.send_text(text)
+            assert websocket.receive_text() == f"ws-1: {text}"
+    messages = [(e["conversation_id"], e["content"]) for e in transport.events if "content" in e]
+    assert messages == [("ws-1", "one"), ("ws-1", "two")]
