@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +65,36 @@ class Replayer:
         claim = await anyio.to_thread.run_sync(self._spool.claim, path)
         if claim is None:
             return 0  # another process holds it, or it is the file we are writing
-        fd, events = claim
+        fd, records = claim
         try:
-            size = self._config.max_batch_events
-            for start in range(0, len(events), size):
-                chunk = events[start : start + size]
+            sent = 0
+            for chunk in self._chunks(records, path.name):
                 if not await self._send(chunk):
                     return None
                 self._stats.replayed += len(chunk)
+                sent += len(chunk)
             await anyio.to_thread.run_sync(self._spool.done, path)
-            if events:
-                logger.info("replayed %d spooled events from %s", len(events), path.name)
-            return len(events)
+            if sent:
+                logger.info("replayed %d spooled events from %s", sent, path.name)
+            return sent
         finally:
             await anyio.to_thread.run_sync(self._spool.release, fd)
+
+    def _chunks(self, records: list[bytes], name: str) -> Iterator[list[dict[str, Any]]]:
+        """The records' events in batches of ``max_batch_events``, parsed as needed."""
+        chunk: list[dict[str, Any]] = []
+        for record in records:
+            try:
+                events = json.loads(record)
+            except ValueError:
+                logger.warning("spool file %s has an unreadable record; skipped", name)
+                continue
+            chunk.extend(events)
+            while len(chunk) >= self._config.max_batch_events:
+                yield chunk[: self._config.max_batch_events]
+                chunk = chunk[self._config.max_batch_events :]
+        if chunk:
+            yield chunk
 
     async def _send(self, events: list[dict[str, Any]]) -> bool:
         body = wrap_batch([json.dumps(event, separators=(",", ":")) for event in events])

@@ -97,6 +97,10 @@ class Spool:
         self._size = 0
         self._count = 0
         self._last_sync = 0.0
+        # The directory's size, as last measured plus what we appended since: listing
+        # the directory on every append would cost more than the append itself.
+        self._approx_total = 0
+        self._measured = 0.0
         self.dropped = 0  # events lost to the size cap
 
     # -- writing ----------------------------------------------------------------------------
@@ -115,10 +119,14 @@ class Spool:
             payload = json.dumps(events, separators=(",", ":")).encode()
         record = frame(payload)
         with self._lock:
-            self._make_room(len(record))
+            now = time.monotonic()
+            if self._approx_total + len(record) > self._max_bytes or now - self._measured > 1:
+                self._make_room(len(record))
+                self._measured = now
             fd = self._writable()
             os.write(fd, record)
             self._size += len(record)
+            self._approx_total += len(record)
             now = time.monotonic()
             if self._fsync == "always" or (self._fsync == "interval" and now - self._last_sync > 1):
                 os.fsync(fd)
@@ -167,14 +175,16 @@ class Spool:
     def _make_room(self, incoming: int) -> None:
         files = self.files()
         total = sum(size for _, size in files) + incoming
+        self._approx_total = total - incoming
         for path, size in files:
             if total <= self._max_bytes:
-                return
+                break
             if path == self._path:
                 continue
             lost = self._drop_file(path)
             if lost is not None:
                 total -= size
+                self._approx_total -= size
                 self.dropped += lost
                 logger.error(
                     "spool over its size cap: dropped %s (%d events, the oldest)", path.name, lost
@@ -205,8 +215,11 @@ class Spool:
                 found.append((path, path.stat().st_size))
         return found
 
-    def claim(self, path: Path) -> tuple[int, list[dict[str, Any]]] | None:
-        """Lock *path* and read its events; ``None`` if another process (or we) write it.
+    def claim(self, path: Path) -> tuple[int, list[bytes]] | None:
+        """Lock *path* and read its records; ``None`` if another process (or we) write it.
+
+        Records stay bytes (a JSON array of events each): the replayer parses
+        them one at a time, so a large file never becomes a large heap of dicts.
 
         The caller sends the events, deletes the file with ``done(path)`` once
         all were answered, and then calls ``release(fd)`` in every case.
@@ -220,18 +233,12 @@ class Spool:
         if not _lock(fd):
             os.close(fd)
             return None
-        events: list[dict[str, Any]] = []
         try:
             data = path.read_bytes()
         except OSError:
             os.close(fd)
             return None
-        for payload in read_records(data, path.name):
-            try:
-                events.extend(json.loads(payload))
-            except ValueError:
-                logger.warning("spool file %s has an unreadable record; skipped", path.name)
-        return fd, events
+        return fd, list(read_records(data, path.name))
 
     @staticmethod
     def release(fd: int) -> None:

@@ -47,7 +47,22 @@ def main() -> None:
         retry_max_delay=1.0,
         shutdown_timeout=5.0,
     )
+    peak: dict[str, object] = {"rss_mb": 0.0}
+    stop = threading.Event()
+
+    def sample() -> None:  # where the memory went, if a bound is ever broken
+        page = resource.getpagesize()
+        while not stop.wait(0.2):
+            with open("/proc/self/statm") as statm:
+                rss = int(statm.read().split()[1]) * page / 2**20
+            if rss > float(peak["rss_mb"]):  # type: ignore[arg-type]
+                s = tracker.stats()
+                at = round(time.monotonic() - started, 1)
+                peak.update(rss_mb=round(rss, 1), queued=s.queued, spooled=s.spooled, at_s=at)
+                peak["replayed"] = s.replayed
+
     started = time.monotonic()
+    threading.Thread(target=sample, daemon=True).start()
     for n in range(args.events):
         cid = f"{args.prefix}-{n % args.conversations}"
         tracker.track_human_message(f"{args.prefix}:{n}", conversation_id=cid)
@@ -61,9 +76,10 @@ def main() -> None:
         print(f"SPOOLED {tracker.stats().spooled}", flush=True)
         threading.Event().wait()
     tracker.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stats = tracker.stats()
-    print(json.dumps({"stats": attrs.asdict(stats), "peak_rss_mb": round(peak, 1)}), flush=True)
+    stop.set()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {"stats": attrs.asdict(tracker.stats()), "peak_rss_mb": round(maxrss, 1), "peak": peak}
+    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
