@@ -16,8 +16,14 @@ from .helpers import Secured
 
 pytestmark = pytest.mark.anyio
 
-#: The only routes open without a key; anything else must ask for one.
-PUBLIC = {("GET", "/v1/health"), ("GET", "/v1/openapi.json")}
+#: The only routes open without a key (no data: liveness, the API document, the
+#: dashboard's page and files); anything else must ask for one.
+PUBLIC = {
+    ("GET", "/v1/health"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/"),
+    ("GET", "/static/{name}"),
+}
 SECRET = "a-secret-customer"  # in project A's data; never in an answer to anyone else
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/batch"): batch(conversation("victim", 0, 0.0), message("victim", 1, 1.0)),
@@ -60,18 +66,22 @@ async def _victim_untouched(secured: Secured) -> None:
     assert [e["seq"] for e in answer["events"]] == [0, 1]
 
 
-async def test_only_health_and_openapi_are_public(secured: Secured) -> None:
-    """Without a key, exactly /v1/health and /v1/openapi.json answer 200; all else 401."""
+async def test_only_the_listed_routes_are_public(secured: Secured) -> None:
+    """Without a key only health, the OpenAPI document and the dashboard answer; all else 401."""
+    await _seed(secured)
     public = set()
     for method, template in _routes(secured.app):
         status, headers, text = await _call(secured, method, template, {})
-        if status == 200:
+        assert SECRET not in text, (method, template)
+        if status != 401:
             public.add((method, template))
         else:
-            assert status == 401, (method, template, status, text)
             assert headers["WWW-Authenticate"].startswith("Bearer")
             assert "error" in json.loads(text)
     assert public == PUBLIC
+    for method, template in sorted(PUBLIC - {("GET", "/static/{name}")}):
+        assert (await _call(secured, method, template, {}))[0] == 200, template
+    await _victim_untouched(secured)
 
 
 @pytest.mark.parametrize(
