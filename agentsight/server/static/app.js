@@ -1,0 +1,506 @@
+/* AgentSight dashboard: overview, conversation list and transcripts over the /v1 API.
+ *
+ * Safety rule of this file: data from the API is only ever put into the page
+ * as text (textContent, text nodes, attribute values); no innerHTML anywhere.
+ */
+"use strict";
+(function () {
+  const KEY = "agentsight.key";
+  const state = { key: sessionStorage.getItem(KEY), listPages: [null], listIndex: 0 };
+  const $ = (id) => document.getElementById(id);
+  const zone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
+  const SOURCES_HINT = ["web", "whatsapp", "telegram", "voice_call", "ios_app"];
+
+  /* ---------- DOM helpers ---------- */
+  function h(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "style") {
+        for (const [k, v] of Object.entries(value)) node.style.setProperty(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v);
+      }
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    append(node, children);
+    return node;
+  }
+  function append(node, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+  function toast(message) {
+    const t = $("toast");
+    t.textContent = message;
+    t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, 2600);
+  }
+
+  /* ---------- formatting ---------- */
+  const fmt = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
+  const pct = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(r >= 0.1 ? 0 : 1)}%`);
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "–";
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+    const m = s / 60;
+    if (m < 60) return `${m.toFixed(m < 10 ? 1 : 0)} min`;
+    return `${(m / 60).toFixed(1)} h`;
+  }
+  function when(iso) {
+    if (!iso) return "–";
+    const d = new Date(iso);
+    return d.toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  }
+  function clock(iso) {
+    return new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+  /* A country code badge: flag emoji need fonts that many machines lack. */
+  function flag(code) {
+    return h("span", { class: "flag", text: code && /^[A-Za-z]{2}$/.test(code) ? code.toUpperCase() : "··" });
+  }
+  let regionNames = null;
+  try { regionNames = new Intl.DisplayNames(["en"], { type: "region" }); } catch (e) { regionNames = null; }
+  function countryName(code) {
+    if (!code) return "Unknown";
+    try { return (regionNames && regionNames.of(code.toUpperCase())) || code; } catch (e) { return code; }
+  }
+
+  /* ---------- API ---------- */
+  async function api(method, path, params, body) {
+    const url = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) url.searchParams.set(k, v);
+    const response = await fetch(url, {
+      method,
+      headers: { Authorization: `Bearer ${state.key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 401) {
+      logout("That key was refused: " + (data.error || "unauthorised"));
+      throw new Error("unauthorised");
+    }
+    if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+    return data;
+  }
+
+  /* ---------- login ---------- */
+  function showLogin(message) {
+    $("shell").hidden = true;
+    $("login").hidden = false;
+    $("login-error").hidden = !message;
+    $("login-error").textContent = message || "";
+    $("key-input").focus();
+  }
+  function logout(message) {
+    sessionStorage.removeItem(KEY);
+    state.key = null;
+    showLogin(message);
+  }
+  async function login(event) {
+    event.preventDefault();
+    const key = $("key-input").value.trim();
+    if (!key) return;
+    state.key = key;
+    try {
+      await api("GET", "/v1/conversations", { limit: 1 });
+    } catch (e) {
+      if (e.message !== "unauthorised") showLogin(e.message);
+      return;
+    }
+    sessionStorage.setItem(KEY, key);
+    $("key-input").value = "";
+    start();
+  }
+  function start() {
+    $("login").hidden = true;
+    $("shell").hidden = false;
+    $("key-label").textContent = `Key ${state.key.slice(0, 8)}…${state.key.slice(-4)}`;
+    route();
+  }
+
+  /* ---------- routing ---------- */
+  function parseHash() {
+    const raw = location.hash.replace(/^#/, "") || "/";
+    const [path, query] = raw.split("?");
+    return { path, params: Object.fromEntries(new URLSearchParams(query || "")) };
+  }
+  function go(path, params) {
+    const query = new URLSearchParams(Object.entries(params || {}).filter(([, v]) => v !== "" && v !== undefined && v !== null)).toString();
+    location.hash = query ? `${path}?${query}` : path;
+  }
+  function route() {
+    if (!state.key) return showLogin();
+    const { path, params } = parseHash();
+    const main = clear($("main"));
+    for (const link of document.querySelectorAll("[data-nav]")) link.classList.remove("active");
+    if (path.startsWith("/conversation/")) {
+      document.querySelector('[data-nav="conversations"]').classList.add("active");
+      transcript(main, decodeURIComponent(path.slice("/conversation/".length)));
+    } else if (path === "/conversations") {
+      document.querySelector('[data-nav="conversations"]').classList.add("active");
+      conversations(main, params);
+    } else {
+      document.querySelector('[data-nav="overview"]').classList.add("active");
+      overview(main, params);
+    }
+  }
+
+  /* ---------- shared filter bar ---------- */
+  const FILTERS = {
+    since: { label: "From (UTC)", type: "date" },
+    until: { label: "Until (UTC)", type: "date" },
+    environment: { label: "Environment", options: ["", "production", "development"] },
+    source: { label: "Source", type: "text", list: SOURCES_HINT },
+    device: { label: "Device", options: ["", "desktop", "mobile"] },
+    language: { label: "Language", type: "text" },
+    country: { label: "Country", type: "text", placeholder: "DE" },
+    customer_id: { label: "Customer", type: "text" },
+    is_used: { label: "Used", options: ["", "true", "false"] },
+    is_marked: { label: "Marked", options: ["", "true", "false"] },
+    sentiment: { label: "Feedback", options: ["", "positive", "neutral", "negative"] },
+    q: { label: "Text", type: "search", placeholder: "Search messages…" },
+  };
+  function filterBar(names, values, onApply) {
+    const inputs = {};
+    const form = h("form", { class: "filters", id: "filters" });
+    for (const name of names) {
+      const spec = FILTERS[name];
+      let input;
+      if (spec.options) {
+        input = h("select", { name, "aria-label": spec.label },
+          spec.options.map((o) => h("option", { value: o, text: o || `Any` })));
+      } else {
+        input = h("input", { name, type: spec.type, placeholder: spec.placeholder || "", "aria-label": spec.label });
+      }
+      const value = values[name] || "";
+      input.value = spec.type === "date" ? value.slice(0, 10) : value;
+      inputs[name] = input;
+      form.appendChild(h("label", { class: "field" }, h("span", { text: spec.label }), input));
+    }
+    form.appendChild(h("div", { class: "field" }, h("span", { text: " " }),
+      h("div", { class: "actions-bar" },
+        h("button", { type: "submit", class: "primary", text: "Apply" }),
+        h("button", { type: "button", class: "ghost", text: "Reset", onclick: () => onApply({}) }))));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const out = {};
+      for (const [name, input] of Object.entries(inputs)) {
+        let v = input.value.trim();
+        if (!v) continue;
+        if (FILTERS[name].type === "date") v = `${v}T00:00:00Z`;
+        out[name] = v;
+      }
+      onApply(out);
+    });
+    return form;
+  }
+
+  /* ---------- overview ---------- */
+  function tile(id, label, value, note, color) {
+    return h("div", { class: "card tile", "data-metric": id, style: color ? { "--tile": color } : null },
+      h("span", { class: "tile-label", text: label }),
+      h("span", { class: "tile-value", "data-value": id, text: value }),
+      h("span", { class: "tile-note", text: note || "" }));
+  }
+  function card(title, extra, ...body) {
+    return h("section", { class: "card" },
+      h("div", { class: "card-head" }, h("h2", { text: title }), extra || null), ...body);
+  }
+  function barList(entries, label) {
+    if (!entries.length) return h("p", { class: "muted", text: "No data" });
+    const max = Math.max(...entries.map((e) => e.conversations), 1);
+    return h("div", { class: "bars" }, entries.slice(0, 8).map((e) =>
+      h("div", { class: "bar-row" },
+        h("span", { class: "bar-name", title: e.value === null ? "unknown" : String(e.value), text: e.value === null ? "unknown" : label(e.value) }),
+        h("div", { class: "bar-track" }, h("div", { class: "bar-fill", style: { width: `${(100 * e.conversations) / max}%` } })),
+        h("span", { class: "bar-count", text: fmt(e.conversations) }))));
+  }
+
+  async function overview(main, params) {
+    main.append(
+      h("div", { class: "page-head" },
+        h("div", {}, h("h1", { text: "Overview" }),
+          h("p", { class: "muted", text: `Conversations and what happened in them · days and hours in ${zone}` }))),
+      filterBar(["since", "until", "environment", "source", "device", "language", "country"], params, (f) => go("/", f)),
+      h("div", { class: "loading", id: "overview-loading", text: "Loading metrics…" }));
+    let m;
+    try {
+      m = await api("GET", "/v1/metrics", { ...params, tz: zone });
+    } catch (e) {
+      $("overview-loading").textContent = `Could not load the metrics: ${e.message}`;
+      return;
+    }
+    $("overview-loading").remove();
+    const rt = m.response_time_ms;
+    const t = m.totals;
+    main.append(h("div", { class: "grid tiles", id: "tiles" },
+      tile("conversations", "Conversations", fmt(t.conversations), `${fmt(m.engagement.initialised_only)} only shown`),
+      tile("messages", "Messages", fmt(t.messages), `${fmt(t.end_user_messages)} from users`, "#06b6d4"),
+      tile("unique_users", "Unique users", fmt(t.unique_users), "by customer id", "#8b5cf6"),
+      tile("engagement", "Engagement", pct(m.engagement.rate), `${fmt(m.engagement.used)} of ${fmt(m.engagement.initialised)} used`, "#10b981"),
+      tile("response_time", "Response time", duration(rt.avg), `p50 ${duration(rt.p50)} · p95 ${duration(rt.p95)}`, "#f59e0b"),
+      tile("duration", "Avg. duration", duration(m.conversation_duration_ms.avg), "first to last event", "#0ea5e9"),
+      tile("escalation", "Escalated", pct(m.escalation.rate), `${fmt(m.escalation.conversations)} to a human`, "#ef4444"),
+      tile("feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899"),
+      tile("tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b")));
+
+    const legend = h("div", { class: "legend" },
+      h("span", {}, h("i", { class: "swatch sw-accent" }), "messages"),
+      h("span", {}, h("i", { class: "swatch sw-accent-2" }), "conversations"));
+    const fb = m.feedback.by_sentiment;
+    const fbTotal = Math.max(1, fb.positive + fb.neutral + fb.negative);
+    main.append(h("div", { class: "grid two" },
+      card("Daily volume", legend, Charts.barsAndLine(m.daily, { bar: "messages", line: "conversations", barLabel: "messages", lineLabel: "conversations", title: "Messages and conversations per day" })),
+      card("Feedback", null,
+        h("div", { class: "stack", id: "sentiment-bar" },
+          h("div", { class: "good", style: { width: `${(100 * fb.positive) / fbTotal}%` }, title: `${fb.positive} positive` }),
+          h("div", { class: "neutral", style: { width: `${(100 * fb.neutral) / fbTotal}%` }, title: `${fb.neutral} neutral` }),
+          h("div", { class: "bad", style: { width: `${(100 * fb.negative) / fbTotal}%` }, title: `${fb.negative} negative` })),
+        h("div", { class: "legend" },
+          h("span", {}, h("i", { class: "swatch sw-good" }), `${fmt(fb.positive)} positive`),
+          h("span", {}, h("i", { class: "swatch sw-warn" }), `${fmt(fb.neutral)} neutral`),
+          h("span", {}, h("i", { class: "swatch sw-bad" }), `${fmt(fb.negative)} negative`)),
+        h("h2", { class: "row-gap", text: "Environment" }),
+        h("div", { class: "row-gap" }, barList(m.breakdowns.environment, String)))));
+
+    main.append(h("div", { class: "grid two row-gap" },
+      card("Peak hours", h("span", { class: "muted small", text: `messages · ${zone}` }), Charts.heatmap(m.peak_hours.counts)),
+      card("Countries", null, countryTable(m.breakdowns.country))));
+
+    main.append(h("div", { class: "grid thirds row-gap" },
+      card("Sources", null, barList(m.breakdowns.source, String)),
+      card("Devices", null, barList(m.breakdowns.device, String)),
+      card("Languages", null, barList(m.breakdowns.language, String))));
+
+    main.append(h("div", { class: "grid halves row-gap" },
+      card("Tool usage", null, toolTable(m.tools)),
+      card("Token usage", h("div", { class: "legend" },
+        h("span", {}, h("i", { class: "swatch sw-accent" }), "prompt"),
+        h("span", {}, h("i", { class: "swatch sw-accent-2" }), "completion")),
+        Charts.stacked(m.token_usage.daily, [
+          { key: "prompt_tokens", label: "prompt tokens", color: "#4f46e5" },
+          { key: "completion_tokens", label: "completion tokens", color: "#06b6d4" },
+          { key: "embedding_tokens", label: "embedding tokens", color: "#a5b4fc" },
+        ]))));
+  }
+
+  function countryTable(entries) {
+    if (!entries.length) return h("p", { class: "muted", text: "No data" });
+    const max = Math.max(...entries.map((e) => e.conversations), 1);
+    return h("table", { id: "country-table" },
+      h("thead", {}, h("tr", {}, h("th", { text: "Country" }), h("th", { text: "" }), h("th", { class: "num", text: "Conversations" }), h("th", { class: "num", text: "Messages" }))),
+      h("tbody", {}, entries.slice(0, 10).map((e) => h("tr", {},
+        h("td", {}, flag(e.value), e.other ? "Other" : countryName(e.value)),
+        h("td", { style: { width: "22%" } }, h("div", { class: "bar-track" }, h("div", { class: "bar-fill", style: { width: `${(100 * e.conversations) / max}%` } }))),
+        h("td", { class: "num", text: fmt(e.conversations) }),
+        h("td", { class: "num", text: fmt(e.messages) })))));
+  }
+
+  function toolTable(tools) {
+    if (!tools.length) return h("p", { class: "muted", text: "No actions tracked" });
+    return h("table", { id: "tool-table" },
+      h("thead", {}, h("tr", {}, ["Action", "Calls", "Errors", "Avg", "p95"].map((label, i) => h("th", { class: i ? "num" : "", text: label })))),
+      h("tbody", {}, tools.slice(0, 12).map((tool) => h("tr", {},
+        h("td", {}, h("span", { class: "mono", text: tool.action_name })),
+        h("td", { class: "num", text: fmt(tool.count) }),
+        h("td", { class: "num" }, tool.errors ? h("span", { class: "pill bad", text: `${fmt(tool.errors)} · ${pct(tool.error_rate)}` }) : h("span", { class: "muted", text: "0" })),
+        h("td", { class: "num", text: duration(tool.avg_duration_ms) }),
+        h("td", { class: "num", text: duration(tool.p95_duration_ms) })))));
+  }
+
+  /* ---------- conversation list ---------- */
+  async function conversations(main, params) {
+    const { cursor, page, ...filters } = params;
+    main.append(
+      h("div", { class: "page-head" }, h("div", {}, h("h1", { text: "Conversations" }),
+        h("p", { class: "muted", text: "Newest first. Click one to read its transcript." }))),
+      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until"],
+        filters, (f) => go("/conversations", f)));
+    const body = h("div", { class: "card" }, h("div", { class: "loading", text: "Loading…" }));
+    main.append(body);
+    let answer;
+    try {
+      answer = await api("GET", "/v1/conversations", { ...filters, cursor, limit: 25 });
+    } catch (e) {
+      clear(body).append(h("p", { class: "error", text: e.message }));
+      return;
+    }
+    clear(body);
+    const rows = answer.conversations;
+    if (!rows.length) {
+      body.append(h("p", { class: "empty", text: "No conversations match these filters." }));
+    } else {
+      body.append(h("table", { id: "conversation-table" },
+        h("thead", {}, h("tr", {}, ["Conversation", "Started", "Source", "Device", "Country", "Messages", "Tokens", ""].map((label, i) =>
+          h("th", { class: i === 5 || i === 6 ? "num" : "", text: label })))),
+        h("tbody", {}, rows.map((c) => {
+          const open = () => go(`/conversation/${encodeURIComponent(c.conversation_id)}`);
+          return h("tr", { class: "link", "data-cid": c.conversation_id, onclick: open },
+            h("td", {},
+              h("a", { class: "conv-name", href: `#/conversation/${encodeURIComponent(c.conversation_id)}`, text: c.name || c.conversation_id }),
+              h("span", { class: "conv-id mono", text: c.conversation_id })),
+            h("td", { text: when(c.started_at) }),
+            h("td", {}, c.source ? h("span", { class: "pill accent", text: c.source }) : "–"),
+            h("td", { text: c.device || "–" }),
+            h("td", {}, c.country ? flag(c.country) : "–"),
+            h("td", { class: "num", text: fmt(c.message_count) }),
+            h("td", { class: "num", text: fmt(c.token_usage.total_tokens) }),
+            h("td", {}, c.is_marked ? h("span", { class: "pill warn", text: "★ marked" }) : null,
+              c.is_used ? null : h("span", { class: "pill", text: "shown only" })));
+        }))));
+    }
+    const index = Number(page || 1);
+    body.append(h("div", { class: "pager" },
+      h("span", { class: "muted", id: "page-label", text: `Page ${index} · ${rows.length} shown` }),
+      h("div", { class: "pager-buttons" },
+        h("button", { id: "prev-page", disabled: index <= 1, text: "← Previous", onclick: () => history.back() }),
+        h("button", { id: "next-page", disabled: !answer.next_cursor, text: "Next →",
+          onclick: () => go("/conversations", { ...filters, cursor: answer.next_cursor, page: index + 1 }) }))));
+  }
+
+  /* ---------- transcript ---------- */
+  function eventNode(event) {
+    const time = h("span", { class: "msg-meta", text: clock(event.timestamp) });
+    switch (event.type) {
+      case "message": {
+        const who = event.sender === "agent" ? "Agent" : "User";
+        const model = event.metadata && event.metadata.model ? ` · ${event.metadata.model}` : "";
+        return h("div", { class: `msg ${event.sender}`, "data-event": "message", "data-seq": event.seq },
+          h("div", { class: "bubble", text: event.content }),
+          h("span", { class: "msg-meta", text: `${who} · ${clock(event.timestamp)}${model}${event.truncated ? " · truncated" : ""}` }));
+      }
+      case "action": {
+        const failed = event.error_msg !== null && event.error_msg !== undefined;
+        return h("div", { class: `event${failed ? " error" : ""}`, "data-event": "action" },
+          h("span", { text: failed ? "⚠" : "⚙" }), h("b", { text: event.action_name }),
+          event.duration_ms !== null && event.duration_ms !== undefined ? h("span", { text: duration(event.duration_ms) }) : null,
+          failed ? h("span", { class: "error", text: String(event.error_msg) }) : (event.response ? h("span", { text: String(event.response).slice(0, 80) }) : null),
+          time);
+      }
+      case "button":
+        return h("div", { class: "event", "data-event": "button" }, h("span", { text: "◉" }),
+          h("b", { text: event.label }), h("span", { text: `${event.button_event} = ${event.value}` }), time);
+      case "token_usage":
+        return h("div", { class: "event", "data-event": "token_usage" }, h("span", { text: "◔" }),
+          h("span", { text: `${fmt(event.prompt_tokens)} prompt + ${fmt(event.completion_tokens)} completion = ${fmt(event.total_tokens)} tokens` }), time);
+      case "conversation":
+      case "interaction":
+        return h("div", { class: "event start", "data-event": event.type }, h("span", { text: event.type === "interaction" ? "◌" : "●" }),
+          h("span", { text: event.type === "interaction" ? "Widget shown" : "Conversation started" }), time);
+      default:
+        return h("div", { class: "event", text: event.type });
+    }
+  }
+
+  function attributes(c) {
+    const rows = [
+      ["Id", c.conversation_id], ["Customer", c.customer_id], ["Source", c.source], ["Device", c.device],
+      ["Language", c.language], ["Country", c.country ? `${countryName(c.country)} (${c.country})` : null],
+      ["Environment", c.environment], ["Started", c.started_at && new Date(c.started_at).toLocaleString("en-GB")],
+      ["Last event", c.ended_at && new Date(c.ended_at).toLocaleString("en-GB")], ["Used", c.is_used ? "yes" : "only shown"],
+      ["Messages", fmt(c.message_count)], ["Events", fmt(c.event_count)],
+      ["Tokens", `${fmt(c.token_usage.prompt_tokens)} prompt · ${fmt(c.token_usage.completion_tokens)} completion · ${fmt(c.token_usage.total_tokens)} total`],
+    ];
+    return h("dl", { class: "attrs", id: "attributes" }, rows.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "–" : String(v) })]));
+  }
+
+  async function transcript(main, cid) {
+    main.append(h("div", { class: "loading", text: "Loading transcript…" }));
+    let data;
+    try {
+      data = await api("GET", `/v1/conversations/${encodeURIComponent(cid)}`);
+    } catch (e) {
+      clear(main).append(h("p", { class: "error", text: e.message }), h("a", { href: "#/conversations", text: "← Back to conversations" }));
+      return;
+    }
+    clear(main);
+    const c = data.conversation;
+    const nameInput = h("input", { id: "rename-input", value: c.name || "", placeholder: c.conversation_id, "aria-label": "Conversation name" });
+    const rename = async (event) => {
+      event.preventDefault();
+      try {
+        await api("PATCH", `/v1/conversations/${encodeURIComponent(cid)}`, null, { name: nameInput.value });
+        toast("Renamed");
+      } catch (e) { toast(`Rename failed: ${e.message}`); }
+    };
+    const mark = h("button", { id: "mark", class: c.is_marked ? "on" : "", text: c.is_marked ? "★ Marked" : "☆ Mark" });
+    mark.addEventListener("click", async () => {
+      try {
+        const answer = await api("PATCH", `/v1/conversations/${encodeURIComponent(cid)}`, null, { is_marked: !c.is_marked });
+        c.is_marked = answer.conversation.is_marked;
+        mark.className = c.is_marked ? "on" : "";
+        mark.textContent = c.is_marked ? "★ Marked" : "☆ Mark";
+      } catch (e) { toast(`Mark failed: ${e.message}`); }
+    });
+    const del = h("button", { id: "delete", class: "danger", text: "Delete" });
+    del.addEventListener("click", async () => {
+      if (!del.classList.contains("armed")) {
+        del.classList.add("armed");
+        del.textContent = "Click again to delete";
+        setTimeout(() => { del.classList.remove("armed"); del.textContent = "Delete"; }, 4000);
+        return;
+      }
+      try {
+        await api("DELETE", `/v1/conversations/${encodeURIComponent(cid)}`);
+        toast("Conversation deleted");
+        go("/conversations");
+      } catch (e) { toast(`Delete failed: ${e.message}`); }
+    });
+    main.append(h("div", { class: "page-head" },
+      h("div", {},
+        h("a", { href: "#/conversations", class: "small", text: "← Conversations" }),
+        h("form", { class: "rename", id: "rename-form", onsubmit: rename }, nameInput, h("button", { type: "submit", id: "rename-save", text: "Rename" }))),
+      h("div", { class: "actions-bar" }, mark, del)));
+
+    const chat = h("section", { class: "card chat", id: "chat" }, data.events.map(eventNode));
+    if (!data.events.length) chat.append(h("p", { class: "empty", text: "No events" }));
+
+    const feedbackList = h("div", { id: "feedback-list" }, (c.feedback || []).map(feedbackItem));
+    const comment = h("input", { id: "feedback-comment", placeholder: "Comment (optional)" });
+    const send = async (sentiment) => {
+      try {
+        const answer = await api("POST", `/v1/conversations/${encodeURIComponent(cid)}/feedback`, null, { sentiment, comment: comment.value || null });
+        feedbackList.append(feedbackItem({ ...answer.feedback, created_at: new Date().toISOString() }));
+        comment.value = "";
+        toast("Feedback added");
+      } catch (e) { toast(`Feedback failed: ${e.message}`); }
+    };
+    const side = h("aside", { class: "side" },
+      h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", { text: "Attributes" })), attributes(c),
+        c.metadata ? h("div", { class: "row-gap" }, h("h2", { text: "Metadata" }), h("pre", { class: "json row-gap", text: JSON.stringify(c.metadata, null, 2) })) : null),
+      h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", { text: "Feedback" })),
+        h("div", { class: "feedback-form" },
+          h("div", { class: "sentiments" },
+            h("button", { type: "button", "data-sentiment": "positive", text: "Positive", onclick: () => send("positive") }),
+            h("button", { type: "button", "data-sentiment": "neutral", text: "Neutral", onclick: () => send("neutral") }),
+            h("button", { type: "button", "data-sentiment": "negative", text: "Negative", onclick: () => send("negative") })),
+          comment),
+        feedbackList));
+    main.append(h("div", { class: "transcript-layout" }, chat, side));
+  }
+
+  function feedbackItem(f) {
+    const tone = { positive: "good", negative: "bad", neutral: "" }[f.sentiment] || "";
+    return h("div", { class: "feedback-item" },
+      h("span", { class: `pill ${tone}`, text: f.sentiment }), " ",
+      h("span", { class: "muted small", text: when(f.created_at) }),
+      f.comment ? h("div", { text: f.comment }) : null);
+  }
+
+  /* ---------- start ---------- */
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", login);
+    $("logout").addEventListener("click", () => logout());
+    window.addEventListener("hashchange", route);
+    if (state.key) start(); else showLogin();
+  });
+})();

@@ -1,0 +1,163 @@
+"""Fixtures of the browser tests: a real collector with demo data, and headless Chromium.
+
+One ``agentsight serve`` process serves the module: project A holds a month
+of seeded history (counts known in advance) and a few hand-made
+conversations; project B holds what ``examples/demo_bot.py`` tracked with the
+real SDK.  Chromium is Debian's (``/usr/bin/chromium``, installed by
+``.ci/browser.sh``), driven by Playwright's Python API; without either the
+tests skip, except under ``CI=true``, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from tests.dashboard.seed import Seeded, seed
+from tests.e2e.collector import CollectorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("AGENTSIGHT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DEMO_CONVERSATIONS = 200
+HISTORY_CONVERSATIONS = 600
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@attrs.define
+class Served:
+    """The collector and what it holds."""
+
+    collector: CollectorProcess
+    history: Seeded
+    special: dict[str, str]  # role -> conversation id in project A
+
+
+def _require_browser() -> Any:
+    reason = ""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed: pip install playwright (see .ci/browser.sh)"
+    else:
+        if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+            reason = f"no Chromium at {CHROMIUM}: run .ci/browser.sh (apt-get install chromium)"
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def _special(collector: CollectorProcess) -> dict[str, str]:
+    """Three hand-made conversations: hostile text, one to rename, one to delete."""
+    now = time.time()
+    specials = {"xss": "special-xss", "rename": "special-rename", "delete": "special-delete"}
+    events: list[dict[str, Any]] = []
+    for n, cid in enumerate(specials.values()):
+        start = now - 3600 + n * 60
+        texts = [XSS, "<script>window.__pwned = 1</script>", "&lt;b&gt; stays literal"]
+        for seq, text in enumerate(["hello", *texts]):
+            events.append(
+                {
+                    "id": f"{n:02d}{seq:02d}".ljust(32, "a"),
+                    "type": "message",
+                    "conversation_id": cid,
+                    "seq": seq,
+                    "timestamp": time.strftime(
+                        "%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(start + seq)
+                    ),
+                    "sender": "end_user" if seq % 2 == 0 else "agent",
+                    "content": text,
+                }
+            )
+    status, answer = collector.request("POST", "/v1/batch", body={"schema": 1, "events": events})
+    assert status == 200 and not answer["rejected"], answer
+    return specials
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A collector process with project A (history + specials) and B (the demo bot)."""
+    _require_browser()
+    collector = CollectorProcess(tmp_path_factory.mktemp("dashboard") / "collector.db")
+    try:
+        history = seed(collector.url, collector.keys["A"], HISTORY_CONVERSATIONS, time.time())
+        special = _special(collector)
+        env = {
+            **os.environ,
+            "AGENTSIGHT_API_KEY": collector.keys["B"],
+            "AGENTSIGHT_API_ENDPOINT": collector.url,
+        }
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "examples" / "demo_bot.py"),
+                "--conversations",
+                str(DEMO_CONVERSATIONS),
+                "--seed",
+                "3",
+            ],
+            env=env,
+            check=True,
+            timeout=180,
+            capture_output=True,
+        )
+        yield Served(collector, history, special)
+    finally:
+        assert collector.stop() == 0, "".join(collector.log)
+
+
+@pytest.fixture(scope="module")
+def browser(served: Served) -> Iterator[Any]:
+    """Headless Debian Chromium under Playwright (no browser download)."""
+    sync_playwright = _require_browser()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, served: Served) -> Iterator[Any]:
+    """A fresh browser context (empty session storage) at 1280x800, signed in to project A."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(tab, served, "A")
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def sign_in(tab: Any, served: Served, project: str) -> None:
+    """Open the dashboard and give it *project*'s key, as a person would."""
+    tab.goto(served.collector.url + "/")
+    tab.fill("#key-input", served.collector.keys[project])
+    tab.click("#login-form button[type=submit]")
+    tab.wait_for_selector("#tiles")
