@@ -18,7 +18,7 @@ if [ ! -x "$chromium" ]; then
     fi
     echo "browser.sh: installing Chromium from Debian's packages" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
 fi
 # The Debian wrapper script prints a harmless shell warning on some machines; keep only the version.
 echo "browser.sh: $("$chromium" --version 2>/dev/null | head -n 1)" >&2
