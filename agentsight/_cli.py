@@ -107,7 +107,10 @@ def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
     proxies = args.trusted_proxy
     if proxies is None:
         env = os.environ.get(ENV_TRUSTED_PROXIES, "")
-        proxies = [_network(n) for n in env.split(",") if n.strip()]
+        try:
+            proxies = [_network(n) for n in env.split(",") if n.strip()]
+        except argparse.ArgumentTypeError as exc:
+            sys.exit(f"agentsight serve: {ENV_TRUSTED_PROXIES}: {exc}")
     rate = None
     if args.rate_limit is not None:
         per_second, burst = args.rate_limit
