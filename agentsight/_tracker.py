@@ -11,7 +11,6 @@ waits for room while a plain call drops the event and counts it.
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
 import json
 import logging
 import os
@@ -21,14 +20,9 @@ import weakref
 from collections.abc import Awaitable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import anyio
-import anyio.abc
-
 from . import _validate as check
-from ._action import Action
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
-from ._encode import _clean, encode_event, new_ids
 from ._events import (
     ActionEvent,
     ButtonEvent,
@@ -38,14 +32,24 @@ from ._events import (
     TokenUsageEvent,
 )
 from ._keys import is_well_formed
-from ._loops import running_backend, wait_future
-from ._runtime import Runtime, ThreadRuntime
-from ._spool import Spool
 from ._stats import SendReport, Stats, TrackerStats
 from .helpers import generate_conversation_id
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
+    import anyio
+    import anyio.abc
+
+    from ._action import Action
+    from ._runtime import Runtime, ThreadRuntime
+    from ._spool import Spool
     from .transports._base import Transport
+
+# The event-loop machinery (anyio, asyncio, the runtime, the encoder) is imported
+# when a tracker starts, not by `import agentsight`: importing it costs more than
+# everything else in the package together, and a process that never tracks
+# should not pay for it.
 
 logger = logging.getLogger("agentsight")
 
@@ -105,6 +109,8 @@ class ReportHandle:
         self._future = future
 
     def __await__(self) -> Generator[Any, None, SendReport]:
+        from ._loops import wait_future
+
         return wait_future(self._future).__await__()
 
     def result(self, timeout: float | None = None) -> SendReport:
@@ -115,6 +121,8 @@ class ReportHandle:
 
 
 def _completed(report: SendReport) -> ReportHandle:
+    import concurrent.futures
+
     future: concurrent.futures.Future[SendReport] = concurrent.futures.Future()
     future.set_result(report)
     return ReportHandle(future)
@@ -257,6 +265,8 @@ class ConversationTracker:
         if config.spool_dir is None:
             return None
         if self._spool is None:
+            from ._spool import Spool
+
             self._spool = Spool(
                 config.spool_dir, fsync=config.spool_fsync, max_bytes=config.spool_max_bytes
             )
@@ -289,6 +299,8 @@ class ConversationTracker:
                 )
                 self._intake = _NullIntake(self._stats)
                 return self._intake
+            from ._runtime import ThreadRuntime
+
             try:
                 self._thread_runtime = ThreadRuntime(
                     self._config_now(), transport, self._stats, self._get_spool()
@@ -307,6 +319,8 @@ class ConversationTracker:
     async def __aenter__(self) -> ConversationTracker:
         if self._intake is not None:
             return self  # already running (thread mode): keep it, flush on exit
+        import anyio
+
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         try:
@@ -331,6 +345,10 @@ class ConversationTracker:
         """
         if self._intake is not None:
             return
+        import anyio
+
+        from ._loops import running_backend
+
         if running_backend() != "asyncio":
             raise RuntimeError("astart() needs asyncio; under trio use `async with tracker:`")
         import asyncio
@@ -350,6 +368,10 @@ class ConversationTracker:
 
     async def _serve_in_loop(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Run a runtime in this loop until ``aclose()``."""
+        import anyio
+
+        from ._runtime import Runtime
+
         transport = self._make_transport()
         if transport is None:
             self._start()  # the no-key path: warn once, count drops
@@ -451,6 +473,8 @@ class ConversationTracker:
     def _drop(self, event: Event, reason: str) -> None:
         spool = self._spool
         if spool is not None and reason == "buffer_full":
+            from ._encode import encode_event, new_ids
+
             try:
                 spool.append([encode_event(event, new_ids(1)[0])])
                 self._stats.add_spooled(1)
@@ -468,6 +492,8 @@ class ConversationTracker:
             )
 
     async def _put_waiting(self, event: Event) -> None:
+        import anyio
+
         runtime = self._runtime
         while True:
             intake = self._intake or self._start()
@@ -606,6 +632,8 @@ class ConversationTracker:
         name = check.text("action_name", action_name, required=True)
         assert name is not None
         if response is not None and type(response) is not str:
+            from ._encode import _clean
+
             response = json.dumps(_clean(response))
         state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
@@ -819,6 +847,8 @@ class ConversationTracker:
         one ``action`` event with its timing, its response and, if it raised,
         the error (re-raised).
         """
+        from ._action import Action
+
         return Action(
             self,
             name,
@@ -858,6 +888,10 @@ class ConversationTracker:
         runtime = self._runtime
         if runtime is None:
             return _completed(SendReport())
+        import concurrent.futures
+
+        from ._loops import running_backend
+
         future = runtime.submit(lambda: runtime.flush(wait), SendReport())
         if running_backend() is None:
             try:

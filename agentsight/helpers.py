@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 
 __all__ = ["generate_conversation_id"]
 
@@ -15,4 +15,4 @@ def generate_conversation_id() -> str:
     had 12 hex digits; 24 (96 random bits) make collisions impossible in
     practice even across many bots sharing one collector.
     """
-    return f"conv_{uuid.uuid4().hex[:24]}"
+    return f"conv_{os.urandom(12).hex()}"

@@ -1,19 +1,20 @@
 """Where batches go: the collector over HTTP (default), memory, or a JSON-lines file.
 
-``HttpTransport`` is imported on first use: aiohttp takes a good part of a
-second to import, and ``import agentsight`` must stay cheap.
+The transports are imported on first use: aiohttp and anyio take longer to
+import than the rest of the package, and ``import agentsight`` must stay cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._base import Batch, Outcome, Rejection, SendResult, Transport
-from ._jsonl import JsonLinesTransport
-from ._memory import InMemoryTransport
 
 if TYPE_CHECKING:
     from ._aiohttp import HttpTransport
+    from ._jsonl import JsonLinesTransport
+    from ._memory import InMemoryTransport
 
 __all__ = [
     "Batch",
@@ -26,10 +27,15 @@ __all__ = [
     "Transport",
 ]
 
+_LAZY = {
+    "HttpTransport": "._aiohttp",
+    "InMemoryTransport": "._memory",
+    "JsonLinesTransport": "._jsonl",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "HttpTransport":
-        from ._aiohttp import HttpTransport
-
-        return HttpTransport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
