@@ -24,6 +24,7 @@ from . import _validate as check
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._events import (
+    CONVERSATION_FIELDS,
     ActionEvent,
     ButtonEvent,
     ConversationEvent,
@@ -140,6 +141,11 @@ class _NullIntake:
     def put(self, item: object) -> bool:
         self._stats.drop(self._reason)
         return True
+
+
+def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The conversation attributes among a call's arguments (``locals()``)."""
+    return {name: arguments[name] for name in CONVERSATION_FIELDS}
 
 
 class ConversationTracker:
@@ -785,16 +791,7 @@ class ConversationTracker:
             ValidationError: an empty ``conversation_id``, an unknown ``device``
                 or ``environment``, ``metadata`` not a mapping...
         """
-        attributes = {
-            "customer_id": customer_id,
-            "customer_ip_address": customer_ip_address,
-            "device": device,
-            "source": source,
-            "language": language,
-            "name": name,
-            "environment": environment,
-            "metadata": metadata,
-        }
+        attributes = _attributes(locals())
         return self._emit(  # type: ignore[no-any-return]
             self._conversation_event(conversation_id, attributes, is_used=True)
         )
@@ -819,16 +816,7 @@ class ConversationTracker:
         ``get_or_create_conversation``; it also makes the conversation current.
         Like ``send_tracked_data`` it waits for the collector's answer.
         """
-        attributes = {
-            "customer_id": customer_id,
-            "customer_ip_address": customer_ip_address,
-            "device": device,
-            "source": source,
-            "language": language,
-            "name": name,
-            "environment": environment,
-            "metadata": metadata,
-        }
+        attributes = _attributes(locals())
         self._emit(self._conversation_event(conversation_id, attributes, is_used=False))
         return self.flush()
 
