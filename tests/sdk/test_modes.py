@@ -157,3 +157,25 @@ async def test_thread_mode_from_async_code_does_not_block(sink: Sink) -> None:
     await tracker.aclose()
     assert [e["content"] for e in sink.events] == ["hello"]
     await anyio.lowlevel.checkpoint()
+
+
+def _write_syscalls() -> int:
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("syscw"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux /proc/self/io")
+def test_thread_mode_hand_off_costs_no_system_call_per_event() -> None:
+    """20,000 plain calls from a thread wake the tracker's thread a handful of times, not 20,000."""
+    transport = InMemoryTransport()  # no network: the only writes are wake-ups
+    tracker = ConversationTracker(transport=transport, max_buffer=30_000)
+    tracker.track_human_message("start", conversation_id="syscalls")  # starts the thread
+    tracker.flush().result()
+    before = _write_syscalls()
+    for n in range(20_000):
+        tracker.track_human_message(f"m{n}", conversation_id="syscalls")
+    during = _write_syscalls() - before
+    tracker.close()
+    assert len(transport.events) == 20_001
+    print(f"write system calls during 20,000 plain calls: {during}")
+    assert during < 2_000, during  # one wake-up per burst the thread drains, not per event
