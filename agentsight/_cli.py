@@ -165,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key", help="the key to revoke")
     revoke.set_defaults(run=_keys_revoke)
     _add_migrate(commands)
+    _add_export(commands, default_db, db_help)
     return parser
 
 
@@ -311,6 +312,96 @@ class _ProgressBar:
 
     def end(self) -> None:
         if self._tty and self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def _add_export(commands: Any, default_db: str, db_help: str) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write conversations and events as JSON Lines or CSV",
+        description="Write a project's conversations (newest first) with their events: JSON"
+        " Lines, one conversation per line, or CSV, one event per row.  A progress bar is"
+        " drawn on stderr when it is a terminal.",
+    )
+    export.add_argument("--db", default=default_db, help=db_help)
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--project", help="only this project (default: every project)")
+    export.add_argument(
+        "--since", help="only conversations started at or after: 2026-11-01 or an RFC 3339 time"
+    )
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(run=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    _require_server()
+    from .server._export import ExportError
+    from .server._time import parse_ts
+
+    if "://" not in args.db and not Path(args.db).is_file():
+        sys.exit(f"agentsight export: --db: no database at {args.db}")
+    since = None
+    if args.since is not None:
+        text = args.since + ("T00:00:00Z" if len(args.since) == 10 else "")
+        since = parse_ts(text)
+        if since is None:
+            sys.exit(
+                "agentsight export: --since: expected 2026-11-01 or an RFC 3339 time,"
+                f" got {args.since!r}"
+            )
+    try:
+        if args.output in (None, "-"):
+            written = asyncio.run(_run_export(args, sys.stdout, since))
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                written = asyncio.run(_run_export(args, out, since))
+    except ExportError as exc:
+        sys.exit(f"agentsight export: {exc}")
+    print(f"exported {written:,} conversations", file=sys.stderr, flush=True)
+    return 0
+
+
+async def _run_export(args: argparse.Namespace, out: Any, since: int | None) -> int:
+    from .server import open_storage
+    from .server._export import export
+
+    storage = await open_storage(args.db)
+    bar = _ExportBar(sys.stderr)
+    try:
+        done = await export(
+            storage, out, fmt=args.format, project=args.project, since=since, on_progress=bar
+        )
+    finally:
+        bar.end()
+        await storage.aclose()
+    return done.done
+
+
+class _ExportBar:
+    """A bar redrawn in place on a terminal, and nothing at all otherwise."""
+
+    def __init__(self, stream: Any, width: int = 30) -> None:
+        self._stream = stream
+        self._tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._width = width
+        self._drawn = -1
+
+    def __call__(self, progress: Any) -> None:
+        total = max(progress.total, 1)
+        percent = min(100, progress.done * 100 // total)
+        if not self._tty or (percent == self._drawn and progress.done != progress.total):
+            return
+        filled = self._width * percent // 100
+        bar = "#" * filled + "-" * (self._width - filled)
+        self._stream.write(
+            f"\r[{bar}] {percent:3d}%  {progress.done:,}/{progress.total:,} conversations"
+        )
+        self._stream.flush()
+        self._drawn = percent
+
+    def end(self) -> None:
+        if self._tty and self._drawn >= 0:
             self._stream.write("\n")
             self._stream.flush()
 

@@ -1,0 +1,206 @@
+"""``agentsight export``: a project's conversations and events as JSON Lines or CSV.
+
+Reads through the storage interface (pages of the conversation list, then
+each conversation's events), so it works on SQLite and PostgreSQL alike and
+never holds more than one page in memory.  Only finding the projects by name
+and counting what will be written (for the progress bar) asks the database
+directly.
+
+JSON Lines: one line per conversation, ``{"project", "conversation",
+"events"}``, the conversation as ``GET /v1/conversations/{id}`` answers it
+(feedback included).  CSV: one row per event, with its conversation's
+attributes repeated, JSON values (metadata, tools) as JSON text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TextIO
+
+import attrs
+
+from .storage import ConversationQuery, Storage
+
+__all__ = ["CSV_COLUMNS", "ExportError", "Progress", "export"]
+
+_PAGE = 200
+CONVERSATION_COLUMNS = (
+    "conversation_id",
+    "name",
+    "customer_id",
+    "source",
+    "device",
+    "language",
+    "country",
+    "environment",
+    "is_used",
+    "is_marked",
+    "started_at",
+    "ended_at",
+)
+EVENT_COLUMNS = (
+    "event_id",
+    "type",
+    "seq",
+    "timestamp",
+    "sender",
+    "content",
+    "action_name",
+    "duration_ms",
+    "response",
+    "error_msg",
+    "tools_used",
+    "button_event",
+    "label",
+    "value",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "embedding_tokens",
+    "metadata",
+)
+CSV_COLUMNS = ("project", *CONVERSATION_COLUMNS, *EVENT_COLUMNS)
+_JSON_FIELDS = ("metadata", "tools_used", "attachments")
+
+
+class ExportError(Exception):
+    """The export cannot start: no such project, or nothing to read."""
+
+
+@attrs.define
+class Progress:
+    """Counts for a progress display: conversations written of ``total``."""
+
+    total: int
+    done: int = 0
+
+
+def _project_sql(
+    mark: Callable[[int], str], name: str | None, since: int | None
+) -> tuple[str, list[Any]]:
+    """The look-up of projects and their counts, with placeholders in text order."""
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return mark(len(params))
+
+    counted = "" if since is None else f" AND c.started_at >= {param(since)}"
+    sql = (
+        "SELECT p.id, p.name, (SELECT COUNT(*) FROM conversations c"
+        f" WHERE c.project_id = p.id{counted}) FROM projects p"
+    )
+    if name is not None:
+        sql += f" WHERE p.name = {param(name)}"
+    return sql + " ORDER BY p.id", params
+
+
+def _sqlite_rows(path: Any, sql: str, params: list[Any]) -> list[Any]:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
+async def _projects(
+    storage: Storage, name: str | None, since: int | None
+) -> list[tuple[int, str, int]]:
+    """``(id, name, conversations to export)`` of the project named *name*, or of every project."""
+    from .storage._postgres import PostgresStorage
+    from .storage._sqlite import SQLiteStorage
+
+    if isinstance(storage, SQLiteStorage):
+        sql, params = _project_sql(lambda n: "?", name, since)
+        rows = await asyncio.to_thread(_sqlite_rows, storage.path, sql, params)
+    elif isinstance(storage, PostgresStorage):
+        sql, params = _project_sql(lambda n: f"${n}", name, since)
+        async with storage.acquire() as connection:
+            rows = await connection.fetch(sql, *params)
+    else:  # pragma: no cover - a third backend would add its own look-up
+        raise ExportError(f"export does not know the storage {type(storage).__name__}")
+    found = [(int(i), str(n), int(c)) for i, n, c in rows]
+    if name is not None and not found:
+        raise ExportError(f"--project: no project named {name!r} in this database")
+    return found
+
+
+async def _conversations(
+    storage: Storage, project_id: int, since: int | None
+) -> AsyncIterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    before = None
+    while True:
+        page = await storage.list_conversations(
+            project_id, ConversationQuery(limit=_PAGE, before=before, since=since)
+        )
+        for listed in page.conversations:
+            cid = listed["conversation_id"]
+            conversation = await storage.get_conversation(project_id, cid)
+            if conversation is not None:  # deleted meanwhile
+                yield conversation, await storage.list_events(project_id, cid)
+        if page.next_before is None:
+            return
+        before = page.next_before
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
+
+
+def _csv_rows(
+    project: str, conversation: dict[str, Any], events: list[dict[str, Any]]
+) -> list[list[Any]]:
+    head = [project, *(_cell(conversation.get(c)) for c in CONVERSATION_COLUMNS)]
+    rows = []
+    for event in events:
+        values = {**event, "event_id": event["id"]}
+        rows.append(head + [_cell(values.get(c)) for c in EVENT_COLUMNS])
+    return rows
+
+
+async def export(
+    storage: Storage,
+    out: TextIO,
+    *,
+    fmt: str,
+    project: str | None = None,
+    since: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Write the conversations (newest first) and their events of *project* (or all) to *out*.
+
+    Args:
+        fmt: ``"jsonl"`` or ``"csv"``.
+        since: only conversations started at or after this (microseconds).
+        on_progress: called after each conversation.
+
+    Returns:
+        how many conversations were written.
+
+    Raises:
+        ExportError: no project by that name.
+    """
+    projects = await _projects(storage, project, since)
+    progress = Progress(total=sum(count for _, _, count in projects))
+    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(CSV_COLUMNS)
+    for project_id, name, _ in projects:
+        async for conversation, events in _conversations(storage, project_id, since):
+            if writer is not None:
+                writer.writerows(_csv_rows(name, conversation, events))
+            else:
+                line = {"project": name, "conversation": conversation, "events": events}
+                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+            progress.done += 1
+            if on_progress is not None:
+                on_progress(progress)
+    return progress
