@@ -25,7 +25,7 @@ Definitions (the API documents them too):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -98,7 +98,8 @@ class MetricsPlan:
         self._query = query
         self._dialect = dialect
         self._project_id = project_id
-        clauses, params = ["c.project_id = ?"], [project_id]
+        clauses: list[str] = ["c.project_id = ?"]
+        params: list[Any] = [project_id]
         filters = query.filters
         for field in _EQUAL_FILTERS:
             value = getattr(filters, field)
@@ -182,7 +183,7 @@ class MetricsPlan:
         sender = self._dialect.json_text("e.payload", "sender")
         head = f"{head}, " if head else "WITH "
         sql = (
-            f"{head}msg AS MATERIALIZED (SELECT e.conversation_id, e.ts, e.seq, e.id,"
+            f"{head}msg AS (SELECT e.conversation_id, e.ts, e.seq, e.id,"
             f" {sender} AS sender {events}),"
             " m AS (SELECT ts, sender, MIN(CASE WHEN sender = 'agent' THEN ts END) OVER"
             " (PARTITION BY conversation_id ORDER BY ts DESC, seq DESC, id DESC"
@@ -269,7 +270,7 @@ class MetricsPlan:
             params += self._params
         return self._statement(" UNION ALL ".join(parts), params)
 
-    def assemble(self, totals: Sequence[Any], rows: dict[str, Rows]) -> dict[str, Any]:
+    def assemble(self, totals: Sequence[Any], rows: Mapping[str, Rows]) -> dict[str, Any]:
         """The answer of ``GET /v1/metrics`` from the rows of every statement."""
         conversations = int(totals[0])
         counts = [int(v or 0) for v in totals[1:6]]
