@@ -1,0 +1,276 @@
+"""Seconds per ``GET /v1/metrics`` over a million stored events, on SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/metrics.py [--events 1000000] [--rounds 5] [--postgres URL]
+
+Fills a fresh database through the storage interface (``write_batch``, as the
+collector does, in batches of 5,000 events) with realistic support
+conversations spread over 90 days: a ``conversation`` event (a quarter also
+``interaction``-only), 1 to 5 turns of user message, tool call (8 % failing,
+some escalated), agent message and token usage, sometimes a button; then
+feedback on one conversation in ten.  It then starts the collector on
+127.0.0.1 and times ``GET /v1/metrics`` as a client sees it: unfiltered in
+UTC, unfiltered in Europe/Berlin, and with two filters.  PostgreSQL runs when
+``--postgres`` or ``AGENTSIGHT_TEST_POSTGRES_URL`` names a server (a fresh
+database is created and dropped).  Each backend is timed twice: on the
+schema as it is, then after adding the index proposed as migration 0002,
+``events_by_type (project_id, type, conversation_id, ts, seq)``.  Results go
+to benchmarks/results/metrics.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from agentsight import __version__
+from agentsight._keys import generate_key, hash_key, redact
+from agentsight.server import create_app, open_storage
+from agentsight.server.storage import Feedback, NewEvent, Storage
+
+RESULTS = Path(__file__).parent / "results" / "metrics.json"
+DAY = 86_400_000_000
+SOURCES = [
+    ("web", "desktop"),
+    ("whatsapp", "mobile"),
+    ("telegram", "mobile"),
+    ("ios_app", "mobile"),
+]
+COUNTRIES = ["US", "GB", "DE", "BR", "IN", "ZA", "AU", "NL"]
+TOOLS = ["order_lookup", "reset_password", "update_address", "kb_search", "payment_status"]
+INDEX = "CREATE INDEX events_by_type ON events (project_id, type, conversation_id, ts, seq)"
+QUERIES = {
+    "all, UTC": {},
+    "all, Europe/Berlin": {"tz": "Europe/Berlin"},
+    "source=web, device=desktop, UTC": {"source": "web", "device": "desktop"},
+}
+
+
+def _conversation(rng: random.Random, n: int, now: int) -> list[NewEvent]:
+    cid = f"bench-{n:07d}"
+    start = now - rng.randrange(90) * DAY - rng.randrange(DAY)
+    source, device = rng.choice(SOURCES)
+    at = [start]
+    events: list[NewEvent] = []
+
+    def add(kind: str, step: int, payload: dict[str, Any], country: str | None = None) -> None:
+        at[0] += step
+        events.append(NewEvent(uuid.uuid4().hex, kind, cid, len(events), at[0], payload, country))
+
+    attributes = {
+        "customer_id": f"user-{rng.randrange(30_000)}",
+        "customer_ip_address": None,
+        "device": device,
+        "source": source,
+        "language": rng.choice(["en", "en", "de", "es", "pt-BR"]),
+        "name": None,
+        "environment": "production" if rng.random() < 0.9 else "development",
+        "metadata": {"bench": True},
+    }
+    country = rng.choice(COUNTRIES)
+    if rng.random() < 0.25:
+        add("interaction", 0, {**attributes, "is_used": False}, country)
+        if rng.random() < 0.4:
+            return events
+    add("conversation", 1_000_000, {**attributes, "is_used": True}, country)
+    for _ in range(rng.randint(1, 5)):
+        add("message", rng.randrange(2, 60) * 1_000_000, _message("end_user", "Where is my order?"))
+        failed = rng.random() < 0.08
+        add("action", 200_000, _action(rng.choice(TOOLS), rng.lognormvariate(5, 0.7), failed))
+        if failed and rng.random() < 0.5:
+            add("action", 50_000, _action("fallback_to_human", None, False))
+        add("message", rng.randrange(500, 9000) * 1000, _message("agent", "Here it is."))
+        prompt, completion = rng.randint(200, 1500), rng.randint(20, 300)
+        add("token_usage", 0, _tokens(prompt, completion))
+        if rng.random() < 0.2:
+            add("button", 5_000_000, {"button_event": "rate", "label": "Good", "value": "up"})
+    return events
+
+
+def _message(sender: str, content: str) -> dict[str, Any]:
+    return {"sender": sender, "content": content, "metadata": None, "attachments": None}
+
+
+def _action(name: str, duration: float | None, failed: bool) -> dict[str, Any]:
+    return {
+        "action_name": name,
+        "started_at": None,
+        "ended_at": None,
+        "duration_ms": None if duration is None else round(duration, 1),
+        "tools_used": None,
+        "response": None if failed else "ok",
+        "error_msg": "upstream timed out" if failed else None,
+        "metadata": None,
+    }
+
+
+def _tokens(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "embedding_tokens": 0,
+    }
+
+
+async def fill(storage: Storage, project_id: int, events: int, seed: int = 5) -> dict[str, int]:
+    """Store about *events* events; the counts stored."""
+    rng = random.Random(seed)
+    now = int(time.time() * 1_000_000)
+    pending: list[NewEvent] = []
+    stored = conversations = 0
+    while stored + len(pending) < events:
+        pending += _conversation(rng, conversations, now)
+        conversations += 1
+        if len(pending) >= 5000:
+            stored += (await storage.write_batch(project_id, pending)).accepted
+            pending = []
+    if pending:
+        stored += (await storage.write_batch(project_id, pending)).accepted
+    for n in range(0, conversations, 10):
+        sentiment = rng.choice(["positive", "positive", "neutral", "negative"])
+        await storage.add_feedback(project_id, f"bench-{n:07d}", Feedback(sentiment))
+    return {"events": stored, "conversations": conversations}
+
+
+async def measure(db: str | Path, events: int, rounds: int) -> dict[str, Any]:
+    """Fill *db*, start a collector over it and time the metrics queries."""
+    storage = await open_storage(db)
+    key = generate_key()
+    await storage.create_key("bench", hash_key(key), redact(key))
+    project_id = await storage.project_for_key(hash_key(key))
+    assert project_id is not None
+    started = time.perf_counter()
+    counts = await fill(storage, project_id, events)
+    fill_seconds = time.perf_counter() - started
+    print(f"  filled {counts['events']:,} events in {fill_seconds:.0f} s", flush=True)
+    await storage.aclose()
+    if not isinstance(db, Path):
+        await _pg_execute(db, "ANALYZE")  # fresh statistics, as autovacuum would give
+    timings = await _time_queries(db, key, rounds)
+    started = time.perf_counter()
+    await _add_type_index(db)
+    index_seconds = time.perf_counter() - started
+    print(f"  added the proposed events_by_type index in {index_seconds:.1f} s", flush=True)
+    indexed = await _time_queries(db, key, rounds)
+    return {
+        **counts,
+        "fill_s": round(fill_seconds, 1),
+        "queries": timings,
+        "index_s": round(index_seconds, 1),
+        "queries_with_events_by_type_index": indexed,
+    }
+
+
+async def _add_type_index(db: str | Path) -> None:
+    """The index proposed for migration 0002 (see the module docstring)."""
+    if isinstance(db, Path):
+        connection = sqlite3.connect(db)
+        try:
+            connection.execute(INDEX)
+        finally:
+            connection.close()
+        return
+    await _pg_execute(db, INDEX, "ANALYZE events")
+
+
+async def _pg_execute(url: str, *statements: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _time_queries(db: str | Path, key: str, rounds: int) -> dict[str, Any]:
+    """Median, min and max seconds of each query through a collector on 127.0.0.1."""
+    runner = web.AppRunner(create_app(await open_storage(db)), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    timings: dict[str, Any] = {}
+    try:
+        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {key}"}) as s:
+            for name, params in QUERIES.items():
+                seconds = []
+                for _ in range(rounds):
+                    begin = time.perf_counter()
+                    async with s.get("/v1/metrics", params=params) as answer:
+                        body = await answer.json()
+                        assert answer.status == 200, body
+                    seconds.append(time.perf_counter() - begin)
+                timings[name] = {
+                    "median_s": round(statistics.median(seconds), 3),
+                    "min_s": round(min(seconds), 3),
+                    "max_s": round(max(seconds), 3),
+                    "conversations": body["totals"]["conversations"],
+                    "messages": body["totals"]["messages"],
+                }
+                print(f"  {name}: median {timings[name]['median_s']:.3f} s", flush=True)
+    finally:
+        await runner.cleanup()  # closes the storage too
+    return timings
+
+
+def _postgres(server: str) -> tuple[str, Any]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
+    import pg_helpers
+
+    url = pg_helpers.create_database(server)
+    return url, lambda: pg_helpers.drop_database(server, url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", default=os.environ.get("AGENTSIGHT_TEST_POSTGRES_URL"))
+    parser.add_argument("--no-write", action="store_true", help="print only, keep the results file")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        print("SQLite:", flush=True)
+        results["sqlite"] = asyncio.run(
+            measure(Path(folder) / "bench.db", args.events, args.rounds)
+        )
+    if args.postgres:
+        print("PostgreSQL:", flush=True)
+        url, drop = _postgres(args.postgres)
+        try:
+            results["postgres"] = asyncio.run(measure(url, args.events, args.rounds))
+        finally:
+            drop()
+    document = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"
+        f" Python {platform.python_version()}",
+        "agentsight": __version__,
+        "what": "seconds per GET /v1/metrics as a client on 127.0.0.1 sees it",
+        "rounds": args.rounds,
+        "results": results,
+    }
+    if not args.no_write:
+        RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
