@@ -297,7 +297,7 @@
     if (!entries.length) return h("p", { class: "muted", text: "No data" });
     const max = Math.max(...entries.map((e) => e.conversations), 1);
     return h("table", { id: "country-table" },
-      h("thead", {}, h("tr", {}, h("th", { text: "Country" }), h("th", { text: "" }), h("th", { class: "num", text: "Conversations" }), h("th", { class: "num", text: "Messages" }))),
+      h("thead", {}, h("tr", {}, h("th", { text: "Country" }), h("th", { text: "" }), h("th", { class: "num", text: "Chats" }), h("th", { class: "num", text: "Messages" }))),
       h("tbody", {}, entries.slice(0, 10).map((e) => h("tr", {},
         h("td", {}, flag(e.value), e.other ? "Other" : countryName(e.value)),
         h("td", { style: { width: "22%" } }, h("div", { class: "bar-track" }, h("div", { class: "bar-fill", style: { width: `${(100 * e.conversations) / max}%` } }))),
