@@ -138,6 +138,14 @@ def clock_pair_ns() -> float:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM): ru_maxrss would keep the parent's from before exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

@@ -21,6 +21,20 @@ import attrs
 from agentsight import ConversationTracker
 
 
+def _high_water_mb() -> float:
+    """This process's peak RSS (VmHWM).
+
+    Not ``getrusage().ru_maxrss``: on Linux that keeps the peak of the forked
+    copy of the parent from before ``exec``, so a child of a big pytest process
+    would report the parent's size.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
@@ -77,8 +91,7 @@ def main() -> None:
         threading.Event().wait()
     tracker.close()
     stop.set()
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = {"stats": attrs.asdict(tracker.stats()), "peak_rss_mb": round(maxrss, 1), "peak": peak}
+    report = {"stats": attrs.asdict(tracker.stats()), "peak_rss_mb": _high_water_mb(), "peak": peak}
     print(json.dumps(report), flush=True)
 
 
