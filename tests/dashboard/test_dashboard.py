@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,13 @@ from tests.dashboard.conftest import (
     sign_in,
 )
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's screenshots are refreshed with AGENTSIGHT_UPDATE_SCREENSHOTS=1; an
+# ordinary run writes them to a temporary folder, so it leaves the tree clean.
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("AGENTSIGHT_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "agentsight-screenshots"
+)
 
 
 def _tile(page: Any, name: str) -> str:
