@@ -59,6 +59,10 @@ class Registry:
     def __len__(self) -> int:
         return len(self._states)
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock the parent held at the fork would never be released."""
+        self._lock = threading.Lock()
+
 
 def new_context_var() -> ContextVar[ConversationState | None]:
     return ContextVar("agentsight_conversation", default=None)

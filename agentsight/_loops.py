@@ -65,7 +65,13 @@ async def wait_future(future: concurrent.futures.Future[T]) -> T:
         return future.result()
     if running_backend() == "asyncio":
         return await asyncio.wrap_future(future)
-    return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+    # trio: be woken by the future's callback, not by a worker thread blocked on it
+    # (threads are a limited pool; 40 waiting flushes would starve everything else).
+    done = anyio.Event()
+    wake = call_soon_threadsafe()
+    future.add_done_callback(lambda _: wake(done.set))
+    await done.wait()
+    return future.result()
 
 
 class LoopThread:

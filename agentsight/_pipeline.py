@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -23,7 +24,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._config import TrackerConfig
 from ._encode import encode_events, gzip_body, new_ids, wrap_batch
-from ._events import Event
+from ._events import Event, MessageEvent
 from ._spool import Spool
 from ._stats import SendReport, Stats
 from .transports._base import Batch, Outcome, Rejection, SendResult, Transport
@@ -35,6 +36,7 @@ __all__ = ["FlushRequest", "Item", "Pipeline"]
 _GZIP_IN_THREAD = 256 * 1024  # zlib releases the GIL: big bodies are compressed off the loop
 _POLL = 0.005  # seconds the batcher sleeps while a batch is open and nothing came
 _CHUNK = 128  # events encoded in one go (~0.3 ms), between two yields to the loop
+_CHUNK_CHARS = 256 * 1024  # ... or this much message text, whichever comes first
 
 
 @attrs.define(eq=False)
@@ -42,7 +44,8 @@ class FlushRequest:
     """Put on the channel by ``flush()``: close the open batch; report once all are answered."""
 
     done: anyio.Event = attrs.field(factory=anyio.Event)
-    upto: int = -1
+    upto: int = sys.maxsize  # every batch counts until the batcher says which is the last
+    registered: bool = False
     sent: int = 0
     accepted: int = 0
     duplicates: int = 0
@@ -101,6 +104,7 @@ class Pipeline:
         self._parts: list[str] = []
         self._part_ids: list[str] = []
         self._chunk: list[Event] = []
+        self._chunk_chars = 0  # message text in the chunk, to bound its encoding time
         self._failing = False
         self._random = random.Random()
         self.recovered = anyio.Event()  # set when delivery works again after failing
@@ -112,10 +116,11 @@ class Pipeline:
     @property
     def in_flight(self) -> int:
         """Events taken from the channel and not yet answered."""
-        return self._encoding + sum(batch.count for batch in self._unfinished.values())
+        # list(): stats() reads this from other threads while the loop changes the dict.
+        return self._encoding + sum(batch.count for batch in list(self._unfinished.values()))
 
     def unfinished_upto(self, upto: int) -> int:
-        return sum(batch.count for number, batch in self._unfinished.items() if number <= upto)
+        return sum(b.count for number, b in list(self._unfinished.items()) if number <= upto)
 
     async def run(
         self,
@@ -185,7 +190,9 @@ class Pipeline:
                 markers.append(item)
                 return True
             self._chunk.append(item)
-            if len(self._chunk) >= _CHUNK:
+            if type(item) is MessageEvent:  # big messages make a chunk big: encode sooner
+                self._chunk_chars += len(item.content)
+            if len(self._chunk) >= _CHUNK or self._chunk_chars >= _CHUNK_CHARS:
                 size += self._encode_chunk()
                 if size >= config.max_batch_bytes:
                     return True
@@ -206,6 +213,7 @@ class Pipeline:
 
     def _encode_chunk(self) -> int:
         chunk, self._chunk = self._chunk, []
+        self._chunk_chars = 0
         chunk_ids = [self._take_id() for _ in chunk]
         encoded = encode_events(chunk, chunk_ids)
         self._parts.append(encoded)
@@ -252,11 +260,13 @@ class Pipeline:
         return batches, parts, count
 
     def _register(self, marker: FlushRequest) -> None:
+        """The marker reached the batcher: it waits for the batches shipped before it."""
         marker.upto = self._next_batch - 1
+        marker.registered = True
         if self.unfinished_upto(marker.upto) == 0:
             marker.done.set()
-        else:
-            self._waiters.append(marker)
+            if marker in self._waiters:
+                self._waiters.remove(marker)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -290,8 +300,12 @@ class Pipeline:
             failing_since = failing_since or now
             if self._spool is not None and now - failing_since >= self._config.spool_after:
                 # The collector has been unreachable too long: free the memory, keep the data.
-                await anyio.to_thread.run_sync(self._spool.append_batch, batch)
-                return SPOOLED
+                try:
+                    await anyio.to_thread.run_sync(self._spool.append_batch, batch)
+                    return SPOOLED
+                except OSError as exc:  # disk full, volume gone: keep retrying in memory
+                    logger.error("could not spool %d events (%s); retrying", batch.count, exc)
+                    failing_since = now
             delay = self.backoff(attempt, result.retry_after)
             self._stats.retried += batch.count
             self._warn_failure(result, delay)
@@ -342,24 +356,33 @@ class Pipeline:
         for waiter in self._waiters:
             if number <= waiter.upto:
                 waiter.add(batch, result)
-            if self.unfinished_upto(waiter.upto):
+            if not waiter.registered or self.unfinished_upto(waiter.upto):
                 still.append(waiter)
             else:
                 waiter.done.set()
         self._waiters = still
 
     async def flush(
-        self, put: Callable[[FlushRequest], Awaitable[None]], timeout: float
+        self,
+        put: Callable[[FlushRequest], Awaitable[None]],
+        timeout: float,
+        backlog: Callable[[], int] = lambda: 0,
     ) -> SendReport:
         """Close the open batch and wait (up to *timeout*) until everything before it is answered.
 
         *put* puts the request on the channel, behind every event tracked before.
         """
         request = FlushRequest()
-        with anyio.move_on_after(timeout):
-            await put(request)
-            await request.done.wait()
+        # Waiting from now on, so batches answered before the marker reaches the
+        # batcher are reported too.
+        self._waiters.append(request)
+        try:
+            with anyio.move_on_after(timeout):
+                await put(request)
+                await request.done.wait()
+        finally:
+            if request in self._waiters and not request.done.is_set():
+                self._waiters.remove(request)
         if request.done.is_set():
             return request.report(0)
-        upto = request.upto if request.upto >= 0 else self._next_batch
-        return request.report(self.unfinished_upto(upto) + self._encoding)
+        return request.report(self.unfinished_upto(request.upto) + self._encoding + backlog())

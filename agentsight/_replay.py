@@ -78,7 +78,7 @@ class Replayer:
                 logger.info("replayed %d spooled events from %s", sent, path.name)
             return sent
         finally:
-            await anyio.to_thread.run_sync(self._spool.release, fd)
+            self._spool.release(fd)  # os.close: never blocks, and must run even when cancelled
 
     def _chunks(self, records: list[bytes], name: str) -> Iterator[list[dict[str, Any]]]:
         """The records' events in batches of ``max_batch_events``, parsed as needed."""
@@ -116,8 +116,9 @@ class Replayer:
                 self._stats.rejected += len(result.rejected)
                 return True
             if result.outcome is Outcome.FAILED:
-                self._stats.drop(f"http_{result.status}", batch.count)
-                logger.error("the collector refused spooled events for good: %s", result.error)
-                return True  # final: the file must not be replayed forever
+                # Refused as a whole (a revoked key, say): keep the file for when that is
+                # fixed, rather than deleting data; the next round tries again.
+                logger.error("the collector refused spooled events: %s; kept", result.error)
+                return False
             await anyio.sleep(min(self._config.retry_max_delay, 0.5 * 2**attempt))
         return False

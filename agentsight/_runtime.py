@@ -68,10 +68,19 @@ class Intake:
         if self.closed or len(deque) >= self._max:
             return False
         deque.append(item)
+        if self._closed_now():  # closed meanwhile: take it back unless leftovers() has it
+            try:
+                deque.remove(item)
+                return False
+            except ValueError:
+                return True
         if not self._wake_pending:
             self._wake_pending = True
             self._schedule(self._wake)
         return True
+
+    def _closed_now(self) -> bool:
+        return self.closed  # read again: another thread may have closed it since
 
     def _wake(self) -> None:
         self._wakeup.set()
@@ -89,15 +98,16 @@ class Intake:
         async with self._lock:
             deque = self._deque
             while deque:
-                item = deque.popleft()
                 try:
-                    self._send.send_nowait(item)
+                    self._send.send_nowait(deque[0])
                 except anyio.WouldBlock:
-                    try:
-                        await self._send.send(item)
-                    except BaseException:
-                        deque.appendleft(item)  # not sent: keep it counted as buffered
-                        raise
+                    # Full: wait for room by polling, never inside send(): a cancelled
+                    # send() may have delivered the item all the same (a duplicate).
+                    await anyio.sleep(0.001)
+                    continue
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    return  # closed under us: leftovers() collects what is left
+                deque.popleft()
 
     async def pump(self) -> None:
         while not self.closed:
@@ -118,8 +128,9 @@ class Intake:
         """What is still in the hand-over deque (came too late, or shutdown ran out of time)."""
         self.closed = True
         self._send.close()
-        late = list(self._deque)
-        self._deque.clear()
+        late = []
+        while self._deque:  # popleft, not list()+clear(): an append in between is not lost
+            late.append(self._deque.popleft())
         return late
 
 
@@ -153,29 +164,39 @@ class Runtime:
             tuple[Callable[[], Coroutine[Any, Any, None]], Callable[[], None]]
         ] = collections.deque()
         self._calls_ready = anyio.Event()
+        self._stopped = False  # serve() has ended: submitted calls get their default
 
     @property
     def pending(self) -> int:
         return self.intake.buffered + self.pipeline.in_flight
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Run the pump and the pipeline until ``shutdown`` has drained the channel."""
+        """Run the pump and the pipeline until ``shutdown`` has drained the channel.
+
+        Shielded: cancelling the application's task does not cut delivery short;
+        ``shutdown`` stops the pipeline, within its deadline.
+        """
         try:
-            async with anyio.create_task_group() as tg:  # runs submitted calls (flushes)
-                self._tg = tg
-                async with anyio.create_task_group() as helpers:
-                    helpers.start_soon(self.intake.pump)
-                    helpers.start_soon(self._start_calls)
-                    if self._replayer is not None:
-                        helpers.start_soon(self._replayer.run, lambda: self.pipeline.recovered)
-                    async with anyio.create_task_group() as pipeline:
-                        await pipeline.start(self.pipeline.run, self._receive)
-                        task_status.started()
-                    helpers.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await self._serve(task_status)
         finally:
+            self._stopped = True
             while self._calls:
                 self._calls.popleft()[1]()  # never started: give each its default
             self._done.set()
+
+    async def _serve(self, task_status: anyio.abc.TaskStatus[None]) -> None:
+        async with anyio.create_task_group() as tg:  # runs submitted calls (flushes)
+            self._tg = tg
+            async with anyio.create_task_group() as helpers:
+                helpers.start_soon(self.intake.pump)
+                helpers.start_soon(self._start_calls)
+                if self._replayer is not None:
+                    helpers.start_soon(self._replayer.run, lambda: self.pipeline.recovered)
+                async with anyio.create_task_group() as pipeline:
+                    await pipeline.start(self.pipeline.run, self._receive)
+                    task_status.started()
+                helpers.cancel_scope.cancel()
 
     async def flush(self, timeout: float) -> SendReport:
         async def put(request: FlushRequest) -> None:
@@ -185,7 +206,7 @@ class Runtime:
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 request.done.set()  # shutting down: shutdown delivers everything anyway
 
-        return await self.pipeline.flush(put, timeout)
+        return await self.pipeline.flush(put, timeout, lambda: self.intake.buffered)
 
     def submit(self, make: Callable[[], Awaitable[T]], default: T) -> concurrent.futures.Future[T]:
         """Run ``make()`` in this runtime's loop from any thread; its outcome lands in the future.
@@ -212,7 +233,10 @@ class Runtime:
             future.set_result(result)
 
         self._calls.append((run, give_default))
-        if threading.get_ident() == self._owner:
+        if self._stopped:  # nothing will start it any more
+            while self._calls:
+                self._calls.popleft()[1]()
+        elif threading.get_ident() == self._owner:
             self._calls_ready.set()
         else:
             self._schedule(self._calls_ready.set)
@@ -265,15 +289,25 @@ class Runtime:
             return
         spool = self._spool
 
-        def write() -> None:
-            for batch in batches:
-                spool.append_batch(batch)
-            for part in parts:
-                spool.append([part])
+        in_parts = count - sum(batch.count for batch in batches)
 
-        await anyio.to_thread.run_sync(write)
-        self._stats.add_spooled(count)
-        logger.warning("spooled %d undelivered events at shutdown; replayed at next start", count)
+        def write() -> int:
+            written = 0
+            try:
+                for batch in batches:
+                    written += spool.append_batch(batch)
+                if parts:  # comma-joined objects: together, one JSON array
+                    spool.append(parts)
+                    written += in_parts
+            except OSError as exc:
+                logger.error("could not spool at shutdown: %s", exc)
+            return written
+
+        written = await anyio.to_thread.run_sync(write)
+        self._stats.add_spooled(written)
+        if written < count:
+            self._stats.drop("spool_failed", count - written)
+        logger.warning("spooled %d undelivered events at shutdown; replayed at next start", written)
 
 
 class AsyncioBridge:
@@ -346,7 +380,7 @@ class ThreadRuntime:
         """Deliver what is buffered (within ``shutdown_timeout``) and stop the thread."""
         try:
             self.request_stop().result(self._config.shutdown_timeout + 5)
-        except (concurrent.futures.TimeoutError, RuntimeError) as exc:
+        except Exception as exc:  # whatever went wrong, closing must not raise
             logger.error("the agentsight thread did not stop cleanly: %r", exc)
         finally:
             self._thread.stop()

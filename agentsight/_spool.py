@@ -124,7 +124,9 @@ class Spool:
                 self._make_room(len(record))
                 self._measured = now
             fd = self._writable()
-            os.write(fd, record)
+            view = memoryview(record)
+            while view:  # os.write may write less than asked (a nearly full disk)
+                view = view[os.write(fd, view) :]
             self._size += len(record)
             self._approx_total += len(record)
             now = time.monotonic()
@@ -144,8 +146,14 @@ class Spool:
         self._count += 1
         name = f"spool-{time.time_ns():020d}-{os.getpid()}-{self._count}{_SUFFIX}"
         path = self.directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _lock(fd)
+        # Created under another name and locked before it is renamed into view, so a
+        # replayer can never claim (and delete) it between its creation and its lock.
+        hidden = self.directory / f".{name}.new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if not _lock(fd):
+            os.close(fd)
+            raise OSError(f"cannot lock the new spool file {hidden}")
+        os.rename(hidden, path)
         self._fd, self._path, self._size = fd, path, 0
         return fd
 

@@ -11,13 +11,15 @@ waits for room while a plain call drops the event and counts it.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _validate as check
@@ -319,7 +321,7 @@ class ConversationTracker:
             self._intake = self._runtime.intake
             if not self._atexit_registered:
                 self._atexit_registered = True
-                atexit.register(_close_at_exit, weakref.ref(self))
+                _register_exit_hook(functools.partial(_close_at_exit, weakref.ref(self)))
             return self._intake
 
     async def __aenter__(self) -> ConversationTracker:
@@ -339,9 +341,11 @@ class ConversationTracker:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         task_group, self._task_group = self._task_group, None
-        await self.aclose()
-        if task_group is not None:
-            await task_group.__aexit__(*exc_info)
+        try:
+            await self.aclose()
+        finally:  # even when cancelled: the task group must be left where it was entered
+            if task_group is not None:
+                await task_group.__aexit__(*exc_info)
 
     async def astart(self) -> None:
         """Start in the running asyncio loop without ``async with`` (startup/shutdown hooks).
@@ -383,20 +387,27 @@ class ConversationTracker:
             self._start()  # the no-key path: warn once, count drops
             task_status.started()
             return
-        self._stop_loop = anyio.Event()
+        self._stop_loop = stop = anyio.Event()
         self._stopped = stopped = anyio.Event()
         runtime = Runtime(self._config_now(), transport, self._stats, self._get_spool())
-        async with anyio.create_task_group() as tg:
-            await tg.start(runtime.serve)
-            self._runtime = runtime
-            self._intake = runtime.intake
-            task_status.started()
-            await self._stop_loop.wait()
-            await runtime.shutdown(self._config_now().shutdown_timeout)
-        self._intake = None
-        self._runtime = None
-        self._log_summary()
-        stopped.set()
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(runtime.serve)
+                self._runtime = runtime
+                self._intake = runtime.intake
+                task_status.started()
+                try:
+                    await stop.wait()
+                finally:
+                    # Also when the application is cancelled: the pipeline is shielded
+                    # and still delivers (or spools, or counts) within shutdown_timeout.
+                    with anyio.CancelScope(shield=True):
+                        await runtime.shutdown(self._config_now().shutdown_timeout)
+        finally:
+            self._intake = None
+            self._runtime = None
+            self._log_summary()
+            stopped.set()
 
     async def aclose(self) -> None:
         """Deliver what is buffered (within ``shutdown_timeout``) and stop.
@@ -451,6 +462,14 @@ class ConversationTracker:
         """In a forked child: forget the parent's thread, buffer and locks; start afresh."""
         self._pid = os.getpid()
         self._start_lock = threading.Lock()
+        self._registry.after_fork()
+        multiprocessing = sys.modules.get("multiprocessing")
+        if multiprocessing is not None:
+            # A multiprocessing child ends with os._exit: atexit never runs there, but
+            # multiprocessing's own finalizers do.  Deliver what the child tracked.
+            import multiprocessing.util
+
+            multiprocessing.util.Finalize(None, self.close, exitpriority=10)
         self._intake = None
         self._runtime = None
         self._thread_runtime = None
@@ -880,7 +899,8 @@ class ConversationTracker:
 
         from ._loops import running_backend
 
-        future = runtime.submit(lambda: runtime.flush(wait), SendReport())
+        # If the runtime stops first, the flush reports what was still buffered then.
+        future = runtime.submit(lambda: runtime.flush(wait), SendReport(pending=runtime.pending))
         if running_backend() is None:
             try:
                 future.result(wait + 5)
@@ -896,6 +916,29 @@ class ConversationTracker:
         """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
         runtime = self._runtime
         return self._stats.snapshot(queued=0 if runtime is None else runtime.pending)
+
+
+def _register_exit_hook(hook: Callable[[], None]) -> None:
+    """Run *hook* when the main thread ends, before thread pools shut down.
+
+    A plain ``atexit`` hook runs after ``concurrent.futures`` has closed its
+    executors, when asyncio can no longer resolve a host name in a worker
+    thread: the last events of a script sent to ``http://localhost`` would
+    fail.  ``threading._register_atexit`` (what concurrent.futures uses) runs
+    earlier; where it is missing, fall back to ``atexit``.
+    """
+    # Imported now, so that its own exit hook is registered before ours and runs after
+    # it (they run last registered, first): the loop's DNS look-ups need its threads.
+    import concurrent.futures.thread  # noqa: F401
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(hook)
+            return
+        except RuntimeError:  # the interpreter is already shutting down
+            pass
+    atexit.register(hook)
 
 
 def _close_at_exit(ref: weakref.ref[ConversationTracker]) -> None:

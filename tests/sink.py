@@ -51,6 +51,7 @@ class Sink:
         self.retry_after: str | None = None
         self.fail_next = 0  # answer fail_with this many times, then succeed
         self.hang = False
+        self.max_body = 0  # the largest (decompressed) body received
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self._thread: LoopThread | None = None
@@ -76,6 +77,7 @@ class Sink:
                 {"error": "failing on purpose"}, status=self.fail_with, headers=headers
             )
         raw = await request.read()  # aiohttp has already undone Content-Encoding: gzip
+        self.max_body = max(self.max_body, len(raw))
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         body = json.loads(raw)

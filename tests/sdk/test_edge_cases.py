@@ -1,0 +1,165 @@
+"""Edge cases a review found: cancellation at exit, a failing spool, late flushes, exits."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agentsight import ConversationTracker
+from tests.sink import KEY, Sink
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_cancelled_while_leaving_async_with_still_delivers(sink: Sink) -> None:
+    """The app is cancelled inside `async with tracker`: no scope errors, events delivered."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, flush_interval=10)
+    with anyio.move_on_after(0.2):
+        async with tracker:
+            for n in range(500):
+                await tracker.track_human_message(f"m{n}", conversation_id="cancelled")
+            await anyio.sleep(10)  # cancelled here, with everything still buffered
+    assert len(sink.events) == 500
+    assert tracker.stats().dropped == 0
+
+
+async def test_flush_report_counts_batches_answered_while_waiting(sink: Sink) -> None:
+    """A flush right after 1,000 events reports them, even if batches left before its marker."""
+    async with ConversationTracker(
+        api_key=KEY, endpoint=sink.url, max_batch_events=100, flush_interval=0.01
+    ) as tracker:
+        for n in range(1000):
+            tracker.track_human_message(f"m{n}", conversation_id="report")
+        report = await tracker.send_tracked_data()
+    assert report.complete
+    assert report.accepted == 1000
+
+
+async def test_flush_after_the_runtime_stopped_does_not_hang(sink: Sink) -> None:
+    """A flush racing with shutdown returns promptly instead of waiting forever."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url)
+    async with tracker:
+        runtime = tracker._runtime
+        assert runtime is not None
+        await tracker.track_human_message("hi", conversation_id="late")
+    future = runtime.submit(lambda: runtime.flush(1.0), "default")
+    with anyio.fail_after(5):
+        while not future.done():  # noqa: ASYNC110 - a concurrent future, from another world
+            await anyio.sleep(0.01)
+    assert future.result() == "default"
+
+
+def test_unwritable_spool_keeps_retrying_in_memory(sink: Sink, tmp_path: Path) -> None:
+    """A spool that cannot be written (read-only directory): retried in memory, not lost."""
+    if os.geteuid() == 0:
+        spool = Path("/proc/agentsight-spool")  # even root cannot create files in /proc
+    else:
+        spool = tmp_path / "ro"
+        spool.mkdir()
+        spool.chmod(0o500)
+    port_sink = Sink()  # down for now
+    tracker = ConversationTracker(
+        api_key=KEY,
+        endpoint=port_sink.url,
+        spool_dir=tmp_path / "ok",  # created fine; replaced below by an unwritable one
+        spool_after=0.1,
+        retry_initial_delay=0.05,
+        retry_max_delay=0.2,
+        flush_interval=0.05,
+    )
+    from agentsight._spool import Spool
+
+    tracker._spool = Spool(tmp_path / "ok", fsync="never", max_bytes=10**9)
+    tracker._spool.directory = spool  # every new file now fails to be created
+    for n in range(100):
+        tracker.track_human_message(f"m{n}", conversation_id="ro")
+    threading.Event().wait(1.0)  # past spool_after: spooling was tried and failed
+    port_sink.start()
+    try:
+        report = tracker.send_tracked_data(timeout=20).result()
+        tracker.close()
+        assert report.complete
+        assert len(port_sink.events) == 100
+        assert tracker.stats().dropped == 0
+    finally:
+        port_sink.stop()
+
+
+def test_stats_from_another_thread_while_sending(sink: Sink) -> None:
+    """stats() polled from a thread during heavy sending never raises."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, max_batch_events=10)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                tracker.stats()
+            except BaseException as exc:  # the failure this test exists to catch
+                errors.append(exc)
+                return
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    for n in range(20_000):
+        tracker.track_human_message(f"m{n}", conversation_id="poll")
+    tracker.close()
+    stop.set()
+    poller.join()
+    assert errors == []
+    assert len(sink.events) == 20_000
+
+
+def test_script_exit_delivers_to_a_host_name(sink: Sink) -> None:
+    """A script ending right after tracking, endpoint `localhost`: delivered (DNS at exit)."""
+    endpoint = sink.url.replace("127.0.0.1", "localhost")
+    code = (
+        "from agentsight import conversation_tracker as t\n"
+        f"t.configure(api_key={KEY!r}, endpoint={endpoint!r}, flush_interval=5)\n"
+        "t.track_human_message('bye', conversation_id='exit')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [e["content"] for e in sink.wait_for(1)] == ["bye"]
+
+
+_POOL_TRACKER: list[ConversationTracker] = []
+
+
+def _pool_task(n: int) -> int:
+    _POOL_TRACKER[0].track_human_message(f"from worker {n}", conversation_id=f"pool-{n}")
+    return n
+
+
+def test_multiprocessing_pool_workers_deliver(sink: Sink) -> None:
+    """Events tracked in fork-started Pool workers are delivered when the workers end."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, flush_interval=5)
+    _POOL_TRACKER[:] = [tracker]
+    tracker.track_human_message("parent", conversation_id="pool-parent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "process has threads"
+        context = multiprocessing.get_context("fork")
+        with context.Pool(2, maxtasksperchild=2) as pool:
+            assert sorted(pool.map(_pool_task, range(6))) == list(range(6))
+            pool.close()
+            pool.join()
+    tracker.close()
+    contents = sorted(e["content"] for e in sink.wait_for(7))
+    assert contents == sorted(["parent", *(f"from worker {n}" for n in range(6))])
+
+
+async def test_big_messages_keep_batches_under_max_batch_bytes(sink: Sink) -> None:
+    """128 messages of 100,000 characters: split into batches under max_batch_bytes."""
+    async with ConversationTracker(api_key=KEY, endpoint=sink.url) as tracker:
+        for n in range(128):
+            await tracker.track_human_message(str(n % 10) * 100_000, conversation_id="big")
+    assert len(sink.events) == 128
+    assert sink.max_body <= 4 * 1024 * 1024 + 300_000  # one chunk of slack at most
