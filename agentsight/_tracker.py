@@ -59,6 +59,7 @@ logger = logging.getLogger("agentsight")
 __all__ = ["ConversationTracker", "ReportHandle", "conversation_tracker"]
 
 _now_us = time.time_ns
+_TOKENS_LOCK = threading.Lock()
 
 
 class _Done:
@@ -734,8 +735,9 @@ class ConversationTracker:
             check.token_count("embedding_tokens", embedding_tokens),
         ]
         state = self._state(conversation_id)
-        for index, count in enumerate(counts):
-            state.tokens[index] += count
+        with _TOKENS_LOCK:  # `+=` on a list item is not atomic across threads
+            for index, count in enumerate(counts):
+                state.tokens[index] += count
         return self._emit(  # type: ignore[no-any-return]
             TokenUsageEvent(state.conversation_id, next(state.seq), _now_us() // 1000, *counts)
         )
