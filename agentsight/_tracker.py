@@ -960,6 +960,8 @@ def _register_at_fork(tracker: ConversationTracker) -> None:
 
 
 def _reset_after_fork() -> None:
+    global _TOKENS_LOCK
+    _TOKENS_LOCK = threading.Lock()  # a lock held at the fork would never be released
     for tracker in list(_trackers):
         tracker._after_fork()
 
