@@ -8,41 +8,12 @@ from typing import Any
 
 from .._time import format_ts
 from ._base import ConversationPage, ConversationQuery, KeyInfo
+from ._columns import COLUMNS as _COLUMNS
+from ._columns import EQUAL_FILTERS as _EQUAL_FILTERS
+from ._columns import SELECT as _SELECT
+from ._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 
 __all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
-
-_TEXT_COLUMNS = (
-    "conversation_id",
-    "customer_id",
-    "customer_ip_address",
-    "device",
-    "source",
-    "language",
-    "name",
-    "environment",
-    "country",
-)
-_COUNT_COLUMNS = (
-    "event_count",
-    "message_count",
-    "end_user_message_count",
-    "agent_message_count",
-    "action_count",
-)
-_TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
-_COLUMNS = (
-    "pk",
-    *_TEXT_COLUMNS,
-    "metadata",
-    "is_used",
-    "is_marked",
-    "started_at",
-    "ended_at",
-    *_COUNT_COLUMNS,
-    *_TOKEN_COLUMNS,
-)
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM conversations"
-_EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
 
 
 def project_for_key(connection: sqlite3.Connection, key_hash: str) -> int | None:
