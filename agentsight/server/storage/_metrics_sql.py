@@ -1,20 +1,24 @@
 """The SQL of ``GET /v1/metrics``, written once for SQLite and PostgreSQL.
 
 Every figure is an aggregate computed by the database: counts and sums over
-the ``conversations`` table (which keeps per-conversation counters), window
-functions over ``events`` for response times and percentiles, and
-``GROUP BY`` for the buckets.  Python only shapes the few aggregated rows
-into the answer.  The statements use only what both databases evaluate the
-same way (integer arithmetic, ``ROW_NUMBER``, ``MIN ... OVER``), so both
-backends give the same figures; the dialect differs only in how a JSON field
-of an event's payload is read and in how parameters are written.
+the ``conversations`` table (which keeps per-conversation counters), and over
+the columns of ``events`` that the collector fills from the payload when it
+stores an event (schema 3: ``sender``, ``response_wait``, ``action_name``,
+``duration_ms``, ``is_error``, token counts; no JSON is parsed here).
+Percentiles read the values in index order at their rank (``LIMIT 1 OFFSET
+rank - 1``; a ``ROW_NUMBER`` window ranks the tools under filters), ``GROUP
+BY`` gives the buckets.  Python only shapes the few aggregated rows into the answer.  The
+statements use only what both databases evaluate the same way (integer
+arithmetic, ``ROW_NUMBER``, ``LIMIT``/``OFFSET``), so both backends give the
+same figures; the dialect differs only in how parameters are written.
 
 Definitions (the API documents them too):
 
 - percentiles are nearest-rank: the value at rank ``ceil(p * n / 100)`` of
   the ``n`` values in ascending order;
 - a response time is, for each user message followed later in its
-  conversation by an agent message, the time to the first such message;
+  conversation by an agent message, the time to the first such message
+  (kept per user message as ``events.response_wait`` by the write path);
 - a conversation's duration is from its first to its last event, averaged
   over conversations of more than one event;
 - days and hours are local to the query's time zone (offsets inlined as a
@@ -41,26 +45,19 @@ BREAKDOWNS = ("country", "device", "source", "language", "environment")
 TOKENS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
+_RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
 
 
 @attrs.frozen
 class Dialect:
-    """How one database reads JSON fields and takes parameters."""
+    """How one database takes parameters and text."""
 
-    json_text: Callable[[str, str], str]
-    json_number: Callable[[str, str], str]
     numbered: bool  # $1, $2 ... instead of ?
     clean: Callable[[str], str] = lambda text: text
 
 
-SQLITE = Dialect(
-    json_text=lambda column, key: f"json_extract({column}, '$.{key}')",
-    json_number=lambda column, key: f"json_extract({column}, '$.{key}')",
-    numbered=False,
-)
+SQLITE = Dialect(numbered=False)
 POSTGRES = Dialect(
-    json_text=lambda column, key: f"({column}::json ->> '{key}')",
-    json_number=lambda column, key: f"({column}::json ->> '{key}')::float8",
     numbered=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
 )
@@ -90,8 +87,10 @@ class MetricsPlan:
     """The statements of one metrics request, and the answer built from their rows.
 
     Use: run :meth:`totals` first; its row gives the time span that
-    :meth:`statements` needs for local days and hours; run those, then
-    :meth:`assemble` everything.
+    :meth:`statements` needs for local days and hours; run those, then the
+    statement of :meth:`tool_percentiles` (when there is one) for the rows of
+    ``tools``, under the name ``tool_percentiles``; then :meth:`assemble`
+    everything.
     """
 
     def __init__(self, project_id: int, query: MetricsQuery, dialect: Dialect) -> None:
@@ -114,6 +113,7 @@ class MetricsPlan:
         self._where, self._params = " AND ".join(clauses), params
         self._filtered = len(clauses) > 1
         self._offsets: list[tuple[int, int]] = [(0, 0)]
+        self._timed: list[str] = []  # the tools of the ranked percentiles, by position
 
     def _statement(self, sql: str, params: list[Any]) -> Statement:
         if not self._dialect.numbered:
@@ -178,51 +178,93 @@ class MetricsPlan:
         }
 
     def _response(self) -> Statement:
+        if self._filtered:  # the selection's waits, gathered once through sel
+            head, params = self._with()
+            events, more = self._events("message")
+            waits, count = "FROM w", "(SELECT COUNT(*) FROM w)"
+            head = f"{head}, w AS MATERIALIZED (SELECT e.response_wait {events}"
+            head += " AND e.response_wait IS NOT NULL)"
+            params += more
+        else:  # all waits of the project, in the order of their index
+            head, params = "", [self._project_id]
+            waits = "FROM events e WHERE e.project_id = ? AND e.response_wait IS NOT NULL"
+            count = f"(SELECT COUNT(*) {waits})"
+
+        def rank(percent: int) -> str:
+            """The wait at the nearest rank, read in order (no rank when there is no wait)."""
+            offset = f"CASE WHEN {count} > 0 THEN ({percent} * {count} + 99) / 100 - 1 ELSE 0 END"
+            return f"(SELECT response_wait {waits} ORDER BY response_wait LIMIT 1 OFFSET {offset})"
+
+        sql = f"{head} SELECT COUNT(*), AVG(response_wait), {rank(50)}, {rank(95)} {waits}"
+        if self._filtered:
+            return self._statement(sql, params)
+        return self._statement(sql, params * sql.count(waits))
+
+    def _actions(self) -> tuple[str, str, list[Any]]:
+        """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's actions.
+
+        Without filters, actions are the events with an ``action_name``: the
+        partial index ``events_actions`` holds them by name and duration.
+        """
+        if not self._filtered:
+            return (
+                "",
+                "FROM events e WHERE e.project_id = ? AND e.action_name IS NOT NULL",
+                [self._project_id],
+            )
         head, params = self._with()
-        events, more = self._events("message")
-        sender = self._dialect.json_text("e.payload", "sender")
-        head = f"{head}, " if head else "WITH "
-        sql = (
-            f"{head}msg AS (SELECT e.conversation_id, e.ts, e.seq, e.id,"
-            f" {sender} AS sender {events}),"
-            " m AS (SELECT ts, sender, MIN(CASE WHEN sender = 'agent' THEN ts END) OVER"
-            " (PARTITION BY conversation_id ORDER BY ts DESC, seq DESC, id DESC"
-            " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS answered FROM msg),"
-            " d AS (SELECT answered - ts AS wait FROM m"
-            " WHERE sender = 'end_user' AND answered IS NOT NULL),"
-            " r AS (SELECT wait, ROW_NUMBER() OVER (ORDER BY wait) AS rn,"
-            " COUNT(*) OVER () AS n FROM d)"
-            " SELECT COUNT(*), AVG(wait), MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN wait END),"
-            " MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN wait END) FROM r"
-        )
-        return self._statement(sql, params + more)
+        events, more = self._events("action")
+        return head, events, params + more
 
     def _tools(self) -> Statement:
-        head, params = self._with()
-        events, more = self._events("action")
-        text, number = self._dialect.json_text, self._dialect.json_number
-        head = f"{head}, " if head else "WITH "
+        head, actions, params = self._actions()
         sql = (
-            f"{head}a AS (SELECT {text('e.payload', 'action_name')} AS name,"
-            f" {number('e.payload', 'duration_ms')} AS d,"
-            f" CASE WHEN {text('e.payload', 'error_msg')} IS NULL THEN 0 ELSE 1 END AS err"
-            f" {events}),"
-            " r AS (SELECT name, d, err, ROW_NUMBER() OVER (PARTITION BY name"
-            " ORDER BY CASE WHEN d IS NULL THEN 1 ELSE 0 END, d) AS rn,"
-            " COUNT(d) OVER (PARTITION BY name) AS nd FROM a)"
-            " SELECT name, COUNT(*), SUM(err), COUNT(d), AVG(d),"
-            " MAX(CASE WHEN rn = (95 * nd + 99) / 100 THEN d END) FROM r GROUP BY name"
+            f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT(e.duration_ms),"
+            f" AVG(e.duration_ms) {actions} GROUP BY e.action_name"
         )
-        return self._statement(sql, params + more)
+        return self._statement(sql, params)
+
+    def tool_percentiles(self, tools: Rows) -> Statement | None:
+        """The p95 duration of each tool of the rows of ``tools``.
+
+        Without filters, each is read in index order at its rank (``LIMIT 1
+        OFFSET rank - 1``): rows (position, p95).  With filters, or many
+        tools, one window ranks them all: rows (name, p95).
+        """
+        timed = [(str(row[0]), int(row[3])) for row in tools if row[3]]
+        if not timed:
+            return None
+        head, actions, where = self._actions()
+        durations = f"{actions} AND e.duration_ms IS NOT NULL"
+        if self._filtered or len(timed) > _RANKED_TOOLS:
+            sql = (
+                f"{head} SELECT name, d FROM (SELECT e.action_name AS name, e.duration_ms AS d,"
+                " ROW_NUMBER() OVER (PARTITION BY e.action_name ORDER BY e.duration_ms) AS rn,"
+                f" COUNT(*) OVER (PARTITION BY e.action_name) AS nd {durations}) r"
+                " WHERE rn = (95 * nd + 99) / 100"
+            )
+            return self._statement(sql, where)
+        parts: list[str] = []
+        params: list[Any] = []
+        for position, (name, count) in enumerate(timed):
+            parts.append(
+                f"SELECT {position}, (SELECT e.duration_ms {durations} AND e.action_name = ?"
+                f" ORDER BY e.duration_ms LIMIT 1 OFFSET {(95 * count + 99) // 100 - 1})"
+            )
+            params += [*where, self._dialect.clean(name)]
+        self._timed = [name for name, _ in timed]
+        return self._statement(" UNION ALL ".join(parts), params)
 
     def _escalation(self) -> Statement:
-        head, params = self._with()
-        events, more = self._events("action")
         names = [self._dialect.clean(n) for n in self._query.escalation_actions]
-        name = self._dialect.json_text("e.payload", "action_name")
-        among = f"{name} IN ({', '.join('?' for _ in names)})" if names else "1 = 0"
-        sql = f"{head} SELECT COUNT(DISTINCT e.conversation_id) {events} AND {among}"
-        return self._statement(sql, params + more + names)
+        if not names:
+            return self._statement("SELECT 0", [])
+        head, actions, params = self._actions()
+        sql = (
+            f"{head} SELECT COUNT(DISTINCT e.conversation_id) {actions}"
+            f" AND e.action_name IN ({', '.join('?' for _ in names)})"
+        )
+        return self._statement(sql, [*params, *names])
 
     def _hours(self) -> Statement:
         head, params = self._with()
@@ -239,16 +281,20 @@ class MetricsPlan:
         return self._statement(sql, list(self._params))
 
     def _tokens(self) -> Statement:
-        head, params = self._with()
-        events, more = self._events("token_usage")
-        number = self._dialect.json_number
-        columns = ", ".join(f"{number('e.payload', t)} AS {t}" for t in TOKENS)
+        if self._filtered:
+            head, params = self._with()
+            tokens, more = self._events("token_usage")
+            params += more
+        else:  # the partial index events_tokens holds them with their time
+            head, params = "", [self._project_id]
+            tokens = "FROM events e WHERE e.project_id = ? AND e.total_tokens IS NOT NULL"
+        columns = ", ".join(f"e.{t} AS {t}" for t in TOKENS)
         sums = ", ".join(f"SUM({t})" for t in TOKENS)
         sql = (
             f"{head} SELECT d, {sums} FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY}"
-            f" AS d, {columns} {events}) x GROUP BY d"
+            f" AS d, {columns} {tokens}) x GROUP BY d"
         )
-        return self._statement(sql, params + more)
+        return self._statement(sql, params)
 
     def _feedback(self) -> Statement:
         sql = (
@@ -300,7 +346,7 @@ class MetricsPlan:
             },
             "peak_hours": self._peak_hours(rows["hours"]),
             "daily": self._daily(rows["days"], rows["hours"]),
-            "tools": self._tool_usage(rows["tools"]),
+            "tools": self._tool_usage(rows["tools"], self._p95(rows.get("tool_percentiles", ()))),
             "escalation": {
                 "actions": list(self._query.escalation_actions),
                 "conversations": int(rows["escalation"][0][0]),
@@ -351,8 +397,14 @@ class MetricsPlan:
             for day, (c, m) in sorted(table.items())
         ]
 
+    def _p95(self, rows: Rows) -> dict[str, Any]:
+        """Tool name to p95, from the rows of :meth:`tool_percentiles`."""
+        if self._timed:
+            return {self._timed[int(position)]: p95 for position, p95 in rows}
+        return {name: p95 for name, p95 in rows}
+
     @staticmethod
-    def _tool_usage(tools: Rows) -> list[dict[str, Any]]:
+    def _tool_usage(tools: Rows, p95s: Mapping[str, Any]) -> list[dict[str, Any]]:
         found = [
             {
                 "action_name": name,
@@ -361,9 +413,9 @@ class MetricsPlan:
                 "error_rate": _ratio(int(errors or 0), int(count)),
                 "timed": int(timed),
                 "avg_duration_ms": _rounded(avg),
-                "p95_duration_ms": _rounded(p95),
+                "p95_duration_ms": _rounded(p95s.get(name)),
             }
-            for name, count, errors, timed, avg, p95 in tools
+            for name, count, errors, timed, avg in tools
         ]
         return sorted(found, key=lambda t: (-t["count"], t["action_name"] or ""))
 

@@ -89,7 +89,25 @@ TABLES = (
     _Table(
         "events",
         "rowid",
-        ("project_id", "id", "conversation_id", "type", "seq", "ts", "payload", "content"),
+        (
+            "project_id",
+            "id",
+            "conversation_id",
+            "type",
+            "seq",
+            "ts",
+            "payload",
+            "content",
+            "sender",
+            "action_name",
+            "duration_ms",
+            "is_error",
+            "response_wait",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "embedding_tokens",
+        ),
         None,
     ),
     _Table(
@@ -126,10 +144,13 @@ def _convert(table: _Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
         values[12], values[13] = bool(values[12]), bool(values[13])
         if values[10] is not None and "\\u0000" in values[10]:
             values[10] = dumps_clean(json.loads(values[10]))
-    elif table.name == "events" and isinstance(row[7], str) and "\x00" in row[7]:
-        payload = json.loads(row[6])  # the exact text stays in the payload
-        payload["content"] = row[7]
-        values[6] = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    elif table.name == "events":
+        if isinstance(row[7], str) and "\x00" in row[7]:
+            payload = json.loads(row[6])  # the exact text stays in the payload
+            payload["content"] = row[7]
+            values[6] = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        if row[10] is not None:
+            values[10] = float(row[10])  # duration_ms: float8
     return tuple(values)
 
 

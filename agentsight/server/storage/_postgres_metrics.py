@@ -19,6 +19,9 @@ async def metrics(connection: Any, project_id: int, query: MetricsQuery) -> dict
             name: await connection.fetch(*_args(statement))
             for name, statement in plan.statements(totals).items()
         }
+        percentiles = plan.tool_percentiles(rows["tools"])
+        if percentiles is not None:
+            rows["tool_percentiles"] = await connection.fetch(*_args(percentiles))
     return plan.assemble(totals, rows)
 
 

@@ -1,10 +1,12 @@
 """The write side of the PostgreSQL storage: batches, keys and management.
 
-A batch is one transaction of three statements, safe with several collectors
+A batch is one transaction of four statements, safe with several collectors
 writing at once:
 
 1. the new events go in with one ``INSERT ... SELECT FROM unnest(...) ON
-   CONFLICT DO NOTHING RETURNING id``: an id already stored, or being stored
+   CONFLICT DO NOTHING RETURNING id`` (with the payload fields that the
+   metrics read copied into columns: ``sender``, ``action_name``,
+   ``duration_ms``, ``is_error``, the token counts): an id already stored, or being stored
    by another collector's open transaction, is skipped (after that one
    commits), and only the ids this batch really inserted come back;
 2. the counts of those events are added to their conversations with one
@@ -13,7 +15,12 @@ writing at once:
 3. the attributes of ``conversation``/``interaction`` events are applied
    with ``COALESCE`` (and a JSON merge patch for metadata, as SQLite's
    ``json_patch``): first committed write wins, field by field, and
-   ``is_used`` only ever turns true.
+   ``is_used`` only ever turns true;
+4. the ``response_wait`` of the end_user messages of the conversations that
+   got new messages is recomputed.  It runs after step 2, which holds the
+   lock of those conversations' rows until commit: a concurrent batch adding
+   messages to one of them waits, and its recomputation (a new snapshot)
+   sees this batch's messages.
 
 Rows are locked in sorted order (event ids, then conversation ids), so two
 batches sharing ids wait for each other instead of deadlocking.
@@ -54,10 +61,25 @@ _COUNTERS = (
 )
 _TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 _INSERT_EVENTS = (
-    "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content)"
+    "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content,"
+    " sender, action_name, duration_ms, is_error,"
+    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens)"
     " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[],"
-    " $6::bigint[], $7::text[], $8::text[])"
+    " $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[],"
+    " $12::smallint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])"
     " ON CONFLICT DO NOTHING RETURNING id"
+)
+# The response wait of every end_user message of the conversations, rewritten
+# where it changed: a new agent message can answer earlier user messages.
+_UPDATE_WAITS = (
+    "UPDATE events SET response_wait = w.wait FROM (SELECT u.id, ("
+    "SELECT a.ts FROM events a WHERE a.project_id = u.project_id AND a.type = 'message'"
+    " AND a.conversation_id = u.conversation_id AND a.sender = 'agent'"
+    " AND (a.ts, a.seq, a.id) > (u.ts, u.seq, u.id) ORDER BY a.ts, a.seq, a.id LIMIT 1"
+    ") - u.ts AS wait FROM events u WHERE u.project_id = $1 AND u.type = 'message'"
+    " AND u.conversation_id = ANY($2::text[]) AND u.sender = 'end_user') w"
+    " WHERE events.project_id = $1 AND events.id = w.id"
+    " AND events.response_wait IS DISTINCT FROM w.wait"
 )
 _UPSERT_CONVERSATIONS = (
     "INSERT INTO conversations (project_id, created_at, conversation_id, started_at, ended_at, "
@@ -128,11 +150,26 @@ def _count(totals: list[int], event: NewEvent) -> None:
 
 
 def _event_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(7)]
-    ids, cids, kinds, seqs, stamps, payloads, contents = columns
+    columns: list[list[Any]] = [[] for _ in range(15)]
+    ids, cids, kinds, seqs, stamps, payloads, contents = columns[:7]
+    senders, names, durations, errors = columns[7:11]
+    token_columns = columns[11:]
     for event in events:
         payload, content = event.payload, None
-        if event.type == "message":
+        sender = name = duration = error = None
+        if event.type == "token_usage":
+            for column, field in zip(token_columns, _TOKEN_FIELDS, strict=True):
+                column.append(payload.get(field))
+        else:
+            for column in token_columns:
+                column.append(None)
+        if event.type == "action":
+            name = clean(payload.get("action_name"))
+            value = payload.get("duration_ms")
+            duration = None if value is None else float(value)
+            error = int(payload.get("error_msg") is not None)
+        elif event.type == "message":
+            sender = payload.get("sender")
             payload = dict(payload)
             content = payload.pop("content")
             if "\x00" in content:  # the exact text stays in the payload
@@ -145,6 +182,10 @@ def _event_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
         stamps.append(event.timestamp)
         payloads.append(_dumps(payload))
         contents.append(content)
+        senders.append(sender)
+        names.append(name)
+        durations.append(duration)
+        errors.append(error)
     return columns
 
 
@@ -200,6 +241,9 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
             attributes = _attribute_rows(project_id, new)
             if attributes:
                 await connection.executemany(_UPDATE_ATTRIBUTES, attributes)
+            talked = sorted({e.conversation_id for e in new if e.type == "message"})
+            if talked:
+                await connection.execute(_UPDATE_WAITS, project_id, [clean(c) for c in talked])
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
 
 

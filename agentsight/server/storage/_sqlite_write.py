@@ -1,11 +1,14 @@
 """The write side of the SQLite storage; every function runs on the writer thread.
 
 A batch is one transaction: find the ids already stored, insert the new
-events with one ``executemany``, add their counts to their conversations
+events with one ``executemany`` (with the payload fields that the metrics
+read copied into columns: ``sender``, ``action_name``, ``duration_ms``,
+``is_error`` and the token counts), add their counts to their conversations
 (creating the ones not seen yet), then apply the attributes of
 ``conversation``/``interaction`` events first-write-wins, field by field,
-with ``COALESCE`` in SQL.  Only new events touch the conversations, so a
-resent batch changes nothing.
+with ``COALESCE`` in SQL; last, recompute the ``response_wait`` of the
+end_user messages of every conversation that got new messages.  Only new
+events touch the conversations, so a resent batch changes nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +27,21 @@ __all__ = ["transaction", "write_batch"]
 _ID_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
 
 _INSERT_EVENT = (
-    "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content,"
+    " sender, action_name, duration_ms, is_error,"
+    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+# The response wait of every end_user message of a conversation, rewritten
+# where it changed: a new agent message can answer earlier user messages.
+_UPDATE_WAITS = (
+    "UPDATE events SET response_wait = w.wait FROM (SELECT u.id, ("
+    "SELECT a.ts FROM events a WHERE a.project_id = u.project_id AND a.type = 'message'"
+    " AND a.conversation_id = u.conversation_id AND a.sender = 'agent'"
+    " AND (a.ts, a.seq, a.id) > (u.ts, u.seq, u.id) ORDER BY a.ts, a.seq, a.id LIMIT 1"
+    ") - u.ts AS wait FROM events u WHERE u.project_id = ?1 AND u.type = 'message'"
+    " AND u.conversation_id = ?2 AND u.sender = 'end_user') w"
+    " WHERE events.project_id = ?1 AND events.id = w.id AND events.response_wait IS NOT w.wait"
 )
 _COUNTERS = (
     "event_count",
@@ -88,11 +104,27 @@ def _existing_ids(connection: sqlite3.Connection, project_id: int, ids: list[str
     return found
 
 
+def _duration(value: Any) -> Any:
+    """``duration_ms`` as ``json_extract`` reads it: integers beyond 64 bits are real."""
+    if type(value) is int and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
+
+
 def _event_row(project_id: int, event: NewEvent) -> tuple[Any, ...]:
     payload, content = event.payload, None
+    sender = action_name = duration = is_error = None
+    tokens: tuple[Any, ...] = (None, None, None, None)
     if event.type == "message":
         payload = dict(payload)
         content = payload.pop("content")
+        sender = payload.get("sender")
+    elif event.type == "action":
+        action_name = payload.get("action_name")
+        duration = _duration(payload.get("duration_ms"))
+        is_error = int(payload.get("error_msg") is not None)
+    elif event.type == "token_usage":
+        tokens = tuple(payload.get(field) for field in _TOKEN_FIELDS)
     return (
         project_id,
         event.id,
@@ -102,6 +134,11 @@ def _event_row(project_id: int, event: NewEvent) -> tuple[Any, ...]:
         event.timestamp,
         _dumps(payload),
         content,
+        sender,
+        action_name,
+        duration,
+        is_error,
+        *tokens,
     )
 
 
@@ -164,4 +201,6 @@ def write_batch(
         connection.executemany(_INSERT_EVENT, [_event_row(project_id, e) for e in new])
         connection.executemany(_UPSERT_CONVERSATION, _conversation_rows(project_id, new))
         connection.executemany(_UPDATE_ATTRIBUTES, _attribute_rows(project_id, new))
+        talked = sorted({e.conversation_id for e in new if e.type == "message"})
+        connection.executemany(_UPDATE_WAITS, [(project_id, cid) for cid in talked])
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
