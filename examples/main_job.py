@@ -135,7 +135,8 @@ def main() -> None:
     print(
         "\nBrowse the data again:\n"
         f"  .venv/bin/agentsight serve --db {DB.relative_to(ROOT)}\n"
-        f"  curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8787/v1/conversations"
+        f"  then open http://127.0.0.1:8787/ (the dashboard) and give it the key {key}\n"
+        f"  or: curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8787/v1/metrics"
     )
 
 
