@@ -1,6 +1,11 @@
-"""The conversation columns both storages read, in one place."""
+"""What both storages share: the conversation columns, counting events, LIKE patterns."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._base import NewEvent
 
 TEXT_COLUMNS = (
     "conversation_id",
@@ -34,3 +39,25 @@ COLUMNS = (
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM conversations"
 EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+
+
+def count_event(totals: list[int], event: NewEvent) -> None:
+    """Add *event* to its conversation's [started, ended, counters...] list."""
+    totals[0] = min(totals[0], event.timestamp)
+    totals[1] = max(totals[1], event.timestamp)
+    totals[2] += 1
+    if event.type == "message":
+        totals[3] += 1
+        totals[4 if event.payload["sender"] == "end_user" else 5] += 1
+    elif event.type == "action":
+        totals[6] += 1
+    elif event.type == "token_usage":
+        for offset, field in enumerate(TOKEN_FIELDS):
+            totals[7 + offset] += event.payload[field]
+
+
+def like_pattern(text: str) -> str:
+    """*text* as a LIKE pattern matching it anywhere, its wildcards escaped (ESCAPE '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -15,6 +15,7 @@ from ._columns import COLUMNS as _COLUMNS
 from ._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from ._columns import SELECT as _SELECT
 from ._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
+from ._columns import like_pattern
 from ._postgres_write import clean
 
 __all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
@@ -52,11 +53,6 @@ def _conversation(row: Any) -> dict[str, Any]:
     return values
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
     clauses: list[str] = ["c.project_id = $1"]
     params: list[Any] = [project_id]
@@ -90,7 +86,7 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
             " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
             ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
-            _like_pattern(clean(query.q) or ""),
+            like_pattern(clean(query.q) or ""),
         )
     return " AND ".join(clauses), params
 

@@ -37,6 +37,8 @@ from typing import Any
 
 from .._time import format_ts, now_micros
 from ._base import ConversationChanges, Feedback, KeyInfo, NewEvent, WriteResult
+from ._columns import TOKEN_FIELDS as _TOKEN_FIELDS
+from ._columns import count_event
 
 __all__ = [
     "add_feedback",
@@ -59,7 +61,6 @@ _COUNTERS = (
     "total_tokens",
     "embedding_tokens",
 )
-_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 _INSERT_EVENTS = (
     "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content,"
     " sender, action_name, duration_ms, is_error,"
@@ -134,21 +135,6 @@ def dumps_clean(value: Any) -> str | None:
     return _dumps(_clean_json(value)) if "\\u0000" in text else text
 
 
-def _count(totals: list[int], event: NewEvent) -> None:
-    """Add *event* to its conversation's [started, ended, counters...] list."""
-    totals[0] = min(totals[0], event.timestamp)
-    totals[1] = max(totals[1], event.timestamp)
-    totals[2] += 1
-    if event.type == "message":
-        totals[3] += 1
-        totals[4 if event.payload["sender"] == "end_user" else 5] += 1
-    elif event.type == "action":
-        totals[6] += 1
-    elif event.type == "token_usage":
-        for offset, field in enumerate(_TOKEN_FIELDS):
-            totals[7 + offset] += event.payload[field]
-
-
 def _event_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(15)]
     ids, cids, kinds, seqs, stamps, payloads, contents = columns[:7]
@@ -197,7 +183,7 @@ def _conversation_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
         entry = totals.get(cid)
         if entry is None:
             entry = totals[cid] = [event.timestamp, event.timestamp] + [0] * len(_COUNTERS)
-        _count(entry, event)
+        count_event(entry, event)
     order = sorted(totals)  # lock order: see the module docstring
     columns: list[list[Any]] = [order]
     columns += [[totals[cid][i] for cid in order] for i in range(2 + len(_COUNTERS))]

@@ -12,6 +12,7 @@ from ._columns import COLUMNS as _COLUMNS
 from ._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from ._columns import SELECT as _SELECT
 from ._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
+from ._columns import like_pattern
 
 __all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
 
@@ -50,11 +51,6 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
     return values
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
     clauses: list[str] = ["c.project_id = ?"]
     params: list[Any] = [project_id]
@@ -89,7 +85,7 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
             " AND e.content LIKE ? ESCAPE '\\')"
         )
-        params.append(_like_pattern(query.q))
+        params.append(like_pattern(query.q))
     return " AND ".join(clauses), params
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from .._time import now_micros
 from ._base import NewEvent, WriteResult
+from ._columns import TOKEN_FIELDS as _TOKEN_FIELDS
+from ._columns import count_event
 
 __all__ = ["transaction", "write_batch"]
 
@@ -75,7 +77,6 @@ _UPDATE_ATTRIBUTES = (
     " is_used = MAX(is_used, :is_used)"
     " WHERE project_id = :project_id AND conversation_id = :conversation_id"
 )
-_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 
 
 @contextlib.contextmanager
@@ -142,21 +143,6 @@ def _event_row(project_id: int, event: NewEvent) -> tuple[Any, ...]:
     )
 
 
-def _count(totals: list[int], event: NewEvent) -> None:
-    """Add *event* to its conversation's [started, ended, counters...] list."""
-    totals[0] = min(totals[0], event.timestamp)
-    totals[1] = max(totals[1], event.timestamp)
-    totals[2] += 1
-    if event.type == "message":
-        totals[3] += 1
-        totals[4 if event.payload["sender"] == "end_user" else 5] += 1
-    elif event.type == "action":
-        totals[6] += 1
-    elif event.type == "token_usage":
-        for offset, field in enumerate(_TOKEN_FIELDS):
-            totals[7 + offset] += event.payload[field]
-
-
 def _conversation_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
     totals: dict[str, list[int]] = {}
     for event in events:
@@ -164,7 +150,7 @@ def _conversation_rows(project_id: int, events: Sequence[NewEvent]) -> list[tupl
         if entry is None:
             entry = totals[event.conversation_id] = [event.timestamp, event.timestamp]
             entry += [0] * len(_COUNTERS)
-        _count(entry, event)
+        count_event(entry, event)
     created = now_micros()
     return [(project_id, cid, created, *entry) for cid, entry in totals.items()]
 
