@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from ._events import WIRE_SCHEMA_VERSION, Event, MessageEvent
+from ._events import FIELDS, WIRE_SCHEMA_VERSION, Event, mapping
 
 __all__ = ["encode_event", "encode_events", "gzip_body", "iso_timestamp", "new_ids", "wrap_batch"]
 
@@ -125,28 +125,31 @@ def _safe_repr(value: Any) -> str:
 
 def wire_event(event: Event, event_id: str) -> dict[str, Any]:
     """One event as the wire dict, with its id and its timestamp in RFC 3339."""
-    if type(event) is MessageEvent:  # most events: a literal is 3x faster than the loop
+    kind = event[0]
+    if kind == "message":  # most events: a literal is 3x faster than the loop
+        _, cid, seq, stamp, sender, content, flat, attachments, truncated = event
         return {
             "id": event_id,
             "type": "message",
-            "conversation_id": event.conversation_id,
-            "seq": event.seq,
-            "timestamp": iso_timestamp(event.timestamp),
-            "sender": event.sender,
-            "content": event.content,
-            "metadata": event.metadata,
-            "attachments": event.attachments,
-            "truncated": event.truncated,
+            "conversation_id": cid,
+            "seq": seq,
+            "timestamp": iso_timestamp(stamp),
+            "sender": sender,
+            "content": content,
+            "metadata": None if flat is None else mapping(flat),
+            "attachments": attachments,
+            "truncated": truncated,
         }
     wire: dict[str, Any] = {
         "id": event_id,
-        "type": event.type,
-        "conversation_id": event.conversation_id,
-        "seq": event.seq,
-        "timestamp": iso_timestamp(event.timestamp),
+        "type": kind,
+        "conversation_id": event[1],
+        "seq": event[2],
+        "timestamp": iso_timestamp(event[3]),
     }
-    for name in event.fields:
-        wire[name] = getattr(event, name)
+    wire.update(zip(FIELDS[kind], event[4:], strict=True))
+    if wire.get("metadata") is not None:
+        wire["metadata"] = mapping(wire["metadata"])
     return wire
 
 

@@ -24,7 +24,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._config import TrackerConfig
 from ._encode import encode_events, gzip_body, new_ids, wrap_batch
-from ._events import Event, MessageEvent
+from ._events import CONTENT_INDEX, Event
 from ._spool import Spool
 from ._stats import SendReport, Stats
 from .transports._base import Batch, Outcome, Rejection, SendResult, Transport
@@ -190,8 +190,8 @@ class Pipeline:
                 markers.append(item)
                 return True
             self._chunk.append(item)
-            if type(item) is MessageEvent:  # big messages make a chunk big: encode sooner
-                self._chunk_chars += len(item.content)
+            if item[0] == "message":  # big messages make a chunk big: encode sooner
+                self._chunk_chars += len(item[CONTENT_INDEX])
             if len(self._chunk) >= _CHUNK or self._chunk_chars >= _CHUNK_CHARS:
                 size += self._encode_chunk()
                 if size >= config.max_batch_bytes:

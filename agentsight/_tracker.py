@@ -25,15 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import _validate as check
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
-from ._events import (
-    CONVERSATION_FIELDS,
-    ActionEvent,
-    ButtonEvent,
-    ConversationEvent,
-    Event,
-    MessageEvent,
-    TokenUsageEvent,
-)
+from ._events import CONVERSATION_FIELDS, Event, items
 from ._keys import is_well_formed
 from ._stats import SendReport, Stats, TrackerStats
 from .helpers import generate_conversation_id
@@ -572,25 +564,27 @@ class ConversationTracker:
         limit = (self._config or self._config_now()).max_message_length
         if len(message) > limit:
             message, truncated = message[:limit], True
+        flat = None
         if metadata is not None:
-            # Copied (shallow), so the caller changing it later changes nothing tracked.
-            if type(metadata) is dict:
-                metadata = metadata.copy()
-            else:
+            # Copied flat (keys, then values): the caller changing its dict later
+            # changes nothing tracked, and the event can leave the GC (see _events).
+            if type(metadata) is not dict:
                 metadata = check.metadata("metadata", metadata)
+            flat = (*metadata, *metadata.values())
         if attachments is not None:
             attachments = check.attachments("attachments", attachments)
         state = self._context.get() if conversation_id is None else None
         if state is None:
             state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
-            MessageEvent(
+            (
+                "message",
                 state.conversation_id,
                 next(state.seq),
                 _now_us() // 1000,
                 sender,
                 message,
-                metadata,
+                flat,
                 attachments,
                 truncated,
             )
@@ -663,7 +657,8 @@ class ConversationTracker:
             response = json.dumps(_clean(response))
         state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
-            ActionEvent(
+            (
+                "action",
                 state.conversation_id,
                 next(state.seq),
                 _now_us() // 1000,
@@ -674,7 +669,7 @@ class ConversationTracker:
                 tools_used,
                 response,
                 check.error_message(error_msg),
-                None if metadata is None else check.metadata("metadata", metadata),
+                None if metadata is None else items(check.metadata("metadata", metadata)),
             )
         )
 
@@ -699,14 +694,15 @@ class ConversationTracker:
         assert event_name is not None
         state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
-            ButtonEvent(
+            (
+                "button",
                 state.conversation_id,
                 next(state.seq),
                 _now_us() // 1000,
                 event_name,
                 check.button_value("label", label),
                 check.button_value("value", value),
-                None if metadata is None else check.metadata("metadata", metadata),
+                None if metadata is None else items(check.metadata("metadata", metadata)),
             )
         )
 
@@ -739,7 +735,7 @@ class ConversationTracker:
             for index, count in enumerate(counts):
                 state.tokens[index] += count
         return self._emit(  # type: ignore[no-any-return]
-            TokenUsageEvent(state.conversation_id, next(state.seq), _now_us() // 1000, *counts)
+            ("token_usage", state.conversation_id, next(state.seq), _now_us() // 1000, *counts)
         )
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
@@ -754,13 +750,14 @@ class ConversationTracker:
 
     def _conversation_event(
         self, conversation_id: object, attributes: dict[str, Any], *, is_used: bool
-    ) -> ConversationEvent:
+    ) -> Event:
         cid = check.identifier("conversation_id", conversation_id)
         environment = attributes.get("environment")
         metadata = attributes.get("metadata")
         state = self._registry.get(cid)
         self._context.set(state)
-        return ConversationEvent(
+        return (
+            "conversation" if is_used else "interaction",
             cid,
             next(state.seq),
             _now_us() // 1000,
@@ -773,7 +770,7 @@ class ConversationTracker:
             self._config_now().environment
             if environment is None
             else check.environment(environment),
-            None if metadata is None else check.metadata("metadata", metadata),
+            None if metadata is None else items(check.metadata("metadata", metadata)),
             is_used,
         )
 

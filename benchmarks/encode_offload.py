@@ -22,27 +22,24 @@ from typing import Any
 import anyio
 
 from agentsight import _encode
-from agentsight._events import MessageEvent
+from agentsight._events import Event, message
 
 RESULTS = Path(__file__).parent / "results" / "encode_offload.json"
 CHUNK = 128
 BATCH = 1000
 
 
-def _events(count: int) -> list[MessageEvent]:
+def _events(count: int) -> list[Event]:
     meta = {"model": "gpt-4o", "latency_ms": 412, "channel": "web", "lang": "en"}
     now = time.time_ns() // 1000
-    return [
-        MessageEvent(f"c{n % 100}", n, now + n, "end_user", "x" * 200, meta, None, False)
-        for n in range(count)
-    ]
+    return [message(f"c{n % 100}", n, now + n, "end_user", "x" * 200, meta) for n in range(count)]
 
 
-def _encode_batch(events: list[MessageEvent], ids: list[str]) -> str:
+def _encode_batch(events: list[Event], ids: list[str]) -> str:
     return _encode.encode_events(events, ids)
 
 
-async def _run(mode: str, events: list[MessageEvent]) -> dict[str, float]:
+async def _run(mode: str, events: list[Event]) -> dict[str, float]:
     lateness: list[float] = []
     done = anyio.Event()
 

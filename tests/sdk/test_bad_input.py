@@ -100,12 +100,12 @@ def test_both_encoders_write_the_same_json(encoder: str) -> None:
     import json
 
     from agentsight._encode import encode_events
-    from agentsight._events import ConversationEvent, MessageEvent
+    from agentsight._events import conversation, message
 
     events = [
-        ConversationEvent("c", 0, 1_700_000_000_123_456, "u", None, "mobile", "web", "en",
+        conversation("c", 0, 1_700_000_000_123_456, "u", None, "mobile", "web", "en",
                           "n", "production", {"k": [1, 2.5, None, "é"]}, True),
-        MessageEvent("c", 1, 1_700_000_000_999_999, "agent", "hi 😀", {"a": {"b": True}},
+        message("c", 1, 1_700_000_000_999_999, "agent", "hi 😀", {"a": {"b": True}},
                      [{"url": "x"}], False),
     ]  # fmt: skip
     decoded = json.loads("[" + encode_events(events, ["a" * 32, "b" * 32]) + "]")

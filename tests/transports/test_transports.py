@@ -35,10 +35,10 @@ async def test_in_memory_transport_counts_resends_as_duplicates() -> None:
         await tracker.track_human_message("hi", conversation_id="c")
     assert len(transport.events) == 1
     from agentsight._encode import encode_events, wrap_batch
-    from agentsight._events import MessageEvent
+    from agentsight._events import message
     from agentsight.transports import Batch
 
-    event = MessageEvent("c", 0, 0, "end_user", "x", None, None, False)
+    event = message("c", 0, 0, "end_user", "x")
     body = wrap_batch([encode_events([event], ["f" * 32])])
     first = await transport.send(Batch(body=body, gzipped=False, ids=("f" * 32,)))
     again = await transport.send(Batch(body=body, gzipped=False, ids=("f" * 32,)))
