@@ -16,11 +16,12 @@ writing at once:
    with ``COALESCE`` (and a JSON merge patch for metadata, as SQLite's
    ``json_patch``): first committed write wins, field by field, and
    ``is_used`` only ever turns true;
-4. the ``response_wait`` of the end_user messages of the conversations that
-   got new messages is recomputed.  It runs after step 2, which holds the
-   lock of those conversations' rows until commit: a concurrent batch adding
-   messages to one of them waits, and its recomputation (a new snapshot)
-   sees this batch's messages.
+4. the ``response_wait`` of the new end_user messages is set, and a new agent
+   message sets the waits of the end_user messages it answers (those between
+   the agent message before it and itself; see ``_sqlite_waits``).  It runs
+   after step 2, which holds the lock of those conversations' rows until
+   commit: a concurrent batch adding messages to one of them waits, and its
+   statements (each with a new snapshot) see this batch's messages.
 
 Rows are locked in sorted order (event ids, then conversation ids), so two
 batches sharing ids wait for each other instead of deadlocking.
@@ -72,15 +73,33 @@ _INSERT_EVENTS = (
 )
 # The response wait of every end_user message of the conversations, rewritten
 # where it changed: a new agent message can answer earlier user messages.
-_UPDATE_WAITS = (
-    "UPDATE events SET response_wait = w.wait FROM (SELECT u.id, ("
+# Waits (see _sqlite_waits for why this equals the full recomputation): a new
+# end_user message gets its own; a new agent message answers the end_user
+# messages between the agent message before it (none: from the start) and itself.
+_FIRST_AGENT = (
     "SELECT a.ts FROM events a WHERE a.project_id = u.project_id AND a.type = 'message'"
     " AND a.conversation_id = u.conversation_id AND a.sender = 'agent'"
     " AND (a.ts, a.seq, a.id) > (u.ts, u.seq, u.id) ORDER BY a.ts, a.seq, a.id LIMIT 1"
-    ") - u.ts AS wait FROM events u WHERE u.project_id = $1 AND u.type = 'message'"
-    " AND u.conversation_id = ANY($2::text[]) AND u.sender = 'end_user') w"
+)
+_USER_WAITS = (
+    f"UPDATE events SET response_wait = w.wait FROM (SELECT u.id, ({_FIRST_AGENT}) - u.ts"
+    " AS wait FROM events u WHERE u.project_id = $1 AND u.id = ANY($2::text[])) w"
     " WHERE events.project_id = $1 AND events.id = w.id"
     " AND events.response_wait IS DISTINCT FROM w.wait"
+)
+_ANSWERS = (
+    "UPDATE events u SET response_wait = x.ts - u.ts FROM (SELECT a.conversation_id, a.ts,"
+    " a.seq, a.id, COALESCE(p.ts, -1) AS pts, COALESCE(p.seq, -1) AS pseq,"
+    " COALESCE(p.id, '') AS pid FROM events a LEFT JOIN LATERAL (SELECT b.ts, b.seq, b.id"
+    " FROM events b WHERE b.project_id = a.project_id AND b.type = 'message'"
+    " AND b.conversation_id = a.conversation_id AND b.sender = 'agent'"
+    " AND (b.ts, b.seq, b.id) < (a.ts, a.seq, a.id)"
+    " ORDER BY b.ts DESC, b.seq DESC, b.id DESC LIMIT 1) p ON true"
+    " WHERE a.project_id = $1 AND a.id = ANY($2::text[])) x"
+    " WHERE u.project_id = $1 AND u.type = 'message' AND u.conversation_id = x.conversation_id"
+    " AND u.sender = 'end_user' AND (u.ts, u.seq, u.id) > (x.pts, x.pseq, x.pid)"
+    " AND (u.ts, u.seq, u.id) < (x.ts, x.seq, x.id)"
+    " AND u.response_wait IS DISTINCT FROM x.ts - u.ts"
 )
 _UPSERT_CONVERSATIONS = (
     "INSERT INTO conversations (project_id, created_at, conversation_id, started_at, ended_at, "
@@ -210,6 +229,17 @@ def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[A
     return rows
 
 
+async def _update_waits(connection: Any, project_id: int, new: Sequence[NewEvent]) -> None:
+    """The waits the new messages change (the new rows already hold their conversations' locks)."""
+    messages = [e for e in new if e.type == "message"]
+    users = [e.id for e in messages if e.payload["sender"] == "end_user"]
+    agents = [e.id for e in messages if e.payload["sender"] != "end_user"]
+    if users:
+        await connection.execute(_USER_WAITS, project_id, users)
+    if agents:
+        await connection.execute(_ANSWERS, project_id, agents)
+
+
 async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
     """Store *events* in one transaction; see the module docstring."""
     unique: dict[str, NewEvent] = {}
@@ -227,9 +257,7 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
             attributes = _attribute_rows(project_id, new)
             if attributes:
                 await connection.executemany(_UPDATE_ATTRIBUTES, attributes)
-            talked = sorted({e.conversation_id for e in new if e.type == "message"})
-            if talked:
-                await connection.execute(_UPDATE_WAITS, project_id, [clean(c) for c in talked])
+            await _update_waits(connection, project_id, new)
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
 
 

@@ -6,9 +6,13 @@ read copied into columns: ``sender``, ``action_name``, ``duration_ms``,
 ``is_error`` and the token counts), add their counts to their conversations
 (creating the ones not seen yet), then apply the attributes of
 ``conversation``/``interaction`` events first-write-wins, field by field,
-with ``COALESCE`` in SQL; last, recompute the ``response_wait`` of the
-end_user messages of every conversation that got new messages.  Only new
-events touch the conversations, so a resent batch changes nothing.
+with ``COALESCE`` in SQL.  Only new events touch the conversations, so a
+resent batch changes nothing.
+
+``response_wait`` (see ``_waits``) is kept up to date incrementally: a new
+end_user message gets its own wait as it is inserted, and a new agent message
+sets the waits of the end_user messages it answers, those between it and the
+agent message before it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._time import now_micros
+from . import _sqlite_waits as _waits
 from ._base import NewEvent, WriteResult
 from ._columns import TOKEN_FIELDS as _TOKEN_FIELDS
 from ._columns import count_event
@@ -31,19 +36,8 @@ _ID_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
 _INSERT_EVENT = (
     "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content,"
     " sender, action_name, duration_ms, is_error,"
-    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-# The response wait of every end_user message of a conversation, rewritten
-# where it changed: a new agent message can answer earlier user messages.
-_UPDATE_WAITS = (
-    "UPDATE events SET response_wait = w.wait FROM (SELECT u.id, ("
-    "SELECT a.ts FROM events a WHERE a.project_id = u.project_id AND a.type = 'message'"
-    " AND a.conversation_id = u.conversation_id AND a.sender = 'agent'"
-    " AND (a.ts, a.seq, a.id) > (u.ts, u.seq, u.id) ORDER BY a.ts, a.seq, a.id LIMIT 1"
-    ") - u.ts AS wait FROM events u WHERE u.project_id = ?1 AND u.type = 'message'"
-    " AND u.conversation_id = ?2 AND u.sender = 'end_user') w"
-    " WHERE events.project_id = ?1 AND events.id = w.id AND events.response_wait IS NOT w.wait"
+    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens, response_wait)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _COUNTERS = (
     "event_count",
@@ -112,7 +106,7 @@ def _duration(value: Any) -> Any:
     return value
 
 
-def _event_row(project_id: int, event: NewEvent) -> tuple[Any, ...]:
+def _event_row(project_id: int, event: NewEvent, wait: int | None) -> tuple[Any, ...]:
     payload, content = event.payload, None
     sender = action_name = duration = is_error = None
     tokens: tuple[Any, ...] = (None, None, None, None)
@@ -140,6 +134,7 @@ def _event_row(project_id: int, event: NewEvent) -> tuple[Any, ...]:
         duration,
         is_error,
         *tokens,
+        wait,
     )
 
 
@@ -184,9 +179,11 @@ def write_batch(
     with transaction(connection):
         stored = _existing_ids(connection, project_id, list(unique))
         new = [e for i, e in unique.items() if i not in stored]
-        connection.executemany(_INSERT_EVENT, [_event_row(project_id, e) for e in new])
+        messages = _waits.Messages(new)
+        waits = _waits.user_waits(connection, project_id, messages)
+        rows = [_event_row(project_id, e, waits.get(e.id)) for e in new]
+        connection.executemany(_INSERT_EVENT, rows)
         connection.executemany(_UPSERT_CONVERSATION, _conversation_rows(project_id, new))
         connection.executemany(_UPDATE_ATTRIBUTES, _attribute_rows(project_id, new))
-        talked = sorted({e.conversation_id for e in new if e.type == "message"})
-        connection.executemany(_UPDATE_WAITS, [(project_id, cid) for cid in talked])
+        _waits.answer(connection, project_id, messages)
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
