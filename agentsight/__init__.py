@@ -15,7 +15,8 @@ from __future__ import annotations
 
 __version__ = "0.2.0.dev0"
 
-from ._stats import SendReport, TrackerStats
+import typing
+
 from ._tracker import ConversationTracker, ReportHandle, conversation_tracker
 from .exceptions import (
     AgentSightError,
@@ -25,6 +26,19 @@ from .exceptions import (
     NotFoundError,
     ValidationError,
 )
+
+if typing.TYPE_CHECKING:
+    from ._reports import SendReport, TrackerStats
+
+
+def __getattr__(name: str) -> typing.Any:
+    # Loaded on first use: they need attrs, which costs more to import than the rest.
+    if name in ("SendReport", "TrackerStats"):
+        from . import _reports
+
+        return getattr(_reports, name)
+    raise AttributeError(f"module 'agentsight' has no attribute {name!r}")
+
 
 __all__ = [
     "APIError",
@@ -40,3 +54,7 @@ __all__ = [
     "__version__",
     "conversation_tracker",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,9 +12,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from .exceptions import ConfigurationError
 
@@ -74,8 +72,7 @@ def _log_level(value: str) -> str:
     return upper
 
 
-@attrs.frozen
-class Setting:
+class Setting(NamedTuple):
     """One configuration knob: its name, environment variable, default and parser."""
 
     name: str
@@ -217,9 +214,12 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-@attrs.frozen
-class TrackerConfig:
-    """The resolved settings of one tracker (see ``SETTINGS`` for meaning and defaults)."""
+class TrackerConfig(NamedTuple):
+    """The resolved settings of one tracker (see ``SETTINGS`` for meaning and defaults).
+
+    A named tuple rather than an attrs class: built at the first tracking call,
+    and ``import agentsight`` does not import attrs.
+    """
 
     api_key: str | None
     endpoint: str

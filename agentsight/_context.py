@@ -7,8 +7,6 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 if TYPE_CHECKING:
     from ._tracker import ConversationTracker
 
@@ -17,13 +15,18 @@ __all__ = ["ConversationBlock", "ConversationState", "Registry"]
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 
 
-@attrs.define(eq=False)
 class ConversationState:
     """What the tracker keeps of one conversation: its id, its ``seq`` counter, token totals."""
 
-    conversation_id: str
-    seq: itertools.count[int] = attrs.field(factory=itertools.count)
-    tokens: list[int] = attrs.field(factory=lambda: [0, 0, 0, 0])
+    __slots__ = ("conversation_id", "seq", "tokens")
+
+    def __init__(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        self.seq = itertools.count()
+        self.tokens = [0, 0, 0, 0]
+
+    def __repr__(self) -> str:
+        return f"ConversationState({self.conversation_id!r})"
 
     def token_usage(self) -> dict[str, int]:
         return dict(zip(TOKEN_FIELDS, self.tokens, strict=True))

@@ -8,20 +8,22 @@ database look-up, and lets secret scanners recognise our keys.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 
 KEY_PREFIX = "ags_"
 _KEY_RE = re.compile(r"ags_([0-9a-f]{32})_([0-9a-f]{6})")
 
 
 def _checksum(body: str) -> str:
+    import hashlib  # here: the SDK imports this module, hashlib is a few ms
+
     return hashlib.sha256(body.encode("ascii")).hexdigest()[:6]
 
 
 def generate_key() -> str:
     """Return a new random API key."""
+    import secrets
+
     body = secrets.token_hex(16)
     return f"{KEY_PREFIX}{body}_{_checksum(body)}"
 
@@ -34,6 +36,8 @@ def is_well_formed(key: str) -> bool:
 
 def hash_key(key: str) -> str:
     """The form a key is stored in: hex SHA-256 (keys are random, so no salt is needed)."""
+    import hashlib
+
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 

@@ -25,8 +25,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._config import TrackerConfig
 from ._encode import encode_events, gzip_body, new_ids, wrap_batch
 from ._events import CONTENT_INDEX, Event
+from ._reports import SendReport
 from ._spool import Spool
-from ._stats import SendReport, Stats
+from ._stats import Stats
 from .transports._base import Batch, Outcome, Rejection, SendResult, Transport
 
 logger = logging.getLogger("agentsight")

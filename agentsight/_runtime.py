@@ -27,8 +27,9 @@ from ._encode import encode_events, new_ids
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
 from ._pipeline import FlushRequest, Item, Pipeline
 from ._replay import Replayer
+from ._reports import SendReport
 from ._spool import Spool
-from ._stats import SendReport, Stats
+from ._stats import Stats
 from .transports._base import Batch, SendResult, Transport
 
 logger = logging.getLogger("agentsight")

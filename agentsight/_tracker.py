@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
 import logging
 import os
 import sys
@@ -27,7 +26,7 @@ from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._events import CONVERSATION_FIELDS, Event, items
 from ._keys import is_well_formed
-from ._stats import SendReport, Stats, TrackerStats
+from ._stats import Stats
 from .helpers import generate_conversation_id
 
 if TYPE_CHECKING:
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     import anyio.abc
 
     from ._action import Action
+    from ._reports import SendReport, TrackerStats
     from ._runtime import Runtime, ThreadRuntime
     from ._spool import Spool
     from .transports._base import Transport
@@ -652,6 +652,8 @@ class ConversationTracker:
         name = check.text("action_name", action_name, required=True)
         assert name is not None
         if response is not None and type(response) is not str:
+            import json
+
             from ._encode import _clean
 
             response = json.dumps(_clean(response))
@@ -892,6 +894,8 @@ class ConversationTracker:
         """
         wait = self._config_now().flush_timeout if timeout is None else timeout
         runtime = self._runtime
+        from ._reports import SendReport
+
         if runtime is None:
             return _completed(SendReport())
         import concurrent.futures

@@ -23,14 +23,26 @@ def test_all_is_sorted_and_complete() -> None:
 
 
 def test_import_leaves_the_collector_and_aiohttp_unloaded() -> None:
-    """`import agentsight` loads neither agentsight.server nor aiohttp (nor starts a thread)."""
+    """`import agentsight` loads neither agentsight.server, aiohttp, anyio nor attrs (nor
+    starts a thread): attrs alone took half of the import time (issue 5's import row)."""
     code = (
         "import sys, threading, agentsight;"
-        "print('agentsight.server' in sys.modules, 'aiohttp' in sys.modules,"
+        "print(*(m in sys.modules for m in ('agentsight.server', 'aiohttp', 'anyio', 'attr')),"
         " threading.active_count())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False", "1"]
+    assert out.stdout.split() == ["False", "False", "False", "False", "1"]
+
+
+def test_report_types_load_on_first_use() -> None:
+    """`agentsight.SendReport` / `TrackerStats` work as names and in `from ... import`."""
+    code = (
+        "import agentsight; from agentsight import SendReport, TrackerStats;"
+        "print(SendReport is agentsight.SendReport, SendReport().complete,"
+        " 'TrackerStats' in dir(agentsight), TrackerStats.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True", "TrackerStats"]
 
 
 def test_readme_settings_table_matches_the_code() -> None:

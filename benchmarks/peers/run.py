@@ -103,6 +103,15 @@ def ensure_venvs() -> None:
     import dev  # the project's own: creates .venv unless current
 
     dev.ensure_venv()
+    # Bytecode for our package, as `pip install` writes it for every peer (and for a
+    # user installing our wheel): an editable install run with PYTHONDONTWRITEBYTECODE
+    # would otherwise compile every module at each import and time that instead.
+    subprocess.run(
+        [OURS_PY, "-m", "compileall", "-q", ROOT / "agentsight"],
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
+    )
     stamp = PEERS_VENV / ".requirements-sha256"
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted and PEERS_PY.exists():
