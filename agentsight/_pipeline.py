@@ -79,6 +79,30 @@ class FlushRequest:
 
 Item = Event | FlushRequest
 
+
+class Backlog:
+    """Items put on the channel and taken off it: the buffer's level without asking anyio.
+
+    Both counts change on the loop's thread only (the intake's ``put`` and
+    ``drain``, the batcher's receives), so other threads can read a snapshot.
+    ``room`` is set for awaited calls waiting below ``low`` (``Intake.caught_up``).
+    """
+
+    __slots__ = ("low", "put", "room", "taken")
+
+    def __init__(self) -> None:
+        self.put = 0
+        self.taken = 0
+        self.low = 0
+        self.room: anyio.Event | None = None
+
+    def check_room(self) -> None:
+        room = self.room
+        if room is not None and self.put - self.taken <= self.low:
+            self.room = None
+            room.set()
+
+
 #: What ``_deliver`` returns for a batch it wrote to the spool.
 SPOOLED = SendResult(Outcome.FAILED, error="spooled")
 
@@ -92,8 +116,10 @@ class Pipeline:
         transport: Transport,
         stats: Stats,
         spool: Spool | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self._config = config
+        self._backlog = Backlog() if backlog is None else backlog
         self._transport = transport
         self._stats = stats
         self._spool = spool
@@ -160,6 +186,7 @@ class Pipeline:
                     first = await receive.receive()
                 except anyio.EndOfStream:
                     break
+                self._backlog.taken += 1
                 markers: list[FlushRequest] = []
                 open_ = await self._fill(receive, first, markers)
                 if self._chunk:
@@ -168,6 +195,7 @@ class Pipeline:
                     await self._ship(out)
                 for marker in markers:
                     self._register(marker)
+                self._backlog.check_room()
         receive.close()
 
     async def _fill(
@@ -203,6 +231,7 @@ class Pipeline:
             while True:
                 try:
                     item = receive.receive_nowait()
+                    self._backlog.taken += 1
                     break
                 except anyio.WouldBlock:
                     left = deadline - anyio.current_time()
@@ -219,6 +248,7 @@ class Pipeline:
         encoded = encode_events(chunk, chunk_ids)
         self._parts.append(encoded)
         self._part_ids.extend(chunk_ids)
+        self._backlog.check_room()
         return len(encoded) + 1
 
     async def _ship(self, out: MemoryObjectSendStream[tuple[int, Batch]]) -> None:

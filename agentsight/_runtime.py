@@ -25,7 +25,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ._config import TrackerConfig
 from ._encode import encode_events, new_ids
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
-from ._pipeline import FlushRequest, Item, Pipeline
+from ._pipeline import Backlog, FlushRequest, Item, Pipeline
 from ._replay import Replayer
 from ._reports import SendReport
 from ._spool import Spool
@@ -39,18 +39,36 @@ T = TypeVar("T")
 __all__ = ["AsyncioBridge", "Intake", "Runtime", "ThreadRuntime"]
 
 
+#: What ``Intake.put`` answers: refused (full or closed), taken, taken above the soft limit.
+REFUSED, TAKEN, ABOVE_SOFT_LIMIT = 0, 1, 2
+#: Buffered events above which a call asks its caller to let the background catch up.
+SOFT_LIMIT = 10_000
+
+
 class Intake:
-    """The entrance of the channel, safe to call from any thread."""
+    """The entrance of the channel, safe to call from any thread.
+
+    One bound for everything buffered, the hand-off deque and the channel
+    together: ``max_buffer``.  Past the soft limit (``SOFT_LIMIT``, or half of
+    a smaller ``max_buffer``) ``put`` still takes the event but says so, and
+    the tracker lets the caller slow down: an awaited call waits until the
+    background has caught up to half the soft limit, a plain call from a
+    thread without an event loop yields the GIL once.  A burst faster than
+    delivery then holds about the soft limit in memory, not ``max_buffer``.
+    """
 
     def __init__(
         self,
         send: MemoryObjectSendStream[Item],
         max_buffer: int,
         schedule: Callable[[Callable[[], object]], None],
+        backlog: Backlog,
     ) -> None:
         self._send = send
         self._owner = threading.get_ident()
         self._max = max_buffer
+        self.soft_limit = max(1, min(SOFT_LIMIT, max_buffer // 2))
+        self._backlog = backlog
         self._schedule = schedule
         self._deque: collections.deque[Item] = collections.deque()
         self._wake_pending = False
@@ -58,28 +76,37 @@ class Intake:
         self._lock = anyio.Lock()
         self.closed = False
 
-    def put(self, item: Item) -> bool:
-        """Hand *item* over without blocking; False when the buffer is full or closed."""
+    @property
+    def owner(self) -> int:
+        """The id of the thread whose loop runs the pipeline."""
+        return self._owner
+
+    def put(self, item: Item) -> int:
+        """Hand *item* over without blocking: ``REFUSED`` (full or closed), ``TAKEN``, or
+        ``ABOVE_SOFT_LIMIT`` (taken; the caller should let the background catch up)."""
+        backlog = self._backlog
         if threading.get_ident() == self._owner:
             try:
                 self._send.send_nowait(item)
-                return True
             except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return False
+                return REFUSED
+            backlog.put += 1
+            return TAKEN if backlog.put - backlog.taken <= self.soft_limit else ABOVE_SOFT_LIMIT
         deque = self._deque
-        if self.closed or len(deque) >= self._max:
-            return False
+        level = len(deque) + backlog.put - backlog.taken
+        if self.closed or level >= self._max:
+            return REFUSED
         deque.append(item)
         if self._closed_now():  # closed meanwhile: take it back unless leftovers() has it
             try:
                 deque.remove(item)
-                return False
+                return REFUSED
             except ValueError:
-                return True
+                return TAKEN
         if not self._wake_pending:
             self._wake_pending = True
             self._schedule(self._wake)
-        return True
+        return TAKEN if level < self.soft_limit else ABOVE_SOFT_LIMIT
 
     def _closed_now(self) -> bool:
         return self.closed  # read again: another thread may have closed it since
@@ -89,11 +116,26 @@ class Intake:
 
     @property
     def buffered(self) -> int:
-        return len(self._deque) + self._send.statistics().current_buffer_used
+        return len(self._deque) + self._backlog.put - self._backlog.taken
 
     async def send(self, item: Item) -> None:
         """Put *item* on the channel, waiting for room (on the loop's own thread)."""
         await self._send.send(item)
+        self._backlog.put += 1
+
+    async def caught_up(self) -> None:
+        """Wait until the background has taken all but half the soft limit (the loop's thread)."""
+        backlog = self._backlog
+        low = self.soft_limit // 2
+        while len(self._deque) + backlog.put - backlog.taken > low and not self.closed:
+            if backlog.room is None:
+                backlog.room = anyio.Event()
+                backlog.low = low
+            await backlog.room.wait()
+
+    def level(self) -> int:
+        """Buffered now (any thread: a snapshot)."""
+        return len(self._deque) + self._backlog.put - self._backlog.taken
 
     async def drain(self) -> None:
         """Move what other threads handed over onto the channel, in order."""
@@ -102,6 +144,7 @@ class Intake:
             while deque:
                 try:
                     self._send.send_nowait(deque[0])
+                    self._backlog.put += 1
                 except anyio.WouldBlock:
                     # Full: wait for room by polling, never inside send(): a cancelled
                     # send() may have delivered the item all the same (a duplicate).
@@ -125,11 +168,18 @@ class Intake:
         await self.drain()
         self._send.close()
         self._wakeup.set()
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        room, self._backlog.room = self._backlog.room, None
+        if room is not None:
+            room.set()
 
     def leftovers(self) -> list[Item]:
         """What is still in the hand-over deque (came too late, or shutdown ran out of time)."""
         self.closed = True
         self._send.close()
+        self._release_waiters()
         late = []
         while self._deque:  # popleft, not list()+clear(): an append in between is not lost
             late.append(self._deque.popleft())
@@ -170,8 +220,9 @@ class Runtime:
         if transport.needs_asyncio and running_backend() != "asyncio":
             transport = AsyncioBridge(transport)
         send, self._receive = anyio.create_memory_object_stream[Item](config.max_buffer)
-        self.intake = Intake(send, config.max_buffer, call_soon_threadsafe())
-        self.pipeline = Pipeline(config, transport, stats, spool)
+        backlog = Backlog()
+        self.intake = Intake(send, config.max_buffer, call_soon_threadsafe(), backlog)
+        self.pipeline = Pipeline(config, transport, stats, spool, backlog)
         self._spool = spool
         self._replayer = None if spool is None else Replayer(config, transport, stats, spool)
         self._transport = transport

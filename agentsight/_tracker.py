@@ -93,6 +93,33 @@ class _Overflow:
             self._tracker._drop(self._event, "buffer_full")
 
 
+class _CatchUp:
+    """Returned above the buffer's soft limit: the event is buffered already.
+
+    Awaited, it waits until the background has caught up (on the pipeline's
+    loop) or polls for it (on another loop); not awaited, it does nothing.
+    """
+
+    __slots__ = ("_intake",)
+
+    def __init__(self, intake: Any) -> None:
+        self._intake = intake
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> None:
+        intake = self._intake
+        if threading.get_ident() == intake.owner:
+            await intake.caught_up()
+            return
+        import anyio
+
+        # Another loop's thread: the pipeline's events cannot wake this loop; poll.
+        while intake.level() > intake.soft_limit // 2 and not intake.closed:  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+
+
 class ReportHandle:
     """What ``send_tracked_data()``, ``flush()`` and ``initialize_conversation()`` return.
 
@@ -133,9 +160,9 @@ class _NullIntake:
         self._stats = stats
         self._reason = reason
 
-    def put(self, item: object) -> bool:
+    def put(self, item: object) -> int:
         self._stats.drop(self._reason)
-        return True
+        return 1  # TAKEN: counted as dropped, nothing to wait for
 
 
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -481,12 +508,32 @@ class ConversationTracker:
         intake = self._intake
         if intake is None:
             intake = self._start()
-        if intake.put(event):
+        taken = intake.put(event)
+        if taken == 1:  # TAKEN
             return _DONE
+        if taken:  # ABOVE_SOFT_LIMIT: buffered, but the background is behind
+            return self._behind(intake)
         if intake.closed:
             self._drop(event, "after_close")
             return _DONE
         return _Overflow(self, event)
+
+    def _behind(self, intake: Any) -> Any:
+        """The buffer is past its soft limit: let the caller slow down (see ``Intake``).
+
+        On the pipeline's own loop: an awaitable that waits until the background
+        has caught up (a plain call ignores it).  On a thread with no running
+        loop (sync code in thread mode): hand the GIL to the tracker's thread
+        once, so a tight loop of calls cannot outrun delivery by far.
+        """
+        if threading.get_ident() == intake.owner:
+            return _CatchUp(intake)
+        from ._loops import running_backend
+
+        if running_backend() is None:
+            time.sleep(0)
+            return _DONE
+        return _CatchUp(intake)
 
     def _drop(self, event: Event, reason: str) -> None:
         spool = self._spool

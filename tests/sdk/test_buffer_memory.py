@@ -8,12 +8,12 @@ import pytest
 
 from agentsight import ConversationTracker
 from agentsight.transports import InMemoryTransport
-
-pytestmark = pytest.mark.anyio
+from tests.sink import KEY, Sink
 
 METADATA = {"model": "gpt-4o", "latency_ms": 412, "channel": "web", "lang": "en"}
 
 
+@pytest.mark.anyio
 async def test_buffered_events_leave_the_garbage_collector() -> None:
     """20,000 buffered messages with metadata: most are no work for CPython's GC.
 
@@ -40,6 +40,7 @@ async def test_buffered_events_leave_the_garbage_collector() -> None:
     assert transport.events[-1]["metadata"] == METADATA
 
 
+@pytest.mark.anyio
 async def test_metadata_is_copied_at_the_call() -> None:
     """The caller changing or emptying its dict after the call changes nothing tracked."""
     transport = InMemoryTransport()
@@ -52,3 +53,56 @@ async def test_metadata_is_copied_at_the_call() -> None:
     first, second = transport.events
     assert first["metadata"] == {"step": 1, "7": "int key", "nested": [1, 2]}
     assert second["metadata"] == {}
+
+
+def test_thread_mode_buffers_at_most_max_buffer() -> None:
+    """Collector down, sync code: the hand-off and the channel share one max_buffer bound.
+
+    (They were bounded separately: up to twice max_buffer was held in memory.)
+    """
+    sink = Sink()  # never started: every delivery fails, nothing leaves the buffer
+    tracker = ConversationTracker(
+        api_key=KEY,
+        endpoint=sink.url,
+        max_buffer=200,
+        max_batch_events=10,
+        max_concurrent_requests=1,
+        shutdown_timeout=0.5,
+    )
+    for n in range(5_000):
+        tracker.track_human_message(f"m{n}", conversation_id="bound")
+    stats = tracker.stats()
+    tracker.close()
+    # The buffer, plus the few batches the pipeline holds (open, queued, sending).
+    assert 200 <= stats.queued <= 200 + 5 * 10, stats
+    assert stats.dropped_by_reason["buffer_full"] == 5_000 - stats.queued
+
+
+@pytest.mark.anyio
+async def test_awaited_burst_stays_near_the_soft_limit(sink: Sink) -> None:
+    """30,000 awaited calls as fast as they go: memory holds ~10,000 events, none lost."""
+    async with ConversationTracker(api_key=KEY, endpoint=sink.url) as tracker:
+        highest = 0
+        with tracker.conversation("burst"):
+            for n in range(30_000):
+                await tracker.track_human_message(f"message {n}", metadata=METADATA)
+                if n % 500 == 0:
+                    highest = max(highest, tracker.stats().queued)
+        report = await tracker.flush()
+    assert report.complete
+    assert len(sink.events) == 30_001
+    # Soft limit 10,000 buffered + what the pipeline holds in batches (1,000 each).
+    assert highest <= 10_000 + 5 * 1_000, highest
+
+
+def test_sync_burst_from_a_thread_loses_nothing(sink: Sink) -> None:
+    """Plain calls in a tight loop outrun delivery: above the soft limit each call hands
+    the GIL to the tracker's thread, so 60,000 events fit a 20,000 buffer, none dropped."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, max_buffer=20_000)
+    for n in range(60_000):
+        tracker.track_human_message(f"m{n}", conversation_id="tight")
+    report = tracker.flush().result()
+    tracker.close()
+    assert report.complete
+    assert tracker.stats().dropped == 0
+    assert len(sink.events) == 60_000
