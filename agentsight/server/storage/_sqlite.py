@@ -55,9 +55,8 @@ class SQLiteStorage(Storage):
 
     def __init__(self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2) -> None:
         self.path = path
-        make = functools.partial(connect, path, busy_timeout)
-        self._writer = WriterThread(make)
-        self._readers = ReaderPool(make, size=readers)
+        self._writer = WriterThread(functools.partial(connect, path, busy_timeout, writer=True))
+        self._readers = ReaderPool(functools.partial(connect, path, busy_timeout), size=readers)
 
     @classmethod
     async def open(
