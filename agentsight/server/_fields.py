@@ -18,6 +18,7 @@ __all__ = [
     "Invalid",
     "enum",
     "flag",
+    "flat_within",
     "json_value",
     "number",
     "storable",
@@ -142,3 +143,23 @@ def _measure(name: str, value: Any, max_chars: int, max_depth: int) -> None:
             size += 8
         if size > max_chars:
             raise Invalid(f"{name}: larger than {max_chars} characters")
+
+
+def flat_within(value: dict[str, Any], max_chars: int, max_depth: int) -> bool:
+    """Whether *value* is an object of plain values that ``json_value`` accepts.
+
+    A shortcut for the common metadata: ``False`` means only "not decided
+    here" (nested values, or too large), for the full check to say.
+    """
+    if max_depth < 2:
+        return False
+    size = 2
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            size += len(key) + 6 + len(item)
+        elif kind is dict or kind is list:
+            return False
+        else:
+            size += len(key) + 12
+    return size <= max_chars

@@ -24,10 +24,20 @@ _RFC3339 = re.compile(
 # The SDK's exact form, parsed without datetime on the hot path.
 _EXACT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 _DAYS: dict[str, int] = {}
+# Microseconds of "YYYY-MM-DDTHH:MM:SS" prefixes already parsed: the events
+# of a batch share a few seconds.  Emptied when full (hostile input must not
+# grow it without end, and the clock moves on).
+_SECONDS: dict[str, int] = {}
+_MAX_SECONDS = 10_000
 
 
 def parse_ts(value: str) -> int | None:
     """Microseconds since the epoch for an RFC 3339 string, or ``None`` when it is not one."""
+    second = _SECONDS.get(value[:19])
+    if second is not None and len(value) == 27 and value[19] == "." and value[26] == "Z":
+        fraction = value[20:26]
+        if fraction.isascii() and fraction.isdigit():
+            return second + int(fraction)
     if _EXACT.fullmatch(value) is not None:
         return _parse_exact(value)
     if _RFC3339.fullmatch(value) is None:
@@ -69,7 +79,13 @@ def _parse_exact(text: str) -> int | None:
     hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
     if midnight is None or hour > 23 or minute > 59 or second > 59:
         return None
-    return _in_range(midnight + ((hour * 60 + minute) * 60 + second) * 1_000_000 + int(text[20:26]))
+    whole = midnight + ((hour * 60 + minute) * 60 + second) * 1_000_000
+    micros = _in_range(whole + int(text[20:26]))
+    if micros is not None and whole + 999_999 <= _MAX_MICROS:
+        if len(_SECONDS) >= _MAX_SECONDS:
+            _SECONDS.clear()
+        _SECONDS[text[:19]] = whole
+    return micros
 
 
 def format_ts(micros: int) -> str:

@@ -24,6 +24,7 @@ _ID = re.compile(r"[0-9a-f]{32}")
 _SHORT = 256
 _LONG = 4096
 _MAX_TOKENS = 10**12
+_MAX_SEQ = 2**63 - 1  # f.whole()'s default
 
 
 class BatchRefused(Exception):
@@ -140,6 +141,14 @@ class Validator:
 
     def check_event(self, raw: Any) -> NewEvent:
         """One event, or ``Invalid`` naming the first bad field."""
+        if type(raw) is dict and raw.get("type") == "message":
+            event = self._plain_message(raw)
+            if event is not None:
+                return event
+        return self.check_fields(raw)
+
+    def check_fields(self, raw: Any) -> NewEvent:
+        """``check_event`` without the shortcut for plain messages: field by field."""
         if type(raw) is not dict:
             raise f.Invalid("event: expected a JSON object")
         event_id = raw.get("id")
@@ -166,6 +175,49 @@ class Validator:
         if "is_used" in payload and payload["is_used"] != (kind == "conversation"):
             raise f.Invalid(f"is_used: expected {str(kind == 'conversation').lower()} for {kind}")
         return NewEvent(event_id, kind, conversation_id, seq, micros, payload)
+
+    def _plain_message(self, raw: dict[str, Any]) -> NewEvent | None:
+        """The most common event, a message without attachments, checked in one go.
+
+        ``None`` when anything is unusual: the full check then decides, and
+        names the first bad field, so the outcome is the same either way.
+        """
+        event_id, cid, seq = raw.get("id"), raw.get("conversation_id"), raw.get("seq")
+        stamp, sender, content = raw.get("timestamp"), raw.get("sender"), raw.get("content")
+        metadata, truncated = raw.get("metadata"), raw.get("truncated", False)
+        options = self._options
+        if (
+            type(event_id) is not str
+            or _ID.fullmatch(event_id) is None
+            or type(cid) is not str
+            or not 0 < len(cid) <= _SHORT
+            or type(seq) is not int
+            or not 0 <= seq <= _MAX_SEQ
+            or type(stamp) is not str
+            or len(stamp) > 64
+            or (sender != "end_user" and sender != "agent")
+            or type(content) is not str
+            or len(content) > options.max_content_chars
+            or raw.get("attachments") is not None
+            or type(truncated) is not bool
+        ):
+            return None
+        if metadata is not None and (
+            type(metadata) is not dict
+            or not f.flat_within(metadata, options.max_json_chars, options.max_depth)
+        ):
+            return None
+        micros = parse_ts(stamp)
+        if micros is None:
+            return None
+        payload = {
+            "sender": sender,
+            "content": content,
+            "metadata": metadata,
+            "attachments": None,
+            "truncated": truncated,
+        }
+        return NewEvent(event_id, "message", cid, seq, micros, payload)
 
 
 def _usable_id(raw: Any) -> str | None:

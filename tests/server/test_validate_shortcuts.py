@@ -1,0 +1,105 @@
+"""The collector's shortcuts for common input decide exactly as the full checks do.
+
+Plain messages are checked in one go, and timestamps whose second was seen
+before come from a cache; both must accept, reject (with the same message) and
+produce the same values as the field-by-field path for any input, near
+misses included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentsight.server import ServerOptions, _time
+from agentsight.server._fields import Invalid
+from agentsight.server._time import parse_ts
+from agentsight.server._validate import Validator
+
+_VALID = {
+    "id": "0123456789abcdef0123456789abcdef",
+    "type": "message",
+    "conversation_id": "c1",
+    "seq": 3,
+    "timestamp": "2026-11-27T01:11:30.830522Z",
+    "sender": "end_user",
+    "content": "Where is my order?",
+    "metadata": {"model": "gpt-4o", "latency_ms": 412, "ok": True, "x": None, "f": 0.5},
+    "attachments": None,
+    "truncated": False,
+}
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(["", "agent", "end_user", "x" * 300, "2026-11-27T01:11:30.83052Z"]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=4),
+    st.dictionaries(st.text(max_size=3), st.dictionaries(st.text(max_size=3), st.none())),
+)
+
+
+def _outcome(check: Any, raw: Any) -> Any:
+    try:
+        return attrs.asdict(check(raw))
+    except Invalid as exc:
+        return f"Invalid: {exc}"
+
+
+def _options(small: bool) -> ServerOptions:
+    if small:  # limits the shortcut's own size arithmetic meets
+        return ServerOptions(max_content_chars=20, max_json_chars=60, max_depth=2)
+    return ServerOptions()
+
+
+@settings(max_examples=400)
+@given(
+    changes=st.dictionaries(st.sampled_from(sorted(_VALID)), _ODD_VALUES, max_size=3),
+    missing=st.sets(st.sampled_from(sorted(_VALID)), max_size=2),
+    small=st.booleans(),
+)
+def test_plain_message_shortcut_equals_the_full_check(
+    changes: dict[str, Any], missing: set[str], small: bool
+) -> None:
+    """Any near-valid message: same event or same rejection message, with or without it."""
+    raw = {**_VALID, **changes}
+    for name in missing:
+        raw.pop(name, None)
+    validator = Validator(_options(small))
+    assert _outcome(validator.check_event, raw) == _outcome(validator.check_fields, raw)
+
+
+_BAD = ["12345xZ", "+12345Z", "1_2345Z", "123456ZZ"]  # not RFC 3339
+
+
+@given(
+    moment=st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59)),
+    fraction=st.sampled_from(
+        ["123456Z", "000000Z", "999999Z", "12345Z", "1234567Z", "123456z", "٣" * 6 + "Z", *_BAD]
+    ),
+)
+def test_cached_seconds_parse_as_the_first_time(moment: dt.datetime, fraction: str) -> None:
+    """After its second is cached, a timestamp parses (or is refused) as before."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + fraction
+    _time._SECONDS.clear()
+    unseen = parse_ts(text)
+    parse_ts(text[:20] + "000000Z")  # its second is now cached
+    assert text[:19] in _time._SECONDS
+    assert parse_ts(text) == unseen
+    assert (unseen is None) == (fraction in _BAD)
+
+
+@pytest.mark.parametrize("plain", [0, 7, True, None, 0.5, "text"])
+def test_metadata_at_the_size_limit_is_decided_alike(plain: Any) -> None:
+    """Metadata one character below, at and above the limit: the same outcome both ways."""
+    validator = Validator(_options(small=True))
+    for length in range(30, 70):
+        raw = {**_VALID, "metadata": {"k": plain, "s": "x" * (length - 20)}}
+        assert _outcome(validator.check_event, raw) == _outcome(validator.check_fields, raw)
