@@ -11,6 +11,10 @@ waits for room while a plain call drops the event and counts it.
 from __future__ import annotations
 
 import atexit
+
+# Its exit hook must be registered before ours (see _register_exit_hook); imported here
+# rather than at the first call, which a web app's first request would wait for.
+import concurrent.futures.thread
 import functools
 import logging
 import os
@@ -165,6 +169,44 @@ class _NullIntake:
         return 1  # TAKEN: counted as dropped, nothing to wait for
 
 
+class _Starting:
+    """Thread mode's intake while the tracker's thread starts: a bounded buffer.
+
+    ``hand_over`` moves what it holds to the runtime's intake, in order, and
+    from then on forwards every call there (a caller may still hold it).
+    """
+
+    closed = False
+    owner = -1  # no thread's loop drains it
+    soft_limit = sys.maxsize
+
+    def __init__(self, max_buffer: int) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Any] = []
+        self._max = max_buffer
+        self._target: Any = None
+
+    def put(self, item: Any) -> int:
+        with self._lock:
+            target = self._target
+            if target is None:
+                if len(self._items) >= self._max:
+                    return 0  # REFUSED
+                self._items.append(item)
+                return 1  # TAKEN
+        return target.put(item)  # type: ignore[no-any-return]
+
+    def level(self) -> int:
+        return len(self._items)
+
+    def hand_over(self, target: Any) -> None:
+        with self._lock:  # puts wait meanwhile: nothing overtakes the first events
+            for item in self._items:  # the runtime starts empty: all of them fit
+                target.put(item)
+            self._items.clear()
+            self._target = target
+
+
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
     """The conversation attributes among a call's arguments (``locals()``)."""
     return {name: arguments[name] for name in CONVERSATION_FIELDS}
@@ -240,6 +282,7 @@ class ConversationTracker:
         self._intake: Any = None
         self._runtime: Runtime | None = None
         self._thread_runtime: ThreadRuntime | None = None
+        self._starter: threading.Thread | None = None
         self._stop_loop: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
         self._loop_task: concurrent.futures.Future[None] | None = None
@@ -313,36 +356,70 @@ class ConversationTracker:
     # -- starting and stopping ------------------------------------------------------------------
 
     def _start(self) -> Any:
-        """Start thread mode on the first tracking call made outside ``async with``."""
+        """Start thread mode on the first tracking call made outside ``async with``.
+
+        Returns at once: the tracker's thread is started by a starter thread
+        (importing aiohttp and anyio and starting a loop take 100-300 ms, which
+        a web app's first request should not wait for).  Meanwhile calls go to a
+        ``_Starting`` buffer, handed over in order once the runtime is up.
+        """
         with self._start_lock:
             if self._intake is not None:
                 return self._intake
             if os.getpid() != self._pid:
                 self._after_fork()
-            transport = self._make_transport()
-            if transport is None:
+            config = self._config_now()
+            if self._transport is None and config.api_key is None:
                 logger.warning(
                     "AgentSight has no API key (set AGENTSIGHT_API_KEY or pass api_key=): "
                     "tracked events are dropped and counted in stats().dropped_by_reason"
                 )
                 self._intake = _NullIntake(self._stats)
                 return self._intake
-            from ._runtime import ThreadRuntime
-
-            try:
-                self._thread_runtime = ThreadRuntime(
-                    self._config_now(), transport, self._stats, self._get_spool()
-                )
-            except Exception:  # never raise into a tracking call: count and drop instead
-                logger.exception("AgentSight could not start its thread; events are dropped")
-                self._intake = _NullIntake(self._stats, "start_failed")
-                return self._intake
-            self._runtime = self._thread_runtime.runtime
-            self._intake = self._runtime.intake
+            self._get_spool()  # here, under the lock: overflow while starting spools too
+            starting = _Starting(config.max_buffer)
+            self._intake = starting
+            starter = threading.Thread(
+                target=self._start_thread, args=(starting,), name="agentsight-start", daemon=True
+            )
+            self._starter = starter
+            starter.start()
             if not self._atexit_registered:
                 self._atexit_registered = True
                 _register_exit_hook(functools.partial(_close_at_exit, weakref.ref(self)))
-            return self._intake
+            return starting
+
+    def _start_thread(self, starting: _Starting) -> None:
+        """The starter thread: build the thread runtime, then hand the first events over."""
+        time.sleep(0.002)  # let the first call return before the imports take the GIL
+        try:
+            from ._runtime import ThreadRuntime
+
+            transport = self._make_transport()
+            assert transport is not None
+            thread_runtime = ThreadRuntime(
+                self._config_now(), transport, self._stats, self._get_spool()
+            )
+        except Exception:  # never raise into a tracking call: count and drop instead
+            logger.exception("AgentSight could not start its thread; events are dropped")
+            null = _NullIntake(self._stats, "start_failed")
+            with self._start_lock:
+                if self._intake is starting:
+                    self._intake = null
+                starting.hand_over(null)
+            return
+        with self._start_lock:
+            self._thread_runtime = thread_runtime
+            self._runtime = thread_runtime.runtime
+            starting.hand_over(thread_runtime.runtime.intake)
+            if self._intake is starting:
+                self._intake = thread_runtime.runtime.intake
+
+    def _wait_started(self, timeout: float | None = None) -> None:
+        """Wait for a thread-mode start in progress (flush, close and exit need the runtime)."""
+        starter = self._starter
+        if starter is not None and starter is not threading.current_thread():
+            starter.join(timeout)
 
     async def __aenter__(self) -> ConversationTracker:
         if self._intake is not None:
@@ -434,6 +511,10 @@ class ConversationTracker:
 
         A tracking call made afterwards starts the tracker again (in thread mode).
         """
+        if self._starter is not None and self._starter.is_alive():
+            import anyio
+
+            await anyio.to_thread.run_sync(self._wait_started, self._config_now().shutdown_timeout)
         if self._thread_runtime is not None:
             thread_runtime, self._thread_runtime = self._thread_runtime, None
             await thread_runtime.aclose()
@@ -452,6 +533,7 @@ class ConversationTracker:
 
     def close(self) -> None:
         """Sync ``aclose()`` for thread mode (scripts, WSGI apps); ``atexit`` calls it too."""
+        self._wait_started(self._config_now().shutdown_timeout)
         thread_runtime, self._thread_runtime = self._thread_runtime, None
         if thread_runtime is not None:
             thread_runtime.close()
@@ -493,6 +575,7 @@ class ConversationTracker:
         self._intake = None
         self._runtime = None
         self._thread_runtime = None
+        self._starter = None
         self._stop_loop = None
         self._loop_task = None
         self._task_group = None
@@ -940,6 +1023,7 @@ class ConversationTracker:
             for delivery failures: they show as ``pending`` or ``failed``.
         """
         wait = self._config_now().flush_timeout if timeout is None else timeout
+        self._wait_started(wait)
         runtime = self._runtime
         from ._reports import SendReport
 
@@ -964,8 +1048,10 @@ class ConversationTracker:
 
     def stats(self) -> TrackerStats:
         """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
-        runtime = self._runtime
-        return self._stats.snapshot(queued=0 if runtime is None else runtime.pending)
+        runtime, intake = self._runtime, self._intake
+        if runtime is None:
+            return self._stats.snapshot(intake.level() if type(intake) is _Starting else 0)
+        return self._stats.snapshot(queued=runtime.pending)
 
 
 def _register_exit_hook(hook: Callable[[], None]) -> None:
@@ -977,10 +1063,9 @@ def _register_exit_hook(hook: Callable[[], None]) -> None:
     fail.  ``threading._register_atexit`` (what concurrent.futures uses) runs
     earlier; where it is missing, fall back to ``atexit``.
     """
-    # Imported now, so that its own exit hook is registered before ours and runs after
-    # it (they run last registered, first): the loop's DNS look-ups need its threads.
-    import concurrent.futures.thread  # noqa: F401
-
+    # concurrent.futures.thread is imported with this module (see the top), so that its
+    # own exit hook is registered before ours and runs after it (they run last
+    # registered, first): the loop's DNS look-ups need its threads.
     register = getattr(threading, "_register_atexit", None)
     if register is not None:
         try:
@@ -993,6 +1078,8 @@ def _register_exit_hook(hook: Callable[[], None]) -> None:
 
 def _close_at_exit(ref: weakref.ref[ConversationTracker]) -> None:
     tracker = ref()
+    if tracker is not None:
+        tracker._wait_started(tracker._config_now().shutdown_timeout)
     if tracker is not None and tracker._thread_runtime is not None:
         pending = tracker.stats().queued
         if pending:

@@ -168,8 +168,8 @@ def hot(adapter: Adapter, calls: int, per_call: int) -> dict[str, Any]:
     cid = "bench-hot"
     blocks: list[float] = []
     singles: list[int] = []
-    with adapter.conversation(cid):
-        started = time.perf_counter_ns()
+    started = time.perf_counter_ns()
+    with adapter.conversation(cid):  # for ours, entering records it: the first call
         adapter.track(cid)  # the first call may start the sender: timed on its own
         first_call_ns = time.perf_counter_ns() - started
         adapter.flush()
@@ -192,8 +192,8 @@ async def ahot(adapter: Adapter, calls: int, per_call: int) -> dict[str, Any]:
     await adapter.astart()
     blocks: list[float] = []
     singles: list[int] = []
-    with adapter.conversation(cid):
-        started = time.perf_counter_ns()
+    started = time.perf_counter_ns()
+    with adapter.conversation(cid):  # for ours, entering records it: the first call
         adapter.track(cid)
         first_call_ns = time.perf_counter_ns() - started
         await adapter.aflush()

@@ -179,3 +179,60 @@ def test_thread_mode_hand_off_costs_no_system_call_per_event() -> None:
     assert len(transport.events) == 20_001
     print(f"write system calls during 20,000 plain calls: {during}")
     assert during < 2_000, during  # one wake-up per burst the thread drains, not per event
+
+
+def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
+    """The first plain call returns before aiohttp and anyio are imported: a starter thread
+    imports them and starts the loop (100-300 ms that a web app's first request skipped)."""
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        importers = {}
+
+        class Watch:  # records which thread imports what; imports nothing itself
+            def find_spec(self, name, path=None, target=None):
+                if name in ("aiohttp", "anyio", "agentsight._runtime"):
+                    importers.setdefault(name, threading.current_thread().name)
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        from agentsight import ConversationTracker
+        tracker = ConversationTracker(api_key=sys.argv[1], endpoint=sys.argv[2])
+        tracker.track_human_message("first", conversation_id="start")
+        report = tracker.flush().result()
+        tracker.close()
+        print(report.complete, *sorted(importers.items()))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, KEY, sink.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == [
+        "True",
+        "('agentsight._runtime',",
+        "'agentsight-start')",
+        "('aiohttp',",
+        "'agentsight-start')",
+        "('anyio',",
+        "'agentsight-start')",
+    ], done.stderr
+    assert [e["content"] for e in sink.events] == ["first"]
+
+
+def test_events_tracked_while_starting_are_all_delivered(sink: Sink) -> None:
+    """Calls made while the tracker's thread starts are buffered and handed over; stats()
+    counts them, and a flush right after them waits for the start and reports them."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url)
+    for n in range(300):
+        tracker.track_human_message(f"m{n}", conversation_id="starting")
+    assert tracker.stats().queued + tracker.stats().sent == 300
+    report = tracker.flush().result()
+    tracker.close()
+    assert report.complete
+    assert report.sent == 300
+    delivered = sorted(sink.events, key=lambda e: e["seq"])
+    assert [(e["seq"], e["content"]) for e in delivered] == [(n, f"m{n}") for n in range(300)]
