@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .._time import now_micros
@@ -87,6 +87,41 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
 
 # One encoder for all: json.dumps with options builds a new one per call (5x slower).
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_fast_dumps: Callable[[Any], bytes] | None
+try:  # the server extra installs it: 5x faster than the stdlib's encoder here
+    from orjson import dumps as _fast_dumps
+except ImportError:  # pragma: no cover - without it, the stdlib's encoder alone
+    _fast_dumps = None
+
+
+def _plain(value: dict[str, Any]) -> bool:
+    """Whether orjson writes *value* as ``_dumps`` does, character for character.
+
+    It does for strings, integers, booleans and null; floats it may write
+    differently (``1e-7`` for ``1e-07``), so anything with a float, or nested
+    deeper than an object of plain values, goes to the stdlib.
+    """
+    for item in value.values():
+        kind = type(item)
+        if kind is dict:
+            for inner in item.values():
+                if type(inner) in _NOT_PLAIN:
+                    return False
+        elif kind in _NOT_PLAIN:
+            return False
+    return True
+
+
+_NOT_PLAIN = frozenset((float, dict, list))
+
+
+def _encode(payload: dict[str, Any]) -> str:
+    if _fast_dumps is not None and _plain(payload):
+        try:
+            return _fast_dumps(payload).decode()
+        except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
+            pass
+    return _dumps(payload)
 
 
 def _existing_ids(connection: sqlite3.Connection, project_id: int, ids: list[str]) -> set[str]:
@@ -127,7 +162,7 @@ def _event_row(project_id: int, event: NewEvent, wait: int | None) -> tuple[Any,
         event.type,
         event.seq,
         event.timestamp,
-        _dumps(payload),
+        _encode(payload),
         content,
         sender,
         action_name,

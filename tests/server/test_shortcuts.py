@@ -1,9 +1,10 @@
-"""The collector's shortcuts for common input decide exactly as the full checks do.
+"""The collector's shortcuts for common input give exactly what the general path gives.
 
 Plain messages are checked in one go, and timestamps whose second was seen
 before come from a cache; both must accept, reject (with the same message) and
 produce the same values as the field-by-field path for any input, near
-misses included.
+misses included.  Payloads are stored as orjson writes them when that is the
+stdlib's text, character for character.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agentsight.server import ServerOptions, _time
 from agentsight.server._fields import Invalid
 from agentsight.server._time import parse_ts
 from agentsight.server._validate import Validator
+from agentsight.server.storage import _sqlite_write
 
 _VALID = {
     "id": "0123456789abcdef0123456789abcdef",
@@ -103,3 +105,23 @@ def test_metadata_at_the_size_limit_is_decided_alike(plain: Any) -> None:
     for length in range(30, 70):
         raw = {**_VALID, "metadata": {"k": plain, "s": "x" * (length - 20)}}
         assert _outcome(validator.check_event, raw) == _outcome(validator.check_fields, raw)
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@example({"small": 1e-05, "large": 1e16, "big": 2**64, "sender": "agent"})
+@example({"metadata": {"p": 1e-07, "s": "x"}, "attachments": None})
+@example({"metadata": {"nested": {"p": 0.5}}})
+@given(st.dictionaries(st.text(), _JSON, max_size=5))
+def test_stored_payload_text_is_the_stdlib_text(payload: dict[str, Any]) -> None:
+    """Whatever the values, the payload text stored is the stdlib encoder's."""
+    assert _sqlite_write._encode(payload) == _sqlite_write._dumps(payload)
