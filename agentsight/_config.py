@@ -114,9 +114,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_buffer",
         "AGENTSIGHT_MAX_BUFFER",
-        50_000,
+        200_000,
         _positive_int,
-        "Events buffered before plain calls drop (awaited calls wait).",
+        "Events buffered (in all, ~300 bytes each plus their text) before plain calls drop "
+        "(awaited calls wait).",
     ),
     Setting(
         "max_batch_events",
