@@ -98,8 +98,8 @@ def items(metadata: Mapping[str, Any] | None) -> Items | None:
 
 def mapping(flat: Items) -> dict[str, Any]:
     """The metadata dict back from its flat tuple."""
-    half = len(flat) // 2
-    return dict(zip(flat[:half], flat[half:], strict=True))
+    half = len(flat) >> 1
+    return {flat[i]: flat[i + half] for i in range(half)}
 
 
 def payload(event: Event) -> dict[str, Any]:
