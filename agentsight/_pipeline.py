@@ -170,7 +170,7 @@ class Pipeline:
 
     def _take_id(self) -> str:
         if not self._ids:
-            self._ids = new_ids(1024)
+            self._ids = new_ids(1024)[::-1]  # popped from the end: in increasing order
         return self._ids.pop()
 
     async def _batcher(

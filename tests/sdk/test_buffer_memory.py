@@ -106,3 +106,22 @@ def test_sync_burst_from_a_thread_loses_nothing(sink: Sink) -> None:
     assert report.complete
     assert tracker.stats().dropped == 0
     assert len(sink.events) == 60_000
+
+
+@pytest.mark.anyio
+async def test_event_ids_are_time_ordered_uuid7() -> None:
+    """Ids are UUIDv7 (time first): unique, increasing within a batch, so the collector's
+    unique index takes each batch in a few neighbouring pages rather than all over."""
+    import uuid
+
+    transport = InMemoryTransport()
+    async with ConversationTracker(transport=transport) as tracker:
+        with tracker.conversation("ids"):
+            for n in range(3_000):
+                tracker.track_human_message(f"m{n}")
+    in_call_order = sorted(transport.events, key=lambda event: event["seq"])
+    ids = [event["id"] for event in in_call_order]
+    assert len(set(ids)) == len(ids) == 3_001
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    assert ids == sorted(ids)  # one pipeline: issued in the order of the calls
