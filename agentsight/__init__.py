@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.2.0.dev0"
 
-import typing
+import typing as _typing
 
 from ._tracker import ConversationTracker, ReportHandle, conversation_tracker
 from .exceptions import (
@@ -27,11 +27,11 @@ from .exceptions import (
     ValidationError,
 )
 
-if typing.TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._reports import SendReport, TrackerStats
 
 
-def __getattr__(name: str) -> typing.Any:
+def __getattr__(name: str) -> _typing.Any:
     # Loaded on first use: they need attrs, which costs more to import than the rest.
     if name in ("SendReport", "TrackerStats"):
         from . import _reports

@@ -114,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_buffer",
         "AGENTSIGHT_MAX_BUFFER",
-        200_000,
+        50_000,
         _positive_int,
         "Events buffered (in all, ~300 bytes each plus their text) before plain calls drop "
         "(awaited calls wait).",

@@ -75,16 +75,30 @@ async def wait_future(future: concurrent.futures.Future[T]) -> T:
 
 
 class LoopThread:
-    """An asyncio loop running on a daemon thread of its own."""
+    """An asyncio loop running on a daemon thread of its own.
+
+    ``LoopThread.here()`` gives one for the calling thread instead, which then
+    runs it with ``run()`` (until ``stop()``).
+    """
 
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
         self.thread.start()
         self._ready.wait()
 
-    def _run(self) -> None:
+    @classmethod
+    def here(cls) -> LoopThread:
+        """A new loop for the calling thread, not running yet: call ``run()``."""
+        self = cls.__new__(cls)
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.thread = threading.current_thread()
+        return self
+
+    def run(self) -> None:
+        """Run the loop on the calling thread until ``stop()``; then close it."""
         asyncio.set_event_loop(self.loop)
         self.loop.call_soon(self._ready.set)
         try:

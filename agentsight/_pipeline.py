@@ -88,17 +88,18 @@ class Backlog:
     ``room`` is set for awaited calls waiting below ``low`` (``Intake.caught_up``).
     """
 
-    __slots__ = ("low", "put", "room", "taken")
+    __slots__ = ("failing", "low", "put", "room", "taken")
 
     def __init__(self) -> None:
         self.put = 0
         self.taken = 0
         self.low = 0
         self.room: anyio.Event | None = None
+        self.failing = False  # delivery is failing now: nobody waits for room
 
     def check_room(self) -> None:
         room = self.room
-        if room is not None and self.put - self.taken <= self.low:
+        if room is not None and (self.put - self.taken <= self.low or self.failing):
             self.room = None
             room.set()
 
@@ -347,6 +348,8 @@ class Pipeline:
         # One warning per outage, not one per attempt: the log must not flood.
         level = logging.DEBUG if self._failing else logging.WARNING
         self._failing = True
+        self._backlog.failing = True
+        self._backlog.check_room()  # callers waiting for room would wait for the network
         logger.log(
             level,
             "delivery to the collector failed (%s); retrying in %.2fs, events stay buffered",
@@ -355,6 +358,7 @@ class Pipeline:
         )
 
     def _recovered(self) -> None:
+        self._backlog.failing = False
         if self._failing:
             self._failing = False
             logger.warning("delivery to the collector works again")

@@ -14,6 +14,7 @@ import collections
 import concurrent.futures
 import gc
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import TrackerConfig
 from ._encode import encode_events, new_ids
+from ._intake import ABOVE_SOFT_LIMIT, REFUSED, SOFT_LIMIT, TAKEN
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
 from ._pipeline import Backlog, FlushRequest, Item, Pipeline
 from ._replay import Replayer
@@ -39,22 +41,18 @@ T = TypeVar("T")
 __all__ = ["AsyncioBridge", "Intake", "Runtime", "ThreadRuntime"]
 
 
-#: What ``Intake.put`` answers: refused (full or closed), taken, taken above the soft limit.
-REFUSED, TAKEN, ABOVE_SOFT_LIMIT = 0, 1, 2
-#: Buffered events above which a call asks its caller to let the background catch up.
-SOFT_LIMIT = 10_000
-
-
 class Intake:
     """The entrance of the channel, safe to call from any thread.
 
     One bound for everything buffered, the hand-off deque and the channel
     together: ``max_buffer``.  Past the soft limit (``SOFT_LIMIT``, or half of
     a smaller ``max_buffer``) ``put`` still takes the event but says so, and
-    the tracker lets the caller slow down: an awaited call waits until the
-    background has caught up to half the soft limit, a plain call from a
-    thread without an event loop yields the GIL once.  A burst faster than
-    delivery then holds about the soft limit in memory, not ``max_buffer``.
+    the tracker lets the caller slow down while the collector is answering:
+    an awaited call, or a plain call from a thread without an event loop,
+    waits (a bounded time) until the background has caught up to half the
+    soft limit.  A burst faster than delivery then holds about the soft limit
+    in memory, not ``max_buffer``.  While delivery fails nobody waits: the
+    buffer fills up to ``max_buffer`` (then the spool, or drops).
     """
 
     def __init__(
@@ -76,16 +74,13 @@ class Intake:
         self._lock = anyio.Lock()
         self.closed = False
 
-    @property
-    def owner(self) -> int:
-        """The id of the thread whose loop runs the pipeline."""
-        return self._owner
-
     def put(self, item: Item) -> int:
         """Hand *item* over without blocking: ``REFUSED`` (full or closed), ``TAKEN``, or
         ``ABOVE_SOFT_LIMIT`` (taken; the caller should let the background catch up)."""
         backlog = self._backlog
         if threading.get_ident() == self._owner:
+            if len(self._deque) + backlog.put - backlog.taken >= self._max:
+                return REFUSED  # the channel has room, but the hand-off holds the rest
             try:
                 self._send.send_nowait(item)
             except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -123,19 +118,28 @@ class Intake:
         await self._send.send(item)
         self._backlog.put += 1
 
-    async def caught_up(self) -> None:
-        """Wait until the background has taken all but half the soft limit (the loop's thread)."""
+    async def caught_up(self, most: float) -> None:
+        """Wait until the background has taken all but half the soft limit, while delivery
+        works, *most* seconds at most (on the loop's thread)."""
         backlog = self._backlog
         low = self.soft_limit // 2
-        while len(self._deque) + backlog.put - backlog.taken > low and not self.closed:
-            if backlog.room is None:
-                backlog.room = anyio.Event()
-                backlog.low = low
-            await backlog.room.wait()
+        with anyio.move_on_after(most):
+            while self.level() > low and not self.closed and not backlog.failing:
+                if backlog.room is None:
+                    backlog.room = anyio.Event()
+                    backlog.low = low
+                await backlog.room.wait()
 
     def level(self) -> int:
         """Buffered now (any thread: a snapshot)."""
         return len(self._deque) + self._backlog.put - self._backlog.taken
+
+    def delivering(self) -> bool:
+        return not self._backlog.failing
+
+    @property
+    def owner(self) -> int:
+        return self._owner
 
     async def drain(self) -> None:
         """Move what other threads handed over onto the channel, in order."""
@@ -165,10 +169,10 @@ class Intake:
     async def aclose(self) -> None:
         """Stop intake, move the rest onto the channel and close it."""
         self.closed = True
+        self._release_waiters()  # now: drain() may take a while on a full channel
         await self.drain()
         self._send.close()
         self._wakeup.set()
-        self._release_waiters()
 
     def _release_waiters(self) -> None:
         room, self._backlog.room = self._backlog.room, None
@@ -190,21 +194,28 @@ _settled = False
 
 
 def _settle_imports() -> None:
-    """One full garbage collection, the first time a runtime starts in this process.
+    """One full garbage collection, the first time a runtime starts in a small process.
 
     Starting imports anyio and aiohttp: tens of thousands of long-lived objects
-    that CPython counts towards its next full collection.  That collection
-    then comes with the first burst of tracking and holds the loop for 15-25 ms
-    (measured: the loop row of ``benchmarks/peers``).  It is due anyway;
-    running it here, once, at start-up (entering ``async with``, or the first
-    call of thread mode, on the tracker's thread) moves it out of the traffic.
-    Skipped when the application turned the collector off.
+    that CPython counts towards its next full collection.  In a process that
+    has just started (our benchmarks, a script, a freshly started worker)
+    that collection then comes with the first burst of tracking and holds the
+    loop for 15-25 ms (measured: the loop row of ``benchmarks/peers``).  It is
+    due anyway there; running it now, once, at start-up (entering ``async
+    with``, or on thread mode's own thread) moves it out of the traffic.  In a
+    process with a big heap of its own the import is a small share of it, the
+    collection is not due, and it would cost more: skipped (as when the
+    application turned the collector off).
     """
     global _settled
     if not _settled:
         _settled = True
-        if gc.isenabled():
+        if gc.isenabled() and sys.getallocatedblocks() < _SMALL_PROCESS_BLOCKS:
             gc.collect()
+
+
+#: Memory blocks of a process that has little more than our imports (~130,000 here).
+_SMALL_PROCESS_BLOCKS = 400_000
 
 
 class Runtime:
@@ -416,18 +427,31 @@ class AsyncioBridge:
 
 
 class ThreadRuntime:
-    """A ``Runtime`` on the tracker's own daemon thread, for code without ``async with``."""
+    """A ``Runtime`` on a new loop of the calling thread, for code without ``async with``.
+
+    Built on the tracker's own thread, which then calls ``run()``: nothing
+    here starts a thread, so a tracker can start even while the interpreter
+    exits (Python 3.12 refuses new threads then).
+    """
 
     def __init__(
         self, config: TrackerConfig, transport: Transport, stats: Stats, spool: Spool | None
     ) -> None:
         self._config = config
         self._spool = spool
-        self._thread = LoopThread("agentsight")
-        self._ready: concurrent.futures.Future[Runtime] = concurrent.futures.Future()
+        self._thread = LoopThread.here()
         self._stop: anyio.Event | None = None
+        self.runtime: Runtime | None = None
+        self._ready: Callable[[Runtime], None] = lambda runtime: None
         self._main = self._thread.submit(self._run(transport, stats))
-        self.runtime = self._ready.result()
+
+    def run(self, ready: Callable[[Runtime], None]) -> None:
+        """Run until stopped; ``ready(runtime)`` is called on this thread once it serves.
+
+        Returns at once (without calling *ready*) if the runtime cannot start.
+        """
+        self._ready = ready
+        self._thread.run()
 
     async def _run(self, transport: Transport, stats: Stats) -> None:
         try:
@@ -435,12 +459,13 @@ class ThreadRuntime:
             runtime = Runtime(self._config, transport, stats, self._spool)
             async with anyio.create_task_group() as tg:
                 await tg.start(runtime.serve)
-                self._ready.set_result(runtime)
+                self.runtime = runtime
+                self._ready(runtime)
                 await self._stop.wait()
                 await runtime.shutdown(self._config.shutdown_timeout)
-        except BaseException as exc:
-            if not self._ready.done():
-                self._ready.set_exception(exc)
+        except BaseException:
+            if self.runtime is None:  # never served: end run() now
+                self._thread.loop.stop()
             raise
 
     def request_stop(self) -> concurrent.futures.Future[None]:

@@ -29,6 +29,7 @@ from . import _validate as check
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._events import CONVERSATION_FIELDS, Event, items
+from ._intake import REFUSED, TAKEN, IntakeLike
 from ._keys import is_well_formed
 from ._stats import Stats
 from .helpers import generate_conversation_id
@@ -54,7 +55,7 @@ logger = logging.getLogger("agentsight")
 
 __all__ = ["ConversationTracker", "ReportHandle", "conversation_tracker"]
 
-_now_us = time.time_ns
+_now_ns = time.time_ns
 _TOKENS_LOCK = threading.Lock()
 
 
@@ -100,13 +101,13 @@ class _Overflow:
 class _CatchUp:
     """Returned above the buffer's soft limit: the event is buffered already.
 
-    Awaited, it waits until the background has caught up (on the pipeline's
-    loop) or polls for it (on another loop); not awaited, it does nothing.
+    Awaited, it waits (at most ``_CATCH_UP`` seconds, and only while delivery
+    works) until the background has caught up; not awaited, it does nothing.
     """
 
     __slots__ = ("_intake",)
 
-    def __init__(self, intake: Any) -> None:
+    def __init__(self, intake: IntakeLike) -> None:
         self._intake = intake
 
     def __await__(self) -> Generator[Any, None, None]:
@@ -115,13 +116,23 @@ class _CatchUp:
     async def _wait(self) -> None:
         intake = self._intake
         if threading.get_ident() == intake.owner:
-            await intake.caught_up()
+            await intake.caught_up(_CATCH_UP)  # type: ignore[attr-defined]
             return
         import anyio
 
         # Another loop's thread: the pipeline's events cannot wake this loop; poll.
-        while intake.level() > intake.soft_limit // 2 and not intake.closed:  # noqa: ASYNC110
-            await anyio.sleep(0.005)
+        with anyio.move_on_after(_CATCH_UP):
+            while _behind_by(intake):  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+
+
+#: Seconds a call above the soft limit waits at most for the background to catch up.
+_CATCH_UP = 0.1
+
+
+def _behind_by(intake: IntakeLike) -> bool:
+    """Still above half the soft limit, with delivery working (worth waiting for)."""
+    return intake.level() > intake.soft_limit // 2 and not intake.closed and intake.delivering()
 
 
 class ReportHandle:
@@ -159,6 +170,8 @@ class _NullIntake:
     """The intake of a tracker with nowhere to send (no API key): counts and drops."""
 
     closed = False
+    owner = -1
+    soft_limit = sys.maxsize
 
     def __init__(self, stats: Stats, reason: str = "no_api_key") -> None:
         self._stats = stats
@@ -166,7 +179,13 @@ class _NullIntake:
 
     def put(self, item: object) -> int:
         self._stats.drop(self._reason)
-        return 1  # TAKEN: counted as dropped, nothing to wait for
+        return TAKEN  # counted as dropped: nothing to wait for
+
+    def level(self) -> int:
+        return 0
+
+    def delivering(self) -> bool:
+        return False
 
 
 class _Starting:
@@ -176,35 +195,46 @@ class _Starting:
     from then on forwards every call there (a caller may still hold it).
     """
 
-    closed = False
     owner = -1  # no thread's loop drains it
     soft_limit = sys.maxsize
 
-    def __init__(self, max_buffer: int) -> None:
+    def __init__(self, max_buffer: int, stats: Stats) -> None:
         self._lock = threading.Lock()
         self._items: list[Any] = []
         self._max = max_buffer
-        self._target: Any = None
+        self._stats = stats
+        self._target: IntakeLike | None = None
 
-    def put(self, item: Any) -> int:
+    @property
+    def closed(self) -> bool:
+        target = self._target
+        return target is not None and target.closed
+
+    def put(self, item: object) -> int:
         with self._lock:
             target = self._target
             if target is None:
                 if len(self._items) >= self._max:
-                    return 0  # REFUSED
+                    return REFUSED
                 self._items.append(item)
-                return 1  # TAKEN
-        return target.put(item)  # type: ignore[no-any-return]
+                return TAKEN
+        return target.put(item)
 
     def level(self) -> int:
-        return len(self._items)
+        target = self._target
+        return len(self._items) if target is None else target.level()
 
-    def hand_over(self, target: Any) -> None:
+    def delivering(self) -> bool:
+        target = self._target
+        return target is not None and target.delivering()
+
+    def hand_over(self, target: IntakeLike) -> None:
         with self._lock:  # puts wait meanwhile: nothing overtakes the first events
-            for item in self._items:  # the runtime starts empty: all of them fit
-                target.put(item)
+            refused = sum(target.put(item) == REFUSED for item in self._items)
             self._items.clear()
             self._target = target
+        if refused:  # the runtime starts empty, so only a closed one refuses
+            self._stats.drop("after_close", refused)
 
 
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -279,10 +309,12 @@ class ConversationTracker:
         self._registry = Registry()
         self._stats = Stats()
         self._start_lock = threading.Lock()
-        self._intake: Any = None
+        self._intake: IntakeLike | None = None
         self._runtime: Runtime | None = None
         self._thread_runtime: ThreadRuntime | None = None
-        self._starter: threading.Thread | None = None
+        self._started: threading.Event | None = None  # set once a thread-mode start ended
+        self._thread: threading.Thread | None = None  # thread mode's own thread
+        self._on_started: list[Callable[[], None]] = []  # flushes waiting for the start
         self._stop_loop: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
         self._loop_task: concurrent.futures.Future[None] | None = None
@@ -355,13 +387,13 @@ class ConversationTracker:
 
     # -- starting and stopping ------------------------------------------------------------------
 
-    def _start(self) -> Any:
+    def _start(self) -> IntakeLike:
         """Start thread mode on the first tracking call made outside ``async with``.
 
-        Returns at once: the tracker's thread is started by a starter thread
-        (importing aiohttp and anyio and starting a loop take 100-300 ms, which
-        a web app's first request should not wait for).  Meanwhile calls go to a
-        ``_Starting`` buffer, handed over in order once the runtime is up.
+        Returns at once: the tracker's thread is started here (cheap), and it
+        imports aiohttp and anyio and starts its loop itself (100-300 ms that a
+        web app's first request should not wait for).  Meanwhile calls go to a
+        ``_Starting`` buffer, handed over in order once the runtime serves.
         """
         with self._start_lock:
             if self._intake is not None:
@@ -377,21 +409,25 @@ class ConversationTracker:
                 self._intake = _NullIntake(self._stats)
                 return self._intake
             self._get_spool()  # here, under the lock: overflow while starting spools too
-            starting = _Starting(config.max_buffer)
-            self._intake = starting
-            starter = threading.Thread(
-                target=self._start_thread, args=(starting,), name="agentsight-start", daemon=True
+            starting = _Starting(config.max_buffer, self._stats)
+            started = threading.Event()
+            thread = threading.Thread(
+                target=self._thread_main, args=(starting, started), name="agentsight", daemon=True
             )
-            self._starter = starter
-            starter.start()
+            thread.start()
+            self._intake = starting
+            self._started = started
+            self._thread = thread
+            _starting_trackers.add(self)
             if not self._atexit_registered:
                 self._atexit_registered = True
                 _register_exit_hook(functools.partial(_close_at_exit, weakref.ref(self)))
             return starting
 
-    def _start_thread(self, starting: _Starting) -> None:
-        """The starter thread: build the thread runtime, then hand the first events over."""
+    def _thread_main(self, starting: _Starting, started: threading.Event) -> None:
+        """The tracker's thread: its runtime, then its loop until the tracker closes."""
         time.sleep(0.002)  # let the first call return before the imports take the GIL
+        thread_runtime = None
         try:
             from ._runtime import ThreadRuntime
 
@@ -402,24 +438,46 @@ class ConversationTracker:
             )
         except Exception:  # never raise into a tracking call: count and drop instead
             logger.exception("AgentSight could not start its thread; events are dropped")
-            null = _NullIntake(self._stats, "start_failed")
-            with self._start_lock:
-                if self._intake is starting:
-                    self._intake = null
-                starting.hand_over(null)
-            return
-        with self._start_lock:
-            self._thread_runtime = thread_runtime
-            self._runtime = thread_runtime.runtime
-            starting.hand_over(thread_runtime.runtime.intake)
-            if self._intake is starting:
-                self._intake = thread_runtime.runtime.intake
 
-    def _wait_started(self, timeout: float | None = None) -> None:
-        """Wait for a thread-mode start in progress (flush, close and exit need the runtime)."""
-        starter = self._starter
-        if starter is not None and starter is not threading.current_thread():
-            starter.join(timeout)
+        def ready(runtime: Runtime) -> None:  # in the loop, once the runtime serves
+            with self._start_lock:
+                self._thread_runtime = thread_runtime
+                self._runtime = runtime
+                starting.hand_over(runtime.intake)
+                if self._intake is starting:
+                    self._intake = runtime.intake
+                self._end_start(started)
+
+        try:
+            if thread_runtime is not None:
+                thread_runtime.run(ready)
+        finally:
+            if not started.is_set():  # it never served: drop (and count) from now on
+                if thread_runtime is not None:
+                    logger.error("AgentSight could not start its thread; events are dropped")
+                null = _NullIntake(self._stats, "start_failed")
+                with self._start_lock:
+                    if self._intake is starting:
+                        self._intake = null
+                    starting.hand_over(null)
+                    self._end_start(started)
+
+    def _end_start(self, started: threading.Event) -> None:
+        """The start is over (served or failed), with ``_start_lock`` held: tell the waiters."""
+        _starting_trackers.discard(self)
+        started.set()
+        callbacks, self._on_started = self._on_started, []
+        for callback in callbacks:
+            callback()
+
+    def _wait_started(self, timeout: float | None = None) -> bool:
+        """Wait for a thread-mode start in progress; False if it is still starting."""
+        started = self._started
+        if started is None or started.is_set():
+            return True
+        if threading.current_thread() is self._thread:
+            return False  # the tracker's own thread: waiting would wait for itself
+        return started.wait(timeout)
 
     async def __aenter__(self) -> ConversationTracker:
         if self._intake is not None:
@@ -511,7 +569,7 @@ class ConversationTracker:
 
         A tracking call made afterwards starts the tracker again (in thread mode).
         """
-        if self._starter is not None and self._starter.is_alive():
+        if not self._wait_started(0):
             import anyio
 
             await anyio.to_thread.run_sync(self._wait_started, self._config_now().shutdown_timeout)
@@ -575,7 +633,9 @@ class ConversationTracker:
         self._intake = None
         self._runtime = None
         self._thread_runtime = None
-        self._starter = None
+        self._started = None
+        self._thread = None
+        self._on_started = []
         self._stop_loop = None
         self._loop_task = None
         self._task_group = None
@@ -592,7 +652,7 @@ class ConversationTracker:
         if intake is None:
             intake = self._start()
         taken = intake.put(event)
-        if taken == 1:  # TAKEN
+        if taken == TAKEN:
             return _DONE
         if taken:  # ABOVE_SOFT_LIMIT: buffered, but the background is behind
             return self._behind(intake)
@@ -601,22 +661,22 @@ class ConversationTracker:
             return _DONE
         return _Overflow(self, event)
 
-    def _behind(self, intake: Any) -> Any:
+    def _behind(self, intake: IntakeLike) -> Any:
         """The buffer is past its soft limit: let the caller slow down (see ``Intake``).
 
-        On the pipeline's own loop: an awaitable that waits until the background
-        has caught up (a plain call ignores it).  On a thread with no running
-        loop (sync code in thread mode): hand the GIL to the tracker's thread
-        once, so a tight loop of calls cannot outrun delivery by far.
+        On a thread running an event loop: an awaitable that waits until the
+        background has caught up (a plain call ignores it).  On a thread with
+        no running loop (sync code in thread mode): wait here, the same way.
+        Either waits only while delivery works, ``_CATCH_UP`` seconds at most.
         """
-        if threading.get_ident() == intake.owner:
-            return _CatchUp(intake)
         from ._loops import running_backend
 
-        if running_backend() is None:
-            time.sleep(0)
-            return _DONE
-        return _CatchUp(intake)
+        if threading.get_ident() == intake.owner or running_backend() is not None:
+            return _CatchUp(intake)
+        deadline = time.monotonic() + _CATCH_UP
+        while _behind_by(intake) and time.monotonic() < deadline:
+            time.sleep(0.001)  # sync code, no loop here: the tracker's thread drains
+        return _DONE
 
     def _drop(self, event: Event, reason: str) -> None:
         spool = self._spool
@@ -645,14 +705,14 @@ class ConversationTracker:
         runtime = self._runtime
         while True:
             intake = self._intake or self._start()
-            on_owner = runtime is not None and threading.get_ident() == runtime.intake._owner
+            on_owner = runtime is not None and threading.get_ident() == runtime.intake.owner
             if runtime is not None and intake is runtime.intake and on_owner:
                 try:
                     await runtime.intake.send(event)
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     self._drop(event, "after_close")
                 return
-            if intake.put(event):
+            if intake.put(event) != REFUSED:
                 return
             if intake.closed:
                 self._drop(event, "after_close")
@@ -698,8 +758,11 @@ class ConversationTracker:
         if metadata is not None:
             # Copied flat (keys, then values): the caller changing its dict later
             # changes nothing tracked, and the event can leave the GC (see _events).
-            if type(metadata) is not dict:
-                metadata = check.metadata("metadata", metadata)
+            # The copy first: another thread changing the caller's dict between reading
+            # its keys and its values would pair them wrongly.
+            metadata = (
+                metadata.copy() if type(metadata) is dict else check.metadata("metadata", metadata)
+            )
             flat = (*metadata, *metadata.values())
         if attachments is not None:
             attachments = check.attachments("attachments", attachments)
@@ -711,7 +774,7 @@ class ConversationTracker:
                 "message",
                 state.conversation_id,
                 next(state.seq),
-                _now_us() // 1000,
+                _now_ns() // 1000,
                 sender,
                 message,
                 flat,
@@ -793,7 +856,7 @@ class ConversationTracker:
                 "action",
                 state.conversation_id,
                 next(state.seq),
-                _now_us() // 1000,
+                _now_ns() // 1000,
                 name,
                 check.timestamp("started_at", started_at),
                 check.timestamp("ended_at", ended_at),
@@ -830,7 +893,7 @@ class ConversationTracker:
                 "button",
                 state.conversation_id,
                 next(state.seq),
-                _now_us() // 1000,
+                _now_ns() // 1000,
                 event_name,
                 check.button_value("label", label),
                 check.button_value("value", value),
@@ -867,7 +930,7 @@ class ConversationTracker:
             for index, count in enumerate(counts):
                 state.tokens[index] += count
         return self._emit(  # type: ignore[no-any-return]
-            ("token_usage", state.conversation_id, next(state.seq), _now_us() // 1000, *counts)
+            ("token_usage", state.conversation_id, next(state.seq), _now_ns() // 1000, *counts)
         )
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
@@ -892,7 +955,7 @@ class ConversationTracker:
             "conversation" if is_used else "interaction",
             cid,
             next(state.seq),
-            _now_us() // 1000,
+            _now_ns() // 1000,
             check.optional_identifier("customer_id", attributes.get("customer_id")),
             check.ip_address(attributes.get("customer_ip_address")),
             check.device(attributes.get("device")),
@@ -1023,24 +1086,55 @@ class ConversationTracker:
             for delivery failures: they show as ``pending`` or ``failed``.
         """
         wait = self._config_now().flush_timeout if timeout is None else timeout
-        self._wait_started(wait)
-        runtime = self._runtime
+        from ._loops import running_backend
         from ._reports import SendReport
 
+        in_loop = running_backend() is not None
+        if not self._wait_started(0 if in_loop else wait):
+            with self._start_lock:  # thread mode is still starting
+                if self._started is not None and not self._started.is_set():
+                    if in_loop:  # never block that loop: flush once started
+                        return ReportHandle(self._flush_once_started(wait))
+                    pending = self._intake.level() if self._intake is not None else 0
+                    return _completed(SendReport(pending=pending))
+        runtime = self._runtime
         if runtime is None:
             return _completed(SendReport())
-        import concurrent.futures
+        future = self._submit_flush(runtime, wait)
+        if not in_loop:
+            import concurrent.futures
 
-        from ._loops import running_backend
-
-        # If the runtime stops first, the flush reports what was still buffered then.
-        future = runtime.submit(lambda: runtime.flush(wait), SendReport(pending=runtime.pending))
-        if running_backend() is None:
             try:
                 future.result(wait + 5)
             except concurrent.futures.TimeoutError:
                 logger.error("flush did not finish within %.1fs", wait + 5)
         return ReportHandle(future)
+
+    @staticmethod
+    def _submit_flush(runtime: Runtime, wait: float) -> concurrent.futures.Future[SendReport]:
+        from ._reports import SendReport
+
+        # If the runtime stops first, the flush reports what was still buffered then.
+        return runtime.submit(lambda: runtime.flush(wait), SendReport(pending=runtime.pending))
+
+    def _flush_once_started(self, wait: float) -> concurrent.futures.Future[SendReport]:
+        """A flush for when the start ends (called with ``_start_lock`` held)."""
+        import concurrent.futures
+
+        from ._reports import SendReport
+
+        future: concurrent.futures.Future[SendReport] = concurrent.futures.Future()
+
+        def flush() -> None:
+            runtime = self._runtime
+            if runtime is None:  # the start failed: its events were counted as dropped
+                future.set_result(SendReport())
+                return
+            inner = self._submit_flush(runtime, wait)
+            inner.add_done_callback(lambda done: future.set_result(done.result()))
+
+        self._on_started.append(flush)
+        return future
 
     def send_tracked_data(self, timeout: float | None = None) -> ReportHandle:
         """Flush now and wait for the collector's answers (see ``flush``)."""
@@ -1101,8 +1195,22 @@ def _reset_after_fork() -> None:
         tracker._after_fork()
 
 
+#: Trackers whose thread is starting (importing aiohttp and anyio).
+_starting_trackers: weakref.WeakSet[ConversationTracker] = weakref.WeakSet()
+
+
+def _wait_for_starts() -> None:
+    """Before a fork: let starting trackers finish their imports (5 s at most).
+
+    A child forked mid-import inherits half-imported modules whose import
+    locks belong to a thread it does not have: its next import of them hangs.
+    """
+    for tracker in list(_starting_trackers):
+        tracker._wait_started(5.0)
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+    os.register_at_fork(before=_wait_for_starts, after_in_child=_reset_after_fork)
 
 
 conversation_tracker = ConversationTracker(_deferred=True)

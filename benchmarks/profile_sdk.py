@@ -7,9 +7,10 @@ characters with a 4-key metadata dict, awaited inside ``async with``, then
 the flush at exit) into the loopback null sink under pyinstrument, in a
 fresh process, and writes the call tree to
 ``benchmarks/results/profile_e2e_async.txt``; the same for the plain calls
-of thread mode (``profile_e2e_sync.txt``: the calling thread, then the
-tracker's thread).  Read them for the shape, not the totals: the profiler
-itself slows every Python call down.
+of thread mode (``profile_e2e_sync.txt``: the calling thread only, since
+pyinstrument follows one thread; the pipeline's work shows in the async
+one).  Read them for the shape, not the totals: the profiler itself slows
+every Python call down.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def profile(sdk: str, sink: str, events: int, out: Path) -> None:
         str(peers.OURS_PY),
         "-m",
         "pyinstrument",
-        "--show-all" if sdk == "ours-sync" else "--hide-regex=asyncio|selectors",
+        "--hide-regex=asyncio|selectors|importlib|<frozen",
         "-o",
         str(out),
         str(peers.WORKLOAD),

@@ -125,3 +125,17 @@ async def test_event_ids_are_time_ordered_uuid7() -> None:
     parsed = [uuid.UUID(i) for i in ids]
     assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
     assert ids == sorted(ids)  # one pipeline: issued in the order of the calls
+
+
+@pytest.mark.anyio
+async def test_awaited_calls_do_not_wait_for_a_collector_that_is_down() -> None:
+    """Collector down: awaited calls past the soft limit return at once (they buffer, up to
+    max_buffer); waiting for room would tie the application to the collector's outage."""
+    import anyio
+
+    sink = Sink()  # never started
+    async with ConversationTracker(api_key=KEY, endpoint=sink.url, shutdown_timeout=0.2) as t:
+        with anyio.fail_after(30):  # 5,000 waits of 0.1 s would take 500 s
+            for n in range(15_000):
+                await t.track_human_message(f"m{n}", conversation_id="outage")
+        assert t.stats().queued == 15_000

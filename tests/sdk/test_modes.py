@@ -182,8 +182,8 @@ def test_thread_mode_hand_off_costs_no_system_call_per_event() -> None:
 
 
 def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
-    """The first plain call returns before aiohttp and anyio are imported: a starter thread
-    imports them and starts the loop (100-300 ms that a web app's first request skipped)."""
+    """The first plain call returns before aiohttp and anyio are imported: the tracker's
+    thread imports them and starts its loop (100-300 ms a web app's first request skips)."""
     script = textwrap.dedent(
         """
         import sys, threading
@@ -214,11 +214,11 @@ def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
     assert done.stdout.split() == [
         "True",
         "('agentsight._runtime',",
-        "'agentsight-start')",
+        "'agentsight')",
         "('aiohttp',",
-        "'agentsight-start')",
+        "'agentsight')",
         "('anyio',",
-        "'agentsight-start')",
+        "'agentsight')",
     ], done.stderr
     assert [e["content"] for e in sink.events] == ["first"]
 
@@ -236,3 +236,59 @@ def test_events_tracked_while_starting_are_all_delivered(sink: Sink) -> None:
     assert report.sent == 300
     delivered = sorted(sink.events, key=lambda e: e["seq"])
     assert [(e["seq"], e["content"]) for e in delivered] == [(n, f"m{n}") for n in range(300)]
+
+
+def test_script_ending_right_after_its_first_calls_delivers_them(sink: Sink) -> None:
+    """Three calls and the end of the script, while thread mode is still starting: the exit
+    hook waits for the start (no thread is started at exit: Python 3.12 refuses that)."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from agentsight import ConversationTracker
+        tracker = ConversationTracker(api_key=sys.argv[1], endpoint=sys.argv[2])
+        for n in range(3):
+            tracker.track_human_message(f"m{n}", conversation_id="short")
+        """
+    )
+    subprocess.run([sys.executable, "-c", script, KEY, sink.url], timeout=60, check=True)
+    assert sorted(e["content"] for e in sink.events) == ["m0", "m1", "m2"]
+
+
+def test_fork_right_after_the_first_call_gives_a_working_child(sink: Sink) -> None:
+    """A fork while the tracker's thread is importing: the fork waits for the start, so the
+    child imports aiohttp itself (no lock of a lost thread) and delivers its own events."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from agentsight import ConversationTracker
+        tracker = ConversationTracker(api_key=sys.argv[1], endpoint=sys.argv[2])
+        tracker.track_human_message("parent", conversation_id="fork")
+        pid = os.fork()
+        if pid == 0:
+            import aiohttp.web  # hung in a child forked mid-import
+            tracker.track_human_message("child", conversation_id="fork-child")
+            report = tracker.flush().result()
+            tracker.close()
+            os._exit(0 if report.complete and report.sent == 1 else 3)
+        _, status = os.waitpid(pid, 0)
+        tracker.close()
+        sys.exit(os.waitstatus_to_exitcode(status))
+        """
+    )
+    subprocess.run([sys.executable, "-c", script, KEY, sink.url], timeout=60, check=True)
+    assert sorted(e["content"] for e in sink.events) == ["child", "parent"]
+
+
+@pytest.mark.anyio
+async def test_flush_on_a_loop_while_thread_mode_starts_never_blocks_it(sink: Sink) -> None:
+    """Thread mode used from async code: a flush right after the first call returns a
+    handle at once (the start is still running) that, awaited, reports the delivery."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url)
+    tracker.track_human_message("first", conversation_id="loop-flush")
+    handle = tracker.flush()
+    assert not handle.done()  # it did not wait here for the start
+    report = await handle
+    await tracker.aclose()
+    assert report.complete
+    assert report.sent == 1
+    assert [e["content"] for e in sink.events] == ["first"]
