@@ -29,7 +29,7 @@ from . import _validate as check
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._events import CONVERSATION_FIELDS, Event, items
-from ._intake import REFUSED, TAKEN, IntakeLike
+from ._intake import ABOVE_SOFT_LIMIT, REFUSED, SOFT_LIMIT, TAKEN, IntakeLike
 from ._keys import is_well_formed
 from ._stats import Stats
 from .helpers import generate_conversation_id
@@ -196,12 +196,12 @@ class _Starting:
     """
 
     owner = -1  # no thread's loop drains it
-    soft_limit = sys.maxsize
 
     def __init__(self, max_buffer: int, stats: Stats) -> None:
         self._lock = threading.Lock()
         self._items: list[Any] = []
         self._max = max_buffer
+        self.soft_limit = max(1, min(SOFT_LIMIT, max_buffer // 2))  # as the runtime's
         self._stats = stats
         self._target: IntakeLike | None = None
 
@@ -217,7 +217,7 @@ class _Starting:
                 if len(self._items) >= self._max:
                     return REFUSED
                 self._items.append(item)
-                return TAKEN
+                return TAKEN if len(self._items) <= self.soft_limit else ABOVE_SOFT_LIMIT
         return target.put(item)
 
     def level(self) -> int:
@@ -226,7 +226,7 @@ class _Starting:
 
     def delivering(self) -> bool:
         target = self._target
-        return target is not None and target.delivering()
+        return target is None or target.delivering()  # starting is progress too
 
     def hand_over(self, target: IntakeLike) -> None:
         with self._lock:  # puts wait meanwhile: nothing overtakes the first events

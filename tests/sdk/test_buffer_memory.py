@@ -139,3 +139,32 @@ async def test_awaited_calls_do_not_wait_for_a_collector_that_is_down() -> None:
             for n in range(15_000):
                 await t.track_human_message(f"m{n}", conversation_id="outage")
         assert t.stats().queued == 15_000
+
+
+def test_first_burst_of_a_fresh_process_loses_nothing(sink: Sink) -> None:
+    """A fresh script's first 60,000 plain calls come while thread mode still imports and
+    starts (100-300 ms): past the soft limit they wait for the start too, none dropped."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import sys
+        from agentsight import ConversationTracker
+        tracker = ConversationTracker(api_key=sys.argv[1], endpoint=sys.argv[2], max_buffer=20_000)
+        for n in range(60_000):
+            tracker.track_human_message(f"m{n}", conversation_id="cold")
+        tracker.close()
+        print(tracker.stats().dropped)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, KEY, sink.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["0"], done.stderr
+    assert len(sink.events) == 60_000
