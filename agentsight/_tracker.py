@@ -333,12 +333,6 @@ class ConversationTracker:
             self._config = resolve_config(self._settings, lenient=self._lenient)
             if self._config.log_level:
                 logger.setLevel(self._config.log_level)
-            key = self._config.api_key
-            if key is not None and not is_well_formed(key):
-                logger.warning(
-                    "api_key does not look like an AgentSight key (ags_ + 32 hex + _ + 6 hex); "
-                    "the collector will refuse it"
-                )
         return self._config
 
     @property
@@ -381,6 +375,13 @@ class ConversationTracker:
         config = self._config_now()
         if config.api_key is None:
             return None
+        # Checked here, when the tracker starts (on thread mode's own thread): the
+        # checksum needs hashlib, a few ms to import that the first call should not pay.
+        if not is_well_formed(config.api_key):
+            logger.warning(
+                "api_key does not look like an AgentSight key (ags_ + 32 hex + _ + 6 hex); "
+                "the collector will refuse it"
+            )
         from .transports._aiohttp import HttpTransport
 
         return HttpTransport(config.endpoint, config.api_key, timeout=config.request_timeout)

@@ -60,11 +60,25 @@ def profile(sdk: str, sink: str, events: int, out: Path) -> None:
     print(f"written {out}")
 
 
+def ensure_pyinstrument() -> None:
+    """pyinstrument is no dependency of the project: installed into ``.venv`` on first use."""
+    found = subprocess.run(
+        [str(peers.OURS_PY), "-c", "import pyinstrument"], capture_output=True, check=False
+    )
+    if found.returncode != 0:
+        subprocess.run(
+            [str(peers.OURS_PY), "-m", "pip", "install", "--quiet", "pyinstrument>=5"],
+            check=True,
+            timeout=600,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
     peers.ensure_venvs()
+    ensure_pyinstrument()
     with tempfile.TemporaryDirectory(prefix="agentsight-profile-") as scratch:
         sink_cmd = [peers.PEERS_PY, peers.HERE / "sink.py", "--port", "0"]
         with peers.server("sink", sink_cmd, Path(scratch)) as sink:

@@ -292,3 +292,17 @@ async def test_flush_on_a_loop_while_thread_mode_starts_never_blocks_it(sink: Si
     assert report.complete
     assert report.sent == 1
     assert [e["content"] for e in sink.events] == ["first"]
+
+
+@pytest.mark.anyio
+async def test_malformed_api_key_warns_when_the_tracker_starts(
+    sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key without our format and checksum warns once, at start (the collector would
+    refuse it); a well-formed one does not."""
+    async with ConversationTracker(api_key="not-a-key", endpoint=sink.url, shutdown_timeout=0.2):
+        pass
+    async with ConversationTracker(api_key=KEY, endpoint=sink.url):
+        pass
+    warned = [r for r in caplog.records if "does not look like an AgentSight key" in r.message]
+    assert len(warned) == 1
