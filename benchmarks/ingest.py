@@ -39,6 +39,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from agentsight._encode import new_ids
+
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "ingest.json"
 CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -57,11 +59,12 @@ def _batch(rng: random.Random, start: int) -> bytes:
     events: list[dict[str, Any]] = []
     conversations = [f"bench-{uuid.uuid4().hex}" for _ in range(50)]
     now = 1_795_731_245_000_000 + start
+    ids = new_ids(EVENTS_PER_BATCH)  # the SDK's own ids (UUIDv7: time first)
     for index in range(EVENTS_PER_BATCH):
         cid = conversations[index % 50]
         seq = index // 50
         base = {
-            "id": uuid.uuid4().hex,
+            "id": ids[index],
             "conversation_id": cid,
             "seq": seq,
             "timestamp": _ts(now + index * 1000),
