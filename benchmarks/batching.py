@@ -44,20 +44,7 @@ def _workload(
     env["AGENTSIGHT_MAX_BATCH_EVENTS"] = str(batch)
     env["AGENTSIGHT_MAX_CONCURRENT_REQUESTS"] = str(in_flight)
     done = subprocess.run(
-        [
-            str(peers.OURS_PY),
-            str(peers.WORKLOAD),
-            "--sdk",
-            sdk,
-            "--case",
-            "e2e",
-            "--endpoint",
-            endpoint,
-            "--key",
-            key,
-            "--events",
-            str(events),
-        ],
+        [str(peers.OURS_PY), *peers.e2e_arguments(sdk, endpoint, key, events)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -37,17 +37,7 @@ def profile(sdk: str, sink: str, events: int, out: Path) -> None:
         "--hide-regex=asyncio|selectors|importlib|<frozen",
         "-o",
         str(out),
-        str(peers.WORKLOAD),
-        "--sdk",
-        sdk,
-        "--case",
-        "e2e",
-        "--endpoint",
-        sink,
-        "--key",
-        "bench",
-        "--events",
-        str(events),
+        *peers.e2e_arguments(sdk, sink, "bench", events),
     ]
     subprocess.run(
         command,

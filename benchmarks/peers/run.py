@@ -205,6 +205,15 @@ def stored_messages(url: str, key: str) -> int:
     return total
 
 
+def e2e_arguments(sdk: str, endpoint: str, key: str, events: int) -> list[str]:
+    """``workload.py``'s arguments for the end-to-end case (for the other benchmarks)."""
+    return [
+        str(WORKLOAD),
+        *("--sdk", sdk, "--case", "e2e", "--endpoint", endpoint, "--key", key),
+        *("--events", str(events)),
+    ]
+
+
 def workload(
     sdk: str, case: str, endpoint: str, key: str, plan: Plan, logs: Path
 ) -> dict[str, Any]:
