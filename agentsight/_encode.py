@@ -62,16 +62,20 @@ def new_ids(count: int) -> list[str]:
     stop being dirtied at random), and the gap grows with the table.
     """
     millis = time.time_ns() // 1_000_000
-    raw = os.urandom(8 * count)
+    tails = os.urandom(8 * count).hex()  # 16 random hex digits an id, 62 bits of them kept
     ids = []
-    for i in range(count):
-        tail = int.from_bytes(raw[8 * i : 8 * i + 8], "big") & _RANDOM_62 | _VARIANT
-        ids.append(f"{millis + (i >> 12):012x}7{i & 0xFFF:03x}{tail:016x}")
+    for block in range(0, count, 4096):  # the counter wraps: the next millisecond
+        prefix = f"{millis + (block >> 12):012x}"
+        for i in range(block, min(count, block + 4096)):
+            tail = tails[16 * i : 16 * i + 16]
+            ids.append(prefix + _VERSION_COUNTER[i & 0xFFF] + _VARIANT[tail[0]] + tail[1:])
     return ids
 
 
-_RANDOM_62 = (1 << 62) - 1
-_VARIANT = 1 << 63  # the RFC 9562 variant, binary 10
+#: "7" (the version) and the 12-bit counter, as hex.
+_VERSION_COUNTER = [f"7{i:03x}" for i in range(4096)]
+#: A random hex digit's two low bits under the RFC 9562 variant (binary 10xx).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def _default(value: Any) -> Any:
