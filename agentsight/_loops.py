@@ -6,33 +6,17 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
 
+from ._running import running_backend
+
 T = TypeVar("T")
 
 __all__ = ["LoopThread", "call_soon_threadsafe", "running_backend", "wait_future"]
-
-
-def running_backend() -> str | None:
-    """``"asyncio"`` or ``"trio"`` when this thread is running that loop, else ``None``."""
-    try:
-        asyncio.get_running_loop()
-        return "asyncio"
-    except RuntimeError:
-        pass
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            trio.lowlevel.current_trio_token()
-            return "trio"
-        except RuntimeError:
-            pass
-    return None
 
 
 def call_soon_threadsafe() -> Callable[[Callable[[], object]], None]:

@@ -513,7 +513,7 @@ class ConversationTracker:
             return
         import anyio
 
-        from ._loops import running_backend
+        from ._running import running_backend
 
         if running_backend() != "asyncio":
             raise RuntimeError("astart() needs asyncio; under trio use `async with tracker:`")
@@ -670,7 +670,7 @@ class ConversationTracker:
         no running loop (sync code in thread mode): wait here, the same way.
         Either waits only while delivery works, ``_CATCH_UP`` seconds at most.
         """
-        from ._loops import running_backend
+        from ._running import running_backend
 
         if threading.get_ident() == intake.owner or running_backend() is not None:
             return _CatchUp(intake)
@@ -1087,19 +1087,24 @@ class ConversationTracker:
             for delivery failures: they show as ``pending`` or ``failed``.
         """
         wait = self._config_now().flush_timeout if timeout is None else timeout
-        from ._loops import running_backend
-        from ._reports import SendReport
+        from ._running import running_backend
 
+        # _reports (attrs) is imported only where a report is built: not by a flush on a
+        # loop thread while thread mode starts, which must return at once.
         in_loop = running_backend() is not None
         if not self._wait_started(0 if in_loop else wait):
             with self._start_lock:  # thread mode is still starting
                 if self._started is not None and not self._started.is_set():
                     if in_loop:  # never block that loop: flush once started
                         return ReportHandle(self._flush_once_started(wait))
+                    from ._reports import SendReport
+
                     pending = self._intake.level() if self._intake is not None else 0
                     return _completed(SendReport(pending=pending))
         runtime = self._runtime
         if runtime is None:
+            from ._reports import SendReport
+
             return _completed(SendReport())
         future = self._submit_flush(runtime, wait)
         if not in_loop:
@@ -1122,13 +1127,13 @@ class ConversationTracker:
         """A flush for when the start ends (called with ``_start_lock`` held)."""
         import concurrent.futures
 
-        from ._reports import SendReport
-
         future: concurrent.futures.Future[SendReport] = concurrent.futures.Future()
 
         def flush() -> None:
             runtime = self._runtime
             if runtime is None:  # the start failed: its events were counted as dropped
+                from ._reports import SendReport
+
                 future.set_result(SendReport())
                 return
             inner = self._submit_flush(runtime, wait)
