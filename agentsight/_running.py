@@ -12,18 +12,24 @@ __all__ = ["running_backend"]
 
 
 def running_backend() -> str | None:
-    """``"asyncio"`` or ``"trio"`` when this thread is running that loop, else ``None``."""
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
+    """``"asyncio"`` or ``"trio"`` when this thread is running that loop, else ``None``.
+
+    Never raises: another thread may be importing asyncio right now (the
+    tracker's own thread does, as it starts), and a module half imported
+    cannot be running a loop on this thread.
+    """
+    get_running_loop = getattr(sys.modules.get("asyncio"), "get_running_loop", None)
+    if get_running_loop is not None:
         try:
-            asyncio.get_running_loop()
+            get_running_loop()
             return "asyncio"
         except RuntimeError:
             pass
-    trio = sys.modules.get("trio")
-    if trio is not None:
+    lowlevel = getattr(sys.modules.get("trio"), "lowlevel", None)
+    current_trio_token = getattr(lowlevel, "current_trio_token", None)
+    if current_trio_token is not None:
         try:
-            trio.lowlevel.current_trio_token()
+            current_trio_token()
             return "trio"
         except RuntimeError:
             pass

@@ -167,3 +167,18 @@ async def test_big_messages_keep_batches_under_max_batch_bytes(sink: Sink) -> No
             await tracker.track_human_message(str(n % 10) * 100_000, conversation_id="big")
     assert len(sink.events) == 128
     assert sink.max_body <= 4 * 1024 * 1024 + 300_000  # one chunk of slack at most
+
+
+def test_running_backend_during_another_threads_import_of_asyncio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While thread mode's own thread imports asyncio, a tracking call on another thread sees
+    a half-imported module in sys.modules: asking which loop runs here must not raise into
+    the call (it did, under load: `partially initialized module 'asyncio'`)."""
+    import types
+
+    from agentsight._running import running_backend
+
+    monkeypatch.setitem(sys.modules, "asyncio", types.ModuleType("asyncio"))
+    monkeypatch.setitem(sys.modules, "trio", types.ModuleType("trio"))
+    assert running_backend() is None
