@@ -415,7 +415,12 @@ class ConversationTracker:
             thread = threading.Thread(
                 target=self._thread_main, args=(starting, started), name="agentsight", daemon=True
             )
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError as exc:  # at interpreter exit, say: never raise into a call
+                logger.error("AgentSight could not start its thread (%s); events are dropped", exc)
+                self._intake = _NullIntake(self._stats, "start_failed")
+                return self._intake
             self._intake = starting
             self._started = started
             self._thread = thread
