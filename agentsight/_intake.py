@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["ABOVE_SOFT_LIMIT", "REFUSED", "SOFT_LIMIT", "TAKEN", "IntakeLike"]
+__all__ = ["ABOVE_SOFT_LIMIT", "REFUSED", "SOFT_LIMIT", "TAKEN", "IntakeLike", "soft_limit"]
 
 #: ``put`` answers: refused (full or closed), taken, or taken above the soft limit.
 REFUSED, TAKEN, ABOVE_SOFT_LIMIT = 0, 1, 2
 #: Buffered events above which a call lets the background catch up (see ``_runtime.Intake``).
 SOFT_LIMIT = 10_000
+
+
+def soft_limit(max_buffer: int) -> int:
+    """The soft limit of a buffer of *max_buffer*: ``SOFT_LIMIT``, or half a smaller buffer."""
+    return max(1, min(SOFT_LIMIT, max_buffer // 2))
 
 
 class IntakeLike(Protocol):

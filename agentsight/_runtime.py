@@ -25,7 +25,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import TrackerConfig
 from ._encode import encode_events, new_ids
-from ._intake import ABOVE_SOFT_LIMIT, REFUSED, SOFT_LIMIT, TAKEN
+from ._intake import ABOVE_SOFT_LIMIT, REFUSED, TAKEN, soft_limit
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
 from ._pipeline import Backlog, FlushRequest, Item, Pipeline
 from ._replay import Replayer
@@ -65,7 +65,7 @@ class Intake:
         self._send = send
         self._owner = threading.get_ident()
         self._max = max_buffer
-        self.soft_limit = max(1, min(SOFT_LIMIT, max_buffer // 2))
+        self.soft_limit = soft_limit(max_buffer)
         self._backlog = backlog
         self._schedule = schedule
         self._deque: collections.deque[Item] = collections.deque()
@@ -108,10 +108,6 @@ class Intake:
 
     def _wake(self) -> None:
         self._wakeup.set()
-
-    @property
-    def buffered(self) -> int:
-        return len(self._deque) + self._backlog.put - self._backlog.taken
 
     async def send(self, item: Item) -> None:
         """Put *item* on the channel, waiting for room (on the loop's own thread)."""
@@ -253,7 +249,7 @@ class Runtime:
 
     @property
     def pending(self) -> int:
-        return self.intake.buffered + self.pipeline.in_flight
+        return self.intake.level() + self.pipeline.in_flight
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Run the pump and the pipeline until ``shutdown`` has drained the channel.
@@ -292,7 +288,7 @@ class Runtime:
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 request.done.set()  # shutting down: shutdown delivers everything anyway
 
-        return await self.pipeline.flush(put, timeout, lambda: self.intake.buffered)
+        return await self.pipeline.flush(put, timeout, lambda: self.intake.level())
 
     def submit(self, make: Callable[[], Awaitable[T]], default: T) -> concurrent.futures.Future[T]:
         """Run ``make()`` in this runtime's loop from any thread; its outcome lands in the future.

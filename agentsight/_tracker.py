@@ -29,8 +29,9 @@ from . import _validate as check
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._events import CONVERSATION_FIELDS, Event, items
-from ._intake import ABOVE_SOFT_LIMIT, REFUSED, SOFT_LIMIT, TAKEN, IntakeLike
+from ._intake import ABOVE_SOFT_LIMIT, REFUSED, TAKEN, IntakeLike, soft_limit
 from ._keys import is_well_formed
+from ._running import running_backend
 from ._stats import Stats
 from .helpers import generate_conversation_id
 
@@ -201,7 +202,7 @@ class _Starting:
         self._lock = threading.Lock()
         self._items: list[Any] = []
         self._max = max_buffer
-        self.soft_limit = max(1, min(SOFT_LIMIT, max_buffer // 2))  # as the runtime's
+        self.soft_limit = soft_limit(max_buffer)
         self._stats = stats
         self._target: IntakeLike | None = None
 
@@ -518,8 +519,6 @@ class ConversationTracker:
             return
         import anyio
 
-        from ._running import running_backend
-
         if running_backend() != "asyncio":
             raise RuntimeError("astart() needs asyncio; under trio use `async with tracker:`")
         import asyncio
@@ -675,8 +674,6 @@ class ConversationTracker:
         no running loop (sync code in thread mode): wait here, the same way.
         Either waits only while delivery works, ``_CATCH_UP`` seconds at most.
         """
-        from ._running import running_backend
-
         if threading.get_ident() == intake.owner or running_backend() is not None:
             return _CatchUp(intake)
         deadline = time.monotonic() + _CATCH_UP
@@ -1092,8 +1089,6 @@ class ConversationTracker:
             for delivery failures: they show as ``pending`` or ``failed``.
         """
         wait = self._config_now().flush_timeout if timeout is None else timeout
-        from ._running import running_backend
-
         # _reports (attrs) is imported only where a report is built: not by a flush on a
         # loop thread while thread mode starts, which must return at once.
         in_loop = running_backend() is not None
