@@ -2,10 +2,8 @@
 
 ``Runtime`` lives in one event loop: under ``async with tracker`` the
 application's own (asyncio or trio), otherwise the tracker's daemon thread
-(``ThreadRuntime``).  Tracking calls made on the loop's own thread put
-events straight on the anyio channel; calls from any other thread append to
-a deque (atomic, no lock) and wake the loop only when no wake-up is already
-pending, so a burst costs one system call, not one per event.
+(``ThreadRuntime``).  Tracking calls, from any thread, append to the
+pipeline's channel through the ``Intake``, which bounds it.
 """
 
 from __future__ import annotations
@@ -21,13 +19,12 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import TrackerConfig
 from ._encode import encode_events, new_ids
 from ._intake import ABOVE_SOFT_LIMIT, REFUSED, TAKEN, soft_limit
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
-from ._pipeline import Backlog, FlushRequest, Item, Pipeline
+from ._pipeline import Channel, FlushRequest, Item, Pipeline
 from ._replay import Replayer
 from ._reports import SendReport
 from ._spool import Spool
@@ -44,145 +41,131 @@ __all__ = ["AsyncioBridge", "Intake", "Runtime", "ThreadRuntime"]
 class Intake:
     """The entrance of the channel, safe to call from any thread.
 
-    One bound for everything buffered, the hand-off deque and the channel
-    together: ``max_buffer``.  Past the soft limit (``SOFT_LIMIT``, or half of
-    a smaller ``max_buffer``) ``put`` still takes the event but says so, and
-    the tracker lets the caller slow down while the collector is answering:
-    an awaited call, or a plain call from a thread without an event loop,
-    waits (a bounded time) until the background has caught up to half the
-    soft limit.  A burst faster than delivery then holds about the soft limit
-    in memory, not ``max_buffer``.  While delivery fails nobody waits: the
-    buffer fills up to ``max_buffer`` (then the spool, or drops).
+    One bound for everything buffered: ``max_buffer`` events on the channel.
+    Past the soft limit (``SOFT_LIMIT``, or half of a smaller ``max_buffer``)
+    ``put`` still takes the event but says so, and the tracker lets the
+    caller slow down while the collector is answering: an awaited call, or a
+    plain call from a thread without an event loop, waits (a bounded time)
+    until the background has caught up to half the soft limit.  A burst
+    faster than delivery then holds about the soft limit in memory, not
+    ``max_buffer``.  While delivery fails nobody waits: the buffer fills up
+    to ``max_buffer`` (then the spool, or drops).
+
+    Calls on the loop's own thread append and wake a waiting batcher
+    directly; calls from other threads append (atomic, no lock) and wake it
+    through the loop, and only when it waits and no wake-up is pending, so a
+    burst costs at most one system call.
     """
 
     def __init__(
-        self,
-        send: MemoryObjectSendStream[Item],
-        max_buffer: int,
-        schedule: Callable[[Callable[[], object]], None],
-        backlog: Backlog,
+        self, channel: Channel, max_buffer: int, schedule: Callable[[Callable[[], object]], None]
     ) -> None:
-        self._send = send
+        self._channel = channel
+        self._items = channel.items
         self._owner = threading.get_ident()
         self._max = max_buffer
         self.soft_limit = soft_limit(max_buffer)
-        self._backlog = backlog
         self._schedule = schedule
-        self._deque: collections.deque[Item] = collections.deque()
         self._wake_pending = False
-        self._wakeup = anyio.Event()
-        self._lock = anyio.Lock()
-        self.closed = False
 
     def put(self, item: Item) -> int:
         """Hand *item* over without blocking: ``REFUSED`` (full or closed), ``TAKEN``, or
         ``ABOVE_SOFT_LIMIT`` (taken; the caller should let the background catch up)."""
-        backlog = self._backlog
-        if threading.get_ident() == self._owner:
-            if len(self._deque) + backlog.put - backlog.taken >= self._max:
-                return REFUSED  # the channel has room, but the hand-off holds the rest
-            try:
-                self._send.send_nowait(item)
-            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return REFUSED
-            backlog.put += 1
-            return TAKEN if backlog.put - backlog.taken <= self.soft_limit else ABOVE_SOFT_LIMIT
-        deque = self._deque
-        level = len(deque) + backlog.put - backlog.taken
-        if self.closed or level >= self._max:
+        channel = self._channel
+        items = self._items
+        level = len(items)
+        if level >= self._max or channel.closed:
             return REFUSED
-        deque.append(item)
-        if self._closed_now():  # closed meanwhile: take it back unless leftovers() has it
-            try:
-                deque.remove(item)
-                return REFUSED
-            except ValueError:
-                return TAKEN
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._schedule(self._wake)
+        items.append(item)
+        if threading.get_ident() == self._owner:
+            if channel.waiting:
+                channel.wake()
+        else:
+            if self._closed_now():  # closed meanwhile: take it back unless the batcher has it
+                try:
+                    items.remove(item)
+                    return REFUSED
+                except ValueError:
+                    return TAKEN
+            if channel.waiting and not self._wake_pending:
+                self._wake_pending = True
+                self._schedule(self._wake)
         return TAKEN if level < self.soft_limit else ABOVE_SOFT_LIMIT
 
     def _closed_now(self) -> bool:
-        return self.closed  # read again: another thread may have closed it since
+        return self._channel.closed  # read again: another thread may have closed it since
 
     def _wake(self) -> None:
-        self._wakeup.set()
+        self._wake_pending = False  # first: an append from now on schedules its own
+        self._channel.wake()
+
+    @property
+    def closed(self) -> bool:
+        return self._channel.closed
 
     async def send(self, item: Item) -> None:
-        """Put *item* on the channel, waiting for room (on the loop's own thread)."""
-        await self._send.send(item)
-        self._backlog.put += 1
+        """Put *item* on the channel, waiting for room (on the loop's own thread).
+
+        Raises:
+            anyio.ClosedResourceError: the intake is closed.
+        """
+        channel = self._channel
+        while len(self._items) >= self._max and not channel.closed:
+            await self._below(self._max - 1)
+        if channel.closed:
+            raise anyio.ClosedResourceError
+        self._items.append(item)
+        channel.wake()
 
     async def caught_up(self, most: float) -> None:
         """Wait until the background has taken all but half the soft limit, while delivery
         works, *most* seconds at most (on the loop's thread)."""
-        backlog = self._backlog
+        channel = self._channel
         low = self.soft_limit // 2
         with anyio.move_on_after(most):
-            while self.level() > low and not self.closed and not backlog.failing:
-                if backlog.room is None:
-                    backlog.room = anyio.Event()
-                    backlog.low = low
-                await backlog.room.wait()
+            while len(self._items) > low and not channel.closed and not channel.failing:
+                await self._below(low)
+
+    async def _below(self, low: int) -> None:
+        """Wait until the batcher has taken the channel down to *low* or delivery fails."""
+        channel = self._channel
+        if channel.room is None:
+            channel.room = anyio.Event()
+            channel.low = low
+        else:  # one event for all: woken at the highest level asked, each checks its own
+            channel.low = max(channel.low, low)
+        await channel.room.wait()
 
     def level(self) -> int:
         """Buffered now (any thread: a snapshot)."""
-        return len(self._deque) + self._backlog.put - self._backlog.taken
+        return len(self._items)
 
     def delivering(self) -> bool:
-        return not self._backlog.failing
+        return not self._channel.failing
 
     @property
     def owner(self) -> int:
         return self._owner
 
-    async def drain(self) -> None:
-        """Move what other threads handed over onto the channel, in order."""
-        async with self._lock:
-            deque = self._deque
-            while deque:
-                try:
-                    self._send.send_nowait(deque[0])
-                    self._backlog.put += 1
-                except anyio.WouldBlock:
-                    # Full: wait for room by polling, never inside send(): a cancelled
-                    # send() may have delivered the item all the same (a duplicate).
-                    await anyio.sleep(0.001)
-                    continue
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    return  # closed under us: leftovers() collects what is left
-                deque.popleft()
-
-    async def pump(self) -> None:
-        while not self.closed:
-            await self._wakeup.wait()
-            self._wakeup = anyio.Event()
-            # Reset before draining: an append that races with the drain schedules a new wake.
-            self._wake_pending = False
-            await self.drain()
-
-    async def aclose(self) -> None:
-        """Stop intake, move the rest onto the channel and close it."""
-        self.closed = True
-        self._release_waiters()  # now: drain() may take a while on a full channel
-        await self.drain()
-        self._send.close()
-        self._wakeup.set()
+    def close(self) -> None:
+        """Stop intake: the batcher takes the rest and ends."""
+        self._channel.closed = True
+        self._release_waiters()
+        self._channel.wake()
 
     def _release_waiters(self) -> None:
-        room, self._backlog.room = self._backlog.room, None
+        channel = self._channel
+        room, channel.room = channel.room, None
         if room is not None:
             room.set()
 
     def leftovers(self) -> list[Item]:
-        """What is still in the hand-over deque (came too late, or shutdown ran out of time)."""
-        self.closed = True
-        self._send.close()
+        """What is still on the channel (shutdown ran out of time, or came too late)."""
+        self._channel.closed = True
         self._release_waiters()
         late = []
-        while self._deque:  # popleft, not list()+clear(): an append in between is not lost
-            late.append(self._deque.popleft())
+        while self._items:  # popleft, not list()+clear(): an append in between is not lost
+            late.append(self._items.popleft())
         return late
 
 
@@ -226,10 +209,9 @@ class Runtime:
     ) -> None:
         if transport.needs_asyncio and running_backend() != "asyncio":
             transport = AsyncioBridge(transport)
-        send, self._receive = anyio.create_memory_object_stream[Item](config.max_buffer)
-        backlog = Backlog()
-        self.intake = Intake(send, config.max_buffer, call_soon_threadsafe(), backlog)
-        self.pipeline = Pipeline(config, transport, stats, spool, backlog)
+        channel = Channel()
+        self.intake = Intake(channel, config.max_buffer, call_soon_threadsafe())
+        self.pipeline = Pipeline(config, transport, stats, spool, channel)
         self._spool = spool
         self._replayer = None if spool is None else Replayer(config, transport, stats, spool)
         self._transport = transport
@@ -252,7 +234,7 @@ class Runtime:
         return self.intake.level() + self.pipeline.in_flight
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Run the pump and the pipeline until ``shutdown`` has drained the channel.
+        """Run the pipeline until ``shutdown`` has drained the channel.
 
         Shielded: cancelling the application's task does not cut delivery short;
         ``shutdown`` stops the pipeline, within its deadline.
@@ -270,19 +252,17 @@ class Runtime:
         async with anyio.create_task_group() as tg:  # runs submitted calls (flushes)
             self._tg = tg
             async with anyio.create_task_group() as helpers:
-                helpers.start_soon(self.intake.pump)
                 helpers.start_soon(self._start_calls)
                 if self._replayer is not None:
                     helpers.start_soon(self._replayer.run, lambda: self.pipeline.recovered)
                 async with anyio.create_task_group() as pipeline:
-                    await pipeline.start(self.pipeline.run, self._receive)
+                    await pipeline.start(self.pipeline.run)
                     _settle_imports()
                     task_status.started()
                 helpers.cancel_scope.cancel()
 
     async def flush(self, timeout: float) -> SendReport:
         async def put(request: FlushRequest) -> None:
-            await self.intake.drain()
             try:
                 await self.intake.send(request)
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -335,15 +315,14 @@ class Runtime:
     async def shutdown(self, timeout: float) -> None:
         """Stop intake, deliver what is buffered within *timeout*; spool or count the rest."""
         with anyio.move_on_after(timeout):
-            await self.intake.aclose()
+            self.intake.close()
             await self._done.wait()
         if not self._done.is_set():
             assert self._tg is not None
             self._tg.cancel_scope.cancel()
             await self._done.wait()
         with anyio.CancelScope(shield=True):
-            batches, parts, count = self.pipeline.salvage(self._receive)
-            self._receive.close()
+            batches, parts, count = self.pipeline.salvage()
             late = self.intake.leftovers()
             leftovers = [item for item in late if not isinstance(item, FlushRequest)]
             if leftovers:
