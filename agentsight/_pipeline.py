@@ -154,7 +154,8 @@ class Pipeline:
         self._transport = transport
         self._stats = stats
         self._spool = spool
-        self._ids: list[str] = []
+        self._ids: list[str] = []  # made 1,024 at a time, taken in order from _next_id
+        self._next_id = 0
         self._next_batch = 0
         self._unfinished: dict[int, Batch] = {}  # batch number -> batch, until answered
         self._waiters: list[FlushRequest] = []
@@ -196,10 +197,12 @@ class Pipeline:
 
     # -- batching ---------------------------------------------------------------------------
 
-    def _take_id(self) -> str:
-        if not self._ids:
-            self._ids = new_ids(1024)[::-1]  # popped from the end: in increasing order
-        return self._ids.pop()
+    def _take_ids(self, count: int) -> list[str]:
+        start = self._next_id
+        if start + count > len(self._ids):  # the rest is dropped: ids need not be dense
+            self._ids, start = new_ids(max(1024, count)), 0
+        self._next_id = start + count
+        return self._ids[start : start + count]
 
     async def _batcher(self, out: MemoryObjectSendStream[tuple[int, Batch]]) -> None:
         # On cancellation the channel keeps what it holds: salvage() reads it.
@@ -260,7 +263,7 @@ class Pipeline:
     def _encode_chunk(self) -> int:
         chunk, self._chunk = self._chunk, []
         self._chunk_chars = 0
-        chunk_ids = [self._take_id() for _ in chunk]
+        chunk_ids = self._take_ids(len(chunk))
         encoded = encode_events(chunk, chunk_ids)
         self._parts.append(encoded)
         self._part_ids.extend(chunk_ids)

@@ -168,3 +168,21 @@ def test_first_burst_of_a_fresh_process_loses_nothing(sink: Sink) -> None:
     )
     assert done.stdout.split() == ["0"], done.stderr
     assert len(sink.events) == 60_000
+
+
+def test_ids_keep_increasing_across_calls_and_past_a_full_counter() -> None:
+    """Back-to-back calls in one millisecond continue its counter; 4,096 ids borrow the next
+    millisecond: one pipeline's ids stay in increasing order, batch after batch."""
+    import uuid
+
+    from agentsight._encode import new_ids
+
+    ids = new_ids(3) + new_ids(5_000) + new_ids(1) + new_ids(1_024)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    millis = [u.int >> 80 for u in parsed]
+    counters = [(u.int >> 64) & 0xFFF for u in parsed]
+    # Consecutive ids: the next counter in the same millisecond, or a later millisecond.
+    for (m1, c1), (m2, c2) in zip(zip(millis, counters), zip(millis[1:], counters[1:])):
+        assert (m2 == m1 and c2 == c1 + 1) or m2 > m1
