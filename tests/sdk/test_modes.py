@@ -88,8 +88,32 @@ async def test_awaited_call_waits_for_room() -> None:
     async with tracker:
         for n in range(500):
             await tracker.track_human_message(f"m{n}", conversation_id="c")
-    assert len(transport.events) == 500
+    assert [e["content"] for e in transport.events] == [f"m{n}" for n in range(500)]
     assert tracker.stats().dropped == 0
+
+
+@pytest.mark.anyio
+async def test_many_tasks_waiting_for_room_all_get_in() -> None:
+    """Fifty tasks awaiting calls on a buffer of 10: each waits its turn, none is dropped,
+    and each task's own events keep their order."""
+    import anyio
+
+    transport = InMemoryTransport()
+    tracker = ConversationTracker(transport=transport, max_buffer=10, max_batch_events=5)
+
+    async def talk(task: int) -> None:
+        for n in range(40):
+            await tracker.track_human_message(f"{n}", conversation_id=f"c{task}")
+
+    async with tracker:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for task in range(50):
+                    tg.start_soon(talk, task)
+    assert tracker.stats().dropped == 0
+    for task in range(50):
+        mine = [e["content"] for e in transport.events if e["conversation_id"] == f"c{task}"]
+        assert mine == [f"{n}" for n in range(40)]
 
 
 def test_exit_delivers_50000_buffered_events(sink: Sink) -> None:
