@@ -148,9 +148,16 @@ class Pipeline:
         stats: Stats,
         spool: Spool | None = None,
         channel: Channel | None = None,
+        *,
+        own_loop: bool = False,
     ) -> None:
         self._config = config
         self.channel = Channel() if channel is None else channel
+        # On the application's loop a big body is compressed on a worker thread; on the
+        # tracker's own loop (thread mode) right there: zlib releases the GIL all the
+        # same, and a third thread competing for it and for the two cores would only
+        # add to the waits of the application's thread.
+        self._gzip_off_loop = _GZIP_IN_THREAD if not own_loop else sys.maxsize
         self._transport = transport
         self._stats = stats
         self._spool = spool
@@ -274,7 +281,7 @@ class Pipeline:
         body = wrap_batch(self._parts)
         gzipped = len(body) > self._config.gzip_threshold
         if gzipped:
-            if len(body) > _GZIP_IN_THREAD:
+            if len(body) > self._gzip_off_loop:
                 body = await anyio.to_thread.run_sync(gzip_body, body)
             else:
                 body = gzip_body(body)

@@ -198,7 +198,10 @@ _SMALL_PROCESS_BLOCKS = 400_000
 
 
 class Runtime:
-    """A pipeline running in the current loop, with its intake.  Build it inside that loop."""
+    """A pipeline running in the current loop, with its intake.  Build it inside that loop.
+
+    *own_loop*: the loop is the tracker's own (thread mode), not the application's.
+    """
 
     def __init__(
         self,
@@ -206,12 +209,14 @@ class Runtime:
         transport: Transport,
         stats: Stats,
         spool: Spool | None = None,
+        *,
+        own_loop: bool = False,
     ) -> None:
         if transport.needs_asyncio and running_backend() != "asyncio":
             transport = AsyncioBridge(transport)
         channel = Channel()
         self.intake = Intake(channel, config.max_buffer, call_soon_threadsafe())
-        self.pipeline = Pipeline(config, transport, stats, spool, channel)
+        self.pipeline = Pipeline(config, transport, stats, spool, channel, own_loop=own_loop)
         self._spool = spool
         self._replayer = None if spool is None else Replayer(config, transport, stats, spool)
         self._transport = transport
@@ -431,7 +436,7 @@ class ThreadRuntime:
     async def _run(self, transport: Transport, stats: Stats) -> None:
         try:
             self._stop = anyio.Event()
-            runtime = Runtime(self._config, transport, stats, self._spool)
+            runtime = Runtime(self._config, transport, stats, self._spool, own_loop=True)
             async with anyio.create_task_group() as tg:
                 await tg.start(runtime.serve)
                 self.runtime = runtime
