@@ -320,6 +320,8 @@ class ConversationTracker:
         self._stopped: anyio.Event | None = None
         self._loop_task: concurrent.futures.Future[None] | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
+        # One entry per `async with` block open: whether that block started the tracker.
+        self._blocks: list[bool] = []
         self._warned_no_conversation = False
         self._warned_full = False
         self._atexit_registered = False
@@ -488,7 +490,10 @@ class ConversationTracker:
 
     async def __aenter__(self) -> ConversationTracker:
         if self._intake is not None:
-            return self  # already running (thread mode): keep it, flush on exit
+            # Already running (thread mode, or an outer block): leaving this block
+            # flushes; the tracker keeps running for whoever started it.
+            self._blocks.append(False)
+            return self
         import anyio
 
         task_group = anyio.create_task_group()
@@ -499,9 +504,13 @@ class ConversationTracker:
             await task_group.__aexit__(None, None, None)
             raise
         self._task_group = task_group
+        self._blocks.append(True)
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
+        if self._blocks and not self._blocks.pop():
+            await self.flush()
+            return
         task_group, self._task_group = self._task_group, None
         try:
             await self.aclose()
@@ -644,6 +653,7 @@ class ConversationTracker:
         self._stop_loop = None
         self._loop_task = None
         self._task_group = None
+        self._blocks = []
         self._stats = Stats()
         self._atexit_registered = False
         if self._spool is not None:

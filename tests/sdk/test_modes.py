@@ -330,3 +330,48 @@ async def test_malformed_api_key_warns_when_the_tracker_starts(
         pass
     warned = [r for r in caplog.records if "does not look like an AgentSight key" in r.message]
     assert len(warned) == 1
+
+
+def _tracker_threads() -> list[Any]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "agentsight"]
+
+
+@pytest.mark.anyio
+async def test_async_with_on_a_running_thread_mode_tracker_flushes_and_keeps_it(
+    sink: Sink,
+) -> None:
+    """`async with` around a tracker already running in thread mode: leaving the block
+    delivers what is buffered, and the tracker's thread keeps running (not restarted)."""
+    tracker = ConversationTracker(api_key=KEY, endpoint=sink.url, flush_interval=30)
+    try:
+        tracker.track_human_message("before", conversation_id="c")  # starts thread mode
+        await tracker.flush()
+        threads = _tracker_threads()
+        assert len(threads) == 1
+        async with tracker:
+            tracker.track_human_message("inside", conversation_id="c")
+        # Delivered on leaving the block, long before flush_interval.
+        assert {e["content"] for e in sink.events} == {"before", "inside"}
+        tracker.track_human_message("after", conversation_id="c")
+        await tracker.flush()
+        assert _tracker_threads() == threads
+        assert [e["content"] for e in sink.events][-1] == "after"
+    finally:
+        await anyio.to_thread.run_sync(tracker.close)
+
+
+@pytest.mark.anyio
+async def test_nested_async_with_keeps_the_outer_block_running() -> None:
+    """An inner `async with` of the same tracker flushes on exit; the outer block's runtime
+    keeps going in the loop (no thread mode starts), and its exit delivers the rest."""
+    transport = InMemoryTransport()
+    tracker = ConversationTracker(transport=transport, flush_interval=30)
+    async with tracker:
+        async with tracker:
+            tracker.track_human_message("inner", conversation_id="c")
+        assert [e["content"] for e in transport.events] == ["inner"]
+        tracker.track_human_message("outer", conversation_id="c")
+        assert _tracker_threads() == []
+    assert [e["content"] for e in transport.events] == ["inner", "outer"]
