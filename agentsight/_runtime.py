@@ -32,6 +32,7 @@ from ._stats import Stats
 from .transports._base import Batch, SendResult, Transport
 
 logger = logging.getLogger("agentsight")
+_get_ident = threading.get_ident  # put() is on every tracking call's path
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ class Intake:
         if level >= self._max or channel.closed:
             return REFUSED
         items.append(item)
-        if threading.get_ident() == self._owner:
+        if _get_ident() == self._owner:
             if channel.waiting:
                 channel.wake()
         else:

@@ -669,6 +669,10 @@ class ConversationTracker:
         taken = intake.put(event)
         if taken == TAKEN:
             return _DONE
+        return self._not_taken(event, intake, taken)
+
+    def _not_taken(self, event: Event, intake: IntakeLike, taken: int) -> Any:
+        """``put`` said REFUSED or ABOVE_SOFT_LIMIT: what the call returns."""
         if taken:  # ABOVE_SOFT_LIMIT: buffered, but the background is behind
             return self._behind(intake)
         if intake.closed:
@@ -782,19 +786,25 @@ class ConversationTracker:
         state = self._context.get() if conversation_id is None else None
         if state is None:
             state = self._state(conversation_id)
-        return self._emit(  # type: ignore[no-any-return]
-            (
-                "message",
-                state.conversation_id,
-                next(state.seq),
-                _now_ns() // 1000,
-                sender,
-                message,
-                flat,
-                attachments,
-                truncated,
-            )
+        event = (
+            "message",
+            state.conversation_id,
+            next(state.seq),
+            _now_ns() // 1000,
+            sender,
+            message,
+            flat,
+            attachments,
+            truncated,
         )
+        # _emit() written out: messages are most calls, and a call frame is ~5% of one.
+        intake = self._intake
+        if intake is None:
+            return self._emit(event)  # type: ignore[no-any-return]
+        taken = intake.put(event)
+        if taken == TAKEN:
+            return _DONE
+        return self._not_taken(event, intake, taken)  # type: ignore[no-any-return]
 
     # -- the documented calls ---------------------------------------------------------------------
 
