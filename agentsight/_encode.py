@@ -27,7 +27,18 @@ import attrs
 
 from ._events import FIELDS, WIRE_SCHEMA_VERSION, Event, mapping
 
-__all__ = ["encode_event", "encode_events", "gzip_body", "iso_timestamp", "new_ids", "wrap_batch"]
+__all__ = [
+    "batch_pieces",
+    "encode_chunk",
+    "encode_event",
+    "encode_events",
+    "gzip_body",
+    "gzip_pieces",
+    "iso_timestamp",
+    "new_ids",
+    "utf8",
+    "wrap_batch",
+]
 
 _MAX_DEPTH = 32
 
@@ -48,7 +59,7 @@ def _second_prefix(seconds: int) -> str:
 def iso_timestamp(micros: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-26T22:14:05.123456Z``."""
     seconds, fraction = divmod(micros, 1_000_000)
-    return f"{_second_prefix(seconds)}.{fraction:06d}Z"
+    return f"{_second_prefix(seconds)}.{str(fraction + 1_000_000)[1:]}Z"
 
 
 def new_ids(count: int) -> list[str]:
@@ -189,7 +200,8 @@ def wire_events(events: list[Event], ids: list[str]) -> list[dict[str, Any]]:
                 "type": "message",
                 "conversation_id": cid,
                 "seq": seq,
-                "timestamp": f"{prefix}.{fraction:06d}Z",
+                # Six digits by str(): a third cheaper than the format spec {:06d}.
+                "timestamp": f"{prefix}.{str(fraction + 1_000_000)[1:]}Z",
                 "sender": sender,
                 "content": content,
                 "metadata": None if flat is None else mapping(flat),
@@ -255,22 +267,55 @@ def encode_events(events: list[Event], ids: list[str]) -> str:
         return ",".join(map(encode_event, events, ids))
 
 
-def wrap_batch(encoded_events: list[str]) -> bytes:
-    """The batch envelope around already-encoded events, as UTF-8.
+def encode_chunk(events: list[Event], ids: list[str]) -> bytes:
+    """``encode_events`` as UTF-8, the pieces a batch body is made of.
 
-    A lone surrogate (half of a broken emoji, say) cannot be UTF-8: it is
-    replaced by U+FFFD rather than costing the whole event.
+    orjson's bytes are kept as they come: decoding them to join a batch as
+    text and encoding it back cost ~0.7 ms a batch of 1,000 on the loop.
     """
-    sent_at = iso_timestamp(time.time_ns() // 1000)
-    head = f'{{"schema":{WIRE_SCHEMA_VERSION},"sent_at":"{sent_at}","events":['
-    text = head + ",".join(encoded_events) + "]}"
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(wire_events(events, ids), default=_default)[1:-1]
+        except (TypeError, ValueError):  # odd values: the never-failing path below
+            pass
+    return utf8(encode_events(events, ids))
+
+
+def utf8(text: str) -> bytes:
+    """*text* as UTF-8; a lone surrogate (half of a broken emoji, say) cannot be: it is
+    replaced by U+FFFD rather than costing the whole event."""
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
+def batch_pieces(chunks: list[bytes]) -> list[bytes]:
+    """The batch envelope around encoded chunks: pieces that joined make the body."""
+    sent_at = iso_timestamp(time.time_ns() // 1000)
+    head = f'{{"schema":{WIRE_SCHEMA_VERSION},"sent_at":"{sent_at}","events":['.encode()
+    pieces = [head]
+    for chunk in chunks:
+        pieces += (chunk, b",")
+    if chunks:
+        pieces.pop()  # the last comma
+    pieces.append(b"]}")
+    return pieces
+
+
+def wrap_batch(encoded_events: list[str]) -> bytes:
+    """The batch body around already-encoded events (JSON objects as text)."""
+    return b"".join(batch_pieces([utf8(",".join(encoded_events))] if encoded_events else []))
+
+
+def gzip_pieces(pieces: list[bytes]) -> bytes:
+    """The pieces of a body, joined and gzipped at level 1 (zlib releases the GIL)."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    out = [compressor.compress(piece) for piece in pieces]
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
 def gzip_body(body: bytes) -> bytes:
     """Gzip at level 1: on JSON it keeps most of the gain of level 6 at a fraction of the cost."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
-    return compressor.compress(body) + compressor.flush()
+    return gzip_pieces([body])

@@ -24,7 +24,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import TrackerConfig
-from ._encode import encode_events, gzip_body, new_ids, wrap_batch
+from ._encode import batch_pieces, encode_chunk, gzip_pieces, new_ids
 from ._events import CONTENT_INDEX, Event
 from ._reports import SendReport
 from ._spool import Spool
@@ -161,13 +161,13 @@ class Pipeline:
         self._transport = transport
         self._stats = stats
         self._spool = spool
-        self._ids: list[str] = []  # made 1,024 at a time, taken in order from _next_id
+        self._ids: list[str] = []  # made a chunk at a time, taken in order from _next_id
         self._next_id = 0
         self._next_batch = 0
         self._unfinished: dict[int, Batch] = {}  # batch number -> batch, until answered
         self._waiters: list[FlushRequest] = []
         # The batch being built: encoded parts and their ids, plus a chunk not yet encoded.
-        self._parts: list[str] = []
+        self._parts: list[bytes] = []
         self._part_ids: list[str] = []
         self._chunk: list[Event] = []
         self._chunk_chars = 0  # message text in the chunk, to bound its encoding time
@@ -207,7 +207,7 @@ class Pipeline:
     def _take_ids(self, count: int) -> list[str]:
         start = self._next_id
         if start + count > len(self._ids):  # the rest is dropped: ids need not be dense
-            self._ids, start = new_ids(max(1024, count)), 0
+            self._ids, start = new_ids(max(_CHUNK, count)), 0
         self._next_id = start + count
         return self._ids[start : start + count]
 
@@ -271,20 +271,22 @@ class Pipeline:
         chunk, self._chunk = self._chunk, []
         self._chunk_chars = 0
         chunk_ids = self._take_ids(len(chunk))
-        encoded = encode_events(chunk, chunk_ids)
+        encoded = encode_chunk(chunk, chunk_ids)
         self._parts.append(encoded)
         self._part_ids.extend(chunk_ids)
         self.channel.check_room()
         return len(encoded) + 1
 
     async def _ship(self, out: MemoryObjectSendStream[tuple[int, Batch]]) -> None:
-        body = wrap_batch(self._parts)
-        gzipped = len(body) > self._config.gzip_threshold
-        if gzipped:
-            if len(body) > self._gzip_off_loop:
-                body = await anyio.to_thread.run_sync(gzip_body, body)
-            else:
-                body = gzip_body(body)
+        pieces = batch_pieces(self._parts)
+        size = sum(map(len, pieces))
+        gzipped = size > self._config.gzip_threshold
+        if not gzipped:
+            body = b"".join(pieces)
+        elif size > self._gzip_off_loop:
+            body = await anyio.to_thread.run_sync(gzip_pieces, pieces)
+        else:
+            body = gzip_pieces(pieces)
         # From here the batch, not the open parts, holds the events (no await in between).
         number = self._next_batch
         self._next_batch += 1
@@ -293,7 +295,7 @@ class Pipeline:
         self._parts, self._part_ids = [], []
         await out.send((number, batch))
 
-    def salvage(self) -> tuple[list[Batch], list[str], int]:
+    def salvage(self) -> tuple[list[Batch], list[bytes], int]:
         """After a cancelled shutdown: the batches not answered, every other event encoded
         (comma-joined JSON objects), and how many events those parts hold.
 

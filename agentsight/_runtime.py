@@ -21,7 +21,7 @@ import anyio
 import anyio.abc
 
 from ._config import TrackerConfig
-from ._encode import encode_events, new_ids
+from ._encode import encode_chunk, new_ids
 from ._intake import ABOVE_SOFT_LIMIT, REFUSED, TAKEN, soft_limit
 from ._loops import LoopThread, call_soon_threadsafe, running_backend, wait_future
 from ._pipeline import Channel, FlushRequest, Item, Pipeline
@@ -332,7 +332,7 @@ class Runtime:
             late = self.intake.leftovers()
             leftovers = [item for item in late if not isinstance(item, FlushRequest)]
             if leftovers:
-                parts.append(encode_events(leftovers, new_ids(len(leftovers))))
+                parts.append(encode_chunk(leftovers, new_ids(len(leftovers))))
                 count += len(leftovers)
             await self._keep(batches, parts, count + sum(b.count for b in batches), timeout)
             await self._transport.aclose()
@@ -340,7 +340,7 @@ class Runtime:
                 await anyio.to_thread.run_sync(self._spool.rotate)
 
     async def _keep(
-        self, batches: list[Batch], parts: list[str], count: int, timeout: float
+        self, batches: list[Batch], parts: list[bytes], count: int, timeout: float
     ) -> None:
         """Spool what shutdown could not deliver; without a spool, count it as dropped."""
         if not count:

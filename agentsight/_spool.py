@@ -105,16 +105,16 @@ class Spool:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, events: list[dict[str, Any]] | list[str]) -> int:
-        """Append wire events (dicts, or already-encoded JSON objects) as one record.
+    def append(self, events: list[dict[str, Any]] | list[bytes]) -> int:
+        """Append wire events (dicts, or comma-joined JSON objects as UTF-8) as one record.
 
         Returns the number of events written.  Blocking: call it from a worker
         thread, or accept one write (and an fsync under ``"always"``).
         """
         if not events:
             return 0
-        if isinstance(events[0], str):
-            payload = ("[" + ",".join(events) + "]").encode()  # type: ignore[arg-type,unused-ignore]
+        if isinstance(events[0], bytes):
+            payload = b"[" + b",".join(events) + b"]"  # type: ignore[arg-type,unused-ignore]
         else:
             payload = json.dumps(events, separators=(",", ":")).encode()
         record = frame(payload)

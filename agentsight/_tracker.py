@@ -698,10 +698,10 @@ class ConversationTracker:
     def _drop(self, event: Event, reason: str) -> None:
         spool = self._spool
         if spool is not None and reason == "buffer_full":
-            from ._encode import encode_event, new_ids
+            from ._encode import encode_event, new_ids, utf8
 
             try:
-                spool.append([encode_event(event, new_ids(1)[0])])
+                spool.append([utf8(encode_event(event, new_ids(1)[0]))])
                 self._stats.add_spooled(1)
                 return
             except OSError as exc:  # disk full, say: count it, say it once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import json
 import uuid
 from typing import Any
 
@@ -186,3 +187,28 @@ def test_ids_and_integers_are_accepted_where_natural() -> None:
         conversation, button = captured.wait_for(2)
     assert (conversation["conversation_id"], conversation["customer_id"]) == ("123456789", "42")
     assert (button["conversation_id"], button["value"]) == ("123456789", "5")
+
+
+@pytest.mark.parametrize("chunks", [0, 1, 3])
+def test_batch_body_from_chunks_plain_and_gzipped(chunks: int, encoder: str) -> None:
+    """A body built from encoded chunks is one JSON document with every event, in order,
+    the same whether joined or gzipped piece by piece; an empty batch is valid too."""
+    import gzip
+
+    from agentsight import _events
+    from agentsight._encode import batch_pieces, encode_chunk, gzip_pieces, new_ids
+
+    parts, expected = [], []
+    for c in range(chunks):
+        events = [
+            _events.message("c", n, 1_764_000_000_000_000 + n, "end_user", f"m{c}.{n}", None)
+            for n in range(3)
+        ]
+        parts.append(encode_chunk(events, new_ids(3)))
+        expected += [f"m{c}.{n}" for n in range(3)]
+    pieces = batch_pieces(parts)
+    plain = json.loads(b"".join(pieces))
+    zipped = json.loads(gzip.decompress(gzip_pieces(pieces)))
+    assert plain == zipped
+    assert [e["content"] for e in plain["events"]] == expected
+    assert plain["sent_at"].endswith("Z")

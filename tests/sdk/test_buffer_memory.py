@@ -173,6 +173,7 @@ def test_first_burst_of_a_fresh_process_loses_nothing(sink: Sink) -> None:
 def test_ids_keep_increasing_across_calls_and_past_a_full_counter() -> None:
     """Back-to-back calls in one millisecond continue its counter; 4,096 ids borrow the next
     millisecond: one pipeline's ids stay in increasing order, batch after batch."""
+    import itertools
     import uuid
 
     from agentsight._encode import new_ids
@@ -184,5 +185,5 @@ def test_ids_keep_increasing_across_calls_and_past_a_full_counter() -> None:
     millis = [u.int >> 80 for u in parsed]
     counters = [(u.int >> 64) & 0xFFF for u in parsed]
     # Consecutive ids: the next counter in the same millisecond, or a later millisecond.
-    for (m1, c1), (m2, c2) in zip(zip(millis, counters), zip(millis[1:], counters[1:])):
+    for (m1, c1), (m2, c2) in itertools.pairwise(zip(millis, counters, strict=True)):
         assert (m2 == m1 and c2 == c1 + 1) or m2 > m1
