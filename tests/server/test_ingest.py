@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anyio
 import pytest
@@ -111,6 +112,33 @@ async def test_same_id_twice_in_one_batch_is_one_event(collector: Collector) -> 
     """An id repeated inside a batch is stored once and counted as a duplicate."""
     event = message("c1", 0, 0.0)
     assert await collector.send(event, event) == {"accepted": 1, "duplicates": 1, "rejected": []}
+
+
+async def test_stored_ids_are_found_wherever_they_sort(collector: Collector) -> None:
+    """Stored ids before, inside and after a batch's id range: resent ones are duplicates."""
+    ids = [f"{i:032x}" for i in range(10)]  # in sort order, as UUIDv7s mostly come
+
+    def events(*positions: int) -> list[dict[str, Any]]:
+        return [{**message("c1", i, float(i)), "id": ids[i]} for i in positions]
+
+    expected = {"duplicates": 0, "rejected": []}
+    assert await collector.send(*events(2, 5, 8)) == {"accepted": 3, **expected}
+    assert await collector.send(*events(1, 5, 9)) == {
+        "accepted": 2,
+        "duplicates": 1,
+        "rejected": [],
+    }
+    assert await collector.send(*events(3, 4)) == {"accepted": 2, **expected}
+    assert await collector.send(*events(0, 6, 7)) == {"accepted": 3, **expected}
+    assert await collector.send(*events(2, 5, 8), project="B") == {"accepted": 3, **expected}
+    assert await collector.send(*events(*range(10))) == {
+        "accepted": 0,
+        "duplicates": 10,
+        "rejected": [],
+    }
+    detail = await collector.conversation("c1")
+    assert [e["id"] for e in detail["events"]] == ids
+    assert detail["conversation"]["message_count"] == 10
 
 
 async def test_lost_answer_then_resend_creates_no_duplicate(collector: Collector) -> None:
