@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -39,6 +38,7 @@ _GZIP_IN_THREAD = 256 * 1024  # zlib releases the GIL: big bodies are compressed
 _POLL = 0.005  # seconds the batcher sleeps while a batch is open and nothing came
 _CHUNK = 128  # events encoded in one go (~0.3 ms), between two yields to the loop
 _CHUNK_CHARS = 256 * 1024  # ... or this much message text, whichever comes first
+_GIL_PAUSE = 0.0005  # seconds thread mode's batcher sleeps after a chunk (see Pipeline)
 
 
 @attrs.define(eq=False)
@@ -158,6 +158,12 @@ class Pipeline:
         # same, and a third thread competing for it and for the two cores would only
         # add to the waits of the application's thread.
         self._gzip_off_loop = _GZIP_IN_THREAD if not own_loop else sys.maxsize
+        # Between two chunks: on the application's loop, a checkpoint.  On our own
+        # thread, a short sleep: the GIL then goes to the application's thread.  A
+        # checkpoint releases it only for a select() that returns at once, and this
+        # thread takes it back before the waiting one wakes up; that one then waits
+        # for the interpreter's switch interval (5 ms) every time.
+        self._pause = _GIL_PAUSE if own_loop else 0.0
         self._transport = transport
         self._stats = stats
         self._spool = spool
@@ -255,7 +261,7 @@ class Pipeline:
                 size += self._encode_chunk()
                 if size >= config.max_batch_bytes:
                     return True
-                await anyio.lowlevel.checkpoint()
+                await anyio.sleep(self._pause)
             if self._encoding >= config.max_batch_events:
                 return True
             while not items:
