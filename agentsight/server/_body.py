@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -141,55 +140,8 @@ async def _receive(request: web.Request, limit: int, inflater: _Inflater) -> Non
         inflater.feed(chunk)
 
 
-_fast_loads: Callable[[bytes], Any] | None
-try:  # the server extra installs it: about 3x faster than the stdlib's parser here
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - without it, the stdlib's parser alone
-    _fast_loads = None
-
-# Beyond these, a value from orjson might not be what the stdlib gives (see
-# ``_as_stdlib``).  64 levels: well within any stdlib's recursion limit.
-_FAST_DEPTH = 64
-_BIG = 2.0**63
-
-
-def _as_stdlib(value: Any, depth: int = 1) -> bool:
-    """Whether orjson's *value* is surely what the stdlib's parser gives for the same text.
-
-    orjson refuses what the stdlib refuses (and more: lone surrogates, numbers
-    beyond a double), so only two differences remain, both in what it
-    accepts: an integer beyond 64 bits comes back as a float (of magnitude at
-    least 2**63, which an ordinary float rarely has), and nesting up to 1024
-    levels is taken, where the stdlib's recursion limit may give up sooner.
-    Either way the stdlib parses it again, and decides.
-    """
-    for item in value.values() if type(value) is dict else value:
-        kind = type(item)
-        if kind is dict or kind is list:
-            if depth >= _FAST_DEPTH or not _as_stdlib(item, depth + 1):
-                return False
-        elif kind is float and not -_BIG < item < _BIG:
-            return False
-    return True
-
-
 def parse_json(raw: bytes) -> tuple[Any, bool]:
-    """The decoded JSON, and whether it may hold a lone surrogate escape.
-
-    With orjson installed, it parses first; the stdlib parses what orjson
-    refuses or may read differently (see ``_as_stdlib``), so the outcome,
-    values and error messages are the stdlib's in every case.
-    """
-    # A lone surrogate needs an escape, and most bodies have no backslash at all.
-    suspect = b"\\" in raw and (b"\\ud" in raw or b"\\uD" in raw)
-    if _fast_loads is not None:
-        try:
-            value = _fast_loads(raw)
-        except ValueError:  # orjson.JSONDecodeError
-            pass
-        else:
-            if _as_stdlib((value,)):
-                return value, suspect
+    """The decoded JSON, and whether it may hold a lone surrogate escape."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -198,7 +150,9 @@ def parse_json(raw: bytes) -> tuple[Any, bool]:
         value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, f"body: not valid JSON ({str(exc)[:200]})") from exc
-    return value, suspect
+    # A lone surrogate needs an escape: most bodies have no backslash at all,
+    # and looking for one character is far cheaper than for "\\ud" twice.
+    return value, "\\" in text and ("\\ud" in text or "\\uD" in text)
 
 
 async def read_json(request: web.Request, options: ServerOptions) -> tuple[Any, bool]:
