@@ -510,25 +510,30 @@ def best_peer(results: dict[str, dict[str, Any]], case: str, field: str, better:
     return min(values) if better == "lower" else max(values)
 
 
-def ratio(best: float, ours: float, better: str) -> float:
-    """How many times better ours is than the best peer (below 1: worse)."""
+def ratio(best: float, ours: float, better: str) -> float | None:
+    """How many times better ours is than the best peer (below 1: worse); None when ours is
+    zero or below (a loop lag at or under the idle floor): no finite ratio."""
     if better == "lower":
-        return best / ours if ours > 0 else float("inf")
-    return ours / best if best > 0 else float("inf")
+        return round(best / ours, 2) if ours > 0 else None
+    return round(ours / best, 2) if best > 0 else None
 
 
-def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    table: dict[str, dict[str, float]] = {}
+def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    table: dict[str, dict[str, float | None]] = {}
     for title, case, field, better, _ in ROWS:
         if not better:
             continue
         best = best_peer(results, case, field, better)
         table[title] = {
-            sdk: round(ratio(best, ours, better), 2)
+            sdk: ratio(best, ours, better)
             for sdk in OURS
             if (ours := value(results, case, field, sdk)) is not None
         }
     return table
+
+
+def _times(x: float | None) -> str:
+    return "at the floor" if x is None else f"{x:,.1f}x"
 
 
 def targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -599,7 +604,7 @@ def markdown(report: dict[str, Any]) -> str:
             cells.append(text)
         mark = " (best peer: null sink)" if case == "e2e_collector" else ""
         shown = report["ratios"].get(title, {})
-        factor = " / ".join(f"{shown[s]:,.1f}x" for s in OURS if s in shown) if shown else ""
+        factor = " / ".join(_times(shown[s]) for s in OURS if s in shown) if shown else ""
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {factor}{mark if factor else ''} |")
     loop_floor = results["loop"][NO_SDK]
     plan = report["plan"]
