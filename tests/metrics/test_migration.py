@@ -1,4 +1,6 @@
-"""Schema 3 on both backends: columns kept by the write path equal the migration's backfill.
+"""Migrations 3 and 4 on both backends keep the metrics.
+
+Schema 3: columns kept by the write path equal the migration's backfill.
 
 The data set goes in batches in a scrambled order (agent answers before the
 questions, a late answer to an earlier question), so the ``response_wait`` of
@@ -6,6 +8,10 @@ the write path is updated across batches.  The database is then taken back
 to schema 2 (the columns and indexes of schema 3 dropped) and reopened: the
 migration fills the columns again from the payloads alone.  Both must give
 the same metrics and the same column values.
+
+SQLite's schema 4 (``events_by_type`` without messages, ``events_messages``
+with the type): a database taken back to the indexes of schema 3 upgrades to
+the new ones and gives the same metrics.
 """
 
 from __future__ import annotations
@@ -76,7 +82,13 @@ async def _columns(db: Path | str) -> list[tuple[Any, ...]]:
 async def _back_to_schema_2(db: Path | str) -> None:
     statements = [f"DROP INDEX {name}" for name in _INDEXES]
     statements += [f"ALTER TABLE events DROP COLUMN {c}" for c in _COLUMNS]
-    statements.append("DELETE FROM schema_version WHERE version = 3")
+    statements.append("DELETE FROM schema_version WHERE version >= 3")
+    if isinstance(db, Path):  # schema 4 remade this index: back to schema 2's
+        statements += _SCHEMA_3_INDEXES[:2]
+    await _execute(db, statements)
+
+
+async def _execute(db: Path | str, statements: list[str]) -> None:
     if isinstance(db, Path):
         connection = sqlite3.connect(db, isolation_level=None)
         try:
@@ -110,3 +122,43 @@ async def test_backfill_equals_the_write_path(database_url: Path | str) -> None:
         after = await _metrics(collector, "A"), await _metrics(collector, "B")
     assert after == before
     assert await _columns(database_url) == columns
+
+
+# The two indexes as schema 3 left them (on both backends).
+_SCHEMA_3_INDEXES = [
+    "DROP INDEX events_by_type",
+    "CREATE INDEX events_by_type ON events (project_id, type, conversation_id, ts, seq)",
+    "DROP INDEX events_messages",
+    "CREATE INDEX events_messages ON events (project_id, conversation_id, sender, ts, seq, id)"
+    " WHERE type = 'message'",
+    "DELETE FROM schema_version WHERE version = 4",
+]
+
+
+def _index_sql(db: Path, name: str) -> str:
+    connection = sqlite3.connect(db)
+    try:
+        row = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+        ).fetchone()
+    finally:
+        connection.close()
+    return str(row[0])
+
+
+async def test_sqlite_schema_4_keeps_the_metrics(tmp_path: Path) -> None:
+    db = tmp_path / "metrics.db"
+    async with run_collector(db) as collector:
+        await collector.send(*dataset.project_a())
+        await collector.send(*_late_answers())
+        await collector.send(*dataset.project_b(), project="B")
+        before = await _metrics(collector, "A"), await _metrics(collector, "B")
+    assert "<>" in _index_sql(db, "events_by_type")
+    await _execute(db, _SCHEMA_3_INDEXES)
+    assert "<>" not in _index_sql(db, "events_by_type")
+    async with run_collector(db) as collector:  # upgrades to 4 again
+        after = await _metrics(collector, "A"), await _metrics(collector, "B")
+    assert after == before
+    assert "<>" in _index_sql(db, "events_by_type")
+    columns = _index_sql(db, "events_messages").split("WHERE")[0].strip()
+    assert columns.endswith("id, type)")
