@@ -191,7 +191,7 @@ def wire_events(events: list[Event], ids: list[str]) -> list[dict[str, Any]]:
             append(_wire_other(event, event_id))
             continue
         _, cid, seq, stamp, sender, content, flat, attachments, truncated = event
-        seconds, fraction = divmod(stamp, 1_000_000)
+        seconds, fraction = divmod(stamp, 1_000_000_000)
         if seconds != second:
             second, prefix = seconds, _second_prefix(seconds)
         append(
@@ -201,7 +201,7 @@ def wire_events(events: list[Event], ids: list[str]) -> list[dict[str, Any]]:
                 "conversation_id": cid,
                 "seq": seq,
                 # Six digits by str(): a third cheaper than the format spec {:06d}.
-                "timestamp": f"{prefix}.{str(fraction + 1_000_000)[1:]}Z",
+                "timestamp": f"{prefix}.{str(fraction // 1000 + 1_000_000)[1:]}Z",
                 "sender": sender,
                 "content": content,
                 "metadata": None if flat is None else mapping(flat),
@@ -219,7 +219,7 @@ def _wire_other(event: Event, event_id: str) -> dict[str, Any]:
         "type": kind,
         "conversation_id": event[1],
         "seq": event[2],
-        "timestamp": iso_timestamp(event[3]),
+        "timestamp": iso_timestamp(event[3] // 1000),
     }
     wire.update(zip(FIELDS[kind], event[4:], strict=True))
     if wire.get("metadata") is not None:

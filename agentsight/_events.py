@@ -5,7 +5,9 @@ while, so it is the cheapest value that holds it: a plain ``tuple``
 
     (type, conversation_id, seq, timestamp, *the kind's own fields in wire order)
 
-with ``timestamp`` in UTC microseconds since the epoch (an int), and a
+with ``timestamp`` in UTC nanoseconds since the epoch (an int, ``time.time_ns()``
+as it is: the batcher turns it into microseconds, which saves the call a
+division), and a
 ``metadata`` mapping kept as one flat tuple, its keys then its values
 (``(*mapping, *mapping.values())``: a copy taken at the call, so the caller
 changing its dict later changes nothing).

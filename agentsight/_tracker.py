@@ -790,7 +790,7 @@ class ConversationTracker:
             "message",
             state.conversation_id,
             next(state.seq),
-            _now_ns() // 1000,
+            _now_ns(),
             sender,
             message,
             flat,
@@ -879,7 +879,7 @@ class ConversationTracker:
                 "action",
                 state.conversation_id,
                 next(state.seq),
-                _now_ns() // 1000,
+                _now_ns(),
                 name,
                 check.timestamp("started_at", started_at),
                 check.timestamp("ended_at", ended_at),
@@ -916,7 +916,7 @@ class ConversationTracker:
                 "button",
                 state.conversation_id,
                 next(state.seq),
-                _now_ns() // 1000,
+                _now_ns(),
                 event_name,
                 check.button_value("label", label),
                 check.button_value("value", value),
@@ -953,7 +953,7 @@ class ConversationTracker:
             for index, count in enumerate(counts):
                 state.tokens[index] += count
         return self._emit(  # type: ignore[no-any-return]
-            ("token_usage", state.conversation_id, next(state.seq), _now_ns() // 1000, *counts)
+            ("token_usage", state.conversation_id, next(state.seq), _now_ns(), *counts)
         )
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
@@ -978,7 +978,7 @@ class ConversationTracker:
             "conversation" if is_used else "interaction",
             cid,
             next(state.seq),
-            _now_ns() // 1000,
+            _now_ns(),
             check.optional_identifier("customer_id", attributes.get("customer_id")),
             check.ip_address(attributes.get("customer_ip_address")),
             check.device(attributes.get("device")),

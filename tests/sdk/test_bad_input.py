@@ -104,13 +104,15 @@ def test_both_encoders_write_the_same_json(encoder: str) -> None:
     from agentsight._events import conversation, message
 
     events = [
-        conversation("c", 0, 1_700_000_000_123_456, "u", None, "mobile", "web", "en",
+        conversation("c", 0, 1_700_000_000_123_456_789, "u", None, "mobile", "web", "en",
                           "n", "production", {"k": [1, 2.5, None, "é"]}, True),
-        message("c", 1, 1_700_000_000_999_999, "agent", "hi 😀", {"a": {"b": True}},
+        message("c", 1, 1_700_000_000_999_999_999, "agent", "hi 😀", {"a": {"b": True}},
                      [{"url": "x"}], False),
     ]  # fmt: skip
     decoded = json.loads("[" + encode_events(events, ["a" * 32, "b" * 32]) + "]")
+    # Events keep time.time_ns(); the wire has microseconds, cut (never rounded up).
     assert decoded[0]["timestamp"] == "2023-11-14T22:13:20.123456Z"
+    assert decoded[1]["timestamp"] == "2023-11-14T22:13:20.999999Z"
     assert decoded[0]["metadata"] == {"k": [1, 2.5, None, "é"]}
     assert decoded[1]["content"] == "hi 😀"
     assert decoded[1]["attachments"] == [{"url": "x"}]
@@ -201,7 +203,7 @@ def test_batch_body_from_chunks_plain_and_gzipped(chunks: int, encoder: str) -> 
     parts, expected = [], []
     for c in range(chunks):
         events = [
-            _events.message("c", n, 1_764_000_000_000_000 + n, "end_user", f"m{c}.{n}", None)
+            _events.message("c", n, 1_764_000_000_000_000_000 + n, "end_user", f"m{c}.{n}", None)
             for n in range(3)
         ]
         parts.append(encode_chunk(events, new_ids(3)))
