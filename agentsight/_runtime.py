@@ -72,29 +72,34 @@ class Intake:
     def put(self, item: Item) -> int:
         """Hand *item* over without blocking: ``REFUSED`` (full or closed), ``TAKEN``, or
         ``ABOVE_SOFT_LIMIT`` (taken; the caller should let the background catch up)."""
-        channel = self._channel
         items = self._items
         level = len(items)
-        if level >= self._max or channel.closed:
+        if level >= self._max or self._channel.closed:
             return REFUSED
         items.append(item)
-        if _get_ident() == self._owner:
-            if channel.waiting:
-                channel.wake()
-        else:
-            if self._closed_now():  # closed meanwhile: take it back unless the batcher has it
-                try:
-                    items.remove(item)
-                    return REFUSED
-                except ValueError:
-                    return TAKEN
-            if channel.waiting and not self._wake_pending:
-                self._wake_pending = True
-                self._schedule(self._wake)
+        channel = self._channel
+        # Mostly neither: the batcher is busy (not waiting) and nobody closed the channel.
+        if (channel.waiting or channel.closed) and not self._appended(item):
+            return REFUSED
         return TAKEN if level < self.soft_limit else ABOVE_SOFT_LIMIT
 
-    def _closed_now(self) -> bool:
-        return self._channel.closed  # read again: another thread may have closed it since
+    def _appended(self, item: Item) -> bool:
+        """After an append that found the batcher waiting or the channel closed: wake
+        the batcher, or take *item* back (False) if a close came first."""
+        channel = self._channel
+        if _get_ident() == self._owner:
+            channel.wake()  # the loop's own thread: nothing closed it in between
+            return True
+        if channel.closed:  # closed meanwhile: take it back unless the batcher has it
+            try:
+                self._items.remove(item)
+                return False
+            except ValueError:
+                return True
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._schedule(self._wake)
+        return True
 
     def _wake(self) -> None:
         self._wake_pending = False  # first: an append from now on schedules its own

@@ -301,6 +301,9 @@ class ConversationTracker:
         }
         self._transport = transport
         self._config: TrackerConfig | None = None
+        # max_message_length once the settings are resolved; -1 before: every text is
+        # longer, and the slow path (_text) resolves them.  One compare on the hot path.
+        self._max_chars = -1
         # The module-level tracker reads its settings at first use, not at import
         # (so load_dotenv() after the import works), and never raises for them.
         self._lenient = _deferred
@@ -334,6 +337,7 @@ class ConversationTracker:
     def _config_now(self) -> TrackerConfig:
         if self._config is None:
             self._config = resolve_config(self._settings, lenient=self._lenient)
+            self._max_chars = self._config.max_message_length
             if self._config.log_level:
                 logger.setLevel(self._config.log_level)
         return self._config
@@ -359,6 +363,7 @@ class ConversationTracker:
         if transport is not None:
             self._transport = transport
         self._config = None
+        self._max_chars = -1
 
     def _get_spool(self) -> Spool | None:
         config = self._config_now()
@@ -736,6 +741,15 @@ class ConversationTracker:
                 return
             await anyio.sleep(0.005)
 
+    def _text(self, message: object) -> tuple[str, bool]:
+        """A message's text, checked, and whether it was cut to ``max_message_length``."""
+        if type(message) is not str:
+            message = check.message("message", message)
+        limit = self._max_chars = self._config_now().max_message_length
+        if len(message) > limit:
+            return message[:limit], True
+        return message, False
+
     def _state(self, conversation_id: object) -> ConversationState:
         if conversation_id is None:
             state = self._context.get()
@@ -765,12 +779,9 @@ class ConversationTracker:
         metadata: Mapping[str, Any] | None,
         conversation_id: object,
     ) -> Awaitable[None]:
-        if type(message) is not str:
-            message = check.message("message", message)
         truncated = False
-        limit = (self._config or self._config_now()).max_message_length
-        if len(message) > limit:
-            message, truncated = message[:limit], True
+        if type(message) is not str or len(message) > self._max_chars:
+            message, truncated = self._text(message)
         flat = None
         if metadata is not None:
             # Copied flat (keys, then values): the caller changing its dict later

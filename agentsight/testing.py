@@ -99,6 +99,7 @@ def capture_events(
     finally:
         tracker.close()
         tracker._transport, tracker._settings, tracker._config = saved
+        tracker._max_chars = -1  # read again from the restored config at the next message
 
 
 try:

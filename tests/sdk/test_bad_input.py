@@ -160,6 +160,30 @@ def test_end_user_values_never_raise(encoder: str) -> None:
     assert action["error_msg"] == "KeyError: 'k'"
 
 
+def test_max_message_length_cuts_past_the_limit_even_after_configure() -> None:
+    """A text of exactly max_message_length is kept whole; a longer one is cut and flagged,
+    with the limit of the settings in force when tracking starts."""
+    from agentsight.testing import Captured
+    from agentsight.transports import InMemoryTransport
+
+    transport = InMemoryTransport()
+    tracker = ConversationTracker(max_message_length=10, transport=transport, flush_interval=0.01)
+    assert tracker.config.max_message_length == 10  # resolved once...
+    tracker.configure(max_message_length=5)  # ...and changed before the first call
+    try:
+        tracker.track_human_message("123456", conversation_id="c")  # the first call
+        tracker.track_human_message("12345", conversation_id="c")
+        tracker.track_agent_message("é" * 9, conversation_id="c")
+        events = Captured(tracker, transport).wait_for(3)
+    finally:
+        tracker.close()
+    assert [(e["content"], e["truncated"]) for e in events] == [
+        ("12345", True),
+        ("12345", False),
+        ("ééééé", True),
+    ]
+
+
 def test_lone_surrogate_becomes_replacement_character(encoder: str) -> None:
     """Half an emoji from a broken client is delivered as U+FFFD, not lost."""
     tracker = ConversationTracker()
