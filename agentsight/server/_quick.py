@@ -136,7 +136,10 @@ def quick_check(options: ServerOptions) -> QuickCheck:
             or type(kind) is not str
         ):
             return None
-        micros = _timestamp(stamp, seconds)
+        try:  # as for messages above
+            micros: int | None = seconds[stamp[:20]] + _MILLIS[stamp[20:23]] + _MICROS[stamp[23:]]
+        except KeyError:
+            micros = _timestamp(stamp, seconds)
         payload_of = payloads.get(kind)
         if micros is None or payload_of is None:
             return None
@@ -285,10 +288,17 @@ def _payloads(options: ServerOptions) -> dict[str, Payload]:
 
     def token_usage(raw: dict[str, Any]) -> dict[str, Any] | None:
         get = raw.get
-        counts = [get(name, 0) for name in _TOKEN_NAMES]
-        if not all(type(n) is int and 0 <= n <= f.MAX_TOKENS for n in counts):
+        prompt, completion = get("prompt_tokens", 0), get("completion_tokens", 0)
+        total, embedding = get("total_tokens", 0), get("embedding_tokens", 0)
+        counts_ok = _count_ok(prompt) and _count_ok(completion) and _count_ok(total)
+        if not (counts_ok and _count_ok(embedding)):
             return None
-        return dict(zip(_TOKEN_NAMES, counts, strict=True))
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": total,
+            "embedding_tokens": embedding,
+        }
 
     return {
         "message": message,
@@ -300,7 +310,9 @@ def _payloads(options: ServerOptions) -> dict[str, Payload]:
     }
 
 
-_TOKEN_NAMES = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+def _count_ok(value: Any) -> bool:
+    """``f.whole(f.MAX_TOKENS)`` takes *value* (``true`` is not a count)."""
+    return type(value) is int and 0 <= value <= f.MAX_TOKENS
 
 
 def _short_ok(value: Any) -> bool:
