@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Collection
 from typing import Any
 
 from ._time import parse_ts
 
 __all__ = [
-    "EVENT_ID",
-    "LONG",
-    "MAX_INT",
-    "MAX_TOKENS",
-    "SHORT",
     "Check",
     "Invalid",
     "enum",
@@ -34,12 +28,7 @@ __all__ = [
 ]
 
 Check = Callable[[str, Any], Any]
-# Limits of the wire schema, shared by the field-by-field path and the quick one.
-SHORT = 256  # ids and attributes of a conversation, an action's name
-LONG = 4096  # a conversation's name, a button's texts
-MAX_INT = 2**63 - 1
-MAX_TOKENS = 10**12
-EVENT_ID = re.compile(r"[0-9a-f]{32}")
+_MAX_INT = 2**63 - 1
 
 
 class Invalid(ValueError):
@@ -75,7 +64,7 @@ def enum(choices: Collection[str], *, nullable: bool) -> Check:
     return check
 
 
-def whole(maximum: int = MAX_INT) -> Check:
+def whole(maximum: int = _MAX_INT) -> Check:
     """An integer from 0 to *maximum* (``true``/``false`` are not integers here)."""
 
     def check(name: str, value: Any) -> Any:

@@ -8,17 +8,23 @@ one, and a message naming the field; the other events are stored.
 
 from __future__ import annotations
 
-from typing import Any, cast
+import re
+from typing import Any
 
 import attrs
 
 from . import _fields as f
 from ._options import ServerOptions
-from ._quick import quick_check
 from ._time import parse_ts
 from .storage import NewEvent
 
 __all__ = ["BatchRefused", "Checked", "Validator"]
+
+_ID = re.compile(r"[0-9a-f]{32}")
+_SHORT = 256
+_LONG = 4096
+_MAX_TOKENS = 10**12
+_MAX_SEQ = 2**63 - 1  # f.whole()'s default
 
 
 class BatchRefused(Exception):
@@ -42,12 +48,12 @@ def _kinds(options: ServerOptions) -> dict[str, dict[str, f.Check]]:
     content = f.text(options.max_content_chars)
     meta = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
     attributes: dict[str, f.Check] = {
-        "customer_id": f.text(f.SHORT),
-        "customer_ip_address": f.text(f.SHORT),
+        "customer_id": f.text(_SHORT),
+        "customer_ip_address": f.text(_SHORT),
         "device": f.enum(("desktop", "mobile"), nullable=True),
-        "source": f.text(f.SHORT),
-        "language": f.text(f.SHORT),
-        "name": f.text(f.LONG),
+        "source": f.text(_SHORT),
+        "language": f.text(_SHORT),
+        "name": f.text(_LONG),
         "environment": f.enum(("production", "development"), nullable=False),
         "metadata": meta,
         "is_used": f.flag,
@@ -63,7 +69,7 @@ def _kinds(options: ServerOptions) -> dict[str, dict[str, f.Check]]:
             "truncated": f.flag,
         },
         "action": {
-            "action_name": f.text(f.SHORT, nullable=False, min_chars=1),
+            "action_name": f.text(_SHORT, nullable=False, min_chars=1),
             "started_at": f.timestamp_text,
             "ended_at": f.timestamp_text,
             "duration_ms": f.number,
@@ -73,12 +79,12 @@ def _kinds(options: ServerOptions) -> dict[str, dict[str, f.Check]]:
             "metadata": meta,
         },
         "button": {
-            "button_event": f.text(f.LONG, nullable=False),
-            "label": f.text(f.LONG, nullable=False),
-            "value": f.text(f.LONG, nullable=False),
+            "button_event": f.text(_LONG, nullable=False),
+            "label": f.text(_LONG, nullable=False),
+            "value": f.text(_LONG, nullable=False),
             "metadata": meta,
         },
-        "token_usage": {name: f.whole(f.MAX_TOKENS) for name in _TOKEN_FIELDS},
+        "token_usage": {name: f.whole(_MAX_TOKENS) for name in _TOKEN_FIELDS},
     }
 
 
@@ -102,9 +108,8 @@ class Validator:
     def __init__(self, options: ServerOptions) -> None:
         self._options = options
         self._kinds = _kinds(options)
-        self._conversation_id = f.text(f.SHORT, nullable=False, min_chars=1)
+        self._conversation_id = f.text(_SHORT, nullable=False, min_chars=1)
         self._seq = f.whole()
-        self._quick = quick_check(options)
 
     def check_batch(self, body: Any, *, unicode_suspect: bool = False) -> Checked:
         """Validate a decoded body; *unicode_suspect* asks for a lone-surrogate check.
@@ -122,14 +127,10 @@ class Validator:
         if len(events) > self._options.max_events:
             limit = self._options.max_events
             raise BatchRefused(413, f"events: more than {limit} in one batch")
-        quick = self._quick
-        firsts = [quick(raw) for raw in events]
-        if all(firsts) and not unicode_suspect:  # the common case: all well-formed
-            return Checked(cast("list[NewEvent]", firsts), [])
         accepted, rejected = [], []
-        for index, (raw, first) in enumerate(zip(events, firsts, strict=True)):
+        for index, raw in enumerate(events):
             try:
-                event = self.check_fields(raw) if first is None else first
+                event = self.check_event(raw)
                 if unicode_suspect:
                     _check_unicode(event)
             except f.Invalid as exc:
@@ -139,20 +140,19 @@ class Validator:
         return Checked(accepted, rejected)
 
     def check_event(self, raw: Any) -> NewEvent:
-        """One event, or ``Invalid`` naming the first bad field.
-
-        The quick path takes well-formed events; for any other, the field by
-        field path decides, so that the outcome is the same either way.
-        """
-        event = self._quick(raw)
-        return self.check_fields(raw) if event is None else event
+        """One event, or ``Invalid`` naming the first bad field."""
+        if type(raw) is dict and raw.get("type") == "message":
+            event = self._plain_message(raw)
+            if event is not None:
+                return event
+        return self.check_fields(raw)
 
     def check_fields(self, raw: Any) -> NewEvent:
-        """``check_event`` without the quick path: field by field, the reference."""
+        """``check_event`` without the shortcut for plain messages: field by field."""
         if type(raw) is not dict:
             raise f.Invalid("event: expected a JSON object")
         event_id = raw.get("id")
-        if type(event_id) is not str or f.EVENT_ID.fullmatch(event_id) is None:
+        if type(event_id) is not str or _ID.fullmatch(event_id) is None:
             raise f.Invalid("id: expected 32 lowercase hex digits")
         kind = raw.get("type")
         checks = self._kinds.get(kind) if type(kind) is str else None
@@ -176,11 +176,54 @@ class Validator:
             raise f.Invalid(f"is_used: expected {str(kind == 'conversation').lower()} for {kind}")
         return NewEvent(event_id, kind, conversation_id, seq, micros, payload)
 
+    def _plain_message(self, raw: dict[str, Any]) -> NewEvent | None:
+        """The most common event, a message without attachments, checked in one go.
+
+        ``None`` when anything is unusual: the full check then decides, and
+        names the first bad field, so the outcome is the same either way.
+        """
+        event_id, cid, seq = raw.get("id"), raw.get("conversation_id"), raw.get("seq")
+        stamp, sender, content = raw.get("timestamp"), raw.get("sender"), raw.get("content")
+        metadata, truncated = raw.get("metadata"), raw.get("truncated", False)
+        options = self._options
+        if (
+            type(event_id) is not str
+            or _ID.fullmatch(event_id) is None
+            or type(cid) is not str
+            or not 0 < len(cid) <= _SHORT
+            or type(seq) is not int
+            or not 0 <= seq <= _MAX_SEQ
+            or type(stamp) is not str
+            or len(stamp) > 64
+            or (sender != "end_user" and sender != "agent")
+            or type(content) is not str
+            or len(content) > options.max_content_chars
+            or raw.get("attachments") is not None
+            or type(truncated) is not bool
+        ):
+            return None
+        if metadata is not None and (
+            type(metadata) is not dict
+            or not f.flat_within(metadata, options.max_json_chars, options.max_depth)
+        ):
+            return None
+        micros = parse_ts(stamp)
+        if micros is None:
+            return None
+        payload = {
+            "sender": sender,
+            "content": content,
+            "metadata": metadata,
+            "attachments": None,
+            "truncated": truncated,
+        }
+        return NewEvent(event_id, "message", cid, seq, micros, payload)
+
 
 def _usable_id(raw: Any) -> str | None:
     """The id to echo in a rejection: only a short string is worth sending back."""
     event_id = raw.get("id") if type(raw) is dict else None
-    return event_id if type(event_id) is str and len(event_id) <= f.SHORT else None
+    return event_id if type(event_id) is str and len(event_id) <= _SHORT else None
 
 
 def _check_unicode(event: NewEvent) -> None:
