@@ -79,9 +79,17 @@ def number(name: str, value: Any) -> Any:
     """A finite number >= 0, or null."""
     if value is None:
         return None
-    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+    if type(value) not in (int, float) or not _finite(value) or value < 0:
         raise Invalid(f"{name}: expected a number >= 0 or null")
     return value
+
+
+def _finite(value: float) -> bool:
+    """A float that is not inf or NaN, or an int that a float can hold."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float (10**400): not storable as a number
+        return False
 
 
 def flag(name: str, value: Any) -> Any:

@@ -194,6 +194,17 @@ async def test_partly_valid_batch_stores_the_valid_events(collector: Collector) 
     assert stored == [e["id"] for e in good]
 
 
+async def test_number_beyond_any_float_rejects_its_event_only(collector: Collector) -> None:
+    """An integer too big for a float (JSON allows it) is a bad field, not a failed batch."""
+    huge = {**action("c1", 1, 1.0), "duration_ms": 10**400}
+    good = message("c1", 0, 0.0)
+    answer = await collector.send(good, huge)
+    assert answer["accepted"] == 1
+    assert answer["rejected"] == [
+        {"index": 1, "id": huge["id"], "error": "duration_ms: expected a number >= 0 or null"}
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
