@@ -78,14 +78,17 @@ class Intake:
             return REFUSED
         items.append(item)
         channel = self._channel
-        # Mostly neither: the batcher is busy (not waiting) and nobody closed the channel.
-        if (channel.waiting or channel.closed) and not self._appended(item):
+        # Mostly neither: the batcher is busy (not waiting), or already being woken (a
+        # wake-up from another thread reaches it only once its loop has the GIL again,
+        # up to the interpreter's 5 ms switch interval later), and nobody closed the channel.
+        wake = channel.waiting and not self._wake_pending
+        if (wake or channel.closed) and not self._appended(item):
             return REFUSED
         return TAKEN if level < self.soft_limit else ABOVE_SOFT_LIMIT
 
     def _appended(self, item: Item) -> bool:
-        """After an append that found the batcher waiting or the channel closed: wake
-        the batcher, or take *item* back (False) if a close came first."""
+        """After an append that found the batcher waiting (no wake-up on its way) or the
+        channel closed: wake the batcher, or take *item* back (False) if a close came first."""
         channel = self._channel
         if _get_ident() == self._owner:
             channel.wake()  # the loop's own thread: nothing closed it in between
