@@ -2,9 +2,9 @@
 
 A batch is one transaction: find the ids already stored (one seek when no
 stored id falls in the batch's range), insert the new events with a few
-multi-row ``INSERT`` statements (with the payload fields that the metrics read copied into
-columns: ``sender``, ``action_name``, ``duration_ms``, ``is_error`` and the
-token counts), add their counts to their conversations
+multi-row ``INSERT`` statements (with the payload fields that the metrics
+read copied into columns: ``sender``, ``action_name``, ``duration_ms``,
+``is_error`` and the token counts), add their counts to their conversations
 (creating the ones not seen yet), then apply the attributes of
 ``conversation``/``interaction`` events first-write-wins, field by field,
 with ``COALESCE`` in SQL.  Only new events touch the conversations, so a
