@@ -170,8 +170,7 @@ class Intake:
 
     def leftovers(self) -> list[Item]:
         """What is still on the channel (shutdown ran out of time, or came too late)."""
-        self._channel.closed = True
-        self._release_waiters()
+        self.close()
         late = []
         while self._items:  # popleft, not list()+clear(): an append in between is not lost
             late.append(self._items.popleft())
