@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -140,8 +141,46 @@ async def _receive(request: web.Request, limit: int, inflater: _Inflater) -> Non
         inflater.feed(chunk)
 
 
+_fast_loads: Callable[[bytes], Any] | None
+try:  # the server extra installs it: about 2.5x faster than the stdlib's decoder
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - without it, the stdlib's decoder alone
+    _fast_loads = None
+
+# Where orjson and the stdlib could differ on a body both accept: an integer
+# beyond 64 bits, which orjson turns into a float.  Such a number has at least
+# 19 digits, and a number follows ``:``, ``,`` or ``[`` (whitespace apart).
+# The table maps the digits to ``0`` and those three to ``:``; a body with
+# ":" or ":-" then 19 zeros goes the stdlib's way (a long run of digits in a
+# string does too: slower, never wrong).
+_NUMBER_MARKS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x3A if b in b":,[" else b for b in range(256))
+_LONG_NUMBERS = (b":" + b"0" * 19, b":-" + b"0" * 19)
+
+
+def _has_long_number(raw: bytes) -> bool:
+    marked = raw.translate(_NUMBER_MARKS, b" \t\n\r")
+    alone = marked[:20].lstrip(b"-")[:19] == _LONG_NUMBERS[0][1:]  # a body that is a number
+    return alone or _LONG_NUMBERS[0] in marked or _LONG_NUMBERS[1] in marked
+
+
 def parse_json(raw: bytes) -> tuple[Any, bool]:
-    """The decoded JSON, and whether it may hold a lone surrogate escape."""
+    """The decoded JSON, and whether it may hold a lone surrogate escape.
+
+    orjson decodes the body when it is installed and accepts it, and the body
+    has no integer that could be beyond 64 bits; then the value is what the
+    stdlib gives, and it holds no lone surrogate (orjson refuses them).
+    Anything orjson refuses goes through the stdlib's decoder, which decides
+    and words the error, so the outcome never depends on the extra.
+    """
+    if _fast_loads is not None and not _has_long_number(raw):
+        try:
+            return _fast_loads(raw), False
+        except ValueError:  # orjson.JSONDecodeError
+            pass
+    return _parse_stdlib(raw)
+
+
+def _parse_stdlib(raw: bytes) -> tuple[Any, bool]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -1,4 +1,9 @@
-"""Parsing request bodies: the lone-surrogate flag and the refusals of bad JSON."""
+"""Parsing request bodies: the lone-surrogate flag and the refusals of bad JSON.
+
+Every test runs twice: with orjson (the server extra) and with the stdlib's
+decoder alone (a collector installed without the extra); the outcome must not
+depend on which one decoded the body.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agentsight.server import _body
 from agentsight.server._body import parse_json
 from agentsight.server._errors import ApiError
 
@@ -16,34 +22,80 @@ from agentsight.server._errors import ApiError
 PIECES = ["a", "é", "\\", "\\\\", "\\u", "\\ud", "\\uD", "\\ud800", "\\uDC00", "\\n", '\\"', "u"]
 
 
-@settings(max_examples=500)
+@pytest.fixture(params=["orjson", "stdlib"], autouse=True)
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "stdlib":
+        monkeypatch.setattr(_body, "_fast_loads", None)
+    else:
+        assert _body._fast_loads is not None, "the dev extra installs orjson"
+    return str(request.param)
+
+
+def _lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (1 is not 1.0, -0.0 is not 0.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return bool(a == b)
+
+
+# The decoder fixture holds for every example on purpose (one decoder per test run).
+@settings(max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pieces=st.lists(st.sampled_from(PIECES), max_size=12))
-def test_surrogate_flag_is_set_exactly_when_the_text_has_a_surrogate_escape(
-    pieces: list[str],
+def test_surrogate_flag_is_set_whenever_the_value_may_hold_a_lone_surrogate(
+    pieces: list[str], decoder: str
 ) -> None:
-    """The flag is the full scan for \\ud and \\uD, whether or not the body parses."""
+    """The flag never misses a lone surrogate; without orjson it is the full scan for
+    \\ud and \\uD (with orjson, a body it accepts has none: it refuses them)."""
     text = '{"a": "' + "".join(pieces) + '"}'
     try:
-        _, suspect = parse_json(text.encode())
+        value, suspect = parse_json(text.encode())
     except ApiError:
         return
-    assert suspect == ("\\ud" in text or "\\uD" in text)
+    if _lone_surrogate(value):
+        assert suspect
+    if decoder == "stdlib":
+        assert suspect == ("\\ud" in text or "\\uD" in text)
 
 
 @pytest.mark.parametrize(
-    ("raw", "value", "suspect"),
+    ("raw", "value", "lone"),
     [
         (b'"\\ud800"', "\ud800", True),
         (b'"\\uDFFF"', "\udfff", True),
-        (b'"\\ud83d\\ude00"', "\U0001f600", True),  # a pair is fine, but flagged for the check
-        (b'"\\\\ud800"', "\\ud800", True),  # an escaped backslash: flagged, harmless
+        (b'"\\ud83d\\ude00"', "\U0001f600", False),  # a pair is fine
+        (b'"\\\\ud800"', "\\ud800", False),  # an escaped backslash, then text
         (b'"\\u00e9\\n"', "é\n", False),
         ('{"a": "é"}'.encode(), {"a": "é"}, False),
     ],
 )
-def test_escapes_parse_and_flag(raw: bytes, value: Any, suspect: bool) -> None:
+def test_escapes_parse_and_flag(raw: bytes, value: Any, lone: bool, decoder: str) -> None:
     """Escapes decode as JSON says; the flag asks the validator to check for lone surrogates."""
-    assert parse_json(raw) == (value, suspect)
+    parsed, suspect = parse_json(raw)
+    assert parsed == value
+    if lone:
+        assert suspect
+    if decoder == "stdlib":  # the plain scan flags any \ud escape
+        assert suspect == (b"\\ud" in raw or b"\\uD" in raw)
 
 
 @pytest.mark.parametrize(
@@ -57,8 +109,64 @@ def test_bad_json_is_400(raw: bytes) -> None:
     assert caught.value.status == 400
 
 
-def test_big_integers_stay_integers() -> None:
-    """Integers beyond 64 bits come back exact, as Python integers."""
-    value, _ = parse_json(json.dumps({"n": 2**70, "m": -(2**64)}).encode())
-    assert value == {"n": 2**70, "m": -(2**64)}
-    assert type(value["n"]) is int
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"n": 2**70, "m": -(2**64)}).encode(),
+        b'{"n":-9223372036854775809}',  # 19 digits: one below the smallest 64-bit integer
+        b'{"n":18446744073709551616}',  # one above the largest unsigned one
+        b'{"n" :\n\t 123456789012345678901234567890}',
+        b"[1,-99999999999999999999]",
+        b"  123456789012345678901234567890",  # a body that is a number
+        b"-123456789012345678901",
+    ],
+)
+def test_big_integers_stay_integers(raw: bytes) -> None:
+    """Integers beyond 64 bits come back exact, as Python integers (orjson would make
+    them floats: such bodies go to the stdlib's decoder)."""
+    value, _ = parse_json(raw)
+    assert _same(value, json.loads(raw))
+
+
+_numbers = st.one_of(
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.builds(
+        lambda m, e: f"{m}e{e}",
+        st.integers(-(10**20), 10**20),
+        st.integers(-330, 310),
+    ),
+)
+_json_values = st.recursive(
+    st.none() | st.booleans() | _numbers | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+def _text(value: Any, indent: int | None) -> str:
+    """JSON text; numbers given as strings (``"12e-5"``) are written as bare numbers."""
+    if isinstance(value, str) and value[:1] in "-0123456789" and "e" in value:
+        return value
+    if isinstance(value, dict):
+        sep = ": " if indent else ":"
+        items = (json.dumps(k) + sep + _text(v, indent) for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + (", " if indent else ",").join(_text(v, indent) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=indent is None)
+
+
+@settings(max_examples=400)
+@given(value=_json_values, indent=st.sampled_from([None, 1]))
+def test_orjson_and_the_stdlib_decode_every_body_alike(value: Any, indent: int | None) -> None:
+    """The same value, to the type, whichever decoder the collector has; or both refuse."""
+    raw = _text(value, indent).encode()
+    try:
+        expected = json.loads(raw, parse_float=_body._finite)
+    except ValueError:  # a float beyond range, written as 1e400: both refuse
+        with pytest.raises(ApiError):
+            parse_json(raw)
+        return
+    parsed, _ = parse_json(raw)
+    assert _same(parsed, expected)
