@@ -170,7 +170,11 @@ def parse_json(raw: bytes) -> tuple[Any, bool]:
     has no integer that could be beyond 64 bits; then the value is what the
     stdlib gives, and it holds no lone surrogate (orjson refuses them).
     Anything orjson refuses goes through the stdlib's decoder, which decides
-    and words the error, so the outcome never depends on the extra.
+    and words the error.  One difference remains: nesting between ~990 and
+    1,024 levels, which the stdlib refuses with the whole body (at Python's
+    recursion limit, so the depth depends on the caller's stack) and orjson
+    decodes, leaving the validator to reject the event that holds it (values
+    nest 64 levels at most).
     """
     if _fast_loads is not None and not _has_long_number(raw):
         try:

@@ -170,3 +170,27 @@ def test_orjson_and_the_stdlib_decode_every_body_alike(value: Any, indent: int |
         return
     parsed, _ = parse_json(raw)
     assert _same(parsed, expected)
+
+
+def test_nesting_past_the_stdlibs_limit_is_refused_either_way(decoder: str) -> None:
+    """1,010 levels: the stdlib refuses the body (recursion limit); orjson decodes it and
+    the validator rejects the event, naming the field.  Nothing that deep is stored."""
+    from agentsight.server import ServerOptions
+    from agentsight.server._validate import Validator
+
+    deep = "[" * 1_010 + "]" * 1_010
+    event = (
+        '{"id": "0123456789abcdef0123456789abcdef", "type": "message", "conversation_id": "c",'
+        ' "seq": 1, "timestamp": "2026-01-01T00:00:00Z", "sender": "agent", "content": "x",'
+        ' "metadata": {"a": ' + deep + "}}"
+    )
+    raw = ('{"schema": 1, "events": [' + event + "]}").encode()
+    if decoder == "stdlib":
+        with pytest.raises(ApiError) as caught:
+            parse_json(raw)
+        assert caught.value.status == 400
+        return
+    value, suspect = parse_json(raw)
+    checked = Validator(ServerOptions()).check_batch(value, unicode_suspect=suspect)
+    assert checked.events == []
+    assert checked.rejected[0]["error"] == "metadata: nested deeper than 64 levels"
