@@ -15,7 +15,10 @@ Two measurements, each repeated and interleaved, medians written to
    tracks 100,000 events into it (``peers/workload.py --case e2e``, ours in
    ``async with``): events per second, the collector's CPU per event and cores
    (from ``/proc``), the SDK's CPU per event; with the collector's GIL switch
-   interval at Python's 5 ms and shorter (``sys.setswitchinterval``).
+   interval at Python's 5 ms and shorter (``sys.setswitchinterval``); and once
+   more with the collector's storage writing nothing (its ``write_batch``
+   replaced by a no-op in the collector's process: a diagnostic of what the
+   rest of the collector costs, not a figure of the collector).
 
     .venv/bin/python benchmarks/collector_cores.py [--rounds 3]
 
@@ -145,12 +148,26 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def end_to_end(interval: float, logs: Path, n: int) -> dict[str, float]:
-    """Ours into ``agentsight serve`` (switch interval *interval*): rate, CPU, cores."""
+# Replaces the storage's write_batch with one that stores nothing: what the
+# collector costs without SQLite (a diagnostic, never a figure of the collector).
+_NO_WRITE = (
+    "from agentsight.server.storage import _sqlite, _base\n"
+    "async def _none(self, project_id, events):\n"
+    "    return _base.WriteResult(accepted=len(events), duplicates=0)\n"
+    "_sqlite.SQLiteStorage.write_batch = _none\n"
+)
+
+
+def end_to_end(interval: float, logs: Path, n: int, *, write: bool = True) -> dict[str, float]:
+    """Ours into ``agentsight serve`` (switch interval *interval*): rate, CPU, cores.
+
+    ``write=False``: the collector's storage stores nothing (see ``_NO_WRITE``).
+    """
     db = logs / f"e2e-{n}.db"
     key = peers.new_key(db)
     launch = (
-        f"import sys; sys.setswitchinterval({interval}); sys.argv[0] = 'agentsight'; "
+        ("" if write else _NO_WRITE)
+        + f"import sys; sys.setswitchinterval({interval}); sys.argv[0] = 'agentsight'\n"
         "from agentsight._cli import main; sys.exit(main())"
     )
     serve: list[str | Path] = [peers.OURS_PY, "-c", launch, "serve", "--db", db, "--port", "0"]
@@ -165,7 +182,7 @@ def end_to_end(interval: float, logs: Path, n: int) -> dict[str, float]:
         report = peers.workload("ours-async", "e2e", url, key, plan, logs)
         sdk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         collector1 = _cpu_seconds(pid)
-        stored = peers.stored_messages(url, key)
+        stored = peers.stored_messages(url, key) if write else report["tracked"]
     seconds = report["stopped_at"] - report["first_call_at"]
     sdk_cpu = (sdk1.ru_utime + sdk1.ru_stime) - (sdk0.ru_utime + sdk0.ru_stime)
     for path in logs.glob(f"e2e-{n}.db*"):
@@ -191,6 +208,7 @@ def main() -> None:
     bodies = asyncio.run(_sdk_bodies())
     alone: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     e2e: dict[float, list[dict[str, float]]] = {i: [] for i in SWITCH_INTERVALS}
+    no_write: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as folder:
         logs = Path(folder)
         for n in range(args.rounds):
@@ -200,6 +218,8 @@ def main() -> None:
             for interval in SWITCH_INTERVALS:
                 e2e[interval].append(end_to_end(interval, logs, len(e2e[interval]) + n * 10))
                 print(f"round {n + 1} e2e switch {interval:<7} {e2e[interval][-1]}", flush=True)
+            no_write.append(end_to_end(0.005, logs, 100 + n, write=False))
+            print(f"round {n + 1} e2e, nothing written {no_write[-1]}", flush=True)
     report = {
         "benchmark": "the collector's cores: its pipeline alone (serial, writer thread, "
         "writer process) and end to end into agentsight serve by GIL switch interval",
@@ -208,6 +228,7 @@ def main() -> None:
         "rounds": args.rounds,
         "pipeline": {mode: _medians(rounds) for mode, rounds in alone.items()},
         "end_to_end_by_switch_interval": {str(i): _medians(r) for i, r in e2e.items()},
+        "end_to_end_nothing_written": _medians(no_write),
     }
     print(json.dumps(report, indent=2))
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
