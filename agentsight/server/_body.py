@@ -147,34 +147,39 @@ try:  # the server extra installs it: about 2.5x faster than the stdlib's decode
 except ImportError:  # pragma: no cover - without it, the stdlib's decoder alone
     _fast_loads = None
 
-# Where orjson and the stdlib could differ on a body both accept: an integer
-# beyond 64 bits, which orjson turns into a float.  Such a number has at least
-# 19 digits, and a number follows ``:``, ``,`` or ``[`` (whitespace apart).
-# The table maps the digits to ``0`` and those three to ``:``; a body with
-# ":" or ":-" then 19 zeros goes the stdlib's way (a long run of digits in a
-# string does too: slower, never wrong).
+# Where orjson and the stdlib could differ on a body both accept:
+# - an integer beyond 64 bits, which orjson turns into a float.  It has at
+#   least 19 digits, and a number follows ``:``, ``,`` or ``[`` (whitespace
+#   apart): the table maps the digits to ``0`` and those three to ``:``, and a
+#   body with ":" or ":-" then 19 zeros goes the stdlib's way;
+# - a number written with more than 768 digits: orjson reads 768 and rounds an
+#   exact tie between two floats up where the stdlib rounds it to even.  Such
+#   a number has a run of at least 385 digits (before or after its point): a
+#   body with a run of 256 goes the stdlib's way.
+# A run of digits in a string matches too: that body is slower, never wrong.
 _NUMBER_MARKS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x3A if b in b":,[" else b for b in range(256))
-_LONG_NUMBERS = (b":" + b"0" * 19, b":-" + b"0" * 19)
+_LONG_NUMBERS = (b":" + b"0" * 19, b":-" + b"0" * 19, b"0" * 256)
 
 
 def _has_long_number(raw: bytes) -> bool:
     marked = raw.translate(_NUMBER_MARKS, b" \t\n\r")
     alone = marked[:20].lstrip(b"-")[:19] == _LONG_NUMBERS[0][1:]  # a body that is a number
-    return alone or _LONG_NUMBERS[0] in marked or _LONG_NUMBERS[1] in marked
+    return alone or any(needle in marked for needle in _LONG_NUMBERS)
 
 
 def parse_json(raw: bytes) -> tuple[Any, bool]:
     """The decoded JSON, and whether it may hold a lone surrogate escape.
 
     orjson decodes the body when it is installed and accepts it, and the body
-    has no integer that could be beyond 64 bits; then the value is what the
-    stdlib gives, and it holds no lone surrogate (orjson refuses them).
-    Anything orjson refuses goes through the stdlib's decoder, which decides
-    and words the error.  One difference remains: nesting between ~990 and
-    1,024 levels, which the stdlib refuses with the whole body (at Python's
-    recursion limit, so the depth depends on the caller's stack) and orjson
-    decodes, leaving the validator to reject the event that holds it (values
-    nest 64 levels at most).
+    has no number where the two could differ (see ``_LONG_NUMBERS``); then the
+    value is what the stdlib gives, and it holds no lone surrogate (orjson
+    refuses them).  Anything orjson refuses goes through the stdlib's decoder,
+    which decides and words the error.  One difference remains: nesting
+    between ~990 and 1,024 levels, which the stdlib refuses with the whole
+    body (at Python's recursion limit, so the depth depends on the caller's
+    stack) and orjson decodes.  The validator then rejects an event whose
+    fields nest deeper than 64 levels, and ignores a value under a key it does
+    not read, as it ignores any unknown field: nothing that deep is stored.
     """
     if _fast_loads is not None and not _has_long_number(raw):
         try:

@@ -2,13 +2,15 @@
 
 Every test runs twice: with orjson (the server extra) and with the stdlib's
 decoder alone (a collector installed without the extra); the outcome must not
-depend on which one decoded the body, except for nesting past the stdlib's
-recursion limit (the last test: refused either way, in different words).
+depend on which one decoded the body (refusals are always the stdlib's, in its
+words), except for nesting past the stdlib's recursion limit (the last test).
 """
 
 from __future__ import annotations
 
+import decimal
 import json
+import math
 from typing import Any
 
 import pytest
@@ -110,6 +112,20 @@ def test_bad_json_is_400(raw: bytes) -> None:
     assert caught.value.status == 400
 
 
+def _tie(low: float, digits: int) -> str:
+    """The exact midpoint of *low* and the next float, written with *digits* digits."""
+    with decimal.localcontext() as context:
+        context.prec = 2_000
+        high = math.nextafter(low, math.inf)
+        if math.isinf(high):  # the largest float: the midpoint below it instead
+            high = math.nextafter(low, -math.inf)
+        middle = (decimal.Decimal(low) + decimal.Decimal(high)) / 2
+    mantissa, exponent = f"{middle:e}".split("e")
+    mantissa += "" if "." in mantissa else "."
+    padding = digits - (len(mantissa) - 1 - mantissa.startswith("-"))
+    return mantissa + "0" * max(padding, 0) + "e" + exponent
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -120,11 +136,17 @@ def test_bad_json_is_400(raw: bytes) -> None:
         b"[1,-99999999999999999999]",
         b"  123456789012345678901234567890",  # a body that is a number
         b"-123456789012345678901",
+        # Exact ties between two floats written past 768 digits: the stdlib rounds to
+        # even, orjson (which reads 768 digits) would round up.
+        b'{"x": 1.00000000000000011102230246251565404236316680908203125' + b"0" * 715 + b"}",
+        b"[9.007199254740993" + b"0" * 753 + b"e15]",
+        b"[" + _tie(0.0, 800).encode() + b"]",  # halfway between 0.0 and 5e-324
     ],
 )
-def test_big_integers_stay_integers(raw: bytes) -> None:
-    """Integers beyond 64 bits come back exact, as Python integers (orjson would make
-    them floats: such bodies go to the stdlib's decoder)."""
+def test_numbers_only_the_stdlib_reads_exactly(raw: bytes) -> None:
+    """Integers beyond 64 bits come back exact, as Python integers, and numbers of more
+    than 768 digits round as the stdlib rounds them (orjson would differ on both: such
+    bodies go to the stdlib's decoder)."""
     value, _ = parse_json(raw)
     assert _same(value, json.loads(raw))
 
@@ -132,50 +154,61 @@ def test_big_integers_stay_integers(raw: bytes) -> None:
 _numbers = st.one_of(
     st.integers(min_value=-(2**80), max_value=2**80),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.builds(
-        lambda m, e: f"{m}e{e}",
-        st.integers(-(10**20), 10**20),
-        st.integers(-330, 310),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(-(10**20), 10**20), st.integers(-330, 310)),
+    st.builds(  # exact ties written at and past orjson's 768 digits
+        _tie, st.floats(allow_nan=False, allow_infinity=False), st.integers(700, 900)
     ),
 )
+_strings = st.text(st.characters(codec="utf-8") | st.sampled_from('\ud800\udfff\\"/'), max_size=20)
 _json_values = st.recursive(
-    st.none() | st.booleans() | _numbers | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    st.none() | st.booleans() | _numbers | _strings,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_strings, inner),
     max_leaves=20,
 )
+_space = st.text(" \t\n\r", max_size=2)
 
 
-def _text(value: Any, indent: int | None) -> str:
-    """JSON text; numbers given as strings (``"12e-5"``) are written as bare numbers."""
+def _text(value: Any, space: st.DrawFn) -> str:
+    """JSON text with random whitespace; numbers given as strings (``"12e-5"``) are
+    written as bare numbers, strings with lone surrogates as escapes."""
     if isinstance(value, str) and value[:1] in "-0123456789" and "e" in value:
         return value
     if isinstance(value, dict):
-        sep = ": " if indent else ":"
-        items = (json.dumps(k) + sep + _text(v, indent) for k, v in value.items())
-        return "{" + ",".join(items) + "}"
+        items = (_text(k, space) + space(_space) + ":" + _text(v, space) for k, v in value.items())
+        return "{" + ("," + space(_space)).join(items) + "}"
     if isinstance(value, list):
-        return "[" + (", " if indent else ",").join(_text(v, indent) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=indent is None)
+        return (
+            "[" + space(_space) + ("," + space(_space)).join(_text(v, space) for v in value) + "]"
+        )
+    return json.dumps(value, ensure_ascii=not _encodable(value))
+
+
+def _encodable(value: Any) -> bool:
+    return not isinstance(value, str) or not _lone_surrogate(value)
 
 
 @settings(max_examples=400)
-@given(value=_json_values, indent=st.sampled_from([None, 1]))
-def test_orjson_and_the_stdlib_decode_every_body_alike(value: Any, indent: int | None) -> None:
-    """The same value, to the type, whichever decoder the collector has; or both refuse."""
-    raw = _text(value, indent).encode()
+@given(value=_json_values, data=st.data())
+def test_orjson_and_the_stdlib_decode_every_body_alike(value: Any, data: st.DataObject) -> None:
+    """The same value, to the type, whichever decoder the collector has, and a flag that
+    never misses a lone surrogate; or both refuse."""
+    raw = _text(value, data.draw).encode()
     try:
         expected = json.loads(raw, parse_float=_body._finite)
     except ValueError:  # a float beyond range (1e400), or not a number at all: both refuse
         with pytest.raises(ApiError):
             parse_json(raw)
         return
-    parsed, _ = parse_json(raw)
+    parsed, suspect = parse_json(raw)
     assert _same(parsed, expected)
+    if _lone_surrogate(parsed):
+        assert suspect
 
 
-def test_nesting_past_the_stdlibs_limit_is_refused_either_way(decoder: str) -> None:
+def test_nesting_past_the_stdlibs_limit_is_never_stored(decoder: str) -> None:
     """1,010 levels: the stdlib refuses the body (recursion limit); orjson decodes it and
-    the validator rejects the event, naming the field.  Nothing that deep is stored."""
+    the validator rejects the event, naming the field (a value under a key it does not
+    read it ignores, as any unknown field).  Nothing that deep is stored."""
     from agentsight.server import ServerOptions
     from agentsight.server._validate import Validator
 
