@@ -158,12 +158,13 @@ except ImportError:  # pragma: no cover - without it, the stdlib's decoder alone
 #   body with a run of 256 goes the stdlib's way.
 # A run of digits in a string matches too: that body is slower, never wrong.
 _NUMBER_MARKS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x3A if b in b":,[" else b for b in range(256))
-_LONG_NUMBERS = (b":" + b"0" * 19, b":-" + b"0" * 19, b"0" * 256)
+_19_DIGITS = b"0" * 19
+_LONG_NUMBERS = (b":" + _19_DIGITS, b":-" + _19_DIGITS, b"0" * 256)
 
 
 def _has_long_number(raw: bytes) -> bool:
     marked = raw.translate(_NUMBER_MARKS, b" \t\n\r")
-    alone = marked[:20].lstrip(b"-")[:19] == _LONG_NUMBERS[0][1:]  # a body that is a number
+    alone = marked[:20].lstrip(b"-").startswith(_19_DIGITS)  # a body that is a number
     return alone or any(needle in marked for needle in _LONG_NUMBERS)
 
 
