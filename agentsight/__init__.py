@@ -9,6 +9,24 @@
 
 Importing this package opens no connection, starts no thread, reads no
 setting and never imports the collector (``agentsight.server``).
+
+The modules, in the order an event passes through them:
+
+- ``_tracker``: ``ConversationTracker``, the documented calls.  Checks the
+  arguments (``_validate``), finds the conversation (``_context``) and builds
+  the event, a plain tuple (``_events``) in the wire order of ``_wire``.
+- ``_buffer``: the anyio memory object stream the event is put on, from any
+  thread, and what a call returns when it is full or behind.
+- ``_engine``: what runs the background for a tracker: thread mode on an
+  anyio blocking portal, or the application's own loop; start, flush,
+  shutdown, exit and fork.
+- ``_service``: the background in one loop: ``_batcher`` (events into encoded
+  batches, ``_encode``), ``_delivery`` (retries, backoff, spool-after,
+  accounting in ``_stats``), ``_spool`` and ``_replay`` (disk, and back).
+- ``transports/``: one attempt at one batch: HTTP to the collector
+  (aiohttp), memory, a file.  ``_loops`` holds the event-loop plumbing.
+- ``server/``: the collector (``agentsight serve``), a separate extra; it
+  reads the same ``_wire``.
 """
 
 from __future__ import annotations
@@ -28,15 +46,15 @@ from .exceptions import (
 )
 
 if _typing.TYPE_CHECKING:
-    from ._reports import SendReport, TrackerStats
+    from ._stats import SendReport, TrackerStats
 
 
 def __getattr__(name: str) -> _typing.Any:
     # Loaded on first use: they need attrs, which costs more to import than the rest.
     if name in ("SendReport", "TrackerStats"):
-        from . import _reports
+        from . import _stats
 
-        return getattr(_reports, name)
+        return getattr(_stats, name)
     raise AttributeError(f"module 'agentsight' has no attribute {name!r}")
 
 

@@ -25,11 +25,13 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import _validate as check
+from ._buffer import DONE
+from ._wire import SHORT
 
 if TYPE_CHECKING:
     from ._tracker import ConversationTracker
@@ -38,16 +40,6 @@ __all__ = ["Action", "ActionRun", "action"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("agentsight")
-
-
-class _Nothing:
-    """A completed awaitable, for an action that tracks nothing."""
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]
-
-
-_NOTHING = _Nothing()
 
 
 class ActionRun:
@@ -108,9 +100,7 @@ class Action:
         conversation_id: str | None = None,
         record_response: bool = True,
     ) -> None:
-        checked = check.text("action_name", name, required=True)
-        assert checked is not None
-        self.name = checked
+        self.name = check.required_text("action_name", name, SHORT)
         self._tracker = tracker
         self._tools_used = tools_used
         self._metadata = None if metadata is None else check.metadata("metadata", metadata)
@@ -132,7 +122,7 @@ class Action:
         found = [i for i, (owner, _) in enumerate(runs) if owner is self]
         if not found:  # left in another task or thread than it was entered in
             logger.warning("action %r ended where it was not started: not tracked", self.name)
-            return _NOTHING
+            return DONE
         index = found[-1]
         run = runs[index][1]
         _open_runs.set(runs[:index] + runs[index + 1 :])

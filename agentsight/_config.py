@@ -14,11 +14,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from ._wire import ENVIRONMENTS
 from .exceptions import ConfigurationError
 
 __all__ = ["ENVIRONMENTS", "SETTINGS", "Setting", "TrackerConfig", "resolve_config"]
 
-ENVIRONMENTS = ("production", "development")
 DEFAULT_ENDPOINT = "http://127.0.0.1:8787"
 
 

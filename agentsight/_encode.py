@@ -25,7 +25,8 @@ from typing import Any
 
 import attrs
 
-from ._events import FIELDS, WIRE_SCHEMA_VERSION, Event, mapping
+from ._events import Event, mapping
+from ._wire import FIELDS, SCHEMA_VERSION
 
 __all__ = [
     "batch_pieces",
@@ -293,7 +294,7 @@ def utf8(text: str) -> bytes:
 def batch_pieces(chunks: list[bytes]) -> list[bytes]:
     """The batch envelope around encoded chunks: pieces that joined make the body."""
     sent_at = iso_timestamp(time.time_ns() // 1000)
-    head = f'{{"schema":{WIRE_SCHEMA_VERSION},"sent_at":"{sent_at}","events":['.encode()
+    head = f'{{"schema":{SCHEMA_VERSION},"sent_at":"{sent_at}","events":['.encode()
     pieces = [head]
     for chunk in chunks:
         pieces += (chunk, b",")

@@ -1,4 +1,11 @@
-"""Delivery counters; ``_reports`` has the snapshots that ``stats()`` returns."""
+"""What a tracker counts, and the snapshots it hands out: ``stats()`` and ``SendReport``.
+
+``Stats`` is written by the background (and by drops from any thread);
+``TrackerStats`` and ``SendReport`` are the frozen attrs classes users hold.
+Not loaded by ``import agentsight``: attrs costs more to import than the rest
+of the package, so the tracker loads this module when it first starts or
+reports.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,72 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ._reports import TrackerStats
+import attrs
 
-__all__ = ["Stats"]
+if TYPE_CHECKING:
+    from .transports._base import Rejection
+
+__all__ = ["SendReport", "Stats", "TrackerStats"]
+
+
+@attrs.frozen
+class TrackerStats:
+    """A snapshot of what a tracker did since it was created.
+
+    Attributes:
+        queued: events tracked and not yet delivered, dropped or rejected.
+        sent: events in batches the receiver answered (accepted + duplicates + rejected).
+        accepted: events stored by the receiver for the first time.
+        duplicates: events the receiver already had (a resend after a lost answer).
+        rejected: events the receiver refused for good (see the log for why).
+        retried: event deliveries attempted again after a failure.
+        dropped: events given up on, for any reason; ``dropped_by_reason`` says which.
+        spooled: events written to the spool directory.
+        replayed: spooled events delivered later from the spool.
+        batches: batches answered by the receiver.
+    """
+
+    queued: int
+    sent: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    retried: int
+    dropped: int
+    spooled: int
+    replayed: int
+    batches: int
+    dropped_by_reason: dict[str, int]
+
+
+@attrs.frozen
+class SendReport:
+    """What one ``send_tracked_data()`` / ``flush()`` achieved.
+
+    Attributes:
+        sent: events in the batches answered while waiting.
+        accepted, duplicates: as in ``TrackerStats``.
+        rejected: the events refused for good, with the receiver's reasons.
+        failed: events in batches refused for good as a whole (say, a 401).
+        spooled: events written to the spool meanwhile (the collector was
+            unreachable for ``spool_after``); they are replayed later.
+        pending: events that were buffered at the call and are still not
+            delivered (the collector is unreachable, or the timeout passed);
+            they stay buffered and keep being retried.
+    """
+
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: tuple[Rejection, ...] = ()
+    failed: int = 0
+    spooled: int = 0
+    pending: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """True when everything buffered at the call was answered by the receiver."""
+        return self.pending == 0 and self.spooled == 0
 
 
 class Stats:
@@ -30,8 +99,6 @@ class Stats:
             self.dropped_by_reason[reason] += count
 
     def snapshot(self, queued: int) -> TrackerStats:
-        from ._reports import TrackerStats
-
         with self._lock:
             dropped = dict(self.dropped_by_reason)
         return TrackerStats(

@@ -1,241 +1,52 @@
 """``ConversationTracker``: the tracking calls, and the module-level ``conversation_tracker``.
 
-A tracking call validates its arguments, resolves the conversation from the
-context, builds one small event (timestamp and ``seq`` taken here) and hands
-it to the runtime's intake.  It never waits for the network.  Called plainly
-it has done its work when it returns; awaited, it is the same (it returns a
-completed awaitable), except that when the buffer is full an awaited call
-waits for room while a plain call drops the event and counts it.
+A tracking call checks its arguments, resolves the conversation from the
+context, builds one small event (timestamp and ``seq`` taken here) and puts
+it on the buffer of the tracker's engine.  It never waits for the network.
+Called plainly it has done its work when it returns; awaited, it is the same
+(it returns a completed awaitable), except when the buffer is full or far
+behind: then an awaited call waits for room, while a plain call spools or
+drops the event and counts it (see ``_buffer``).
 """
 
 from __future__ import annotations
 
-import atexit
-
-# Its exit hook must be registered before ours (see _register_exit_hook); imported here
-# rather than at the first call, which a web app's first request would wait for.
-import concurrent.futures.thread
-import functools
 import logging
 import os
 import sys
 import threading
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _validate as check
+from ._buffer import BEHIND, CLOSED, DONE, TAKEN, CatchUp, Intake, Overflow, Put
+from ._buffer import wait_caught_up_blocking as _wait_caught_up
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
-from ._events import CONVERSATION_FIELDS, Event, items
-from ._intake import ABOVE_SOFT_LIMIT, REFUSED, TAKEN, IntakeLike, soft_limit
-from ._keys import is_well_formed
-from ._running import running_backend
-from ._stats import Stats
+from ._engine import Engine, NullEngine, ReportHandle, ThreadEngine, make_transport, on_fork
+from ._events import Event, items
+from ._loops import running_backend
+from ._wire import CONVERSATION_FIELDS, LONG, SHORT
 from .helpers import generate_conversation_id
 
 if TYPE_CHECKING:
-    import concurrent.futures
-
-    import anyio
-    import anyio.abc
-
     from ._action import Action
-    from ._reports import SendReport, TrackerStats
-    from ._runtime import Runtime, ThreadRuntime
-    from ._spool import Spool
+    from ._engine import LoopEngine
+    from ._stats import Stats, TrackerStats
     from .transports._base import Transport
 
-# The event-loop machinery (anyio, asyncio, the runtime, the encoder) is imported
-# when a tracker starts, not by `import agentsight`: importing it costs more than
-# everything else in the package together, and a process that never tracks
-# should not pay for it.
+# The machinery of the background (anyio, aiohttp, attrs, the service) is imported
+# when a tracker starts, not by `import agentsight`: it costs more to import than
+# everything else in the package, and a process that never tracks should not pay.
 
 logger = logging.getLogger("agentsight")
 
 __all__ = ["ConversationTracker", "ReportHandle", "conversation_tracker"]
 
 _now_ns = time.time_ns
+_get_ident = threading.get_ident
 _TOKENS_LOCK = threading.Lock()
-
-
-class _Done:
-    """The completed awaitable a tracking call returns: ``await`` it or not, as you like."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]
-
-    def __repr__(self) -> str:
-        return "<tracked>"
-
-
-_DONE = _Done()
-
-
-class _Overflow:
-    """Returned when the buffer is full.
-
-    Awaited, it waits for room and then hands the event over.  Discarded
-    without being awaited (a plain call), the event is dropped and counted,
-    right when the call's result is thrown away.
-    """
-
-    __slots__ = ("_awaited", "_event", "_tracker")
-
-    def __init__(self, tracker: ConversationTracker, event: Event) -> None:
-        self._tracker = tracker
-        self._event = event
-        self._awaited = False
-
-    def __await__(self) -> Generator[Any, None, None]:
-        self._awaited = True
-        return self._tracker._put_waiting(self._event).__await__()
-
-    def __del__(self) -> None:
-        if not self._awaited:
-            self._tracker._drop(self._event, "buffer_full")
-
-
-class _CatchUp:
-    """Returned above the buffer's soft limit: the event is buffered already.
-
-    Awaited, it waits (at most ``_CATCH_UP`` seconds, and only while delivery
-    works) until the background has caught up; not awaited, it does nothing.
-    """
-
-    __slots__ = ("_intake",)
-
-    def __init__(self, intake: IntakeLike) -> None:
-        self._intake = intake
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self._wait().__await__()
-
-    async def _wait(self) -> None:
-        intake = self._intake
-        if threading.get_ident() == intake.owner:
-            await intake.caught_up(_CATCH_UP)  # type: ignore[attr-defined]
-            return
-        import anyio
-
-        # Another loop's thread: the pipeline's events cannot wake this loop; poll.
-        with anyio.move_on_after(_CATCH_UP):
-            while _behind_by(intake):  # noqa: ASYNC110
-                await anyio.sleep(0.005)
-
-
-#: Seconds a call above the soft limit waits at most for the background to catch up.
-_CATCH_UP = 0.1
-
-
-def _behind_by(intake: IntakeLike) -> bool:
-    """Still above half the soft limit, with delivery working (worth waiting for)."""
-    return intake.level() > intake.soft_limit // 2 and not intake.closed and intake.delivering()
-
-
-class ReportHandle:
-    """What ``send_tracked_data()``, ``flush()`` and ``initialize_conversation()`` return.
-
-    ``await handle`` gives the ``SendReport`` without blocking the loop;
-    ``handle.result()`` blocks for it.  Called plainly from sync code (no
-    running loop) the call already waited, so ``result()`` returns at once.
-    """
-
-    def __init__(self, future: concurrent.futures.Future[SendReport]) -> None:
-        self._future = future
-
-    def __await__(self) -> Generator[Any, None, SendReport]:
-        from ._loops import wait_future
-
-        return wait_future(self._future).__await__()
-
-    def result(self, timeout: float | None = None) -> SendReport:
-        return self._future.result(timeout)
-
-    def done(self) -> bool:
-        return self._future.done()
-
-
-def _completed(report: SendReport) -> ReportHandle:
-    import concurrent.futures
-
-    future: concurrent.futures.Future[SendReport] = concurrent.futures.Future()
-    future.set_result(report)
-    return ReportHandle(future)
-
-
-class _NullIntake:
-    """The intake of a tracker with nowhere to send (no API key): counts and drops."""
-
-    closed = False
-    owner = -1
-    soft_limit = sys.maxsize
-
-    def __init__(self, stats: Stats, reason: str = "no_api_key") -> None:
-        self._stats = stats
-        self._reason = reason
-
-    def put(self, item: object) -> int:
-        self._stats.drop(self._reason)
-        return TAKEN  # counted as dropped: nothing to wait for
-
-    def level(self) -> int:
-        return 0
-
-    def delivering(self) -> bool:
-        return False
-
-
-class _Starting:
-    """Thread mode's intake while the tracker's thread starts: a bounded buffer.
-
-    ``hand_over`` moves what it holds to the runtime's intake, in order, and
-    from then on forwards every call there (a caller may still hold it).
-    """
-
-    owner = -1  # no thread's loop drains it
-
-    def __init__(self, max_buffer: int, stats: Stats) -> None:
-        self._lock = threading.Lock()
-        self._items: list[Any] = []
-        self._max = max_buffer
-        self.soft_limit = soft_limit(max_buffer)
-        self._stats = stats
-        self._target: IntakeLike | None = None
-
-    @property
-    def closed(self) -> bool:
-        target = self._target
-        return target is not None and target.closed
-
-    def put(self, item: object) -> int:
-        with self._lock:
-            target = self._target
-            if target is None:
-                if len(self._items) >= self._max:
-                    return REFUSED
-                self._items.append(item)
-                return TAKEN if len(self._items) <= self.soft_limit else ABOVE_SOFT_LIMIT
-        return target.put(item)
-
-    def level(self) -> int:
-        target = self._target
-        return len(self._items) if target is None else target.level()
-
-    def delivering(self) -> bool:
-        target = self._target
-        return target is None or target.delivering()  # starting is progress too
-
-    def hand_over(self, target: IntakeLike) -> None:
-        with self._lock:  # puts wait meanwhile: nothing overtakes the first events
-            refused = sum(target.put(item) == REFUSED for item in self._items)
-            self._items.clear()
-            self._target = target
-        if refused:  # the runtime starts empty, so only a closed one refuses
-            self._stats.drop("after_close", refused)
 
 
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -311,26 +122,13 @@ class ConversationTracker:
             self._config_now()
         self._context = new_context_var()
         self._registry = Registry()
-        self._stats = Stats()
-        self._start_lock = threading.Lock()
-        self._intake: IntakeLike | None = None
-        self._runtime: Runtime | None = None
-        self._thread_runtime: ThreadRuntime | None = None
-        self._started: threading.Event | None = None  # set once a thread-mode start ended
-        self._thread: threading.Thread | None = None  # thread mode's own thread
-        self._on_started: list[Callable[[], None]] = []  # flushes waiting for the start
-        self._stop_loop: anyio.Event | None = None
-        self._stopped: anyio.Event | None = None
-        self._loop_task: concurrent.futures.Future[None] | None = None
-        self._task_group: anyio.abc.TaskGroup | None = None
-        # One entry per `async with` block open: whether that block started the tracker.
-        self._blocks: list[bool] = []
+        self._lock = threading.Lock()  # starting and stopping engines
+        self._stats: Stats | None = None  # made at the first start (attrs is a slow import)
+        self._engine: Engine | None = None
+        self._intake: Intake | None = None  # the engine's, read once per call
+        self._blocks: list[bool] = []  # per open `async with`: whether it started the engine
         self._warned_no_conversation = False
-        self._warned_full = False
-        self._atexit_registered = False
-        self._spool: Spool | None = None
-        self._pid = os.getpid()
-        _register_at_fork(self)
+        on_fork(self._after_fork)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -354,7 +152,7 @@ class ConversationTracker:
             ConfigurationError: a bad setting.
             RuntimeError: the tracker is already running; ``aclose()`` it first.
         """
-        if self._intake is not None:
+        if self._engine is not None:
             raise RuntimeError("configure() must be called before the first tracking call")
         transport = settings.pop("transport", None)
         merged = {**self._settings, **{k: v for k, v in settings.items() if v is not None}}
@@ -365,150 +163,94 @@ class ConversationTracker:
         self._config = None
         self._max_chars = -1
 
-    def _get_spool(self) -> Spool | None:
+    def _stats_now(self) -> Stats:
+        if self._stats is None:
+            from ._stats import Stats
+
+            self._stats = Stats()
+        return self._stats
+
+    def _spool_now(self) -> Any:
         config = self._config_now()
         if config.spool_dir is None:
             return None
-        if self._spool is None:
-            from ._spool import Spool
+        from ._spool import Spool
 
-            self._spool = Spool(
-                config.spool_dir, fsync=config.spool_fsync, max_bytes=config.spool_max_bytes
-            )
-        return self._spool
+        return Spool(config.spool_dir, fsync=config.spool_fsync, max_bytes=config.spool_max_bytes)
 
-    def _make_transport(self) -> Transport | None:
-        if self._transport is not None:
-            return self._transport
-        config = self._config_now()
-        if config.api_key is None:
-            return None
-        # Checked here, when the tracker starts (on thread mode's own thread): the
-        # checksum needs hashlib, a few ms to import that the first call should not pay.
-        if not is_well_formed(config.api_key):
-            logger.warning(
-                "api_key does not look like an AgentSight key (ags_ + 32 hex + _ + 6 hex); "
-                "the collector will refuse it"
-            )
-        from .transports._aiohttp import HttpTransport
+    # -- engines ----------------------------------------------------------------------------------
 
-        return HttpTransport(config.endpoint, config.api_key, timeout=config.request_timeout)
-
-    # -- starting and stopping ------------------------------------------------------------------
-
-    def _start(self) -> IntakeLike:
-        """Start thread mode on the first tracking call made outside ``async with``.
-
-        Returns at once: the tracker's thread is started here (cheap), and it
-        imports aiohttp and anyio and starts its loop itself (100-300 ms that a
-        web app's first request should not wait for).  Meanwhile calls go to a
-        ``_Starting`` buffer, handed over in order once the runtime serves.
-        """
-        with self._start_lock:
-            if self._intake is not None:
-                return self._intake
-            if os.getpid() != self._pid:
-                self._after_fork()
+    def _start(self) -> Intake:
+        """Start thread mode on the first tracking call made outside ``async with``."""
+        with self._lock:
+            if self._engine is not None:
+                return self._engine.intake
             config = self._config_now()
+            stats = self._stats_now()
+            engine: Engine
             if self._transport is None and config.api_key is None:
                 logger.warning(
                     "AgentSight has no API key (set AGENTSIGHT_API_KEY or pass api_key=): "
                     "tracked events are dropped and counted in stats().dropped_by_reason"
                 )
-                self._intake = _NullIntake(self._stats)
-                return self._intake
-            self._get_spool()  # here, under the lock: overflow while starting spools too
-            starting = _Starting(config.max_buffer, self._stats)
-            started = threading.Event()
-            thread = threading.Thread(
-                target=self._thread_main, args=(starting, started), name="agentsight", daemon=True
-            )
-            try:
-                thread.start()
-            except RuntimeError as exc:  # at interpreter exit, say: never raise into a call
-                logger.error("AgentSight could not start its thread (%s); events are dropped", exc)
-                self._intake = _NullIntake(self._stats, "start_failed")
-                return self._intake
-            self._intake = starting
-            self._started = started
-            self._thread = thread
-            _starting_trackers.add(self)
-            if not self._atexit_registered:
-                self._atexit_registered = True
-                _register_exit_hook(functools.partial(_close_at_exit, weakref.ref(self)))
-            return starting
+                engine = NullEngine(config, stats)
+            else:
+                thread_engine = ThreadEngine(
+                    config,
+                    lambda: make_transport(config, self._transport),
+                    stats,
+                    self._spool_now(),  # here: overflow while starting spools too
+                )
+                thread_engine.on_started = lambda: self._started(thread_engine)
+                thread_engine.on_stopped = lambda: self._stopped(thread_engine)
+                try:
+                    thread_engine.start()
+                    engine = thread_engine
+                except RuntimeError as exc:  # at interpreter exit: never raise into a call
+                    logger.error("AgentSight could not start its thread (%s); events dropped", exc)
+                    engine = NullEngine(config, stats, "start_failed")
+            if isinstance(engine, NullEngine):
+                null_engine = engine
+                null_engine.on_stopped = lambda: self._stopped(null_engine)
+            self._engine, self._intake = engine, engine.intake
+            return engine.intake
 
-    def _thread_main(self, starting: _Starting, started: threading.Event) -> None:
-        """The tracker's thread: its runtime, then its loop until the tracker closes."""
-        time.sleep(0.002)  # let the first call return before the imports take the GIL
-        thread_runtime = None
-        try:
-            from ._runtime import ThreadRuntime
+    def _started(self, engine: Engine) -> None:
+        """A thread engine serves now: calls go straight to its buffer."""
+        with self._lock:
+            if self._engine is engine:
+                self._intake = engine.intake
 
-            transport = self._make_transport()
-            assert transport is not None
-            thread_runtime = ThreadRuntime(
-                self._config_now(), transport, self._stats, self._get_spool()
-            )
-        except Exception:  # never raise into a tracking call: count and drop instead
-            logger.exception("AgentSight could not start its thread; events are dropped")
-
-        def ready(runtime: Runtime) -> None:  # in the loop, once the runtime serves
-            with self._start_lock:
-                self._thread_runtime = thread_runtime
-                self._runtime = runtime
-                starting.hand_over(runtime.intake)
-                if self._intake is starting:
-                    self._intake = runtime.intake
-                self._end_start(started)
-
-        try:
-            if thread_runtime is not None:
-                thread_runtime.run(ready)
-        finally:
-            if not started.is_set():  # it never served: drop (and count) from now on
-                if thread_runtime is not None:
-                    logger.error("AgentSight could not start its thread; events are dropped")
-                null = _NullIntake(self._stats, "start_failed")
-                with self._start_lock:
-                    if self._intake is starting:
-                        self._intake = null
-                    starting.hand_over(null)
-                    self._end_start(started)
-
-    def _end_start(self, started: threading.Event) -> None:
-        """The start is over (served or failed), with ``_start_lock`` held: tell the waiters."""
-        _starting_trackers.discard(self)
-        started.set()
-        callbacks, self._on_started = self._on_started, []
-        for callback in callbacks:
-            callback()
-
-    def _wait_started(self, timeout: float | None = None) -> bool:
-        """Wait for a thread-mode start in progress; False if it is still starting."""
-        started = self._started
-        if started is None or started.is_set():
-            return True
-        if threading.current_thread() is self._thread:
-            return False  # the tracker's own thread: waiting would wait for itself
-        return started.wait(timeout)
+    def _stopped(self, engine: Engine) -> None:
+        """*engine* has stopped: the next tracking call starts a new one."""
+        with self._lock:
+            if self._engine is not engine:
+                return
+            self._engine = self._intake = None
+        self._log_summary()
 
     async def __aenter__(self) -> ConversationTracker:
-        if self._intake is not None:
+        if self._engine is not None:
             # Already running (thread mode, or an outer block): leaving this block
             # flushes; the tracker keeps running for whoever started it.
             self._blocks.append(False)
             return self
         import anyio
 
+        engine = self._loop_engine()
+        if engine is None:  # no API key: count and drop, as in thread mode
+            self._start()
+            self._blocks.append(True)
+            return self
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         try:
-            await task_group.start(self._serve_in_loop)
+            await task_group.start(engine.serve)
         except BaseException:
             await task_group.__aexit__(None, None, None)
             raise
-        self._task_group = task_group
+        engine.task_group = task_group
+        self._engine, self._intake = engine, engine.intake
         self._blocks.append(True)
         return self
 
@@ -516,12 +258,24 @@ class ConversationTracker:
         if self._blocks and not self._blocks.pop():
             await self.flush()
             return
-        task_group, self._task_group = self._task_group, None
+        task_group = getattr(self._engine, "task_group", None)
         try:
             await self.aclose()
         finally:  # even when cancelled: the task group must be left where it was entered
             if task_group is not None:
                 await task_group.__aexit__(*exc_info)
+
+    def _loop_engine(self) -> LoopEngine | None:
+        """A ``LoopEngine`` for this tracker; ``None`` without an API key."""
+        from ._engine import LoopEngine
+
+        config, stats = self._config_now(), self._stats_now()
+        transport = make_transport(config, self._transport)
+        if transport is None:
+            return None
+        engine = LoopEngine(config, transport, stats, self._spool_now())
+        engine.on_stopped = lambda: self._stopped(engine)
+        return engine
 
     async def astart(self) -> None:
         """Start in the running asyncio loop without ``async with`` (startup/shutdown hooks).
@@ -529,95 +283,49 @@ class ConversationTracker:
         Pair it with ``await tracker.aclose()``, which may run in another task.
         Under trio, use ``async with tracker`` instead.
         """
-        if self._intake is not None:
+        if self._engine is not None:
             return
-        import anyio
-
         if running_backend() != "asyncio":
             raise RuntimeError("astart() needs asyncio; under trio use `async with tracker:`")
         import asyncio
 
+        import anyio
+
+        engine = self._loop_engine()
+        if engine is None:  # no API key: count and drop, as in thread mode
+            self._start()
+            return
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def main() -> None:
             async with anyio.create_task_group() as tg:
-                await tg.start(self._serve_in_loop)
+                await tg.start(engine.serve)
                 ready.set_result(None)
 
-        task = asyncio.get_running_loop().create_task(main())
-        self._loop_task = task  # type: ignore[assignment]
+        engine.task = task = asyncio.get_running_loop().create_task(main())
         await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()
-
-    async def _serve_in_loop(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Run a runtime in this loop until ``aclose()``."""
-        import anyio
-
-        from ._runtime import Runtime
-
-        transport = self._make_transport()
-        if transport is None:
-            self._start()  # the no-key path: warn once, count drops
-            task_status.started()
-            return
-        self._stop_loop = stop = anyio.Event()
-        self._stopped = stopped = anyio.Event()
-        runtime = Runtime(self._config_now(), transport, self._stats, self._get_spool())
-        try:
-            async with anyio.create_task_group() as tg:
-                await tg.start(runtime.serve)
-                self._runtime = runtime
-                self._intake = runtime.intake
-                task_status.started()
-                try:
-                    await stop.wait()
-                finally:
-                    # Also when the application is cancelled: the pipeline is shielded
-                    # and still delivers (or spools, or counts) within shutdown_timeout.
-                    with anyio.CancelScope(shield=True):
-                        await runtime.shutdown(self._config_now().shutdown_timeout)
-        finally:
-            self._intake = None
-            self._runtime = None
-            self._log_summary()
-            stopped.set()
+        self._engine, self._intake = engine, engine.intake
 
     async def aclose(self) -> None:
         """Deliver what is buffered (within ``shutdown_timeout``) and stop.
 
         A tracking call made afterwards starts the tracker again (in thread mode).
         """
-        if not self._wait_started(0):
-            import anyio
-
-            await anyio.to_thread.run_sync(self._wait_started, self._config_now().shutdown_timeout)
-        if self._thread_runtime is not None:
-            thread_runtime, self._thread_runtime = self._thread_runtime, None
-            await thread_runtime.aclose()
-            self._intake = self._runtime = None
-            self._log_summary()
-        elif self._stop_loop is not None:
-            stop, self._stop_loop = self._stop_loop, None
-            stop.set()
-            if self._stopped is not None:
-                await self._stopped.wait()  # delivered, or counted as dropped
-            task, self._loop_task = self._loop_task, None
-            if task is not None:
-                await task  # type: ignore[misc]
-        elif isinstance(self._intake, _NullIntake):
-            self._intake = None
+        engine = self._engine
+        if engine is not None:
+            await engine.aclose()  # it detaches itself (_stopped)
 
     def close(self) -> None:
-        """Sync ``aclose()`` for thread mode (scripts, WSGI apps); ``atexit`` calls it too."""
-        self._wait_started(self._config_now().shutdown_timeout)
-        thread_runtime, self._thread_runtime = self._thread_runtime, None
-        if thread_runtime is not None:
-            thread_runtime.close()
-            self._intake = self._runtime = None
-            self._log_summary()
-        elif isinstance(self._intake, _NullIntake):
-            self._intake = None
+        """Sync ``aclose()`` for thread mode (scripts, WSGI apps); the exit hook calls it too.
+
+        A tracker running in an event loop (``async with``, ``astart()``) is
+        stopped by that loop: ``close()`` leaves it alone.
+        """
+        engine = self._engine
+        if engine is not None:
+            engine.close()
 
     def _log_summary(self) -> None:
         s = self.stats()
@@ -626,44 +334,56 @@ class ConversationTracker:
             level,
             "agentsight stopped: %d sent (%d accepted, %d duplicates, %d rejected), "
             "%d retried, %d spooled, %d replayed, %d dropped %s",
-            s.sent,
-            s.accepted,
-            s.duplicates,
-            s.rejected,
-            s.retried,
-            s.spooled,
-            s.replayed,
-            s.dropped,
-            s.dropped_by_reason or "",
+            *(s.sent, s.accepted, s.duplicates, s.rejected, s.retried),
+            *(s.spooled, s.replayed, s.dropped, s.dropped_by_reason or ""),
         )
 
     def _after_fork(self) -> None:
-        """In a forked child: forget the parent's thread, buffer and locks; start afresh."""
-        self._pid = os.getpid()
-        self._start_lock = threading.Lock()
+        """In a forked child: forget the parent's engine, counts and locks; start afresh."""
+        global _TOKENS_LOCK
+        _TOKENS_LOCK = threading.Lock()  # a lock held at the fork would never be released
+        self._lock = threading.Lock()
         self._registry.after_fork()
+        if self._engine is not None:
+            self._engine.forget()  # the parent's open spool file stays the parent's
+        self._engine = self._intake = self._stats = None
+        self._blocks = []
         multiprocessing = sys.modules.get("multiprocessing")
         if multiprocessing is not None:
-            # A multiprocessing child ends with os._exit: atexit never runs there, but
-            # multiprocessing's own finalizers do.  Deliver what the child tracked.
+            # A multiprocessing child ends with os._exit: the exit hook never runs there,
+            # but multiprocessing's own finalizers do.  Deliver what the child tracked.
             import multiprocessing.util
 
             multiprocessing.util.Finalize(None, self.close, exitpriority=10)
-        self._intake = None
-        self._runtime = None
-        self._thread_runtime = None
-        self._started = None
-        self._thread = None
-        self._on_started = []
-        self._stop_loop = None
-        self._loop_task = None
-        self._task_group = None
-        self._blocks = []
-        self._stats = Stats()
-        self._atexit_registered = False
-        if self._spool is not None:
-            self._spool.forget()  # the parent's open file stays the parent's
-            self._spool = None
+
+    def flush(self, timeout: float | None = None) -> ReportHandle:
+        """Send everything buffered now, whatever the conversation, and wait for the answers.
+
+        Awaited, it waits without blocking the loop.  Called plainly from sync
+        code it blocks up to *timeout* (default ``flush_timeout``).  Called
+        plainly on a thread running an event loop it never blocks: it starts the
+        flush and returns a handle to await later, or to ignore.
+
+        Returns:
+            A ``ReportHandle`` whose result is a ``SendReport``.  It never raises
+            for delivery failures: they show as ``pending`` or ``failed``.
+        """
+        wait = self._config_now().flush_timeout if timeout is None else timeout
+        engine = self._engine
+        if engine is None:
+            from ._engine import completed
+
+            return completed()
+        return engine.flush(wait)
+
+    def send_tracked_data(self, timeout: float | None = None) -> ReportHandle:
+        """Flush now and wait for the collector's answers (see ``flush``)."""
+        return self.flush(timeout)
+
+    def stats(self) -> TrackerStats:
+        """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
+        engine = self._engine
+        return self._stats_now().snapshot(0 if engine is None else engine.pending)
 
     # -- the hot path ----------------------------------------------------------------------------
 
@@ -671,75 +391,23 @@ class ConversationTracker:
         intake = self._intake
         if intake is None:
             intake = self._start()
-        taken = intake.put(event)
-        if taken == TAKEN:
-            return _DONE
-        return self._not_taken(event, intake, taken)
+        put = intake.put(event)
+        if put is TAKEN:
+            return DONE
+        return self._not_taken(event, put, intake)
 
-    def _not_taken(self, event: Event, intake: IntakeLike, taken: int) -> Any:
-        """``put`` said REFUSED or ABOVE_SOFT_LIMIT: what the call returns."""
-        if taken:  # ABOVE_SOFT_LIMIT: buffered, but the background is behind
-            return self._behind(intake)
-        if intake.closed:
-            self._drop(event, "after_close")
-            return _DONE
-        return _Overflow(self, event)
-
-    def _behind(self, intake: IntakeLike) -> Any:
-        """The buffer is past its soft limit: let the caller slow down (see ``Intake``).
-
-        On a thread running an event loop: an awaitable that waits until the
-        background has caught up (a plain call ignores it).  On a thread with
-        no running loop (sync code in thread mode): wait here, the same way.
-        Either waits only while delivery works, ``_CATCH_UP`` seconds at most.
-        """
-        if threading.get_ident() == intake.owner or running_backend() is not None:
-            return _CatchUp(intake)
-        deadline = time.monotonic() + _CATCH_UP
-        while _behind_by(intake) and time.monotonic() < deadline:
-            time.sleep(0.001)  # sync code, no loop here: the tracker's thread drains
-        return _DONE
-
-    def _drop(self, event: Event, reason: str) -> None:
-        spool = self._spool
-        if spool is not None and reason == "buffer_full":
-            from ._encode import encode_event, new_ids, utf8
-
-            try:
-                spool.append([utf8(encode_event(event, new_ids(1)[0]))])
-                self._stats.add_spooled(1)
-                return
-            except OSError as exc:  # disk full, say: count it, say it once
-                logger.error("AgentSight could not spool an event: %s", exc)
-                reason = "spool_failed"
-        self._stats.drop(reason)
-        if not self._warned_full:
-            self._warned_full = True
-            logger.warning(
-                "AgentSight dropped an event (%s); raise max_buffer, set spool_dir, or await "
-                "the tracking calls to wait for room (counted in stats().dropped_by_reason)",
-                reason,
-            )
-
-    async def _put_waiting(self, event: Event) -> None:
-        import anyio
-
-        runtime = self._runtime
-        while True:
-            intake = self._intake or self._start()
-            on_owner = runtime is not None and threading.get_ident() == runtime.intake.owner
-            if runtime is not None and intake is runtime.intake and on_owner:
-                try:
-                    await runtime.intake.send(event)
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    self._drop(event, "after_close")
-                return
-            if intake.put(event) != REFUSED:
-                return
-            if intake.closed:
-                self._drop(event, "after_close")
-                return
-            await anyio.sleep(0.005)
+    def _not_taken(self, event: Event, put: Put, intake: Intake) -> Any:
+        """``put`` said BEHIND, FULL or CLOSED: what the call returns."""
+        if put is BEHIND:  # buffered, but the background is behind: let the caller slow down
+            if _get_ident() == intake.owner or running_backend() is not None:
+                return CatchUp(intake)  # awaited, it waits; a plain call ignores it
+            _wait_caught_up(intake)  # sync code in thread mode: wait here, as briefly
+            return DONE
+        engine = self._engine
+        if put is CLOSED or engine is None:
+            self._stats_now().drop("after_close")
+            return DONE
+        return Overflow(event, engine.wait_for_room, engine.drop)
 
     def _text(self, message: object) -> tuple[str, bool]:
         """A message's text, checked, and whether it was cut to ``max_message_length``."""
@@ -808,14 +476,14 @@ class ConversationTracker:
             attachments,
             truncated,
         )
-        # _emit() written out: messages are most calls, and a call frame is ~5% of one.
+        # _emit() written out: messages are most calls, and a call frame is a good share.
         intake = self._intake
         if intake is None:
             return self._emit(event)  # type: ignore[no-any-return]
-        taken = intake.put(event)
-        if taken == TAKEN:
-            return _DONE
-        return self._not_taken(event, intake, taken)  # type: ignore[no-any-return]
+        put = intake.put(event)
+        if put is TAKEN:
+            return DONE
+        return self._not_taken(event, put, intake)  # type: ignore[no-any-return]
 
     # -- the documented calls ---------------------------------------------------------------------
 
@@ -876,8 +544,7 @@ class ConversationTracker:
             error_msg: why it failed: a str or the exception itself.
             metadata: anything else.
         """
-        name = check.text("action_name", action_name, required=True)
-        assert name is not None
+        name = check.required_text("action_name", action_name, SHORT)
         if response is not None and type(response) is not str:
             import json
 
@@ -919,8 +586,7 @@ class ConversationTracker:
             value: the value it carries.
             metadata: anything else.
         """
-        event_name = check.text("button_event", button_event, required=True)
-        assert event_name is not None
+        event_name = check.required_text("button_event", button_event, LONG)
         state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
             (
@@ -993,9 +659,9 @@ class ConversationTracker:
             check.optional_identifier("customer_id", attributes.get("customer_id")),
             check.ip_address(attributes.get("customer_ip_address")),
             check.device(attributes.get("device")),
-            check.text("source", attributes.get("source")),
-            check.text("language", attributes.get("language")),
-            check.text("name", attributes.get("name")),
+            check.text("source", attributes.get("source"), SHORT),
+            check.text("language", attributes.get("language"), SHORT),
+            check.text("name", attributes.get("name"), LONG),
             self._config_now().environment
             if environment is None
             else check.environment(environment),
@@ -1106,148 +772,6 @@ class ConversationTracker:
         """The id of the current conversation in this task or thread, if any."""
         state = self._context.get()
         return None if state is None else state.conversation_id
-
-    def flush(self, timeout: float | None = None) -> ReportHandle:
-        """Send everything buffered now, whatever the conversation, and wait for the answers.
-
-        Awaited, it waits without blocking the loop.  Called plainly from sync
-        code it blocks up to *timeout* (default ``flush_timeout``).  Called
-        plainly on a thread running an event loop it never blocks: it starts the
-        flush and returns a handle to await later, or to ignore.
-
-        Returns:
-            A ``ReportHandle`` whose result is a ``SendReport``.  It never raises
-            for delivery failures: they show as ``pending`` or ``failed``.
-        """
-        wait = self._config_now().flush_timeout if timeout is None else timeout
-        # _reports (attrs) is imported only where a report is built: not by a flush on a
-        # loop thread while thread mode starts, which must return at once.
-        in_loop = running_backend() is not None
-        if not self._wait_started(0 if in_loop else wait):
-            with self._start_lock:  # thread mode is still starting
-                if self._started is not None and not self._started.is_set():
-                    if in_loop:  # never block that loop: flush once started
-                        return ReportHandle(self._flush_once_started(wait))
-                    from ._reports import SendReport
-
-                    pending = self._intake.level() if self._intake is not None else 0
-                    return _completed(SendReport(pending=pending))
-        runtime = self._runtime
-        if runtime is None:
-            from ._reports import SendReport
-
-            return _completed(SendReport())
-        future = self._submit_flush(runtime, wait)
-        if not in_loop:
-            import concurrent.futures
-
-            try:
-                future.result(wait + 5)
-            except concurrent.futures.TimeoutError:
-                logger.error("flush did not finish within %.1fs", wait + 5)
-        return ReportHandle(future)
-
-    @staticmethod
-    def _submit_flush(runtime: Runtime, wait: float) -> concurrent.futures.Future[SendReport]:
-        from ._reports import SendReport
-
-        # If the runtime stops first, the flush reports what was still buffered then.
-        return runtime.submit(lambda: runtime.flush(wait), SendReport(pending=runtime.pending))
-
-    def _flush_once_started(self, wait: float) -> concurrent.futures.Future[SendReport]:
-        """A flush for when the start ends (called with ``_start_lock`` held)."""
-        import concurrent.futures
-
-        future: concurrent.futures.Future[SendReport] = concurrent.futures.Future()
-
-        def flush() -> None:
-            runtime = self._runtime
-            if runtime is None:  # the start failed: its events were counted as dropped
-                from ._reports import SendReport
-
-                future.set_result(SendReport())
-                return
-            inner = self._submit_flush(runtime, wait)
-            inner.add_done_callback(lambda done: future.set_result(done.result()))
-
-        self._on_started.append(flush)
-        return future
-
-    def send_tracked_data(self, timeout: float | None = None) -> ReportHandle:
-        """Flush now and wait for the collector's answers (see ``flush``)."""
-        return self.flush(timeout)
-
-    def stats(self) -> TrackerStats:
-        """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
-        runtime, intake = self._runtime, self._intake
-        if runtime is None:
-            return self._stats.snapshot(intake.level() if type(intake) is _Starting else 0)
-        return self._stats.snapshot(queued=runtime.pending)
-
-
-def _register_exit_hook(hook: Callable[[], None]) -> None:
-    """Run *hook* when the main thread ends, before thread pools shut down.
-
-    A plain ``atexit`` hook runs after ``concurrent.futures`` has closed its
-    executors, when asyncio can no longer resolve a host name in a worker
-    thread: the last events of a script sent to ``http://localhost`` would
-    fail.  ``threading._register_atexit`` (what concurrent.futures uses) runs
-    earlier; where it is missing, fall back to ``atexit``.
-    """
-    # concurrent.futures.thread is imported with this module (see the top), so that its
-    # own exit hook is registered before ours and runs after it (they run last
-    # registered, first): the loop's DNS look-ups need its threads.
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        try:
-            register(hook)
-            return
-        except RuntimeError:  # the interpreter is already shutting down
-            pass
-    atexit.register(hook)
-
-
-def _close_at_exit(ref: weakref.ref[ConversationTracker]) -> None:
-    tracker = ref()
-    if tracker is not None:
-        tracker._wait_started(tracker._config_now().shutdown_timeout)
-    if tracker is not None and tracker._thread_runtime is not None:
-        pending = tracker.stats().queued
-        if pending:
-            logger.info("agentsight: delivering %d buffered events before exit", pending)
-        tracker.close()
-
-
-_trackers: weakref.WeakSet[ConversationTracker] = weakref.WeakSet()
-
-
-def _register_at_fork(tracker: ConversationTracker) -> None:
-    _trackers.add(tracker)
-
-
-def _reset_after_fork() -> None:
-    global _TOKENS_LOCK
-    _TOKENS_LOCK = threading.Lock()  # a lock held at the fork would never be released
-    for tracker in list(_trackers):
-        tracker._after_fork()
-
-
-#: Trackers whose thread is starting (importing aiohttp and anyio).
-_starting_trackers: weakref.WeakSet[ConversationTracker] = weakref.WeakSet()
-
-
-def _wait_for_starts() -> None:
-    """Before a fork: let starting trackers finish their imports (5 s at most).
-
-    A child forked mid-import inherits half-imported modules whose import
-    locks belong to a thread it does not have: its next import of them hangs.
-    """
-    for tracker in list(_starting_trackers):
-        tracker._wait_started(5.0)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_wait_for_starts, after_in_child=_reset_after_fork)
 
 
 conversation_tracker = ConversationTracker(_deferred=True)

@@ -18,14 +18,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._config import ENVIRONMENTS
+from ._wire import DEVICES, ENVIRONMENTS, LONG, SHORT
 from .exceptions import ValidationError
 
 logger = logging.getLogger("agentsight")
 
-MAX_ID_LENGTH = 256
-MAX_ATTRIBUTE_LENGTH = 1024
-DEVICES = ("desktop", "mobile")
+MAX_ID_LENGTH = SHORT
 
 
 def _got(value: object) -> str:
@@ -51,17 +49,23 @@ def optional_identifier(name: str, value: object) -> str | None:
     return None if value is None else identifier(name, value)
 
 
-def text(name: str, value: object, *, required: bool = False) -> str | None:
-    """An attribute string; over-long values (they may come from users) are truncated."""
-    if value is None and not required:
+def text(name: str, value: object, limit: int) -> str | None:
+    """An attribute string or None; longer than the wire's *limit* (it may come from
+    users) it is truncated."""
+    if value is None:
         return None
+    return required_text(name, value, limit, empty=True)
+
+
+def required_text(name: str, value: object, limit: int, *, empty: bool = False) -> str:
+    """A str (non-empty unless *empty*), truncated to the wire's *limit*."""
     if not isinstance(value, str):
         raise ValidationError(f"{name}: expected a str, {_got(value)}")
-    if required and not value.strip():
+    if not empty and not value.strip():
         raise ValidationError(f"{name}: expected a non-empty str, got {value!r}")
-    if len(value) > MAX_ATTRIBUTE_LENGTH:
+    if len(value) > limit:
         logger.debug("%s truncated from %d characters", name, len(value))
-        return value[:MAX_ATTRIBUTE_LENGTH]
+        return value[:limit]
     return value
 
 
@@ -158,9 +162,7 @@ def button_value(name: str, value: object) -> str:
     """A button's label or value: a non-empty str (numbers are turned into one)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    result = text(name, value, required=True)
-    assert result is not None
-    return result
+    return required_text(name, value, LONG)
 
 
 def error_message(value: object) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from agentsight._keys import _checksum
-from agentsight._loops import LoopThread
+from agentsight._loops import PortalThread
 
 _BODY = "0123456789abcdef0123456789abcdef"
 KEY = f"ags_{_BODY}_{_checksum(_BODY)}"
@@ -54,7 +54,7 @@ class Sink:
         self.max_body = 0  # the largest (decompressed) body received
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
-        self._thread: LoopThread | None = None
+        self._thread: PortalThread | None = None
         self._runner: web.AppRunner | None = None
         self._release: asyncio.Event | None = None
 
@@ -120,14 +120,14 @@ class Sink:
             self._runner = None
 
     def start(self) -> Sink:
-        self._thread = LoopThread("sink")
-        self._thread.submit(self._start()).result(10)
+        self._thread = PortalThread("sink")
+        self._thread.run(self._start()).result(10)
         return self
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._thread.submit(self._stop()).result(10)
-            self._thread.stop()
+            self._thread.run(self._stop()).result(10)
+            self._thread.stop(cancel=True)
             self._thread = None
 
     # -- waiting ---------------------------------------------------------------------------

@@ -18,29 +18,29 @@ import weakref
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Generic, TypeVar
 
-from .._loops import LoopThread, wait_future
+from .._loops import PortalThread, wait_future
 
 __all__ = ["Pending", "completed", "run_blocking", "submit", "track_for_exit"]
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_thread: LoopThread | None = None
+_thread: PortalThread | None = None
 _pid = 0
 _at_exit: weakref.WeakSet[Any] = weakref.WeakSet()  # objects with ``async def aclose()``
 
 
-def _loop_thread() -> LoopThread:
+def _loop_thread() -> PortalThread:
     global _thread, _pid
     with _lock:
         if _thread is None or _pid != os.getpid():  # a forked child has no such thread
-            _thread, _pid = LoopThread("agentsight-api"), os.getpid()
+            _thread, _pid = PortalThread("agentsight-api"), os.getpid()
         return _thread
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-    """Run *coro* on the shared loop thread; its future."""
-    return _loop_thread().submit(coro)
+    """Run *coro* on the shared loop thread; its future (once the loop has started it)."""
+    return _loop_thread().run(coro)
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -50,10 +50,10 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
         RuntimeError: called from the loop thread itself, which would deadlock.
     """
     thread = _loop_thread()
-    if threading.current_thread() is thread.thread:
+    if threading.get_ident() == thread.ident:
         coro.close()
         raise RuntimeError("a blocking agentsight.api call cannot run on its own loop thread")
-    return thread.submit(coro).result()
+    return thread.run(coro).result()
 
 
 def track_for_exit(client: Any) -> None:
@@ -69,12 +69,12 @@ async def _close_all() -> None:
 @atexit.register
 def _shutdown() -> None:
     thread = _thread
-    if thread is None or _pid != os.getpid() or thread.loop.is_closed():
+    if thread is None or _pid != os.getpid():
         return
     # At exit a failed close has nobody left to tell.
     with contextlib.suppress(Exception):
-        thread.submit(_close_all()).result(2.0)
-    thread.stop(2.0)
+        thread.run(_close_all()).result(2.0)
+        thread.stop(cancel=True)
 
 
 class Pending(Generic[T]):

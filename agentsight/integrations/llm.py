@@ -27,8 +27,10 @@ are 0; ``total_tokens`` defaults to prompt plus completion.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Generator, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from .._buffer import DONE
 
 if TYPE_CHECKING:
     from .._tracker import ConversationTracker
@@ -45,13 +47,6 @@ TokenCounts = dict[str, int]
 """``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``embedding_tokens``."""
 
 _ANTHROPIC_CACHE = ("cache_creation_input_tokens", "cache_read_input_tokens")
-
-
-class _Nothing:
-    """A completed awaitable: nothing was tracked."""
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -127,7 +122,7 @@ def track_llm_usage(
     """
     counts = llm_usage(response)
     if counts is None:
-        return _Nothing()
+        return DONE
     return tracker.track_token_usage(**counts, conversation_id=conversation_id)
 
 

@@ -37,16 +37,49 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
-def _rejections(answer: Any) -> tuple[Rejection, ...]:
-    items = answer.get("rejected") or []
-    return tuple(
-        Rejection(
-            index=int(item.get("index", -1)),
-            id=item.get("id") if isinstance(item.get("id"), str) else None,
-            error=str(item.get("error", "rejected")),
+def _count(answer: dict[str, Any], name: str) -> int:
+    value = answer.get(name)
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {value!r}"[:200])
+    return value
+
+
+def _rejections(answer: dict[str, Any]) -> tuple[Rejection, ...]:
+    items = answer.get("rejected", [])
+    if type(items) is not list:
+        raise ValueError("rejected: expected an array")
+    rejections = []
+    for item in items:
+        index = item.get("index") if type(item) is dict else None
+        if type(index) is not int:
+            raise ValueError("rejected: expected objects with an integer index")
+        rejections.append(
+            Rejection(
+                index=index,
+                id=item.get("id") if isinstance(item.get("id"), str) else None,
+                error=str(item.get("error", "rejected"))[:500],
+            )
         )
-        for item in items
-        if isinstance(item, dict)
+    return tuple(rejections)
+
+
+def _answer(status: int, text: str) -> SendResult:
+    """A 200's answer, read strictly: any doubt is a failed attempt (resending is safe,
+    the event ids make it idempotent), never events counted as delivered."""
+    try:
+        answer = json.loads(text)
+        if type(answer) is not dict:
+            raise ValueError("expected a JSON object")
+        accepted, duplicates = _count(answer, "accepted"), _count(answer, "duplicates")
+        rejected = _rejections(answer)
+    except (ValueError, RecursionError) as exc:
+        return SendResult(Outcome.RETRY, status=status, error=f"unreadable answer ({exc})")
+    return SendResult(
+        Outcome.DELIVERED,
+        accepted=accepted,
+        duplicates=duplicates,
+        rejected=rejected,
+        status=status,
     )
 
 
@@ -85,28 +118,20 @@ class HttpTransport:
         if batch.gzipped:
             headers = {**headers, "Content-Encoding": "gzip"}
         try:
+            # Never follow a redirect: the conversations would go to wherever it points.
             async with self._get_session().post(
-                self._url, data=batch.body, headers=headers
+                self._url, data=batch.body, headers=headers, allow_redirects=False
             ) as response:
                 text = await response.text(errors="replace")
+                if 300 <= response.status < 400:
+                    return _redirected(response.status, response.headers.get("Location"))
                 return self._result(response.status, response.headers.get("Retry-After"), text)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return SendResult(Outcome.RETRY, error=f"{type(exc).__name__}: {exc}".strip(": "))
 
     def _result(self, status: int, retry_after: str | None, text: str) -> SendResult:
         if status == 200:
-            try:
-                answer = json.loads(text)
-                return SendResult(
-                    Outcome.DELIVERED,
-                    accepted=int(answer.get("accepted", 0)),
-                    duplicates=int(answer.get("duplicates", 0)),
-                    rejected=_rejections(answer),
-                    status=status,
-                )
-            except (ValueError, AttributeError, TypeError):
-                # The batch may or may not be stored; resending is safe (ids dedupe).
-                return SendResult(Outcome.RETRY, status=status, error="unreadable answer")
+            return _answer(status, text)
         error = _error_text(text) or f"HTTP {status}"
         if status in _RETRY_STATUSES or status >= 500:
             return SendResult(
@@ -123,6 +148,15 @@ class HttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _redirected(status: int, location: str | None) -> SendResult:
+    return SendResult(
+        Outcome.FAILED,
+        status=status,
+        error=f"the collector answered {status} (a redirect to {location or 'nowhere'}); "
+        "batches never follow redirects: set the endpoint to the collector's own URL",
+    )
 
 
 def _error_text(text: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agentsight._loops import LoopThread
+from agentsight._loops import PortalThread
 from tests.sink import free_port
 
 
@@ -34,7 +34,7 @@ class FaultProxy:
         self.delay = 0.0
         self.requests: list[tuple[float, str]] = []  # (monotonic time, what was done)
         self._lock = threading.Lock()
-        self._thread: LoopThread | None = None
+        self._thread: PortalThread | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -89,12 +89,12 @@ class FaultProxy:
             await self._session.close()
 
     def start(self) -> FaultProxy:
-        self._thread = LoopThread("fault-proxy")
-        self._thread.submit(self._start()).result(10)
+        self._thread = PortalThread("fault-proxy")
+        self._thread.run(self._start()).result(10)
         return self
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._thread.submit(self._stop()).result(30)
-            self._thread.stop()
+            self._thread.run(self._stop()).result(30)
+            self._thread.stop(cancel=True)
             self._thread = None

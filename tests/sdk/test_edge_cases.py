@@ -43,18 +43,17 @@ async def test_flush_report_counts_batches_answered_while_waiting(sink: Sink) ->
     assert report.accepted == 1000
 
 
-async def test_flush_after_the_runtime_stopped_does_not_hang(sink: Sink) -> None:
-    """A flush racing with shutdown returns promptly instead of waiting forever."""
+async def test_flush_after_the_engine_stopped_does_not_hang(sink: Sink) -> None:
+    """A flush that reaches an engine after its shutdown returns at once with a report."""
     tracker = ConversationTracker(api_key=KEY, endpoint=sink.url)
     async with tracker:
-        runtime = tracker._runtime
-        assert runtime is not None
+        engine = tracker._engine
+        assert engine is not None
         await tracker.track_human_message("hi", conversation_id="late")
-    future = runtime.submit(lambda: runtime.flush(1.0), "default")
-    with anyio.fail_after(5):
-        while not future.done():  # noqa: ASYNC110 - a concurrent future, from another world
-            await anyio.sleep(0.01)
-    assert future.result() == "default"
+    with anyio.fail_after(1):
+        report = await engine.flush(30.0)
+    assert report.sent == 0 and report.pending == 0
+    assert len(sink.events) == 1  # delivered by the shutdown, not by the late flush
 
 
 def test_unwritable_spool_keeps_retrying_in_memory(sink: Sink, tmp_path: Path) -> None:
@@ -77,8 +76,9 @@ def test_unwritable_spool_keeps_retrying_in_memory(sink: Sink, tmp_path: Path) -
     )
     from agentsight._spool import Spool
 
-    tracker._spool = Spool(tmp_path / "ok", fsync="never", max_bytes=10**9)
-    tracker._spool.directory = spool  # every new file now fails to be created
+    unwritable = Spool(tmp_path / "ok", fsync="never", max_bytes=10**9)
+    unwritable.directory = spool  # every new file now fails to be created
+    tracker._spool_now = lambda: unwritable  # type: ignore[method-assign]
     for n in range(100):
         tracker.track_human_message(f"m{n}", conversation_id="ro")
     threading.Event().wait(1.0)  # past spool_after: spooling was tried and failed
@@ -93,33 +93,36 @@ def test_unwritable_spool_keeps_retrying_in_memory(sink: Sink, tmp_path: Path) -
         port_sink.stop()
 
 
-def test_stats_is_safe_while_the_loop_changes_batches() -> None:
-    """stats() reads the in-flight batches while the loop thread adds and removes them."""
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_stats_is_safe_while_the_loop_changes_batches() -> None:
+    """stats() reads the unanswered batches while the loop's senders add and remove them."""
     from agentsight._config import resolve_config
-    from agentsight._pipeline import Pipeline
+    from agentsight._service import Service
     from agentsight._stats import Stats
     from agentsight.transports import Batch, InMemoryTransport
 
-    pipeline = Pipeline(resolve_config({}), InMemoryTransport(), Stats())
+    service = Service(resolve_config({}), InMemoryTransport(), Stats())
+    unfinished = service.delivery.unfinished
     batch = Batch(body=b"", gzipped=False, ids=("x",) * 10)
-    pipeline._unfinished.update(dict.fromkeys(range(2000), batch))
+    unfinished.update(dict.fromkeys(range(2000), batch))
     stop = threading.Event()
 
     def churn() -> None:  # what the senders do to the dict, as fast as possible
         number = 2000
         while not stop.is_set():
-            pipeline._unfinished[number] = batch
-            del pipeline._unfinished[number - 2000]
+            unfinished[number] = batch
+            del unfinished[number - 2000]
             number += 1
 
     churner = threading.Thread(target=churn)
     churner.start()
     try:
         for _ in range(3000):
-            assert pipeline.in_flight in (20_000, 20_010)  # mid-churn: one batch more
+            assert service.pending in (20_000, 20_010)  # mid-churn: one batch more
     finally:
         stop.set()
         churner.join()
+        service.buffer.leftovers()  # closes the stream
 
 
 def test_script_exit_delivers_to_a_host_name(sink: Sink) -> None:
@@ -177,7 +180,7 @@ def test_running_backend_during_another_threads_import_of_asyncio(
     the call (it did, under load: `partially initialized module 'asyncio'`)."""
     import types
 
-    from agentsight._running import running_backend
+    from agentsight._loops import running_backend
 
     monkeypatch.setitem(sys.modules, "asyncio", types.ModuleType("asyncio"))
     monkeypatch.setitem(sys.modules, "trio", types.ModuleType("trio"))

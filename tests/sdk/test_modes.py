@@ -207,7 +207,7 @@ def test_thread_mode_hand_off_costs_no_system_call_per_event() -> None:
 
 def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
     """The first plain call returns before aiohttp and anyio are imported: the tracker's
-    thread imports them and starts its loop (100-300 ms a web app's first request skips)."""
+    threads import them and start its loop (100-300 ms a web app's first request skips)."""
     script = textwrap.dedent(
         """
         import sys, threading
@@ -215,7 +215,7 @@ def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
 
         class Watch:  # records which thread imports what; imports nothing itself
             def find_spec(self, name, path=None, target=None):
-                if name in ("aiohttp", "anyio", "agentsight._runtime"):
+                if name in ("aiohttp", "anyio", "agentsight._service"):
                     importers.setdefault(name, threading.current_thread().name)
                 return None
 
@@ -235,14 +235,16 @@ def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
         timeout=60,
         check=True,
     )
+    # The starter thread imports aiohttp and anyio and starts the portal, whose
+    # thread ("agentsight") runs the loop and builds the service there.
     assert done.stdout.split() == [
         "True",
-        "('agentsight._runtime',",
+        "('agentsight._service',",
         "'agentsight')",
         "('aiohttp',",
-        "'agentsight')",
+        "'agentsight-start')",
         "('anyio',",
-        "'agentsight')",
+        "'agentsight-start')",
     ], done.stderr
     assert [e["content"] for e in sink.events] == ["first"]
 
