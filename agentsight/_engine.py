@@ -255,8 +255,8 @@ class ThreadEngine(_Base):
         self._on_started: list[Callable[[], None]] = []
         self._thread: PortalThread | None = None
         self._service: Service | None = None
-        self._serving: concurrent.futures.Future[None] | None = None
         self._stop: anyio.Event | None = None
+        self._done = threading.Event()  # set when _serve has ended, served or not
         self._closed = False
 
     def start(self) -> None:
@@ -275,7 +275,7 @@ class ThreadEngine(_Base):
             transport = self._make_transport()
             assert transport is not None
             self._thread = PortalThread("agentsight")
-            self._serving = self._thread.run(self._serve(transport))
+            self._thread.run(self._serve(transport))
         except Exception:  # never raise into a tracking call: count and drop instead
             logger.exception("AgentSight could not start its thread; events are dropped")
             self._fail()
@@ -299,6 +299,7 @@ class ThreadEngine(_Base):
             raise
         finally:
             self._fail()  # a no-op once it served
+            self._done.set()
 
     def _ready(self, service: Service) -> None:
         with self._lock:
@@ -384,8 +385,8 @@ class ThreadEngine(_Base):
         self._closed = True
         _live.discard(self)
         self.wait_started(self._config.shutdown_timeout)
-        thread, serving, stop = self._thread, self._serving, self._stop
-        if thread is None or serving is None:  # the start failed
+        thread, stop = self._thread, self._stop
+        if thread is None:  # the start failed before the portal ran
             self.on_stopped()
             return
         if threading.get_ident() == thread.ident:  # cannot wait for itself: stop and go
@@ -395,11 +396,12 @@ class ThreadEngine(_Base):
         try:
             if stop is not None:
                 thread.portal.call(stop.set)
-            serving.result(self._config.shutdown_timeout + 5)
+            if not self._done.wait(self._config.shutdown_timeout + 5):
+                logger.error("the agentsight thread did not stop within shutdown_timeout")
         except Exception as exc:  # whatever went wrong, closing must not raise
             logger.error("the agentsight thread did not stop cleanly: %r", exc)
         finally:
-            thread.stop()
+            thread.stop(cancel=True)
             self.on_stopped()
 
     async def aclose(self) -> None:
