@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConversationBlock", "ConversationState", "Registry"]
 
-TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+from ._wire import TOKEN_FIELDS
 
 
 class ConversationState:

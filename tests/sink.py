@@ -51,6 +51,10 @@ class Sink:
         self.retry_after: str | None = None
         self.fail_next = 0  # answer fail_with this many times, then succeed
         self.hang = False
+        # (status, JSON body, headers) answered without storing anything, to the next
+        # answer_next requests (-1: all of them): a server that lies or redirects.
+        self.answer: tuple[int, Any, dict[str, str]] | None = None
+        self.answer_next = 0
         self.max_body = 0  # the largest (decompressed) body received
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
@@ -66,9 +70,16 @@ class Sink:
             await self._release.wait()  # until stop(): then answer 503
             return web.json_response({"error": "was hung"}, status=503)
         with self.lock:
+            answer = self.answer if self.answer_next != 0 else None
+            if answer is not None:
+                self.answer_next -= 1
             failing = self.fail_with is not None and (self.fail_next > 0 or self.fail_next < 0)
             if failing:
                 self.fail_next -= 1
+        if answer is not None:
+            await request.read()
+            self._record(answer[0])
+            return web.json_response(answer[1], status=answer[0], headers=answer[2])
         if failing:
             assert self.fail_with is not None
             headers = {"Retry-After": self.retry_after} if self.retry_after else {}

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from .. import _wire as wire
 from .storage import ConversationQuery, Storage
 
 __all__ = ["CSV_COLUMNS", "ExportError", "Progress", "export"]
@@ -57,10 +58,7 @@ EVENT_COLUMNS = (
     "button_event",
     "label",
     "value",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "embedding_tokens",
+    *wire.TOKEN_FIELDS,
     "metadata",
 )
 CSV_COLUMNS = ("project", *CONVERSATION_COLUMNS, *EVENT_COLUMNS)

@@ -1,9 +1,17 @@
-"""The OpenAPI 3.1 document of the collector's API, written by hand."""
+"""The OpenAPI 3.1 document of the collector's API.
+
+The routes are declared here; the batch, its events and the answer are
+generated from the wire schema (``agentsight._wire``), with the collector's
+default limits, so the document cannot drift from what the validator checks.
+"""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
+
+from .. import _wire as wire
+from ._options import ServerOptions
 
 __all__ = ["openapi_document"]
 
@@ -181,65 +189,57 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def _schemas() -> dict[str, Any]:
-    text_fields = (
-        "customer_id",
-        "customer_ip_address",
-        "device",
-        "source",
-        "language",
-        "name",
-        "environment",
-        "country",
-    )
-    return {
-        "Error": {
+def _kind_schema(name: str) -> str:
+    return "Event" + "".join(part.title() for part in name.split("_"))
+
+
+def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
+    """``Batch``, ``Event`` (one schema per kind) and ``BatchAnswer``, from ``_wire``."""
+    limits = {"content": options.max_content_chars, "json_chars": options.max_json_chars}
+    common = {field.name: wire.json_schema(field, **limits) for field in wire.COMMON}
+    common["id"]["pattern"] = f"^{wire.EVENT_ID_PATTERN}$"
+    kinds: dict[str, Any] = {}
+    for kind, fields in wire.SPECS.items():
+        own = {field.name: wire.json_schema(field, **limits) for field in fields}
+        kinds[_kind_schema(kind)] = {
             "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "string"}},
-        },
+            "required": [f.name for f in (*wire.COMMON, *fields) if f.default is wire.REQUIRED],
+            "properties": {**common, "type": {"const": kind}, **own},
+            "additionalProperties": True,
+        }
+    return {
         "Batch": {
             "type": "object",
             "required": ["schema", "events"],
             "properties": {
-                "schema": {"const": 1},
+                "schema": {"const": wire.SCHEMA_VERSION},
                 "sent_at": {"type": "string", "format": "date-time"},
-                "events": {"type": "array", "maxItems": 10000, "items": _ref("Event")},
+                "events": {"type": "array", "maxItems": options.max_events, "items": _ref("Event")},
             },
         },
         "Event": {
-            "type": "object",
-            "description": "See docs/wire-schema.md for the fields of each type.",
-            "required": ["id", "type", "conversation_id", "seq", "timestamp"],
-            "properties": {
-                "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-                "type": {
-                    "enum": [
-                        "conversation",
-                        "interaction",
-                        "message",
-                        "action",
-                        "button",
-                        "token_usage",
-                    ]
+            "description": "See docs/wire-schema.md.",
+            "oneOf": [_ref(name) for name in kinds],
+            "discriminator": {
+                "propertyName": "type",
+                "mapping": {
+                    kind: f"#/components/schemas/{_kind_schema(kind)}" for kind in wire.KINDS
                 },
-                "conversation_id": {"type": "string", "minLength": 1, "maxLength": 256},
-                "seq": {"type": "integer", "minimum": 0},
-                "timestamp": {"type": "string", "format": "date-time"},
             },
-            "additionalProperties": True,
         },
+        **kinds,
         "BatchAnswer": {
             "type": "object",
+            "description": "accepted + duplicates + the rejected add up to the batch's events.",
+            "required": [*wire.ANSWER_COUNTS, "rejected"],
             "properties": {
-                "accepted": {"type": "integer"},
-                "duplicates": {"type": "integer"},
+                **{name: {"type": "integer", "minimum": 0} for name in wire.ANSWER_COUNTS},
                 "rejected": {
                     "type": "array",
                     "items": {
                         "type": "object",
                         "properties": {
-                            "index": {"type": "integer"},
+                            "index": {"type": "integer", "minimum": 0},
                             "id": _NULL_TEXT,
                             "error": {"type": "string"},
                         },
@@ -247,6 +247,18 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    text_fields = (*(f.name for f in wire.CONVERSATION_ATTRIBUTES if f.kind == "string"), "country")
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+        **_wire_schemas(ServerOptions()),
         "Conversation": {
             "type": "object",
             "properties": {

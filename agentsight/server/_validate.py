@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from .. import _wire as wire
 from . import _fields as f
 from ._options import ServerOptions
 from ._time import parse_ts
@@ -20,11 +21,9 @@ from .storage import NewEvent
 
 __all__ = ["BatchRefused", "Checked", "Validator"]
 
-_ID = re.compile(r"[0-9a-f]{32}")
-_SHORT = 256
-_LONG = 4096
-_MAX_TOKENS = 10**12
-_MAX_SEQ = 2**63 - 1  # f.whole()'s default
+_ID = re.compile(wire.EVENT_ID_PATTERN)
+_SHORT = wire.SHORT
+_MAX_SEQ = wire.MAX_INT  # f.whole()'s default
 
 
 class BatchRefused(Exception):
@@ -43,62 +42,35 @@ class Checked:
     rejected: list[dict[str, Any]]
 
 
-def _kinds(options: ServerOptions) -> dict[str, dict[str, f.Check]]:
-    """Per event type, the checks of its own fields, in wire order."""
-    content = f.text(options.max_content_chars)
-    meta = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
-    attributes: dict[str, f.Check] = {
-        "customer_id": f.text(_SHORT),
-        "customer_ip_address": f.text(_SHORT),
-        "device": f.enum(("desktop", "mobile"), nullable=True),
-        "source": f.text(_SHORT),
-        "language": f.text(_SHORT),
-        "name": f.text(_LONG),
-        "environment": f.enum(("production", "development"), nullable=False),
-        "metadata": meta,
-        "is_used": f.flag,
-    }
+def _check(field: wire.Field, options: ServerOptions) -> f.Check:
+    """The check of one field of the wire schema, with the collector's limits."""
+    nullable = field.nullable
+    if field.choices:
+        return f.enum(field.choices, nullable=nullable)
+    if field.kind == "string":
+        limit = options.max_content_chars if field.limit == wire.CONTENT else field.limit
+        assert limit is not None
+        return f.text(limit, nullable=nullable, min_chars=field.min_chars)
+    if field.kind == "integer":
+        return f.whole(field.limit or wire.MAX_INT)
+    if field.kind == "number":
+        return f.number
+    if field.kind == "boolean":
+        return f.flag
+    if field.kind == "timestamp":
+        return f.timestamp_text
+    kind = {"object": dict, "array": list, "any": None}[field.kind]
+    return f.json_value(options.max_json_chars, options.max_depth, kind=kind)
+
+
+def _kinds(options: ServerOptions) -> dict[str, dict[str, tuple[f.Check, Any]]]:
+    """Per event type, its own fields in wire order: their check and what a missing one means."""
     return {
-        "conversation": attributes,
-        "interaction": attributes,
-        "message": {
-            "sender": f.enum(("end_user", "agent"), nullable=False),
-            "content": f.text(options.max_content_chars, nullable=False),
-            "metadata": meta,
-            "attachments": f.json_value(options.max_json_chars, options.max_depth, kind=list),
-            "truncated": f.flag,
-        },
-        "action": {
-            "action_name": f.text(_SHORT, nullable=False, min_chars=1),
-            "started_at": f.timestamp_text,
-            "ended_at": f.timestamp_text,
-            "duration_ms": f.number,
-            "tools_used": f.json_value(options.max_json_chars, options.max_depth),
-            "response": content,
-            "error_msg": content,
-            "metadata": meta,
-        },
-        "button": {
-            "button_event": f.text(_LONG, nullable=False),
-            "label": f.text(_LONG, nullable=False),
-            "value": f.text(_LONG, nullable=False),
-            "metadata": meta,
-        },
-        "token_usage": {name: f.whole(_MAX_TOKENS) for name in _TOKEN_FIELDS},
+        kind: {field.name: (_check(field, options), field.default) for field in fields}
+        for kind, fields in wire.SPECS.items()
     }
 
 
-_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
-# What a field missing from the event means; a field not listed here is required.
-_DEFAULTS: dict[str, Any] = {
-    **dict.fromkeys(
-        ("customer_id", "customer_ip_address", "device", "source", "language", "name"), None
-    ),
-    **dict.fromkeys(("metadata", "attachments", "started_at", "ended_at", "duration_ms"), None),
-    **dict.fromkeys(("tools_used", "response", "error_msg"), None),
-    **dict.fromkeys(_TOKEN_FIELDS, 0),
-    "truncated": False,
-}
 _MISSING = object()
 
 
@@ -119,8 +91,8 @@ class Validator:
         """
         if type(body) is not dict:
             raise BatchRefused(400, "body: expected a JSON object")
-        if type(body.get("schema")) is not int or body["schema"] != 1:
-            raise BatchRefused(400, "schema: expected 1")
+        if type(body.get("schema")) is not int or body["schema"] != wire.SCHEMA_VERSION:
+            raise BatchRefused(400, f"schema: expected {wire.SCHEMA_VERSION}")
         events = body.get("events")
         if type(events) is not list:
             raise BatchRefused(400, "events: expected an array")
@@ -165,14 +137,14 @@ class Validator:
         if micros is None:
             raise f.Invalid("timestamp: expected an RFC 3339 UTC timestamp")
         payload = {}
-        for name, check in checks.items():
+        for name, (check, default) in checks.items():
             value = raw.get(name, _MISSING)
             if value is _MISSING:
-                if name not in _DEFAULTS and name != "is_used":
+                if default is wire.REQUIRED:
                     raise f.Invalid(f"{name}: required")
-                value = _DEFAULTS.get(name, kind == "conversation")
+                value = default
             payload[name] = check(name, value)
-        if "is_used" in payload and payload["is_used"] != (kind == "conversation"):
+        if "is_used" in payload and payload["is_used"] != checks["is_used"][1]:
             raise f.Invalid(f"is_used: expected {str(kind == 'conversation').lower()} for {kind}")
         return NewEvent(event_id, kind, conversation_id, seq, micros, payload)
 
@@ -195,7 +167,7 @@ class Validator:
             or not 0 <= seq <= _MAX_SEQ
             or type(stamp) is not str
             or len(stamp) > 64
-            or (sender != "end_user" and sender != "agent")
+            or sender not in wire.SENDERS
             or type(content) is not str
             or len(content) > options.max_content_chars
             or raw.get("attachments") is not None

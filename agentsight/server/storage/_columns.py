@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ... import _wire as wire
+
 if TYPE_CHECKING:
     from ._base import NewEvent
 
-TEXT_COLUMNS = (
-    "conversation_id",
-    "customer_id",
-    "customer_ip_address",
-    "device",
-    "source",
-    "language",
-    "name",
-    "environment",
-    "country",
-)
+#: The conversation attributes of the wire schema kept as columns of their own.
+ATTRIBUTE_COLUMNS = tuple(name for name in wire.CONVERSATION_FIELDS if name != "metadata")
+TEXT_COLUMNS = ("conversation_id", *ATTRIBUTE_COLUMNS, "country")
 COUNT_COLUMNS = (
     "event_count",
     "message_count",
@@ -25,7 +19,9 @@ COUNT_COLUMNS = (
     "agent_message_count",
     "action_count",
 )
-TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+TOKEN_COLUMNS = wire.TOKEN_FIELDS
+#: What a batch adds to a conversation's row, in the order ``count_event`` keeps them.
+COUNTERS = (*COUNT_COLUMNS, *TOKEN_COLUMNS)
 COLUMNS = (
     "pk",
     *TEXT_COLUMNS,
@@ -39,7 +35,6 @@ COLUMNS = (
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM conversations"
 EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
-TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 
 
 def count_event(totals: list[int], event: NewEvent) -> None:
@@ -53,7 +48,7 @@ def count_event(totals: list[int], event: NewEvent) -> None:
     elif event.type == "action":
         totals[6] += 1
     elif event.type == "token_usage":
-        for offset, field in enumerate(TOKEN_FIELDS):
+        for offset, field in enumerate(TOKEN_COLUMNS):
             totals[7 + offset] += event.payload[field]
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 
 from .._analytics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
+from ._columns import TOKEN_COLUMNS as TOKENS
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "MetricsPlan", "Statement"]
 
@@ -42,7 +43,6 @@ Statement = tuple[str, list[Any]]
 Rows = Sequence[Sequence[Any]]
 _EQUAL_FILTERS = ("customer_id", "environment", "source", "device", "language", "country")
 BREAKDOWNS = ("country", "device", "source", "language", "environment")
-TOKENS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
@@ -65,10 +65,6 @@ POSTGRES = Dialect(
     numbered=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
 )
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _ms(micros: Any) -> float | None:

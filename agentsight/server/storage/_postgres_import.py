@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from ._columns import ATTRIBUTE_COLUMNS, COUNTERS, TOKEN_COLUMNS
 from ._postgres_write import clean, dumps_clean
 from ._sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
 
@@ -60,13 +61,7 @@ TABLES = (
             "pk",
             "project_id",
             "conversation_id",
-            "customer_id",
-            "customer_ip_address",
-            "device",
-            "source",
-            "language",
-            "name",
-            "environment",
+            *ATTRIBUTE_COLUMNS,
             "metadata",
             "country",
             "is_used",
@@ -74,15 +69,7 @@ TABLES = (
             "started_at",
             "ended_at",
             "created_at",
-            "event_count",
-            "message_count",
-            "end_user_message_count",
-            "agent_message_count",
-            "action_count",
-            "prompt_tokens",
-            "completion_tokens",
-            "total_tokens",
-            "embedding_tokens",
+            *COUNTERS,
         ),
         "pk",
     ),
@@ -103,10 +90,7 @@ TABLES = (
             "duration_ms",
             "is_error",
             "response_wait",
-            "prompt_tokens",
-            "completion_tokens",
-            "total_tokens",
-            "embedding_tokens",
+            *TOKEN_COLUMNS,
         ),
         None,
     ),

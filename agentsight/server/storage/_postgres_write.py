@@ -38,7 +38,8 @@ from typing import Any
 
 from .._time import format_ts, now_micros
 from ._base import ConversationChanges, Feedback, KeyInfo, NewEvent, WriteResult
-from ._columns import TOKEN_FIELDS as _TOKEN_FIELDS
+from ._columns import COUNTERS as _COUNTERS
+from ._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
 from ._columns import count_event
 
 __all__ = [
@@ -51,17 +52,6 @@ __all__ = [
     "write_batch",
 ]
 
-_COUNTERS = (
-    "event_count",
-    "message_count",
-    "end_user_message_count",
-    "agent_message_count",
-    "action_count",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "embedding_tokens",
-)
 _INSERT_EVENTS = (
     "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content,"
     " sender, action_name, duration_ms, is_error,"

@@ -29,7 +29,8 @@ from typing import Any
 from .._time import now_micros
 from . import _sqlite_waits as _waits
 from ._base import NewEvent, WriteResult
-from ._columns import TOKEN_FIELDS as _TOKEN_FIELDS
+from ._columns import COUNTERS as _COUNTERS
+from ._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
 from ._columns import count_event
 
 __all__ = ["transaction", "write_batch"]
@@ -87,17 +88,6 @@ def _variable_limit(connection: sqlite3.Connection) -> int:
 _LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named from Python 3.11
 
 
-_COUNTERS = (
-    "event_count",
-    "message_count",
-    "end_user_message_count",
-    "agent_message_count",
-    "action_count",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "embedding_tokens",
-)
 _UPSERT_CONVERSATION = (
     "INSERT INTO conversations (project_id, conversation_id, created_at, started_at, ended_at, "
     + ", ".join(_COUNTERS)
