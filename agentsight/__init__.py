@@ -17,9 +17,10 @@ The modules, in the order an event passes through them:
   the event, a plain tuple (``_events``) in the wire order of ``_wire``.
 - ``_buffer``: the anyio memory object stream the event is put on, from any
   thread, and what a call returns when it is full or behind.
-- ``_engine``: what runs the background for a tracker: thread mode on an
-  anyio blocking portal, or the application's own loop; start, flush,
-  shutdown, exit and fork.
+- ``_lifecycle``: which engine runs for a tracker, and when it starts and
+  stops (the first call, ``async with``, close, the interpreter's exit, fork).
+- ``_engine``: what runs the background: thread mode on an anyio blocking
+  portal, or the application's own loop; flush and shutdown.
 - ``_service``: the background in one loop: ``_batcher`` (events into encoded
   batches, ``_encode``), ``_delivery`` (retries, backoff, spool-after,
   accounting in ``_stats``), ``_spool`` and ``_replay`` (disk, and back).

@@ -14,22 +14,16 @@ A tracker owns at most one engine at a time:
 - ``NullEngine``: no API key (or a start that failed): events are counted as
   dropped.
 
-Closing an engine, or forking, drops it; the next tracking call starts a new one.
-This module is imported with the package: what it needs of anyio is imported
-where an engine starts.
+Closing an engine, or forking, drops it (``_lifecycle``); the next tracking
+call starts a new one.  This module is imported with the package: what it
+needs of anyio is imported where an engine starts.
 """
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
-
-# Its exit hook must be registered before ours (see _register_exit_hook); imported here
-# rather than at the first call, which a web app's first request would wait for.
-import concurrent.futures.thread
 import contextlib
 import logging
-import os
 import threading
 import time
 import weakref
@@ -61,8 +55,8 @@ __all__ = [
     "NullEngine",
     "ReportHandle",
     "ThreadEngine",
+    "completed",
     "make_transport",
-    "on_fork",
 ]
 
 
@@ -264,7 +258,9 @@ class ThreadEngine(_Base):
         starter.start()
         _starting.add(self)
         _live.add(self)
-        _register_exit_hook()
+        from ._lifecycle import register_exit_hook
+
+        register_exit_hook()
 
     def _start(self) -> None:
         """On the starter thread: the portal, then the service in it."""
@@ -490,59 +486,20 @@ class LoopEngine(_Base):
             await task
 
 
-# -- the interpreter's exit and fork ------------------------------------------------------------
+# -- what the exit and fork hooks (see _lifecycle) need to know --------------------------------
 
 #: Thread engines not closed yet: the exit hook closes them.
 _live: weakref.WeakSet[ThreadEngine] = weakref.WeakSet()
 #: Thread engines whose start is under way (importing aiohttp and anyio).
 _starting: weakref.WeakSet[ThreadEngine] = weakref.WeakSet()
-_exit_hook_registered = False
 
 
-def _register_exit_hook() -> None:
-    """Run ``_close_at_exit`` when the main thread ends, before thread pools shut down.
-
-    A plain ``atexit`` hook runs after ``concurrent.futures`` has closed its
-    executors, when asyncio can no longer resolve a host name in a worker
-    thread: the last events of a script sent to ``http://localhost`` would
-    fail.  ``threading._register_atexit`` (what concurrent.futures uses) runs
-    earlier; where it is missing, fall back to ``atexit``.
-    """
-    global _exit_hook_registered
-    if _exit_hook_registered:
-        return
-    _exit_hook_registered = True
-    # concurrent.futures.thread is imported with this module (see the top), so that its
-    # own exit hook is registered before ours and runs after it (last registered, first
-    # run): the loop's DNS look-ups need its threads.
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        try:
-            register(_close_at_exit)
-            return
-        except RuntimeError:  # the interpreter is already shutting down
-            pass
-    atexit.register(_close_at_exit)
+def live_thread_engines() -> list[ThreadEngine]:
+    return list(_live)
 
 
-def _close_at_exit() -> None:
-    for engine in list(_live):
-        pending = engine.pending
-        if pending:
-            logger.info("agentsight: delivering %d buffered events before exit", pending)
-        engine.close()
-
-
-_fork_callbacks: list[weakref.WeakMethod[Callable[[], None]]] = []
-
-
-def on_fork(callback: Callable[[], None]) -> None:
-    """Call the bound method *callback* in a forked child (held weakly)."""
-    _fork_callbacks.append(weakref.WeakMethod(callback))
-
-
-def _before_fork() -> None:
-    """Let starting engines finish their imports (5 s at most).
+def wait_for_starts() -> None:
+    """Before a fork: let starting engines finish their imports (5 s at most).
 
     A child forked mid-import inherits half-imported modules whose import
     locks belong to a thread it does not have: its next import of them hangs.
@@ -551,19 +508,7 @@ def _before_fork() -> None:
         engine.wait_started(5.0)
 
 
-def _after_fork_in_child() -> None:
-    global _exit_hook_registered
+def forget_thread_engines() -> None:
+    """In a forked child: the parent's threads are not here."""
     _live.clear()
     _starting.clear()
-    _exit_hook_registered = False
-    alive = []
-    for ref in _fork_callbacks:
-        callback = ref()
-        if callback is not None:
-            callback()
-            alive.append(ref)
-    _fork_callbacks[:] = alive
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)

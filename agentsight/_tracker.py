@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Mapping, Sequence
@@ -24,16 +23,16 @@ from ._buffer import BEHIND, CLOSED, DONE, TAKEN, CatchUp, Intake, Overflow, Put
 from ._buffer import wait_caught_up_blocking as _wait_caught_up
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
-from ._engine import Engine, NullEngine, ReportHandle, ThreadEngine, make_transport, on_fork
+from ._engine import ReportHandle
 from ._events import Event, items
+from ._lifecycle import Lifecycle, on_fork
 from ._loops import running_backend
 from ._wire import CONVERSATION_FIELDS, LONG, SHORT
 from .helpers import generate_conversation_id
 
 if TYPE_CHECKING:
     from ._action import Action
-    from ._engine import LoopEngine
-    from ._stats import Stats, TrackerStats
+    from ._stats import TrackerStats
     from .transports._base import Transport
 
 # The machinery of the background (anyio, aiohttp, attrs, the service) is imported
@@ -122,11 +121,8 @@ class ConversationTracker:
             self._config_now()
         self._context = new_context_var()
         self._registry = Registry()
-        self._lock = threading.Lock()  # starting and stopping engines
-        self._stats: Stats | None = None  # made at the first start (attrs is a slow import)
-        self._engine: Engine | None = None
-        self._intake: Intake | None = None  # the engine's, read once per call
-        self._blocks: list[bool] = []  # per open `async with`: whether it started the engine
+        self._intake: Intake | None = None  # the engine's buffer, read once per call
+        self._lifecycle = Lifecycle(self._config_now, lambda: self._transport, self._set_intake)
         self._warned_no_conversation = False
         on_fork(self._after_fork)
 
@@ -152,7 +148,7 @@ class ConversationTracker:
             ConfigurationError: a bad setting.
             RuntimeError: the tracker is already running; ``aclose()`` it first.
         """
-        if self._engine is not None:
+        if self._lifecycle.engine is not None:
             raise RuntimeError("configure() must be called before the first tracking call")
         transport = settings.pop("transport", None)
         merged = {**self._settings, **{k: v for k, v in settings.items() if v is not None}}
@@ -163,119 +159,20 @@ class ConversationTracker:
         self._config = None
         self._max_chars = -1
 
-    def _stats_now(self) -> Stats:
-        if self._stats is None:
-            from ._stats import Stats
+    # -- starting and stopping (see _lifecycle) ----------------------------------------------------
 
-            self._stats = Stats()
-        return self._stats
-
-    def _spool_now(self) -> Any:
-        config = self._config_now()
-        if config.spool_dir is None:
-            return None
-        from ._spool import Spool
-
-        return Spool(config.spool_dir, fsync=config.spool_fsync, max_bytes=config.spool_max_bytes)
-
-    # -- engines ----------------------------------------------------------------------------------
+    def _set_intake(self, intake: Intake | None) -> None:
+        self._intake = intake
 
     def _start(self) -> Intake:
-        """Start thread mode on the first tracking call made outside ``async with``."""
-        with self._lock:
-            if self._engine is not None:
-                return self._engine.intake
-            config = self._config_now()
-            stats = self._stats_now()
-            engine: Engine
-            if self._transport is None and config.api_key is None:
-                logger.warning(
-                    "AgentSight has no API key (set AGENTSIGHT_API_KEY or pass api_key=): "
-                    "tracked events are dropped and counted in stats().dropped_by_reason"
-                )
-                engine = NullEngine(config, stats)
-            else:
-                thread_engine = ThreadEngine(
-                    config,
-                    lambda: make_transport(config, self._transport),
-                    stats,
-                    self._spool_now(),  # here: overflow while starting spools too
-                )
-                thread_engine.on_started = lambda: self._started(thread_engine)
-                thread_engine.on_stopped = lambda: self._stopped(thread_engine)
-                try:
-                    thread_engine.start()
-                    engine = thread_engine
-                except RuntimeError as exc:  # at interpreter exit: never raise into a call
-                    logger.error("AgentSight could not start its thread (%s); events dropped", exc)
-                    engine = NullEngine(config, stats, "start_failed")
-            if isinstance(engine, NullEngine):
-                null_engine = engine
-                null_engine.on_stopped = lambda: self._stopped(null_engine)
-            self._engine, self._intake = engine, engine.intake
-            return engine.intake
-
-    def _started(self, engine: Engine) -> None:
-        """A thread engine serves now: calls go straight to its buffer."""
-        with self._lock:
-            if self._engine is engine:
-                self._intake = engine.intake
-
-    def _stopped(self, engine: Engine) -> None:
-        """*engine* has stopped: the next tracking call starts a new one."""
-        with self._lock:
-            if self._engine is not engine:
-                return
-            self._engine = self._intake = None
-        self._log_summary()
+        return self._lifecycle.start()
 
     async def __aenter__(self) -> ConversationTracker:
-        if self._engine is not None:
-            # Already running (thread mode, or an outer block): leaving this block
-            # flushes; the tracker keeps running for whoever started it.
-            self._blocks.append(False)
-            return self
-        import anyio
-
-        engine = self._loop_engine()
-        if engine is None:  # no API key: count and drop, as in thread mode
-            self._start()
-            self._blocks.append(True)
-            return self
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        try:
-            await task_group.start(engine.serve)
-        except BaseException:
-            await task_group.__aexit__(None, None, None)
-            raise
-        engine.task_group = task_group
-        self._engine, self._intake = engine, engine.intake
-        self._blocks.append(True)
+        await self._lifecycle.enter()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        if self._blocks and not self._blocks.pop():
-            await self.flush()
-            return
-        task_group = getattr(self._engine, "task_group", None)
-        try:
-            await self.aclose()
-        finally:  # even when cancelled: the task group must be left where it was entered
-            if task_group is not None:
-                await task_group.__aexit__(*exc_info)
-
-    def _loop_engine(self) -> LoopEngine | None:
-        """A ``LoopEngine`` for this tracker; ``None`` without an API key."""
-        from ._engine import LoopEngine
-
-        config, stats = self._config_now(), self._stats_now()
-        transport = make_transport(config, self._transport)
-        if transport is None:
-            return None
-        engine = LoopEngine(config, transport, stats, self._spool_now())
-        engine.on_stopped = lambda: self._stopped(engine)
-        return engine
+        await self._lifecycle.exit(*exc_info)
 
     async def astart(self) -> None:
         """Start in the running asyncio loop without ``async with`` (startup/shutdown hooks).
@@ -283,39 +180,14 @@ class ConversationTracker:
         Pair it with ``await tracker.aclose()``, which may run in another task.
         Under trio, use ``async with tracker`` instead.
         """
-        if self._engine is not None:
-            return
-        if running_backend() != "asyncio":
-            raise RuntimeError("astart() needs asyncio; under trio use `async with tracker:`")
-        import asyncio
-
-        import anyio
-
-        engine = self._loop_engine()
-        if engine is None:  # no API key: count and drop, as in thread mode
-            self._start()
-            return
-        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def main() -> None:
-            async with anyio.create_task_group() as tg:
-                await tg.start(engine.serve)
-                ready.set_result(None)
-
-        engine.task = task = asyncio.get_running_loop().create_task(main())
-        await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        self._engine, self._intake = engine, engine.intake
+        await self._lifecycle.astart()
 
     async def aclose(self) -> None:
         """Deliver what is buffered (within ``shutdown_timeout``) and stop.
 
         A tracking call made afterwards starts the tracker again (in thread mode).
         """
-        engine = self._engine
-        if engine is not None:
-            await engine.aclose()  # it detaches itself (_stopped)
+        await self._lifecycle.aclose()
 
     def close(self) -> None:
         """Sync ``aclose()`` for thread mode (scripts, WSGI apps); the exit hook calls it too.
@@ -323,38 +195,14 @@ class ConversationTracker:
         A tracker running in an event loop (``async with``, ``astart()``) is
         stopped by that loop: ``close()`` leaves it alone.
         """
-        engine = self._engine
-        if engine is not None:
-            engine.close()
-
-    def _log_summary(self) -> None:
-        s = self.stats()
-        level = logging.WARNING if s.dropped else logging.INFO
-        logger.log(
-            level,
-            "agentsight stopped: %d sent (%d accepted, %d duplicates, %d rejected), "
-            "%d retried, %d spooled, %d replayed, %d dropped %s",
-            *(s.sent, s.accepted, s.duplicates, s.rejected, s.retried),
-            *(s.spooled, s.replayed, s.dropped, s.dropped_by_reason or ""),
-        )
+        self._lifecycle.close()
 
     def _after_fork(self) -> None:
         """In a forked child: forget the parent's engine, counts and locks; start afresh."""
         global _TOKENS_LOCK
         _TOKENS_LOCK = threading.Lock()  # a lock held at the fork would never be released
-        self._lock = threading.Lock()
         self._registry.after_fork()
-        if self._engine is not None:
-            self._engine.forget()  # the parent's open spool file stays the parent's
-        self._engine = self._intake = self._stats = None
-        self._blocks = []
-        multiprocessing = sys.modules.get("multiprocessing")
-        if multiprocessing is not None:
-            # A multiprocessing child ends with os._exit: the exit hook never runs there,
-            # but multiprocessing's own finalizers do.  Deliver what the child tracked.
-            import multiprocessing.util
-
-            multiprocessing.util.Finalize(None, self.close, exitpriority=10)
+        self._lifecycle.after_fork()
 
     def flush(self, timeout: float | None = None) -> ReportHandle:
         """Send everything buffered now, whatever the conversation, and wait for the answers.
@@ -369,12 +217,7 @@ class ConversationTracker:
             for delivery failures: they show as ``pending`` or ``failed``.
         """
         wait = self._config_now().flush_timeout if timeout is None else timeout
-        engine = self._engine
-        if engine is None:
-            from ._engine import completed
-
-            return completed()
-        return engine.flush(wait)
+        return self._lifecycle.flush(wait)
 
     def send_tracked_data(self, timeout: float | None = None) -> ReportHandle:
         """Flush now and wait for the collector's answers (see ``flush``)."""
@@ -382,8 +225,8 @@ class ConversationTracker:
 
     def stats(self) -> TrackerStats:
         """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
-        engine = self._engine
-        return self._stats_now().snapshot(0 if engine is None else engine.pending)
+        lifecycle = self._lifecycle
+        return lifecycle.stats.snapshot(lifecycle.pending)
 
     # -- the hot path ----------------------------------------------------------------------------
 
@@ -403,9 +246,9 @@ class ConversationTracker:
                 return CatchUp(intake)  # awaited, it waits; a plain call ignores it
             _wait_caught_up(intake)  # sync code in thread mode: wait here, as briefly
             return DONE
-        engine = self._engine
+        engine = self._lifecycle.engine
         if put is CLOSED or engine is None:
-            self._stats_now().drop("after_close")
+            self._lifecycle.stats.drop("after_close")
             return DONE
         return Overflow(event, engine.wait_for_room, engine.drop)
 

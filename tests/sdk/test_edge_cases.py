@@ -47,7 +47,7 @@ async def test_flush_after_the_engine_stopped_does_not_hang(sink: Sink) -> None:
     """A flush that reaches an engine after its shutdown returns at once with a report."""
     tracker = ConversationTracker(api_key=KEY, endpoint=sink.url)
     async with tracker:
-        engine = tracker._engine
+        engine = tracker._lifecycle.engine
         assert engine is not None
         await tracker.track_human_message("hi", conversation_id="late")
     with anyio.fail_after(1):
@@ -78,7 +78,7 @@ def test_unwritable_spool_keeps_retrying_in_memory(sink: Sink, tmp_path: Path) -
 
     unwritable = Spool(tmp_path / "ok", fsync="never", max_bytes=10**9)
     unwritable.directory = spool  # every new file now fails to be created
-    tracker._spool_now = lambda: unwritable  # type: ignore[method-assign]
+    tracker._lifecycle._spool = lambda: unwritable  # type: ignore[method-assign]
     for n in range(100):
         tracker.track_human_message(f"m{n}", conversation_id="ro")
     threading.Event().wait(1.0)  # past spool_after: spooling was tried and failed
