@@ -61,7 +61,7 @@ def test_docs_table_of_fields_matches_the_wire_module() -> None:
     """docs/wire-schema.md lists every kind's fields, types, defaults and limits as _wire."""
     text = (ROOT / "docs" / "wire-schema.md").read_text()
     table = text.split("<!-- wire-fields -->")[1].split("<!-- /wire-fields -->")[0]
-    documented = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    documented = [row for row in table.splitlines() if row.startswith("| ") and "---" not in row]
     assert documented[1:] == rows(), "\n".join(rows())
     assert f"Wire schema, version {wire.SCHEMA_VERSION}" in text
 

@@ -83,7 +83,7 @@ async def test_puts_from_other_threads_wake_the_waiting_batcher() -> None:
             for thread in threads:
                 thread.start()
             await anyio.to_thread.run_sync(lambda: [t.join() for t in threads])
-            while buffer.level():
+            while buffer.level():  # noqa: ASYNC110 - the batcher task drains it
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
     assert 1 <= woken < 200, woken

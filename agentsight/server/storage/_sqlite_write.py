@@ -62,9 +62,8 @@ def _insert_events(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) 
 
     Why not ``executemany``: it goes from Python to SQLite and back for every row
     (binding, a step that gives the GIL back and wins it again, a reset); one
-    statement of many rows makes that trip once.  The write stage took 7-26% less
-    CPU per event on the SDK's batches (``benchmarks/ingest_cpu.py``, three
-    alternating runs: medians 17.2 -> 16.0 us).
+    statement of many rows makes that trip once (``benchmarks/ingest_cpu.py``
+    measures the write stage).
     """
     most = min(_MOST_ROWS, _variable_limit(connection) // _EVENT_WIDTH)
     start, count = 0, len(rows)
@@ -123,10 +122,10 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
             connection.execute("ROLLBACK")
 
 
-# One encoder for all: json.dumps with options builds a new one per call (5x slower).
+# One encoder for all: json.dumps with options builds a new one per call.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _fast_dumps: Callable[[Any], bytes] | None
-try:  # the server extra installs it: 5x faster than the stdlib's encoder here
+try:  # the server extra installs it: several times the stdlib's encoder's speed
     from orjson import dumps as _fast_dumps
 except ImportError:  # pragma: no cover - without it, the stdlib's encoder alone
     _fast_dumps = None
