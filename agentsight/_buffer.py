@@ -31,7 +31,7 @@ cancelling the wait cannot lose an event.
 from __future__ import annotations
 
 import enum
-import functools
+import itertools
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -143,12 +143,14 @@ class Buffer:
         self._send: MemoryObjectSendStream[Any]
         self._receive: MemoryObjectReceiveStream[Any]
         self._send, self._receive = anyio.create_memory_object_stream[Any](max_buffer)
-        self._send_nowait = self._send.send_nowait
+        #: The stream's ``send_nowait``; the tracker's hot path calls it directly and then
+        #: ``after_put`` when ``alert`` is set or ``items`` is past ``soft_limit``.
+        self.send_nowait = self._send.send_nowait
         self._receive_nowait = self._receive.receive_nowait
         # The stream's own deque, for its length on every put (the soft limit) and to take
         # back an event that raced a close.  statistics() gives the length too, but builds
         # a tuple each time; tests/sdk/test_buffer.py checks that the two agree.
-        self._items: collections.deque[Any] = self._send._state.buffer
+        self.items: collections.deque[Any] = self._send._state.buffer
         self._full = anyio.WouldBlock
         self._gone = (anyio.ClosedResourceError, anyio.BrokenResourceError)
         self._empty = anyio.WouldBlock
@@ -160,6 +162,9 @@ class Buffer:
         self.failing = False  # delivery fails now: nobody waits for room or to catch up
         self.waiting = False  # the batcher waits in readable(): the next put wakes it
         self._wake_pending = False
+        #: A put must take the slow path (``after_put``): the batcher waits and no wake-up
+        #: is on its way, or the buffer is closed.  One flag, read on every call.
+        self.alert = False
         self._wakeup = anyio.Event()
         self._low = 0
         self._room: anyio.Event | None = None
@@ -170,17 +175,30 @@ class Buffer:
 
     # -- the callers' side ---------------------------------------------------------------------
 
+    def _update_alert(self) -> None:
+        self.alert = (self.waiting and not self._wake_pending) or self.closed
+
     def put(self, item: Any) -> Put:
         """Hand *item* over without blocking, from any thread."""
         try:
-            self._send_nowait(item)
+            self.send_nowait(item)
         except self._full:
             return CLOSED if self.closed else FULL
         except self._gone:
             return CLOSED
-        if ((self.waiting and not self._wake_pending) or self.closed) and not self._woken(item):
+        if self.alert or len(self.items) > self.soft_limit:
+            return self.after_put(item)
+        return TAKEN
+
+    def not_sent(self) -> Put:
+        """What a ``send_nowait`` that raised means: no room, or closed."""
+        return CLOSED if self.closed else FULL
+
+    def after_put(self, item: Any) -> Put:
+        """The rest of a put of *item* that found ``alert`` set or the soft limit passed."""
+        if self.alert and not self._woken(item):
             return CLOSED
-        return TAKEN if len(self._items) <= self.soft_limit else BEHIND
+        return TAKEN if len(self.items) <= self.soft_limit else BEHIND
 
     def _woken(self, item: Any) -> bool:
         """After a put that found the batcher waiting or the buffer closed: wake it, or
@@ -190,17 +208,19 @@ class Buffer:
             return True
         if self.closed:
             try:
-                self._items.remove(item)
+                self.items.remove(item)
                 return False
             except ValueError:  # the batcher has it already
                 return True
         if not self._wake_pending:
             self._wake_pending = True
+            self._update_alert()
             self._wake_from_thread(self._wake_from_other_thread)
         return True
 
     def _wake_from_other_thread(self) -> None:
         self._wake_pending = False  # first: a put from now on schedules its own
+        self._update_alert()
         self.wake()
 
     async def send(self, item: Any) -> None:
@@ -213,10 +233,10 @@ class Buffer:
         self.wake()
 
     def level(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def behind(self) -> bool:
-        return len(self._items) > self.soft_limit // 2 and not self.closed and not self.failing
+        return len(self.items) > self.soft_limit // 2 and not self.closed and not self.failing
 
     async def caught_up(self, most: float) -> None:
         """Wait until the batcher has taken all but half the soft limit, while delivery works."""
@@ -255,30 +275,33 @@ class Buffer:
         The documented way to wait for the first event of a batch: it takes
         nothing, so a cancellation here loses nothing.
         """
-        while not self._items:
+        while not self.items:
             if self.closed:
                 return False
             self.waiting = True
+            self._update_alert()
             # Announced first, checked again: a put from another thread that missed
             # the flag is seen here, and one that sees it wakes us.
-            if not self._items and not self.closed:
+            if not self.items and not self.closed:
                 await self._wakeup.wait()
                 import anyio
 
                 self._wakeup = anyio.Event()
             self.waiting = False
+            self._update_alert()
         return True
 
     def wake(self) -> None:
         """Wake a waiting batcher (on the owner's thread)."""
         if self.waiting:
             self.waiting = False
+            self._update_alert()
             self._wakeup.set()
 
     def check_room(self) -> None:
         """After taking: release the callers waiting to catch up, if the level is low enough."""
         room = self._room
-        if room is not None and (len(self._items) <= self._low or self.failing or self.closed):
+        if room is not None and (len(self.items) <= self._low or self.failing or self.closed):
             self._room = None
             room.set()
 
@@ -290,6 +313,7 @@ class Buffer:
     def close(self) -> None:
         """Stop intake (on the owner's thread): the batcher takes the rest and ends."""
         self.closed = True
+        self.alert = True
         self._send.close()  # callers waiting for room get ClosedResourceError
         self.check_room()
         self.wake()
@@ -303,8 +327,8 @@ class Buffer:
             if item is None:
                 break
             late.append(item)
-        while self._items:  # a put from another thread that raced the close
-            late.append(self._items.popleft())
+        while self.items:  # a put from another thread that raced the close
+            late.append(self.items.popleft())
         self._receive.close()
         return late
 
@@ -320,7 +344,7 @@ class StartupBuffer:
 
     def __init__(self, max_buffer: int, stats: Stats) -> None:
         self._lock = threading.Lock()
-        self._items: list[Any] = []
+        self.items: list[Any] = []
         self._max = max_buffer
         self.soft_limit = soft_limit(max_buffer)
         self._stats = stats
@@ -335,27 +359,27 @@ class StartupBuffer:
         with self._lock:
             target = self._target
             if target is None:
-                if len(self._items) >= self._max:
+                if len(self.items) >= self._max:
                     return FULL
-                self._items.append(item)
-                return TAKEN if len(self._items) <= self.soft_limit else BEHIND
+                self.items.append(item)
+                return TAKEN if len(self.items) <= self.soft_limit else BEHIND
         return target.put(item)
 
     def level(self) -> int:
         target = self._target
-        return len(self._items) if target is None else target.level()
+        return len(self.items) if target is None else target.level()
 
     def behind(self) -> bool:
         target = self._target
-        return target.behind() if target is not None else len(self._items) > self.soft_limit // 2
+        return target.behind() if target is not None else len(self.items) > self.soft_limit // 2
 
     async def caught_up(self, most: float) -> None:
         await _poll_caught_up(self, most)
 
     def hand_over(self, target: Intake) -> None:
         with self._lock:  # puts wait meanwhile: nothing overtakes the first events
-            refused = sum(target.put(item) in (FULL, CLOSED) for item in self._items)
-            self._items.clear()
+            refused = sum(target.put(item) in (FULL, CLOSED) for item in self.items)
+            self.items.clear()
             self._target = target
         if refused:  # the buffer starts empty and at least as big: only a closed one refuses
             self._stats.drop("after_close", refused)
@@ -393,9 +417,15 @@ class Done:
 
     __slots__ = ()
 
-    # A partial, not a method: called without ``self``, all in C (awaited calls are the
-    # hot path of async code).  ``await`` gets an empty iterator: done, value None.
-    __await__ = functools.partial(iter, ())
+    # Not a method: a C callable that ``await`` calls without ``self`` and that hands back
+    # one shared, exhausted iterator (done, value None).  Awaited calls are the hot path
+    # of async code, and this is the cheapest awaitable CPython has short of none.
+    if TYPE_CHECKING:
+
+        def __await__(self) -> Generator[Any, None, None]: ...
+
+    else:
+        __await__ = itertools.repeat(iter(())).__next__
 
     def __repr__(self) -> str:
         return "<tracked>"

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _validate as check
-from ._buffer import BEHIND, CLOSED, DONE, TAKEN, CatchUp, Intake, Overflow, Put
+from ._buffer import BEHIND, CLOSED, DONE, TAKEN, Buffer, CatchUp, Intake, Overflow, Put
 from ._buffer import wait_caught_up_blocking as _wait_caught_up
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
@@ -121,7 +121,8 @@ class ConversationTracker:
             self._config_now()
         self._context = new_context_var()
         self._registry = Registry()
-        self._intake: Intake | None = None  # the engine's buffer, read once per call
+        self._intake: Intake | None = None  # where calls put events now
+        self._buffer: Buffer | None = None  # the same when it is the stream (the fast path)
         self._lifecycle = Lifecycle(self._config_now, lambda: self._transport, self._set_intake)
         self._warned_no_conversation = False
         on_fork(self._after_fork)
@@ -163,6 +164,7 @@ class ConversationTracker:
 
     def _set_intake(self, intake: Intake | None) -> None:
         self._intake = intake
+        self._buffer = intake if isinstance(intake, Buffer) else None
 
     def _start(self) -> Intake:
         return self._lifecycle.start()
@@ -241,6 +243,8 @@ class ConversationTracker:
 
     def _not_taken(self, event: Event, put: Put, intake: Intake) -> Any:
         """``put`` said BEHIND, FULL or CLOSED: what the call returns."""
+        if put is TAKEN:
+            return DONE
         if put is BEHIND:  # buffered, but the background is behind: let the caller slow down
             if _get_ident() == intake.owner or running_backend() is not None:
                 return CatchUp(intake)  # awaited, it waits; a plain call ignores it
@@ -319,14 +323,17 @@ class ConversationTracker:
             attachments,
             truncated,
         )
-        # _emit() written out: messages are most calls, and a call frame is a good share.
-        intake = self._intake
-        if intake is None:
+        # Buffer.put written out: messages are most calls, and a frame is a good share.
+        buffer = self._buffer
+        if buffer is None:  # not started, starting, or nowhere to send
             return self._emit(event)  # type: ignore[no-any-return]
-        put = intake.put(event)
-        if put is TAKEN:
-            return DONE
-        return self._not_taken(event, put, intake)  # type: ignore[no-any-return]
+        try:
+            buffer.send_nowait(event)
+        except Exception:  # anyio's WouldBlock (full) or ClosedResourceError
+            return self._not_taken(event, buffer.not_sent(), buffer)  # type: ignore[no-any-return]
+        if buffer.alert or len(buffer.items) > buffer.soft_limit:
+            return self._not_taken(event, buffer.after_put(event), buffer)  # type: ignore[no-any-return]
+        return DONE
 
     # -- the documented calls ---------------------------------------------------------------------
 

@@ -307,6 +307,7 @@ def pct(samples: list[float], q: float) -> float:
 
 def hot_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     blocks = [b for r in rounds for b in r["blocks_ns"]]
+    documented = [b for r in rounds for b in r.get("awaited_blocks_ns") or r["blocks_ns"]]
     calls = [c - r["clock_pair_ns"] for r in rounds for c in r["calls_ns"]]
     return {
         "median_ns": round(statistics.median(blocks), 1),
@@ -317,6 +318,13 @@ def hot_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "block_p999_ns": round(pct(blocks, 0.999), 1),
         "first_call_ms": round(statistics.median(r["first_call_ns"] for r in rounds) / 1e6, 2),
         "round_medians_ns": [round(statistics.median(r["blocks_ns"]), 1) for r in rounds],
+        # The call as the README tells users to write it: awaited in async code (ours
+        # under `async with`), plain elsewhere (sync code; the peers have no other).
+        "documented_median_ns": round(statistics.median(documented), 1),
+        "documented_round_medians_ns": [
+            round(statistics.median(r.get("awaited_blocks_ns") or r["blocks_ns"]), 1)
+            for r in rounds
+        ],
         "clock_pair_ns": [r["clock_pair_ns"] for r in rounds],
         "blocks": len(blocks),
         "timed_calls": len(calls),
@@ -477,7 +485,14 @@ def run(plan: Plan, logs: Path) -> dict[str, dict[str, Any]]:
 
 #: (row title, case, field, which way is better, format)
 ROWS: list[tuple[str, str, str, str, str]] = [
-    ("hot path: median ns per call", "hot", "median_ns", "lower", "{:,.0f}"),
+    (
+        "hot path, the documented call (async code: awaited): median ns",
+        "hot",
+        "documented_median_ns",
+        "lower",
+        "{:,.0f}",
+    ),
+    ("hot path, plain call: median ns per call", "hot", "median_ns", "lower", "{:,.0f}"),
     ("hot path: p99 ns per call", "hot", "p99_ns", "lower", "{:,.0f}"),
     ("hot path: p99.9 ns per call", "hot", "p999_ns", "lower", "{:,.0f}"),
     ("first call (starts the SDK), ms", "hot", "first_call_ms", "lower", "{:,.2f}"),
@@ -547,9 +562,17 @@ def targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         found.append({"target": target, "met": met, "figure": figure})
 
     for sdk in OURS:
+        x = cheapest / hot[sdk]["documented_median_ns"]
+        call = "awaited" if sdk == "ours-async" else "plain"
+        add(
+            f"hot path of the documented call ({call}) >= 20x cheaper than the cheapest "
+            f"peer ({sdk})",
+            x >= 20,
+            f"{hot[sdk]['documented_median_ns']:,.0f} ns vs {cheapest:,.0f} ns: {x:.1f}x",
+        )
         x = cheapest / hot[sdk]["median_ns"]
         add(
-            f"hot path median >= 20x cheaper than the cheapest peer ({sdk})",
+            f"hot path of the plain call >= 20x cheaper than the cheapest peer ({sdk})",
             x >= 20,
             f"{hot[sdk]['median_ns']:,.0f} ns vs {cheapest:,.0f} ns: {x:.1f}x",
         )
@@ -635,7 +658,7 @@ def markdown(report: dict[str, Any]) -> str:
         "receiver has the last event (ours into our collector: until the last batch is "
         "committed and answered); peers use their default queues, which drop when full.",
         "",
-        "## Targets of issue 5",
+        "## Targets (issues 5 and 15)",
         "",
         *(
             f"- {'met' if t['met'] else '**missed**'}: {t['target']}: {t['figure']}"

@@ -1,6 +1,6 @@
 """Ours, in an asyncio app: ``async with ConversationTracker(...)``, calls on the loop.
 
-The hot path is the plain call (``tracker.track_human_message(...)`` without
+The hot case times the plain call (``tracker.track_human_message(...)`` without
 ``await``: it returns a completed awaitable); the loop and e2e cases await it,
 as the README shows for async code (awaited calls wait for room, never drop).
 """

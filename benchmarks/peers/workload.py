@@ -33,12 +33,20 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+# benchmarks/sdk_ab.py runs ours from another copy of the package (a baseline commit):
+# that copy first on the path, ahead of the project's editable install.
+_TREE = os.environ.get("BENCH_AGENTSIGHT_TREE")
+if _TREE:
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, _TREE)
 
 MESSAGE = ("Where is my order? " * 11)[:200]
 METADATA = {"model": "gpt-4o", "latency_ms": 412, "channel": "web", "lang": "en"}
@@ -186,11 +194,27 @@ def hot(adapter: Adapter, calls: int, per_call: int) -> dict[str, Any]:
     return report
 
 
+async def _ablocks(call: Callable[[str], Any], cid: str, calls: int) -> list[float]:
+    """``_blocks`` for the awaited call: ``await call(cid)`` in 100-call blocks, where
+    *call* returns what the tracking call returned (``await tracker.track_...(...)`` in a
+    handler, with the same adapter function in between as the plain case)."""
+    per_call: list[float] = []
+    clock = time.perf_counter_ns
+    for _ in range(calls // BLOCK):
+        start = clock()
+        for _ in range(BLOCK):
+            await call(cid)
+        per_call.append((clock() - start) / BLOCK)
+    return per_call
+
+
 async def ahot(adapter: Adapter, calls: int, per_call: int) -> dict[str, Any]:
-    """The hot case inside the running loop that hosts the tracker (ours, ``async with``)."""
+    """The hot case inside the running loop that hosts the tracker (ours, ``async with``):
+    the plain call, then the awaited one (what the README shows for async code)."""
     cid = "bench-hot"
     await adapter.astart()
     blocks: list[float] = []
+    awaited: list[float] = []
     singles: list[int] = []
     started = time.perf_counter_ns()
     with adapter.conversation(cid):  # for ours, entering records it: the first call
@@ -200,10 +224,14 @@ async def ahot(adapter: Adapter, calls: int, per_call: int) -> dict[str, Any]:
         for _ in range(calls // CHUNK):
             blocks += _blocks(adapter.track, cid, CHUNK)
             await adapter.aflush()  # the sender runs when the handler yields
+            awaited += await _ablocks(adapter.track, cid, CHUNK)
+            await adapter.aflush()
         for _ in range(per_call // CHUNK):
             singles += _one_by_one(adapter.track, cid, CHUNK)
             await adapter.aflush()
     report = _hot_report(blocks, singles, calls, per_call)
+    report["tracked"] += calls // CHUNK * CHUNK
+    report["awaited_blocks_ns"] = awaited
     report["first_call_ns"] = first_call_ns
     report["sdk_stats"] = adapter.sdk_stats()
     await adapter.astop()
