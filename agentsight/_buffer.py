@@ -342,7 +342,7 @@ class StartupBuffer:
 
     owner = -1  # no thread's loop drains it
 
-    def __init__(self, max_buffer: int, stats: Stats) -> None:
+    def __init__(self, max_buffer: int, stats: Callable[[], Stats]) -> None:
         self._lock = threading.Lock()
         self.items: list[Any] = []
         self._max = max_buffer
@@ -382,7 +382,7 @@ class StartupBuffer:
             self.items.clear()
             self._target = target
         if refused:  # the buffer starts empty and at least as big: only a closed one refuses
-            self._stats.drop("after_close", refused)
+            self._stats().drop("after_close", refused)
 
 
 class NullBuffer:
@@ -391,12 +391,12 @@ class NullBuffer:
     closed = False
     owner = -1
 
-    def __init__(self, stats: Stats, reason: str = "no_api_key") -> None:
+    def __init__(self, stats: Callable[[], Stats], reason: str = "no_api_key") -> None:
         self._stats = stats
         self._reason = reason
 
     def put(self, item: Any) -> Put:
-        self._stats.drop(self._reason)
+        self._stats().drop(self._reason)
         return TAKEN  # counted as dropped: nothing to wait for
 
     def level(self) -> int:

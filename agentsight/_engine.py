@@ -145,9 +145,14 @@ class _Base:
 
     intake: Intake
 
-    def __init__(self, config: TrackerConfig, stats: Stats, spool: Spool | None) -> None:
+    def __init__(
+        self, config: TrackerConfig, stats: Callable[[], Stats], spool: Spool | None
+    ) -> None:
         self._config = config
-        self._stats = stats
+        # The counters, made on first use: their module imports attrs, which the first
+        # tracking call of a process should not wait for (thread mode makes them on its
+        # starter thread).
+        self._stats_of = stats
         self._spool = spool
         self._warned_full = False
         self.on_stopped: Callable[[], None] = _nothing  # the tracker detaches it
@@ -167,12 +172,12 @@ class _Base:
 
             try:
                 self._spool.append([utf8(encode_event(event, new_ids(1)[0]))])
-                self._stats.add_spooled(1)
+                self._stats_of().add_spooled(1)
                 return
             except OSError as exc:  # disk full, say: count it, say it once
                 logger.error("AgentSight could not spool an event: %s", exc)
                 reason = "spool_failed"
-        self._stats.drop(reason)
+        self._stats_of().drop(reason)
         if not self._warned_full:
             self._warned_full = True
             logger.warning(
@@ -207,7 +212,9 @@ class _Base:
 class NullEngine(_Base):
     """Nowhere to send: every event is counted as dropped for *reason*."""
 
-    def __init__(self, config: TrackerConfig, stats: Stats, reason: str = "no_api_key") -> None:
+    def __init__(
+        self, config: TrackerConfig, stats: Callable[[], Stats], reason: str = "no_api_key"
+    ) -> None:
         super().__init__(config, stats, None)
         self.intake = NullBuffer(stats, reason)
 
@@ -236,7 +243,7 @@ class ThreadEngine(_Base):
         self,
         config: TrackerConfig,
         transport: Callable[[], Transport | None],
-        stats: Stats,
+        stats: Callable[[], Stats],
         spool: Spool | None,
     ) -> None:
         super().__init__(config, stats, spool)
@@ -268,6 +275,7 @@ class ThreadEngine(_Base):
         try:
             from ._loops import PortalThread
 
+            self._stats_of()  # here, not on the first call's thread (see _Base)
             transport = self._make_transport()
             assert transport is not None
             self._thread = PortalThread("agentsight")
@@ -283,7 +291,7 @@ class ThreadEngine(_Base):
         from ._service import Service
 
         try:
-            service = Service(self._config, transport, self._stats, self._spool, own_loop=True)
+            service = Service(self._config, transport, self._stats_of(), self._spool, own_loop=True)
             self._stop = stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 await tg.start(service.serve)
@@ -308,7 +316,7 @@ class ThreadEngine(_Base):
         with self._lock:
             if self._started.is_set():
                 return
-            null = NullBuffer(self._stats, "start_failed")
+            null = NullBuffer(self._stats_of, "start_failed")
             self.intake = null
             self._startup.hand_over(null)
             self._end_start()
@@ -413,7 +421,7 @@ class LoopEngine(_Base):
         self,
         config: TrackerConfig,
         transport: Transport,
-        stats: Stats,
+        stats: Callable[[], Stats],
         spool: Spool | None,
     ) -> None:
         super().__init__(config, stats, spool)
@@ -434,7 +442,7 @@ class LoopEngine(_Base):
         from ._service import Service
 
         self._stop, self._stopped = stop, stopped = anyio.Event(), anyio.Event()
-        service = Service(self._config, self._transport, self._stats, self._spool)
+        service = Service(self._config, self._transport, self._stats_of(), self._spool)
         try:
             async with BlockingPortal() as portal, anyio.create_task_group() as tg:
                 await tg.start(service.serve)

@@ -65,6 +65,10 @@ class Lifecycle:
 
     @property
     def stats(self) -> Stats:
+        return self._stats_now()
+
+    def _stats_now(self) -> Stats:
+        """The counters, made at first need (their module imports attrs, a slow import)."""
         if self._stats is None:
             from ._stats import Stats
 
@@ -110,7 +114,7 @@ class Lifecycle:
         with self._lock:
             if self.engine is not None:
                 return self.engine.intake
-            config, stats = self._config(), self.stats
+            config, stats = self._config(), self._stats_now
             engine: Engine
             if self._transport() is None and config.api_key is None:
                 logger.warning(
@@ -141,7 +145,7 @@ class Lifecycle:
         transport = make_transport(config, self._transport())
         if transport is None:
             return None
-        return LoopEngine(config, transport, self.stats, self._spool())
+        return LoopEngine(config, transport, self._stats_now, self._spool())
 
     async def enter(self) -> None:
         """``async with tracker``: an engine in this loop, unless one runs already."""

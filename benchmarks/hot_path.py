@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/hot_path.py [--calls N] [--rounds R]
 
-Modes: inside ``async with`` (in-loop: straight onto the anyio channel) and
-the plain module-level style from sync code (thread mode: a deque hand-off).
+Modes: inside ``async with`` (in-loop: onto the anyio memory object stream on
+the same thread) and the plain module-level style from sync code (thread
+mode: the same stream, drained by the tracker's portal thread).
 Each call tracks a 200-character message with a 4-key metadata dict while
 the background sender runs and delivers to an in-memory transport.  The
 baselines, timed the same way in the same process, are building the event

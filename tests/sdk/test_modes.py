@@ -215,7 +215,7 @@ def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
 
         class Watch:  # records which thread imports what; imports nothing itself
             def find_spec(self, name, path=None, target=None):
-                if name in ("aiohttp", "anyio", "agentsight._service"):
+                if name in ("aiohttp", "anyio", "attr", "agentsight._service"):
                     importers.setdefault(name, threading.current_thread().name)
                 return None
 
@@ -235,8 +235,8 @@ def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
         timeout=60,
         check=True,
     )
-    # The starter thread imports aiohttp and anyio and starts the portal, whose
-    # thread ("agentsight") runs the loop and builds the service there.
+    # The starter thread imports aiohttp, anyio and attrs (the counters) and starts the
+    # portal, whose thread ("agentsight") runs the loop and builds the service there.
     assert done.stdout.split() == [
         "True",
         "('agentsight._service',",
@@ -244,6 +244,8 @@ def test_first_call_leaves_the_start_to_a_thread_of_its_own(sink: Sink) -> None:
         "('aiohttp',",
         "'agentsight-start')",
         "('anyio',",
+        "'agentsight-start')",
+        "('attr',",
         "'agentsight-start')",
     ], done.stderr
     assert [e["content"] for e in sink.events] == ["first"]
