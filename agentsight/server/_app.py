@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ._body import body_timeout_middleware
 from ._clientip import client_address_middleware
-from ._errors import error_middleware
+from ._errors import add_nosniff, error_middleware
 from ._geo import GeoResolver
 from ._inflight import InFlight, in_flight_middleware
 from ._options import ServerOptions
@@ -55,6 +55,7 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     if options.rate_limit is not None:
         app[RATE_LIMITER] = RateLimiter(options.rate_limit)
     add_routes(app)
+    app.on_response_prepare.append(add_nosniff)
     app.cleanup_ctx.append(_lifetime)
     return app
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from .._auth import authenticate
 from .._body import parse_json, read_body
-from .._errors import ApiError
+from .._errors import ApiError, json_response
 from .._geo import GeoResolver
 from .._state import GEO, OPTIONS, STORAGE, VALIDATOR
 from .._validate import BatchRefused, Checked, Validator
@@ -61,4 +61,4 @@ async def post_batch(request: web.Request) -> web.Response:
         "duplicates": result.duplicates,
         "rejected": checked.rejected,
     }
-    return web.json_response(answer)
+    return json_response(answer)

@@ -7,7 +7,7 @@ from multidict import MultiDict
 
 from .._analytics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
 from .._auth import authenticate
-from .._errors import ApiError
+from .._errors import ApiError, json_response
 from .._fields import storable
 from .._state import STORAGE
 from ._conversations import _storage_call
@@ -73,4 +73,4 @@ async def get_metrics(request: web.Request) -> web.Response:
     query = parse_metrics_query(MultiDict(request.query))
     storage = request.app[STORAGE]
     figures = await _storage_call(request, lambda: storage.metrics(project_id, query))
-    return web.json_response(figures)
+    return json_response(figures)
