@@ -33,12 +33,12 @@ _MAX_ACTIONS = 50
 def _escalation_actions(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(","))
     if len(names) > _MAX_ACTIONS or not all(
-        1 <= len(name) <= 256 and storable(name) for name in names
+        1 <= len(name) <= 256 and "\x00" not in name and storable(name) for name in names
     ):
         raise ApiError(
             400,
             f"escalation_actions: expected up to {_MAX_ACTIONS} comma-separated action names"
-            " of 1 to 256 characters",
+            " of 1 to 256 characters, without U+0000",
         )
     return names
 
