@@ -15,7 +15,7 @@ import attrs
 
 from . import _fields as f
 from ._options import ServerOptions
-from ._time import parse_ts
+from ._time import EVENT_YEARS, parse_event_ts
 from .storage import NewEvent
 
 __all__ = ["BatchRefused", "Checked", "Validator"]
@@ -23,7 +23,8 @@ __all__ = ["BatchRefused", "Checked", "Validator"]
 _ID = re.compile(r"[0-9a-f]{32}")
 _SHORT = 256
 _LONG = 4096
-_MAX_TOKENS = 10**12
+_MAX_TOKENS = 10**9  # per event: sums over billions of events still fit 64 bits
+_MAX_DURATION_MS = 10**12  # about 31 years: sums and averages stay finite
 _MAX_SEQ = 2**63 - 1  # f.whole()'s default
 
 
@@ -72,7 +73,7 @@ def _kinds(options: ServerOptions) -> dict[str, dict[str, f.Check]]:
             "action_name": f.text(_SHORT, nullable=False, min_chars=1),
             "started_at": f.timestamp_text,
             "ended_at": f.timestamp_text,
-            "duration_ms": f.number,
+            "duration_ms": f.number(_MAX_DURATION_MS),
             "tools_used": f.json_value(options.max_json_chars, options.max_depth),
             "response": content,
             "error_msg": content,
@@ -161,9 +162,10 @@ class Validator:
         conversation_id = self._conversation_id("conversation_id", raw.get("conversation_id"))
         seq = self._seq("seq", raw.get("seq"))
         stamp = raw.get("timestamp")
-        micros = parse_ts(stamp) if type(stamp) is str and len(stamp) <= 64 else None
+        micros = parse_event_ts(stamp) if type(stamp) is str and len(stamp) <= 64 else None
         if micros is None:
-            raise f.Invalid("timestamp: expected an RFC 3339 UTC timestamp")
+            first, last = EVENT_YEARS
+            raise f.Invalid(f"timestamp: expected an RFC 3339 UTC timestamp from {first} to {last}")
         payload = {}
         for name, check in checks.items():
             value = raw.get(name, _MISSING)
@@ -207,7 +209,7 @@ class Validator:
             or not f.flat_within(metadata, options.max_json_chars, options.max_depth)
         ):
             return None
-        micros = parse_ts(stamp)
+        micros = parse_event_ts(stamp)
         if micros is None:
             return None
         payload = {

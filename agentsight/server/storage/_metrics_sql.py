@@ -29,6 +29,7 @@ Definitions (the API documents them too):
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -67,24 +68,41 @@ POSTGRES = Dialect(
 )
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+# Ingest bounds every time and number (see _validate), so the two guards
+# below only matter for rows stored before it did: a figure that is not
+# finite is answered as null (JSON has no Infinity), and a local day past
+# year 9999 in the ISO 8601 expanded form.
+
+
+def _finite(value: Any) -> float | None:
+    number = None if value is None else float(value)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _ms(micros: Any) -> float | None:
-    return None if micros is None else round(float(micros) / 1000, 3)
+    number = _finite(micros)
+    return None if number is None else round(number / 1000, 3)
 
 
 def _rounded(value: Any, digits: int = 3) -> float | None:
-    return None if value is None else round(float(value), digits)
+    number = _finite(value)
+    return None if number is None else round(number, digits)
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return None if not whole else round(part / whole, 6)
 
 
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_400_YEARS = 146_097  # days: the Gregorian calendar repeats itself every 400 years
+
+
 def _date(day: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+    try:
+        return (_EPOCH_DATE + dt.timedelta(days=day)).isoformat()
+    except OverflowError:
+        earlier = _EPOCH_DATE + dt.timedelta(days=day - _400_YEARS)
+        return f"+{earlier.year + 400}-{earlier.month:02d}-{earlier.day:02d}"
 
 
 class MetricsPlan:
