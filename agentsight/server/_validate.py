@@ -1,7 +1,8 @@
 """Server-side validation of a batch, event by event.
 
-A problem with the batch as a whole (not an object, wrong ``schema``, no
-``events`` list, too many events) refuses the batch.  A problem with one
+A problem with the batch as a whole (not an object, a key other than
+``schema``, ``sent_at`` and ``events``, wrong ``schema``, no ``events``
+list, too many events) refuses the batch.  A problem with one
 event rejects that event alone, with its index, its id when it has a usable
 one, and a message naming the field; the other events are stored.
 """
@@ -26,6 +27,7 @@ _LONG = 4096
 _MAX_TOKENS = 10**9  # per event: sums over billions of events still fit 64 bits
 _MAX_DURATION_MS = 10**12  # about 31 years: sums and averages stay finite
 _MAX_SEQ = 2**63 - 1  # f.whole()'s default
+_BATCH_FIELDS = ("schema", "sent_at", "events")
 
 
 class BatchRefused(Exception):
@@ -120,8 +122,15 @@ class Validator:
         """
         if type(body) is not dict:
             raise BatchRefused(400, "body: expected a JSON object")
+        for name in body:  # a batch builds nothing it does not use (see _split)
+            if name not in _BATCH_FIELDS:
+                expected = ", ".join(_BATCH_FIELDS)
+                raise BatchRefused(400, f"{name[:64]}: unknown field; expected {expected}")
         if type(body.get("schema")) is not int or body["schema"] != 1:
             raise BatchRefused(400, "schema: expected 1")
+        sent_at = body.get("sent_at")
+        if sent_at is not None and (type(sent_at) is not str or len(sent_at) > 64):
+            raise BatchRefused(400, "sent_at: expected a string of up to 64 characters or null")
         events = body.get("events")
         if type(events) is not list:
             raise BatchRefused(400, "events: expected an array")
@@ -131,6 +140,8 @@ class Validator:
         accepted, rejected = [], []
         for index, raw in enumerate(events):
             try:
+                if isinstance(raw, f.Invalid):  # an event too big to parse (see _split)
+                    raise raw
                 event = self.check_event(raw)
                 if unicode_suspect:
                     _check_unicode(event)
