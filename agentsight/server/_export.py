@@ -13,6 +13,8 @@ attributes repeated, JSON values (metadata, tools) as JSON text.  A text cell
 that a spreadsheet would take for a formula (one that starts with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's rule for CSV
 injection) gets a single quote in front, so it is shown as text, never run.
+Rows end in CRLF (RFC 4180), so a cell holding a CR or an LF is quoted
+and cannot start a row of its own.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ async def export(
     """
     projects = await _projects(storage, project, since)
     progress = Progress(total=sum(count for _, _, count in projects))
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    # With "\n" alone, the csv module would leave a lone CR in a cell unquoted.
+    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     for project_id, name, _ in projects:
