@@ -25,7 +25,7 @@ _ID = re.compile(r"[0-9a-f]{32}")
 _SHORT = 256
 _LONG = 4096
 _MAX_TOKENS = 10**9  # per event: sums over billions of events still fit 64 bits
-_MAX_DURATION_MS = 10**12  # about 31 years: sums and averages stay finite
+MAX_DURATION_MS = 10**12  # about 31 years: sums and averages stay finite
 _MAX_SEQ = 2**63 - 1  # f.whole()'s default
 _BATCH_FIELDS = ("schema", "sent_at", "events")
 
@@ -75,7 +75,7 @@ def _kinds(options: ServerOptions) -> dict[str, dict[str, f.Check]]:
             "action_name": f.text(_SHORT, nullable=False, min_chars=1),
             "started_at": f.timestamp_text,
             "ended_at": f.timestamp_text,
-            "duration_ms": f.number(_MAX_DURATION_MS),
+            "duration_ms": f.number(MAX_DURATION_MS),
             "tools_used": f.json_value(options.max_json_chars, options.max_depth),
             "response": content,
             "error_msg": content,

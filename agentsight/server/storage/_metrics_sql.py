@@ -47,6 +47,10 @@ TOKENS = ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_token
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
+# Durations past what ingest takes (rows stored before it bounded them) count
+# as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
+_TIMED = "e.duration_ms <= 1e12"  # _validate.MAX_DURATION_MS
+_DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
 
 
 @attrs.frozen
@@ -250,8 +254,8 @@ class MetricsPlan:
     def _tools(self) -> Statement:
         head, actions, params = self._actions()
         sql = (
-            f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT(e.duration_ms),"
-            f" AVG(e.duration_ms) {actions} GROUP BY e.action_name"
+            f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
+            f" AVG({_DURATION}) {actions} GROUP BY e.action_name"
         )
         return self._statement(sql, params)
 
@@ -266,7 +270,7 @@ class MetricsPlan:
         if not timed:
             return None
         head, actions, where = self._actions()
-        durations = f"{actions} AND e.duration_ms IS NOT NULL"
+        durations = f"{actions} AND {_TIMED}"
         if self._filtered or len(timed) > _RANKED_TOOLS:
             sql = (
                 f"{head} SELECT name, d FROM (SELECT e.action_name AS name, e.duration_ms AS d,"
