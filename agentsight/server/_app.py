@@ -54,7 +54,7 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     app[VALIDATOR] = Validator(options)
     if options.rate_limit is not None:
         app[RATE_LIMITER] = RateLimiter(options.rate_limit)
-        app[KNOWN_KEYS] = KnownKeys(storage.live_key_hashes)
+        app[KNOWN_KEYS] = KnownKeys(lambda: storage.live_key_hashes())
     add_routes(app)
     app.on_response_prepare.append(add_nosniff)
     app.cleanup_ctx.append(_lifetime)
