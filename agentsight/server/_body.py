@@ -3,7 +3,10 @@
 The body is read in chunks and, when gzip-encoded, inflated as it arrives
 with ``zlib.decompressobj`` and a ``max_length``, so a gzip bomb is refused
 after at most the decoded limit (plus one chunk) has been produced, never
-inflated whole into memory.
+inflated whole into memory.  Each step inflates at most ``_STEP`` bytes and
+the event loop runs between steps: 64 KiB of gzip can hold 50 MiB, which
+inflated in one call would hold every other request up for tens of
+milliseconds.
 
 That needs aiohttp's own decoding off (``AppRunner(app, auto_decompress=False)``,
 as ``agentsight serve`` does).  Where an embedding application leaves it on,
@@ -28,7 +31,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -51,6 +54,7 @@ __all__ = [
 log = logging.getLogger("agentsight.server")
 
 _CHUNK = 64 * 1024
+_STEP = 1024 * 1024
 _ENCODINGS = {"", "identity", "gzip", "x-gzip"}
 
 
@@ -63,19 +67,36 @@ class _Inflater:
         self._limit = limit
         self._parts: list[bytes] = []
         self._size = 0
+        self._pending = b""
+        self._more = False
 
     def feed(self, data: bytes) -> None:
+        """Take the next chunk as sent; ``step`` until it returns ``False`` before the next."""
         if self._gzip and not self._size and self._zlib is None and data[:1] == b"\x1f":
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         if self._zlib is None:
             return self._keep(data)
+        self._pending, self._more = data, True
+        return None
+
+    def steps(self) -> Iterator[None]:
+        """Inflate what was fed, at most ``_STEP`` bytes a step; yields between steps."""
+        while self._step():
+            yield
+
+    def _step(self) -> bool:
+        if not self._more:
+            return False
+        wanted = min(_STEP, self._limit - self._size + 1)
         try:
-            while data:
-                self._keep(self._zlib.decompress(data, self._limit - self._size + 1))
-                data = self._zlib.unconsumed_tail
+            out = self._zlib.decompress(self._pending, wanted)
         except zlib.error as exc:
             raise ApiError(400, "body: not valid gzip") from exc
-        return None
+        self._keep(out)
+        self._pending = self._zlib.unconsumed_tail
+        # A full output buffer may leave output inside zlib with no input left.
+        self._more = bool(self._pending) or len(out) == wanted
+        return self._more
 
     def _keep(self, data: bytes) -> None:
         self._size += len(data)
@@ -152,6 +173,8 @@ async def _receive(request: web.Request, limit: int, inflater: _Inflater) -> Non
         if received > limit:
             raise ApiError(413, f"body: larger than {limit} bytes")
         inflater.feed(chunk)
+        for _ in inflater.steps():
+            await asyncio.sleep(0)  # the loop runs between steps
 
 
 _fast_loads: Callable[[bytes], Any] | None
