@@ -77,11 +77,19 @@ def parse_batch(raw: bytes, values: int, max_events: int) -> tuple[Any, bool]:
     return _batch(top, masked is not raw, max_events)
 
 
+def _holds(raw: bytes, needle: bytes) -> bool:
+    """``needle in raw``, a slice at a time: one search of 50 MiB holds the GIL ~30 ms."""
+    step, overlap = 1 << 20, len(needle) - 1
+    return any(needle in raw[at : at + step + overlap] for at in range(0, len(raw), step))
+
+
 def _mask(raw: bytes) -> bytes | None:
     """*raw* with surrogate escapes masked; ``None`` when they could not be put back."""
-    if b"\\ud" not in raw and b"\\uD" not in raw:
+    if b"\\" not in raw:  # one byte: found by memchr, far faster than a longer needle
         return raw
-    if any(mask in raw for _, mask in _MASKS):
+    if not any(_holds(raw, escape) for escape, _ in _MASKS):
+        return raw
+    if any(_holds(raw, mask) for _, mask in _MASKS):
         return None
     for escape, mask in _MASKS:
         raw = raw.replace(escape, mask)
