@@ -206,6 +206,7 @@ def _schemas() -> dict[str, Any]:
                 "sent_at": {"type": "string", "format": "date-time"},
                 "events": {"type": "array", "maxItems": 10000, "items": _ref("Event")},
             },
+            "additionalProperties": False,
         },
         "Event": {
             "type": "object",
