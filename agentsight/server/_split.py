@@ -37,6 +37,7 @@ import msgspec
 from . import _fields as f
 from ._body import count_values, parse_json
 from ._errors import ApiError
+from ._validate import BATCH_FIELDS
 
 __all__ = ["MAX_EVENT_VALUES", "WHOLE_BYTES", "WHOLE_VALUES", "parse_batch"]
 
@@ -45,7 +46,6 @@ WHOLE_VALUES = 100_000
 WHOLE_BYTES = 4 * 1024 * 1024
 #: The most values one event may hold (a body of ``WHOLE_VALUES`` cannot hold more).
 MAX_EVENT_VALUES = WHOLE_VALUES
-_BATCH_KEYS = ("schema", "sent_at", "events")
 _SCHEMA_BYTES = 32  # the only valid schema is 1
 _SENT_AT_BYTES = 2 + 6 * 64  # a JSON string of 64 characters, each at most 6 bytes
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -119,7 +119,7 @@ def _cut(decoder: Any, data: Any) -> Any:
 def _batch(top: dict[str, Any], masked: bool, max_events: int) -> tuple[dict[str, Any], bool]:
     body: dict[str, Any] = {}
     suspect = False
-    refused = any(name not in _BATCH_KEYS for name in top)
+    refused = any(name not in BATCH_FIELDS for name in top)
     for name, piece in top.items():
         too_long = {"schema": _SCHEMA_BYTES, "sent_at": _SENT_AT_BYTES}.get(name)
         if refused or too_long is None:

@@ -19,7 +19,7 @@ from ._options import ServerOptions
 from ._time import EVENT_YEARS, parse_event_ts
 from .storage import NewEvent
 
-__all__ = ["BatchRefused", "Checked", "Validator"]
+__all__ = ["BATCH_FIELDS", "BatchRefused", "Checked", "Validator"]
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _SHORT = 256
@@ -27,7 +27,8 @@ _LONG = 4096
 _MAX_TOKENS = 10**9  # per event: sums over billions of events still fit 64 bits
 MAX_DURATION_MS = 10**12  # about 31 years: sums and averages stay finite
 _MAX_SEQ = 2**63 - 1  # f.whole()'s default
-_BATCH_FIELDS = ("schema", "sent_at", "events")
+#: The keys of a batch; any other refuses it.
+BATCH_FIELDS = ("schema", "sent_at", "events")
 
 
 class BatchRefused(Exception):
@@ -123,8 +124,8 @@ class Validator:
         if type(body) is not dict:
             raise BatchRefused(400, "body: expected a JSON object")
         for name in body:  # a batch builds nothing it does not use (see _split)
-            if name not in _BATCH_FIELDS:
-                expected = ", ".join(_BATCH_FIELDS)
+            if name not in BATCH_FIELDS:
+                expected = ", ".join(BATCH_FIELDS)
                 raise BatchRefused(400, f"{name[:64]}: unknown field; expected {expected}")
         if type(body.get("schema")) is not int or body["schema"] != 1:
             raise BatchRefused(400, "schema: expected 1")
