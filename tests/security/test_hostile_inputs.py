@@ -13,6 +13,7 @@ import csv
 import io
 import ipaddress
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,15 @@ def _values(value: Any) -> int:
 
 
 _text = st.text(alphabet=st.sampled_from(list(',:[{}]"\\ a\n\x00é😀')), max_size=6)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=5), st.dictionaries(_text, inner, max_size=5))
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_text, inner, max_size=5),
+    _containers,
     max_leaves=40,
 )
 
@@ -339,13 +346,15 @@ async def test_bad_keys_from_an_address_never_lock_out_live_keys(
             headers = {"Authorization": f"Bearer {generate_key()}"}
             return (await call(c, "GET", "/v1/conversations", None, headers=headers))[0]
 
+        started = time.monotonic()
         assert [await made_up() for _ in range(25)] == [401] * 5 + [429] * 20
-        assert loads == 1
+        assert 1 <= loads <= 1 + int(time.monotonic() - started)  # at most one a second
         for project in ("A", "B", "A"):
             assert (await call(c, "GET", "/v1/conversations", project))[0] == 200
         fresh = generate_key()
         await c.storage.create_key("C", hash_key(fresh), redact(fresh))
         c.keys["C"] = fresh
-        await anyio.sleep(1.0)  # the live keys were read at the first refusal: now stale
+        await anyio.sleep(1.0)  # the live keys were last read over a second ago: stale
+        before = loads
         assert (await call(c, "GET", "/v1/conversations", "C"))[0] == 200
-        assert (loads, await made_up()) == (2, 429)
+        assert (await made_up(), loads) == (429, before + 1)
