@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._wire import DEVICES, ENVIRONMENTS, LONG, SHORT
+from ._wire import DEVICES, ENVIRONMENTS, EVENT_YEARS, LONG, MAX_DURATION_MS, MAX_TOKENS, SHORT
 from .exceptions import ValidationError
 
 logger = logging.getLogger("agentsight")
@@ -122,10 +122,11 @@ def ip_address(value: object) -> str | None:
 
 
 def token_count(name: str, value: object) -> int:
+    """A token count: an int from 0 to the wire's ``MAX_TOKENS``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{name}: expected an int >= 0, {_got(value)}")
-    if value < 0:
-        raise ValidationError(f"{name}: expected an int >= 0, got {value}")
+        raise ValidationError(f"{name}: expected an int from 0 to {MAX_TOKENS}, {_got(value)}")
+    if not 0 <= value <= MAX_TOKENS:
+        raise ValidationError(f"{name}: expected an int from 0 to {MAX_TOKENS}, got {value}")
     return value
 
 
@@ -134,8 +135,10 @@ def duration_ms(value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(f"duration_ms: expected a number >= 0 or None, {_got(value)}")
-    if not math.isfinite(value) or value < 0:
-        raise ValidationError(f"duration_ms: expected a number >= 0, got {value!r}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_DURATION_MS:
+        raise ValidationError(
+            f"duration_ms: expected a number from 0 to {MAX_DURATION_MS:g}, got {value!r}"
+        )
     return float(value) if isinstance(value, float) else value
 
 
@@ -146,16 +149,24 @@ def timestamp(name: str, value: object) -> str | None:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
+        _in_event_years(name, value)
         return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
     if isinstance(value, str):
         try:
-            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError(
                 f"{name}: expected an ISO 8601 timestamp or a datetime, got {value!r}"
             ) from None
+        _in_event_years(name, parsed)
         return value
     raise ValidationError(f"{name}: expected an ISO 8601 str or a datetime, {_got(value)}")
+
+
+def _in_event_years(name: str, when: dt.datetime) -> None:
+    first, last = EVENT_YEARS
+    if not first <= when.year <= last:
+        raise ValidationError(f"{name}: expected a time from {first} to {last}, got {when}")
 
 
 def button_value(name: str, value: object) -> str:

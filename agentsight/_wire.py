@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "ACTION_FIELDS",
     "ANSWER_COUNTS",
+    "BATCH_FIELDS",
     "BUTTON_FIELDS",
     "COMMON",
     "CONTENT",
@@ -24,10 +25,12 @@ __all__ = [
     "DEVICES",
     "ENVIRONMENTS",
     "EVENT_ID_PATTERN",
+    "EVENT_YEARS",
     "FIELDS",
     "JSON",
     "KINDS",
     "LONG",
+    "MAX_DURATION_MS",
     "MAX_INT",
     "MAX_TIMESTAMP_CHARS",
     "MAX_TOKENS",
@@ -50,8 +53,15 @@ SHORT = 256
 LONG = 4096
 #: Largest ``seq`` (and any other integer a database column holds).
 MAX_INT = 2**63 - 1
-#: Largest token count of one ``token_usage`` event.
-MAX_TOKENS = 10**12
+#: Largest token count of one ``token_usage`` event: sums over billions of events
+#: still fit 64 bits.
+MAX_TOKENS = 10**9
+#: Longest ``duration_ms`` (about 31 years): sums and averages stay finite.
+MAX_DURATION_MS = 10**12
+#: The years an event's own times (``timestamp``, ``started_at``, ``ended_at``) may
+#: fall in: every local day and hour of the analytics, in any time zone, stays
+#: within what dates can represent.
+EVENT_YEARS = (1970, 2199)
 #: Longest timestamp string the collector parses.
 MAX_TIMESTAMP_CHARS = 64
 #: An event id: 32 lowercase hex digits (the SDK writes UUIDv7s).
@@ -122,7 +132,7 @@ SPECS: dict[str, tuple[Field, ...]] = {
         Field("action_name", "string", REQUIRED, False, SHORT, min_chars=1),
         Field("started_at", "timestamp"),
         Field("ended_at", "timestamp"),
-        Field("duration_ms", "number"),
+        Field("duration_ms", "number", limit=MAX_DURATION_MS),
         Field("tools_used", "any", limit=JSON),
         Field("response", "string", limit=CONTENT),
         Field("error_msg", "string", limit=CONTENT),
@@ -162,6 +172,8 @@ BUTTON_FIELDS = FIELDS["button"]
 TOKEN_FIELDS = FIELDS["token_usage"]
 
 
+#: The keys of a batch; the collector refuses any other.
+BATCH_FIELDS = ("schema", "sent_at", "events")
 #: The counts of the collector's answer; with ``rejected`` they add up to the batch's events.
 ANSWER_COUNTS = ("accepted", "duplicates")
 
@@ -188,6 +200,8 @@ def json_schema(field: Field, *, content: int, json_chars: int) -> dict[str, Any
             schema["maximum"] = field.limit
     if field.kind == "number":
         schema["minimum"] = 0
+        if field.limit is not None:
+            schema["maximum"] = field.limit
     if field.limit == JSON:
         schema["description"] = f"at most about {json_chars} characters of JSON"
     if field.nullable and field.kind != "any":

@@ -36,6 +36,8 @@ def _missing(field: wire.Field) -> str:
 def _limit(field: wire.Field) -> str:
     if field.name == "id":
         return f"`{wire.EVENT_ID_PATTERN}`"
+    if field.kind == "timestamp":
+        return f"{wire.EVENT_YEARS[0]} to {wire.EVENT_YEARS[1]}"
     if field.limit == wire.CONTENT:
         return "`max_content_chars`"
     if field.limit == wire.JSON:

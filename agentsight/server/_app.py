@@ -9,11 +9,11 @@ from aiohttp import web
 
 from ._body import body_timeout_middleware
 from ._clientip import client_address_middleware
-from ._errors import error_middleware
+from ._errors import add_nosniff, error_middleware
 from ._geo import GeoResolver
 from ._inflight import InFlight, in_flight_middleware
 from ._options import ServerOptions
-from ._ratelimit import RATE_LIMITER, RateLimiter
+from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, KnownKeys, RateLimiter
 from ._state import GEO, IN_FLIGHT, OPTIONS, STORAGE, VALIDATOR
 from ._validate import Validator
 from ._views import add_routes
@@ -54,7 +54,9 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     app[VALIDATOR] = Validator(options)
     if options.rate_limit is not None:
         app[RATE_LIMITER] = RateLimiter(options.rate_limit)
+        app[KNOWN_KEYS] = KnownKeys(lambda: storage.live_key_hashes())
     add_routes(app)
+    app.on_response_prepare.append(add_nosniff)
     app.cleanup_ctx.append(_lifetime)
     return app
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .._keys import hash_key, is_well_formed, redact
 from ._errors import ApiError
-from ._ratelimit import RATE_LIMITER, too_many
+from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, too_many
 from ._state import STORAGE
 
 __all__ = ["authenticate"]
@@ -25,20 +25,24 @@ def _key_from(header: str) -> str | None:
     return key.strip()
 
 
-async def _project(request: web.Request) -> tuple[int, str]:
-    """The project and the hashed key of the request, or a 401."""
+def _key(request: web.Request) -> str:
+    """The well-formed key of the request, or a 401."""
     header = request.headers.get("Authorization")
     if header is None:
         raise ApiError(401, "Authorization: expected 'Bearer <key>' or 'Api-Key <key>'", _CHALLENGE)
     key = _key_from(header)
     if key is None or not is_well_formed(key):
         raise ApiError(401, "Authorization: the API key is malformed", _CHALLENGE)
-    hashed = hash_key(key)
+    return key
+
+
+async def _project(request: web.Request, key: str, hashed: str) -> int:
+    """The project of *key* (hashed: *hashed*), or a 401."""
     project_id = await request.app[STORAGE].project_for_key(hashed)
     if project_id is None:
         log.debug("refused key %s from %s: unknown or revoked", redact(key), request.remote)
         raise ApiError(401, "Authorization: unknown or revoked API key", _CHALLENGE)
-    return project_id, hashed
+    return project_id
 
 
 async def authenticate(request: web.Request) -> int:
@@ -47,8 +51,9 @@ async def authenticate(request: web.Request) -> int:
     A malformed key (bad format or checksum) is refused without a database
     look-up.  Keys are never logged, only their redacted form.  Under a rate
     limit, each key spends from its own bucket, and each failure from the
-    bucket of the client address, which once empty is refused before the
-    key is even looked at.
+    bucket of the client address.  Once that one is empty, a key that is
+    not among the live keys (``KnownKeys``) is refused with 429 before it
+    is looked up; a live key goes on as from any other address.
 
     Raises:
         ApiError: 401 for a missing, malformed, unknown or revoked key; 429
@@ -56,14 +61,20 @@ async def authenticate(request: web.Request) -> int:
     """
     limiter = request.app.get(RATE_LIMITER)
     if limiter is None:
-        return (await _project(request))[0]
+        key = _key(request)
+        return await _project(request, key, hash_key(key))
     address = f"addr:{request.remote}"
-    if (wait := limiter.wait(address)) > 0:
-        log.debug("refused %s: too many failed authentications", request.remote)
-        raise too_many(wait, "with a missing or wrong API key from this address")
+    throttled = limiter.wait(address)
     try:
-        project_id, hashed = await _project(request)
+        key = _key(request)
+        hashed = hash_key(key)
+        if throttled > 0 and not await request.app[KNOWN_KEYS].holds(hashed):
+            raise ApiError(401, "not a live key")  # refused below, without a look-up
+        project_id = await _project(request, key, hashed)
     except ApiError:
+        if throttled > 0:
+            log.debug("refused %s: too many failed authentications", request.remote)
+            raise too_many(throttled, "with a missing or wrong API key from this address") from None
         limiter.spend(address)
         raise
     if (wait := limiter.take(f"key:{hashed}")) > 0:

@@ -3,7 +3,10 @@
 The body is read in chunks and, when gzip-encoded, inflated as it arrives
 with ``zlib.decompressobj`` and a ``max_length``, so a gzip bomb is refused
 after at most the decoded limit (plus one chunk) has been produced, never
-inflated whole into memory.
+inflated whole into memory.  Each step inflates at most ``_STEP`` bytes and
+the event loop runs between steps: 64 KiB of gzip can hold 50 MiB, which
+inflated in one call would hold every other request up for tens of
+milliseconds.
 
 That needs aiohttp's own decoding off (``AppRunner(app, auto_decompress=False)``,
 as ``agentsight serve`` does).  Where an embedding application leaves it on,
@@ -14,6 +17,11 @@ The whole body must arrive within ``body_timeout`` seconds, however it is
 dribbled (a slow-loris client sending a byte now and then): past it the
 answer is 408 and the connection is closed at once, without the lingering
 read aiohttp would otherwise give the rest of the body.
+
+Bytes alone do not bound what a body builds: ``[{},{},...]`` makes a dict
+of 64 bytes and more out of every 3 bytes.  ``count_values`` counts, on the
+raw bytes and before any parsing, the values and keys a body holds, and
+``check_values`` refuses a body past ``max_json_values`` with 413.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -33,11 +41,20 @@ from aiohttp.typedefs import Handler
 from ._errors import ApiError, json_error
 from ._options import ServerOptions
 
-__all__ = ["BodyTimeout", "body_timeout_middleware", "parse_json", "read_body", "read_json"]
+__all__ = [
+    "BodyTimeout",
+    "body_timeout_middleware",
+    "check_values",
+    "count_values",
+    "parse_json",
+    "read_body",
+    "read_json",
+]
 
 log = logging.getLogger("agentsight.server")
 
 _CHUNK = 64 * 1024
+_STEP = 1024 * 1024
 _ENCODINGS = {"", "identity", "gzip", "x-gzip"}
 
 
@@ -50,19 +67,36 @@ class _Inflater:
         self._limit = limit
         self._parts: list[bytes] = []
         self._size = 0
+        self._pending = b""
+        self._more = False
 
     def feed(self, data: bytes) -> None:
+        """Take the next chunk as sent; ``step`` until it returns ``False`` before the next."""
         if self._gzip and not self._size and self._zlib is None and data[:1] == b"\x1f":
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         if self._zlib is None:
             return self._keep(data)
+        self._pending, self._more = data, True
+        return None
+
+    def steps(self) -> Iterator[None]:
+        """Inflate what was fed, at most ``_STEP`` bytes a step; yields between steps."""
+        while self._step():
+            yield
+
+    def _step(self) -> bool:
+        if not self._more:
+            return False
+        wanted = min(_STEP, self._limit - self._size + 1)
         try:
-            while data:
-                self._keep(self._zlib.decompress(data, self._limit - self._size + 1))
-                data = self._zlib.unconsumed_tail
+            out = self._zlib.decompress(self._pending, wanted)
         except zlib.error as exc:
             raise ApiError(400, "body: not valid gzip") from exc
-        return None
+        self._keep(out)
+        self._pending = self._zlib.unconsumed_tail
+        # A full output buffer may leave output inside zlib with no input left.
+        self._more = bool(self._pending) or len(out) == wanted
+        return self._more
 
     def _keep(self, data: bytes) -> None:
         self._size += len(data)
@@ -139,6 +173,8 @@ async def _receive(request: web.Request, limit: int, inflater: _Inflater) -> Non
         if received > limit:
             raise ApiError(413, f"body: larger than {limit} bytes")
         inflater.feed(chunk)
+        for _ in inflater.steps():
+            await asyncio.sleep(0)  # the loop runs between steps
 
 
 _fast_loads: Callable[[bytes], Any] | None
@@ -204,6 +240,80 @@ def _parse_stdlib(raw: bytes) -> tuple[Any, bool]:
     return value, "\\" in text and ("\\ud" in text or "\\uD" in text)
 
 
+# Every JSON value but the first follows one of these outside strings (a key
+# follows "{" or ",", its value ":"); an empty array or object adds one more.
+_MARKS = b",:[{"
+_NOT_MARKS = bytes(b for b in range(256) if b not in _MARKS)
+_NOT_MARKS_OR_QUOTE = bytes(b for b in range(256) if b not in _MARKS + b'"')
+_SLICE = 1 << 20  # bytes per step: the GIL changes hands in between
+_SPLIT_SLICE = 1 << 16  # marks per split: bounds the list of pieces
+
+
+def count_values(raw: bytes, limit: int) -> int:
+    """How many JSON values (keys included) *raw* holds, as far as *limit* needs.
+
+    A result up to *limit* is an upper bound of the values; a result past
+    it means more than *limit* values.  First the marks anywhere, strings
+    included, which is an upper bound and enough for almost every body;
+    when that passes *limit*, the marks outside strings only, which is exact
+    for valid JSON (plus one per empty array or object), and for a body that
+    is not valid JSON bounds what a parser builds before it stops at the
+    first error.  Both are byte operations, a slice at a time; no value is
+    built.
+    """
+    marks = sum(
+        len(raw[at : at + _SLICE].translate(None, _NOT_MARKS)) for at in range(0, len(raw), _SLICE)
+    )
+    if marks < limit:
+        return marks + 1
+    if b"\\" in raw:  # escaped quotes and backslashes delimit nothing
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    found = b"".join(
+        raw[at : at + _SLICE].translate(None, _NOT_MARKS_OR_QUOTE)
+        for at in range(0, len(raw), _SLICE)
+    )
+    strings = found.count(b'"') // 2
+    if strings > limit:  # each string is a value or a key
+        return strings
+    # Valid JSON never has a string right after another: '""' is one string
+    # with no mark inside, which can go without changing what is outside.
+    found = found.replace(b'""', b"")
+    outside, inside = 0, False
+    for at in range(0, len(found), _SPLIT_SLICE):
+        pieces = found[at : at + _SPLIT_SLICE].split(b'"')
+        outside += sum(map(len, pieces[1 if inside else 0 :: 2]))
+        inside ^= len(pieces) % 2 == 0
+    return outside + 1
+
+
+def check_values(raw: bytes, limit: int) -> int:
+    """``count_values`` of *raw*, or a 413 when it holds more than *limit* values."""
+    values = count_values(raw, limit)
+    if values > limit:
+        raise ApiError(413, f"body: more than {limit} JSON values (keys included)")
+    return values
+
+
+def _parse_bounded(raw: bytes, limit: int) -> tuple[Any, bool]:
+    check_values(raw, limit)
+    return parse_json(raw)
+
+
+# Bodies above this are counted and parsed on a worker thread, so that the
+# event loop goes on answering meanwhile.
+OFFLOAD_BYTES = 256 * 1024
+#: Values a management body (PATCH, feedback) may hold: parsed in one go, so
+#: bounded to what takes a few milliseconds (see docs/deploying.md).
+MAX_OBJECT_VALUES = 100_000
+
+
 async def read_json(request: web.Request, options: ServerOptions) -> tuple[Any, bool]:
-    """Read, decode and parse the JSON body of *request*; see ``parse_json``."""
-    return parse_json(await read_body(request, options))
+    """Read, decode and parse the JSON body of *request*; see ``parse_json``.
+
+    At most ``MAX_OBJECT_VALUES`` values (or ``max_json_values``, if lower).
+    """
+    raw = await read_body(request, options)
+    limit = min(MAX_OBJECT_VALUES, options.max_json_values)
+    if len(raw) > OFFLOAD_BYTES:
+        return await asyncio.to_thread(_parse_bounded, raw, limit)
+    return _parse_bounded(raw, limit)

@@ -9,7 +9,12 @@ directly.
 JSON Lines: one line per conversation, ``{"project", "conversation",
 "events"}``, the conversation as ``GET /v1/conversations/{id}`` answers it
 (feedback included).  CSV: one row per event, with its conversation's
-attributes repeated, JSON values (metadata, tools) as JSON text.
+attributes repeated, JSON values (metadata, tools) as JSON text.  A text cell
+that a spreadsheet would take for a formula (one that starts with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return: OWASP's rule for CSV
+injection) gets a single quote in front, so it is shown as text, never run.
+Rows end in CRLF (RFC 4180), so a cell holding a CR or an LF is quoted
+and cannot start a row of its own.
 """
 
 from __future__ import annotations
@@ -145,18 +150,25 @@ async def _conversations(
         before = page.next_before
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        # defusedcsv does the like but leaves tab and CR out and rewrites "|"
+        # inside cells; OWASP's rule is these six, and the text stays as it was.
+        return "'" + value
     return "" if value is None else value
 
 
 def _csv_rows(
     project: str, conversation: dict[str, Any], events: list[dict[str, Any]]
 ) -> list[list[Any]]:
-    head = [project, *(_cell(conversation.get(c)) for c in CONVERSATION_COLUMNS)]
+    head = [_cell(project), *(_cell(conversation.get(c)) for c in CONVERSATION_COLUMNS)]
     rows = []
     for event in events:
         values = {**event, "event_id": event["id"]}
@@ -188,7 +200,8 @@ async def export(
     """
     projects = await _projects(storage, project, since)
     progress = Progress(total=sum(count for _, _, count in projects))
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    # With "\n" alone, the csv module would leave a lone CR in a cell unquoted.
+    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     for project_id, name, _ in projects:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ._time import parse_ts
+from ._time import EVENT_YEARS, parse_event_ts
 
 __all__ = [
     "Check",
@@ -75,13 +75,17 @@ def whole(maximum: int = _MAX_INT) -> Check:
     return check
 
 
-def number(name: str, value: Any) -> Any:
-    """A finite number >= 0, or null."""
-    if value is None:
-        return None
-    if type(value) not in (int, float) or not _finite(value) or value < 0:
-        raise Invalid(f"{name}: expected a number >= 0 or null")
-    return value
+def number(maximum: float) -> Check:
+    """A number from 0 to *maximum*, or null (bounded, so that sums and averages stay finite)."""
+
+    def check(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) not in (int, float) or not _finite(value) or not 0 <= value <= maximum:
+            raise Invalid(f"{name}: expected a number from 0 to {maximum:g} or null")
+        return value
+
+    return check
 
 
 def _finite(value: float) -> bool:
@@ -100,11 +104,12 @@ def flag(name: str, value: Any) -> Any:
 
 
 def timestamp_text(name: str, value: Any) -> Any:
-    """An RFC 3339 date-time string, or null."""
+    """An RFC 3339 date-time string within ``EVENT_YEARS``, or null."""
     if value is None:
         return None
-    if type(value) is not str or len(value) > 64 or parse_ts(value) is None:
-        raise Invalid(f"{name}: expected an RFC 3339 timestamp or null")
+    if type(value) is not str or len(value) > 64 or parse_event_ts(value) is None:
+        first, last = EVENT_YEARS
+        raise Invalid(f"{name}: expected an RFC 3339 timestamp from {first} to {last} or null")
     return value
 
 

@@ -4,10 +4,16 @@ Uses geoip2fast, which ships its own IPv4 and IPv6 database (no network, no
 licence key).  The database loads on first use (about 0.1 s) and is shared by
 the whole process, as it is read-only; a look-up takes a few microseconds.
 Anything that is not a public, known address gives ``None``.
+
+Addresses are parsed strictly with ``ipaddress`` before the look-up (the
+library's own parser reads ``1.2.3`` and ``01.02.03.04`` as some address),
+and an IPv4-mapped IPv6 address (``::ffff:8.8.8.8``) is looked up as the IPv4
+address it carries.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
@@ -54,7 +60,13 @@ class GeoResolver:
             if self._db is None:  # the database could not be loaded
                 return None
         try:
-            code = self._db.lookup(ip.strip()).country_code
+            address = ipaddress.ip_address(ip.strip())
+        except ValueError:
+            return None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        try:
+            code = self._db.lookup(str(address)).country_code
         except Exception:  # the library reports bad input in its result; be safe anyway
             return None
         return code if isinstance(code, str) and _COUNTRY.fullmatch(code) else None

@@ -216,6 +216,7 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
                 "sent_at": {"type": "string", "format": "date-time"},
                 "events": {"type": "array", "maxItems": options.max_events, "items": _ref("Event")},
             },
+            "additionalProperties": False,
         },
         "Event": {
             "description": "See docs/wire-schema.md.",

@@ -83,6 +83,10 @@ class ServerOptions:
         max_json_chars: largest ``metadata``, ``attachments`` or
             ``tools_used`` value, measured roughly in characters.
         max_depth: deepest nesting of those values.
+        max_json_values: most JSON values (keys included) in one request
+            body, counted before it is parsed; past it the answer is 413.
+            This bounds the memory a body can take, which bytes do not:
+            ``[{},{},...]`` builds a dict of 64 bytes from every 3 bytes.
         retry_after: seconds suggested in ``Retry-After`` when storage is unavailable.
         rate_limit: requests per API key (any authenticated route), a
             ``RateLimit`` or ``None`` (the default) for no limit.  Past it the
@@ -99,6 +103,8 @@ class ServerOptions:
 
     .. versionchanged:: 0.1
        ``rate_limit``, ``trusted_proxies``, ``body_timeout``, ``idle_timeout``.
+    .. versionchanged:: 0.2
+       ``max_json_values``.
     """
 
     store_raw_ip: bool = False
@@ -108,6 +114,7 @@ class ServerOptions:
     max_content_chars: int = 1 * MiB
     max_json_chars: int = 1 * MiB
     max_depth: int = 64
+    max_json_values: int = 1_000_000
     retry_after: int = 2
     rate_limit: RateLimit | None = None
     trusted_proxies: tuple[IPNetwork, ...] = attrs.field(default=(), converter=_networks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -100,6 +101,12 @@ async def _serve_until(
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        # What start-up built (modules, the app) lives as long as the process:
+        # out of the garbage collector's sight, the full collections that a
+        # big batch sets off while it is parsed each hold the GIL a third as
+        # long (benchmarks/hostile_bodies.py).
+        gc.collect()
+        gc.freeze()
         urls = ", ".join(_url(a) for a in runner.addresses)
         log.info(LISTENING, urls, redact_url(str(db)))
         for handler in logging.getLogger().handlers:

@@ -10,13 +10,19 @@ import datetime as dt
 import re
 import time
 
-__all__ = ["format_ts", "now_micros", "parse_ts"]
+from .. import _wire as wire
+
+__all__ = ["EVENT_YEARS", "format_ts", "now_micros", "parse_event_ts", "parse_ts"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _EPOCH_DATE = _EPOCH.date()
 _ONE_MICRO = dt.timedelta(microseconds=1)
 _MICROS_PER_DAY = 86_400_000_000
 _MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+#: The years an event's own times may fall in (first, last); a clock that far off
+#: is a client's bug (see _wire).
+EVENT_YEARS = wire.EVENT_YEARS
+_EVENT_END = (dt.date(EVENT_YEARS[1] + 1, 1, 1) - _EPOCH_DATE).days * 86_400_000_000
 # RFC 3339 date-time; fromisoformat alone would also take week dates and bare dates.
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
@@ -52,6 +58,12 @@ def parse_ts(value: str) -> int | None:
     except ValueError:
         return None
     return _in_range((parsed - _EPOCH) // _ONE_MICRO)
+
+
+def parse_event_ts(value: str) -> int | None:
+    """``parse_ts`` for the times of an event: ``None`` also outside ``EVENT_YEARS``."""
+    micros = parse_ts(value)
+    return micros if micros is not None and micros < _EVENT_END else None
 
 
 def _in_range(micros: int) -> int | None:

@@ -1,7 +1,8 @@
 """Server-side validation of a batch, event by event.
 
-A problem with the batch as a whole (not an object, wrong ``schema``, no
-``events`` list, too many events) refuses the batch.  A problem with one
+A problem with the batch as a whole (not an object, a key other than
+``schema``, ``sent_at`` and ``events``, wrong ``schema``, no ``events``
+list, too many events) refuses the batch.  A problem with one
 event rejects that event alone, with its index, its id when it has a usable
 one, and a message naming the field; the other events are stored.
 """
@@ -16,14 +17,16 @@ import attrs
 from .. import _wire as wire
 from . import _fields as f
 from ._options import ServerOptions
-from ._time import parse_ts
+from ._time import EVENT_YEARS, parse_event_ts
 from .storage import NewEvent
 
-__all__ = ["BatchRefused", "Checked", "Validator"]
+__all__ = ["BATCH_FIELDS", "BatchRefused", "Checked", "Validator"]
 
 _ID = re.compile(wire.EVENT_ID_PATTERN)
 _SHORT = wire.SHORT
 _MAX_SEQ = wire.MAX_INT  # f.whole()'s default
+#: The keys of a batch; any other refuses it (see _split).
+BATCH_FIELDS = wire.BATCH_FIELDS
 
 
 class BatchRefused(Exception):
@@ -54,7 +57,8 @@ def _check(field: wire.Field, options: ServerOptions) -> f.Check:
     if field.kind == "integer":
         return f.whole(field.limit or wire.MAX_INT)
     if field.kind == "number":
-        return f.number
+        assert field.limit is not None
+        return f.number(field.limit)
     if field.kind == "boolean":
         return f.flag
     if field.kind == "timestamp":
@@ -91,8 +95,15 @@ class Validator:
         """
         if type(body) is not dict:
             raise BatchRefused(400, "body: expected a JSON object")
+        for name in body:  # a batch builds nothing it does not use (see _split)
+            if name not in BATCH_FIELDS:
+                expected = ", ".join(BATCH_FIELDS)
+                raise BatchRefused(400, f"{name[:64]}: unknown field; expected {expected}")
         if type(body.get("schema")) is not int or body["schema"] != wire.SCHEMA_VERSION:
             raise BatchRefused(400, f"schema: expected {wire.SCHEMA_VERSION}")
+        sent_at = body.get("sent_at")
+        if sent_at is not None and (type(sent_at) is not str or len(sent_at) > 64):
+            raise BatchRefused(400, "sent_at: expected a string of up to 64 characters or null")
         events = body.get("events")
         if type(events) is not list:
             raise BatchRefused(400, "events: expected an array")
@@ -102,6 +113,8 @@ class Validator:
         accepted, rejected = [], []
         for index, raw in enumerate(events):
             try:
+                if isinstance(raw, f.Invalid):  # an event too big to parse (see _split)
+                    raise raw
                 event = self.check_event(raw)
                 if unicode_suspect:
                     _check_unicode(event)
@@ -133,9 +146,10 @@ class Validator:
         conversation_id = self._conversation_id("conversation_id", raw.get("conversation_id"))
         seq = self._seq("seq", raw.get("seq"))
         stamp = raw.get("timestamp")
-        micros = parse_ts(stamp) if type(stamp) is str and len(stamp) <= 64 else None
+        micros = parse_event_ts(stamp) if type(stamp) is str and len(stamp) <= 64 else None
         if micros is None:
-            raise f.Invalid("timestamp: expected an RFC 3339 UTC timestamp")
+            first, last = EVENT_YEARS
+            raise f.Invalid(f"timestamp: expected an RFC 3339 UTC timestamp from {first} to {last}")
         payload = {}
         for name, (check, default) in checks.items():
             value = raw.get(name, _MISSING)
@@ -179,7 +193,7 @@ class Validator:
             or not f.flat_within(metadata, options.max_json_chars, options.max_depth)
         ):
             return None
-        micros = parse_ts(stamp)
+        micros = parse_event_ts(stamp)
         if micros is None:
             return None
         payload = {

@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,15 @@ def create_key(db: Path, project: str) -> str:
 
 
 class CollectorProcess:
-    """``agentsight serve`` on port 0 with its own SQLite file; keys per project."""
+    """``agentsight serve`` on port 0 with its own SQLite file; keys per project.
 
-    def __init__(self, db: Path, port: int = 0) -> None:
+    *args* go to ``agentsight serve`` as they are (``--rate-limit 10``, say).
+    """
+
+    def __init__(self, db: Path, port: int = 0, args: Sequence[str] = ()) -> None:
         self.db = db
         self.port = port
+        self.args = list(args)
         self.keys = {"A": create_key(db, "A"), "B": create_key(db, "B")}
         self.log: list[str] = []
         self.url = ""
@@ -44,7 +49,7 @@ class CollectorProcess:
         """Start (or start again, on the same port and database)."""
         self._started = threading.Event()
         self._process = subprocess.Popen(
-            [*_CLI, "serve", "--db", str(self.db), "--port", str(self.port)],
+            [*_CLI, "serve", "--db", str(self.db), "--port", str(self.port), *self.args],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -70,6 +75,10 @@ class CollectorProcess:
             if match and not self._started.is_set():
                 self.url = match.group(1)
                 self._started.set()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     @property
     def running(self) -> bool:

@@ -11,7 +11,7 @@ from aiohttp import web
 from .. import _fields as f
 from .._auth import authenticate
 from .._body import read_json
-from .._errors import ApiError
+from .._errors import ApiError, json_response
 from .._state import OPTIONS, STORAGE
 from ..storage import ConversationChanges, Feedback, StorageUnavailable
 from ._params import encode_cursor, parse_query
@@ -80,7 +80,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     storage = request.app[STORAGE]
     page = await _storage_call(request, lambda: storage.list_conversations(project_id, query))
     cursor = None if page.next_before is None else encode_cursor(page.next_before)
-    return web.json_response({"conversations": page.conversations, "next_cursor": cursor})
+    return json_response({"conversations": page.conversations, "next_cursor": cursor})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
@@ -92,7 +92,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     if conversation is None:
         raise _not_found(cid)
     events = await _storage_call(request, lambda: storage.list_events(project_id, cid))
-    return web.json_response({"conversation": conversation, "events": events})
+    return json_response({"conversation": conversation, "events": events})
 
 
 async def patch_conversation(request: web.Request) -> web.Response:
@@ -117,7 +117,7 @@ async def patch_conversation(request: web.Request) -> web.Response:
     conversation = await _storage_call(request, lambda: storage.get_conversation(project_id, cid))
     if conversation is None:  # deleted in between
         raise _not_found(cid)
-    return web.json_response({"conversation": conversation})
+    return json_response({"conversation": conversation})
 
 
 async def delete_conversation(request: web.Request) -> web.Response:
@@ -127,7 +127,7 @@ async def delete_conversation(request: web.Request) -> web.Response:
     storage = request.app[STORAGE]
     if not await _storage_call(request, lambda: storage.delete_conversation(project_id, cid)):
         raise _not_found(cid)
-    return web.json_response({"deleted": True, "conversation_id": cid})
+    return json_response({"deleted": True, "conversation_id": cid})
 
 
 async def add_feedback(request: web.Request) -> web.Response:
@@ -150,4 +150,4 @@ async def add_feedback(request: web.Request) -> web.Response:
         "conversation_id": cid,
         **{k: getattr(feedback, k) for k in ("sentiment", "comment", "metadata")},
     }
-    return web.json_response({"feedback": answer}, status=201)
+    return json_response({"feedback": answer}, status=201)

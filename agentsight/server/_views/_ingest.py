@@ -9,9 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from .._auth import authenticate
-from .._body import parse_json, read_body
-from .._errors import ApiError
+from .._body import OFFLOAD_BYTES, check_values, read_body
+from .._errors import ApiError, json_response
 from .._geo import GeoResolver
+from .._options import ServerOptions
+from .._split import parse_batch
 from .._state import GEO, OPTIONS, STORAGE, VALIDATOR
 from .._validate import BatchRefused, Checked, Validator
 from ..storage import StorageUnavailable
@@ -19,13 +21,11 @@ from ..storage import StorageUnavailable
 __all__ = ["post_batch"]
 
 log = logging.getLogger("agentsight.server")
-# Bodies above this are parsed and validated on a worker thread, so that one
-# large batch does not hold up every other request on the event loop.
-_OFFLOAD_BYTES = 256 * 1024
 
 
-def _check(raw: bytes, validator: Validator, geo: GeoResolver, keep_ip: bool) -> Checked:
-    body, suspect = parse_json(raw)
+def _check(raw: bytes, validator: Validator, geo: GeoResolver, options: ServerOptions) -> Checked:
+    values = check_values(raw, options.max_json_values)
+    body, suspect = parse_batch(raw, values, options.max_events)
     try:
         checked = validator.check_batch(body, unicode_suspect=suspect)
     except BatchRefused as exc:
@@ -33,7 +33,7 @@ def _check(raw: bytes, validator: Validator, geo: GeoResolver, keep_ip: bool) ->
     for event in checked.events:
         if event.type in ("conversation", "interaction"):
             event.country = geo.country(event.payload["customer_ip_address"])
-            if not keep_ip:
+            if not options.store_raw_ip:
                 event.payload["customer_ip_address"] = None
     return checked
 
@@ -44,8 +44,10 @@ async def post_batch(request: web.Request) -> web.Response:
     app = request.app
     options = app[OPTIONS]
     raw = await read_body(request, options)
-    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options.store_raw_ip)
-    if len(raw) > _OFFLOAD_BYTES:
+    # Big bodies are counted, parsed and validated on a worker thread, so that
+    # one large batch does not hold up every other request on the event loop.
+    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options)
+    if len(raw) > OFFLOAD_BYTES:
         checked = await asyncio.to_thread(_check, *args)
     else:
         checked = _check(*args)
@@ -61,4 +63,4 @@ async def post_batch(request: web.Request) -> web.Response:
         "duplicates": result.duplicates,
         "rejected": checked.rejected,
     }
-    return web.json_response(answer)
+    return json_response(answer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .._errors import json_response
 from .._openapi import openapi_document
 
 __all__ = ["health", "openapi"]
@@ -11,9 +12,9 @@ __all__ = ["health", "openapi"]
 
 async def health(request: web.Request) -> web.Response:
     """The collector is up and answering."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of this API."""
-    return web.json_response(openapi_document())
+    return json_response(openapi_document())

@@ -7,7 +7,7 @@ from multidict import MultiDict
 
 from .._analytics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
 from .._auth import authenticate
-from .._errors import ApiError
+from .._errors import ApiError, json_response
 from .._fields import storable
 from .._state import STORAGE
 from ._conversations import _storage_call
@@ -33,12 +33,12 @@ _MAX_ACTIONS = 50
 def _escalation_actions(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(","))
     if len(names) > _MAX_ACTIONS or not all(
-        1 <= len(name) <= 256 and storable(name) for name in names
+        1 <= len(name) <= 256 and "\x00" not in name and storable(name) for name in names
     ):
         raise ApiError(
             400,
             f"escalation_actions: expected up to {_MAX_ACTIONS} comma-separated action names"
-            " of 1 to 256 characters",
+            " of 1 to 256 characters, without U+0000",
         )
     return names
 
@@ -73,4 +73,4 @@ async def get_metrics(request: web.Request) -> web.Response:
     query = parse_metrics_query(MultiDict(request.query))
     storage = request.app[STORAGE]
     figures = await _storage_call(request, lambda: storage.metrics(project_id, query))
-    return web.json_response(figures)
+    return json_response(figures)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,15 @@ from ..storage import ConversationQuery
 __all__ = ["decode_cursor", "encode_cursor", "parse_query"]
 
 MAX_LIMIT = 500
+# ASCII digits only: str.isdigit() also takes "²" and "¹⁰", which int() refuses,
+# and any length, where int() refuses past 4,300 digits.
+_LIMIT = re.compile(r"[0-9]{1,3}")
+# What encode_cursor writes, and nothing else: a position that fits a 64-bit
+# column.  A forged cursor is never handed to json.loads (nesting) or to the
+# database (a number past 2**63 - 1 overflows SQLite's integers).
+_CURSOR = re.compile(rb'\{"b": (0|[1-9][0-9]{0,18})\}')
+_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_POSITION = 2**63 - 1
 
 
 def _bad(name: str, expected: str) -> ApiError:
@@ -28,8 +39,10 @@ def _bad(name: str, expected: str) -> ApiError:
 
 
 def _text(name: str, value: str) -> str:
-    if not 1 <= len(value) <= 256 or not storable(value):
-        raise _bad(name, "1 to 256 characters of valid Unicode")
+    # No U+0000: SQLite's LIKE stops at it (q=%00 would match everything) and
+    # PostgreSQL text cannot hold it, so it is refused on both alike.
+    if not 1 <= len(value) <= 256 or "\x00" in value or not storable(value):
+        raise _bad(name, "1 to 256 characters of valid Unicode, without U+0000")
     return value
 
 
@@ -56,8 +69,8 @@ def _time(name: str, value: str) -> int:
 
 
 def _limit(name: str, value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise _bad(name, f"an integer from 1 to {MAX_LIMIT}")
+    if _LIMIT.fullmatch(value) is None or not 1 <= int(value) <= MAX_LIMIT:
+        raise _bad(name, f"an integer from 1 to {MAX_LIMIT} in ASCII digits")
     return int(value)
 
 
@@ -67,15 +80,14 @@ def encode_cursor(before: int) -> str:
 
 
 def decode_cursor(name: str, value: str) -> int:
-    """The position an ``encode_cursor`` string stands for."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        before = data["b"]
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        raise _bad(name, "a next_cursor value from a previous page") from None
-    if type(before) is not int or before < 0:
+    """The position an ``encode_cursor`` string stands for; anything else is a 400."""
+    match = None
+    if _CURSOR_CHARS.fullmatch(value) is not None:
+        with contextlib.suppress(ValueError, binascii.Error):
+            match = _CURSOR.fullmatch(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    if match is None or int(match.group(1)) > _MAX_POSITION:
         raise _bad(name, "a next_cursor value from a previous page")
-    return before
+    return int(match.group(1))
 
 
 _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {

@@ -141,6 +141,13 @@ class Storage(abc.ABC):
         """The project of a live (not revoked) key, by its hash."""
 
     @abc.abstractmethod
+    async def live_key_hashes(self) -> frozenset[str]:
+        """The hashes of every live (not revoked) key, of every project.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
     async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
         """Record a new key for *project*, creating the project if needed."""
 

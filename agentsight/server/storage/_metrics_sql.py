@@ -29,11 +29,13 @@ Definitions (the API documents them too):
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from ..._wire import MAX_DURATION_MS
 from .._analytics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
 from ._columns import TOKEN_COLUMNS as TOKENS
 
@@ -46,6 +48,10 @@ BREAKDOWNS = ("country", "device", "source", "language", "environment")
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
+# Durations past what ingest takes (rows stored before it bounded them) count
+# as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
+_TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
+_DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
 
 
 @attrs.frozen
@@ -67,20 +73,41 @@ POSTGRES = Dialect(
 )
 
 
+# Ingest bounds every time and number (see _validate), so the two guards
+# below only matter for rows stored before it did: a figure that is not
+# finite is answered as null (JSON has no Infinity), and a local day past
+# year 9999 in the ISO 8601 expanded form.
+
+
+def _finite(value: Any) -> float | None:
+    number = None if value is None else float(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
 def _ms(micros: Any) -> float | None:
-    return None if micros is None else round(float(micros) / 1000, 3)
+    number = _finite(micros)
+    return None if number is None else round(number / 1000, 3)
 
 
 def _rounded(value: Any, digits: int = 3) -> float | None:
-    return None if value is None else round(float(value), digits)
+    number = _finite(value)
+    return None if number is None else round(number, digits)
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return None if not whole else round(part / whole, 6)
 
 
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_400_YEARS = 146_097  # days: the Gregorian calendar repeats itself every 400 years
+
+
 def _date(day: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+    try:
+        return (_EPOCH_DATE + dt.timedelta(days=day)).isoformat()
+    except OverflowError:
+        earlier = _EPOCH_DATE + dt.timedelta(days=day - _400_YEARS)
+        return f"+{earlier.year + 400}-{earlier.month:02d}-{earlier.day:02d}"
 
 
 class MetricsPlan:
@@ -228,8 +255,8 @@ class MetricsPlan:
     def _tools(self) -> Statement:
         head, actions, params = self._actions()
         sql = (
-            f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT(e.duration_ms),"
-            f" AVG(e.duration_ms) {actions} GROUP BY e.action_name"
+            f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
+            f" AVG({_DURATION}) {actions} GROUP BY e.action_name"
         )
         return self._statement(sql, params)
 
@@ -244,7 +271,7 @@ class MetricsPlan:
         if not timed:
             return None
         head, actions, where = self._actions()
-        durations = f"{actions} AND e.duration_ms IS NOT NULL"
+        durations = f"{actions} AND {_TIMED}"
         if self._filtered or len(timed) > _RANKED_TOOLS:
             sql = (
                 f"{head} SELECT name, d FROM (SELECT e.action_name AS name, e.duration_ms AS d,"

@@ -154,6 +154,9 @@ class PostgresStorage(Storage):
     async def project_for_key(self, key_hash: str) -> int | None:
         return await self._run(lambda c: read.project_for_key(c, key_hash))
 
+    async def live_key_hashes(self) -> frozenset[str]:
+        return await self._run(read.live_key_hashes)
+
     async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
         return await self._run(lambda c: write.create_key(c, project, key_hash, redacted))
 

@@ -18,7 +18,14 @@ from ._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from ._columns import like_pattern
 from ._postgres_write import clean
 
-__all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
+__all__ = [
+    "get_conversation",
+    "list_conversations",
+    "list_events",
+    "list_keys",
+    "live_key_hashes",
+    "project_for_key",
+]
 
 
 async def project_for_key(connection: Any, key_hash: str) -> int | None:
@@ -27,6 +34,12 @@ async def project_for_key(connection: Any, key_hash: str) -> int | None:
         "SELECT project_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
     )
     return None if found is None else int(found)
+
+
+async def live_key_hashes(connection: Any) -> frozenset[str]:
+    """The hashes of every live key."""
+    rows = await connection.fetch("SELECT key_hash FROM api_keys WHERE revoked_at IS NULL")
+    return frozenset(str(row[0]) for row in rows)
 
 
 async def list_keys(connection: Any) -> list[KeyInfo]:

@@ -91,6 +91,9 @@ class SQLiteStorage(Storage):
     async def project_for_key(self, key_hash: str) -> int | None:
         return await self._read(lambda c: read.project_for_key(c, key_hash))
 
+    async def live_key_hashes(self) -> frozenset[str]:
+        return await self._read(read.live_key_hashes)
+
     async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
         return await self._write(lambda c: manage.create_key(c, project, key_hash, redacted))
 

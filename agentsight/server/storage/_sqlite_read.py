@@ -14,7 +14,14 @@ from ._columns import SELECT as _SELECT
 from ._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from ._columns import like_pattern
 
-__all__ = ["get_conversation", "list_conversations", "list_events", "list_keys", "project_for_key"]
+__all__ = [
+    "get_conversation",
+    "list_conversations",
+    "list_events",
+    "list_keys",
+    "live_key_hashes",
+    "project_for_key",
+]
 
 
 def project_for_key(connection: sqlite3.Connection, key_hash: str) -> int | None:
@@ -23,6 +30,12 @@ def project_for_key(connection: sqlite3.Connection, key_hash: str) -> int | None
         "SELECT project_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+def live_key_hashes(connection: sqlite3.Connection) -> frozenset[str]:
+    """The hashes of every live key."""
+    rows = connection.execute("SELECT key_hash FROM api_keys WHERE revoked_at IS NULL")
+    return frozenset(str(row[0]) for row in rows)
 
 
 def list_keys(connection: sqlite3.Connection) -> list[KeyInfo]:
