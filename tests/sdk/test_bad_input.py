@@ -54,7 +54,7 @@ def tracker() -> ConversationTracker:
         (lambda t: t.track_action("a", duration_ms=-3, conversation_id="c"), "duration_ms"),
         (lambda t: t.track_action("a", started_at="yesterday", conversation_id="c"), "started"),
         (lambda t: t.track_action("a", duration_ms=1e13, conversation_id="c"), "duration_ms"),
-        (lambda t: t.track_action("a", ended_at="9999-12-31T23:59:59Z", conversation_id="c"), "ended"),
+        (lambda t: t.track_action("a", ended_at="9999-01-01", conversation_id="c"), "ended_at"),
         (lambda t: t.track_action("a", error_msg=3, conversation_id="c"), "error_msg"),
         (lambda t: t.track_button("", "l", "v", conversation_id="c"), "button_event"),
         (lambda t: t.track_button("rate", "", "v", conversation_id="c"), "label"),
