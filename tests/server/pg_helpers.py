@@ -37,7 +37,7 @@ def require_server() -> str:
         try:
             import asyncpg  # noqa: F401
         except ImportError:
-            reason = "asyncpg is not installed: pip install -e '.[server,dev,postgres]'"
+            reason = "asyncpg is not installed: pip install -e '.[server,postgres]' --group dev"
     if reason:
         if IN_CI:
             pytest.fail(f"CI=true but {reason}", pytrace=False)
