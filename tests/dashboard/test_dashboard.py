@@ -119,7 +119,12 @@ def test_transcript_shows_messages_in_order(page: Any, served: Served) -> None:
 def test_message_html_is_shown_as_text(page: Any, served: Served) -> None:
     """``<img src=x onerror=alert(1)>`` and a script show literally and run nothing."""
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def refuse(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     cid = served.special["xss"]
     page.goto(f"{served.collector.url}/#/conversation/{cid}")
     page.wait_for_selector("#chat .bubble")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -19,7 +20,11 @@ from tests.faults.proxy import FaultProxy
 
 pytestmark = pytest.mark.anyio
 
-FAST_RETRY = {"retry_initial_delay": 0.05, "retry_max_delay": 0.5, "flush_interval": 0.05}
+FAST_RETRY: dict[str, Any] = {
+    "retry_initial_delay": 0.05,
+    "retry_max_delay": 0.5,
+    "flush_interval": 0.05,
+}
 
 
 async def test_collector_sigkilled_10_times_during_100000_events(

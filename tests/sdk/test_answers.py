@@ -13,7 +13,11 @@ from tests.sink import KEY, Sink
 
 pytestmark = pytest.mark.anyio
 
-FAST = {"flush_interval": 0.02, "retry_initial_delay": 0.01, "retry_max_delay": 0.05}
+FAST: dict[str, Any] = {
+    "flush_interval": 0.02,
+    "retry_initial_delay": 0.01,
+    "retry_max_delay": 0.05,
+}
 EVENTS = 50
 
 LIES = [

@@ -82,7 +82,12 @@ async def test_puts_from_other_threads_wake_the_waiting_batcher() -> None:
             threads = [threading.Thread(target=burst) for _ in range(4)]
             for thread in threads:
                 thread.start()
-            await anyio.to_thread.run_sync(lambda: [t.join() for t in threads])
+
+            def join() -> None:
+                for thread in threads:
+                    thread.join()
+
+            await anyio.to_thread.run_sync(join)
             while buffer.level():  # noqa: ASYNC110 - the batcher task drains it
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()

@@ -46,7 +46,8 @@ async def test_metadata_is_copied_at_the_call() -> None:
     transport = InMemoryTransport()
     metadata: dict[object, object] = {"step": 1, 7: "int key", "nested": [1, 2]}
     async with ConversationTracker(transport=transport) as tracker:
-        await tracker.track_agent_message("hi", metadata=metadata, conversation_id="copy")
+        # An int key on purpose: metadata comes from anywhere.
+        await tracker.track_agent_message("hi", metadata=metadata, conversation_id="copy")  # type: ignore[arg-type]
         metadata["step"] = 2
         metadata.pop(7)
         await tracker.track_agent_message("again", metadata={}, conversation_id="copy")

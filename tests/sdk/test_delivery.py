@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -13,7 +14,7 @@ from tests.sink import KEY, Sink, free_port
 
 pytestmark = pytest.mark.anyio
 
-FAST = {"flush_interval": 0.05, "retry_initial_delay": 0.05, "retry_max_delay": 0.5}
+FAST: dict[str, Any] = {"flush_interval": 0.05, "retry_initial_delay": 0.05, "retry_max_delay": 0.5}
 
 
 async def _track(tracker: ConversationTracker, conversations: int, messages: int) -> None:

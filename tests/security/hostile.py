@@ -309,7 +309,7 @@ async def probe_nosniff_everywhere(c: Collector) -> None:
     """Every answer, whatever its route and status, is strict JSON with nosniff (see ``call``)."""
     cid = _tag()
     await send(c, conversation(cid, 0, 0.0))
-    for method, path, project, kwargs in [
+    probes: list[tuple[str, str, str | None, dict[str, Any]]] = [
         ("GET", "/v1/health", None, {}),
         ("GET", "/v1/openapi.json", None, {}),
         ("GET", "/v1/conversations", "A", {}),
@@ -322,7 +322,8 @@ async def probe_nosniff_everywhere(c: Collector) -> None:
         ("GET", "/v1/nowhere", "A", {}),
         ("PUT", "/v1/batch", "A", {}),
         ("POST", "/v1/batch", "A", {"data": b"not json"}),
-    ]:
+    ]
+    for method, path, project, kwargs in probes:
         status, _ = await call(c, method, path, project, **kwargs)
         assert status < 500
 

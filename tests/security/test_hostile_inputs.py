@@ -113,7 +113,7 @@ def _raw_body(events: list[Any], extra: dict[str, Any], escapes: bool) -> bytes:
     return (text.replace("\\\\u", "\\u").replace("\\\\/", "\\/") if escapes else text).encode()
 
 
-def _outcome(parse: Any, raw: bytes) -> Any:
+def _outcome(parse: Any, raw: Any) -> Any:
     try:
         value, suspect = parse(raw)
     except ApiError as exc:

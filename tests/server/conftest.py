@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pg_helpers
 import pytest
-from collector_helpers import Collector, run_collector
-from pg_helpers import Database
+
+from tests.server import pg_helpers
+from tests.server.collector_helpers import Collector, run_collector
+from tests.server.pg_helpers import Database
 
 
 @pytest.fixture

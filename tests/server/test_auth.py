@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from collector_helpers import Collector, batch, conversation, message
 
 from agentsight._keys import generate_key, hash_key
 from agentsight.server.storage import ConversationQuery
+from tests.server.collector_helpers import Collector, batch, conversation, message
 
 pytestmark = pytest.mark.anyio
 

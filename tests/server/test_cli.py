@@ -15,9 +15,9 @@ import aiohttp
 import anyio
 import pytest
 from anyio.abc import Process
-from collector_helpers import batch, conversation, message
 
 from agentsight._keys import is_well_formed
+from tests.server.collector_helpers import batch, conversation, message
 
 pytestmark = pytest.mark.anyio
 CLI = [sys.executable, "-m", "agentsight._cli"]

@@ -9,7 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from collector_helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agentsight.server import ServerOptions
+from tests.server.collector_helpers import (
     Collector,
     action,
     button,
@@ -18,11 +22,7 @@ from collector_helpers import (
     run_collector,
     tokens,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from pg_helpers import Database
-
-from agentsight.server import ServerOptions
+from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import anyio
 import pytest
-from collector_helpers import (
+
+from agentsight.server import ServerOptions
+from tests.server.collector_helpers import (
     Collector,
     action,
     batch,
@@ -18,9 +20,7 @@ from collector_helpers import (
     run_collector,
     tokens,
 )
-from pg_helpers import Database
-
-from agentsight.server import ServerOptions
+from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
 
@@ -179,7 +179,7 @@ async def test_partly_valid_batch_stores_the_valid_events(collector: Collector) 
     good = [message("c1", 0, 0.0), message("c1", 2, 2.0)]
     bad_content = {**message("c1", 1, 1.0), "content": 42}
     bad_tokens = {**tokens("c1", 3, 3.0), "prompt_tokens": -1}
-    answer = await collector.send(good[0], bad_content, good[1], bad_tokens, "junk")
+    answer = await collector.send(good[0], bad_content, good[1], bad_tokens, "junk")  # type: ignore[arg-type]
     assert answer["accepted"] == 2
     assert answer["rejected"] == [
         {"index": 1, "id": bad_content["id"], "error": "content: expected a string"},

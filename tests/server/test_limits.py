@@ -12,10 +12,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-from collector_helpers import Collector, batch, conversation, message, run_collector
-from pg_helpers import Database
 
 from agentsight.server import ServerOptions
+from tests.server.collector_helpers import Collector, batch, conversation, message, run_collector
+from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
 KiB, MiB = 1024, 1024 * 1024
@@ -130,7 +130,7 @@ async def test_empty_batch_is_fine(collector: Collector) -> None:
     assert (status, answer) == (200, {"accepted": 0, "duplicates": 0, "rejected": []})
 
 
-def _lock(db: Path) -> sqlite3.Connection:
+def _lock(db: Path | str) -> sqlite3.Connection:
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     return holder

@@ -24,14 +24,14 @@ from typing import Any
 import aiohttp
 import anyio
 import anyio.lowlevel
-import pg_helpers
 import pytest
-from collector_helpers import Collector, run_collector
 
 from agentsight import ConversationTracker
 from agentsight._keys import generate_key, hash_key, redact
 from agentsight.server import open_storage
 from agentsight.transports import Batch, HttpTransport, Outcome, SendResult
+from tests.server import pg_helpers
+from tests.server.collector_helpers import Collector, run_collector
 
 pytestmark = pytest.mark.anyio
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import pg_helpers
 import pytest
 
 from agentsight.server import Storage, StorageUnavailable, open_storage
 from agentsight.server.storage import ConversationQuery, Feedback, NewEvent
+from tests.server import pg_helpers
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from collector_helpers import Collector, conversation, message, ts
+
+from tests.server.collector_helpers import Collector, conversation, message, ts
 
 pytestmark = pytest.mark.anyio
 
@@ -126,7 +127,9 @@ async def _page_through(collector: Collector, limit: int, between: Any = None) -
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"limit": limit} if cursor is None else {"limit": limit, "cursor": cursor}
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
         page = await collector.listing(**params)
         seen += [c["conversation_id"] for c in page["conversations"]]
         cursor = page["next_cursor"]

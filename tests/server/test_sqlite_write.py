@@ -44,7 +44,7 @@ def test_big_batch_is_stored_whole_and_once(
     connection: sqlite3.Connection, limit: int | None
 ) -> None:
     if limit is not None:
-        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)  # type: ignore[attr-defined]  # 3.11+
     events = [_message(n) for n in range(1_237)]
 
     result = write_batch(connection, 1, events)

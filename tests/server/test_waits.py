@@ -18,12 +18,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pg_helpers
 import pytest
-from pg_helpers import Database
 
 from agentsight.server import Storage, open_storage
 from agentsight.server.storage import NewEvent
+from tests.server import pg_helpers
+from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,1 @@
+"""Collector tests: ingest, queries, CLI, storage on SQLite and PostgreSQL."""
