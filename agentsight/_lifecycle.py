@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import atexit
 
-# Its exit hook must be registered before ours (see _register_exit_hook); imported here
+# Its exit hook must be registered before ours (see register_exit_hook); imported here
 # rather than at the first call, which a web app's first request would wait for.
-import concurrent.futures.thread
+import concurrent.futures.thread  # noqa: F401
 import logging
 import os
 import sys
@@ -38,7 +38,6 @@ logger = logging.getLogger("agentsight")
 
 __all__ = ["Lifecycle", "on_fork"]
 
-_ = concurrent.futures.thread  # imported for its exit hook's place (see above)
 
 
 class Lifecycle:
