@@ -39,7 +39,6 @@ logger = logging.getLogger("agentsight")
 __all__ = ["Lifecycle", "on_fork"]
 
 
-
 class Lifecycle:
     """Starts, holds and stops a tracker's engine.
 
