@@ -49,9 +49,7 @@ def test_every_link_leads_to_a_file_or_heading_that_exists(page: Path) -> None:
             continue
         target, _, anchor = link.partition("#")
         path = (page.parent / target).resolve() if target else page
-        if not path.exists():
-            broken.append(link)
-        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+        if not path.exists() or (anchor and path.suffix == ".md" and anchor not in _anchors(path)):
             broken.append(link)
     assert not broken, f"{page.relative_to(ROOT)}: {broken}"
 
