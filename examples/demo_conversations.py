@@ -41,6 +41,7 @@ import dataclasses
 import datetime as dt
 import functools
 import ipaddress
+import itertools
 import json
 import math
 import random
@@ -388,16 +389,7 @@ def customers(seed: int, count: int = POPULATION) -> tuple[Customer, ...]:
 @functools.lru_cache(maxsize=8)
 def _loyalty(count: int) -> list[float]:
     """Cumulative weights of choosing each customer: a few come back often."""
-    weights = [1 / (1 + n / 150) ** 0.8 for n in range(count)]
-    return list(_accumulate(weights))
-
-
-def _accumulate(values: list[float]) -> list[float]:
-    total, out = 0.0, []
-    for value in values:
-        total += value
-        out.append(total)
-    return out
+    return list(itertools.accumulate(1 / (1 + n / 150) ** 0.8 for n in range(count)))
 
 
 def _kind(source: str, device: str | None) -> str:
@@ -502,7 +494,6 @@ class _Writer:
         self.voice = script.source == "voice_call"
         self.country = COUNTRIES[self.customer.country]
         self.context = 0  # tokens of the conversation so far, sent with each model call
-        self.tool_done = 0.0
         self.failed = False
         self.rated_down = False
 
@@ -545,8 +536,7 @@ class _Writer:
         self.context += _tokens(words)
 
     def agent(self, words: str, embedding_tokens: int = 0) -> None:
-        after = self.tool_done + self.rng.lognormvariate(math.log(1.4), 0.35)
-        self.tool_done = 0.0
+        after = self.rng.lognormvariate(math.log(1.4), 0.35)  # the model's latency
         prompt = SYSTEM_PROMPT_TOKENS + self.context + self.rng.randint(0, 60)
         completion = _tokens(words) + self.rng.randint(4, 18)
         self.step("message", after, sender="agent", content=words, metadata={"model": MODEL})
@@ -581,7 +571,7 @@ class _Writer:
         )
         self.context += _tokens(answer or "")
 
-    def call(self, tool: str, response: dict[str, Any], embedding_tokens: int = 0) -> bool:
+    def call(self, tool: str, response: dict[str, Any]) -> bool:
         """Run *tool*; when it fails the agent retries once, or hands over (False)."""
         _, error_rate, service = TOOLS[tool]
         if self.rng.random() < error_rate:
