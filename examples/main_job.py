@@ -1,17 +1,30 @@
-"""The main job: a collector on a fresh SQLite file, the demo bot, and a summary read back.
+"""The main job: a collector on a fresh SQLite file, a month of a support bot, a summary.
 
     python3 dev.py demo            (creates .venv, then runs this)
+    python examples/main_job.py [--db var/demo.db] [--days 30] [--history 15000] [--live 200]
 
 1. creates ``var/demo.db`` afresh and an API key for the project ``demo``;
 2. starts ``agentsight serve`` on a free loopback port;
-3. runs ``examples/demo_bot.py`` (1,200 concurrent conversations) against it;
-4. stops the collector with SIGTERM (it finishes the batches in flight);
-5. starts it again, reads the stored conversations back through the query
-   API and prints a summary, then stops it and says how to browse the data.
+3. runs ``examples/demo_history.py``: the past 30 days of an online shop's
+   support bot (15,000 conversations in five languages, with their real
+   times of day), imported through the documented batch API (``POST
+   /v1/batch``, with the SDK's ``HttpTransport``), since the SDK stamps
+   events with the time of the call and so cannot record last month;
+4. runs ``examples/demo_bot.py``: 200 more conversations happening now, all
+   at once, tracked live with the SDK's ``ConversationTracker``;
+5. stops the collector with SIGTERM (it finishes the batches in flight);
+6. starts it again, reads the analytics and a transcript back through the
+   query API and prints a summary, then stops it and says how to open the
+   dashboard.
+
+Both parts are seeded (``--seed``): every run stores the same conversations,
+messages, tools, escalations and feedback; only the days and hours move with
+the day the demo runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -21,14 +34,14 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "var" / "demo.db"
+EXAMPLES = ROOT / "examples"
 BIN = Path(sys.executable).parent
 LISTENING = re.compile(r"listening on (http://\S+)")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def agentsight(*args: str) -> str:
@@ -38,9 +51,9 @@ def agentsight(*args: str) -> str:
     return done.stdout
 
 
-def start_collector() -> tuple[subprocess.Popen[str], str]:
+def start_collector(db: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [str(BIN / "agentsight"), "serve", "--db", str(DB), "--port", "0"],
+        [str(BIN / "agentsight"), "serve", "--db", str(db), "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -77,66 +90,142 @@ def get(url: str, key: str, path: str, **params: Any) -> Any:
         return json.load(answer)
 
 
+def counts(entries: list[dict[str, Any]], limit: int = 8) -> str:
+    """A breakdown's first entries: ``value count, ...``."""
+    shown = [f"{e['value'] or 'unknown'} {e['conversations']:,}" for e in entries[:limit]]
+    return ", ".join(shown) + (f", {len(entries) - limit} more" if len(entries) > limit else "")
+
+
+def rhythm(m: dict[str, Any]) -> list[str]:
+    """Weekdays against weekends (full days only) and the busiest hours, in UTC."""
+    full_days = m["daily"][1:-1]  # the first and the last day are partial
+    by_kind: dict[bool, list[int]] = {True: [], False: []}
+    for day in full_days:
+        weekend = time.strptime(day["date"], "%Y-%m-%d").tm_wday >= 5
+        by_kind[weekend].append(day["conversations"])
+    busiest = max(m["daily"], key=lambda day: day["conversations"])
+    hours = [sum(row[hour] for row in m["peak_hours"]["counts"]) for hour in range(24)]
+    top = sorted(range(24), key=lambda hour: -hours[hour])[:3]
+    average = {kind: sum(v) // max(1, len(v)) for kind, v in by_kind.items()}
+    weekday = WEEKDAYS[time.strptime(busiest["date"], "%Y-%m-%d").tm_wday]
+    return [
+        f"  per day:       {average[False]:,} conversations on a weekday, {average[True]:,} on a "
+        f"weekend day; busiest {weekday} {busiest['date']} ({busiest['conversations']:,})",
+        "  busiest hours: "
+        + ", ".join(f"{hour:02d}:00 ({hours[hour]:,} messages)" for hour in sorted(top))
+        + " UTC",
+    ]
+
+
 def summary(url: str, key: str) -> None:
-    conversations: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = get(url, key, "/v1/conversations", limit=500, cursor=cursor)
-        conversations += page["conversations"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    used = [c for c in conversations if c["is_used"]]
-    messages = sum(c.get("message_count", 0) for c in conversations)
-    users = {c["customer_id"] for c in conversations if c["customer_id"]}
-    print("\nWhat the collector stored (read back through its query API):")
+    m = get(url, key, "/v1/metrics")
+    totals, engagement, feedback = m["totals"], m["engagement"], m["feedback"]
+    sentiments = feedback["by_sentiment"]
+    response, tokens = m["response_time_ms"], m["token_usage"]
+    print("\nWhat the collector stored (read back through its query API, GET /v1/metrics):")
     print(
-        f"  conversations: {len(conversations)} ({len(used)} used, "
-        f"{len(conversations) - len(used)} only initialised)"
+        f"  conversations: {totals['conversations']:,} from {m['daily'][0]['date']} to "
+        f"{m['daily'][-1]['date']} ({engagement['used']:,} used, "
+        f"{engagement['initialised_only']:,} only shown), {totals['unique_users']:,} customers"
     )
-    print(f"  messages:      {messages}")
-    print(f"  unique users:  {len(users)}")
+    print(
+        f"  messages:      {totals['messages']:,} ({totals['end_user_messages']:,} from "
+        f"customers); the agent answers in {response['p50'] / 1000:.1f} s "
+        f"(p95 {response['p95'] / 1000:.1f} s)"
+    )
+    for line in rhythm(m):
+        print(line)
+    print(
+        f"  escalated:     {m['escalation']['conversations']:,} conversations handed to a "
+        f"human ({m['escalation']['rate']:.1%})"
+    )
+    print(
+        f"  feedback:      {feedback['entries']:,} entries: {sentiments['positive']:,} positive, "
+        f"{sentiments['neutral']:,} neutral, {sentiments['negative']:,} negative"
+    )
+    print(
+        f"  tokens:        {tokens['totals']['total_tokens']:,} "
+        f"({tokens['per_conversation']['total_tokens']:,.0f} per conversation)"
+    )
+    tools = ", ".join(f"{t['action_name']} {t['count']:,}" for t in m["tools"][:4])
+    failed = sum(t["errors"] for t in m["tools"]) / max(1, sum(t["count"] for t in m["tools"]))
+    print(f"  tool calls:    {tools}, {len(m['tools']) - 4} more; {failed:.1%} failed")
     for field in ("source", "country", "device", "language"):
-        counts = Counter(c[field] or "unknown" for c in conversations)
-        row = ", ".join(f"{name} {count}" for name, count in counts.most_common())
-        print(f"  by {field + ':':9} {row}")
-    sample = used[0]["conversation_id"]
-    detail = get(url, key, f"/v1/conversations/{urllib.parse.quote(sample, safe='')}")
-    print(f"\n  one transcript, {sample} ({len(detail['events'])} events, in order):")
-    for event in detail["events"][:8]:
-        text = event.get("content") or event.get("action_name") or event.get("button_event") or ""
-        print(f"    {event['timestamp'][11:23]} {event['type']:12} {text[:60]}")
+        print(f"  by {field + ':':11} {counts(m['breakdowns'][field])}")
+    yesterday = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86_400))
+    page = get(
+        url, key, "/v1/conversations", language="es", source="whatsapp", until=yesterday, limit=1
+    )
+    sample = page["conversations"][0]
+    cid = sample["conversation_id"]
+    detail = get(url, key, f"/v1/conversations/{urllib.parse.quote(cid, safe='')}")
+    print(
+        f"\n  one conversation, {cid} ({sample['name']}; {sample['language']}, "
+        f"{sample['source']}, {sample['country']}), times in UTC:"
+    )
+    for event in detail["events"]:
+        when = f"{event['timestamp'][5:10]} {event['timestamp'][11:19]}"
+        if event["type"] == "message":
+            who = "customer" if event["sender"] == "end_user" else "agent"
+            print(f"    {when} {who:8} {event['content'][:92]}")
+        elif event["type"] == "action":
+            print(f"    {when} {'tool':8} {event['action_name']}")
+        elif event["type"] == "button":
+            print(f"    {when} {'button':8} {event['label']}")
+
+
+def run(script: str, env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, str(EXAMPLES / script), *args], env=env, check=True)
 
 
 def main() -> None:
-    DB.parent.mkdir(exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", type=Path, default=ROOT / "var" / "demo.db")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--history", type=int, default=15000, help="conversations imported")
+    parser.add_argument("--live", type=int, default=200, help="conversations tracked live")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # in order with stderr
+    db: Path = args.db.resolve()
+    shown_db = db.relative_to(ROOT) if db.is_relative_to(ROOT) else db
+    started = time.perf_counter()
+    db.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB}{suffix}").unlink(missing_ok=True)
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
     key = (
-        agentsight("keys", "create", "--db", str(DB), "--project", "demo").strip().splitlines()[-1]
+        agentsight("keys", "create", "--db", str(db), "--project", "demo").strip().splitlines()[-1]
     )
-    print(f"created {DB.relative_to(ROOT)} and an API key for project 'demo'")
-    process, url = start_collector()
+    print(f"created {shown_db} and an API key for project 'demo'")
+    process, url = start_collector(db)
     try:
         env = {**os.environ, "AGENTSIGHT_API_KEY": key, "AGENTSIGHT_API_ENDPOINT": url}
-        subprocess.run(
-            [sys.executable, str(ROOT / "examples" / "demo_bot.py"), *sys.argv[1:]],
-            env=env,
-            check=True,
+        seed = ("--seed", str(args.seed))
+        run(
+            "demo_history.py",
+            env,
+            "--days",
+            str(args.days),
+            "--conversations",
+            str(args.history),
+            *seed,
         )
+        run("demo_bot.py", env, "--conversations", str(args.live), *seed)
     finally:
         stop_collector(process)
     print("collector stopped cleanly; starting it again to read the data back")
-    process, url = start_collector()
+    process, url = start_collector(db)
     try:
         summary(url, key)
     finally:
         stop_collector(process)
     print(
-        "\nBrowse the data again:\n"
-        f"  .venv/bin/agentsight serve --db {DB.relative_to(ROOT)}\n"
-        f"  then open http://127.0.0.1:8787/ (the dashboard) and give it the key {key}\n"
-        f"  or: curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8787/v1/metrics"
+        f"\ndone in {time.perf_counter() - started:.0f}s. Open the dashboard:\n"
+        f"  .venv/bin/agentsight serve --db {shown_db}\n"
+        "  then browse to http://127.0.0.1:8787/ and paste this API key when it asks for one:\n"
+        f"  {key}\n"
+        "  (days and hours are shown in your browser's time zone; the same figures as JSON:\n"
+        f"  curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8787/v1/metrics)"
     )
 
 
