@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._buffer import BEHIND, CLOSED, TAKEN, Intake, NullBuffer, StartupBuffer
 from ._config import TrackerConfig
-from ._keys import is_well_formed
+from ._keys import problem
 from ._loops import running_backend, wait_future
 
 if TYPE_CHECKING:
@@ -102,11 +102,9 @@ def make_transport(config: TrackerConfig, transport: Transport | None) -> Transp
         return None
     # Checked here, when the tracker starts (thread mode: on its own thread): the
     # checksum needs hashlib, a few ms to import that the first call should not pay.
-    if not is_well_formed(config.api_key):
-        logger.warning(
-            "api_key does not look like an AgentSight key (ags_ + 32 hex + _ + 6 hex); "
-            "the collector will refuse it"
-        )
+    wrong = problem(config.api_key)
+    if wrong is not None:
+        logger.warning("api_key: %s; the collector will refuse it", wrong)
     from .transports._aiohttp import HttpTransport
 
     return HttpTransport(config.endpoint, config.api_key, timeout=config.request_timeout)

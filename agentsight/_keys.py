@@ -34,6 +34,23 @@ def is_well_formed(key: str) -> bool:
     return match is not None and _checksum(match.group(1)) == match.group(2)
 
 
+def problem(key: str) -> str | None:
+    """What is wrong with *key*, in words a user can act on; ``None`` when nothing is.
+
+    A key of the right shape whose checksum fails has a wrong character (a
+    typo, a copy cut short and padded): said so, not "not a key at all".
+    """
+    match = _KEY_RE.fullmatch(key)
+    if match is None:
+        return (
+            f"expected an AgentSight key ({KEY_PREFIX} + 32 lowercase hex digits + _ + 6 hex "
+            f"digits), got {len(key)} characters starting {key[:4]!r}"
+        )
+    if _checksum(match.group(1)) != match.group(2):
+        return "the key has the right shape but its checksum does not match: a character is wrong"
+    return None
+
+
 def hash_key(key: str) -> str:
     """The form a key is stored in: hex SHA-256 (keys are random, so no salt is needed)."""
     import hashlib

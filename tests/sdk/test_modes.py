@@ -326,14 +326,16 @@ async def test_flush_on_a_loop_while_thread_mode_starts_never_blocks_it(sink: Si
 async def test_malformed_api_key_warns_when_the_tracker_starts(
     sink: Sink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A key without our format and checksum warns once, at start (the collector would
-    refuse it); a well-formed one does not."""
-    async with ConversationTracker(api_key="not-a-key", endpoint=sink.url, shutdown_timeout=0.2):
-        pass
-    async with ConversationTracker(api_key=KEY, endpoint=sink.url):
-        pass
-    warned = [r for r in caplog.records if "does not look like an AgentSight key" in r.message]
-    assert len(warned) == 1
+    """A key without our format, or with one wrong character, warns once at start and says
+    which (the collector would refuse it); a well-formed one does not."""
+    typo = KEY[:10] + ("0" if KEY[10] != "0" else "1") + KEY[11:]  # the right shape
+    for key in ("not-a-key", typo, KEY):
+        async with ConversationTracker(api_key=key, endpoint=sink.url, shutdown_timeout=0.2):
+            pass
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("api_key:")]
+    assert len(warned) == 2, warned
+    assert "expected an AgentSight key" in warned[0]
+    assert "checksum does not match: a character is wrong" in warned[1]
 
 
 def _tracker_threads() -> list[Any]:
