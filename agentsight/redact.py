@@ -27,15 +27,18 @@ check decides.
   JCB, UnionPay, Maestro, Mir), has a length that network issues, and passes
   the Luhn check.  Order numbers, millisecond timestamps (they start with
   1) and ids of other lengths stay.
-- **Phone** (``[phone]``): an international number (``+`` or ``00``, the
-  country code, 8 to 15 digits in all, ``+44 20 7946 0958``,
-  ``+1 (415) 555-2671``, ``+14155552671``), a national number with a trunk
-  ``0`` (10 to 12 digits, ``020 7946 0958``, ``06 12 34 56 78``), or a North
-  American one written with separators (``(415) 555-2671``,
+- **Phone** (``[phone]``): an international number (``+`` or ``00``, then
+  the country code, 7 to 15 digits in all: ``+44 20 7946 0958``,
+  ``+1 (415) 555-2671``, ``+14155552671``, ``0033 1 23 45 67 89``), a
+  national number with a trunk ``0`` (10 to 12 digits, or 9 written in
+  groups: ``020 7946 0958``, ``06 12 34 56 78``, ``(02) 1234 5678``), or a
+  North American one written with separators (``(415) 555-2671``,
   ``415-555-2671``).  A bare run of digits without ``+`` or a leading ``0``
   is never taken for a phone number (order numbers, timestamps), nor is
   anything shaped like a date (``01.02.2024 10.30``), a time, a decimal
-  number, a version or an IP address.
+  number, a version or an IP address.  National numbers without a trunk
+  ``0`` (Spain's ``612 34 56 78``, Poland's ``512 345 678``) are found
+  only with their country code: written alone they look like amounts.
 
 The rules run in that order, so the digits of an e-mail address or an IBAN
 are not read again as a card or a phone number.  Their work grows linearly
@@ -65,9 +68,7 @@ IBAN = "[iban]"
 # A match may start only where the local part starts (not inside a run of its
 # characters), and is looked for only around each '@', from 64 characters
 # before it (the longest local part RFC 5321 allows) to 256 after.
-_EMAIL = re.compile(
-    r"(?<![\w.%+'-])[\w.%+'-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])"
-)
+_EMAIL = re.compile(r"(?<![\w.%+'-])[\w.%+'-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
 _LOCAL_MAX = 64
 _DOMAIN_MAX = 256
 
@@ -261,12 +262,14 @@ def _international_end(text: str, match: re.Match[str]) -> int:
         # "00" then the country: only with separators, unlike a zero-padded id.
         if _SEPARATED.search(match.group()) is None:
             return -1
-        return _phone_end(match, 10, 17)
-    return _phone_end(match, 8, 15)
+        return _phone_end(match, 9, 17)
+    return _phone_end(match, 7, 15)
 
 
 def _national_end(text: str, match: re.Match[str]) -> int:
-    return _phone_end(match, 10, 12)
+    # Nine digits only when written in groups: "012 34 56 78", not "012345678".
+    fewest = 9 if _SEPARATED.search(match.group()) else 10
+    return _phone_end(match, fewest, 12)
 
 
 def _nanp_end(text: str, match: re.Match[str]) -> int:
@@ -281,7 +284,7 @@ def _nanp_end(text: str, match: re.Match[str]) -> int:
 # scan skips other characters at C speed); the rules then look only there.
 _CLUSTER = re.compile(r"[0-9]+(?:[ ().-]{1,2}[0-9]+)*")
 # Fewer digits than this in a cluster: no phone number in it (nor a card).
-_FEWEST_DIGITS = 8
+_FEWEST_DIGITS = 7
 _SEPARATORS = " ().-"
 
 Span = tuple[int, int, str]
@@ -394,7 +397,7 @@ def pii(text: str) -> str:
             break
     if not spans:
         return text
-    pieces = []
+    pieces: list[str] = []
     done = 0
     for start, end, marker in spans:
         pieces += (text[done:start], marker)
