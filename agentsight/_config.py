@@ -72,21 +72,26 @@ def _log_level(value: str) -> str:
     return upper
 
 
-def _redact_name(value: str) -> Callable[[str], str]:
-    if value != "pii":
-        raise ValueError("expected pii (the rules of agentsight.redact.pii)")
+def _redact_name(value: str) -> Callable[[str], str] | None:
+    """``AGENTSIGHT_REDACT``: ``pii`` for ``agentsight.redact.pii``, ``off`` for none."""
+    name = value.strip().lower()
+    if name == "off":
+        return None
+    if name != "pii":
+        raise ValueError("expected pii (the rules of agentsight.redact.pii) or off")
     from .redact import pii
 
     return pii
 
 
-def _redact_function(value: object) -> Callable[[str], str]:
-    """``redact=``: a function, or the name of the ready one."""
+def _redact_function(value: object) -> Callable[[str], str] | None:
+    """``redact=``: a function, or a name as ``AGENTSIGHT_REDACT`` takes (``"off"``
+    turns off what the variable turned on)."""
     if isinstance(value, str):
         try:
             return _redact_name(value)
         except ValueError as exc:
-            raise ConfigurationError(f"redact: {exc} or a function, got {value!r}") from None
+            raise ConfigurationError(f"redact: {exc}, or a function; got {value!r}") from None
     if not callable(value):
         raise ConfigurationError(
             "redact: expected a function taking a str and returning a str (such as "
@@ -244,8 +249,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         _redact_name,
         "A function str -> str applied to the text of each event before it is queued "
-        "(docs/redaction.md); the variable takes pii, for agentsight.redact.pii. Unset: "
-        "nothing is redacted.",
+        "(docs/redaction.md); the variable takes pii (agentsight.redact.pii) or off. "
+        "Unset: nothing is redacted.",
         _redact_function,
     ),
 )
@@ -346,6 +351,11 @@ def resolve_config(
         except ConfigurationError as exc:
             if not lenient:
                 raise
+            if setting.name == "redact":
+                # Whoever set it wanted redaction: fail closed, with the ready rules.
+                logging.getLogger("agentsight").error("%s; redacting with pii", exc)
+                values[setting.name] = _redact_name("pii")
+                continue
             logging.getLogger("agentsight").error("%s; using the default", exc)
             values[setting.name] = setting.default
     return TrackerConfig(**values)

@@ -112,7 +112,7 @@ class ConversationTracker:
         max_concurrent_requests: int | None = None,
         gzip_threshold: int | None = None,
         max_message_length: int | None = None,
-        redact: Callable[[str], str] | None = None,
+        redact: Callable[[str], str] | Literal["pii", "off"] | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
         spool_after: float | None = None,
         spool_fsync: Literal["always", "interval", "never"] | None = None,

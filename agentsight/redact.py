@@ -26,7 +26,8 @@ check decides.
   of a known network (Visa, Mastercard, American Express, Discover, Diners,
   JCB, UnionPay, Maestro, Mir), has a length that network issues, and passes
   the Luhn check.  Order numbers, millisecond timestamps (they start with
-  1) and ids of other lengths stay.
+  1 until 2033, then take a length no network issues) and ids of other
+  lengths stay.
 - **Phone** (``[phone]``): an international number (``+`` or ``00``, then
   the country code, 7 to 15 digits in all: ``+44 20 7946 0958``,
   ``+1 (415) 555-2671``, ``+14155552671``, ``0033 1 23 45 67 89``), a
@@ -130,10 +131,10 @@ def _iban_end(text: str, match: re.Match[str]) -> int:
 
 # -- cards ------------------------------------------------------------------------------------
 
-# 13-19 digits starting like a card, in one piece or in groups of 2-6 split by
-# one space or dash.
+# 13-19 digits starting like a card, in one piece or in groups (the first of 2-6
+# digits, "4000 1234 5678 9010 3" ends in one) split by one space or dash.
 _CARD = re.compile(
-    r"(?<![\w+#.,/:-])(?=[2-6])(?:[0-9]{13,19}|[0-9]{2,6}(?:[ -][0-9]{2,6}){1,8})"
+    r"(?<![\w+#.,/:-])(?=[2-6])(?:[0-9]{13,19}|[0-9]{2,6}(?:[ -][0-9]{1,6}){1,8})"
     r"(?![\w]|[.,/:-][0-9])"
 )
 
@@ -143,7 +144,7 @@ def _card_prefixes() -> dict[str, frozenset[int]]:
     any_length = frozenset(range(16, 20))
     maestro = frozenset(range(13, 20))
     ranges = (
-        (4, 4, frozenset({13, 16, 19})),  # Visa
+        (4, 4, frozenset({16, 19})),  # Visa (its 13-digit numbers are no longer issued)
         (51, 55, frozenset({16})),  # Mastercard
         (2221, 2720, frozenset({16})),  # Mastercard 2-series
         (34, 34, frozenset({15})),  # American Express
@@ -195,17 +196,19 @@ _DIGITS = re.compile(r"[0-9]+")
 
 
 def _card_end(text: str, match: re.Match[str]) -> int:
-    """End of the card number at *match*, or -1; groups at the end that make it
-    invalid are left out (a year or a quantity written right after the number)."""
+    """End of the card number at *match*, or -1.
+
+    Groups at the end that make it longer than any card are left out (a year
+    or a quantity written right after the number); no more, or any long
+    grouped number would have one chance in ten of holding a valid card.
+    """
     groups = _DIGITS.findall(match.group())
-    while groups:
-        digits = "".join(groups)
-        if len(digits) < 13:
-            break
-        if card_valid(digits):
-            return match.start() + len(" ".join(groups))  # the separators are one character
-        groups.pop()
-    return -1
+    digits = "".join(groups)
+    while len(digits) > 19 and len(groups) > 1:
+        digits = digits[: -len(groups.pop())]
+    if not card_valid(digits):
+        return -1
+    return match.start() + len(" ".join(groups))  # each separator is one character
 
 
 # -- phone numbers ----------------------------------------------------------------------------
@@ -214,14 +217,18 @@ def _card_end(text: str, match: re.Match[str]) -> int:
 # or closing parenthesis with at most one of those beside it.  A separator is
 # required between groups, so each run of digits is taken whole: there is no
 # other way to split it, hence no backtracking to speak of.
-_MORE_GROUPS = r"(?:(?:[ .-]\(?|\(|\)[ .-]?)[0-9]+)*"
+# Bounded (no phone number has more than 8 groups or 15 digits in one), so that
+# a long run of digit groups costs each candidate a few steps, not its length.
+_MORE_GROUPS = r"(?:(?:[ .-]\(?|\(|\)[ .-]?)[0-9]{1,15}){0,8}"
 # Where a number may not start or end: inside a word or number, after '#'
-# (order numbers), in a decimal, a version, a time, a date, a path, or after
-# another group of digits (inside an account number, a list of figures).
-_BEFORE = r"(?<![\w+#.,/:-])(?<![0-9][ .-])"
+# (order numbers), in a decimal, a version, a time, a date, a path.  Nor
+# after another group of digits (inside an account number, a list of figures)
+# unless it starts with '+': _claim checks that for cards too, as a number
+# found just before does not count.
+_BEFORE = r"(?<![\w+#.,/:-])"
 _AFTER = r"(?![\w]|[.,/:-][0-9])"
-_INTERNATIONAL = re.compile(_BEFORE + r"(?:\+ ?|00)\(?[0-9]+" + _MORE_GROUPS + _AFTER)
-_NATIONAL = re.compile(_BEFORE + r"\(?0[1-9][0-9]*" + _MORE_GROUPS + _AFTER)
+_INTERNATIONAL = re.compile(_BEFORE + r"(?:\+ ?\(?|00\(?)[1-9][0-9]{0,14}" + _MORE_GROUPS + _AFTER)
+_NATIONAL = re.compile(_BEFORE + r"\(?0[1-9][0-9]{0,14}" + _MORE_GROUPS + _AFTER)
 _NANP = re.compile(
     _BEFORE
     + r"(?:1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
@@ -233,43 +240,47 @@ _DATE = re.compile(r"\(?[0-9]{1,2}([./-])[0-9]{1,2}\1(?:[0-9]{4}|[0-9]{2})(?![./
 _SEPARATED = re.compile(r"[ ().-]")
 
 
-def _phone_end(match: re.Match[str], low: int, high: int) -> int:
-    """End of the phone number at *match* with *low* to *high* digits, or -1.
+def _phone_end(match: re.Match[str], grouped: int, bare: int, high: int) -> int:
+    """End of the phone number at *match*, or -1: from *grouped* to *high* digits
+    when written in groups, from *bare* when in one piece.
 
     Groups at the end that take the count past *high* are left out (a number
-    written right after the phone number: "call +44 20 7946 0958 2 times").
+    written right after the phone number: "+44 20 7946 0958 1234 times").
     """
     candidate = match.group()
     if _DATE.match(candidate):
         return -1
-    count = sum(map(len, _DIGITS.findall(candidate)))
-    if low <= count <= high and "(" not in candidate:
-        return match.end()  # the common case, at the cost of one findall
-    groups = list(_DIGITS.finditer(candidate))
-    while count > high and len(groups) > 1:
-        last = groups.pop()
+    groups = _DIGITS.findall(candidate)
+    count = sum(map(len, groups))
+    if count <= high and "(" not in candidate:  # the common case
+        low = grouped if len(groups) > 1 else bare
+        return match.end() if count >= low else -1
+    spans = list(_DIGITS.finditer(candidate))
+    while count > high and len(spans) > 1:
+        last = spans.pop()
         count -= last.end() - last.start()
+    low = grouped if len(spans) > 1 or spans[0].start() > 1 else bare
     if not low <= count <= high:
         return -1
-    end = groups[-1].end()
+    end = spans[-1].end()
     if candidate.count("(", 0, end) > candidate.count(")", 0, end):
         end = candidate.find(")", end) + 1 or end  # keep "(0)" or "(415)" whole
     return match.start() + end
 
 
+_NEVER = 99  # no phone number has this many digits
+
+
 def _international_end(text: str, match: re.Match[str]) -> int:
     if match.group().startswith("00"):
-        # "00" then the country: only with separators, unlike a zero-padded id.
-        if _SEPARATED.search(match.group()) is None:
-            return -1
-        return _phone_end(match, 9, 17)
-    return _phone_end(match, 7, 15)
+        # "00" then the country: only in groups, unlike a zero-padded id.
+        return _phone_end(match, 9, _NEVER, 17)
+    return _phone_end(match, 7, 7, 15)
 
 
 def _national_end(text: str, match: re.Match[str]) -> int:
     # Nine digits only when written in groups: "012 34 56 78", not "012345678".
-    fewest = 9 if _SEPARATED.search(match.group()) else 10
-    return _phone_end(match, fewest, 12)
+    return _phone_end(match, 9, 10, 12)
 
 
 def _nanp_end(text: str, match: re.Match[str]) -> int:
@@ -298,32 +309,54 @@ def _free(spans: list[Span], start: int, end: int) -> bool:
     return index == 0 or spans[index - 1][1] <= start
 
 
-def _claim(
-    text: str,
-    pattern: re.Pattern[str],
-    end_of: Callable[[str, re.Match[str]], int],
-    marker: str,
-    window: tuple[int, int],
-    spans: list[Span],
-) -> None:
-    """Add to *spans* each match of *pattern* in *window* that *end_of* confirms (it
-    returns its end, else -1) and that overlaps no span found before.
+def _after_digits(text: str, start: int, spans: list[Span]) -> bool:
+    """Whether *start* follows a group of digits and one separator, where that group
+    is not the end of a number found before (which would leave "[phone] 030...")."""
+    if start < 2 or text[start - 1] not in " .-" or not "0" <= text[start - 2] <= "9":
+        return False
+    index = bisect.bisect_left(spans, (start - 1,)) - 1
+    return index < 0 or spans[index][1] != start - 1
 
-    A candidate that is not confirmed is passed over by one character only, so
-    that a valid number starting inside it is still found.
+
+Rule = tuple[re.Pattern[str], Callable[[str, re.Match[str]], int], str]
+
+
+def _claim(text: str, rules: list[Rule], window: tuple[int, int], spans: list[Span]) -> None:
+    """Add to *spans* what *rules* find in *window*, from left to right.
+
+    Each rule is a pattern for candidates, a check that returns the end of a
+    confirmed one (else -1), and a marker.  Of the candidates of all rules,
+    the leftmost is decided first (the earlier rule on a tie), so what is
+    found does not hang on the order of the rules.  A candidate that is not
+    confirmed is passed over by one character only, so that a number starting
+    inside it is still found.  No number starts right after another group of
+    digits, unless with '+' or right after a number found.
     """
     position, stop = window
+    # Each rule's next candidate at or after position; None once it has no more.
+    ahead: list[re.Match[str] | None] = [p.search(text, position, stop) for p, _, _ in rules]
     while True:
-        match = pattern.search(text, position, stop)
-        if match is None:
+        best = -1
+        for index, match in enumerate(ahead):
+            if match is not None and (best < 0 or match.start() < ahead[best].start()):  # type: ignore[union-attr]
+                best = index
+        if best < 0:
             return
+        pattern, end_of, marker = rules[best]
+        match = ahead[best]
+        assert match is not None
         start = match.start()
-        end = end_of(text, match)
+        end = -1
+        if text[start] == "+" or not _after_digits(text, start, spans):
+            end = end_of(text, match)
         if end < 0 or not _free(spans, start, end):
-            position = start + 1
+            ahead[best] = pattern.search(text, start + 1, stop)
             continue
         bisect.insort(spans, (start, end, marker))
         position = end
+        for index, match in enumerate(ahead):
+            if match is not None and match.start() < position:
+                ahead[index] = rules[index][0].search(text, position, stop)
 
 
 # The local part of an e-mail address, read backwards from its '@'.
@@ -349,30 +382,31 @@ def _emails(text: str, spans: list[Span]) -> None:
 
 def _numbers(text: str, spans: list[Span]) -> None:
     for cluster in _CLUSTER.finditer(text):
+        # A cluster may start inside an e-mail address or an IBAN found before and go
+        # on after it: the rules take only what overlaps nothing found.
         start, end = cluster.span()
-        if not _free(spans, start, start + 1):
-            continue  # inside an e-mail address or an IBAN found before
         if start >= 2 and text[start - 2 : start].isalpha():
             iban = _IBAN.match(text, start - 2)
             iban_end = -1 if iban is None else _iban_end(text, iban)
             if iban_end > 0 and _free(spans, start - 2, iban_end):
                 bisect.insort(spans, (start - 2, iban_end, IBAN))
-                continue
         found = cluster.group()
         digits = len(found) - sum(map(found.count, _SEPARATORS))
         if digits < _FEWEST_DIGITS:
             continue
         # From two characters before ('+', "+ ", '(') to two after (what may follow).
         window = (max(0, start - 2), min(len(text), end + 2))
-        lead = text[window[0] : start]
+        rules: list[Rule] = []
         if digits >= 13:
-            _claim(text, _CARD, _card_end, CARD, window, spans)
-        if "+" in lead or "00" in found:
-            _claim(text, _INTERNATIONAL, _international_end, PHONE, window, spans)
+            rules.append((_CARD, _card_end, CARD))
+        if "+" in text[window[0] : start] or "00" in found:
+            rules.append((_INTERNATIONAL, _international_end, PHONE))
         if "0" in found:
-            _claim(text, _NATIONAL, _national_end, PHONE, window, spans)
+            rules.append((_NATIONAL, _national_end, PHONE))
         if digits >= 10:
-            _claim(text, _NANP, _nanp_end, PHONE, window, spans)
+            rules.append((_NANP, _nanp_end, PHONE))
+        if rules:
+            _claim(text, rules, window, spans)
 
 
 def pii(text: str) -> str:
