@@ -336,15 +336,13 @@ def _claim(text: str, rules: list[Rule], window: tuple[int, int], spans: list[Sp
     # Each rule's next candidate at or after position; None once it has no more.
     ahead: list[re.Match[str] | None] = [p.search(text, position, stop) for p, _, _ in rules]
     while True:
-        best = -1
-        for index, match in enumerate(ahead):
-            if match is not None and (best < 0 or match.start() < ahead[best].start()):  # type: ignore[union-attr]
-                best = index
-        if best < 0:
+        best, match = -1, None
+        for index, candidate in enumerate(ahead):
+            if candidate is not None and (match is None or candidate.start() < match.start()):
+                best, match = index, candidate
+        if match is None:
             return
         pattern, end_of, marker = rules[best]
-        match = ahead[best]
-        assert match is not None
         start = match.start()
         end = -1
         if text[start] == "+" or not _after_digits(text, start, spans):
