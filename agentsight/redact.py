@@ -69,7 +69,11 @@ IBAN = "[iban]"
 # A match may start only where the local part starts (not inside a run of its
 # characters), and is looked for only around each '@', from 64 characters
 # before it (the longest local part RFC 5321 allows) to 256 after.
-_EMAIL = re.compile(r"(?<![\w.%+'-])[\w.%+'-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
+# It starts with a letter, a digit or one of %+-_ (an apostrophe or a dot before
+# it is a quote or punctuation: 'ana@example.com').
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w%+-][\w.%+'-]*@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])"
+)
 _LOCAL_MAX = 64
 _DOMAIN_MAX = 256
 
@@ -368,7 +372,10 @@ def _emails(text: str, spans: list[Span]) -> None:
         # Backwards, so that one C call finds where it starts.
         local = _LOCAL_PART.match(text[max(at - _LOCAL_MAX, floor) : at][::-1])
         if local is not None:
-            match = _EMAIL.match(text, at - local.end(), min(len(text), at + _DOMAIN_MAX))
+            start = at - local.end()
+            while start < at and text[start] in ".'":
+                start += 1
+            match = _EMAIL.match(text, start, min(len(text), at + _DOMAIN_MAX))
             if match is not None:
                 spans.append((match.start(), match.end(), EMAIL))
                 floor = match.end()
