@@ -82,7 +82,19 @@ class Redactor:
 
     def mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
         """A metadata mapping (a copy) with each string value in it redacted."""
-        return {key: self._walk(item, 1, set()) for key, item in value.items()}
+        # Flat values (most metadata) without a call of _walk each: the SDK runs
+        # this in every tracking call when redacting.
+        text = self.text
+        redacted = {}
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                redacted[key] = text(item)
+            elif item is None or kind is bool or kind is float or (kind is int and _small(item)):
+                redacted[key] = item
+            else:
+                redacted[key] = self._walk(item, 1, set())
+        return redacted
 
     def payload(self, kind: str, payload: dict[str, Any]) -> None:
         """Redact, in place, the fields of a validated event (the collector's side)."""
@@ -96,7 +108,7 @@ class Redactor:
         if kind is str:
             return self.text(value)
         if kind is int:
-            return value if -_SMALL < value < _SMALL else self._number(value)
+            return value if _small(value) else self._number(value)
         if value is None or kind is float or kind is bool:
             return value
         if kind is dict or kind is list or kind is tuple:
@@ -137,6 +149,10 @@ class Redactor:
                 FAILED,
             )
         return FAILED
+
+
+def _small(number: int) -> bool:
+    return -_SMALL < number < _SMALL
 
 
 def _safe_repr(value: object) -> str:
