@@ -460,7 +460,7 @@ class ConversationTracker:
         name = check.required_text("action_name", action_name, SHORT)
         error = check.error_message(error_msg)
         meta = None if metadata is None else check.metadata("metadata", metadata)
-        redactor = self._redacting()
+        redactor = self._redactor if self._config is not None else self._redacting()
         if redactor is not None:
             # The strings of a response object, before it becomes JSON text.
             response = None if response is None else redactor.value(response)
@@ -511,7 +511,7 @@ class ConversationTracker:
         label_text = check.button_value("label", label)
         value_text = check.button_value("value", value)
         meta = None if metadata is None else check.metadata("metadata", metadata)
-        redactor = self._redacting()
+        redactor = self._redactor if self._config is not None else self._redacting()
         if redactor is not None:
             label_text = redactor.text(label_text)[:LONG]
             value_text = redactor.text(value_text)[:LONG]
@@ -580,7 +580,7 @@ class ConversationTracker:
         metadata = attributes.get("metadata")
         name = check.text("name", attributes.get("name"), LONG)
         meta = None if metadata is None else check.metadata("metadata", metadata)
-        redactor = self._redacting()
+        redactor = self._redactor if self._config is not None else self._redacting()
         if redactor is not None:
             name = None if name is None else redactor.text(name)[:LONG]
             meta = None if meta is None else redactor.mapping(meta)
