@@ -22,6 +22,10 @@ from ..storage import StorageUnavailable
 __all__ = ["post_batch"]
 
 log = logging.getLogger("agentsight.server")
+# With --redact, smaller bodies go to the worker thread too: pii takes up to
+# ~0.5 us per character of a text built to be slow (tests/sdk/test_pii.py), so
+# what stays on the loop holds it for 16 ms at worst.
+_REDACT_OFFLOAD_BYTES = 32 * 1024
 
 
 def _check(
@@ -55,8 +59,9 @@ async def post_batch(request: web.Request) -> web.Response:
     raw = await read_body(request, options)
     # Big bodies are counted, parsed and validated on a worker thread, so that
     # one large batch does not hold up every other request on the event loop.
-    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options, app.get(REDACTOR))
-    if len(raw) > OFFLOAD_BYTES:
+    redactor = app.get(REDACTOR)
+    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options, redactor)
+    if len(raw) > (OFFLOAD_BYTES if redactor is None else _REDACT_OFFLOAD_BYTES):
         checked = await asyncio.to_thread(_check, *args)
     else:
         checked = _check(*args)
