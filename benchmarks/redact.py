@@ -16,9 +16,11 @@ delivering to an in-memory transport), for:
   number and no personal data, and a 160-character one with an e-mail
   address, a phone number and a card number (each with the same metadata).
 
-And ``pii()`` alone on each of the three texts.  The cases are interleaved
-in each round; the ratios are against the unset call and against building
-the event tuple (``hot_path.py``'s baseline), both measured in the same run.
+And ``pii()`` alone on each of the three texts, and on 100,000-character
+texts built to be slow (what a hostile user could send), as ns per
+character.  The cases are interleaved in each round; the ratios are against
+the unset call and against building the event tuple (``hot_path.py``'s
+baseline), both measured in the same run.
 Written to ``benchmarks/results/redact.json`` and printed.
 """
 
@@ -54,6 +56,25 @@ TEXTS = {
 }
 
 
+# Texts built to make patterns work hard (as in tests/sdk/test_pii.py).
+HOSTILE = {
+    "digit groups": "22 " * 33_333,
+    "a@ repeated": "a@" * 50_000,
+    "IBAN starts": "DE89 " * 20_000,
+    "letters and digits": "ab12" * 25_000,
+    "findings everywhere": "ana@example.com +44 20 7946 0958 4111 1111 1111 1111 " * 2_000,
+}
+
+
+def hostile_ns_per_char(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter_ns()
+        pii(text)
+        best = min(best, time.perf_counter_ns() - start)
+    return best / len(text)
+
+
 def same(text: str) -> str:
     return text
 
@@ -85,10 +106,13 @@ def main() -> None:
     args = parser.parse_args()
     benches = cases()
     samples: dict[str, list[float]] = {name: [] for name in benches}
+    hostile: dict[str, list[float]] = {name: [] for name in HOSTILE}
     for number in range(args.rounds):  # interleaved: noise hits every case alike
         print(f"round {number + 1} of {args.rounds}", flush=True)
         for name, bench in benches.items():
             samples[name] += bench(args.calls)
+        for name, text in HOSTILE.items():
+            hostile[name].append(hostile_ns_per_char(text))
     base = statistics.median(samples["baseline: build the event tuple"])
     results: dict[str, dict[str, Any]] = {}
     for name in benches:
@@ -114,6 +138,9 @@ def main() -> None:
         f"--rounds {args.rounds}",
         "texts": TEXTS,
         "results": results,
+        "hostile_ns_per_char": {
+            name: round(statistics.median(values), 1) for name, values in hostile.items()
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -126,6 +153,8 @@ def main() -> None:
             f"{name:{width}}  {row['median_ns']:9.0f} {row['p99_ns']:7.0f}  {x_unset}  "
             f"{added}  {row['x_event_tuple']:13.2f}"
         )
+    for name, value in report["hostile_ns_per_char"].items():
+        print(f"pii() on 100,000 characters of {name}: {value:.0f} ns per character")
     print(f"written to {RESULTS}")
 
 

@@ -23,8 +23,8 @@ __all__ = ["post_batch"]
 
 log = logging.getLogger("agentsight.server")
 # With --redact, smaller bodies go to the worker thread too: pii takes up to
-# ~0.5 us per character of a text built to be slow (tests/sdk/test_pii.py), so
-# what stays on the loop holds it for 16 ms at worst.
+# ~0.6 us per character of a text built to be slow (benchmarks/redact.py), so
+# what stays on the loop holds it for ~20 ms at worst.
 _REDACT_OFFLOAD_BYTES = 32 * 1024
 
 
