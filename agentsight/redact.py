@@ -301,6 +301,7 @@ _CLUSTER = re.compile(r"[0-9]+(?:[ ().-]{1,2}[0-9]+)*")
 # Fewer digits than this in a cluster: no phone number in it (nor a card).
 _FEWEST_DIGITS = 7
 _SEPARATORS = " ().-"
+_SHORTEST_NUMBER = 8
 
 Span = tuple[int, int, str]
 
@@ -430,10 +431,13 @@ def pii(text: str) -> str:
     spans: list[Span] = []
     if "@" in text:
         _emails(text, spans)
-    for digit in "0123456789":  # a C-speed look for any digit: most text has none
-        if digit in text:
-            _numbers(text, spans)
-            break
+    # The shortest number a rule takes has 8 characters ("+1234567"); short values
+    # (metadata such as "gpt-4o") are common, and looking for clusters costs ~1 us.
+    if len(text) >= _SHORTEST_NUMBER:
+        for digit in "0123456789":  # a C-speed look for any digit: most text has none
+            if digit in text:
+                _numbers(text, spans)
+                break
     if not spans:
         return text
     pieces: list[str] = []
