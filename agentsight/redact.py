@@ -57,7 +57,17 @@ import bisect
 import re
 from collections.abc import Callable
 
-__all__ = ["CARD", "EMAIL", "IBAN", "PHONE", "pii"]
+__all__ = [
+    "CARD",
+    "EMAIL",
+    "IBAN",
+    "IBAN_LENGTHS",
+    "PHONE",
+    "card_valid",
+    "iban_valid",
+    "luhn_valid",
+    "pii",
+]
 
 EMAIL = "[email]"
 PHONE = "[phone]"
