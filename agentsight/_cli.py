@@ -28,6 +28,7 @@ ENV_STORE_RAW_IP = "AGENTSIGHT_STORE_RAW_IP"  # "1"/"true" keeps raw IPs, defaul
 ENV_RATE_LIMIT = "AGENTSIGHT_RATE_LIMIT"  # requests/s per key, RATE or RATE:BURST; default off
 ENV_TRUSTED_PROXIES = "AGENTSIGHT_TRUSTED_PROXIES"  # comma-separated networks; default none
 ENV_BODY_TIMEOUT = "AGENTSIGHT_BODY_TIMEOUT"  # seconds to receive a body, default 60
+ENV_REDACT = "AGENTSIGHT_REDACT"  # pii or off, default off (the SDK reads it too)
 _EXTRA_HINT = "the collector needs the server extra: pip install 'agentsight[server]'"
 
 
@@ -141,6 +142,14 @@ def _parser() -> argparse.ArgumentParser:
         help=f"listen port, 0 for any free one (env {ENV_PORT})",
     )
     serve.add_argument(
+        "--redact",
+        metavar="pii|off",
+        default=os.environ.get(ENV_REDACT) or "off",
+        help="pii: replace e-mail addresses, phone numbers, card numbers and IBANs in what"
+        " arrives before it is stored, as agentsight.redact.pii does in the SDK"
+        f" (env {ENV_REDACT}, default off)",
+    )
+    serve.add_argument(
         "--store-raw-ip",
         action="store_true",
         default=_env_flag(ENV_STORE_RAW_IP),
@@ -192,6 +201,17 @@ def _add_migrate(commands: Any) -> None:
     migrate.set_defaults(run=_migrate)
 
 
+def _redact(name: str) -> Any:
+    """The function of ``--redact`` (or ``AGENTSIGHT_REDACT``): None for off."""
+    if name.strip().lower() == "off":
+        return None
+    if name.strip().lower() != "pii":
+        sys.exit(f"agentsight serve: --redact ({ENV_REDACT}): expected pii or off, got {name!r}")
+    from .redact import pii
+
+    return pii
+
+
 def _serve(args: argparse.Namespace) -> int:
     _require_server()
     from .server import ServerOptions
@@ -203,7 +223,9 @@ def _serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     db = args.db if "://" in args.db else Path(args.db)
-    options = ServerOptions(store_raw_ip=args.store_raw_ip, **_limit_options(args))
+    options = ServerOptions(
+        store_raw_ip=args.store_raw_ip, redact=_redact(args.redact), **_limit_options(args)
+    )
     return run(db, args.host, args.port, options)
 
 

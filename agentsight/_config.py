@@ -72,14 +72,47 @@ def _log_level(value: str) -> str:
     return upper
 
 
+def _redact_name(value: str) -> Callable[[str], str] | None:
+    """``AGENTSIGHT_REDACT``: ``pii`` for ``agentsight.redact.pii``, ``off`` for none."""
+    name = value.strip().lower()
+    if name == "off":
+        return None
+    if name != "pii":
+        raise ValueError("expected pii (the rules of agentsight.redact.pii) or off")
+    from .redact import pii
+
+    return pii
+
+
+def _redact_function(value: object) -> Callable[[str], str] | None:
+    """``redact=``: a function, or a name as ``AGENTSIGHT_REDACT`` takes (``"off"``
+    turns off what the variable turned on)."""
+    if isinstance(value, str):
+        try:
+            return _redact_name(value)
+        except ValueError as exc:
+            raise ConfigurationError(f"redact: {exc}, or a function; got {value!r}") from None
+    if not callable(value):
+        raise ConfigurationError(
+            "redact: expected a function taking a str and returning a str (such as "
+            f"agentsight.redact.pii), got {type(value).__name__} {value!r}"[:300]
+        )
+    return value
+
+
 class Setting(NamedTuple):
-    """One configuration knob: its name, environment variable, default and parser."""
+    """One configuration knob: its name, environment variable, default and parser.
+
+    ``from_code`` checks a keyword argument that is not a str or number (a
+    function); other keyword arguments go through ``parse`` as text.
+    """
 
     name: str
     env: str
     default: Any
     parse: Callable[[str], Any]
     doc: str
+    from_code: Callable[[Any], Any] | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -210,6 +243,16 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         "Characters kept of a message; longer ones are truncated and flagged.",
     ),
+    Setting(
+        "redact",
+        "AGENTSIGHT_REDACT",
+        None,
+        _redact_name,
+        "A function str -> str applied to the text of each event before it is queued "
+        "(docs/redaction.md); the variable takes pii (agentsight.redact.pii) or off. "
+        "Unset: nothing is redacted.",
+        _redact_function,
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -242,11 +285,14 @@ class TrackerConfig(NamedTuple):
     spool_fsync: str
     spool_max_bytes: int
     max_message_length: int
+    redact: Callable[[str], str] | None
 
 
 def _from_kwarg(setting: Setting, value: Any) -> Any:
     if value is None:
         return None if setting.default is None else setting.default
+    if setting.from_code is not None:
+        return setting.from_code(value)
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -305,6 +351,11 @@ def resolve_config(
         except ConfigurationError as exc:
             if not lenient:
                 raise
+            if setting.name == "redact":
+                # Whoever set it wanted redaction: fail closed, with the ready rules.
+                logging.getLogger("agentsight").error("%s; redacting with pii", exc)
+                values[setting.name] = _redact_name("pii")
+                continue
             logging.getLogger("agentsight").error("%s; using the default", exc)
             values[setting.name] = setting.default
     return TrackerConfig(**values)

@@ -36,6 +36,11 @@ class TrackerStats:
         spooled: events written to the spool directory.
         replayed: spooled events delivered later from the spool.
         batches: batches answered by the receiver.
+        redaction_failures: values the ``redact=`` function raised on (or
+            returned no str for), each replaced by ``[redaction failed]``.
+
+    .. versionchanged:: 0.2
+       ``redaction_failures``.
     """
 
     queued: int
@@ -49,6 +54,7 @@ class TrackerStats:
     replayed: int
     batches: int
     dropped_by_reason: dict[str, int]
+    redaction_failures: int = 0
 
 
 @attrs.frozen
@@ -98,7 +104,7 @@ class Stats:
         with self._lock:
             self.dropped_by_reason[reason] += count
 
-    def snapshot(self, queued: int) -> TrackerStats:
+    def snapshot(self, queued: int, *, redaction_failures: int = 0) -> TrackerStats:
         with self._lock:
             dropped = dict(self.dropped_by_reason)
         return TrackerStats(
@@ -113,4 +119,5 @@ class Stats:
             replayed=self.replayed,
             batches=self.batches,
             dropped_by_reason=dropped,
+            redaction_failures=redaction_failures,
         )

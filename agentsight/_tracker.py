@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _validate as check
@@ -32,6 +32,7 @@ from .helpers import generate_conversation_id
 
 if TYPE_CHECKING:
     from ._action import Action
+    from ._redact import Redactor
     from ._stats import TrackerStats
     from .transports._base import Transport
 
@@ -46,6 +47,11 @@ __all__ = ["ConversationTracker", "ReportHandle", "conversation_tracker"]
 _now_ns = time.time_ns
 _get_ident = threading.get_ident
 _TOKENS_LOCK = threading.Lock()
+# A message longer than max_message_length + this is cut before redaction (the
+# function need not read what would be cut anyway), and this much more after it:
+# the cut may have split an address or a number, leaving a piece no rule knows.
+# 256 covers the longest e-mail address (254 characters).
+_REDACT_MARGIN = 256
 
 
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +77,14 @@ class ConversationTracker:
             ``InMemoryTransport`` in tests, a ``JsonLinesTransport``...).
         shutdown_timeout...spool_max_bytes: the delivery and spool knobs,
             each with its ``AGENTSIGHT_*`` variable and default in the README.
+        redact: a function ``str -> str`` applied, in the calling thread, to
+            the text of each event before it is queued: message content,
+            attachments and metadata values, action responses and errors,
+            button labels and values, conversation names (see
+            ``docs/redaction.md``).  ``agentsight.redact.pii`` replaces
+            e-mail addresses, phone numbers, card numbers and IBANs
+            (``AGENTSIGHT_REDACT=pii``).  A value the function fails on is
+            replaced by ``[redaction failed]``; unset, nothing is redacted.
 
     Raises:
         ConfigurationError: a setting or environment variable is invalid.
@@ -98,6 +112,7 @@ class ConversationTracker:
         max_concurrent_requests: int | None = None,
         gzip_threshold: int | None = None,
         max_message_length: int | None = None,
+        redact: Callable[[str], str] | Literal["pii", "off"] | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
         spool_after: float | None = None,
         spool_fsync: Literal["always", "interval", "never"] | None = None,
@@ -111,9 +126,13 @@ class ConversationTracker:
         }
         self._transport = transport
         self._config: TrackerConfig | None = None
-        # max_message_length once the settings are resolved; -1 before: every text is
-        # longer, and the slow path (_text) resolves them.  One compare on the hot path.
+        # max_message_length once the settings are resolved; -1 before, and always
+        # when redacting: every text is longer, and the slow path (_text) resolves
+        # the settings and redacts.  One compare on the hot path, whatever the settings.
         self._max_chars = -1
+        # The redact= function, wrapped so that it never raises; None: no redaction.
+        self._redactor: Redactor | None = None
+        self._redaction: Redactor | None = None  # kept across configure(): its count
         # The module-level tracker reads its settings at first use, not at import
         # (so load_dotenv() after the import works), and never raises for them.
         self._lenient = _deferred
@@ -132,10 +151,37 @@ class ConversationTracker:
     def _config_now(self) -> TrackerConfig:
         if self._config is None:
             self._config = resolve_config(self._settings, lenient=self._lenient)
-            self._max_chars = self._config.max_message_length
+            self._adopt(self._config)
             if self._config.log_level:
                 logger.setLevel(self._config.log_level)
         return self._config
+
+    def _adopt(self, config: TrackerConfig) -> None:
+        """What follows from *config* on the hot path: the text limit, the redactor."""
+        function = config.redact
+        if function is None:
+            self._redactor = None
+            self._max_chars = config.max_message_length
+            return
+        if self._redaction is None:
+            from ._redact import Redactor
+
+            self._redaction = Redactor(function, logger)
+        self._redaction.function = function
+        self._redactor = self._redaction
+        self._max_chars = -1
+
+    def _restore_config(self, config: TrackerConfig | None) -> None:
+        """Put back settings resolved before (``capture_events``); None: resolve again."""
+        self._config = config
+        self._max_chars = -1
+        if config is not None:
+            self._adopt(config)
+
+    def _redacting(self) -> Redactor | None:
+        """The redactor of the settings in force (resolving them at the first call)."""
+        self._config_now()
+        return self._redactor
 
     @property
     def config(self) -> TrackerConfig:
@@ -228,7 +274,8 @@ class ConversationTracker:
     def stats(self) -> TrackerStats:
         """Counts of what was queued, sent, accepted, retried, dropped and spooled."""
         lifecycle = self._lifecycle
-        return lifecycle.stats.snapshot(lifecycle.pending)
+        failures = 0 if self._redaction is None else self._redaction.failures
+        return lifecycle.stats.snapshot(lifecycle.pending, redaction_failures=failures)
 
     # -- the hot path ----------------------------------------------------------------------------
 
@@ -257,10 +304,20 @@ class ConversationTracker:
         return Overflow(event, engine.wait_for_room, engine.drop)
 
     def _text(self, message: object) -> tuple[str, bool]:
-        """A message's text, checked, and whether it was cut to ``max_message_length``."""
+        """A message's text, checked and redacted, and whether it was cut to
+        ``max_message_length``."""
         if type(message) is not str:
             message = check.message("message", message)
-        limit = self._max_chars = self._config_now().max_message_length
+        limit = self._config_now().max_message_length
+        redactor = self._redactor
+        if redactor is None:
+            self._max_chars = limit
+        else:
+            self._max_chars = -1  # keeps every message on this path
+            if len(message) > limit + _REDACT_MARGIN:
+                redacted = redactor.text(message[: limit + _REDACT_MARGIN])
+                return redacted[: max(0, min(limit, len(redacted) - _REDACT_MARGIN))], True
+            message = redactor.text(message)
         if len(message) > limit:
             return message[:limit], True
         return message, False
@@ -297,6 +354,12 @@ class ConversationTracker:
         truncated = False
         if type(message) is not str or len(message) > self._max_chars:
             message, truncated = self._text(message)
+            redactor = self._redactor
+            if redactor is not None:  # every message comes here when redacting
+                if metadata is not None:
+                    metadata = redactor.mapping(check.metadata("metadata", metadata))
+                if attachments is not None:
+                    attachments = redactor.value(check.attachments("attachments", attachments))
         flat = None
         if metadata is not None:
             # Copied flat (keys, then values): the caller changing its dict later
@@ -395,6 +458,14 @@ class ConversationTracker:
             metadata: anything else.
         """
         name = check.required_text("action_name", action_name, SHORT)
+        error = check.error_message(error_msg)
+        meta = None if metadata is None else check.metadata("metadata", metadata)
+        redactor = self._redactor if self._config is not None else self._redacting()
+        if redactor is not None:
+            # The strings of a response object, before it becomes JSON text.
+            response = None if response is None else redactor.value(response)
+            error = None if error is None else redactor.text(error)
+            meta = None if meta is None else redactor.mapping(meta)
         if response is not None and type(response) is not str:
             import json
 
@@ -414,8 +485,8 @@ class ConversationTracker:
                 check.duration_ms(duration_ms),
                 tools_used,
                 response,
-                check.error_message(error_msg),
-                None if metadata is None else items(check.metadata("metadata", metadata)),
+                error,
+                items(meta),
             )
         )
 
@@ -437,6 +508,14 @@ class ConversationTracker:
             metadata: anything else.
         """
         event_name = check.required_text("button_event", button_event, LONG)
+        label_text = check.button_value("label", label)
+        value_text = check.button_value("value", value)
+        meta = None if metadata is None else check.metadata("metadata", metadata)
+        redactor = self._redactor if self._config is not None else self._redacting()
+        if redactor is not None:
+            label_text = redactor.text(label_text)[:LONG]
+            value_text = redactor.text(value_text)[:LONG]
+            meta = None if meta is None else redactor.mapping(meta)
         state = self._state(conversation_id)
         return self._emit(  # type: ignore[no-any-return]
             (
@@ -445,9 +524,9 @@ class ConversationTracker:
                 next(state.seq),
                 _now_ns(),
                 event_name,
-                check.button_value("label", label),
-                check.button_value("value", value),
-                None if metadata is None else items(check.metadata("metadata", metadata)),
+                label_text,
+                value_text,
+                items(meta),
             )
         )
 
@@ -499,6 +578,12 @@ class ConversationTracker:
         cid = check.identifier("conversation_id", conversation_id)
         environment = attributes.get("environment")
         metadata = attributes.get("metadata")
+        name = check.text("name", attributes.get("name"), LONG)
+        meta = None if metadata is None else check.metadata("metadata", metadata)
+        redactor = self._redactor if self._config is not None else self._redacting()
+        if redactor is not None:
+            name = None if name is None else redactor.text(name)[:LONG]
+            meta = None if meta is None else redactor.mapping(meta)
         state = self._registry.get(cid)
         self._context.set(state)
         return (
@@ -511,11 +596,11 @@ class ConversationTracker:
             check.device(attributes.get("device")),
             check.text("source", attributes.get("source"), SHORT),
             check.text("language", attributes.get("language"), SHORT),
-            check.text("name", attributes.get("name"), LONG),
+            name,
             self._config_now().environment
             if environment is None
             else check.environment(environment),
-            None if metadata is None else items(check.metadata("metadata", metadata)),
+            items(meta),
             is_used,
         )
 

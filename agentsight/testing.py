@@ -98,8 +98,8 @@ def capture_events(
         yield Captured(tracker, transport)
     finally:
         tracker.close()
-        tracker._transport, tracker._settings, tracker._config = saved
-        tracker._max_chars = -1  # read again from the restored config at the next message
+        tracker._transport, tracker._settings = saved[:2]
+        tracker._restore_config(saved[2])
 
 
 try:

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agentsight import ConversationTracker, __version__
 from agentsight.transports import InMemoryTransport
@@ -57,12 +58,15 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def bench_thread_mode(calls: int) -> list[float]:
-    tracker = ConversationTracker(transport=InMemoryTransport(), max_buffer=calls + 10)
+def bench_thread_mode(
+    calls: int, message: str = MESSAGE, metadata: dict[str, Any] = METADATA, **settings: Any
+) -> list[float]:
+    """Plain calls from sync code; *settings* go to the tracker (``redact=``...)."""
+    tracker = ConversationTracker(transport=InMemoryTransport(), max_buffer=calls + 10, **settings)
     tracker.get_or_create_conversation("bench")
 
     def call() -> None:
-        tracker.track_human_message(MESSAGE, metadata=METADATA)
+        tracker.track_human_message(message, metadata=metadata)
 
     samples = _blocks(call, calls)
     tracker.close()
@@ -70,15 +74,21 @@ def bench_thread_mode(calls: int) -> list[float]:
     return samples
 
 
-def bench_async_mode(calls: int) -> list[float]:
+def bench_async_mode(
+    calls: int, message: str = MESSAGE, metadata: dict[str, Any] = METADATA, **settings: Any
+) -> list[float]:
+    """Plain calls inside ``async with``; *settings* go to the tracker."""
+
     async def main() -> list[float]:
         transport = InMemoryTransport()
-        async with ConversationTracker(transport=transport, max_buffer=20_000) as tracker:
+        async with ConversationTracker(
+            transport=transport, max_buffer=20_000, **settings
+        ) as tracker:
             await tracker.get_or_create_conversation("bench")
             samples: list[float] = []
 
             def call() -> None:
-                tracker.track_human_message(MESSAGE, metadata=METADATA)
+                tracker.track_human_message(message, metadata=metadata)
 
             # Let the sender catch up between chunks, as a real handler would yield.
             for _ in range(calls // 10_000):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from .._redact import Redactor
 from ._body import body_timeout_middleware
 from ._clientip import client_address_middleware
 from ._errors import add_nosniff, error_middleware
@@ -14,7 +16,7 @@ from ._geo import GeoResolver
 from ._inflight import InFlight, in_flight_middleware
 from ._options import ServerOptions
 from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, KnownKeys, RateLimiter
-from ._state import GEO, IN_FLIGHT, OPTIONS, STORAGE, VALIDATOR
+from ._state import GEO, IN_FLIGHT, OPTIONS, REDACTOR, STORAGE, VALIDATOR
 from ._validate import Validator
 from ._views import add_routes
 from .storage import Storage
@@ -52,6 +54,8 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     app[OPTIONS] = options
     app[GEO] = GeoResolver()
     app[VALIDATOR] = Validator(options)
+    if options.redact is not None:
+        app[REDACTOR] = Redactor(options.redact, logging.getLogger("agentsight.server"))
     if options.rate_limit is not None:
         app[RATE_LIMITER] = RateLimiter(options.rate_limit)
         app[KNOWN_KEYS] = KnownKeys(lambda: storage.live_key_hashes())

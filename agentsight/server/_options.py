@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -100,11 +100,17 @@ class ServerOptions:
             past it the answer is 408 and the connection is closed.
         idle_timeout: seconds a connection may stay idle between requests,
             which also bounds how long a request's headers may take.
+        redact: a function ``str -> str`` applied after validation, before
+            storage, to the text of every event that arrives (the fields the
+            SDK's ``redact=`` covers), and to the name, metadata and feedback
+            comments sent to the management API; ``agentsight.redact.pii``
+            for ``agentsight serve --redact pii``.  ``None`` (the default):
+            stored as sent.
 
     .. versionchanged:: 0.1
        ``rate_limit``, ``trusted_proxies``, ``body_timeout``, ``idle_timeout``.
     .. versionchanged:: 0.2
-       ``max_json_values``.
+       ``max_json_values``, ``redact``.
     """
 
     store_raw_ip: bool = False
@@ -120,3 +126,4 @@ class ServerOptions:
     trusted_proxies: tuple[IPNetwork, ...] = attrs.field(default=(), converter=_networks)
     body_timeout: float | None = attrs.field(default=60.0, validator=_positive_or_none)
     idle_timeout: float = attrs.field(default=75.0, validator=_positive)
+    redact: Callable[[str], str] | None = None

@@ -109,6 +109,9 @@ async def _serve_until(
         gc.freeze()
         urls = ", ".join(_url(a) for a in runner.addresses)
         log.info(LISTENING, urls, redact_url(str(db)))
+        if options.redact is not None:
+            name = getattr(options.redact, "__qualname__", repr(options.redact))
+            log.info("redacting what arrives with %s before it is stored", name)
         for handler in logging.getLogger().handlers:
             handler.flush()
         await stop.wait()

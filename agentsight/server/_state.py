@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .._redact import Redactor
 from ._geo import GeoResolver
 from ._inflight import InFlight
 from ._options import ServerOptions
 from ._validate import Validator
 from .storage import Storage
 
-__all__ = ["GEO", "IN_FLIGHT", "OPTIONS", "STORAGE", "VALIDATOR"]
+__all__ = ["GEO", "IN_FLIGHT", "OPTIONS", "REDACTOR", "STORAGE", "VALIDATOR"]
 
 STORAGE = web.AppKey("agentsight.storage", Storage)
 OPTIONS = web.AppKey("agentsight.options", ServerOptions)
 GEO = web.AppKey("agentsight.geo", GeoResolver)
 VALIDATOR = web.AppKey("agentsight.validator", Validator)
 IN_FLIGHT = web.AppKey("agentsight.in_flight", InFlight)
+#: Present when ``ServerOptions.redact`` is set.
+REDACTOR = web.AppKey("agentsight.redactor", Redactor)

@@ -40,6 +40,19 @@ async def async_usage() -> None:
         del report, usage
 
 
+def redaction_usage() -> None:
+    from agentsight.redact import pii
+    from agentsight.server import ServerOptions
+
+    ConversationTracker(redact=pii)
+    ConversationTracker(redact="pii")
+    ConversationTracker(redact=lambda text: text.replace("secret", "[secret]"))
+    failures: int = ConversationTracker(redact="off").stats().redaction_failures
+    text: str = pii("ana@example.com")
+    ServerOptions(redact=pii)
+    del failures, text
+
+
 async def query_usage() -> None:
     from agentsight.api import AsyncClient, Client, ConversationDetail, conversation_manager
 

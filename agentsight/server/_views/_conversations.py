@@ -12,7 +12,7 @@ from .. import _fields as f
 from .._auth import authenticate
 from .._body import read_json
 from .._errors import ApiError, json_response
-from .._state import OPTIONS, STORAGE
+from .._state import OPTIONS, REDACTOR, STORAGE
 from ..storage import ConversationChanges, Feedback, StorageUnavailable
 from ._params import encode_cursor, parse_query
 
@@ -73,6 +73,12 @@ def _checked(check: f.Check, name: str, value: Any) -> Any:
         raise ApiError(400, str(exc)) from exc
 
 
+def _redacted(request: web.Request, value: Any) -> Any:
+    """*value* (text or metadata) through ``--redact``, when the collector has it."""
+    redactor = request.app.get(REDACTOR)
+    return value if redactor is None or value is None else redactor.value(value)
+
+
 async def list_conversations(request: web.Request) -> web.Response:
     """``GET /v1/conversations``: filtered, newest first, one page."""
     project_id = await authenticate(request)
@@ -103,8 +109,8 @@ async def patch_conversation(request: web.Request) -> web.Response:
     options = request.app[OPTIONS]
     metadata_check = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
     changes = ConversationChanges(
-        name=_checked(_name, "name", body.get("name")),
-        metadata=_checked(metadata_check, "metadata", body.get("metadata")),
+        name=_redacted(request, _checked(_name, "name", body.get("name"))),
+        metadata=_redacted(request, _checked(metadata_check, "metadata", body.get("metadata"))),
         is_marked=None
         if body.get("is_marked") is None
         else _checked(f.flag, "is_marked", body["is_marked"]),
@@ -140,8 +146,8 @@ async def add_feedback(request: web.Request) -> web.Response:
     metadata_check = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
     feedback = Feedback(
         sentiment=_checked(sentiment_check, "sentiment", body.get("sentiment")),
-        comment=_checked(_comment, "comment", body.get("comment")),
-        metadata=_checked(metadata_check, "metadata", body.get("metadata")),
+        comment=_redacted(request, _checked(_comment, "comment", body.get("comment"))),
+        metadata=_redacted(request, _checked(metadata_check, "metadata", body.get("metadata"))),
     )
     storage = request.app[STORAGE]
     if not await _storage_call(request, lambda: storage.add_feedback(project_id, cid, feedback)):

@@ -8,22 +8,33 @@ from typing import Any
 
 from aiohttp import web
 
+from ..._redact import Redactor
 from .._auth import authenticate
 from .._body import OFFLOAD_BYTES, check_values, read_body
 from .._errors import ApiError, json_response
 from .._geo import GeoResolver
 from .._options import ServerOptions
 from .._split import parse_batch
-from .._state import GEO, OPTIONS, STORAGE, VALIDATOR
+from .._state import GEO, OPTIONS, REDACTOR, STORAGE, VALIDATOR
 from .._validate import BatchRefused, Checked, Validator
 from ..storage import StorageUnavailable
 
 __all__ = ["post_batch"]
 
 log = logging.getLogger("agentsight.server")
+# With --redact, smaller bodies go to the worker thread too: pii takes up to
+# ~0.6 us per character of a text built to be slow (benchmarks/redact.py), so
+# what stays on the loop holds it for ~20 ms at worst.
+_REDACT_OFFLOAD_BYTES = 32 * 1024
 
 
-def _check(raw: bytes, validator: Validator, geo: GeoResolver, options: ServerOptions) -> Checked:
+def _check(
+    raw: bytes,
+    validator: Validator,
+    geo: GeoResolver,
+    options: ServerOptions,
+    redactor: Redactor | None,
+) -> Checked:
     values = check_values(raw, options.max_json_values)
     body, suspect = parse_batch(raw, values, options.max_events)
     try:
@@ -35,6 +46,8 @@ def _check(raw: bytes, validator: Validator, geo: GeoResolver, options: ServerOp
             event.country = geo.country(event.payload["customer_ip_address"])
             if not options.store_raw_ip:
                 event.payload["customer_ip_address"] = None
+        if redactor is not None:  # after validation, before storage
+            redactor.payload(event.type, event.payload)
     return checked
 
 
@@ -46,8 +59,9 @@ async def post_batch(request: web.Request) -> web.Response:
     raw = await read_body(request, options)
     # Big bodies are counted, parsed and validated on a worker thread, so that
     # one large batch does not hold up every other request on the event loop.
-    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options)
-    if len(raw) > OFFLOAD_BYTES:
+    redactor = app.get(REDACTOR)
+    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options, redactor)
+    if len(raw) > (OFFLOAD_BYTES if redactor is None else _REDACT_OFFLOAD_BYTES):
         checked = await asyncio.to_thread(_check, *args)
     else:
         checked = _check(*args)
