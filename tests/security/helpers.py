@@ -53,7 +53,9 @@ async def run_secured(
     keys = {}
     for project in ("A", "B"):
         keys[project] = generate_key()
-        await storage.create_key(project, hash_key(keys[project]), redact(keys[project]))
+        await storage.create_key(
+            project, hash_key(keys[project]), redact(keys[project]), scope="admin"
+        )
     app = create_app(storage, options=options)
     if prepare is not None:
         prepare(app)

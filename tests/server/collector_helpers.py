@@ -177,7 +177,7 @@ async def run_collector(
     keys = {}
     for project in ("A", "B"):
         key = generate_key()
-        await storage.create_key(project, hash_key(key), redact(key))
+        await storage.create_key(project, hash_key(key), redact(key), scope="admin")
         keys[project] = key
     app = create_app(storage, options=options)
     runner = web.AppRunner(app, access_log=None, auto_decompress=False)

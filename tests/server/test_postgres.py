@@ -51,7 +51,7 @@ async def test_migrations_run_once_when_collectors_start_together(schema: str) -
     storages = await asyncio.gather(*(open_storage(schema) for _ in range(6)))
     try:
         rows = await pg_helpers.fetch(schema, "SELECT version FROM schema_version")
-        assert [r[0] for r in rows] == [1, 2, 3]
+        assert [r[0] for r in rows] == [1, 2, 3, 4]
         assert await storages[3].list_keys() == []
     finally:
         for storage in storages:
@@ -62,7 +62,7 @@ async def test_concurrent_writers_create_one_conversation_first_write_wins(schem
     """Two collectors' storages race on new conversations: one row, merged, counted once."""
     one, two = await open_storage(schema), await open_storage(schema)
     try:
-        await one.create_key("A", "hash", "redacted")
+        await one.create_key("A", "hash", "redacted", scope="admin")
         for round_ in range(40):
             cid = f"race-{round_}"
             shared = [uuid.uuid4().hex for _ in range(20)]
@@ -135,8 +135,8 @@ class socket_port:
 async def _fill_sqlite(path: Path) -> None:
     storage = await open_storage(path)
     try:
-        await storage.create_key("A", "hash-a", "ags_a...")
-        await storage.create_key("B", "hash-b", "ags_b...")
+        await storage.create_key("A", "hash-a", "ags_a...", scope="admin")
+        await storage.create_key("B", "hash-b", "ags_b...", scope="admin")
         for start in range(0, 6000, 500):
             batch = []
             for at in range(start, start + 500):
@@ -220,7 +220,7 @@ async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, sc
     try:
         assert await _answers(pg_storage) == await _answers(sqlite_storage)
         # New rows after the copy get new ids (the sequences moved past the copied ones).
-        key = await pg_storage.create_key("C", "hash-c", "ags_c...")
+        key = await pg_storage.create_key("C", "hash-c", "ags_c...", scope="admin")
         assert key.id == 3
     finally:
         await sqlite_storage.aclose()
@@ -231,10 +231,10 @@ async def test_migrate_refuses_a_database_with_other_data(tmp_path: Path, schema
     """Copying into a PostgreSQL database that already has projects fails, naming the reason."""
     source = tmp_path / "small.db"
     storage = await open_storage(source)
-    await storage.create_key("A", "h", "r")
+    await storage.create_key("A", "h", "r", scope="admin")
     await storage.aclose()
     target = await open_storage(schema)
-    await target.create_key("other", "h2", "r2")
+    await target.create_key("other", "h2", "r2", scope="admin")
     await target.aclose()
     done = await anyio.run_process(
         [*_CLI, "migrate", "--from", str(source), "--db", schema], check=False
