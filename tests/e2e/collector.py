@@ -19,9 +19,10 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 _CLI = [sys.executable, "-m", "agentsight._cli"]
 
 
-def create_key(db: Path, project: str) -> str:
+def create_key(db: Path, project: str, scope: str = "admin") -> str:
+    """A new key of *scope* for *project*, made with ``agentsight keys create``."""
     done = subprocess.run(
-        [*_CLI, "keys", "create", "--db", str(db), "--project", project],
+        [*_CLI, "keys", "create", "--db", str(db), "--project", project, "--scope", scope],
         capture_output=True,
         text=True,
         check=True,
