@@ -95,7 +95,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _KEY_NEEDS = {
     Need.INGEST: "sending batches needs a key of scope ingest or admin",
     Need.READ: "reading needs a key of scope read or admin",
-    Need.MANAGE: "changes and deletions need a key of scope admin",
+    Need.MANAGE: "changes, deletions and the audit log need a key of scope admin",
     Need.USERS: "users are managed by admin users of the dashboard or with"
     " `agentsight users`, never with an API key",
     Need.SESSION: "this is the dashboard's session, which an API key does not have",
@@ -234,8 +234,11 @@ async def authorize(request: web.Request, need: Need, mode: ProjectMode) -> Call
     if "Authorization" in request.headers or SESSION_COOKIE not in request.cookies:
         key = await authenticate(request)
         if need not in KEY_RIGHTS[key.scope]:
+            only = ", which may only POST /v1/batch" if key.scope == "ingest" else ""
             raise ApiError(
-                403, f"{_route(request)}: this API key has scope {key.scope!r}; {_KEY_NEEDS[need]}"
+                403,
+                f"{_route(request)}: this API key has scope {key.scope!r}{only};"
+                f" {_KEY_NEEDS[need]}",
             )
         request.app[USAGE].key_used(key.id)
         actor = f"key {key.id} {key.redacted}"

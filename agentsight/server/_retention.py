@@ -57,6 +57,11 @@ class Retention:
         self._session_idle = round(session_idle * 1_000_000)
         #: Sweeps finished so far.
         self.sweeps = 0
+        self._next = asyncio.Event()
+
+    async def wait_for_sweep(self) -> None:
+        """Return when the next sweep (from now) has finished."""
+        await self._next.wait()
 
     async def sweep(self) -> dict[str, Deleted]:
         """Delete what is past its time, in every project; what went, by project name."""
@@ -88,6 +93,8 @@ class Retention:
                 )
         await self._storage.delete_stale_sessions(now_micros(), self._session_idle)
         self.sweeps += 1
+        finished, self._next = self._next, asyncio.Event()
+        finished.set()
         return deleted
 
 

@@ -66,7 +66,7 @@ async def run_secured(
         port = runner.addresses[0][1]
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(url) as session:
-            yield Secured(Collector(url, session, keys, storage, db), app, port)
+            yield Secured(Collector(url, session, keys, storage, db, app), app, port)
     finally:
         await runner.cleanup()
 
