@@ -454,4 +454,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _details(details: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in details.items())
+    def text(value: Any) -> str:
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return " ".join(f"{k}={text(v)}" for k, v in details.items())

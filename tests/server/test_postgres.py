@@ -16,7 +16,7 @@ import pg_helpers
 import pytest
 
 from agentsight.server import Storage, StorageUnavailable, open_storage
-from agentsight.server.storage import ConversationQuery, Feedback, NewEvent
+from agentsight.server.storage import AuditEntry, ConversationQuery, Feedback, NewEvent
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -160,6 +160,15 @@ async def _fill_sqlite(path: Path) -> None:
         )
         await storage.write_batch(1, [nul])
         await storage.add_feedback(1, "c3", Feedback("positive", "nice", {"k": [1, 2]}))
+        # What issue 17 added: scopes, last use, retention, users, grants, the audit log.
+        await storage.create_key("A", "hash-ingest", "ags_i...", scope="ingest")
+        await storage.record_use({1: 1_000_000}, {})
+        await storage.set_retention(2, 30)
+        user = await storage.create_user("v@example.com", "viewer", "scrypt$stored")
+        assert user is not None
+        await storage.set_grants(user.id, [2])
+        await storage.add_audit(AuditEntry("cli", "user.create", None, "v@example.com"))
+        await storage.add_audit(AuditEntry("cli", "retention.set", 2, None, {"days": 30}))
     finally:
         await storage.aclose()
 
@@ -174,6 +183,10 @@ async def _answers(storage: Storage) -> list[Any]:
             answers.append(await storage.get_conversation(project, cid))
             answers.append(await storage.list_events(project, cid))
     answers.append(await storage.list_keys())
+    answers.append(await storage.list_projects())
+    answers.append(await storage.list_users())
+    answers.append(await storage.list_audit(None, 100))
+    answers.append(await storage.login_record("v@example.com"))
     return answers
 
 
@@ -221,7 +234,9 @@ async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, sc
         assert await _answers(pg_storage) == await _answers(sqlite_storage)
         # New rows after the copy get new ids (the sequences moved past the copied ones).
         key = await pg_storage.create_key("C", "hash-c", "ags_c...", scope="admin")
-        assert key.id == 3
+        assert key.id == 4
+        user = await pg_storage.create_user("w@example.com", "admin", "scrypt$x")
+        assert user is not None and user.id == 2
     finally:
         await sqlite_storage.aclose()
         await pg_storage.aclose()
