@@ -2,7 +2,8 @@
 
     python3 dev.py demo            (creates .venv, then runs this)
 
-1. creates ``var/demo.db`` afresh and an API key for the project ``demo``;
+1. creates ``var/demo.db`` afresh, an ``ingest`` key for the bot (it may only
+   send batches), a ``read`` key for the summary, and a dashboard user;
 2. starts ``agentsight serve`` on a free loopback port;
 3. runs ``examples/demo_bot.py`` (1,200 concurrent conversations) against it;
 4. stops the collector with SIGTERM (it finishes the batches in flight);
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -31,11 +33,17 @@ BIN = Path(sys.executable).parent
 LISTENING = re.compile(r"listening on (http://\S+)")
 
 
-def agentsight(*args: str) -> str:
+def agentsight(*args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [str(BIN / "agentsight"), *args], capture_output=True, text=True, check=True
+        [str(BIN / "agentsight"), *args], input=stdin, capture_output=True, text=True, check=True
     )
     return done.stdout
+
+
+def create_key(scope: str) -> str:
+    """A key of *scope* for the project demo (printed on the last line)."""
+    created = agentsight("keys", "create", "--db", str(DB), "--project", "demo", "--scope", scope)
+    return created.strip().splitlines()[-1]
 
 
 def start_collector() -> tuple[subprocess.Popen[str], str]:
@@ -112,13 +120,19 @@ def main() -> None:
     DB.parent.mkdir(exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    key = (
-        agentsight("keys", "create", "--db", str(DB), "--project", "demo").strip().splitlines()[-1]
+    bot_key, read_key = create_key("ingest"), create_key("read")
+    password = secrets.token_urlsafe(12)
+    agentsight(
+        "users", "create", "--db", str(DB), "--email", "demo@example.com", "--role", "viewer",
+        "--project", "demo", stdin=password + "\n",
+    )  # fmt: skip
+    print(
+        f"created {DB.relative_to(ROOT)}, an ingest key for the bot, a read key for the"
+        " summary and a dashboard user, for project 'demo'"
     )
-    print(f"created {DB.relative_to(ROOT)} and an API key for project 'demo'")
     process, url = start_collector()
     try:
-        env = {**os.environ, "AGENTSIGHT_API_KEY": key, "AGENTSIGHT_API_ENDPOINT": url}
+        env = {**os.environ, "AGENTSIGHT_API_KEY": bot_key, "AGENTSIGHT_API_ENDPOINT": url}
         subprocess.run(
             [sys.executable, str(ROOT / "examples" / "demo_bot.py"), *sys.argv[1:]],
             env=env,
@@ -129,14 +143,15 @@ def main() -> None:
     print("collector stopped cleanly; starting it again to read the data back")
     process, url = start_collector()
     try:
-        summary(url, key)
+        summary(url, read_key)
     finally:
         stop_collector(process)
     print(
         "\nBrowse the data again:\n"
         f"  .venv/bin/agentsight serve --db {DB.relative_to(ROOT)}\n"
-        f"  then open http://127.0.0.1:8787/ (the dashboard) and give it the key {key}\n"
-        f"  or: curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8787/v1/metrics"
+        "  then open http://127.0.0.1:8787/ (the dashboard) and sign in as demo@example.com"
+        f" with the password {password}\n"
+        f"  or: curl -H 'Authorization: Bearer {read_key}' http://127.0.0.1:8787/v1/metrics"
     )
 
 

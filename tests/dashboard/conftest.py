@@ -105,7 +105,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         special = _special(collector)
         env = {
             **os.environ,
-            "AGENTSIGHT_API_KEY": collector.keys["B"],
+            "AGENTSIGHT_API_KEY": collector.ingest_key("B"),
             "AGENTSIGHT_API_ENDPOINT": collector.url,
         }
         subprocess.run(

@@ -41,10 +41,18 @@ class CollectorProcess:
         self.db = db
         self.port = port
         self.args = list(args)
+        # Admin keys, for the tests' own reads and changes; bots get ingest keys.
         self.keys = {"A": create_key(db, "A"), "B": create_key(db, "B")}
+        self._ingest: dict[str, str] = {}
         self.log: list[str] = []
         self.url = ""
         self.start()
+
+    def ingest_key(self, project: str) -> str:
+        """A key of scope ingest for *project* (made once), as a bot is given."""
+        if project not in self._ingest:
+            self._ingest[project] = create_key(self.db, project, "ingest")
+        return self._ingest[project]
 
     def start(self) -> None:
         """Start (or start again, on the same port and database)."""
