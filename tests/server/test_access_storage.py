@@ -201,6 +201,8 @@ async def test_the_audit_log(storage: Storage) -> None:
         "key.create",
     ]
     assert [e["action"] for e in await storage.list_audit(a, 10, every[0]["id"])] == ["key.create"]
+    with_users = await storage.list_audit(a, 10, collector_wide=True)
+    assert with_users == every
     assert await storage.list_audit(a, 1) == every[:1]
 
 

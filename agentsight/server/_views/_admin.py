@@ -136,12 +136,14 @@ def _audit_params(request: web.Request) -> tuple[int, int | None]:
 
 async def get_audit(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/audit``: newest first; an admin key sees its project's entries, an admin
-    user the named project's, or (naming none) everything.
+    user the named project's with the collector's own (users), or (naming none) everything.
     """
     limit, before = _audit_params(request)
     storage = request.app[STORAGE]
+    wide = caller.kind == "user"
     entries = await storage_call(
-        request, lambda: storage.list_audit(caller.project_id, limit + 1, before)
+        request,
+        lambda: storage.list_audit(caller.project_id, limit + 1, before, collector_wide=wide),
     )
     next_before = entries[limit - 1]["id"] if len(entries) > limit else None
     return json_response({"entries": entries[:limit], "next_before": next_before})

@@ -447,11 +447,18 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def list_audit(
-        self, project_id: int | None, limit: int, before: int | None = None
+        self,
+        project_id: int | None,
+        limit: int,
+        before: int | None = None,
+        *,
+        collector_wide: bool = False,
     ) -> list[dict[str, Any]]:
         """Audit entries, newest first: of one project, or (``None``) of everything.
 
-        *before* is an entry id: only older entries.  Each is a JSON-ready
+        With *collector_wide*, a project's entries come with those of the
+        whole collector (users).  *before* is an entry id: only older
+        entries.  Each is a JSON-ready
         dict: ``id``, ``at``, ``actor``, ``action``, ``project``, ``target``,
         ``details``, ``address``.
 

@@ -358,14 +358,19 @@ async def add_audit(connection: Any, entry: AuditEntry) -> None:
 
 
 async def list_audit(
-    connection: Any, project_id: int | None, limit: int, before: int | None
+    connection: Any,
+    project_id: int | None,
+    limit: int,
+    before: int | None,
+    collector_wide: bool = False,
 ) -> list[dict[str, Any]]:
     """Entries newest first."""
     clauses: list[str] = []
     params: list[Any] = []
     if project_id is not None:
         params.append(project_id)
-        clauses.append(f"a.project_id = ${len(params)}")
+        wide = " OR a.project_id IS NULL" if collector_wide else ""
+        clauses.append(f"(a.project_id = ${len(params)}{wide})")
     if before is not None:
         params.append(before)
         clauses.append(f"a.id < ${len(params)}")

@@ -175,9 +175,16 @@ class SQLiteStorage(Storage):
         await self._write(lambda c: access.add_audit(c, entry))
 
     async def list_audit(
-        self, project_id: int | None, limit: int, before: int | None = None
+        self,
+        project_id: int | None,
+        limit: int,
+        before: int | None = None,
+        *,
+        collector_wide: bool = False,
     ) -> list[dict[str, Any]]:
-        return await self._read(lambda c: access.list_audit(c, project_id, limit, before))
+        return await self._read(
+            lambda c: access.list_audit(c, project_id, limit, before, collector_wide)
+        )
 
     async def list_conversations(
         self, project_id: int, query: ConversationQuery

@@ -386,12 +386,17 @@ AUDIT_SELECT = (
 
 
 def list_audit(
-    connection: sqlite3.Connection, project_id: int | None, limit: int, before: int | None
+    connection: sqlite3.Connection,
+    project_id: int | None,
+    limit: int,
+    before: int | None,
+    collector_wide: bool = False,
 ) -> list[dict[str, Any]]:
     """Entries newest first."""
     clauses, params = [], []
     if project_id is not None:
-        clauses.append("a.project_id = ?")
+        wide = " OR a.project_id IS NULL" if collector_wide else ""
+        clauses.append(f"(a.project_id = ?{wide})")
         params.append(project_id)
     if before is not None:
         clauses.append("a.id < ?")
