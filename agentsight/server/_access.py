@@ -169,8 +169,18 @@ def same_origin(request: web.Request) -> None:
     if site is not None and site not in ("same-origin", "none"):
         raise ApiError(403, f"Sec-Fetch-Site: {site[:32]}: only this dashboard may do that")
     origin = request.headers.get("Origin")
-    if origin is not None and urllib.parse.urlsplit(origin).netloc != request.host:
+    # Host names only: a proxy may forward Host without the port the browser used
+    # (nginx's $host).  Another port of this host is still refused: by
+    # Sec-Fetch-Site (same-site), and always by the CSRF token.
+    if origin is not None and (_host(origin) or "?") != _host("//" + request.host):
         raise ApiError(403, f"Origin: {origin[:100]} is not this collector: only its dashboard")
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urllib.parse.urlsplit(url).hostname
+    except ValueError:  # a malformed Origin or Host: matches nothing
+        return None
 
 
 def _check_csrf(request: web.Request, expected: str) -> None:
