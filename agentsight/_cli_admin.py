@@ -1,7 +1,8 @@
 """The ``agentsight`` commands that administer a collector database directly.
 
 ``keys`` (create with a scope, list, revoke by id or redacted form),
-``users`` (dashboard users and the projects granted to them), ``retention``,
+``users`` (dashboard users and the projects granted to them, in
+``_cli_users``), ``retention``,
 ``erase`` (one customer, GDPR article 17) and ``audit``.  Each opens the
 database (migrating it when needed), does one thing, and writes what it
 changed to the audit log as ``cli (<login name>)``.  The collector is
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["add_admin_commands", "require_server", "with_storage"]
+__all__ = ["add_admin_commands", "entry", "find_project", "require_server", "run", "with_storage"]
 
 T = TypeVar("T")
 _EXTRA_HINT = "the collector needs the server extra: pip install 'agentsight[server]'"
@@ -49,7 +50,8 @@ async def with_storage(db: str, action: Callable[[Any], Awaitable[T]]) -> T:
         await storage.aclose()
 
 
-def _run(db: str, action: Callable[[Any], Awaitable[T]]) -> T:
+def run(db: str, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run *action* on the storage at *db* (the server extra is needed)."""
     require_server()
     return asyncio.run(with_storage(db, action))
 
@@ -61,13 +63,15 @@ def _actor() -> str:
         return "cli"
 
 
-def _entry(action: str, project_id: int | None, target: str | None, **details: Any) -> Any:
+def entry(action: str, project_id: int | None, target: str | None, **details: Any) -> Any:
+    """An audit entry of the command line."""
     from .server.storage import AuditEntry
 
     return AuditEntry(_actor(), action, project_id, target, details or None)
 
 
-async def _project(storage: Any, command: str, name: str) -> Any:
+async def find_project(storage: Any, command: str, name: str) -> Any:
+    """The project named *name*, or exit naming ``--project``."""
     for project in await storage.list_projects():
         if project.name == name:
             return project
@@ -96,7 +100,9 @@ def add_admin_commands(commands: Any, default_db: str, db_help: str) -> None:
     revoke = command(keys_do, "revoke", _keys_revoke, help="revoke a key")
     revoke.add_argument("key", help="the key's id, its redacted form (ags_…_abc123), or the key")
 
-    _add_users(commands, command)
+    from ._cli_users import add_user_commands  # it imports this module's helpers
+
+    add_user_commands(commands, command)
 
     retention = commands.add_parser("retention", help="how long conversations are kept")
     retention_do = retention.add_subparsers(dest="action", required=True)
@@ -128,41 +134,6 @@ def add_admin_commands(commands: Any, default_db: str, db_help: str) -> None:
     audit.add_argument("--limit", type=_positive, default=50, help="entries to show (default 50)")
 
 
-def _add_users(commands: Any, command: Any) -> None:
-    users = commands.add_parser(
-        "users",
-        help="dashboard users: create, list, delete, reset passwords, grant projects",
-        description="Passwords are read from a prompt, or from standard input (one line)"
-        " when it is not a terminal.",
-    )
-    users_do = users.add_subparsers(dest="action", required=True)
-    create = command(users_do, "create", _users_create, help="create a user")
-    create.add_argument("--email", required=True)
-    create.add_argument(
-        "--role",
-        required=True,
-        choices=["viewer", "admin"],
-        help="viewer: reads the projects granted to it; admin: everything, every project",
-    )
-    create.add_argument(
-        "--project", action="append", default=[], help="a project to grant (repeatable)"
-    )
-    command(users_do, "list", _users_list, help="list users, roles and granted projects")
-    delete = command(users_do, "delete", _users_delete, help="delete a user and its sessions")
-    delete.add_argument("--email", required=True)
-    password = command(
-        users_do, "password", _users_password, help="reset a password (ends its sessions)"
-    )
-    password.add_argument("--email", required=True)
-    for name, run, text in (
-        ("grant", _users_grant, "let a viewer open projects"),
-        ("ungrant", _users_ungrant, "take projects away from a viewer"),
-    ):
-        parser = command(users_do, name, run, help=text)
-        parser.add_argument("--email", required=True)
-        parser.add_argument("--project", action="append", required=True, help="repeatable")
-
-
 def _days(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 36_500:
         raise argparse.ArgumentTypeError(f"expected a number of days from 1 to 36500, got {text!r}")
@@ -187,13 +158,13 @@ def _keys_create(args: argparse.Namespace) -> int:
 
     async def create(storage: Any) -> Any:
         info = await storage.create_key(args.project, hash_key(key), redact(key), scope=args.scope)
-        project = await _project(storage, "keys create", args.project)
+        project = await find_project(storage, "keys create", args.project)
         await storage.add_audit(
-            _entry("key.create", project.id, f"key {info.id} {info.redacted}", scope=args.scope)
+            entry("key.create", project.id, f"key {info.id} {info.redacted}", scope=args.scope)
         )
         return info
 
-    info = _run(args.db, create)
+    info = run(args.db, create)
     print(f"created key {info.id} of scope {info.scope} for project {info.project!r} in {args.db}")
     print("store it now: it is shown only this once")
     print(key, flush=True)
@@ -201,7 +172,7 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 
 def _keys_list(args: argparse.Namespace) -> int:
-    keys = _run(args.db, lambda s: s.list_keys())
+    keys = run(args.db, lambda s: s.list_keys())
     print(
         f"{'id':>4}  {'project':<20} {'scope':<6} {'key':<14} {'created':<27}"
         f" {'last used':<27} status"
@@ -245,147 +216,20 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     async def revoke(storage: Any) -> str:
         key = await _which_key(storage, args.key, args.db)
         await storage.revoke_key_id(key.id)
-        project = await _project(storage, "keys revoke", key.project)
+        project = await find_project(storage, "keys revoke", key.project)
         target = f"key {key.id} {key.redacted}"
-        await storage.add_audit(_entry("key.revoke", project.id, target, scope=key.scope))
+        await storage.add_audit(entry("key.revoke", project.id, target, scope=key.scope))
         return target
 
-    print(f"revoked {_run(args.db, revoke)}")
+    print(f"revoked {run(args.db, revoke)}")
     return 0
-
-
-# --- users --------------------------------------------------------------------------
-
-
-def _password(command: str) -> str:
-    """A new password: asked twice on a terminal, else one line of standard input."""
-    from .server._passwords import check_password
-
-    if sys.stdin.isatty():
-        first = getpass.getpass("new password: ")
-        if getpass.getpass("again: ") != first:
-            sys.exit(f"agentsight users {command}: the passwords differ")
-    else:
-        first = sys.stdin.readline().rstrip("\r\n")
-    try:
-        return check_password(first)
-    except ValueError as exc:
-        sys.exit(f"agentsight users {command}: {exc}")
-
-
-def _email(command: str, text: str) -> str:
-    from .server._passwords import check_email
-
-    try:
-        return check_email(text)
-    except ValueError as exc:
-        sys.exit(f"agentsight users {command}: --{exc}")
-
-
-async def _user(storage: Any, command: str, email: str) -> Any:
-    for user in await storage.list_users():
-        if user.email == email:
-            return user
-    sys.exit(f"agentsight users {command}: --email: no user {email!r} in this database")
-
-
-def _users_create(args: argparse.Namespace) -> int:
-    require_server()
-    from .server._passwords import hash_password
-
-    email = _email("create", args.email)
-    hashed = hash_password(_password("create"))
-
-    async def create(storage: Any) -> Any:
-        projects = [await _project(storage, "users create", name) for name in args.project]
-        user = await storage.create_user(email, args.role, hashed)
-        if user is None:
-            sys.exit(
-                f"agentsight users create: --email: {email!r} already has an account"
-                " (agentsight users password resets its password)"
-            )
-        await storage.set_grants(user.id, [p.id for p in projects])
-        granted = sorted(p.name for p in projects)
-        await storage.add_audit(_entry("user.create", None, email, role=args.role))
-        if granted:
-            await storage.add_audit(_entry("user.grant", None, email, projects=granted))
-        return user
-
-    user = _run(args.db, create)
-    grants = f", projects {', '.join(args.project)}" if args.project else ""
-    print(f"created user {user.id} {user.email} ({user.role}{grants})")
-    return 0
-
-
-def _users_list(args: argparse.Namespace) -> int:
-    users = _run(args.db, lambda s: s.list_users())
-    print(f"{'id':>4}  {'email':<32} {'role':<7} {'created':<27} projects")
-    for u in users:
-        projects = "(every project)" if u.role == "admin" else ", ".join(u.projects) or "-"
-        print(f"{u.id:>4}  {u.email:<32} {u.role:<7} {u.created_at:<27} {projects}")
-    return 0
-
-
-def _users_delete(args: argparse.Namespace) -> int:
-    email = _email("delete", args.email)
-
-    async def delete(storage: Any) -> None:
-        user = await _user(storage, "delete", email)
-        await storage.delete_user(user.id)
-        await storage.add_audit(_entry("user.delete", None, email))
-
-    _run(args.db, delete)
-    print(f"deleted user {email} and its sessions")
-    return 0
-
-
-def _users_password(args: argparse.Namespace) -> int:
-    require_server()
-    from .server._passwords import hash_password
-
-    email = _email("password", args.email)
-    hashed = hash_password(_password("password"))
-
-    async def reset(storage: Any) -> None:
-        user = await _user(storage, "password", email)
-        await storage.set_password(user.id, hashed)
-        await storage.add_audit(_entry("user.password", None, email))
-
-    _run(args.db, reset)
-    print(f"new password set for {email}; its sessions ended")
-    return 0
-
-
-def _change_grants(args: argparse.Namespace, command: str, add: bool) -> int:
-    email = _email(command, args.email)
-
-    async def change(storage: Any) -> list[str]:
-        user = await _user(storage, command, email)
-        named = {(await _project(storage, f"users {command}", n)).name for n in args.project}
-        names = set(user.projects) | named if add else set(user.projects) - named
-        ids = [p.id for p in await storage.list_projects() if p.name in names]
-        await storage.set_grants(user.id, ids)
-        await storage.add_audit(_entry("user.grant", None, email, projects=sorted(names)))
-        return sorted(names)
-
-    names = _run(args.db, change)
-    print(f"{email} may open: {', '.join(names) or 'no project'}")
-    return 0
-
-
-def _users_grant(args: argparse.Namespace) -> int:
-    return _change_grants(args, "grant", add=True)
-
-
-def _users_ungrant(args: argparse.Namespace) -> int:
-    return _change_grants(args, "ungrant", add=False)
 
 
 # --- retention, erasure, audit ----------------------------------------------------------
 
 
 def _retention_show(args: argparse.Namespace) -> int:
-    projects = _run(args.db, lambda s: s.list_projects())
+    projects = run(args.db, lambda s: s.list_projects())
     shown = [p for p in projects if args.project in (None, p.name)]
     if args.project is not None and not shown:
         sys.exit(f"agentsight retention show: --project: no project named {args.project!r}")
@@ -399,13 +243,13 @@ def _retention_set(args: argparse.Namespace) -> int:
     days = None if args.forever else args.days
 
     async def set_(storage: Any) -> None:
-        project = await _project(storage, "retention set", args.project)
+        project = await find_project(storage, "retention set", args.project)
         await storage.set_retention(project.id, days)
         await storage.add_audit(
-            _entry("retention.set", project.id, None, days=days, was=project.retention_days)
+            entry("retention.set", project.id, None, days=days, was=project.retention_days)
         )
 
-    _run(args.db, set_)
+    run(args.db, set_)
     kept = "for ever" if days is None else f"{days} days after their last event"
     print(f"project {args.project!r}: conversations are kept {kept}")
     if days is not None:
@@ -421,13 +265,13 @@ def _erase(args: argparse.Namespace) -> int:
         from .server._retention import erase_customer
         from .server._views._admin import customer_reference
 
-        project = await _project(storage, "erase", args.project)
+        project = await find_project(storage, "erase", args.project)
         done = await erase_customer(storage, project.id, args.customer_id)
         target = customer_reference(args.customer_id)
-        await storage.add_audit(_entry("customer.erase", project.id, target, **done.as_dict()))
+        await storage.add_audit(entry("customer.erase", project.id, target, **done.as_dict()))
         return done
 
-    done = _run(args.db, erase)
+    done = run(args.db, erase)
     print(
         f"erased customer {args.customer_id!r} of project {args.project!r}:"
         f" {done.conversations} conversations, {done.events} events, {done.feedback} feedback"
@@ -439,11 +283,11 @@ def _audit(args: argparse.Namespace) -> int:
     async def read(storage: Any) -> list[dict[str, Any]]:
         project_id = None
         if args.project is not None:
-            project_id = (await _project(storage, "audit", args.project)).id
+            project_id = (await find_project(storage, "audit", args.project)).id
         entries: list[dict[str, Any]] = await storage.list_audit(project_id, args.limit)
         return entries
 
-    for entry in _run(args.db, read):
+    for entry in run(args.db, read):
         where = f" from {entry['address']}" if entry["address"] else ""
         details = "" if entry["details"] is None else " " + _details(entry["details"])
         project = f" [{entry['project']}]" if entry["project"] else ""

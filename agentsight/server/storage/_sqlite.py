@@ -17,6 +17,7 @@ from . import _sqlite_access as access
 from . import _sqlite_manage as manage
 from . import _sqlite_metrics
 from . import _sqlite_read as read
+from . import _sqlite_users as users
 from ._base import (
     AuditEntry,
     ConversationChanges,
@@ -138,38 +139,38 @@ class SQLiteStorage(Storage):
         )
 
     async def create_user(self, email: str, role: str, password_hash: str) -> UserInfo | None:
-        return await self._write(lambda c: access.create_user(c, email, role, password_hash))
+        return await self._write(lambda c: users.create_user(c, email, role, password_hash))
 
     async def list_users(self) -> list[UserInfo]:
-        return await self._read(access.list_users)
+        return await self._read(users.list_users)
 
     async def login_record(self, email: str) -> LoginRecord | None:
-        return await self._read(lambda c: access.login_record(c, email))
+        return await self._read(lambda c: users.login_record(c, email))
 
     async def delete_user(self, user_id: int) -> bool:
-        return await self._write(lambda c: access.delete_user(c, user_id))
+        return await self._write(lambda c: users.delete_user(c, user_id))
 
     async def set_password(self, user_id: int, password_hash: str) -> bool:
-        return await self._write(lambda c: access.set_password(c, user_id, password_hash))
+        return await self._write(lambda c: users.set_password(c, user_id, password_hash))
 
     async def set_grants(self, user_id: int, project_ids: Sequence[int]) -> bool:
-        return await self._write(lambda c: access.set_grants(c, user_id, project_ids))
+        return await self._write(lambda c: users.set_grants(c, user_id, project_ids))
 
     async def create_session(
         self, token_hash: str, user_id: int, expires_at: int, address: str | None
     ) -> None:
         await self._write(
-            lambda c: access.create_session(c, token_hash, user_id, expires_at, address)
+            lambda c: users.create_session(c, token_hash, user_id, expires_at, address)
         )
 
     async def find_session(self, token_hash: str) -> SessionRecord | None:
-        return await self._read(lambda c: access.find_session(c, token_hash))
+        return await self._read(lambda c: users.find_session(c, token_hash))
 
     async def delete_session(self, token_hash: str) -> bool:
-        return await self._write(lambda c: access.delete_session(c, token_hash))
+        return await self._write(lambda c: users.delete_session(c, token_hash))
 
     async def delete_stale_sessions(self, now: int, idle: int) -> int:
-        return await self._write(lambda c: access.delete_stale_sessions(c, now, idle))
+        return await self._write(lambda c: users.delete_stale_sessions(c, now, idle))
 
     async def add_audit(self, entry: AuditEntry) -> None:
         await self._write(lambda c: access.add_audit(c, entry))
