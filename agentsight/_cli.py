@@ -1,4 +1,6 @@
-"""The ``agentsight`` command: ``serve`` the collector and manage API ``keys``.
+"""The ``agentsight`` command: ``serve`` the collector, ``migrate`` and ``export`` data.
+
+Keys, users, retention, erasure and the audit log are in ``_cli_admin``.
 
 The collector lives behind the ``server`` extra and is imported only inside
 the subcommands, so this module (and ``import agentsight``) never loads it.
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import ipaddress
 import logging
 import os
@@ -16,6 +17,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ._cli_admin import add_admin_commands
+from ._cli_admin import require_server as _require_server
 
 __all__ = ["main"]
 
@@ -29,14 +33,6 @@ ENV_RATE_LIMIT = "AGENTSIGHT_RATE_LIMIT"  # requests/s per key, RATE or RATE:BUR
 ENV_TRUSTED_PROXIES = "AGENTSIGHT_TRUSTED_PROXIES"  # comma-separated networks; default none
 ENV_BODY_TIMEOUT = "AGENTSIGHT_BODY_TIMEOUT"  # seconds to receive a body, default 60
 ENV_REDACT = "AGENTSIGHT_REDACT"  # pii or off, default off (the SDK reads it too)
-_EXTRA_HINT = "the collector needs the server extra: pip install 'agentsight[server]'"
-
-
-def _require_server() -> None:
-    """Exit with the extra to install when the collector's dependencies are missing."""
-    missing = [m for m in ("aiohttp", "geoip2fast") if importlib.util.find_spec(m) is None]
-    if missing:
-        sys.exit(f"agentsight: {_EXTRA_HINT} (missing: {', '.join(missing)})")
 
 
 def _env_flag(name: str) -> bool:
@@ -159,20 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(run=_serve)
 
-    keys = commands.add_parser("keys", help="create, list and revoke API keys").add_subparsers(
-        dest="action", required=True
-    )
-    create = keys.add_parser("create", help="create a key; it is printed once, on the last line")
-    create.add_argument("--db", default=default_db, help=db_help)
-    create.add_argument("--project", required=True, help="project name (created when new)")
-    create.set_defaults(run=_keys_create)
-    listing = keys.add_parser("list", help="list keys (redacted)")
-    listing.add_argument("--db", default=default_db, help=db_help)
-    listing.set_defaults(run=_keys_list)
-    revoke = keys.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("--db", default=default_db, help=db_help)
-    revoke.add_argument("key", help="the key to revoke")
-    revoke.set_defaults(run=_keys_revoke)
+    add_admin_commands(commands, default_db, db_help)
     _add_migrate(commands)
     _add_export(commands, default_db, db_help)
     return parser
@@ -227,55 +210,6 @@ def _serve(args: argparse.Namespace) -> int:
         store_raw_ip=args.store_raw_ip, redact=_redact(args.redact), **_limit_options(args)
     )
     return run(db, args.host, args.port, options)
-
-
-async def _with_storage(db: str, action: Any) -> Any:
-    from .server import open_storage
-
-    storage = await open_storage(db)
-    try:
-        return await action(storage)
-    finally:
-        await storage.aclose()
-
-
-def _keys_create(args: argparse.Namespace) -> int:
-    _require_server()
-    from ._keys import generate_key, hash_key, redact
-
-    if not args.project.strip():
-        sys.exit("agentsight keys create: --project must not be empty")
-    key = generate_key()
-    info = asyncio.run(
-        _with_storage(args.db, lambda s: s.create_key(args.project, hash_key(key), redact(key)))
-    )
-    print(f"created key {info.id} for project {info.project!r} in {args.db}")
-    print("store it now: it is shown only this once")
-    print(key, flush=True)
-    return 0
-
-
-def _keys_list(args: argparse.Namespace) -> int:
-    _require_server()
-    keys = asyncio.run(_with_storage(args.db, lambda s: s.list_keys()))
-    print(f"{'id':>4}  {'project':<20} {'key':<16} {'created':<28} status")
-    for k in keys:
-        status = "live" if k.revoked_at is None else f"revoked {k.revoked_at}"
-        print(f"{k.id:>4}  {k.project:<20} {k.redacted:<16} {k.created_at:<28} {status}")
-    return 0
-
-
-def _keys_revoke(args: argparse.Namespace) -> int:
-    _require_server()
-    from ._keys import hash_key, is_well_formed, redact
-
-    if not is_well_formed(args.key):
-        sys.exit("agentsight keys revoke: KEY: expected a key like ags_<32 hex>_<6 hex>")
-    revoked = asyncio.run(_with_storage(args.db, lambda s: s.revoke_key(hash_key(args.key))))
-    if not revoked:
-        sys.exit(f"agentsight keys revoke: no live key {redact(args.key)} in {args.db}")
-    print(f"revoked {redact(args.key)}")
-    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

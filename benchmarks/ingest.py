@@ -190,7 +190,7 @@ def _start_collectors(db: str, count: int) -> tuple[list[subprocess.Popen[str]],
 
 def _create_key(db: str) -> str:
     done = subprocess.run(
-        [*CLI, "keys", "create", "--db", db, "--project", "bench"],
+        [*CLI, "keys", "create", "--db", db, "--project", "bench", "--scope", "ingest"],
         capture_output=True,
         text=True,
         check=True,

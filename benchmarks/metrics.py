@@ -155,8 +155,9 @@ async def measure(db: str | Path, events: int, rounds: int) -> dict[str, Any]:
     """Fill *db*, start a collector over it and time the metrics queries."""
     storage = await open_storage(db)
     key = generate_key()
-    await storage.create_key("bench", hash_key(key), redact(key))
-    project_id = await storage.project_for_key(hash_key(key))
+    await storage.create_key("bench", hash_key(key), redact(key), scope="admin")
+    found = await storage.find_key(hash_key(key))
+    project_id = None if found is None else found.project_id
     assert project_id is not None
     started = time.perf_counter()
     counts = await fill(storage, project_id, events)

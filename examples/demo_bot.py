@@ -1,6 +1,7 @@
 """The demo shop's support bot right now: many concurrent conversations, tracked with the SDK.
 
-    AGENTSIGHT_API_KEY=ags_... python examples/demo_bot.py [--conversations 200] [--speed 100]
+    AGENTSIGHT_API_KEY=ags_... DEMO_FEEDBACK_KEY=ags_... python examples/demo_bot.py \
+        [--conversations 200] [--speed 100]
 
 Plays conversations of ``demo_conversations.py`` (the same customers, topics
 and texts as the imported history) as they happen: each is its own task, all
@@ -13,12 +14,15 @@ token usage, button presses and hand-overs to a human.  The calls never wait
 for the network.  The pauses between the steps run ``--speed`` times faster
 than in real life, so a few minutes of chat take a second or two.  Once the
 tracker has flushed, the customers' feedback goes through
-``agentsight.api.AsyncClient``.
+``agentsight.api.AsyncClient`` with ``DEMO_FEEDBACK_KEY`` (an ``admin`` key:
+the bot's own key, ``AGENTSIGHT_API_KEY``, is an ``ingest`` key, which may
+only send events; without ``DEMO_FEEDBACK_KEY``, the bot's key is tried).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 
@@ -74,7 +78,7 @@ async def main(conversations: int, seed: int, speed: float) -> None:
                 tg.start_soon(play, tracker, script, speed)
         report = await tracker.send_tracked_data()
     given = [s for s in scripts if s.feedback]
-    async with AsyncClient() as client:
+    async with AsyncClient(api_key=os.environ.get("DEMO_FEEDBACK_KEY")) as client:
         for script in given:
             assert script.feedback is not None
             await client.submit_feedback(script.conversation_id, *script.feedback)

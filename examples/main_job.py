@@ -3,7 +3,9 @@
     python3 dev.py demo            (creates .venv, then runs this)
     python examples/main_job.py [--db var/demo.db] [--days 30] [--history 15000] [--live 200]
 
-1. creates ``var/demo.db`` afresh and an API key for the project ``demo``;
+1. creates ``var/demo.db`` afresh, keys for the project ``demo`` (an
+   ``ingest`` key for the bot, an ``admin`` key for the import, which also
+   posts feedback, a ``read`` key for the summary) and a dashboard user;
 2. starts ``agentsight serve`` on a free loopback port;
 3. runs ``examples/demo_history.py``: the past 30 days of an online shop's
    support bot (15,000 conversations in five languages, with their real
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -44,11 +47,17 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def agentsight(*args: str) -> str:
+def agentsight(*args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [str(BIN / "agentsight"), *args], capture_output=True, text=True, check=True
+        [str(BIN / "agentsight"), *args], input=stdin, capture_output=True, text=True, check=True
     )
     return done.stdout
+
+
+def create_key(db: Path, scope: str) -> str:
+    """A key of *scope* for the project demo (printed on the last line)."""
+    created = agentsight("keys", "create", "--db", str(db), "--project", "demo", "--scope", scope)
+    return created.strip().splitlines()[-1]
 
 
 def start_collector(db: Path) -> tuple[subprocess.Popen[str], str]:
@@ -193,39 +202,46 @@ def main() -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    key = (
-        agentsight("keys", "create", "--db", str(db), "--project", "demo").strip().splitlines()[-1]
+    bot_key, import_key, read_key = (create_key(db, s) for s in ("ingest", "admin", "read"))
+    password = secrets.token_urlsafe(12)
+    agentsight(
+        "users", "create", "--db", str(db), "--email", "demo@example.com", "--role", "viewer",
+        "--project", "demo", stdin=password + "\n",
+    )  # fmt: skip
+    print(
+        f"created {shown_db}, keys for project 'demo' (ingest for the bot, admin for the"
+        " import, read for the summary) and a dashboard user"
     )
-    print(f"created {shown_db} and an API key for project 'demo'")
     process, url = start_collector(db)
     try:
-        env = {**os.environ, "AGENTSIGHT_API_KEY": key, "AGENTSIGHT_API_ENDPOINT": url}
+        env = {**os.environ, "AGENTSIGHT_API_ENDPOINT": url}
         seed = ("--seed", str(args.seed))
         run(
             "demo_history.py",
-            env,
+            {**env, "AGENTSIGHT_API_KEY": import_key},
             "--days",
             str(args.days),
             "--conversations",
             str(args.history),
             *seed,
         )
-        run("demo_bot.py", env, "--conversations", str(args.live), *seed)
+        bot_env = {**env, "AGENTSIGHT_API_KEY": bot_key, "DEMO_FEEDBACK_KEY": import_key}
+        run("demo_bot.py", bot_env, "--conversations", str(args.live), *seed)
     finally:
         stop_collector(process)
     print("collector stopped cleanly; starting it again to read the data back")
     process, url = start_collector(db)
     try:
-        summary(url, key)
+        summary(url, read_key)
     finally:
         stop_collector(process)
     print(
         f"\ndone in {time.perf_counter() - started:.0f}s. Open the dashboard:\n"
         f"  .venv/bin/agentsight serve --db {shown_db}\n"
-        "  then browse to http://127.0.0.1:8787/ and paste this API key when it asks for one:\n"
-        f"  {key}\n"
+        "  then browse to http://127.0.0.1:8787/ and sign in as demo@example.com"
+        f" with the password {password}\n"
         "  (days and hours are shown in your browser's time zone; the same figures as JSON:\n"
-        f"  curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8787/v1/metrics)"
+        f"  curl -H 'Authorization: Bearer {read_key}' http://127.0.0.1:8787/v1/metrics)"
     )
 
 

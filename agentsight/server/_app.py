@@ -16,9 +16,12 @@ from ._geo import GeoResolver
 from ._inflight import InFlight, in_flight_middleware
 from ._options import ServerOptions
 from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, KnownKeys, RateLimiter
+from ._retention import RETENTION, Retention, run_retention
 from ._state import GEO, IN_FLIGHT, OPTIONS, REDACTOR, STORAGE, VALIDATOR
+from ._usage import USAGE, Usage, run_usage
 from ._validate import Validator
 from ._views import add_routes
+from ._views._session import LOGINS, Logins
 from .storage import Storage
 
 __all__ = ["create_app"]
@@ -29,6 +32,9 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
 
     The application owns *storage* from here on: it is closed when the
     application is cleaned up (after the requests in flight have finished).
+    While it runs, it deletes what is past its project's retention period
+    (``_retention``) and writes when keys and sessions were last used
+    (``_usage``), in the background.
     Run it with ``web.AppRunner(app, auto_decompress=False)`` so that gzip
     bodies are inflated by the collector within its limits (see ``_body``),
     and ``keepalive_timeout=options.idle_timeout`` so that slow request
@@ -56,12 +62,18 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     app[VALIDATOR] = Validator(options)
     if options.redact is not None:
         app[REDACTOR] = Redactor(options.redact, logging.getLogger("agentsight.server"))
+    app[USAGE] = Usage()
+    app[LOGINS] = Logins(options)
+    app[RETENTION] = Retention(storage, options.session_idle)
     if options.rate_limit is not None:
         app[RATE_LIMITER] = RateLimiter(options.rate_limit)
         app[KNOWN_KEYS] = KnownKeys(lambda: storage.live_key_hashes())
     add_routes(app)
     app.on_response_prepare.append(add_nosniff)
     app.cleanup_ctx.append(_lifetime)
+    # Cleaned up in reverse: these stop (and write what they hold) before storage closes.
+    app.cleanup_ctx.append(run_usage)
+    app.cleanup_ctx.append(run_retention)
     return app
 
 

@@ -1,4 +1,4 @@
-"""API key authentication: the ``Authorization`` header to a project id."""
+"""API key authentication: the ``Authorization`` header to a live key (project and scope)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import logging
 
 from aiohttp import web
 
-from .._keys import hash_key, is_well_formed, redact
+from .._keys import hash_key, problem, redact
 from ._errors import ApiError
 from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, too_many
 from ._state import STORAGE
+from .storage import LiveKey
 
-__all__ = ["authenticate"]
+__all__ = ["CHALLENGE", "authenticate"]
 
 log = logging.getLogger("agentsight.server")
 _SCHEMES = ("bearer", "api-key")
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="agentsight"'}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="agentsight"'}
 
 
 def _key_from(header: str) -> str | None:
@@ -29,24 +30,26 @@ def _key(request: web.Request) -> str:
     """The well-formed key of the request, or a 401."""
     header = request.headers.get("Authorization")
     if header is None:
-        raise ApiError(401, "Authorization: expected 'Bearer <key>' or 'Api-Key <key>'", _CHALLENGE)
+        raise ApiError(401, "Authorization: expected 'Bearer <key>' or 'Api-Key <key>'", CHALLENGE)
     key = _key_from(header)
-    if key is None or not is_well_formed(key):
-        raise ApiError(401, "Authorization: the API key is malformed", _CHALLENGE)
+    wrong = "expected 'Bearer <key>' or 'Api-Key <key>'" if key is None else problem(key)
+    if wrong is not None:
+        raise ApiError(401, f"Authorization: {wrong}", CHALLENGE)
+    assert key is not None
     return key
 
 
-async def _project(request: web.Request, key: str, hashed: str) -> int:
-    """The project of *key* (hashed: *hashed*), or a 401."""
-    project_id = await request.app[STORAGE].project_for_key(hashed)
-    if project_id is None:
+async def _live(request: web.Request, key: str, hashed: str) -> LiveKey:
+    """The live key *key* (hashed: *hashed*), or a 401."""
+    found = await request.app[STORAGE].find_key(hashed)
+    if found is None:
         log.debug("refused key %s from %s: unknown or revoked", redact(key), request.remote)
-        raise ApiError(401, "Authorization: unknown or revoked API key", _CHALLENGE)
-    return project_id
+        raise ApiError(401, "Authorization: unknown or revoked API key", CHALLENGE)
+    return found
 
 
-async def authenticate(request: web.Request) -> int:
-    """The project of the request's key.
+async def authenticate(request: web.Request) -> LiveKey:
+    """The live key of the request: its id, project and scope.
 
     A malformed key (bad format or checksum) is refused without a database
     look-up.  Keys are never logged, only their redacted form.  Under a rate
@@ -62,7 +65,7 @@ async def authenticate(request: web.Request) -> int:
     limiter = request.app.get(RATE_LIMITER)
     if limiter is None:
         key = _key(request)
-        return await _project(request, key, hash_key(key))
+        return await _live(request, key, hash_key(key))
     address = f"addr:{request.remote}"
     throttled = limiter.wait(address)
     try:
@@ -70,7 +73,7 @@ async def authenticate(request: web.Request) -> int:
         hashed = hash_key(key)
         if throttled > 0 and not await request.app[KNOWN_KEYS].holds(hashed):
             raise ApiError(401, "not a live key")  # refused below, without a look-up
-        project_id = await _project(request, key, hashed)
+        found = await _live(request, key, hashed)
     except ApiError:
         if throttled > 0:
             log.debug("refused %s: too many failed authentications", request.remote)
@@ -78,6 +81,6 @@ async def authenticate(request: web.Request) -> int:
         limiter.spend(address)
         raise
     if (wait := limiter.take(f"key:{hashed}")) > 0:
-        log.debug("refused a request of project %d from %s: rate limit", project_id, request.remote)
+        log.debug("refused a request of key %d from %s: rate limit", found.id, request.remote)
         raise too_many(wait, "for this API key")
-    return project_id
+    return found

@@ -17,12 +17,19 @@ __all__ = ["openapi_document"]
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _RETRY_LATER = {"$ref": "#/components/responses/RetryLater"}
-_AUTH_ERRORS = {"400": _ERROR, "401": _ERROR, "429": _RETRY_LATER, "503": _RETRY_LATER}
+_AUTH_ERRORS = {
+    "400": _ERROR,
+    "401": _ERROR,
+    "403": _ERROR,
+    "429": _RETRY_LATER,
+    "503": _RETRY_LATER,
+}
 # Routes with a request body: it must arrive within the collector's body_timeout.
 _BODY_ERRORS = {**_AUTH_ERRORS, "408": _ERROR, "413": _ERROR, "415": _ERROR}
 _CID = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _NULL_TEXT = {"type": ["string", "null"]}
 _OBJECT_OR_NULL = {"type": ["object", "null"]}
+_INT_OR_NULL = {"type": ["integer", "null"]}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -71,10 +78,110 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _paths() -> dict[str, Any]:
-    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
-    one = {"type": "object", "properties": {"conversation": _ref("Conversation")}}
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _admin_paths() -> dict[str, Any]:
+    """Retention, erasure, the audit log, users, and the dashboard's session."""
+    keyed: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
+    users_only: list[dict[str, list[str]]] = [{"session": []}]
+    retention = {"type": "object", "properties": {"retention_days": _INT_OR_NULL}}
+    user_id = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     return {
+        "/v1/retention": {
+            "get": {
+                "summary": "The project's retention period in days (null: kept for ever)."
+                " Scope read or admin.",
+                "security": keyed,
+                "responses": {"200": _json(retention), **_AUTH_ERRORS},
+            },
+            "put": {
+                "summary": "Set it: conversations whose last event is older are deleted in the"
+                " background, in small transactions.  Scope admin.",
+                "security": keyed,
+                "requestBody": _body(retention),
+                "responses": {"200": _json(retention), **_BODY_ERRORS},
+            },
+        },
+        "/v1/erasure": {
+            "post": {
+                "summary": "Delete every conversation, event and feedback of one customer_id"
+                " in the project; answers the counts (GDPR article 17).  Scope admin.",
+                "security": keyed,
+                "requestBody": _body(
+                    {"type": "object", "properties": {"customer_id": {"type": "string"}}}
+                ),
+                "responses": {"200": _json(_ref("Erased")), **_BODY_ERRORS},
+            }
+        },
+        "/v1/audit": {
+            "get": {
+                "summary": "The audit log, newest first: key, user, retention changes,"
+                " deletions and erasures, with who, when and from where.  Scope admin.",
+                "security": keyed,
+                "parameters": [
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Size."),
+                    _query("before", {"type": "integer"}, "The next_before of the last page."),
+                ],
+                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+            }
+        },
+        "/v1/users": {
+            "get": {
+                "summary": "Dashboard users, their roles and projects.  Admin users only.",
+                "security": users_only,
+                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+            }
+        },
+        "/v1/users/{user_id}/projects": {
+            "parameters": [user_id],
+            "put": {
+                "summary": "The projects a viewer may open.  Admin users only.",
+                "security": users_only,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "properties": {"projects": {"type": "array", "items": {"type": "string"}}},
+                    }
+                ),
+                "responses": {"200": _json({"type": "object"}), **_BODY_ERRORS, "404": _ERROR},
+            },
+        },
+        "/v1/session": {
+            "post": {
+                "summary": "Sign in to the dashboard with an e-mail address and password; sets"
+                " an HttpOnly, SameSite=Strict session cookie.",
+                "security": [],
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "email": {"type": "string"},
+                            "password": {"type": "string"},
+                        },
+                    }
+                ),
+                "responses": {"200": _json(_ref("Session")), **_BODY_ERRORS},
+            },
+            "get": {
+                "summary": "The signed-in user, its projects and the session's CSRF token.",
+                "security": users_only,
+                "responses": {"200": _json(_ref("Session")), **_AUTH_ERRORS},
+            },
+            "delete": {
+                "summary": "Sign out.",
+                "security": users_only,
+                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+            },
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    secured: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
+    one = {"type": "object", "properties": {"conversation": _ref("Conversation")}}
+    return _admin_paths() | {
         "/v1/batch": {
             "post": {
                 "summary": "Store a batch of events (wire schema 1); answers after the commit.",
@@ -157,7 +264,7 @@ def _paths() -> dict[str, Any]:
         },
         "/": {
             "get": {
-                "summary": "The dashboard (asks for an API key in the browser).",
+                "summary": "The dashboard (signs in with an e-mail address and password).",
                 "security": [],
                 "responses": {"200": {"description": "HTML page"}},
             }
@@ -315,6 +422,22 @@ def _schemas() -> dict[str, Any]:
                 "is_marked": {"type": "boolean"},
             },
         },
+        "Erased": {
+            "type": "object",
+            "properties": {
+                "customer_id": {"type": "string"},
+                **{n: {"type": "integer"} for n in ("conversations", "events", "feedback")},
+            },
+        },
+        "Session": {
+            "type": "object",
+            "properties": {
+                "user": {"type": "object"},
+                "projects": {"type": "array", "items": {"type": "string"}},
+                "csrf_token": {"type": "string"},
+                "expires_at": {"type": "string", "format": "date-time"},
+            },
+        },
         "Feedback": {
             "type": "object",
             "required": ["sentiment"],
@@ -355,8 +478,18 @@ def openapi_document() -> dict[str, Any]:
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "Bearer ags_... (or Api-Key ags_...)",
-                }
+                    "description": "Bearer ags_... (or Api-Key ags_...).  A key's scope says"
+                    " what it may do: ingest (POST /v1/batch only), read (the GET routes),"
+                    " admin (everything in its project).",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "agentsight_session",
+                    "description": "The dashboard's session (POST /v1/session).  The project"
+                    " is named in X-AgentSight-Project (percent-encoded); a change also"
+                    " carries the session's csrf_token in X-CSRF-Token.",
+                },
             },
         },
         "security": [{"apiKey": []}],

@@ -106,11 +106,23 @@ class ServerOptions:
             comments sent to the management API; ``agentsight.redact.pii``
             for ``agentsight serve --redact pii``.  ``None`` (the default):
             stored as sent.
+        session_lifetime: seconds a dashboard session lasts at most.
+        session_idle: seconds a dashboard session lasts unused.
+        login_limit_address: failed logins per client address (a token
+            bucket); past it, 429 before any password is checked.
+        login_limit_account: failed logins per e-mail address, likewise.
+        retention_interval: seconds between two retention sweeps (each
+            deletes, in small transactions, the conversations past their
+            project's retention period, and the ended sessions).
+        usage_interval: seconds between two writes of when keys and
+            sessions were last used (kept in memory meanwhile).
 
     .. versionchanged:: 0.1
        ``rate_limit``, ``trusted_proxies``, ``body_timeout``, ``idle_timeout``.
     .. versionchanged:: 0.2
-       ``max_json_values``, ``redact``.
+       ``max_json_values``, ``redact``, ``session_lifetime``, ``session_idle``,
+       ``login_limit_address``, ``login_limit_account``,
+       ``retention_interval``, ``usage_interval``.
     """
 
     store_raw_ip: bool = False
@@ -127,3 +139,9 @@ class ServerOptions:
     body_timeout: float | None = attrs.field(default=60.0, validator=_positive_or_none)
     idle_timeout: float = attrs.field(default=75.0, validator=_positive)
     redact: Callable[[str], str] | None = None
+    session_lifetime: float = attrs.field(default=12 * 3600.0, validator=_positive)
+    session_idle: float = attrs.field(default=3600.0, validator=_positive)
+    login_limit_address: RateLimit = RateLimit(10 / 60, burst=10)
+    login_limit_account: RateLimit = RateLimit(1 / 60, burst=5)
+    retention_interval: float = attrs.field(default=300.0, validator=_positive)
+    usage_interval: float = attrs.field(default=60.0, validator=_positive)

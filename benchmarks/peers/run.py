@@ -180,8 +180,9 @@ def http_json(url: str, method: str = "GET", key: str | None = None) -> Any:
 
 
 def new_key(db: Path) -> str:
+    command = ["keys", "create", f"--db={db}", "--project=bench", "--scope=ingest"]
     done = subprocess.run(
-        [OURS_PY, "-m", "agentsight._cli", "keys", "create", "--db", db, "--project", "bench"],
+        [OURS_PY, "-m", "agentsight._cli", *command],
         capture_output=True,
         text=True,
         check=True,

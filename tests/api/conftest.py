@@ -44,7 +44,7 @@ def anyio_backend() -> str:
 
 def _create_key(db: Path, project: str) -> str:
     result = subprocess.run(
-        [*CLI, "keys", "create", "--db", str(db), "--project", project],
+        [*CLI, "keys", "create", "--db", str(db), "--project", project, "--scope", "admin"],
         check=True,
         capture_output=True,
         timeout=60,

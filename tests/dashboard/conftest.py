@@ -3,7 +3,9 @@
 One ``agentsight serve`` process serves the module: project A holds a month
 of seeded history (counts known in advance) and a few hand-made
 conversations; project B holds what ``examples/demo_bot.py`` tracked with the
-real SDK.  Chromium is Debian's (``/usr/bin/chromium``, installed by
+real SDK (with an ingest key).  Two users sign in: an admin (every project)
+and a viewer granted A only, both made with ``agentsight users create``.
+Chromium is Debian's (``/usr/bin/chromium``, installed by
 ``.ci/browser.sh``), driven by Playwright's Python API; without either the
 tests skip, except under ``CI=true``, where that is a failure.
 """
@@ -41,6 +43,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DEMO_CONVERSATIONS = 200
 HISTORY_CONVERSATIONS = 600
 XSS = "<img src=x onerror=alert(1)>"
+PASSWORD = "dashboard password 1"
+USERS = {"admin": "admin@example.com", "viewer": "viewer@example.com"}
+_CLI = [sys.executable, "-m", "agentsight._cli"]
 
 
 @attrs.define
@@ -50,6 +55,20 @@ class Served:
     collector: CollectorProcess
     history: Seeded
     special: dict[str, str]  # role -> conversation id in project A
+
+
+def _users(db: Path) -> None:
+    """The admin and the viewer (granted A), as an operator makes them."""
+    for role, email in USERS.items():
+        grants = ["--project", "A"] if role == "viewer" else []
+        subprocess.run(
+            [*_CLI, "users", "create", "--db", str(db), "--email", email, "--role", role, *grants],
+            input=PASSWORD + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 def _require_browser() -> Any:
@@ -71,7 +90,12 @@ def _require_browser() -> Any:
 def _special(collector: CollectorProcess) -> dict[str, str]:
     """Three hand-made conversations: hostile text, one to rename, one to delete."""
     now = time.time()
-    specials = {"xss": "special-xss", "rename": "special-rename", "delete": "special-delete"}
+    specials = {
+        "xss": "special-xss",
+        "rename": "special-rename",
+        "delete": "special-delete",
+        "forged": "special-forged",
+    }
     events: list[dict[str, Any]] = []
     for n, cid in enumerate(specials.values()):
         start = now - 3600 + n * 60
@@ -101,11 +125,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     _require_browser()
     collector = CollectorProcess(tmp_path_factory.mktemp("dashboard") / "collector.db")
     try:
+        _users(collector.db)
         history = seed(collector.url, collector.keys["A"], HISTORY_CONVERSATIONS, time.time())
         special = _special(collector)
         env = {
             **os.environ,
-            "AGENTSIGHT_API_KEY": collector.keys["B"],
+            "AGENTSIGHT_API_KEY": collector.ingest_key("B"),
+            "DEMO_FEEDBACK_KEY": collector.keys["B"],  # feedback needs an admin key
             "AGENTSIGHT_API_ENDPOINT": collector.url,
         }
         subprocess.run(
@@ -141,7 +167,7 @@ def browser(served: Served) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    """A fresh browser context (empty session storage) at 1280x800, signed in to project A."""
+    """A fresh browser context (no cookie, empty storage) at 1280x800: the admin, in project A."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
     tab = context.new_page()
@@ -155,9 +181,13 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
     assert not errors, errors
 
 
-def sign_in(tab: Any, served: Served, project: str) -> None:
-    """Open the dashboard and give it *project*'s key, as a person would."""
+def sign_in(tab: Any, served: Served, project: str, role: str = "admin") -> None:
+    """Open the dashboard, sign in as the *role* user and open *project*, as a person would."""
     tab.goto(served.collector.url + "/")
-    tab.fill("#key-input", served.collector.keys[project])
+    tab.fill("#email-input", USERS[role])
+    tab.fill("#password-input", PASSWORD)
     tab.click("#login-form button[type=submit]")
     tab.wait_for_selector("#tiles")
+    if tab.input_value("#project") != project:
+        tab.select_option("#project", project)
+        tab.wait_for_selector("#tiles")

@@ -11,6 +11,7 @@ from typing import Any
 from tests.dashboard.conftest import (
     DEMO_CONVERSATIONS,
     ROOT,
+    USERS,
     XSS,
     Served,
     sign_in,
@@ -169,16 +170,18 @@ def test_rename_mark_feedback_and_delete_reach_the_api(page: Any, served: Served
     assert status == 404
 
 
-def test_a_wrong_key_is_refused(browser: Any, served: Served) -> None:
-    """A key the collector does not know keeps the login form up with its reason."""
+def test_a_wrong_password_is_refused(browser: Any, served: Served) -> None:
+    """A wrong password keeps the sign-in form up with its reason, and sets no cookie."""
     context = browser.new_context()
     try:
         tab = context.new_page()
         tab.goto(served.collector.url + "/")
-        tab.fill("#key-input", "ags_" + "0" * 32 + "_000000")
+        tab.fill("#email-input", USERS["admin"])
+        tab.fill("#password-input", "not the password")
         tab.click("#login-form button[type=submit]")
         tab.wait_for_selector("#login-error:not([hidden])")
-        assert "refused" in tab.text_content("#login-error")
-        assert tab.evaluate("sessionStorage.length") == 0
+        assert "Wrong e-mail or password" in tab.text_content("#login-error")
+        assert context.cookies() == []
+        assert tab.evaluate("sessionStorage.length + localStorage.length") == 0
     finally:
         context.close()

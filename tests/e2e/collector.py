@@ -19,9 +19,10 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 _CLI = [sys.executable, "-m", "agentsight._cli"]
 
 
-def create_key(db: Path, project: str) -> str:
+def create_key(db: Path, project: str, scope: str = "admin") -> str:
+    """A new key of *scope* for *project*, made with ``agentsight keys create``."""
     done = subprocess.run(
-        [*_CLI, "keys", "create", "--db", str(db), "--project", project],
+        [*_CLI, "keys", "create", "--db", str(db), "--project", project, "--scope", scope],
         capture_output=True,
         text=True,
         check=True,
@@ -40,10 +41,18 @@ class CollectorProcess:
         self.db = db
         self.port = port
         self.args = list(args)
+        # Admin keys, for the tests' own reads and changes; bots get ingest keys.
         self.keys = {"A": create_key(db, "A"), "B": create_key(db, "B")}
+        self._ingest: dict[str, str] = {}
         self.log: list[str] = []
         self.url = ""
         self.start()
+
+    def ingest_key(self, project: str) -> str:
+        """A key of scope ingest for *project* (made once), as a bot is given."""
+        if project not in self._ingest:
+            self._ingest[project] = create_key(self.db, project, "ingest")
+        return self._ingest[project]
 
     def start(self) -> None:
         """Start (or start again, on the same port and database)."""

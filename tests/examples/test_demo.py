@@ -269,7 +269,8 @@ def test_history_and_live_bot_against_a_collector(collector: CollectorProcess) -
 
 
 def test_main_job(tmp_path: Path) -> None:
-    """The whole demo on a temporary database; the key it prints opens what it stored."""
+    """The whole demo on a temporary database; the read key it prints opens what it stored,
+    and the dashboard user it names exists."""
     db = tmp_path / "demo.db"
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "main_job.py"), "--db", str(db), *SMALL_DEMO],
@@ -284,13 +285,24 @@ def test_main_job(tmp_path: Path) -> None:
     for line in ("per day:", "busiest hours:", "escalated:", "feedback:", "by country:"):
         assert f"  {line}" in out, line
     assert re.search(r"one conversation, history-\d+ \(.+; es, whatsapp, (ES|MX|AR)\)", out), out
-    tail = out.rstrip().splitlines()[-6:]
+    tail = out.rstrip().splitlines()[-5:]
     assert tail[0].endswith("Open the dashboard:"), tail
     assert tail[1] == f"  .venv/bin/agentsight serve --db {db}"
-    assert "http://127.0.0.1:8787/" in tail[2] and "paste this API key" in tail[2]
-    key = tail[3].strip()
-    assert re.fullmatch(r"ags_\w+", key), tail
-    assert f"Bearer {key}" in tail[5]
+    signin = re.fullmatch(
+        r"  then browse to http://127\.0\.0\.1:8787/ and sign in as (\S+) with the password (\S+)",
+        tail[2],
+    )
+    assert signin is not None, tail
+    found = re.search(r"Bearer (ags_\w+)'", tail[4])
+    assert found is not None, tail
+    key = found.group(1)
+    users = subprocess.run(
+        [str(Path(sys.executable).parent / "agentsight"), "users", "list", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert signin.group(1) in users
 
     served = CollectorProcess(db)
     try:

@@ -28,10 +28,10 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
 
 
 def run(collector: CollectorProcess, script: str, *args: str) -> str:
-    """Run an example with the collector's key and endpoint; return its standard output."""
+    """Run an example with an ingest key and the endpoint, as the README says; its output."""
     env = {
         **os.environ,
-        "AGENTSIGHT_API_KEY": collector.keys["A"],
+        "AGENTSIGHT_API_KEY": collector.ingest_key("A"),
         "AGENTSIGHT_API_ENDPOINT": collector.url,
     }
     done = subprocess.run(

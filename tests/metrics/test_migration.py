@@ -26,6 +26,7 @@ import pytest
 from tests.metrics import dataset
 from tests.server import pg_helpers
 from tests.server.collector_helpers import Collector, run_collector
+from tests.server.old_schema import UNDO_ACCESS
 
 pytestmark = pytest.mark.anyio
 _COLUMNS = (
@@ -80,7 +81,8 @@ async def _columns(db: Path | str) -> list[tuple[Any, ...]]:
 
 
 async def _back_to_schema_2(db: Path | str) -> None:
-    statements = [f"DROP INDEX {name}" for name in _INDEXES]
+    statements = list(UNDO_ACCESS["sqlite" if isinstance(db, Path) else "postgres"])
+    statements += [f"DROP INDEX {name}" for name in _INDEXES]
     statements += [f"ALTER TABLE events DROP COLUMN {c}" for c in _COLUMNS]
     statements.append("DELETE FROM schema_version WHERE version >= 3")
     if isinstance(db, Path):  # schema 4 remade this index: back to schema 2's
@@ -154,7 +156,7 @@ async def test_sqlite_schema_4_keeps_the_metrics(tmp_path: Path) -> None:
         await collector.send(*dataset.project_b(), project="B")
         before = await _metrics(collector, "A"), await _metrics(collector, "B")
     assert "<>" in _index_sql(db, "events_by_type")
-    await _execute(db, _SCHEMA_3_INDEXES)
+    await _execute(db, [*UNDO_ACCESS["sqlite"], *_SCHEMA_3_INDEXES])
     assert "<>" not in _index_sql(db, "events_by_type")
     async with run_collector(db) as collector:  # upgrades to 4 again
         after = await _metrics(collector, "A"), await _metrics(collector, "B")

@@ -53,7 +53,9 @@ async def run_secured(
     keys = {}
     for project in ("A", "B"):
         keys[project] = generate_key()
-        await storage.create_key(project, hash_key(keys[project]), redact(keys[project]))
+        await storage.create_key(
+            project, hash_key(keys[project]), redact(keys[project]), scope="admin"
+        )
     app = create_app(storage, options=options)
     if prepare is not None:
         prepare(app)
@@ -64,7 +66,7 @@ async def run_secured(
         port = runner.addresses[0][1]
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(url) as session:
-            yield Secured(Collector(url, session, keys, storage, db), app, port)
+            yield Secured(Collector(url, session, keys, storage, db, app), app, port)
     finally:
         await runner.cleanup()
 

@@ -236,9 +236,10 @@ async def test_rows_stored_before_the_bounds_still_read(database_url: Path | str
 
     storage = await open_storage(database_url)
     try:
-        await storage.create_key("A", "0" * 64, "ags_…_000000")
-        project_id = await storage.project_for_key("0" * 64)
-        assert project_id is not None
+        await storage.create_key("A", "0" * 64, "ags_…_000000", scope="admin")
+        key = await storage.find_key("0" * 64)
+        assert key is not None
+        project_id = key.project_id
         validator = Validator(ServerOptions())
         wire = [conversation("old"), message("old", 1, 1.0)]
         wire += [{**action("old", n, 2.0), "duration_ms": 1.0} for n in (2, 3)]
@@ -352,7 +353,7 @@ async def test_bad_keys_from_an_address_never_lock_out_live_keys(
         for project in ("A", "B", "A"):
             assert (await call(c, "GET", "/v1/conversations", project))[0] == 200
         fresh = generate_key()
-        await c.storage.create_key("C", hash_key(fresh), redact(fresh))
+        await c.storage.create_key("C", hash_key(fresh), redact(fresh), scope="admin")
         c.keys["C"] = fresh
         await anyio.sleep(1.0)  # the live keys were last read over a second ago: stale
         before = loads

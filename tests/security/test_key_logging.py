@@ -27,7 +27,8 @@ async def _cli(*args: str) -> str:
 
 
 async def _create_key(db: Path, project: str) -> str:
-    return (await _cli("keys", "create", "--db", str(db), "--project", project)).splitlines()[-1]
+    created = await _cli("keys", "create", "--db", str(db), "--project", project, "--scope=admin")
+    return created.splitlines()[-1]
 
 
 def _secrets(key: str) -> list[str]:

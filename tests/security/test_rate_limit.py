@@ -15,6 +15,7 @@ from agentsight import ConversationTracker
 from agentsight._keys import generate_key
 from agentsight.server import RateLimit, ServerOptions
 from agentsight.server._ratelimit import RateLimiter
+from agentsight.server.storage import LiveKey
 from tests.server.collector_helpers import conversation
 
 from .helpers import Secured, run_secured
@@ -117,14 +118,14 @@ async def test_failed_authentications_are_limited_per_address(
     """Past the burst of bad keys from one address, 429 comes before any database look-up."""
     collector = limited.collector
     lookups = 0
-    real = collector.storage.project_for_key
+    real = collector.storage.find_key
 
-    async def counted(key_hash: str) -> int | None:
+    async def counted(key_hash: str) -> LiveKey | None:
         nonlocal lookups
         lookups += 1
         return await real(key_hash)
 
-    monkeypatch.setattr(collector.storage, "project_for_key", counted)
+    monkeypatch.setattr(collector.storage, "find_key", counted)
     headers = {"Authorization": f"Bearer {generate_key()}"}
     statuses = []
     for _ in range(20):

@@ -117,6 +117,7 @@ class Collector:
     keys: dict[str, str]
     storage: Storage
     db: Path | str  # a SQLite file, or a PostgreSQL URL
+    app: web.Application | None = None
 
     def auth(self, project: str = "A") -> dict[str, str]:
         """The Authorization header of *project*'s key."""
@@ -177,7 +178,7 @@ async def run_collector(
     keys = {}
     for project in ("A", "B"):
         key = generate_key()
-        await storage.create_key(project, hash_key(key), redact(key))
+        await storage.create_key(project, hash_key(key), redact(key), scope="admin")
         keys[project] = key
     app = create_app(storage, options=options)
     runner = web.AppRunner(app, access_log=None, auto_decompress=False)
@@ -187,6 +188,6 @@ async def run_collector(
         await site.start()
         url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         async with aiohttp.ClientSession(url) as session:
-            yield Collector(url, session, keys, storage, db)
+            yield Collector(url, session, keys, storage, db, app)
     finally:
         await runner.cleanup()

@@ -45,6 +45,18 @@ async def test_missing_or_wrong_key_is_401_and_stores_nothing(
         assert (await collector.listing(project))["conversations"] == []
 
 
+async def test_a_key_with_one_wrong_character_is_told_apart(collector: Collector) -> None:
+    """A key of the right shape whose checksum fails says so, not "not a key": a typo."""
+    key = generate_key()
+    typo = key[:8] + ("1" if key[8] == "0" else "0") + key[9:]
+    status, answer = await _post_with(collector, f"Bearer {typo}")
+    assert status == 401 and isinstance(answer, dict)
+    assert "checksum does not match: a character is wrong" in answer["error"]
+    status, answer = await _post_with(collector, "Bearer ags_0123")
+    assert status == 401 and isinstance(answer, dict)
+    assert "expected an AgentSight key" in answer["error"]
+
+
 @pytest.mark.parametrize("scheme", ["Bearer", "Api-Key", "bearer", "API-KEY"])
 async def test_both_schemes_are_accepted(collector: Collector, scheme: str) -> None:
     """Authorization: Bearer KEY and Api-Key KEY both work, scheme case-insensitive."""

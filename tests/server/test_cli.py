@@ -30,8 +30,8 @@ async def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[by
     return await anyio.run_process([*CLI, *args], check=check)
 
 
-async def _create_key(db: Path, project: str) -> str:
-    result = await _cli("keys", "create", "--db", str(db), "--project", project)
+async def _create_key(db: Path, project: str, scope: str = "admin") -> str:
+    result = await _cli("keys", "create", "--db", str(db), "--project", project, "--scope", scope)
     key = result.stdout.decode().splitlines()[-1]
     assert is_well_formed(key)
     return key

@@ -166,7 +166,7 @@ def collectors(database_url: str) -> Iterator[list[ServeProcess]]:
 async def _add_key(db: str | Path, key: str) -> None:
     storage = await open_storage(db)
     try:
-        await storage.create_key("A", hash_key(key), redact(key))
+        await storage.create_key("A", hash_key(key), redact(key), scope="admin")
     finally:
         await storage.aclose()
 
@@ -355,7 +355,7 @@ async def test_three_collectors_one_killed_equal_one_collector(
     conversations = await pg_helpers.fetch(base, "SELECT COUNT(*) FROM conversations")
     assert conversations[0][0] == CONVERSATIONS
     versions = await pg_helpers.fetch(base, "SELECT version FROM schema_version")
-    assert [v[0] for v in versions] == [1, 2, 3], "the three collectors migrated more than once"
+    assert [v[0] for v in versions] == [1, 2, 3, 4], "the three collectors migrated more than once"
 
     # The reference: one collector on SQLite, fed the recorded batches in order.
     async with run_collector(tmp_path / "reference.db") as reference:

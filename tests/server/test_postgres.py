@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from agentsight.server import Storage, StorageUnavailable, open_storage
-from agentsight.server.storage import ConversationQuery, Feedback, NewEvent
+from agentsight.server.storage import AuditEntry, ConversationQuery, Feedback, NewEvent
 from tests.server import pg_helpers
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +51,7 @@ async def test_migrations_run_once_when_collectors_start_together(schema: str) -
     storages = await asyncio.gather(*(open_storage(schema) for _ in range(6)))
     try:
         rows = await pg_helpers.fetch(schema, "SELECT version FROM schema_version")
-        assert [r[0] for r in rows] == [1, 2, 3]
+        assert [r[0] for r in rows] == [1, 2, 3, 4]
         assert await storages[3].list_keys() == []
     finally:
         for storage in storages:
@@ -62,7 +62,7 @@ async def test_concurrent_writers_create_one_conversation_first_write_wins(schem
     """Two collectors' storages race on new conversations: one row, merged, counted once."""
     one, two = await open_storage(schema), await open_storage(schema)
     try:
-        await one.create_key("A", "hash", "redacted")
+        await one.create_key("A", "hash", "redacted", scope="admin")
         for round_ in range(40):
             cid = f"race-{round_}"
             shared = [uuid.uuid4().hex for _ in range(20)]
@@ -135,8 +135,8 @@ class socket_port:
 async def _fill_sqlite(path: Path) -> None:
     storage = await open_storage(path)
     try:
-        await storage.create_key("A", "hash-a", "ags_a...")
-        await storage.create_key("B", "hash-b", "ags_b...")
+        await storage.create_key("A", "hash-a", "ags_a...", scope="admin")
+        await storage.create_key("B", "hash-b", "ags_b...", scope="admin")
         for start in range(0, 6000, 500):
             batch = []
             for at in range(start, start + 500):
@@ -160,6 +160,15 @@ async def _fill_sqlite(path: Path) -> None:
         )
         await storage.write_batch(1, [nul])
         await storage.add_feedback(1, "c3", Feedback("positive", "nice", {"k": [1, 2]}))
+        # What issue 17 added: scopes, last use, retention, users, grants, the audit log.
+        await storage.create_key("A", "hash-ingest", "ags_i...", scope="ingest")
+        await storage.record_use({1: 1_000_000}, {})
+        await storage.set_retention(2, 30)
+        user = await storage.create_user("v@example.com", "viewer", "scrypt$stored")
+        assert user is not None
+        await storage.set_grants(user.id, [2])
+        await storage.add_audit(AuditEntry("cli", "user.create", None, "v@example.com"))
+        await storage.add_audit(AuditEntry("cli", "retention.set", 2, None, {"days": 30}))
     finally:
         await storage.aclose()
 
@@ -174,6 +183,10 @@ async def _answers(storage: Storage) -> list[Any]:
             answers.append(await storage.get_conversation(project, cid))
             answers.append(await storage.list_events(project, cid))
     answers.append(await storage.list_keys())
+    answers.append(await storage.list_projects())
+    answers.append(await storage.list_users())
+    answers.append(await storage.list_audit(None, 100))
+    answers.append(await storage.login_record("v@example.com"))
     return answers
 
 
@@ -220,8 +233,10 @@ async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, sc
     try:
         assert await _answers(pg_storage) == await _answers(sqlite_storage)
         # New rows after the copy get new ids (the sequences moved past the copied ones).
-        key = await pg_storage.create_key("C", "hash-c", "ags_c...")
-        assert key.id == 3
+        key = await pg_storage.create_key("C", "hash-c", "ags_c...", scope="admin")
+        assert key.id == 4
+        user = await pg_storage.create_user("w@example.com", "admin", "scrypt$x")
+        assert user is not None and user.id == 2
     finally:
         await sqlite_storage.aclose()
         await pg_storage.aclose()
@@ -231,10 +246,10 @@ async def test_migrate_refuses_a_database_with_other_data(tmp_path: Path, schema
     """Copying into a PostgreSQL database that already has projects fails, naming the reason."""
     source = tmp_path / "small.db"
     storage = await open_storage(source)
-    await storage.create_key("A", "h", "r")
+    await storage.create_key("A", "h", "r", scope="admin")
     await storage.aclose()
     target = await open_storage(schema)
-    await target.create_key("other", "h2", "r2")
+    await target.create_key("other", "h2", "r2", scope="admin")
     await target.aclose()
     done = await anyio.run_process(
         [*_CLI, "migrate", "--from", str(source), "--db", schema], check=False

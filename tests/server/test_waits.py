@@ -111,7 +111,7 @@ async def test_waits_equal_the_full_recomputation(database: Database, seed: int)
     one: Storage = await open_storage(db)
     two: Storage = await open_storage(db)
     try:
-        await one.create_key("p", "hash", "ags_…")  # project 1
+        await one.create_key("p", "hash", "ags_…", scope="admin")  # project 1
         events = [e for n in range(rng.randint(1, 3)) for e in _conversation(rng, f"c{n}")]
         batches = _batches(rng, events)
         for start in range(0, len(batches), 2):

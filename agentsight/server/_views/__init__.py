@@ -1,9 +1,15 @@
-"""The collector's HTTP views and their routes."""
+"""The collector's HTTP views and their routes, each with what it needs of its caller."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+
+import attrs
 from aiohttp import web
 
+from .._access import Caller, Need, ProjectMode, authorize
+from ._admin import get_audit, get_retention, list_users, post_erasure, put_grants, put_retention
 from ._conversations import (
     add_feedback,
     delete_conversation,
@@ -15,26 +21,66 @@ from ._dashboard import dashboard_file, dashboard_index
 from ._ingest import post_batch
 from ._meta import health, openapi
 from ._metrics import get_metrics
+from ._session import get_session, sign_in, sign_out
 
-__all__ = ["add_routes"]
+__all__ = ["ROUTES", "Route", "add_routes"]
 
 _ONE = "/v1/conversations/{conversation_id}"
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+@attrs.frozen
+class Route:
+    """A route, and what its caller needs: a public handler takes the request alone,
+    any other also the ``Caller`` that ``authorize`` found.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    need: Need
+    project: ProjectMode = "required"
+
+
+#: Every route of the API.  The security suite checks each against each kind of caller.
+ROUTES = (
+    Route("POST", "/v1/batch", post_batch, Need.INGEST),
+    Route("GET", "/v1/conversations", list_conversations, Need.READ),
+    Route("GET", _ONE, get_conversation, Need.READ),
+    Route("PATCH", _ONE, patch_conversation, Need.MANAGE),
+    Route("DELETE", _ONE, delete_conversation, Need.MANAGE),
+    Route("POST", _ONE + "/feedback", add_feedback, Need.MANAGE),
+    Route("GET", "/v1/metrics", get_metrics, Need.READ),
+    Route("GET", "/v1/retention", get_retention, Need.READ),
+    Route("PUT", "/v1/retention", put_retention, Need.MANAGE),
+    Route("POST", "/v1/erasure", post_erasure, Need.MANAGE),
+    Route("GET", "/v1/audit", get_audit, Need.MANAGE, "optional"),
+    Route("GET", "/v1/users", list_users, Need.USERS, "none"),
+    Route("PUT", "/v1/users/{user_id}/projects", put_grants, Need.USERS, "none"),
+    Route("POST", "/v1/session", sign_in, Need.PUBLIC, "none"),
+    Route("GET", "/v1/session", get_session, Need.SESSION, "none"),
+    Route("DELETE", "/v1/session", sign_out, Need.SESSION, "none"),
+    Route("GET", "/v1/health", health, Need.PUBLIC, "none"),
+    Route("GET", "/v1/openapi.json", openapi, Need.PUBLIC, "none"),
+    Route("GET", "/", dashboard_index, Need.PUBLIC, "none"),
+    Route("GET", "/static/{name}", dashboard_file, Need.PUBLIC, "none"),
+)
+
+
+def _guarded(route: Route) -> Handler:
+    """The handler of *route*, behind ``authorize`` unless the route is public."""
+    if route.need is Need.PUBLIC:
+        return route.handler
+
+    @functools.wraps(route.handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        caller: Caller = await authorize(request, route.need, route.project)
+        return await route.handler(request, caller)
+
+    return guarded
 
 
 def add_routes(app: web.Application) -> None:
-    """Register every route of the API on *app*."""
-    app.router.add_routes(
-        [
-            web.post("/v1/batch", post_batch),
-            web.get("/v1/conversations", list_conversations, allow_head=False),
-            web.get(_ONE, get_conversation, allow_head=False),
-            web.patch(_ONE, patch_conversation),
-            web.delete(_ONE, delete_conversation),
-            web.post(_ONE + "/feedback", add_feedback),
-            web.get("/v1/health", health, allow_head=False),
-            web.get("/v1/openapi.json", openapi, allow_head=False),
-            web.get("/v1/metrics", get_metrics, allow_head=False),
-            web.get("/", dashboard_index, allow_head=False),
-            web.get("/static/{name}", dashboard_file, allow_head=False),
-        ]
-    )
+    """Register every route of ``ROUTES`` on *app* (a GET route answers no HEAD)."""
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _guarded(route))

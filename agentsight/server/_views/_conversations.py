@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .. import _fields as f
-from .._auth import authenticate
+from .._access import Caller
 from .._body import read_json
 from .._errors import ApiError, json_response
 from .._state import OPTIONS, REDACTOR, STORAGE
@@ -18,6 +18,9 @@ from ._params import encode_cursor, parse_query
 
 __all__ = [
     "add_feedback",
+    "checked",
+    "object_body",
+    "storage_call",
     "delete_conversation",
     "get_conversation",
     "list_conversations",
@@ -30,7 +33,7 @@ _name = f.text(4096)
 _comment = f.text(65536)
 
 
-async def _storage_call(request: web.Request, call: Callable[[], Awaitable[T]]) -> T:
+async def storage_call(request: web.Request, call: Callable[[], Awaitable[T]]) -> T:
     """Run a storage call, turning an unavailable database into 503 + Retry-After."""
     try:
         return await call()
@@ -54,7 +57,7 @@ def _conversation_id(request: web.Request) -> str:
     return cid
 
 
-async def _object_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+async def object_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
     body, suspect = await read_json(request, request.app[OPTIONS])
     if type(body) is not dict:
         raise ApiError(400, "body: expected a JSON object")
@@ -66,7 +69,7 @@ async def _object_body(request: web.Request, allowed: tuple[str, ...]) -> dict[s
     return body
 
 
-def _checked(check: f.Check, name: str, value: Any) -> Any:
+def checked(check: f.Check, name: str, value: Any) -> Any:
     try:
         return check(name, value)
     except f.Invalid as exc:
@@ -79,78 +82,79 @@ def _redacted(request: web.Request, value: Any) -> Any:
     return value if redactor is None or value is None else redactor.value(value)
 
 
-async def list_conversations(request: web.Request) -> web.Response:
+async def list_conversations(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/conversations``: filtered, newest first, one page."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     query = parse_query(request.query)
     storage = request.app[STORAGE]
-    page = await _storage_call(request, lambda: storage.list_conversations(project_id, query))
+    page = await storage_call(request, lambda: storage.list_conversations(project_id, query))
     cursor = None if page.next_before is None else encode_cursor(page.next_before)
     return json_response({"conversations": page.conversations, "next_cursor": cursor})
 
 
-async def get_conversation(request: web.Request) -> web.Response:
+async def get_conversation(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/conversations/{id}``: the conversation and its events in order."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     cid = _conversation_id(request)
     storage = request.app[STORAGE]
-    conversation = await _storage_call(request, lambda: storage.get_conversation(project_id, cid))
+    conversation = await storage_call(request, lambda: storage.get_conversation(project_id, cid))
     if conversation is None:
         raise _not_found(cid)
-    events = await _storage_call(request, lambda: storage.list_events(project_id, cid))
+    events = await storage_call(request, lambda: storage.list_events(project_id, cid))
     return json_response({"conversation": conversation, "events": events})
 
 
-async def patch_conversation(request: web.Request) -> web.Response:
+async def patch_conversation(request: web.Request, caller: Caller) -> web.Response:
     """``PATCH /v1/conversations/{id}``: rename, mark, merge metadata."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     cid = _conversation_id(request)
-    body = await _object_body(request, ("name", "metadata", "is_marked"))
+    body = await object_body(request, ("name", "metadata", "is_marked"))
     options = request.app[OPTIONS]
     metadata_check = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
     changes = ConversationChanges(
-        name=_redacted(request, _checked(_name, "name", body.get("name"))),
-        metadata=_redacted(request, _checked(metadata_check, "metadata", body.get("metadata"))),
+        name=_redacted(request, checked(_name, "name", body.get("name"))),
+        metadata=_redacted(request, checked(metadata_check, "metadata", body.get("metadata"))),
         is_marked=None
         if body.get("is_marked") is None
-        else _checked(f.flag, "is_marked", body["is_marked"]),
+        else checked(f.flag, "is_marked", body["is_marked"]),
     )
     storage = request.app[STORAGE]
-    if not await _storage_call(
+    if not await storage_call(
         request, lambda: storage.update_conversation(project_id, cid, changes)
     ):
         raise _not_found(cid)
-    conversation = await _storage_call(request, lambda: storage.get_conversation(project_id, cid))
+    conversation = await storage_call(request, lambda: storage.get_conversation(project_id, cid))
     if conversation is None:  # deleted in between
         raise _not_found(cid)
     return json_response({"conversation": conversation})
 
 
-async def delete_conversation(request: web.Request) -> web.Response:
+async def delete_conversation(request: web.Request, caller: Caller) -> web.Response:
     """``DELETE /v1/conversations/{id}``: the conversation, its events and feedback."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     cid = _conversation_id(request)
     storage = request.app[STORAGE]
-    if not await _storage_call(request, lambda: storage.delete_conversation(project_id, cid)):
+    if not await storage_call(request, lambda: storage.delete_conversation(project_id, cid)):
         raise _not_found(cid)
+    await storage_call(request, lambda: storage.add_audit(caller.entry("conversation.delete", cid)))
     return json_response({"deleted": True, "conversation_id": cid})
 
 
-async def add_feedback(request: web.Request) -> web.Response:
+async def add_feedback(request: web.Request, caller: Caller) -> web.Response:
     """``POST /v1/conversations/{id}/feedback``: sentiment, comment, metadata."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     cid = _conversation_id(request)
-    body = await _object_body(request, ("sentiment", "comment", "metadata"))
+    body = await object_body(request, ("sentiment", "comment", "metadata"))
     options = request.app[OPTIONS]
     sentiment_check = f.enum(("positive", "neutral", "negative"), nullable=False)
     metadata_check = f.json_value(options.max_json_chars, options.max_depth, kind=dict)
     feedback = Feedback(
-        sentiment=_checked(sentiment_check, "sentiment", body.get("sentiment")),
-        comment=_redacted(request, _checked(_comment, "comment", body.get("comment"))),
-        metadata=_redacted(request, _checked(metadata_check, "metadata", body.get("metadata"))),
+        sentiment=checked(sentiment_check, "sentiment", body.get("sentiment")),
+        comment=_redacted(request, checked(_comment, "comment", body.get("comment"))),
+        metadata=_redacted(request, checked(metadata_check, "metadata", body.get("metadata"))),
     )
     storage = request.app[STORAGE]
-    if not await _storage_call(request, lambda: storage.add_feedback(project_id, cid, feedback)):
+    if not await storage_call(request, lambda: storage.add_feedback(project_id, cid, feedback)):
         raise _not_found(cid)
     answer = {
         "conversation_id": cid,

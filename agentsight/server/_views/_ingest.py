@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ..._redact import Redactor
-from .._auth import authenticate
+from .._access import Caller
 from .._body import OFFLOAD_BYTES, check_values, read_body
 from .._errors import ApiError, json_response
 from .._geo import GeoResolver
@@ -51,9 +51,9 @@ def _check(
     return checked
 
 
-async def post_batch(request: web.Request) -> web.Response:
+async def post_batch(request: web.Request, caller: Caller) -> web.Response:
     """Validate and store a batch; answer only after the commit."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     app = request.app
     options = app[OPTIONS]
     raw = await read_body(request, options)

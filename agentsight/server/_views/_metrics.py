@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiDict
 
+from .._access import Caller
 from .._analytics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
-from .._auth import authenticate
 from .._errors import ApiError, json_response
 from .._fields import storable
 from .._state import STORAGE
-from ._conversations import _storage_call
+from ._conversations import storage_call
 from ._params import parse_query
 
 __all__ = ["METRICS_FILTERS", "get_metrics"]
@@ -67,10 +67,10 @@ def parse_metrics_query(params: MultiDict[str]) -> MetricsQuery:
     )
 
 
-async def get_metrics(request: web.Request) -> web.Response:
+async def get_metrics(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/metrics``: totals, engagement, timings, series, tools, breakdowns, tokens."""
-    project_id = await authenticate(request)
+    project_id = caller.project
     query = parse_metrics_query(MultiDict(request.query))
     storage = request.app[STORAGE]
-    figures = await _storage_call(request, lambda: storage.metrics(project_id, query))
+    figures = await storage_call(request, lambda: storage.metrics(project_id, query))
     return json_response(figures)

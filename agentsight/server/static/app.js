@@ -1,15 +1,19 @@
 /* AgentSight dashboard: overview, conversation list and transcripts over the /v1 API.
  *
- * Safety rule of this file: data from the API is only ever put into the page
+ * Safety rules of this file: data from the API is only ever put into the page
  * as text (textContent, text nodes, attribute values); no innerHTML anywhere.
+ * The page holds no API key: it signs in with an e-mail address and password,
+ * the collector keeps the session in an HttpOnly cookie (no script can read
+ * it), and every change carries the session's CSRF token.
  */
 "use strict";
 (function () {
-  const KEY = "agentsight.key";
-  const state = { key: sessionStorage.getItem(KEY), listPages: [null], listIndex: 0 };
+  const PROJECT = "agentsight.project";
+  const state = { user: null, csrf: null, projects: [], project: null, listPages: [null], listIndex: 0 };
   const $ = (id) => document.getElementById(id);
   const zone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
   const SOURCES_HINT = ["web", "whatsapp", "telegram", "voice_call", "ios_app"];
+  const isAdmin = () => state.user && state.user.role === "admin";
 
   /* ---------- DOM helpers ---------- */
   function h(tag, props, ...children) {
@@ -75,55 +79,78 @@
   }
 
   /* ---------- API ---------- */
-  async function api(method, path, params, body) {
+  async function request(method, path, params, body) {
     const url = new URL(path, location.origin);
     for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) url.searchParams.set(k, v);
+    const headers = body ? { "Content-Type": "application/json" } : {};
+    if (state.project !== null) headers["X-AgentSight-Project"] = encodeURIComponent(state.project);
+    if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
     const response = await fetch(url, {
-      method,
-      headers: { Authorization: `Bearer ${state.key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
+      method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
     });
     const data = await response.json().catch(() => ({}));
+    return { response, data };
+  }
+  async function api(method, path, params, body) {
+    const { response, data } = await request(method, path, params, body);
     if (response.status === 401) {
-      logout("That key was refused: " + (data.error || "unauthorised"));
+      signedOut("Your session has ended: sign in again.");
       throw new Error("unauthorised");
     }
     if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
     return data;
   }
 
-  /* ---------- login ---------- */
+  /* ---------- signing in ---------- */
   function showLogin(message) {
     $("shell").hidden = true;
     $("login").hidden = false;
     $("login-error").hidden = !message;
     $("login-error").textContent = message || "";
-    $("key-input").focus();
+    $("email-input").focus();
   }
-  function logout(message) {
-    sessionStorage.removeItem(KEY);
-    state.key = null;
+  function signedOut(message) {
+    state.user = null;
+    state.csrf = null;
+    state.project = null;
     showLogin(message);
+  }
+  async function logout() {
+    try { await request("DELETE", "/v1/session"); } catch (e) { /* signed out either way */ }
+    signedOut();
   }
   async function login(event) {
     event.preventDefault();
-    const key = $("key-input").value.trim();
-    if (!key) return;
-    state.key = key;
-    try {
-      await api("GET", "/v1/conversations", { limit: 1 });
-    } catch (e) {
-      if (e.message !== "unauthorised") showLogin(e.message);
+    const email = $("email-input").value.trim();
+    const password = $("password-input").value;
+    if (!email || !password) return;
+    const { response, data } = await request("POST", "/v1/session", null, { email, password });
+    $("password-input").value = "";
+    if (!response.ok) {
+      showLogin(response.status === 401 ? "Wrong e-mail or password." : (data.error || `HTTP ${response.status}`));
       return;
     }
-    sessionStorage.setItem(KEY, key);
-    $("key-input").value = "";
-    start();
+    start(data);
   }
-  function start() {
+  function start(session) {
+    state.user = session.user;
+    state.csrf = session.csrf_token;
+    state.projects = session.projects;
+    const remembered = sessionStorage.getItem(PROJECT);
+    state.project = state.projects.includes(remembered) ? remembered : (state.projects[0] || null);
+    const picker = clear($("project"));
+    for (const name of state.projects) picker.appendChild(h("option", { value: name, text: name }));
+    picker.value = state.project || "";
+    picker.disabled = state.projects.length < 2;
+    $("user-label").textContent = `${state.user.email} · ${state.user.role}`;
+    $("settings-link").hidden = !isAdmin();
     $("login").hidden = true;
     $("shell").hidden = false;
-    $("key-label").textContent = `Key ${state.key.slice(0, 8)}…${state.key.slice(-4)}`;
+    route();
+  }
+  function pickProject() {
+    state.project = $("project").value;
+    sessionStorage.setItem(PROJECT, state.project);
     route();
   }
 
@@ -138,11 +165,21 @@
     location.hash = query ? `${path}?${query}` : path;
   }
   function route() {
-    if (!state.key) return showLogin();
+    if (!state.user) return showLogin();
     const { path, params } = parseHash();
-    const main = clear($("main"));
+    // A fresh element per view: an answer still on its way to the previous view
+    // (another page, another project) lands in the detached one, never here.
+    const main = $("main").cloneNode(false);
+    $("main").replaceWith(main);
     for (const link of document.querySelectorAll("[data-nav]")) link.classList.remove("active");
-    if (path.startsWith("/conversation/")) {
+    if (state.project === null && path !== "/settings") {
+      main.append(h("p", { class: "empty", id: "no-project", text: "No project is open to you yet: ask an admin to grant you one." }));
+      return;
+    }
+    if (path === "/settings" && isAdmin()) {
+      document.querySelector('[data-nav="settings"]').classList.add("active");
+      settings(main);
+    } else if (path.startsWith("/conversation/")) {
       document.querySelector('[data-nav="conversations"]').classList.add("active");
       transcript(main, decodeURIComponent(path.slice("/conversation/".length)));
     } else if (path === "/conversations") {
@@ -455,11 +492,14 @@
         go("/conversations");
       } catch (e) { toast(`Delete failed: ${e.message}`); }
     });
+    // A viewer reads: the collector refuses its changes, so none are offered.
     main.append(h("div", { class: "page-head" },
       h("div", {},
         h("a", { href: "#/conversations", class: "small", text: "← Conversations" }),
-        h("form", { class: "rename", id: "rename-form", onsubmit: rename }, nameInput, h("button", { type: "submit", id: "rename-save", text: "Rename" }))),
-      h("div", { class: "actions-bar" }, mark, del)));
+        isAdmin()
+          ? h("form", { class: "rename", id: "rename-form", onsubmit: rename }, nameInput, h("button", { type: "submit", id: "rename-save", text: "Rename" }))
+          : h("h1", { id: "conversation-name", text: c.name || c.conversation_id })),
+      isAdmin() ? h("div", { class: "actions-bar" }, mark, del) : null));
 
     const chat = h("section", { class: "card chat", id: "chat" }, data.events.map(eventNode));
     if (!data.events.length) chat.append(h("p", { class: "empty", text: "No events" }));
@@ -478,12 +518,12 @@
       h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", { text: "Attributes" })), attributes(c),
         c.metadata ? h("div", { class: "row-gap" }, h("h2", { text: "Metadata" }), h("pre", { class: "json row-gap", text: JSON.stringify(c.metadata, null, 2) })) : null),
       h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", { text: "Feedback" })),
-        h("div", { class: "feedback-form" },
+        isAdmin() ? h("div", { class: "feedback-form" },
           h("div", { class: "sentiments" },
             h("button", { type: "button", "data-sentiment": "positive", text: "Positive", onclick: () => send("positive") }),
             h("button", { type: "button", "data-sentiment": "neutral", text: "Neutral", onclick: () => send("neutral") }),
             h("button", { type: "button", "data-sentiment": "negative", text: "Negative", onclick: () => send("negative") })),
-          comment),
+          comment) : null,
         feedbackList));
     main.append(h("div", { class: "transcript-layout" }, chat, side));
   }
@@ -496,11 +536,94 @@
       f.comment ? h("div", { text: f.comment }) : null);
   }
 
+  /* ---------- settings (admins) ---------- */
+  async function settings(main) {
+    main.append(h("div", { class: "page-head" }, h("div", {}, h("h1", { text: "Settings" }),
+      h("p", { class: "muted", text: `Project ${state.project || "–"}: retention, erasure and the audit log; the collector's users.` }))));
+    if (state.project !== null) {
+      main.append(h("div", { class: "grid two" }, await retentionCard(), erasureCard()));
+      main.append(h("div", { class: "row-gap" }, await auditCard()));
+    }
+    main.append(h("div", { class: "row-gap" }, await usersCard()));
+  }
+
+  async function retentionCard() {
+    const answer = await api("GET", "/v1/retention");
+    const days = h("input", { id: "retention-days", type: "number", min: "1", max: "36500", placeholder: "for ever", "aria-label": "Days" });
+    days.value = answer.retention_days === null ? "" : String(answer.retention_days);
+    const save = async (event) => {
+      event.preventDefault();
+      const value = days.value.trim() === "" ? null : Number(days.value);
+      try {
+        const saved = await api("PUT", "/v1/retention", null, { retention_days: value });
+        toast(saved.retention_days === null ? "Kept for ever" : `Kept ${saved.retention_days} days`);
+      } catch (e) { toast(`Retention failed: ${e.message}`); }
+    };
+    return card("Retention", null,
+      h("p", { class: "muted", text: "Days a conversation is kept after its last event; empty: for ever. The collector deletes older ones in the background." }),
+      h("form", { class: "inline-form", id: "retention-form", onsubmit: save }, days, h("button", { type: "submit", class: "primary", text: "Save" })));
+  }
+
+  function erasureCard() {
+    const customer = h("input", { id: "erase-customer", placeholder: "customer_id", "aria-label": "Customer id" });
+    const result = h("p", { id: "erase-result", class: "muted" });
+    const erase = async (event) => {
+      event.preventDefault();
+      const id = customer.value.trim();
+      if (!id) return;
+      if (!confirm(`Delete every conversation of ${id} in ${state.project}? This cannot be undone.`)) return;
+      try {
+        const done = await api("POST", "/v1/erasure", null, { customer_id: id });
+        result.textContent = `Erased ${done.conversations} conversations, ${done.events} events, ${done.feedback} feedback.`;
+        customer.value = "";
+      } catch (e) { result.textContent = `Erasure failed: ${e.message}`; }
+    };
+    return card("Erase a customer", null,
+      h("p", { class: "muted", text: "Every conversation, event and feedback of one customer_id in this project (GDPR article 17)." }),
+      h("form", { class: "inline-form", id: "erase-form", onsubmit: erase }, customer, h("button", { type: "submit", class: "danger", text: "Erase" })), result);
+  }
+
+  async function auditCard() {
+    const answer = await api("GET", "/v1/audit", { limit: 50 });
+    const rows = answer.entries.map((e) => h("tr", {},
+      h("td", { text: when(e.at) }), h("td", { text: e.actor }), h("td", {}, h("span", { class: "mono", text: e.action })),
+      h("td", { class: "mono", text: e.target || "" }), h("td", { class: "mono", text: e.details ? JSON.stringify(e.details) : "" }),
+      h("td", { text: e.address || "" })));
+    return card("Audit log", h("span", { class: "muted small", text: "newest first" }),
+      rows.length ? h("div", { class: "scroll-x" }, h("table", { id: "audit-table" },
+        h("thead", {}, h("tr", {}, ["When", "Who", "What", "Target", "Details", "From"].map((t) => h("th", { text: t })))),
+        h("tbody", {}, rows))) : h("p", { class: "muted", text: "Nothing yet" }));
+  }
+
+  async function usersCard() {
+    const answer = await api("GET", "/v1/users");
+    const body = h("tbody", {}, answer.users.map((u) => {
+      const boxes = state.projects.map((name) => h("label", { class: "grant" },
+        h("input", { type: "checkbox", value: name, checked: u.projects.includes(name), disabled: u.role === "admin" }), ` ${name}`));
+      const save = async () => {
+        const projects = boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value);
+        try {
+          await api("PUT", `/v1/users/${u.id}/projects`, null, { projects });
+          toast(`Saved ${u.email}'s projects`);
+        } catch (e) { toast(`Saving failed: ${e.message}`); }
+      };
+      return h("tr", { "data-user": u.email },
+        h("td", { text: u.email }), h("td", { text: u.role }),
+        h("td", {}, u.role === "admin" ? h("span", { class: "muted", text: "every project" }) : boxes),
+        h("td", {}, u.role === "admin" ? null : h("button", { type: "button", class: "small", text: "Save", onclick: save })));
+    }));
+    return card("Users", h("span", { class: "muted small", text: "agentsight users create adds one" }),
+      h("table", { id: "users-table" },
+        h("thead", {}, h("tr", {}, ["User", "Role", "Projects", ""].map((t) => h("th", { text: t })))), body));
+  }
+
   /* ---------- start ---------- */
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
     $("login-form").addEventListener("submit", login);
     $("logout").addEventListener("click", () => logout());
+    $("project").addEventListener("change", pickProject);
     window.addEventListener("hashchange", route);
-    if (state.key) start(); else showLogin();
+    const { response, data } = await request("GET", "/v1/session");
+    if (response.ok) start(data); else showLogin();
   });
 })();

@@ -22,17 +22,33 @@ if TYPE_CHECKING:
     from .._analytics import MetricsQuery
 
 __all__ = [
+    "ROLES",
+    "SCOPES",
+    "AuditEntry",
     "ConversationChanges",
     "ConversationPage",
     "ConversationQuery",
+    "Deleted",
     "Feedback",
     "KeyInfo",
+    "LiveKey",
+    "LoginRecord",
     "NewEvent",
+    "ProjectInfo",
+    "SessionRecord",
     "Storage",
     "StorageUnavailable",
+    "UserInfo",
     "WriteResult",
     "open_storage",
 ]
+
+#: What an API key may do: ``ingest`` only ``POST /v1/batch``; ``read`` the GET
+#: routes; ``admin`` everything of its project.
+SCOPES = ("ingest", "read", "admin")
+#: What a dashboard user may do: ``viewer`` read the projects granted to it;
+#: ``admin`` everything, in every project, and manage users.
+ROLES = ("viewer", "admin")
 
 
 class StorageUnavailable(Exception):
@@ -67,13 +83,137 @@ class WriteResult:
 
 @attrs.frozen
 class KeyInfo:
-    """An API key as listed: never the key itself, only its redacted form."""
+    """An API key as listed: never the key itself, only its redacted form.
+
+    .. versionchanged:: 0.2
+       ``scope`` and ``last_used_at``.
+    """
 
     id: int
     project: str
     redacted: str
     created_at: str
     revoked_at: str | None
+    scope: str
+    last_used_at: str | None
+
+
+@attrs.frozen
+class LiveKey:
+    """A live key found by its hash: what a request made with it may do.
+
+    .. versionadded:: 0.2
+    """
+
+    id: int
+    project_id: int
+    scope: str
+    redacted: str
+
+
+@attrs.frozen
+class ProjectInfo:
+    """A project and its retention period (``None``: kept for ever).
+
+    .. versionadded:: 0.2
+    """
+
+    id: int
+    name: str
+    retention_days: int | None
+
+
+@attrs.frozen
+class UserInfo:
+    """A dashboard user as listed (never the password hash).
+
+    ``projects`` are the names granted to it (an admin sees every project
+    whatever it was granted).
+
+    .. versionadded:: 0.2
+    """
+
+    id: int
+    email: str
+    role: str
+    created_at: str
+    projects: tuple[str, ...]
+
+
+@attrs.frozen
+class LoginRecord:
+    """What a login checks: the user and its password hash.
+
+    .. versionadded:: 0.2
+    """
+
+    id: int
+    email: str
+    role: str
+    password_hash: str
+
+
+@attrs.frozen
+class SessionRecord:
+    """A dashboard session found by its token's hash, with its user.
+
+    ``projects`` maps the names of the projects the user may open to their
+    ids: those granted to a viewer, every project for an admin.  Times are
+    microseconds.
+
+    .. versionadded:: 0.2
+    """
+
+    user_id: int
+    email: str
+    role: str
+    projects: dict[str, int]
+    created_at: int
+    expires_at: int
+    last_seen_at: int
+
+
+@attrs.frozen
+class AuditEntry:
+    """One line of the audit log: who did what, to what, from where.
+
+    ``actor`` names a key (``key 3 ags_…_abc123``), a user (its e-mail), the
+    command line (``cli``) or the collector itself (``collector``, for
+    retention); ``project_id`` is ``None`` for what concerns the whole
+    collector (users).
+
+    .. versionadded:: 0.2
+    """
+
+    actor: str
+    action: str
+    project_id: int | None = None
+    target: str | None = None
+    details: dict[str, Any] | None = None
+    address: str | None = None
+
+
+@attrs.frozen
+class Deleted:
+    """What a deletion removed.
+
+    .. versionadded:: 0.2
+    """
+
+    conversations: int = 0
+    events: int = 0
+    feedback: int = 0
+
+    def __add__(self, other: Deleted) -> Deleted:
+        return Deleted(
+            self.conversations + other.conversations,
+            self.events + other.events,
+            self.feedback + other.feedback,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a JSON object answers them."""
+        return attrs.asdict(self)
 
 
 @attrs.frozen
@@ -137,8 +277,12 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def project_for_key(self, key_hash: str) -> int | None:
-        """The project of a live (not revoked) key, by its hash."""
+    async def find_key(self, key_hash: str) -> LiveKey | None:
+        """A live (not revoked) key by its hash: its id, project and scope.
+
+        .. versionchanged:: 0.2
+           Replaces ``project_for_key``: a key's scope decides what it may do.
+        """
 
     @abc.abstractmethod
     async def live_key_hashes(self) -> frozenset[str]:
@@ -148,8 +292,14 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
-        """Record a new key for *project*, creating the project if needed."""
+    async def create_key(
+        self, project: str, key_hash: str, redacted: str, *, scope: str
+    ) -> KeyInfo:
+        """Record a new key of *scope* (one of ``SCOPES``) for *project*, creating the project.
+
+        .. versionchanged:: 0.2
+           ``scope``.
+        """
 
     @abc.abstractmethod
     async def list_keys(self) -> list[KeyInfo]:
@@ -158,6 +308,162 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def revoke_key(self, key_hash: str) -> bool:
         """Revoke a key by its hash; ``False`` when no live key has it."""
+
+    @abc.abstractmethod
+    async def revoke_key_id(self, key_id: int) -> bool:
+        """Revoke a key by its id; ``False`` when no live key has it.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def record_use(self, keys: dict[int, int], sessions: dict[str, int]) -> None:
+        """Write when keys (by id) and sessions (by token hash) were last used, in microseconds.
+
+        .. versionadded:: 0.2
+        """
+
+    # --- projects, retention and erasure ---------------------------------------------
+
+    @abc.abstractmethod
+    async def list_projects(self) -> list[ProjectInfo]:
+        """Every project, oldest first.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def set_retention(self, project_id: int, days: int | None) -> bool:
+        """Keep the project's conversations *days* after their last event (``None``: for ever).
+
+        Returns ``False`` when there is no such project.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def delete_expired(self, project_id: int, before: int, max_events: int) -> Deleted:
+        """One small transaction of retention: conversations whose last event is before *before*.
+
+        Deletes the oldest such conversations with their events and feedback,
+        about *max_events* events at most (a conversation with more is
+        emptied over several calls, then deleted).  Call it again until it
+        deletes nothing.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def erase_customer(self, project_id: int, customer_id: str, max_events: int) -> Deleted:
+        """One small transaction of erasure: conversations of *customer_id* in the project.
+
+        As ``delete_expired``: call it again until it deletes nothing.
+
+        .. versionadded:: 0.2
+        """
+
+    # --- users and sessions ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_user(self, email: str, role: str, password_hash: str) -> UserInfo | None:
+        """A new dashboard user; ``None`` when the e-mail address is taken.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def list_users(self) -> list[UserInfo]:
+        """Every user, oldest first, with the projects granted to each.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def login_record(self, email: str) -> LoginRecord | None:
+        """The user with this (lower-case) e-mail address and its password hash.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def delete_user(self, user_id: int) -> bool:
+        """Delete a user with its grants and sessions; ``False`` when there is none.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def set_password(self, user_id: int, password_hash: str) -> bool:
+        """Replace a user's password and end every session of it.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def set_grants(self, user_id: int, project_ids: Sequence[int]) -> bool:
+        """Replace the projects granted to a user; ``False`` when there is no such user.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def create_session(
+        self, token_hash: str, user_id: int, expires_at: int, address: str | None
+    ) -> None:
+        """Record a new session of *user_id* ending at *expires_at* (microseconds).
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def find_session(self, token_hash: str) -> SessionRecord | None:
+        """A session by its token's hash, with its user and projects, expired or not.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def delete_session(self, token_hash: str) -> bool:
+        """End a session; ``False`` when there is none.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def delete_stale_sessions(self, now: int, idle: int) -> int:
+        """Delete sessions past their end, or unused for *idle* microseconds; how many.
+
+        .. versionadded:: 0.2
+        """
+
+    # --- the audit log --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append *entry* to the audit log, stamped with the current time.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def list_audit(
+        self,
+        project_id: int | None,
+        limit: int,
+        before: int | None = None,
+        *,
+        collector_wide: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Audit entries, newest first: of one project, or (``None``) of everything.
+
+        With *collector_wide*, a project's entries come with those of the
+        whole collector (users).  *before* is an entry id: only older
+        entries.  Each is a JSON-ready
+        dict: ``id``, ``at``, ``actor``, ``action``, ``project``, ``target``,
+        ``details``, ``address``.
+
+        .. versionadded:: 0.2
+        """
 
     @abc.abstractmethod
     async def list_conversations(

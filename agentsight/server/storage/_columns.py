@@ -1,10 +1,15 @@
-"""What both storages share: the conversation columns, counting events, LIKE patterns."""
+"""What both storages share: the conversation columns, counting events, LIKE patterns,
+the rows of keys and audit entries, the size of a deletion step."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ... import _wire as wire
+from .._time import format_ts
+from ._base import KeyInfo
 
 if TYPE_CHECKING:
     from ._base import NewEvent
@@ -56,3 +61,34 @@ def like_pattern(text: str) -> str:
     """*text* as a LIKE pattern matching it anywhere, its wildcards escaped (ESCAPE '\\')."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+#: Conversations one retention or erasure step looks at, at most.
+CONVERSATIONS_PER_STEP = 100
+
+
+def _when(micros: int | None) -> str | None:
+    return None if micros is None else format_ts(micros)
+
+
+def key_info(row: Sequence[Any]) -> KeyInfo:
+    """A ``KeyInfo`` from a row of ``_KEY_COLUMNS``."""
+    key_id, name, redacted, created, revoked, scope, used = row
+    return KeyInfo(
+        int(key_id), name, redacted, format_ts(created), _when(revoked), scope, _when(used)
+    )
+
+
+def audit_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An audit entry as the API answers it."""
+    entry_id, at, actor, action, project, target, details, address = row
+    return {
+        "id": int(entry_id),
+        "at": format_ts(at),
+        "actor": actor,
+        "action": action,
+        "project": project,
+        "target": target,
+        "details": None if details is None else json.loads(details),
+        "address": address,
+    }

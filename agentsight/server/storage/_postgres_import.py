@@ -1,6 +1,7 @@
 """Copying a SQLite collector database into PostgreSQL: ``agentsight migrate``.
 
-Table by table (projects, keys, conversations, events, feedback), in key
+Table by table (projects, keys, conversations, events, feedback, users,
+their grants, the audit log; not dashboard sessions), in key
 order, in chunks.  Each chunk goes in with ``COPY`` in one transaction
 together with its checkpoint row in ``import_checkpoints``, so an
 interrupted copy resumes after the last committed chunk and never copies a
@@ -47,11 +48,20 @@ class _Table:
 
 
 TABLES = (
-    _Table("projects", "id", ("id", "name", "created_at"), "id"),
+    _Table("projects", "id", ("id", "name", "created_at", "retention_days"), "id"),
     _Table(
         "api_keys",
         "id",
-        ("id", "project_id", "key_hash", "redacted", "created_at", "revoked_at"),
+        (
+            "id",
+            "project_id",
+            "key_hash",
+            "redacted",
+            "created_at",
+            "revoked_at",
+            "scope",
+            "last_used_at",
+        ),
         "id",
     ),
     _Table(
@@ -98,6 +108,15 @@ TABLES = (
         "feedback",
         "id",
         ("id", "project_id", "conversation_id", "sentiment", "comment", "metadata", "created_at"),
+        "id",
+    ),
+    # Dashboard sessions are not copied: users sign in again.
+    _Table("users", "id", ("id", "email", "role", "password_hash", "created_at"), "id"),
+    _Table("user_projects", "rowid", ("user_id", "project_id"), None),
+    _Table(
+        "audit_log",
+        "id",
+        ("id", "at", "actor", "action", "project_id", "target", "details", "address"),
         "id",
     ),
 )

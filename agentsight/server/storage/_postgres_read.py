@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from .._time import format_ts
-from ._base import ConversationPage, ConversationQuery, KeyInfo
+from ._base import ConversationPage, ConversationQuery
 from ._columns import COLUMNS as _COLUMNS
 from ._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from ._columns import SELECT as _SELECT
@@ -22,38 +22,14 @@ __all__ = [
     "get_conversation",
     "list_conversations",
     "list_events",
-    "list_keys",
     "live_key_hashes",
-    "project_for_key",
 ]
-
-
-async def project_for_key(connection: Any, key_hash: str) -> int | None:
-    """The project of a live key."""
-    found = await connection.fetchval(
-        "SELECT project_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
-    )
-    return None if found is None else int(found)
 
 
 async def live_key_hashes(connection: Any) -> frozenset[str]:
     """The hashes of every live key."""
     rows = await connection.fetch("SELECT key_hash FROM api_keys WHERE revoked_at IS NULL")
     return frozenset(str(row[0]) for row in rows)
-
-
-async def list_keys(connection: Any) -> list[KeyInfo]:
-    """Every key, oldest first."""
-    rows = await connection.fetch(
-        "SELECT k.id, p.name, k.redacted, k.created_at, k.revoked_at"
-        " FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.id"
-    )
-    return [
-        KeyInfo(
-            i, name, redacted, format_ts(created), None if revoked is None else format_ts(revoked)
-        )
-        for i, name, redacted, created, revoked in rows
-    ]
 
 
 def _conversation(row: Any) -> dict[str, Any]:

@@ -36,8 +36,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .._time import format_ts, now_micros
-from ._base import ConversationChanges, Feedback, KeyInfo, NewEvent, WriteResult
+from .._time import now_micros
+from ._base import ConversationChanges, Feedback, NewEvent, WriteResult
 from ._columns import COUNTERS as _COUNTERS
 from ._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
 from ._columns import count_event
@@ -45,7 +45,6 @@ from ._columns import count_event
 __all__ = [
     "add_feedback",
     "clean",
-    "create_key",
     "delete_conversation",
     "revoke_key",
     "update_conversation",
@@ -249,29 +248,6 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
                 await connection.executemany(_UPDATE_ATTRIBUTES, attributes)
             await _update_waits(connection, project_id, new)
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
-
-
-async def create_key(connection: Any, project: str, key_hash: str, redacted: str) -> KeyInfo:
-    """Insert a key (and its project when new)."""
-    now = now_micros()
-    async with connection.transaction():
-        await connection.execute(
-            "INSERT INTO projects (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            clean(project),
-            now,
-        )
-        project_id = await connection.fetchval(
-            "SELECT id FROM projects WHERE name = $1", clean(project)
-        )
-        key_id = await connection.fetchval(
-            "INSERT INTO api_keys (project_id, key_hash, redacted, created_at)"
-            " VALUES ($1, $2, $3, $4) RETURNING id",
-            project_id,
-            key_hash,
-            redacted,
-            now,
-        )
-    return KeyInfo(int(key_id), project, redacted, format_ts(now), None)
 
 
 async def revoke_key(connection: Any, key_hash: str) -> bool:

@@ -13,18 +13,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _sqlite_access as access
 from . import _sqlite_manage as manage
 from . import _sqlite_metrics
 from . import _sqlite_read as read
+from . import _sqlite_users as users
 from ._base import (
+    AuditEntry,
     ConversationChanges,
     ConversationPage,
     ConversationQuery,
+    Deleted,
     Feedback,
     KeyInfo,
+    LiveKey,
+    LoginRecord,
     NewEvent,
+    ProjectInfo,
+    SessionRecord,
     Storage,
     StorageUnavailable,
+    UserInfo,
     WriteResult,
 )
 from ._sqlite_schema import connect, migrate
@@ -88,20 +97,95 @@ class SQLiteStorage(Storage):
     async def write_batch(self, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
         return await self._write(lambda c: write_batch(c, project_id, events))
 
-    async def project_for_key(self, key_hash: str) -> int | None:
-        return await self._read(lambda c: read.project_for_key(c, key_hash))
+    async def find_key(self, key_hash: str) -> LiveKey | None:
+        return await self._read(lambda c: access.find_key(c, key_hash))
 
     async def live_key_hashes(self) -> frozenset[str]:
         return await self._read(read.live_key_hashes)
 
-    async def create_key(self, project: str, key_hash: str, redacted: str) -> KeyInfo:
-        return await self._write(lambda c: manage.create_key(c, project, key_hash, redacted))
+    async def create_key(
+        self, project: str, key_hash: str, redacted: str, *, scope: str
+    ) -> KeyInfo:
+        return await self._write(lambda c: access.create_key(c, project, key_hash, redacted, scope))
 
     async def list_keys(self) -> list[KeyInfo]:
-        return await self._read(read.list_keys)
+        return await self._read(access.list_keys)
 
     async def revoke_key(self, key_hash: str) -> bool:
         return await self._write(lambda c: manage.revoke_key(c, key_hash))
+
+    async def revoke_key_id(self, key_id: int) -> bool:
+        return await self._write(lambda c: access.revoke_key_id(c, key_id))
+
+    async def record_use(self, keys: dict[int, int], sessions: dict[str, int]) -> None:
+        await self._write(lambda c: access.record_use(c, keys, sessions))
+
+    async def list_projects(self) -> list[ProjectInfo]:
+        return await self._read(access.list_projects)
+
+    async def set_retention(self, project_id: int, days: int | None) -> bool:
+        return await self._write(lambda c: access.set_retention(c, project_id, days))
+
+    async def delete_expired(self, project_id: int, before: int, max_events: int) -> Deleted:
+        return await self._write(
+            lambda c: access.delete_step(c, project_id, "ended_at < ?", (before,), max_events)
+        )
+
+    async def erase_customer(self, project_id: int, customer_id: str, max_events: int) -> Deleted:
+        return await self._write(
+            lambda c: access.delete_step(
+                c, project_id, "customer_id = ?", (customer_id,), max_events
+            )
+        )
+
+    async def create_user(self, email: str, role: str, password_hash: str) -> UserInfo | None:
+        return await self._write(lambda c: users.create_user(c, email, role, password_hash))
+
+    async def list_users(self) -> list[UserInfo]:
+        return await self._read(users.list_users)
+
+    async def login_record(self, email: str) -> LoginRecord | None:
+        return await self._read(lambda c: users.login_record(c, email))
+
+    async def delete_user(self, user_id: int) -> bool:
+        return await self._write(lambda c: users.delete_user(c, user_id))
+
+    async def set_password(self, user_id: int, password_hash: str) -> bool:
+        return await self._write(lambda c: users.set_password(c, user_id, password_hash))
+
+    async def set_grants(self, user_id: int, project_ids: Sequence[int]) -> bool:
+        return await self._write(lambda c: users.set_grants(c, user_id, project_ids))
+
+    async def create_session(
+        self, token_hash: str, user_id: int, expires_at: int, address: str | None
+    ) -> None:
+        await self._write(
+            lambda c: users.create_session(c, token_hash, user_id, expires_at, address)
+        )
+
+    async def find_session(self, token_hash: str) -> SessionRecord | None:
+        return await self._read(lambda c: users.find_session(c, token_hash))
+
+    async def delete_session(self, token_hash: str) -> bool:
+        return await self._write(lambda c: users.delete_session(c, token_hash))
+
+    async def delete_stale_sessions(self, now: int, idle: int) -> int:
+        return await self._write(lambda c: users.delete_stale_sessions(c, now, idle))
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        await self._write(lambda c: access.add_audit(c, entry))
+
+    async def list_audit(
+        self,
+        project_id: int | None,
+        limit: int,
+        before: int | None = None,
+        *,
+        collector_wide: bool = False,
+    ) -> list[dict[str, Any]]:
+        return await self._read(
+            lambda c: access.list_audit(c, project_id, limit, before, collector_wide)
+        )
 
     async def list_conversations(
         self, project_id: int, query: ConversationQuery

@@ -5,40 +5,18 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .._time import format_ts, now_micros
-from ._base import ConversationChanges, Feedback, KeyInfo
+from .._time import now_micros
+from ._base import ConversationChanges, Feedback
 from ._sqlite_write import transaction
 
 __all__ = [
     "add_feedback",
-    "create_key",
     "delete_conversation",
     "revoke_key",
     "update_conversation",
 ]
 
 _WHERE_CONVERSATION = "WHERE project_id = ? AND conversation_id = ?"
-
-
-def create_key(
-    connection: sqlite3.Connection, project: str, key_hash: str, redacted: str
-) -> KeyInfo:
-    """Insert a key (and its project when new)."""
-    now = now_micros()
-    with transaction(connection):
-        connection.execute(
-            "INSERT INTO projects (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-            (project, now),
-        )
-        (project_id,) = connection.execute(
-            "SELECT id FROM projects WHERE name = ?", (project,)
-        ).fetchone()
-        cursor = connection.execute(
-            "INSERT INTO api_keys (project_id, key_hash, redacted, created_at) VALUES (?, ?, ?, ?)",
-            (project_id, key_hash, redacted, now),
-        )
-    assert cursor.lastrowid is not None
-    return KeyInfo(cursor.lastrowid, project, redacted, format_ts(now), None)
 
 
 def revoke_key(connection: sqlite3.Connection, key_hash: str) -> bool:

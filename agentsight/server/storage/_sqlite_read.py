@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from .._time import format_ts
-from ._base import ConversationPage, ConversationQuery, KeyInfo
+from ._base import ConversationPage, ConversationQuery
 from ._columns import COLUMNS as _COLUMNS
 from ._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from ._columns import SELECT as _SELECT
@@ -18,38 +18,14 @@ __all__ = [
     "get_conversation",
     "list_conversations",
     "list_events",
-    "list_keys",
     "live_key_hashes",
-    "project_for_key",
 ]
-
-
-def project_for_key(connection: sqlite3.Connection, key_hash: str) -> int | None:
-    """The project of a live key."""
-    row = connection.execute(
-        "SELECT project_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
-    ).fetchone()
-    return None if row is None else int(row[0])
 
 
 def live_key_hashes(connection: sqlite3.Connection) -> frozenset[str]:
     """The hashes of every live key."""
     rows = connection.execute("SELECT key_hash FROM api_keys WHERE revoked_at IS NULL")
     return frozenset(str(row[0]) for row in rows)
-
-
-def list_keys(connection: sqlite3.Connection) -> list[KeyInfo]:
-    """Every key, oldest first."""
-    rows = connection.execute(
-        "SELECT k.id, p.name, k.redacted, k.created_at, k.revoked_at"
-        " FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.id"
-    )
-    return [
-        KeyInfo(
-            i, name, redacted, format_ts(created), None if revoked is None else format_ts(revoked)
-        )
-        for i, name, redacted, created, revoked in rows
-    ]
 
 
 def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:

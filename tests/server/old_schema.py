@@ -1,0 +1,84 @@
+"""Databases as an older AgentSight left them: built from the package's own migration files.
+
+``create_at(db, version)`` applies the migrations up to *version* only, as
+the release that shipped them did, so an upgrade test starts from the real
+old schema.  ``UNDO_ACCESS`` takes a database back from the access schema
+(issue 17: SQLite 5, PostgreSQL 4) to the one before, for tests that
+replay older migrations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from agentsight.server.storage import _postgres_schema, _sqlite_schema
+from tests.server import pg_helpers
+
+#: The access schema's version on each backend.
+ACCESS_VERSION = {"sqlite": 5, "postgres": 4}
+_UNDO_TABLES = [
+    "DROP TABLE audit_log",
+    "DROP TABLE sessions",
+    "DROP TABLE user_projects",
+    "DROP TABLE users",
+    "DROP INDEX conversations_by_age",
+    "DROP INDEX conversations_by_customer",
+    "ALTER TABLE api_keys DROP COLUMN scope",
+    "ALTER TABLE api_keys DROP COLUMN last_used_at",
+    "ALTER TABLE projects DROP COLUMN retention_days",
+]
+UNDO_ACCESS = {
+    backend: [*_UNDO_TABLES, f"DELETE FROM schema_version WHERE version >= {version}"]
+    for backend, version in ACCESS_VERSION.items()
+}
+
+
+def _sqlite_at(db: Path, version: int) -> None:
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, script in _sqlite_schema._migrations():
+            if number <= version:
+                for statement in _sqlite_schema._statements(script):
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+    finally:
+        connection.close()
+
+
+async def _postgres_at(url: str, version: int) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, script in _postgres_schema._migrations():
+            if number <= version:
+                await connection.execute(script)
+                await connection.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+    finally:
+        await connection.close()
+
+
+async def create_at(db: Path | str, version: int) -> None:
+    """Create the database *db* (a SQLite path or a PostgreSQL URL) at schema *version*."""
+    if isinstance(db, Path):
+        _sqlite_at(db, version)
+    else:
+        await _postgres_at(db, version)
+
+
+async def execute(db: Path | str, statements: list[str]) -> None:
+    """Run *statements* on *db*, each on its own (autocommit)."""
+    if isinstance(db, Path):
+        connection = sqlite3.connect(db, isolation_level=None)
+        try:
+            for statement in statements:
+                connection.execute(statement)
+        finally:
+            connection.close()
+        return
+    for statement in statements:
+        await pg_helpers.fetch(db, statement)
