@@ -59,15 +59,15 @@ SWITCH_INTERVALS = (0.005, 0.001, 0.0002)  # 0.005: Python's default
 
 
 def _checked(body: bytes, validator: Any) -> list[Any]:
-    from agentsight.server._body import parse_json
+    from agentsight.server._http._body import parse_json
 
     value, suspect = parse_json(zlib.decompress(body, 47))
     return list(validator.check_batch(value, unicode_suspect=suspect).events)
 
 
 def _writer(path: Path, receive: Callable[[], Any], ready: Callable[[], None] = str) -> None:
-    from agentsight.server.storage._sqlite_schema import connect
-    from agentsight.server.storage._sqlite_write import write_batch
+    from agentsight.server.storage.sqlite._schema import connect
+    from agentsight.server.storage.sqlite._write import write_batch
 
     connection = connect(path, 5.0, writer=True)
     ready()
@@ -88,8 +88,8 @@ def pipeline(mode: str, bodies: list[bytes]) -> dict[str, float]:
     import queue
 
     from agentsight.server import ServerOptions
-    from agentsight.server._validate import Validator
-    from agentsight.server.storage._sqlite_schema import connect, migrate
+    from agentsight.server._ingest._validate import Validator
+    from agentsight.server.storage.sqlite._schema import connect, migrate
 
     validator = Validator(ServerOptions())
     with tempfile.TemporaryDirectory() as folder:
@@ -109,7 +109,7 @@ def pipeline(mode: str, bodies: list[bytes]) -> dict[str, float]:
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         if mode == "serial":
-            from agentsight.server.storage._sqlite_write import write_batch
+            from agentsight.server.storage.sqlite._write import write_batch
 
             connection = connect(path, 5.0, writer=True)
             for body in bodies:
@@ -168,7 +168,7 @@ def end_to_end(interval: float, logs: Path, n: int, *, write: bool = True) -> di
     launch = (
         ("" if write else _NO_WRITE)
         + f"import sys; sys.setswitchinterval({interval}); sys.argv[0] = 'agentsight'\n"
-        "from agentsight._cli import main; sys.exit(main())"
+        "from agentsight.server._cli import main; sys.exit(main())"
     )
     serve: list[str | Path] = [peers.OURS_PY, "-c", launch, "serve", "--db", db, "--port", "0"]
     plan = peers.Plan(1, 1, 1, 1, 0.1, 100_000, 1)

@@ -69,10 +69,10 @@ async def _sdk_bodies() -> list[bytes]:
 def one_round(bodies: list[bytes]) -> dict[str, float]:
     """Microseconds of thread CPU per event of each stage, over a fresh database."""
     from agentsight.server import ServerOptions
-    from agentsight.server._body import parse_json
-    from agentsight.server._validate import Validator
-    from agentsight.server.storage._sqlite_schema import connect, migrate
-    from agentsight.server.storage._sqlite_write import write_batch
+    from agentsight.server._http._body import parse_json
+    from agentsight.server._ingest._validate import Validator
+    from agentsight.server.storage.sqlite._schema import connect, migrate
+    from agentsight.server.storage.sqlite._write import write_batch
 
     validator = Validator(ServerOptions())
     spent = dict.fromkeys(STAGES, 0.0)

@@ -83,7 +83,7 @@ async def _seed(db: str, backlog: int) -> str:
     """Fill *db* with *backlog* old events and an ingest key; return the key."""
     from agentsight._keys import generate_key, hash_key, redact
     from agentsight.server import ServerOptions, open_storage
-    from agentsight.server._validate import Validator
+    from agentsight.server._ingest._validate import Validator
 
     storage = await open_storage(db)
     try:

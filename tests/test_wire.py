@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from agentsight import _wire as wire
+from agentsight.server._ingest._validate import Validator
 from agentsight.server._openapi import openapi_document
 from agentsight.server._options import ServerOptions
-from agentsight.server._validate import Validator
 
 ROOT = Path(__file__).parents[1]
 

@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .._redact import Redactor
-from ._body import body_timeout_middleware
-from ._clientip import client_address_middleware
-from ._errors import add_nosniff, error_middleware
-from ._geo import GeoResolver
-from ._inflight import InFlight, in_flight_middleware
+from ._http._body import body_timeout_middleware
+from ._http._clientip import client_address_middleware
+from ._http._errors import add_nosniff, error_middleware
+from ._http._inflight import InFlight, in_flight_middleware
+from ._http._ratelimit import KNOWN_KEYS, RATE_LIMITER, KnownKeys, RateLimiter
+from ._ingest._geo import GeoResolver
+from ._ingest._validate import Validator
 from ._options import ServerOptions
-from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, KnownKeys, RateLimiter
 from ._retention import RETENTION, Retention, run_retention
 from ._state import GEO, IN_FLIGHT, OPTIONS, REDACTOR, STORAGE, VALIDATOR
 from ._usage import USAGE, Usage, run_usage
-from ._validate import Validator
 from ._views import add_routes
 from ._views._session import LOGINS, Logins
 from .storage import Storage
@@ -52,7 +52,7 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
         client_address_middleware(options.trusted_proxies),  # request.remote from here on
         body_timeout_middleware,
     ]
-    # Bodies are read in chunks under our own limits (see _body.py); client_max_size
+    # Bodies are read in chunks under our own limits (see _http/_body.py); client_max_size
     # only bounds aiohttp's own helpers should anything call them.
     app = web.Application(middlewares=middlewares, client_max_size=options.max_body_bytes)
     app[IN_FLIGHT] = in_flight

@@ -114,8 +114,8 @@ async def _projects(
     storage: Storage, name: str | None, since: int | None
 ) -> list[tuple[int, str, int]]:
     """``(id, name, conversations to export)`` of the project named *name*, or of every project."""
-    from .storage._postgres import PostgresStorage
-    from .storage._sqlite import SQLiteStorage
+    from .storage.postgres._storage import PostgresStorage
+    from .storage.sqlite._storage import SQLiteStorage
 
     if isinstance(storage, SQLiteStorage):
         sql, params = _project_sql(lambda n: "?", name, since)

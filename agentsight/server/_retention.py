@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from ._ingest._time import now_micros
 from ._state import OPTIONS
-from ._time import now_micros
 from .storage import AuditEntry, Deleted, Storage, StorageUnavailable
 
 __all__ = [

@@ -17,7 +17,7 @@ from ._app import create_app
 from ._options import ServerOptions
 from ._state import IN_FLIGHT
 from .storage import StorageUnavailable, open_storage
-from .storage._postgres import redact_url
+from .storage.postgres._storage import redact_url
 
 __all__ = ["LISTENING", "make_runner", "serve"]
 

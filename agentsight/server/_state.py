@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from .._redact import Redactor
-from ._geo import GeoResolver
-from ._inflight import InFlight
+from ._http._inflight import InFlight
+from ._ingest._geo import GeoResolver
+from ._ingest._validate import Validator
 from ._options import ServerOptions
-from ._validate import Validator
 from .storage import Storage
 
 __all__ = ["GEO", "IN_FLIGHT", "OPTIONS", "REDACTOR", "STORAGE", "VALIDATOR"]

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ._ingest._time import now_micros
 from ._state import OPTIONS, STORAGE
-from ._time import now_micros
 from .storage import Storage, StorageUnavailable
 
 __all__ = ["USAGE", "Usage", "run_usage"]

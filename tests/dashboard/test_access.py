@@ -161,7 +161,14 @@ def test_a_forged_cross_site_post_is_refused(page: Any, served: Served) -> None:
 
 def _users_list(served: Served) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "agentsight._cli", "users", "list", f"--db={served.collector.db}"],
+        [
+            sys.executable,
+            "-m",
+            "agentsight._cli",
+            "users",
+            "list",
+            f"--db={served.collector.db}",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agentsight.server._analytics import utc_offsets
+from agentsight.server._metrics import utc_offsets
 from tests.metrics import dataset
 from tests.server.collector_helpers import Collector
 

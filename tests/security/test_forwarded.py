@@ -12,7 +12,7 @@ from aiohttp import web
 
 from agentsight._keys import generate_key
 from agentsight.server import RateLimit, ServerOptions
-from agentsight.server._clientip import client_address
+from agentsight.server._http._clientip import client_address
 from agentsight.server._state import OPTIONS
 
 from .helpers import Secured, run_secured

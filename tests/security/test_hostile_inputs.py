@@ -22,13 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from agentsight.server import _split, open_storage
-from agentsight.server._analytics import MetricsQuery
-from agentsight.server._body import count_values, parse_json
-from agentsight.server._errors import ApiError
+from agentsight.server import open_storage
 from agentsight.server._export import export
-from agentsight.server._geo import GeoResolver
-from agentsight.server._time import parse_event_ts
+from agentsight.server._http import _split
+from agentsight.server._http._body import count_values, parse_json
+from agentsight.server._http._errors import ApiError
+from agentsight.server._ingest._geo import GeoResolver
+from agentsight.server._ingest._time import parse_event_ts
+from agentsight.server._metrics import MetricsQuery
 from agentsight.server._views._params import decode_cursor, encode_cursor, parse_query
 from agentsight.server.storage._metrics_sql import _date
 from tests.server.collector_helpers import Collector, action, conversation, message
@@ -145,7 +146,7 @@ def test_big_batches_parse_as_the_whole_body_does(
         assert cut == whole
         return
     from agentsight.server import ServerOptions
-    from agentsight.server._validate import BatchRefused, Validator
+    from agentsight.server._ingest._validate import BatchRefused, Validator
 
     validator = Validator(ServerOptions())
 
@@ -232,7 +233,7 @@ def test_any_stored_day_has_a_date(day: int) -> None:
 async def test_rows_stored_before_the_bounds_still_read(database_url: Path | str) -> None:
     """Events of year 9999 and durations of 1e308 already stored: metrics answer in every zone."""
     from agentsight.server import ServerOptions
-    from agentsight.server._validate import Validator
+    from agentsight.server._ingest._validate import Validator
 
     storage = await open_storage(database_url)
     try:

@@ -14,7 +14,7 @@ from aiohttp.typedefs import Handler
 from agentsight import ConversationTracker
 from agentsight._keys import generate_key
 from agentsight.server import RateLimit, ServerOptions
-from agentsight.server._ratelimit import RateLimiter
+from agentsight.server._http._ratelimit import RateLimiter
 from agentsight.server.storage import LiveKey
 from tests.server.collector_helpers import conversation
 

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from agentsight._cli import _limit_options, _parser
 from agentsight.server import RateLimit, ServerOptions
+from agentsight.server._cli import _limit_options, _parser
 
 
 def _options(*argv: str) -> ServerOptions:

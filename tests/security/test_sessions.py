@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentsight.server import RateLimit, ServerOptions
-from agentsight.server._access import token_hash
-from agentsight.server._passwords import hash_password
+from agentsight.server._http._access import token_hash
+from agentsight.server._http._passwords import hash_password
 from agentsight.server._retention import RETENTION
 from tests.server.access_helpers import PASSWORD, Credentials, add_user, sign_in
 from tests.server.collector_helpers import conversation

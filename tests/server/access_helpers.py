@@ -15,7 +15,7 @@ import attrs
 
 from agentsight._keys import generate_key, hash_key, redact
 from agentsight.server import Storage
-from agentsight.server._passwords import hash_password
+from agentsight.server._http._passwords import hash_password
 
 PASSWORD = "correct horse battery staple"
 #: One hash for every test user: scrypt takes 0.4 s, and the cost is the same.

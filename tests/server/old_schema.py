@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from agentsight.server.storage import _postgres_schema, _sqlite_schema
+from agentsight.server.storage.postgres import _schema as _postgres_schema
+from agentsight.server.storage.sqlite import _schema as _sqlite_schema
 from tests.server import pg_helpers
 
 #: The access schema's version on each backend.

@@ -16,7 +16,7 @@ import pytest
 
 from agentsight._keys import generate_key, hash_key, redact
 from agentsight.server import Storage, open_storage
-from agentsight.server._time import now_micros
+from agentsight.server._ingest._time import now_micros
 from agentsight.server.storage import AuditEntry, Deleted, Feedback, NewEvent
 from tests.server.access_helpers import add_user, password_hash
 from tests.server.collector_helpers import Collector, message, run_collector

@@ -155,7 +155,7 @@ async def test_revoked_key_is_refused_by_running_collector(tmp_path: Path) -> No
 
 
 async def test_importing_the_sdk_does_not_load_the_collector() -> None:
-    """import agentsight and the CLI module leave agentsight.server unloaded."""
+    """import agentsight and the command's entry point leave agentsight.server unloaded."""
     code = (
         "import sys, agentsight, agentsight._cli; "
         "assert 'agentsight.server' not in sys.modules, 'server imported'; "

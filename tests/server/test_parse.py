@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentsight.server import _body
-from agentsight.server._body import parse_json
-from agentsight.server._errors import ApiError
+from agentsight.server._http import _body
+from agentsight.server._http._body import parse_json
+from agentsight.server._http._errors import ApiError
 
 # Strings around the escapes the flag looks for: lone and paired surrogates, other escapes.
 PIECES = ["a", "é", "\\", "\\\\", "\\u", "\\ud", "\\uD", "\\ud800", "\\uDC00", "\\n", '\\"', "u"]
@@ -210,7 +210,7 @@ def test_nesting_past_the_stdlibs_limit_is_never_stored(decoder: str) -> None:
     the validator rejects the event, naming the field (a value under a key it does not
     read it ignores, as any unknown field).  Nothing that deep is stored."""
     from agentsight.server import ServerOptions
-    from agentsight.server._validate import Validator
+    from agentsight.server._ingest._validate import Validator
 
     deep = "[" * 1_010 + "]" * 1_010
     event = (

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agentsight.server import ServerOptions, _time
-from agentsight.server._fields import Invalid
-from agentsight.server._time import parse_ts
-from agentsight.server._validate import Validator
-from agentsight.server.storage import _sqlite_write
+from agentsight.server import ServerOptions
+from agentsight.server._ingest import _time
+from agentsight.server._ingest._fields import Invalid
+from agentsight.server._ingest._time import parse_ts
+from agentsight.server._ingest._validate import Validator
+from agentsight.server.storage.sqlite import _write as _sqlite_write
 
 _VALID = {
     "id": "0123456789abcdef0123456789abcdef",

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from agentsight.server.storage import NewEvent
-from agentsight.server.storage._sqlite_schema import connect, migrate
-from agentsight.server.storage._sqlite_write import write_batch
+from agentsight.server.storage.sqlite._schema import connect, migrate
+from agentsight.server.storage.sqlite._write import write_batch
 
 _START = 1_800_000_000_000_000
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 from aiohttp import web
 
-from .._access import Caller, Need, ProjectMode, authorize
+from .._http._access import Caller, Need, ProjectMode, authorize
 from ._admin import get_audit, get_retention, list_users, post_erasure, put_grants, put_retention
 from ._conversations import (
     add_feedback,

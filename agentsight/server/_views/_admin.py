@@ -15,13 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import _fields as f
-from .._access import Caller
-from .._errors import ApiError, json_response
+from .._http._access import Caller
+from .._http._errors import ApiError, json_response
+from .._ingest import _fields as f
 from .._retention import MAX_RETENTION_DAYS, erase_customer
 from .._state import STORAGE
 from ..storage import Storage, UserInfo
-from ._conversations import object_body, storage_call
+from ._conversations import object_body
 
 __all__ = [
     "customer_reference",
@@ -48,7 +48,7 @@ def customer_reference(customer_id: str) -> str:
 
 async def _project_name(request: web.Request, project_id: int) -> str:
     storage = request.app[STORAGE]
-    projects = await storage_call(request, storage.list_projects)
+    projects = await storage.list_projects()
     return next(p.name for p in projects if p.id == project_id)
 
 
@@ -60,7 +60,7 @@ async def _retention_days(storage: Storage, project_id: int) -> int | None:
 async def get_retention(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/retention``: the project's retention period in days (``null``: for ever)."""
     storage = request.app[STORAGE]
-    days = await storage_call(request, lambda: _retention_days(storage, caller.project))
+    days = await _retention_days(storage, caller.project)
     name = await _project_name(request, caller.project)
     return json_response({"project": name, "retention_days": days})
 
@@ -85,10 +85,10 @@ async def put_retention(request: web.Request, caller: Caller) -> web.Response:
     days = _days(await object_body(request, ("retention_days",)))
     storage = request.app[STORAGE]
     project_id = caller.project
-    before = await storage_call(request, lambda: _retention_days(storage, project_id))
-    await storage_call(request, lambda: storage.set_retention(project_id, days))
+    before = await _retention_days(storage, project_id)
+    await storage.set_retention(project_id, days)
     entry = caller.entry("retention.set", details={"days": days, "was": before})
-    await storage_call(request, lambda: storage.add_audit(entry))
+    await storage.add_audit(entry)
     name = await _project_name(request, project_id)
     return json_response({"project": name, "retention_days": days})
 
@@ -109,9 +109,9 @@ async def post_erasure(request: web.Request, caller: Caller) -> web.Response:
             400, "customer_id: expected 1 to 256 characters of valid Unicode, without U+0000"
         )
     storage = request.app[STORAGE]
-    done = await storage_call(request, lambda: erase_customer(storage, caller.project, customer_id))
+    done = await erase_customer(storage, caller.project, customer_id)
     entry = caller.entry("customer.erase", customer_reference(customer_id), done.as_dict())
-    await storage_call(request, lambda: storage.add_audit(entry))
+    await storage.add_audit(entry)
     return json_response({"customer_id": customer_id, **done.as_dict()})
 
 
@@ -141,10 +141,7 @@ async def get_audit(request: web.Request, caller: Caller) -> web.Response:
     limit, before = _audit_params(request)
     storage = request.app[STORAGE]
     wide = caller.kind == "user"
-    entries = await storage_call(
-        request,
-        lambda: storage.list_audit(caller.project_id, limit + 1, before, collector_wide=wide),
-    )
+    entries = await storage.list_audit(caller.project_id, limit + 1, before, collector_wide=wide)
     next_before = entries[limit - 1]["id"] if len(entries) > limit else None
     return json_response({"entries": entries[:limit], "next_before": next_before})
 
@@ -162,7 +159,7 @@ def _user(user: UserInfo) -> dict[str, Any]:
 async def list_users(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/users``: every user with its role and granted projects."""
     storage = request.app[STORAGE]
-    users = await storage_call(request, storage.list_users)
+    users = await storage.list_users()
     return json_response({"users": [_user(u) for u in users]})
 
 
@@ -176,18 +173,18 @@ async def put_grants(request: web.Request, caller: Caller) -> web.Response:
     if type(names) is not list or not all(type(n) is str for n in names) or len(names) > 10_000:
         raise ApiError(400, "projects: expected a list of project names")
     storage = request.app[STORAGE]
-    known = {p.name: p.id for p in await storage_call(request, storage.list_projects)}
+    known = {p.name: p.id for p in await storage.list_projects()}
     missing = [n for n in names if n not in known]
     if missing:
         raise ApiError(400, f"projects: no project named {missing[0][:256]!r}")
-    users = {u.id: u for u in await storage_call(request, storage.list_users)}
+    users = {u.id: u for u in await storage.list_users()}
     user = users.get(int(raw)) if _DIGITS.fullmatch(raw) else None
     if user is None:
         raise ApiError(404, f"user_id: no user {raw[:32]!r}")
     ids = [known[n] for n in names]
-    await storage_call(request, lambda: storage.set_grants(user.id, ids))
+    await storage.set_grants(user.id, ids)
     entry = caller.entry("user.grant", user.email, {"projects": sorted(set(names))})
-    await storage_call(request, lambda: storage.add_audit(entry))
+    await storage.add_audit(entry)
     granted = tuple(n for n in known if n in set(names))
     changed = UserInfo(user.id, user.email, user.role, user.created_at, granted)
     return json_response({"user": _user(changed)})

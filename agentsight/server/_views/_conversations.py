@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .. import _fields as f
-from .._access import Caller
-from .._body import read_json
-from .._errors import ApiError, json_response
+from .._http._access import Caller
+from .._http._body import read_json
+from .._http._errors import ApiError, json_response
+from .._ingest import _fields as f
 from .._state import OPTIONS, REDACTOR, STORAGE
-from ..storage import ConversationChanges, Feedback, StorageUnavailable
+from ..storage import ConversationChanges, Feedback
 from ._params import encode_cursor, parse_query
 
 __all__ = [
     "add_feedback",
     "checked",
     "object_body",
-    "storage_call",
     "delete_conversation",
     "get_conversation",
     "list_conversations",
@@ -31,16 +29,6 @@ log = logging.getLogger("agentsight.server")
 T = TypeVar("T")
 _name = f.text(4096)
 _comment = f.text(65536)
-
-
-async def storage_call(request: web.Request, call: Callable[[], Awaitable[T]]) -> T:
-    """Run a storage call, turning an unavailable database into 503 + Retry-After."""
-    try:
-        return await call()
-    except StorageUnavailable as exc:
-        log.warning("%s %s: storage unavailable: %s", request.method, request.path, exc)
-        retry = str(request.app[OPTIONS].retry_after)
-        raise ApiError(503, "storage unavailable: retry later", {"Retry-After": retry}) from exc
 
 
 def _not_found(conversation_id: str) -> ApiError:
@@ -87,7 +75,7 @@ async def list_conversations(request: web.Request, caller: Caller) -> web.Respon
     project_id = caller.project
     query = parse_query(request.query)
     storage = request.app[STORAGE]
-    page = await storage_call(request, lambda: storage.list_conversations(project_id, query))
+    page = await storage.list_conversations(project_id, query)
     cursor = None if page.next_before is None else encode_cursor(page.next_before)
     return json_response({"conversations": page.conversations, "next_cursor": cursor})
 
@@ -97,10 +85,10 @@ async def get_conversation(request: web.Request, caller: Caller) -> web.Response
     project_id = caller.project
     cid = _conversation_id(request)
     storage = request.app[STORAGE]
-    conversation = await storage_call(request, lambda: storage.get_conversation(project_id, cid))
+    conversation = await storage.get_conversation(project_id, cid)
     if conversation is None:
         raise _not_found(cid)
-    events = await storage_call(request, lambda: storage.list_events(project_id, cid))
+    events = await storage.list_events(project_id, cid)
     return json_response({"conversation": conversation, "events": events})
 
 
@@ -119,11 +107,9 @@ async def patch_conversation(request: web.Request, caller: Caller) -> web.Respon
         else checked(f.flag, "is_marked", body["is_marked"]),
     )
     storage = request.app[STORAGE]
-    if not await storage_call(
-        request, lambda: storage.update_conversation(project_id, cid, changes)
-    ):
+    if not await storage.update_conversation(project_id, cid, changes):
         raise _not_found(cid)
-    conversation = await storage_call(request, lambda: storage.get_conversation(project_id, cid))
+    conversation = await storage.get_conversation(project_id, cid)
     if conversation is None:  # deleted in between
         raise _not_found(cid)
     return json_response({"conversation": conversation})
@@ -134,9 +120,9 @@ async def delete_conversation(request: web.Request, caller: Caller) -> web.Respo
     project_id = caller.project
     cid = _conversation_id(request)
     storage = request.app[STORAGE]
-    if not await storage_call(request, lambda: storage.delete_conversation(project_id, cid)):
+    if not await storage.delete_conversation(project_id, cid):
         raise _not_found(cid)
-    await storage_call(request, lambda: storage.add_audit(caller.entry("conversation.delete", cid)))
+    await storage.add_audit(caller.entry("conversation.delete", cid))
     return json_response({"deleted": True, "conversation_id": cid})
 
 
@@ -154,7 +140,7 @@ async def add_feedback(request: web.Request, caller: Caller) -> web.Response:
         metadata=_redacted(request, checked(metadata_check, "metadata", body.get("metadata"))),
     )
     storage = request.app[STORAGE]
-    if not await storage_call(request, lambda: storage.add_feedback(project_id, cid, feedback)):
+    if not await storage.add_feedback(project_id, cid, feedback):
         raise _not_found(cid)
     answer = {
         "conversation_id": cid,

@@ -15,7 +15,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from .._errors import ApiError
+from .._http._errors import ApiError
 
 __all__ = ["dashboard_file", "dashboard_index"]
 

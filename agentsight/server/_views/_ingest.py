@@ -9,15 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from ..._redact import Redactor
-from .._access import Caller
-from .._body import OFFLOAD_BYTES, check_values, read_body
-from .._errors import ApiError, json_response
-from .._geo import GeoResolver
+from .._http._access import Caller
+from .._http._body import OFFLOAD_BYTES, check_values, read_body
+from .._http._errors import ApiError, json_response
+from .._http._split import parse_batch
+from .._ingest._geo import GeoResolver
+from .._ingest._validate import BatchRefused, Checked, Validator
 from .._options import ServerOptions
-from .._split import parse_batch
 from .._state import GEO, OPTIONS, REDACTOR, STORAGE, VALIDATOR
-from .._validate import BatchRefused, Checked, Validator
-from ..storage import StorageUnavailable
 
 __all__ = ["post_batch"]
 
@@ -65,13 +64,7 @@ async def post_batch(request: web.Request, caller: Caller) -> web.Response:
         checked = await asyncio.to_thread(_check, *args)
     else:
         checked = _check(*args)
-    try:
-        result = await app[STORAGE].write_batch(project_id, checked.events)
-    except StorageUnavailable as exc:
-        log.warning("batch refused with 503, storage unavailable: %s", exc)
-        raise ApiError(
-            503, "storage unavailable: retry later", {"Retry-After": str(options.retry_after)}
-        ) from exc
+    result = await app[STORAGE].write_batch(project_id, checked.events)
     answer = {
         "accepted": result.accepted,
         "duplicates": result.duplicates,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .._errors import json_response
+from .._http._errors import json_response
 from .._openapi import openapi_document
 
 __all__ = ["health", "openapi"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiDict
 
-from .._access import Caller
-from .._analytics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
-from .._errors import ApiError, json_response
-from .._fields import storable
+from .._http._access import Caller
+from .._http._errors import ApiError, json_response
+from .._ingest._fields import storable
+from .._metrics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
 from .._state import STORAGE
-from ._conversations import storage_call
 from ._params import parse_query
 
 __all__ = ["METRICS_FILTERS", "get_metrics"]
@@ -72,5 +71,5 @@ async def get_metrics(request: web.Request, caller: Caller) -> web.Response:
     project_id = caller.project
     query = parse_metrics_query(MultiDict(request.query))
     storage = request.app[STORAGE]
-    figures = await storage_call(request, lambda: storage.metrics(project_id, query))
+    figures = await storage.metrics(project_id, query)
     return json_response(figures)

@@ -15,9 +15,9 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from .._errors import ApiError
-from .._fields import storable
-from .._time import parse_ts
+from .._http._errors import ApiError
+from .._ingest._fields import storable
+from .._ingest._time import parse_ts
 from ..storage import ConversationQuery
 
 __all__ = ["decode_cursor", "encode_cursor", "parse_query"]

@@ -20,16 +20,16 @@ from typing import Any
 
 from aiohttp import web
 
-from .._access import SESSION_COOKIE, Caller, csrf_for, ended_cookie, is_https, same_origin
-from .._access import token_hash as hash_token
-from .._errors import ApiError, json_response
+from .._http._access import SESSION_COOKIE, Caller, csrf_for, ended_cookie, is_https, same_origin
+from .._http._access import token_hash as hash_token
+from .._http._errors import ApiError, json_response
+from .._http._passwords import DUMMY_HASH, MAX_PASSWORD, check_email, verify_password
+from .._http._ratelimit import RateLimiter, too_many
+from .._ingest._time import format_ts, now_micros
 from .._options import ServerOptions
-from .._passwords import DUMMY_HASH, MAX_PASSWORD, check_email, verify_password
-from .._ratelimit import RateLimiter, too_many
 from .._state import OPTIONS, STORAGE
-from .._time import format_ts, now_micros
 from ..storage import AuditEntry, SessionRecord
-from ._conversations import object_body, storage_call
+from ._conversations import object_body
 
 __all__ = ["LOGINS", "Logins", "get_session", "sign_in", "sign_out"]
 
@@ -81,7 +81,7 @@ async def sign_in(request: web.Request) -> web.Response:
         log.warning("refused a sign-in as %s from %s: too many failures", email, request.remote)
         raise too_many(wait, "signing in: too many failures for this account or address")
     storage = request.app[STORAGE]
-    record = await storage_call(request, lambda: storage.login_record(email))
+    record = await storage.login_record(email)
     async with logins.hashing:
         stored = DUMMY_HASH if record is None else record.password_hash
         right = await asyncio.to_thread(verify_password, password, stored)
@@ -99,12 +99,10 @@ async def _start(request: web.Request, user_id: int, email: str) -> web.Response
     token = secrets.token_urlsafe(32)
     hashed = hash_token(token)
     expires = now_micros() + round(options.session_lifetime * 1_000_000)
-    await storage_call(
-        request, lambda: storage.create_session(hashed, user_id, expires, request.remote)
-    )
+    await storage.create_session(hashed, user_id, expires, request.remote)
     entry = AuditEntry(email, "session.start", address=request.remote)
-    await storage_call(request, lambda: storage.add_audit(entry))
-    record = await storage_call(request, lambda: storage.find_session(hashed))
+    await storage.add_audit(entry)
+    record = await storage.find_session(hashed)
     if record is None:  # deleted in between (the user, by an admin)
         raise ApiError(401, "email or password: wrong (or no such user)")
     response = json_response(session_body(record, csrf_for(token)))
@@ -131,7 +129,7 @@ async def sign_out(request: web.Request, caller: Caller) -> web.Response:
     assert caller.token_hash is not None
     hashed = caller.token_hash
     storage = request.app[STORAGE]
-    await storage_call(request, lambda: storage.delete_session(hashed))
+    await storage.delete_session(hashed)
     return json_response({"signed_out": True}, headers={"Set-Cookie": ended_cookie()})
 
 

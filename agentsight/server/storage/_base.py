@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from .._analytics import MetricsQuery
+    from .._metrics import MetricsQuery
 
 __all__ = [
     "ROLES",
@@ -517,13 +517,13 @@ async def open_storage(url_or_path: str | Path, **options: Any) -> Storage:
     """
     text = str(url_or_path)
     if text.startswith(("postgres://", "postgresql://")):
-        from ._postgres import PostgresStorage
+        from .postgres._storage import PostgresStorage
 
         return await PostgresStorage.open(text, **options)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif "://" in text:
         raise ValueError(f"storage URL: expected a path or sqlite:///path, got {text!r}")
-    from ._sqlite import SQLiteStorage
+    from .sqlite._storage import SQLiteStorage
 
     return await SQLiteStorage.open(Path(text), **options)

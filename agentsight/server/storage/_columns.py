@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ... import _wire as wire
-from .._time import format_ts
+from .._ingest._time import format_ts
 from ._base import KeyInfo
 
 if TYPE_CHECKING:

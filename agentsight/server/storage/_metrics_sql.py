@@ -36,7 +36,7 @@ from typing import Any
 import attrs
 
 from ..._wire import MAX_DURATION_MS
-from .._analytics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
+from .._metrics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
 from ._columns import TOKEN_COLUMNS as TOKENS
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "MetricsPlan", "Statement"]

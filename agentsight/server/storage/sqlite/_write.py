@@ -26,12 +26,12 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .._time import now_micros
-from . import _sqlite_waits as _waits
-from ._base import NewEvent, WriteResult
-from ._columns import COUNTERS as _COUNTERS
-from ._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from ._columns import count_event
+from ..._ingest._time import now_micros
+from .._base import NewEvent, WriteResult
+from .._columns import COUNTERS as _COUNTERS
+from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
+from .._columns import count_event
+from . import _waits as _waits
 
 __all__ = ["transaction", "write_batch"]
 

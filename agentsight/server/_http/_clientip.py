@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from ._options import IPNetwork
+from .._options import IPNetwork
 
 __all__ = ["client_address", "client_address_middleware"]
 

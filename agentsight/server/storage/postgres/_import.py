@@ -21,9 +21,9 @@ from typing import Any
 
 import attrs
 
-from ._columns import ATTRIBUTE_COLUMNS, COUNTERS, TOKEN_COLUMNS
-from ._postgres_write import clean, dumps_clean
-from ._sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
+from .._columns import ATTRIBUTE_COLUMNS, COUNTERS, TOKEN_COLUMNS
+from ..sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
+from ._write import clean, dumps_clean
 
 __all__ = ["TABLES", "ImportError_", "Progress", "copy_sqlite", "count_rows", "migrate_sqlite"]
 
@@ -283,7 +283,7 @@ async def migrate_sqlite(
     on_progress: Callable[[Progress], None] = lambda p: None,
 ) -> dict[str, int]:
     """Open (and migrate) the PostgreSQL database at *url*, then copy *source_path* into it."""
-    from ._postgres import PostgresStorage
+    from ._storage import PostgresStorage
 
     storage = await PostgresStorage.open(url, max_connections=1)
     try:

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import time
 
-from .. import _wire as wire
+from ... import _wire as wire
 
 __all__ = ["EVENT_YEARS", "format_ts", "now_micros", "parse_event_ts", "parse_ts"]
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
-from .. import _wire as wire
+from ... import _wire as wire
+from .._options import ServerOptions
+from ..storage import NewEvent
 from . import _fields as f
-from ._options import ServerOptions
 from ._time import EVENT_YEARS, parse_event_ts
-from .storage import NewEvent
 
 __all__ = ["BATCH_FIELDS", "BatchRefused", "Checked", "Validator"]
 

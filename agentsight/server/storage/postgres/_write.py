@@ -18,7 +18,7 @@ writing at once:
    ``is_used`` only ever turns true;
 4. the ``response_wait`` of the new end_user messages is set, and a new agent
    message sets the waits of the end_user messages it answers (those between
-   the agent message before it and itself; see ``_sqlite_waits``).  It runs
+   the agent message before it and itself; see ``storage.sqlite._waits``).  It runs
    after step 2, which holds the lock of those conversations' rows until
    commit: a concurrent batch adding messages to one of them waits, and its
    statements (each with a new snapshot) see this batch's messages.
@@ -36,11 +36,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .._time import now_micros
-from ._base import ConversationChanges, Feedback, NewEvent, WriteResult
-from ._columns import COUNTERS as _COUNTERS
-from ._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from ._columns import count_event
+from ..._ingest._time import now_micros
+from .._base import ConversationChanges, Feedback, NewEvent, WriteResult
+from .._columns import COUNTERS as _COUNTERS
+from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
+from .._columns import count_event
 
 __all__ = [
     "add_feedback",
@@ -62,7 +62,7 @@ _INSERT_EVENTS = (
 )
 # The response wait of every end_user message of the conversations, rewritten
 # where it changed: a new agent message can answer earlier user messages.
-# Waits (see _sqlite_waits for why this equals the full recomputation): a new
+# Waits (see storage.sqlite._waits for why this equals the full recomputation): a new
 # end_user message gets its own; a new agent message answers the end_user
 # messages between the agent message before it (none: from the start) and itself.
 _FIRST_AGENT = (

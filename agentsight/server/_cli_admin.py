@@ -41,7 +41,7 @@ def require_server() -> None:
 
 async def with_storage(db: str, action: Callable[[Any], Awaitable[T]]) -> T:
     """Open the storage at *db*, run *action* on it, close it."""
-    from .server import open_storage
+    from . import open_storage
 
     storage = await open_storage(db)
     try:
@@ -65,7 +65,7 @@ def _actor() -> str:
 
 def entry(action: str, project_id: int | None, target: str | None, **details: Any) -> Any:
     """An audit entry of the command line."""
-    from .server.storage import AuditEntry
+    from .storage import AuditEntry
 
     return AuditEntry(_actor(), action, project_id, target, details or None)
 
@@ -150,7 +150,7 @@ def _positive(text: str) -> int:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    from ._keys import generate_key, hash_key, redact
+    from .._keys import generate_key, hash_key, redact
 
     if not args.project.strip():
         sys.exit("agentsight keys create: --project must not be empty")
@@ -188,7 +188,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 async def _which_key(storage: Any, text: str, db: str) -> Any:
     """The live key *text* names: an id, a redacted form, or the key itself; else exit."""
-    from ._keys import hash_key, is_well_formed, problem, redact
+    from .._keys import hash_key, is_well_formed, problem, redact
 
     live = [k for k in await storage.list_keys() if k.revoked_at is None]
     if text.isdigit():
@@ -264,8 +264,8 @@ def _erase(args: argparse.Namespace) -> int:
         sys.exit("agentsight erase: --customer-id: expected 1 to 256 characters")
 
     async def erase(storage: Any) -> Any:
-        from .server._retention import erase_customer
-        from .server._views._admin import customer_reference
+        from ._retention import erase_customer
+        from ._views._admin import customer_reference
 
         project = await find_project(storage, "erase", args.project)
         done = await erase_customer(storage, project.id, args.customer_id)

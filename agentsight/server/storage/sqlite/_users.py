@@ -8,9 +8,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from .._time import format_ts, now_micros
-from ._base import LoginRecord, SessionRecord, UserInfo
-from ._sqlite_write import transaction
+from ..._ingest._time import format_ts, now_micros
+from .._base import LoginRecord, SessionRecord, UserInfo
+from ._write import transaction
 
 __all__ = [
     "create_session",

@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ._base import NewEvent
+from .._base import NewEvent
 
 __all__ = ["Messages", "answer", "user_waits"]
 

@@ -55,7 +55,7 @@ def add_user_commands(commands: Any, command: Any) -> None:
 
 def _password(command: str) -> str:
     """A new password: asked twice on a terminal, else one line of standard input."""
-    from .server._passwords import check_password
+    from ._http._passwords import check_password
 
     if sys.stdin.isatty():
         first = getpass.getpass("new password: ")
@@ -70,7 +70,7 @@ def _password(command: str) -> str:
 
 
 def _email(command: str, text: str) -> str:
-    from .server._passwords import check_email
+    from ._http._passwords import check_email
 
     try:
         return check_email(text)
@@ -87,7 +87,7 @@ async def _user(storage: Any, command: str, email: str) -> Any:
 
 def _users_create(args: argparse.Namespace) -> int:
     require_server()
-    from .server._passwords import hash_password
+    from ._http._passwords import hash_password
 
     email = _email("create", args.email)
     hashed = hash_password(_password("create"))
@@ -137,7 +137,7 @@ def _users_delete(args: argparse.Namespace) -> int:
 
 def _users_password(args: argparse.Namespace) -> int:
     require_server()
-    from .server._passwords import hash_password
+    from ._http._passwords import hash_password
 
     email = _email("password", args.email)
     hashed = hash_password(_password("password"))

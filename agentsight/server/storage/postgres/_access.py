@@ -1,6 +1,6 @@
 """Keys, retention, erasure and the audit log of the PostgreSQL storage.
 
-The same answers as ``_sqlite_access`` (users and sessions: ``_postgres_users``).
+The same answers as ``storage.sqlite._access`` (users and sessions: ``_users``).
 Retention and erasure delete in small steps, each its own transaction; the
 conversations of a step are locked with ``FOR UPDATE SKIP LOCKED``, so
 several collectors sweeping at once share the work instead of waiting for
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._time import format_ts, now_micros
-from ._base import (
+from ..._ingest._time import format_ts, now_micros
+from .._base import (
     AuditEntry,
     Deleted,
     KeyInfo,
     LiveKey,
     ProjectInfo,
 )
-from ._columns import CONVERSATIONS_PER_STEP, audit_row, key_info
-from ._postgres_write import clean, dumps_clean
+from .._columns import CONVERSATIONS_PER_STEP, audit_row, key_info
+from ._write import clean, dumps_clean
 
 __all__ = [
     "rowcount",

@@ -38,8 +38,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from .._options import ServerOptions
 from ._errors import ApiError, json_error
-from ._options import ServerOptions
 
 __all__ = [
     "BodyTimeout",

@@ -39,14 +39,14 @@ from typing import Any, Literal
 import attrs
 from aiohttp import web
 
+from .._ingest._time import now_micros
+from .._state import OPTIONS, STORAGE
+from .._usage import USAGE
+from ..storage import AuditEntry, SessionRecord
 from ._auth import CHALLENGE, authenticate
 from ._clientip import _parse, _trusted
 from ._errors import ApiError
 from ._ratelimit import RATE_LIMITER, too_many
-from ._state import OPTIONS, STORAGE
-from ._time import now_micros
-from ._usage import USAGE
-from .storage import AuditEntry, SessionRecord
 
 __all__ = [
     "CSRF_HEADER",

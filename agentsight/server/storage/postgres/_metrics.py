@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._analytics import MetricsQuery
-from ._metrics_sql import POSTGRES, MetricsPlan
+from ..._metrics import MetricsQuery
+from .._metrics_sql import POSTGRES, MetricsPlan
 
 __all__ = ["metrics"]
 

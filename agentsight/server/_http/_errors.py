@@ -22,6 +22,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from .._state import OPTIONS
+from ..storage import StorageUnavailable
+
 __all__ = ["ApiError", "add_nosniff", "error_middleware", "json_error", "json_response"]
 
 log = logging.getLogger("agentsight.server")
@@ -62,6 +65,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return json_error(exc.status, exc.message, exc.headers)
+    except StorageUnavailable as exc:
+        # The one place an unavailable database becomes an answer: 503, worth retrying.
+        log.warning("%s %s: storage unavailable: %s", request.method, request.path, exc)
+        retry = str(request.app[OPTIONS].retry_after)
+        return json_error(503, "storage unavailable: retry later", {"Retry-After": retry})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

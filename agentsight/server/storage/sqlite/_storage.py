@@ -1,7 +1,7 @@
 """SQLite storage: one file, WAL mode, one transaction per batch.
 
 Writes run in order on one writer thread, reads on a small pool of reader
-threads (see ``_sqlite_threads``); the event loop never waits on sqlite3.
+threads (see ``_threads``); the event loop never waits on sqlite3.
 """
 
 from __future__ import annotations
@@ -13,12 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _sqlite_access as access
-from . import _sqlite_manage as manage
-from . import _sqlite_metrics
-from . import _sqlite_read as read
-from . import _sqlite_users as users
-from ._base import (
+from .._base import (
     AuditEntry,
     ConversationChanges,
     ConversationPage,
@@ -36,12 +31,17 @@ from ._base import (
     UserInfo,
     WriteResult,
 )
-from ._sqlite_schema import connect, migrate
-from ._sqlite_threads import ReaderPool, WriterThread
-from ._sqlite_write import write_batch
+from . import _access as access
+from . import _manage as manage
+from . import _metrics as metrics_queries
+from . import _read as read
+from . import _users as users
+from ._schema import connect, migrate
+from ._threads import ReaderPool, WriterThread
+from ._write import write_batch
 
 if TYPE_CHECKING:
-    from .._analytics import MetricsQuery
+    from ..._metrics import MetricsQuery
 
 __all__ = ["SQLiteStorage"]
 
@@ -218,7 +218,7 @@ class SQLiteStorage(Storage):
         )
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
-        return await self._read(lambda c: _sqlite_metrics.metrics(c, project_id, query))
+        return await self._read(lambda c: metrics_queries.metrics(c, project_id, query))
 
     async def aclose(self) -> None:
         await self._writer.aclose()

@@ -1,9 +1,9 @@
 """PostgreSQL storage: a pool of asyncpg connections, for several collectors.
 
 Every collector process keeps its own small pool; the database does the
-coordination (see ``_postgres_write`` for how batches stay correct when
+coordination (see ``_write`` for how batches stay correct when
 several collectors store events of one conversation at once).  Migrations run
-at open under an advisory lock (``_postgres_schema``).
+at open under an advisory lock (``_schema``).
 
 Needs the ``postgres`` extra: ``pip install 'agentsight[postgres]'``.
 """
@@ -15,12 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _postgres_access as access
-from . import _postgres_metrics
-from . import _postgres_read as read
-from . import _postgres_users as users
-from . import _postgres_write as write
-from ._base import (
+from .._base import (
     AuditEntry,
     ConversationChanges,
     ConversationPage,
@@ -38,10 +33,15 @@ from ._base import (
     UserInfo,
     WriteResult,
 )
-from ._postgres_schema import migrate
+from . import _access as access
+from . import _metrics as metrics_queries
+from . import _read as read
+from . import _users as users
+from . import _write as write
+from ._schema import migrate
 
 if TYPE_CHECKING:
-    from .._analytics import MetricsQuery
+    from ..._metrics import MetricsQuery
 
 __all__ = ["PostgresStorage", "redact_url"]
 
@@ -279,7 +279,7 @@ class PostgresStorage(Storage):
         )
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
-        return await self._run(lambda c: _postgres_metrics.metrics(c, project_id, query))
+        return await self._run(lambda c: metrics_queries.metrics(c, project_id, query))
 
     async def aclose(self) -> None:
         await self._pool.close()

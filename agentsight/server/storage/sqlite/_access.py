@@ -1,6 +1,6 @@
 """Keys, retention, erasure and the audit log of the SQLite storage.
 
-Users and sessions are in ``_sqlite_users``.  The functions that write run
+Users and sessions are in ``_users``.  The functions that write run
 on the writer thread, those that read on a reader thread (see ``_sqlite``).
 Retention and erasure delete in small steps, each its own transaction, so a
 batch waiting for the writer waits for one step at most
@@ -13,16 +13,16 @@ import json
 import sqlite3
 from typing import Any
 
-from .._time import format_ts, now_micros
-from ._base import (
+from ..._ingest._time import format_ts, now_micros
+from .._base import (
     AuditEntry,
     Deleted,
     KeyInfo,
     LiveKey,
     ProjectInfo,
 )
-from ._columns import CONVERSATIONS_PER_STEP, audit_row, key_info
-from ._sqlite_write import transaction
+from .._columns import CONVERSATIONS_PER_STEP, audit_row, key_info
+from ._write import transaction
 
 __all__ = [
     "add_audit",

@@ -34,10 +34,10 @@ from typing import Any
 
 import msgspec
 
-from . import _fields as f
+from .._ingest import _fields as f
+from .._ingest._validate import BATCH_FIELDS
 from ._body import count_values, parse_json
 from ._errors import ApiError
-from ._validate import BATCH_FIELDS
 
 __all__ = ["MAX_EVENT_VALUES", "WHOLE_BYTES", "WHOLE_VALUES", "parse_batch"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .._analytics import MetricsQuery
-from ._metrics_sql import SQLITE, MetricsPlan
+from ..._metrics import MetricsQuery
+from .._metrics_sql import SQLITE, MetricsPlan
 
 __all__ = ["metrics"]
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._time import format_ts, now_micros
-from ._base import LoginRecord, SessionRecord, UserInfo
-from ._postgres_access import rowcount
-from ._postgres_write import clean
+from ..._ingest._time import format_ts, now_micros
+from .._base import LoginRecord, SessionRecord, UserInfo
+from ._access import rowcount
+from ._write import clean
 
 __all__ = [
     "create_session",

@@ -6,11 +6,11 @@ import logging
 
 from aiohttp import web
 
-from .._keys import hash_key, problem, redact
+from ..._keys import hash_key, problem, redact
+from .._state import STORAGE
+from ..storage import LiveKey
 from ._errors import ApiError
 from ._ratelimit import KNOWN_KEYS, RATE_LIMITER, too_many
-from ._state import STORAGE
-from .storage import LiveKey
 
 __all__ = ["CHALLENGE", "authenticate"]
 

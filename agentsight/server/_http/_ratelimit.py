@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .._options import RateLimit
 from ._errors import ApiError
-from ._options import RateLimit
 
 __all__ = ["KNOWN_KEYS", "RATE_LIMITER", "KnownKeys", "RateLimiter", "too_many"]
 

@@ -6,13 +6,13 @@ import json
 import sqlite3
 from typing import Any
 
-from .._time import format_ts
-from ._base import ConversationPage, ConversationQuery
-from ._columns import COLUMNS as _COLUMNS
-from ._columns import EQUAL_FILTERS as _EQUAL_FILTERS
-from ._columns import SELECT as _SELECT
-from ._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from ._columns import like_pattern
+from ..._ingest._time import format_ts
+from .._base import ConversationPage, ConversationQuery
+from .._columns import COLUMNS as _COLUMNS
+from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
+from .._columns import SELECT as _SELECT
+from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
+from .._columns import like_pattern
 
 __all__ = [
     "get_conversation",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .._time import now_micros
-from ._base import ConversationChanges, Feedback
-from ._sqlite_write import transaction
+from ..._ingest._time import now_micros
+from .._base import ConversationChanges, Feedback
+from ._write import transaction
 
 __all__ = [
     "add_feedback",

@@ -1,0 +1,2 @@
+"""The collector's HTTP plumbing: middleware, bodies, errors, client addresses, keys,
+sessions and rate limits."""

@@ -1,0 +1,2 @@
+"""Ingest checks: a batch and its events validated field by field, times parsed,
+countries resolved."""

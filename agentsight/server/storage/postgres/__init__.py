@@ -1,0 +1,2 @@
+"""PostgreSQL storage (asyncpg): several collectors over one database, and the import
+from SQLite."""

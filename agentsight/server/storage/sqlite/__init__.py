@@ -1,0 +1,1 @@
+"""SQLite storage: one file in WAL mode, one writer thread, the schema and its migrations."""
