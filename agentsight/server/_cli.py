@@ -94,7 +94,9 @@ def _add_limit_flags(serve: argparse.ArgumentParser) -> None:
         "--body-timeout",
         type=_seconds,
         default=os.environ.get(ENV_BODY_TIMEOUT, "60"),
-        help=f"seconds a request body may take to arrive, then 408 (env {ENV_BODY_TIMEOUT})",
+        metavar="SECONDS",
+        help="seconds a request body may take to arrive, then 408"
+        f" (env {ENV_BODY_TIMEOUT}, default 60)",
     )
 
 
@@ -116,26 +118,41 @@ def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agentsight", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="agentsight",
+        description="The AgentSight collector and its administration: serve it, manage its"
+        " keys, users and retention, erase a customer, read the audit log, migrate SQLite"
+        " into PostgreSQL and export conversations.",
+        epilog="Run 'agentsight COMMAND --help' for the options of one command.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db_help = (
         f"SQLite database file or postgresql:// URL (env {ENV_DATABASE_URL} or {ENV_DB},"
         " default ./agentsight.db)"
     )
     default_db = os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_DB, "agentsight.db")
 
-    serve = commands.add_parser("serve", help="run the collector")
+    serve = commands.add_parser(
+        "serve",
+        help="run the collector",
+        description="Run the collector: the /v1 API the SDKs send to, the queries and metrics"
+        " behind it, and the dashboard at /dashboard.  It stores into a SQLite file, or into"
+        " PostgreSQL when --db is a postgresql:// URL, and stops cleanly on Ctrl-C or SIGTERM,"
+        " finishing the requests under way.  Each flag falls back to the environment"
+        " variable named in its help.",
+    )
     serve.add_argument("--db", default=default_db, help=db_help)
     serve.add_argument(
         "--host",
         default=os.environ.get(ENV_HOST, "127.0.0.1"),
-        help=f"listen address (env {ENV_HOST})",
+        help=f"listen address (env {ENV_HOST}, default 127.0.0.1: this machine only;"
+        " 0.0.0.0 for every interface)",
     )
     serve.add_argument(
         "--port",
         type=_port,
         default=os.environ.get(ENV_PORT, "8787"),
-        help=f"listen port, 0 for any free one (env {ENV_PORT})",
+        help=f"listen port, 0 for any free one (env {ENV_PORT}, default 8787)",
     )
     serve.add_argument(
         "--redact",
@@ -152,7 +169,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"keep customer IP addresses, not only their country (env {ENV_STORE_RAW_IP})",
     )
     _add_limit_flags(serve)
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the least severe log records written to stderr (default INFO)",
+    )
     serve.set_defaults(run=_serve)
 
     add_admin_commands(commands, default_db, db_help)
@@ -286,39 +308,67 @@ def _add_export(commands: Any, default_db: str, db_help: str) -> None:
     export.add_argument(
         "--since", help="only conversations started at or after: 2026-11-01 or an RFC 3339 time"
     )
+    export.add_argument(
+        "--until",
+        help="only conversations started before: 2026-12-01 (that day excluded) or an RFC 3339"
+        " time",
+    )
+    export.add_argument(
+        "--environment", help="only conversations of this environment, such as production"
+    )
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.set_defaults(run=_export)
 
 
+def _time_flag(flag: str, text: str | None) -> int | None:
+    """Microseconds for a ``--since``/``--until`` value: a date (midnight UTC) or RFC 3339."""
+    from ._ingest._time import parse_ts
+
+    if text is None:
+        return None
+    moment = parse_ts(text + ("T00:00:00Z" if len(text) == 10 else ""))
+    if moment is None:
+        sys.exit(
+            f"agentsight export: {flag}: expected a date such as 2026-11-01 or an RFC 3339 time,"
+            f" got {text!r}"
+        )
+    return moment
+
+
 def _export(args: argparse.Namespace) -> int:
     _require_server()
-    from ._export import ExportError
-    from ._ingest._time import parse_ts
+    from ._export import ExportError, ExportFilter
 
     if "://" not in args.db and not Path(args.db).is_file():
         sys.exit(f"agentsight export: --db: no database at {args.db}")
-    since = None
-    if args.since is not None:
-        text = args.since + ("T00:00:00Z" if len(args.since) == 10 else "")
-        since = parse_ts(text)
-        if since is None:
-            sys.exit(
-                "agentsight export: --since: expected 2026-11-01 or an RFC 3339 time,"
-                f" got {args.since!r}"
-            )
+    only = ExportFilter(
+        since=_time_flag("--since", args.since),
+        until=_time_flag("--until", args.until),
+        environment=args.environment,
+    )
+    if only.since is not None and only.until is not None and only.until <= only.since:
+        sys.exit("agentsight export: --until: expected a time after --since")
     try:
         if args.output in (None, "-"):
-            written = asyncio.run(_run_export(args, sys.stdout, since))
+            written = asyncio.run(_run_export(args, sys.stdout, only))
+            sys.stdout.flush()  # a reader that went away shows here, not at exit
         else:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
-                written = asyncio.run(_run_export(args, out, since))
+                written = asyncio.run(_run_export(args, out, only))
     except ExportError as exc:
         sys.exit(f"agentsight export: {exc}")
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as cat would.  Python
+        # flushes stdout once more at exit, so point it at /dev/null first
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # the status of a process ended by SIGPIPE
     print(f"exported {written:,} conversations", file=sys.stderr, flush=True)
     return 0
 
 
-async def _run_export(args: argparse.Namespace, out: Any, since: int | None) -> int:
+async def _run_export(args: argparse.Namespace, out: Any, only: Any) -> int:
     from . import open_storage
     from ._export import export
 
@@ -326,7 +376,7 @@ async def _run_export(args: argparse.Namespace, out: Any, since: int | None) -> 
     bar = _ExportBar(sys.stderr)
     try:
         done = await export(
-            storage, out, fmt=args.format, project=args.project, since=since, on_progress=bar
+            storage, out, fmt=args.format, project=args.project, only=only, on_progress=bar
         )
     finally:
         bar.end()

@@ -31,7 +31,7 @@ import attrs
 from .. import _wire as wire
 from .storage import ConversationQuery, Storage
 
-__all__ = ["CSV_COLUMNS", "ExportError", "Progress", "export"]
+__all__ = ["CSV_COLUMNS", "ExportError", "ExportFilter", "Progress", "export"]
 
 _PAGE = 200
 CONVERSATION_COLUMNS = (
@@ -74,6 +74,29 @@ class ExportError(Exception):
     """The export cannot start: no such project, or nothing to read."""
 
 
+@attrs.frozen
+class ExportFilter:
+    """Which conversations to write; ``None`` means no filter.
+
+    ``since`` and ``until`` (microseconds) bound when a conversation started,
+    ``since`` included and ``until`` excluded, as ``GET /v1/conversations`` does.
+    """
+
+    since: int | None = None
+    until: int | None = None
+    environment: str | None = None
+
+    def query(self, before: int | None) -> ConversationQuery:
+        """The page of the conversation list that starts at *before*."""
+        return ConversationQuery(
+            limit=_PAGE,
+            before=before,
+            since=self.since,
+            until=self.until,
+            environment=self.environment,
+        )
+
+
 @attrs.define
 class Progress:
     """Counts for a progress display: conversations written of ``total``."""
@@ -83,7 +106,7 @@ class Progress:
 
 
 def _project_sql(
-    mark: Callable[[int], str], name: str | None, since: int | None
+    mark: Callable[[int], str], name: str | None, only: ExportFilter
 ) -> tuple[str, list[Any]]:
     """The look-up of projects and their counts, with placeholders in text order."""
     params: list[Any] = []
@@ -92,7 +115,13 @@ def _project_sql(
         params.append(value)
         return mark(len(params))
 
-    counted = "" if since is None else f" AND c.started_at >= {param(since)}"
+    counted = ""
+    if only.since is not None:
+        counted += f" AND c.started_at >= {param(only.since)}"
+    if only.until is not None:
+        counted += f" AND c.started_at < {param(only.until)}"
+    if only.environment is not None:
+        counted += f" AND c.environment = {param(only.environment)}"
     sql = (
         "SELECT p.id, p.name, (SELECT COUNT(*) FROM conversations c"
         f" WHERE c.project_id = p.id{counted}) FROM projects p"
@@ -111,17 +140,17 @@ def _sqlite_rows(path: Any, sql: str, params: list[Any]) -> list[Any]:
 
 
 async def _projects(
-    storage: Storage, name: str | None, since: int | None
+    storage: Storage, name: str | None, only: ExportFilter
 ) -> list[tuple[int, str, int]]:
     """``(id, name, conversations to export)`` of the project named *name*, or of every project."""
     from .storage.postgres._storage import PostgresStorage
     from .storage.sqlite._storage import SQLiteStorage
 
     if isinstance(storage, SQLiteStorage):
-        sql, params = _project_sql(lambda n: "?", name, since)
+        sql, params = _project_sql(lambda n: "?", name, only)
         rows = await asyncio.to_thread(_sqlite_rows, storage.path, sql, params)
     elif isinstance(storage, PostgresStorage):
-        sql, params = _project_sql(lambda n: f"${n}", name, since)
+        sql, params = _project_sql(lambda n: f"${n}", name, only)
         async with storage.acquire() as connection:
             rows = await connection.fetch(sql, *params)
     else:  # pragma: no cover - a third backend would add its own look-up
@@ -133,13 +162,11 @@ async def _projects(
 
 
 async def _conversations(
-    storage: Storage, project_id: int, since: int | None
+    storage: Storage, project_id: int, only: ExportFilter
 ) -> AsyncIterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     before = None
     while True:
-        page = await storage.list_conversations(
-            project_id, ConversationQuery(limit=_PAGE, before=before, since=since)
-        )
+        page = await storage.list_conversations(project_id, only.query(before))
         for listed in page.conversations:
             cid = listed["conversation_id"]
             conversation = await storage.get_conversation(project_id, cid)
@@ -182,14 +209,14 @@ async def export(
     *,
     fmt: str,
     project: str | None = None,
-    since: int | None = None,
+    only: ExportFilter = ExportFilter(),
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:
     """Write the conversations (newest first) and their events of *project* (or all) to *out*.
 
     Args:
         fmt: ``"jsonl"`` or ``"csv"``.
-        since: only conversations started at or after this (microseconds).
+        only: which conversations (by default every one).
         on_progress: called after each conversation.
 
     Returns:
@@ -198,14 +225,14 @@ async def export(
     Raises:
         ExportError: no project by that name.
     """
-    projects = await _projects(storage, project, since)
+    projects = await _projects(storage, project, only)
     progress = Progress(total=sum(count for _, _, count in projects))
     # With "\n" alone, the csv module would leave a lone CR in a cell unquoted.
     writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     for project_id, name, _ in projects:
-        async for conversation, events in _conversations(storage, project_id, since):
+        async for conversation, events in _conversations(storage, project_id, only):
             if writer is not None:
                 writer.writerows(_csv_rows(name, conversation, events))
             else:

@@ -1,4 +1,4 @@
-"""``agentsight export``: JSON Lines and CSV, ``--since``, ``--project``, progress on a tty only."""
+"""``agentsight export``: JSON Lines and CSV, its filters, progress on a tty only, a closed pipe."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pty
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,77 @@ def test_missing_database(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no database" in done.stderr
     assert not (tmp_path / "nope.db").exists()
+
+
+def _ids(stdout: str) -> set[str]:
+    return {json.loads(line)["conversation"]["conversation_id"] for line in stdout.splitlines()}
+
+
+def test_until_and_environment_narrow_the_export(loaded: str) -> None:
+    """--until excludes conversations started from then on; --environment keeps one environment."""
+    done = _export(loaded, "--project", "A", "--until", "2026-11-03")
+    assert done.returncode == 0, done.stderr
+    assert _ids(done.stdout) == {"c1", "c2"}
+    assert done.stderr.strip() == "exported 2 conversations"
+
+    window = ("--since", "2026-11-02T23:00:00Z", "--until", "2026-11-04T15:00:00Z")
+    done = _export(loaded, "--project", "A", *window)
+    assert _ids(done.stdout) == {"c2", "c3"}  # c4 started at the --until instant: excluded
+
+    done = _export(loaded, "--project", "A", "--environment", "development", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert {r["conversation_id"] for r in rows} == {"c3"}
+    assert done.stderr.strip() == "exported 1 conversations"
+
+    done = _export(loaded, "--project", "A", "--environment", "production", *window)
+    assert _ids(done.stdout) == {"c2"}
+
+    done = _export(loaded, "--environment", "staging")
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr.strip() == "exported 0 conversations"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--until", "soon"], "--until: expected a date such as 2026-11-01"),
+        (["--since", "2026-11-03", "--until", "2026-11-03"], "--until: expected a time after"),
+    ],
+)
+def test_bad_until(loaded: str, args: list[str], message: str) -> None:
+    """An unreadable --until, or one not after --since, is an error naming --until."""
+    done = _export(loaded, *args)
+    assert done.returncode == 1
+    assert message in done.stderr
+
+
+def test_reader_going_away_ends_quietly(loaded: str) -> None:
+    """``export | head``: when the reader closes the pipe, no traceback, status 141 like cat."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the first line: the first write fails
+    try:
+        done = subprocess.run(
+            [*CLI, "--db", loaded],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert "exported" not in done.stderr
+
+
+def test_reader_taking_one_line_through_a_shell_pipe(loaded: str) -> None:
+    """The shell pipeline users write, ``agentsight export | head -n 1``, prints one line."""
+    command = shlex.join([*CLI, "--db", loaded, "--project", "A"]) + " | head -n 1"
+    done = subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0
+    assert len(done.stdout.splitlines()) == 1
+    assert "Traceback" not in done.stderr

@@ -162,3 +162,32 @@ async def test_importing_the_sdk_does_not_load_the_collector() -> None:
         "assert 'geoip2fast' not in sys.modules"
     )
     await anyio.run_process([sys.executable, "-c", code])
+
+
+async def test_help_names_every_command_in_plain_text() -> None:
+    """``agentsight --help`` lists every command, migrate and export too, with no rST markup."""
+    shown = (await _cli("--help")).stdout.decode()
+    for command in ("serve", "keys", "users", "retention", "erase", "audit", "migrate", "export"):
+        assert re.search(rf"^\s+{command}\s+\w", shown, re.MULTILINE), command
+    assert "``" not in shown
+    assert "agentsight COMMAND --help" in shown
+
+
+async def test_serve_help_describes_it_and_shows_defaults() -> None:
+    """``serve --help`` says what serve does and the defaults of --host and --port."""
+    shown = " ".join((await _cli("serve", "--help")).stdout.decode().split())
+    assert "Run the collector: the /v1 API" in shown
+    assert "default 127.0.0.1" in shown
+    assert "default 8787" in shown
+    assert "``" not in shown
+
+
+async def test_without_the_server_extra_the_command_names_it() -> None:
+    """With aiohttp missing, ``agentsight`` says which extra to install instead of a traceback."""
+    hide = "import sys; sys.modules['aiohttp'] = None; from agentsight._cli import main; main([])"
+    result = await anyio.run_process([sys.executable, "-c", hide], check=False)
+    assert result.returncode == 1
+    message = result.stderr.decode()
+    assert "pip install 'agentsight[server]'" in message
+    assert "missing: aiohttp" in message
+    assert "Traceback" not in message
