@@ -184,7 +184,7 @@ def _paths() -> dict[str, Any]:
     return _admin_paths() | {
         "/v1/batch": {
             "post": {
-                "summary": "Store a batch of events (wire schema 1); answers after the commit.",
+                "summary": "Store a batch (wire schema 1 or 2); answers after the commit.",
                 "security": secured,
                 "requestBody": {
                     "required": True,
@@ -319,7 +319,7 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
             "type": "object",
             "required": ["schema", "events"],
             "properties": {
-                "schema": {"const": wire.SCHEMA_VERSION},
+                "schema": {"enum": list(wire.SCHEMA_VERSIONS)},
                 "sent_at": {"type": "string", "format": "date-time"},
                 "events": {"type": "array", "maxItems": options.max_events, "items": _ref("Event")},
             },

@@ -18,7 +18,28 @@ from tests.server import pg_helpers
 
 #: The access schema's version on each backend.
 ACCESS_VERSION = {"sqlite": 5, "postgres": 4}
+#: Models and scores (issue 18: SQLite 6, PostgreSQL 5), undone first.
+_UNDO_MODELS = [
+    "DROP INDEX events_models",
+    "DROP INDEX events_scores",
+    *(
+        f"ALTER TABLE events DROP COLUMN {column}"
+        for column in (
+            "model",
+            "provider",
+            "cost_nanos",
+            "score_name",
+            "score_value",
+            "score_label",
+        )
+    ),
+    *(
+        f"ALTER TABLE conversations DROP COLUMN {column}"
+        for column in ("cost_nanos", "priced_calls", "unpriced_calls")
+    ),
+]
 _UNDO_TABLES = [
+    *_UNDO_MODELS,
     "DROP TABLE audit_log",
     "DROP TABLE sessions",
     "DROP TABLE user_projects",

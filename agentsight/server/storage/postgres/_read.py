@@ -15,7 +15,7 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import like_pattern
+from .._columns import cost_of, like_pattern, score_filter
 from ._write import clean
 
 __all__ = [
@@ -39,6 +39,7 @@ def _conversation(row: Any) -> dict[str, Any]:
     values["started_at"] = format_ts(values["started_at"])
     values["ended_at"] = format_ts(values["ended_at"])
     values["token_usage"] = {c: values.pop(c) for c in _TOKEN_COLUMNS}
+    cost_of(values)
     return values
 
 
@@ -77,6 +78,13 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
             like_pattern(clean(query.q) or ""),
         )
+    scored = score_filter(query)
+    if scored is not None:
+        sql, values = scored
+        for value in values:
+            params.append(clean(value) if type(value) is str else value)
+            sql = sql.replace("?", f"${len(params)}", 1)
+        clauses.append(sql)
     return " AND ".join(clauses), params
 
 

@@ -12,7 +12,7 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import like_pattern
+from .._columns import cost_of, like_pattern, score_filter
 
 __all__ = [
     "get_conversation",
@@ -37,6 +37,7 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
     values["started_at"] = format_ts(values["started_at"])
     values["ended_at"] = format_ts(values["ended_at"])
     values["token_usage"] = {c: values.pop(c) for c in _TOKEN_COLUMNS}
+    cost_of(values)
     return values
 
 
@@ -75,6 +76,10 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             " AND e.content LIKE ? ESCAPE '\\')"
         )
         params.append(like_pattern(query.q))
+    scored = score_filter(query)
+    if scored is not None:
+        clauses.append(scored[0])
+        params += scored[1]
     return " AND ".join(clauses), params
 
 
