@@ -21,6 +21,7 @@ from ._dashboard import dashboard_file, dashboard_index
 from ._ingest import post_batch
 from ._meta import health, openapi
 from ._metrics import get_metrics
+from ._otlp import otlp_refusals, post_traces
 from ._session import get_session, sign_in, sign_out
 
 __all__ = ["ROUTES", "Route", "add_routes"]
@@ -40,11 +41,15 @@ class Route:
     handler: Handler
     need: Need
     project: ProjectMode = "required"
+    #: Wraps the guarded handler, for a route whose refusals take another form than
+    #: ``{"error": ...}`` (OTLP's ``google.rpc.Status``).
+    refusals: Callable[[Handler], Handler] | None = None
 
 
 #: Every route of the API.  The security suite checks each against each kind of caller.
 ROUTES = (
     Route("POST", "/v1/batch", post_batch, Need.INGEST),
+    Route("POST", "/v1/traces", post_traces, Need.INGEST, refusals=otlp_refusals),
     Route("GET", "/v1/conversations", list_conversations, Need.READ),
     Route("GET", _ONE, get_conversation, Need.READ),
     Route("PATCH", _ONE, patch_conversation, Need.MANAGE),
@@ -83,4 +88,7 @@ def _guarded(route: Route) -> Handler:
 def add_routes(app: web.Application) -> None:
     """Register every route of ``ROUTES`` on *app* (a GET route answers no HEAD)."""
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, _guarded(route))
+        handler = _guarded(route)
+        if route.refusals is not None:
+            handler = route.refusals(handler)
+        app.router.add_route(route.method, route.path, handler)

@@ -1,0 +1,455 @@
+"""OTLP spans onto AgentSight events (wire schema 2), as ``/v1/batch`` would receive them.
+
+Which spans count, and as what (see docs/opentelemetry.md):
+
+- a model call: ``gen_ai.operation.name`` ``chat``, ``text_completion``,
+  ``generate_content`` or ``embeddings``, OpenInference's span kind ``LLM``
+  or ``EMBEDDING``, OpenLLMetry's ``llm.request.type``, or any span naming a
+  ``gen_ai.request.model``: a ``token_usage`` event, the user's message when
+  the call's input ends with one, and the model's text answers;
+- a tool call: ``execute_tool`` (``gen_ai.tool.name``), OpenInference
+  ``TOOL``, OpenLLMetry ``tool``: an ``action``;
+- any other GenAI or OpenInference span (``invoke_agent``, ``CHAIN``,
+  ``AGENT``, ``RETRIEVER``...): an ``action`` too, so the tree of a turn
+  keeps its inner nodes;
+- anything else (HTTP, database spans): skipped.  A step whose parent was
+  skipped hangs from the nearest ancestor kept, where the request holds it.
+
+Each step's ``step_id`` is its span id and ``parent_id`` its parent's, both
+16 hex digits.  Event ids are hashes of the trace id, the span id and what
+the event is, so a resent request is counted as duplicates.  A span's
+conversation is ``gen_ai.conversation.id``, else ``session.id``, on the span,
+else on its nearest ancestor, else on any span of its trace in the request,
+else on the resource; else the trace id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from ... import _wire as wire
+from .._ingest._time import format_ts
+from ._messages import input_messages, output_messages
+from ._values import Attributes
+
+__all__ = ["Group", "Limits", "Mapped", "map_request"]
+
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+_LLM_KINDS = frozenset({"LLM", "EMBEDDING"})
+_TRACELOOP_STEPS = frozenset({"workflow", "task", "agent"})
+_CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id")
+_USER_KEYS = ("user.id", "enduser.id")
+_STATUS_ERROR = 2
+_MAX_METADATA_TEXT = 4096
+_ARGUMENTS_KEYS = ("gen_ai.tool.call.arguments", "input.value", "traceloop.entity.input")
+_RESULT_KEYS = ("gen_ai.tool.call.result", "output.value", "traceloop.entity.output")
+_OPERATION_KEYS = ("gen_ai.operation.name", "openinference.span.kind", "traceloop.span.kind")
+_PROMPT_KEYS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+    "llm.usage.prompt_tokens",
+)
+_COMPLETION_KEYS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+    "llm.usage.completion_tokens",
+)
+_CACHED_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+    "gen_ai.usage.cache_read_input_tokens",
+)
+_REASONING_KEYS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "llm.token_count.completion_details.reasoning",
+)
+_MODEL_KEYS = (
+    "gen_ai.response.model",
+    "gen_ai.request.model",
+    "llm.model_name",
+    "llm.response.model_name",
+    "llm.request.model_name",
+    "embedding.model_name",
+)
+_PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+
+
+@attrs.frozen
+class Limits:
+    """What the collector's limits ask of the events: the longest content kept."""
+
+    max_content_chars: int
+
+
+@attrs.frozen
+class Group:
+    """Events stored or rejected together: one span's, or one conversation's attributes.
+
+    ``span`` names the span (``trace_id/span_id``) for messages, ``None`` for
+    a conversation's own event; ``error`` refuses a span before validation.
+    """
+
+    span: str | None
+    events: list[dict[str, Any]]
+    error: str | None = None
+
+
+@attrs.frozen
+class Mapped:
+    """A request's spans as event groups; ``skipped`` spans carried no GenAI data."""
+
+    spans: int
+    skipped: int
+    groups: list[Group]
+
+
+@attrs.define
+class _Span:
+    span: Any
+    attributes: Attributes
+    resource: Attributes
+    category: str | None
+    trace: str = ""
+    conversation: str | None = None
+
+
+def _category(attributes: Attributes) -> str | None:
+    """``"llm"``, ``"tool"``, ``"step"`` or ``None`` (not a GenAI span)."""
+    operation = attributes.text("gen_ai.operation.name")
+    kind = (attributes.text("openinference.span.kind") or "").upper()
+    traceloop = attributes.text("traceloop.span.kind")
+    if operation in _LLM_OPERATIONS or kind in _LLM_KINDS:
+        return "llm"
+    if operation == "execute_tool" or kind == "TOOL" or traceloop == "tool":
+        return "tool"
+    if operation or kind or traceloop in _TRACELOOP_STEPS:
+        return "step"
+    if attributes.text("llm.request.type", "gen_ai.request.model", "llm.model_name"):
+        return "llm"
+    return None
+
+
+def map_request(request: Any, limits: Limits) -> Mapped:
+    """The event groups of an ``ExportTraceServiceRequest``."""
+    spans = list(_spans(request))
+    by_id = {(s.span.trace_id, s.span.span_id): s for s in spans}
+    kept = [s for s in spans if s.category is not None]
+    _assign_conversations(kept, by_id)
+    groups: list[Group] = []
+    firsts: dict[tuple[str, str], _Span] = {}
+    for item in kept:
+        error = _invalid(item.span)
+        where = f"{item.span.trace_id.hex()}/{item.span.span_id.hex()}"
+        if error is not None:
+            groups.append(Group(where, [], error))
+            continue
+        parent = _kept_parent(item, by_id)
+        groups.append(Group(where, _events(item, parent, limits)))
+        assert item.conversation is not None
+        key = (item.conversation, item.trace)
+        first = firsts.get(key)
+        if first is None or item.span.start_time_unix_nano < first.span.start_time_unix_nano:
+            firsts[key] = item
+    for (cid, _), first in firsts.items():
+        group = [s for s in kept if s.conversation == cid and s.trace == first.trace]
+        groups.append(Group(None, [_conversation(cid, first, group)]))
+    return Mapped(len(spans), len(spans) - len(kept), groups)
+
+
+def _spans(request: Any) -> Iterator[_Span]:
+    for resource_spans in request.resource_spans:
+        resource = Attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                attributes = Attributes(span.attributes)
+                yield _Span(span, attributes, resource, _category(attributes), span.trace_id.hex())
+
+
+def _own_conversation(item: _Span) -> str | None:
+    return item.attributes.text(*_CONVERSATION_KEYS)
+
+
+def _assign_conversations(kept: list[_Span], by_id: dict[tuple[bytes, bytes], _Span]) -> None:
+    by_trace: dict[str, str] = {}
+    for item in kept:
+        own = _own_conversation(item)
+        if own is not None:
+            by_trace.setdefault(item.trace, own)
+    for item in kept:
+        item.conversation = (
+            _inherited(item, by_id)
+            or by_trace.get(item.trace)
+            or item.resource.text(*_CONVERSATION_KEYS)
+            or item.trace
+        )
+
+
+def _ancestors(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> Iterator[_Span]:
+    """The span's ancestors held by the request, nearest first (a cycle ends the walk)."""
+    seen = {item.span.span_id}
+    parent_id = item.span.parent_span_id
+    while parent_id and parent_id not in seen:
+        seen.add(parent_id)
+        parent = by_id.get((item.span.trace_id, parent_id))
+        if parent is None:
+            return
+        yield parent
+        parent_id = parent.span.parent_span_id
+
+
+def _inherited(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> str | None:
+    own = _own_conversation(item)
+    if own is not None:
+        return own
+    for ancestor in _ancestors(item, by_id):
+        found = _own_conversation(ancestor)
+        if found is not None:
+            return found
+    return None
+
+
+def _kept_parent(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> str | None:
+    """The span id of the nearest ancestor kept; the parent itself when the request lacks it."""
+    parent_id: bytes = item.span.parent_span_id
+    for ancestor in _ancestors(item, by_id):
+        if ancestor.category is not None:
+            return str(ancestor.span.span_id.hex())
+        parent_id = ancestor.span.parent_span_id
+    return parent_id.hex() if parent_id else None
+
+
+def _invalid(span: Any) -> str | None:
+    if len(span.trace_id) != 16 or not any(span.trace_id):
+        return "traceId: expected 16 bytes, not all zero"
+    if len(span.span_id) != 8 or not any(span.span_id):
+        return "spanId: expected 8 bytes, not all zero"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return "parentSpanId: expected 8 bytes or none"
+    if not span.start_time_unix_nano:
+        return "startTimeUnixNano: required"
+    return None
+
+
+def _event_id(*parts: bytes | str) -> str:
+    digest = hashlib.blake2b(digest_size=16, person=b"agentsight-otlp")
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(4, "big") + data)
+    return digest.hexdigest()
+
+
+def _stamp(nanos: int) -> str:
+    return format_ts(nanos // 1000)
+
+
+def _base(kind: str, event_id: str, cid: str, seq: int, nanos: int) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": kind,
+        "conversation_id": cid,
+        "seq": min(seq, wire.MAX_INT),
+        "timestamp": _stamp(nanos),
+    }
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return None if text is None else text[:limit]
+
+
+def _timing(span: Any) -> tuple[int, float | None]:
+    """The span's end (its start when it has none) and its duration in ms."""
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if end < start:
+        return start, None
+    return end, round((end - start) / 1e6, 3)
+
+
+def _events(item: _Span, parent: str | None, limits: Limits) -> list[dict[str, Any]]:
+    if item.category == "llm":
+        return _llm_events(item, parent, limits)
+    return [_action(item, parent, limits)]
+
+
+def _llm_events(item: _Span, parent: str | None, limits: Limits) -> list[dict[str, Any]]:
+    span, attributes, cid = item.span, item.attributes, item.conversation
+    assert cid is not None
+    start = span.start_time_unix_nano
+    end, duration = _timing(span)
+    events = [(e.name, Attributes(e.attributes)) for e in span.events]
+    out: list[dict[str, Any]] = []
+    inputs = input_messages(attributes, events)
+    if inputs and inputs[-1][0] == "user" and inputs[-1][1]:
+        # Only a call whose input ends with the user's message answers it: the
+        # next calls of an agent loop end with tool results, and the history
+        # before that message was stored with the turns it belongs to.
+        position = str(len(inputs) - 1)
+        event_id = _event_id(span.trace_id, b"user", position, inputs[-1][1])
+        out.append(_message(event_id, cid, start, start, "end_user", inputs[-1][1], limits))
+    out.append(_token_usage(item, parent, end, duration))
+    for index, (_, text) in enumerate(output_messages(attributes, events)):
+        if text:
+            event_id = _event_id(span.trace_id, span.span_id, f"output{index}")
+            out.append(_message(event_id, cid, start + 2 + index, end, "agent", text, limits))
+    return out
+
+
+def _message(
+    event_id: str, cid: str, seq: int, nanos: int, sender: str, text: str, limits: Limits
+) -> dict[str, Any]:
+    return {
+        **_base("message", event_id, cid, seq, nanos),
+        "sender": sender,
+        "content": text[: limits.max_content_chars],
+        "metadata": {"source": "opentelemetry"},
+        "attachments": None,
+        "truncated": len(text) > limits.max_content_chars,
+    }
+
+
+def _token_usage(
+    item: _Span, parent: str | None, end: int, duration: float | None
+) -> dict[str, Any]:
+    span, a, cid = item.span, item.attributes, item.conversation
+    assert cid is not None
+    prompt = a.count(*_PROMPT_KEYS) or 0
+    completion = a.count(*_COMPLETION_KEYS) or 0
+    total = a.count("llm.token_count.total", "llm.usage.total_tokens", "gen_ai.usage.total_tokens")
+    cached = a.count(*_CACHED_KEYS) or 0
+    reasoning = a.count(*_REASONING_KEYS) or 0
+    counts = [min(n, wire.MAX_TOKENS) for n in (prompt, completion, total or prompt + completion)]
+    embedding = 0
+    if a.text("gen_ai.operation.name") == "embeddings" or (
+        (a.text("openinference.span.kind") or "").upper() == "EMBEDDING"
+    ):
+        embedding, counts[0], counts[1] = counts[0], 0, 0
+    model = a.text(*_MODEL_KEYS)
+    provider = a.text(*_PROVIDER_KEYS)
+    return {
+        **_base(
+            "token_usage",
+            _event_id(span.trace_id, span.span_id, b"usage"),
+            cid,
+            span.start_time_unix_nano + 1,
+            end,
+        ),
+        "prompt_tokens": counts[0],
+        "completion_tokens": counts[1],
+        "total_tokens": counts[2],
+        "embedding_tokens": embedding,
+        "model": _clip(model, wire.SHORT),
+        "provider": _clip(provider, wire.SHORT),
+        "cached_input_tokens": min(cached, counts[0], wire.MAX_TOKENS),
+        "reasoning_tokens": min(reasoning, counts[1], wire.MAX_TOKENS),
+        "started_at": _stamp(span.start_time_unix_nano),
+        "duration_ms": duration,
+        "step_id": span.span_id.hex(),
+        "parent_id": parent,
+    }
+
+
+def _action(item: _Span, parent: str | None, limits: Limits) -> dict[str, Any]:
+    span, a, cid = item.span, item.attributes, item.conversation
+    assert cid is not None
+    end, duration = _timing(span)
+    if item.category == "tool":
+        name = a.text("gen_ai.tool.name", "tool.name", "traceloop.entity.name")
+    else:
+        name = a.text("gen_ai.agent.name", "agent.name", "traceloop.entity.name")
+    response = a.text(*_RESULT_KEYS) or _structured_text(a, _RESULT_KEYS)
+    metadata = {
+        "trace_id": item.trace,
+        "span_name": span.name[:_MAX_METADATA_TEXT] or None,
+        "operation": a.text(*_OPERATION_KEYS),
+        "tool_call_id": a.text("gen_ai.tool.call.id", "tool_call.id"),
+        "arguments": _clip(
+            a.text(*_ARGUMENTS_KEYS) or _structured_text(a, _ARGUMENTS_KEYS), _MAX_METADATA_TEXT
+        ),
+    }
+    return {
+        **_base(
+            "action",
+            _event_id(span.trace_id, span.span_id, b"action"),
+            cid,
+            span.start_time_unix_nano,
+            end,
+        ),
+        "action_name": (name or span.name or item.category or "step")[: wire.SHORT],
+        "started_at": _stamp(span.start_time_unix_nano),
+        "ended_at": _stamp(end) if duration is not None else None,
+        "duration_ms": duration,
+        "tools_used": None,
+        "response": _clip(response, limits.max_content_chars),
+        "error_msg": _clip(_error(span, a), limits.max_content_chars),
+        "metadata": {k: v[:_MAX_METADATA_TEXT] for k, v in metadata.items() if v},
+        "step_id": span.span_id.hex(),
+        "parent_id": parent,
+    }
+
+
+def _structured_text(attributes: Attributes, keys: Sequence[str]) -> str | None:
+    """A structured value (an array, a map) of the first of *keys* holding one, as JSON."""
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, default=repr)
+    return None
+
+
+def _error(span: Any, attributes: Attributes) -> str | None:
+    """The span's error, when its status says it failed."""
+    if span.status.code != _STATUS_ERROR:
+        return None
+    if span.status.message:
+        return str(span.status.message)
+    for event in span.events:
+        if event.name == "exception":
+            found = Attributes(event.attributes).text("exception.message", "exception.type")
+            if found:
+                return found
+    return attributes.text("error.type") or "error"
+
+
+def _conversation(cid: str, first: _Span, spans: list[_Span]) -> dict[str, Any]:
+    """The conversation's attributes as one trace's spans give them."""
+    resource = first.resource
+    environment = resource.text("deployment.environment.name", "deployment.environment")
+    customer = next(
+        (found for s in spans if (found := s.attributes.text(*_USER_KEYS))), None
+    ) or resource.text(*_USER_KEYS)
+    service = resource.text("service.name")
+    start = first.span.start_time_unix_nano
+    return {
+        **_base(
+            "conversation",
+            _event_id(first.span.trace_id, b"conversation", cid),
+            cid,
+            start,
+            start,
+        ),
+        "customer_id": _clip(customer, wire.SHORT),
+        "customer_ip_address": None,
+        "device": None,
+        "source": "opentelemetry",
+        "language": None,
+        "name": None,
+        "environment": _environment(environment),
+        "metadata": {"service.name": service[:_MAX_METADATA_TEXT]} if service else None,
+        "is_used": True,
+    }
+
+
+def _environment(name: str | None) -> str:
+    """OpenTelemetry's free-form ``deployment.environment`` as production or development."""
+    if name is None:
+        return "production"
+    lowered = name.strip().lower()
+    if lowered in ("prod", "production", "live") or lowered.startswith("prod"):
+        return "production"
+    return "development"
