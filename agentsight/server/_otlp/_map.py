@@ -283,6 +283,7 @@ def _llm_events(item: _Span, parent: str | None, limits: Limits) -> list[dict[st
     start = span.start_time_unix_nano
     end, duration = _timing(span)
     events = [(e.name, Attributes(e.attributes)) for e in span.events]
+    step = span.span_id.hex()
     out: list[dict[str, Any]] = []
     inputs = input_messages(attributes, events)
     if inputs and inputs[-1][0] == "user" and inputs[-1][1]:
@@ -291,23 +292,31 @@ def _llm_events(item: _Span, parent: str | None, limits: Limits) -> list[dict[st
         # before that message was stored with the turns it belongs to.
         position = str(len(inputs) - 1)
         event_id = _event_id(span.trace_id, b"user", position, inputs[-1][1])
-        out.append(_message(event_id, cid, start, start, "end_user", inputs[-1][1], limits))
+        out.append(_message(event_id, cid, start, start, "end_user", inputs[-1][1], step, limits))
     out.append(_token_usage(item, parent, end, duration))
     for index, (_, text) in enumerate(output_messages(attributes, events)):
         if text:
             event_id = _event_id(span.trace_id, span.span_id, f"output{index}")
-            out.append(_message(event_id, cid, start + 2 + index, end, "agent", text, limits))
+            out.append(_message(event_id, cid, start + 2 + index, end, "agent", text, step, limits))
     return out
 
 
 def _message(
-    event_id: str, cid: str, seq: int, nanos: int, sender: str, text: str, limits: Limits
+    event_id: str,
+    cid: str,
+    seq: int,
+    nanos: int,
+    sender: str,
+    text: str,
+    step: str,
+    limits: Limits,
 ) -> dict[str, Any]:
+    """A message of the model call *step* (its span id, kept in the metadata)."""
     return {
         **_base("message", event_id, cid, seq, nanos),
         "sender": sender,
         "content": text[: limits.max_content_chars],
-        "metadata": {"source": "opentelemetry"},
+        "metadata": {"source": "opentelemetry", "step_id": step},
         "attachments": None,
         "truncated": len(text) > limits.max_content_chars,
     }
