@@ -178,6 +178,42 @@ def _admin_paths() -> dict[str, Any]:
     }
 
 
+def _traces(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """OTLP/HTTP: its messages are OpenTelemetry's protobuf ones (docs/opentelemetry.md)."""
+    otlp = "an OTLP ExportTrace{}, protobuf or OTLP/JSON (the request's Content-Type)"
+    status = {
+        "description": "A google.rpc.Status (code, message) in the request's encoding",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    return {
+        "post": {
+            "summary": "Store OpenTelemetry GenAI and OpenInference spans (OTLP/HTTP).",
+            "security": secured,
+            "requestBody": {
+                "required": True,
+                "description": otlp.format("ServiceRequest"),
+                "content": {
+                    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": otlp.format("ServiceResponse")
+                    + "; partialSuccess counts the spans rejected",
+                    "content": {
+                        "application/x-protobuf": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                        "application/json": {"schema": {"type": "object"}},
+                    },
+                },
+                **dict.fromkeys(("400", "401", "403", "408", "413", "415", "429", "503"), status),
+            },
+        }
+    }
+
+
 def _paths() -> dict[str, Any]:
     secured: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
     one = {"type": "object", "properties": {"conversation": _ref("Conversation")}}
@@ -193,6 +229,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("BatchAnswer")), **_BODY_ERRORS},
             }
         },
+        "/v1/traces": _traces(secured),
         "/v1/conversations": {
             "get": {
                 "summary": "List conversations, newest first, with filters and a cursor.",

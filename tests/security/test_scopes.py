@@ -41,6 +41,7 @@ EVERYONE = frozenset({"nobody", "ingest key", "read key", "admin key", "viewer",
 #: Who may call each route.  "nobody" is a caller without credentials.
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/batch"): frozenset({"ingest key", "admin key"}),
+    ("POST", "/v1/traces"): frozenset({"ingest key", "admin key"}),
     ("GET", "/v1/conversations"): READERS,
     ("GET", ONE): READERS,
     ("PATCH", ONE): MANAGERS,
@@ -74,6 +75,7 @@ def _bodies(allowed: bool) -> dict[tuple[str, str], Any]:
     cid = "ghost" if allowed else "victim"
     return {
         ("POST", "/v1/batch"): batch(message(f"{cid}-batch", 5, 5.0)),
+        ("POST", "/v1/traces"): _otlp_json(f"{cid}-traces"),
         ("PATCH", ONE): {"name": "stolen", "is_marked": True},
         ("POST", ONE + "/feedback"): {"sentiment": "negative"},
         ("PUT", "/v1/retention"): {"retention_days": None if allowed else 1},
@@ -81,6 +83,26 @@ def _bodies(allowed: bool) -> dict[tuple[str, str], Any]:
         ("PUT", "/v1/users/{user_id}/projects"): {"projects": ["A"] if allowed else ["A", "B"]},
         ("POST", "/v1/session"): {"email": VIEWER, "password": "correct horse battery staple"},
     }
+
+
+def _otlp_json(session_id: str) -> dict[str, Any]:
+    """An OTLP/JSON request: one model call of conversation *session_id*."""
+    attributes = {"gen_ai.operation.name": "chat", "session.id": session_id}
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "chat",
+        "startTimeUnixNano": "1796460072000000000",
+        "endTimeUnixNano": "1796460073000000000",
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+    }
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def _error(text: str) -> str:
+    """The message of a refusal: ``error``, or OTLP's Status ``message`` (/v1/traces)."""
+    document = json.loads(text)
+    return str(document.get("error") or document["message"])
 
 
 @attrs.define
@@ -139,7 +161,8 @@ async def _nothing_changed(world: World) -> None:
     assert projects["A"] is None
     users = {u.email: u.projects for u in await storage.list_users()}
     assert users[VIEWER] == ("A",)
-    assert "victim-batch" not in json.dumps(await world.collector.listing("A"))
+    listing = json.dumps(await world.collector.listing("A"))
+    assert "victim-batch" not in listing and "victim-traces" not in listing
     actions = [e["action"] for e in await storage.list_audit(None, 500)]
     assert actions.count("customer.erase") <= 2  # the allowed erasures of "nobody" only
     assert "conversation.delete" not in actions  # the allowed deletes found no "ghost"
@@ -168,10 +191,10 @@ async def test_every_route_for_every_scope_and_role(database_url: Path | str) ->
                     assert status not in (401, 403), where
                 elif name == "nobody":
                     assert status == 401, where
-                    assert "Authorization" in json.loads(text)["error"], where
+                    assert "Authorization" in _error(text), where
                 else:
                     assert status == 403, where
-                    error = json.loads(text)["error"]
+                    error = _error(text)
                     assert any(w in error for w in ("scope", "role", "API key")), where
         await _nothing_changed(world)
 

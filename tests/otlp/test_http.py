@@ -1,0 +1,243 @@
+"""POST /v1/traces by hand: OTLP/JSON, partial success, and every refusal in OTLP's form."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from agentsight.server import ServerOptions
+from agentsight.server._options import RateLimit
+from tests.server.access_helpers import add_key
+from tests.server.collector_helpers import Collector, run_collector
+
+pytestmark = pytest.mark.anyio
+
+TRACE = "5B8EFFF798038103D269B633813FC60C"  # upper case: OTLP/JSON's hex is case-insensitive
+START = 1_796_460_072_000_000_000  # 2026-12-05T08:41:12Z, in nanoseconds
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+JSON = {"Content-Type": "application/json"}
+
+
+def _value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    return {"stringValue": value}
+
+
+def _span(span_id: str, name: str, start: int = START, **attributes: Any) -> dict[str, Any]:
+    return {
+        "traceId": TRACE,
+        "spanId": span_id,
+        "name": name,
+        "kind": 3,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 250_000_000),
+        "attributes": [{"key": k, "value": _value(v)} for k, v in attributes.items()],
+        "status": {},
+    }
+
+
+def _request(*spans: dict[str, Any], **resource: Any) -> dict[str, Any]:
+    attributes = [{"key": k, "value": _value(v)} for k, v in resource.items()]
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": attributes},
+                "scopeSpans": [{"scope": {"name": "tests"}, "spans": list(spans)}],
+            }
+        ]
+    }
+
+
+def _openinference_llm(span_id: str = "eee19b7ec3c1b174", **more: Any) -> dict[str, Any]:
+    return _span(
+        span_id,
+        "ChatCompletion",
+        **{
+            "openinference.span.kind": "LLM",
+            "session.id": "sess-json",
+            "user.id": "u-1",
+            "llm.model_name": "gpt-4o-mini",
+            "llm.provider": "openai",
+            "llm.token_count.prompt": 12,
+            "llm.token_count.completion": 5,
+            "llm.token_count.total": 17,
+            "input.value": "Hi there",
+            "input.mime_type": "text/plain",
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.content": "Hello! How can I help?",
+            **more,
+        },
+    )
+
+
+async def _post(
+    collector: Collector,
+    body: bytes,
+    headers: dict[str, str],
+    key: str | None = "A",
+) -> tuple[int, dict[str, str], bytes]:
+    auth = {} if key is None else {"Authorization": f"Api-Key {collector.keys.get(key, key)}"}
+    async with collector.session.post(
+        "/v1/traces", data=body, headers={**auth, **headers}
+    ) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+async def test_an_otlp_json_body_gzipped_is_stored(collector: Collector) -> None:
+    """OTLP/JSON (hex ids, string int64s) with OpenInference's attributes, gzip, Api-Key."""
+    body = gzip.compress(json.dumps(_request(_openinference_llm())).encode())
+    status, headers, answer = await _post(collector, body, {**JSON, "Content-Encoding": "gzip"})
+    assert status == 200, answer
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(answer) == {}  # full success: no partial_success
+    detail = await collector.conversation("sess-json")
+    assert detail["conversation"]["customer_id"] == "u-1"
+    events = detail["events"]
+    assert [(e["sender"], e["content"]) for e in events if e["type"] == "message"] == [
+        ("end_user", "Hi there"),
+        ("agent", "Hello! How can I help?"),
+    ]
+    (usage,) = (e for e in events if e["type"] == "token_usage")
+    assert (usage["model"], usage["provider"]) == ("gpt-4o-mini", "openai")
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+        12,
+        5,
+        17,
+    )
+    assert (usage["step_id"], usage["parent_id"], usage["duration_ms"]) == (
+        "eee19b7ec3c1b174",
+        None,
+        250.0,
+    )
+    assert detail["conversation"]["cost"]["priced_calls"] == 1
+
+
+async def test_bad_spans_are_rejected_alone_with_a_partial_success(collector: Collector) -> None:
+    """A span with no start time, one with a conversation id too long: counted and named;
+    the good span is stored.  Protobuf answers in protobuf."""
+    good = _openinference_llm()
+    no_start = _openinference_llm("00000000000000a1")
+    no_start["startTimeUnixNano"] = "0"
+    too_long = _openinference_llm("00000000000000a2", **{"session.id": "s" * 300})
+    document = _request(good, no_start, too_long)
+    status, _, answer = await _post(collector, json.dumps(document).encode(), JSON)
+    assert status == 200, answer
+    partial = json.loads(answer)["partialSuccess"]
+    assert int(partial["rejectedSpans"]) == 2
+    assert "startTimeUnixNano: required" in partial["errorMessage"]
+    assert "conversation_id" in partial["errorMessage"]
+    assert "00000000000000a2" in partial["errorMessage"]
+    detail = await collector.conversation("sess-json")
+    assert [e["step_id"] for e in detail["events"] if e["type"] == "token_usage"] == [
+        "eee19b7ec3c1b174"
+    ]
+
+    message = ExportTraceServiceRequest()
+    message.ParseFromString(_protobuf(document))
+    status, headers, answer = await _post(collector, message.SerializeToString(), PROTOBUF)
+    assert status == 200 and headers["Content-Type"] == "application/x-protobuf"
+    response = ExportTraceServiceResponse()
+    response.ParseFromString(answer)
+    assert response.partial_success.rejected_spans == 2
+
+
+def _protobuf(document: dict[str, Any]) -> bytes:
+    """*document* (OTLP/JSON) as protobuf, with the same hex-to-bytes rule as the collector."""
+    from google.protobuf import json_format
+
+    copy = json.loads(json.dumps(document))
+    import base64
+
+    for rs in copy["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for name in ("traceId", "spanId"):
+                    span[name] = base64.b64encode(bytes.fromhex(span[name])).decode()
+    message = json_format.ParseDict(copy, ExportTraceServiceRequest())
+    return bytes(message.SerializeToString())
+
+
+def _status(headers: dict[str, str], body: bytes) -> tuple[int, str]:
+    if headers["Content-Type"] == "application/x-protobuf":
+        status = Status()
+        status.ParseFromString(body)
+        return status.code, status.message
+    document = json.loads(body)
+    return document["code"], document["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected", "words"),
+    [
+        (b"\xff\xff\xff\xff", PROTOBUF, 400, "protobuf"),
+        (b"[]", JSON, 400, "JSON object"),
+        (b"{not json", JSON, 400, "not valid JSON"),
+        (b'{"resourceSpans": "no"}', JSON, 400, "OTLP/JSON"),
+        (
+            json.dumps(_request({**_span("a1", "x"), "traceId": "zz"})).encode(),
+            JSON,
+            400,
+            "traceId",
+        ),
+        (b"{}", {"Content-Type": "text/plain"}, 415, "Content-Type"),
+        (b"{}", {**JSON, "Content-Encoding": "br"}, 415, "Content-Encoding"),
+        (gzip.compress(b"{}")[:-6], {**JSON, "Content-Encoding": "gzip"}, 400, "gzip"),
+    ],
+)
+async def test_bad_bodies_are_refused_with_an_otlp_status(
+    collector: Collector, body: bytes, headers: dict[str, str], expected: int, words: str
+) -> None:
+    """Each refusal: the right HTTP status, a google.rpc.Status in the request's encoding."""
+    status, answer_headers, answer = await _post(collector, body, headers)
+    assert status == expected, answer
+    code, message = _status(answer_headers, answer)
+    assert words in message and code != 0
+    assert (await collector.listing())["conversations"] == []
+
+
+async def test_keys_are_checked_as_for_batches(collector: Collector) -> None:
+    """No key: 401 with a challenge; a read key: 403; both as a Status in protobuf."""
+    body = _protobuf(_request(_openinference_llm()))
+    status, headers, answer = await _post(collector, body, PROTOBUF, key=None)
+    assert status == 401 and "WWW-Authenticate" in headers
+    assert "Authorization" in _status(headers, answer)[1]
+    reader = await add_key(collector.storage, "A", "read")
+    status, headers, answer = await _post(collector, body, PROTOBUF, key=reader)
+    assert status == 403, answer
+    assert "scope" in _status(headers, answer)[1]
+    status, _, answer = await _post(collector, body, PROTOBUF, key="B")
+    assert status == 200, answer
+    assert (await collector.listing("A"))["conversations"] == []
+    assert [c["conversation_id"] for c in (await collector.listing("B"))["conversations"]] == [
+        "sess-json"
+    ]
+
+
+async def test_size_span_count_and_rate_limits_apply(database_url: Path | str) -> None:
+    """413 past the body limit and past max_events spans; 429 with Retry-After past the rate."""
+    options = ServerOptions(max_body_bytes=4096, max_events=2, rate_limit=RateLimit(0.01, burst=2))
+    async with run_collector(database_url, options) as collector:
+        spans = [_openinference_llm(f"00000000000000b{i}") for i in range(3)]
+        status, headers, answer = await _post(
+            collector, json.dumps(_request(*spans)).encode(), JSON
+        )
+        assert status == 413, answer
+        assert "more than 2" in _status(headers, answer)[1]
+        status, headers, answer = await _post(collector, b"{" + b" " * 5000 + b"}", JSON)
+        assert status == 413, answer
+        status, headers, answer = await _post(collector, _protobuf(_request()), PROTOBUF)
+        assert status == 429, answer
+        assert int(headers["Retry-After"]) > 0
+        assert _status(headers, answer)[0] == 8  # RESOURCE_EXHAUSTED
