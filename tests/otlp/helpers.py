@@ -62,7 +62,7 @@ async def export(
     try:
         return await anyio.to_thread.run_sync(exporter.export, spans)
     finally:
-        exporter.shutdown()
+        exporter.shutdown()  # type: ignore[no-untyped-call]
 
 
 def _messages(*items: tuple[str, str]) -> str:
@@ -72,7 +72,7 @@ def _messages(*items: tuple[str, str]) -> str:
 
 
 def _chat(tracer: Tracer, prompt: int, completion: int, inputs: str, outputs: str) -> None:
-    attributes = {
+    attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-4o-mini",
