@@ -95,7 +95,7 @@ def otel_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
     monkeypatch.setattr(_OpenTelemetrySemanticConventionStability, "_initialized", False)
     recorder = Recorder(**{"service.name": "shop-bot", "deployment.environment.name": "prod"})
-    instrumentor = OpenAIInstrumentor()
+    instrumentor = OpenAIInstrumentor()  # type: ignore[no-untyped-call]
     instrumentor.instrument(tracer_provider=recorder.provider)
     try:
         yield recorder
@@ -141,7 +141,7 @@ async def test_openinference_openai_instrumentation(collector: Collector) -> Non
     from openinference.instrumentation.openai import OpenAIInstrumentor
 
     recorder = Recorder(**{"service.name": "shop-bot"})
-    instrumentor = OpenAIInstrumentor()  # type: ignore[no-untyped-call]
+    instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=recorder.provider)
     tracer = recorder.tracer()
 
