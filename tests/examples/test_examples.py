@@ -189,6 +189,45 @@ def test_aiogram_bot(collector: CollectorProcess) -> None:
     ]
 
 
+def test_otlp_sdk(collector: CollectorProcess) -> None:
+    """The OpenTelemetry SDK's spans become two conversations with their steps and cost."""
+    out = run(collector, "otlp_sdk.py")
+    assert "exported: spans=6 failed=0" in out, out
+    detail = collector.conversation("otlp-chat-1")
+    conv = detail["conversation"]
+    assert (conv["source"], conv["customer_id"], conv["environment"]) == (
+        "opentelemetry",
+        "cust-501",
+        "development",
+    )
+    assert transcript(detail) == [
+        ("end_user", "Where is my order 1234?"),
+        ("action", "order_lookup"),
+        ("agent", "It left our warehouse today."),
+        ("action", "shop-assistant"),
+    ]
+    (usage,) = (e for e in detail["events"] if e["type"] == "token_usage")
+    assert (usage["model"], usage["prompt_tokens"]) == ("gpt-4o-mini-2024-07-18", 420)
+    assert conv["cost"]["priced_calls"] == 1 and conv["cost"]["usd"] > 0
+
+
+def test_otlp_openai(collector: CollectorProcess) -> None:
+    """The instrumented openai client, against the stand-in: one conversation per question."""
+    out = run(collector, "otlp_openai.py", "--demo")
+    assert "exported to" in out, out
+    detail = collector.conversation("otlp-openai-2")
+    assert transcript(detail)[:2] == [
+        ("end_user", "Do you ship to Norway?"),
+        ("agent", "About 'Do you ship to Norway?': yes."),
+    ]
+    (usage,) = (e for e in detail["events"] if e["type"] == "token_usage")
+    assert (usage["model"], usage["provider"], usage["total_tokens"]) == (
+        "gpt-4o-mini-2024-07-18",
+        "openai",
+        40,
+    )
+
+
 def test_readme_lists_every_example_with_its_command() -> None:
     """examples/README.md gives one command for each example script."""
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")

@@ -151,7 +151,9 @@ def map_request(request: Any, limits: Limits) -> Mapped:
             groups.append(Group(where, [], error))
             continue
         parent = _kept_parent(item, by_id)
-        groups.append(Group(where, _events(item, parent, limits)))
+        turn = next((a for a in _ancestors(item, by_id) if a.category == "step"), None)
+        turn_start = None if turn is None else turn.span.start_time_unix_nano or None
+        groups.append(Group(where, _events(item, parent, turn_start, limits)))
         assert item.conversation is not None
         key = (item.conversation, item.trace)
         first = firsts.get(key)
@@ -271,13 +273,19 @@ def _timing(span: Any) -> tuple[int, float | None]:
     return end, round((end - start) / 1e6, 3)
 
 
-def _events(item: _Span, parent: str | None, limits: Limits) -> list[dict[str, Any]]:
+def _events(
+    item: _Span, parent: str | None, turn_start: int | None, limits: Limits
+) -> list[dict[str, Any]]:
     if item.category == "llm":
-        return _llm_events(item, parent, limits)
+        return _llm_events(item, parent, turn_start, limits)
     return [_action(item, parent, limits)]
 
 
-def _llm_events(item: _Span, parent: str | None, limits: Limits) -> list[dict[str, Any]]:
+def _llm_events(
+    item: _Span, parent: str | None, turn_start: int | None, limits: Limits
+) -> list[dict[str, Any]]:
+    """The call's token usage and messages; the user's message dated *turn_start*, the start
+    of the enclosing agent or chain step (the turn began when the user asked)."""
     span, attributes, cid = item.span, item.attributes, item.conversation
     assert cid is not None
     start = span.start_time_unix_nano
@@ -292,7 +300,8 @@ def _llm_events(item: _Span, parent: str | None, limits: Limits) -> list[dict[st
         # before that message was stored with the turns it belongs to.
         position = str(len(inputs) - 1)
         event_id = _event_id(span.trace_id, b"user", position, inputs[-1][1])
-        out.append(_message(event_id, cid, start, start, "end_user", inputs[-1][1], step, limits))
+        asked = turn_start or start
+        out.append(_message(event_id, cid, asked, asked, "end_user", inputs[-1][1], step, limits))
     out.append(_token_usage(item, parent, end, duration))
     for index, (_, text) in enumerate(output_messages(attributes, events)):
         if text:
