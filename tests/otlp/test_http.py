@@ -241,3 +241,69 @@ async def test_size_span_count_and_rate_limits_apply(database_url: Path | str) -
         assert status == 429, answer
         assert int(headers["Retry-After"]) > 0
         assert _status(headers, answer)[0] == 8  # RESOURCE_EXHAUSTED
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, written by hand (what no well-behaved client sends)."""
+    size, out = len(payload), bytearray()
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes([number << 3 | 2]) + bytes(out) + payload
+
+
+def _deep_protobuf(depth: int) -> bytes:
+    value = _field(1, b"x")  # AnyValue.string_value
+    for _ in range(depth):
+        value = _field(5, _field(1, value))  # AnyValue.array_value.values[0]
+    attribute = _field(1, b"gen_ai.input.messages") + _field(2, value)
+    span = _field(1, b"\x01" * 16) + _field(2, b"\x02" * 8) + _field(9, attribute)
+    return _field(1, _field(2, _field(2, span)))
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (_deep_protobuf(500), PROTOBUF),
+        (b'{"resourceSpans": [' * 5000 + b"]}" * 5000, JSON),
+        (json.dumps(_request(_span("a1", "x"))).replace('"a1"', '"a"').encode(), JSON),
+        (
+            json.dumps(_request({**_span("a1", "x"), "startTimeUnixNano": "soon"})).encode(),
+            JSON,
+        ),
+    ],
+    ids=["deep-protobuf", "deep-json", "odd-hex", "time-not-a-number"],
+)
+async def test_hostile_bodies_get_a_400(
+    collector: Collector, body: bytes, headers: dict[str, str]
+) -> None:
+    """Nesting past protobuf's limit, JSON nested thousands deep, half a hex byte, a time
+    that is no number: a 400 naming the body, never a 500."""
+    status, answer_headers, answer = await _post(collector, body, headers)
+    assert status == 400, answer
+    assert "body" in _status(answer_headers, answer)[1] or "spanId" in answer.decode()
+
+
+async def test_long_content_is_cut_and_flagged(collector: Collector) -> None:
+    """A model answer past max_content_chars is stored cut, with ``truncated``; odd attribute
+    values (a huge id, a list where text was expected) do not refuse the span."""
+    answer = "y" * (1024 * 1024 + 10)
+    span = _openinference_llm(
+        **{"llm.output_messages.0.message.content": answer, "llm.token_count.prompt": 10**12}
+    )
+    span["attributes"].append(
+        {"key": "llm.model_name", "value": {"arrayValue": {"values": [{"intValue": "1"}]}}}
+    )
+    status, _, body = await _post(
+        collector,
+        gzip.compress(json.dumps(_request(span)).encode()),
+        {**JSON, "Content-Encoding": "gzip"},
+    )
+    assert status == 200, body
+    events = (await collector.conversation("sess-json"))["events"]
+    (reply,) = (e for e in events if e["type"] == "message" and e["sender"] == "agent")
+    assert reply["truncated"] and len(reply["content"]) == 1024 * 1024
+    (usage,) = (e for e in events if e["type"] == "token_usage")
+    assert usage["prompt_tokens"] == 10**9  # the wire schema's largest count
