@@ -290,9 +290,11 @@ async def test_long_content_is_cut_and_flagged(collector: Collector) -> None:
     """A model answer past max_content_chars is stored cut, with ``truncated``; odd attribute
     values (a huge id, a list where text was expected) do not refuse the span."""
     answer = "y" * (1024 * 1024 + 10)
-    span = _openinference_llm(
-        **{"llm.output_messages.0.message.content": answer, "llm.token_count.prompt": 10**12}
-    )
+    more: dict[str, Any] = {
+        "llm.output_messages.0.message.content": answer,
+        "llm.token_count.prompt": 10**12,
+    }
+    span = _openinference_llm(**more)
     span["attributes"].append(
         {"key": "llm.model_name", "value": {"arrayValue": {"values": [{"intValue": "1"}]}}}
     )
