@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -19,80 +18,15 @@ from agentsight.server._options import RateLimit
 from tests.server.access_helpers import add_key
 from tests.server.collector_helpers import Collector, run_collector
 
+from .otlp_json import JSON, PROTOBUF
+from .otlp_json import openinference_llm as _openinference_llm
+from .otlp_json import post as _post
+from .otlp_json import protobuf as _protobuf
+from .otlp_json import request as _request
+from .otlp_json import span as _span
+from .otlp_json import status as _status
+
 pytestmark = pytest.mark.anyio
-
-TRACE = "5B8EFFF798038103D269B633813FC60C"  # upper case: OTLP/JSON's hex is case-insensitive
-START = 1_796_460_072_000_000_000  # 2026-12-05T08:41:12Z, in nanoseconds
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
-JSON = {"Content-Type": "application/json"}
-
-
-def _value(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    return {"stringValue": value}
-
-
-def _span(span_id: str, name: str, start: int = START, **attributes: Any) -> dict[str, Any]:
-    return {
-        "traceId": TRACE,
-        "spanId": span_id,
-        "name": name,
-        "kind": 3,
-        "startTimeUnixNano": str(start),
-        "endTimeUnixNano": str(start + 250_000_000),
-        "attributes": [{"key": k, "value": _value(v)} for k, v in attributes.items()],
-        "status": {},
-    }
-
-
-def _request(*spans: dict[str, Any], **resource: Any) -> dict[str, Any]:
-    attributes = [{"key": k, "value": _value(v)} for k, v in resource.items()]
-    return {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": attributes},
-                "scopeSpans": [{"scope": {"name": "tests"}, "spans": list(spans)}],
-            }
-        ]
-    }
-
-
-def _openinference_llm(span_id: str = "eee19b7ec3c1b174", **more: Any) -> dict[str, Any]:
-    return _span(
-        span_id,
-        "ChatCompletion",
-        **{
-            "openinference.span.kind": "LLM",
-            "session.id": "sess-json",
-            "user.id": "u-1",
-            "llm.model_name": "gpt-4o-mini",
-            "llm.provider": "openai",
-            "llm.token_count.prompt": 12,
-            "llm.token_count.completion": 5,
-            "llm.token_count.total": 17,
-            "input.value": "Hi there",
-            "input.mime_type": "text/plain",
-            "llm.output_messages.0.message.role": "assistant",
-            "llm.output_messages.0.message.content": "Hello! How can I help?",
-            **more,
-        },
-    )
-
-
-async def _post(
-    collector: Collector,
-    body: bytes,
-    headers: dict[str, str],
-    key: str | None = "A",
-) -> tuple[int, dict[str, str], bytes]:
-    auth = {} if key is None else {"Authorization": f"Api-Key {collector.keys.get(key, key)}"}
-    async with collector.session.post(
-        "/v1/traces", data=body, headers={**auth, **headers}
-    ) as response:
-        return response.status, dict(response.headers), await response.read()
 
 
 async def test_an_otlp_json_body_gzipped_is_stored(collector: Collector) -> None:
@@ -151,31 +85,6 @@ async def test_bad_spans_are_rejected_alone_with_a_partial_success(collector: Co
     response = ExportTraceServiceResponse()
     response.ParseFromString(answer)
     assert response.partial_success.rejected_spans == 2
-
-
-def _protobuf(document: dict[str, Any]) -> bytes:
-    """*document* (OTLP/JSON) as protobuf, with the same hex-to-bytes rule as the collector."""
-    from google.protobuf import json_format
-
-    copy = json.loads(json.dumps(document))
-    import base64
-
-    for rs in copy["resourceSpans"]:
-        for ss in rs["scopeSpans"]:
-            for span in ss["spans"]:
-                for name in ("traceId", "spanId"):
-                    span[name] = base64.b64encode(bytes.fromhex(span[name])).decode()
-    message = json_format.ParseDict(copy, ExportTraceServiceRequest())
-    return bytes(message.SerializeToString())
-
-
-def _status(headers: dict[str, str], body: bytes) -> tuple[int, str]:
-    if headers["Content-Type"] == "application/x-protobuf":
-        status = Status()
-        status.ParseFromString(body)
-        return status.code, status.message
-    document = json.loads(body)
-    return document["code"], document["message"]
 
 
 @pytest.mark.parametrize(
