@@ -27,7 +27,7 @@ def value(item: Any) -> dict[str, Any]:
     return {"stringValue": item}
 
 
-def span(span_id: str, name: str, start: int = START, **attributes: Any) -> dict[str, Any]:
+def span(span_id: str, name: str, *, start: int = START, **attributes: Any) -> dict[str, Any]:
     """A span of trace ``TRACE`` lasting 250 ms."""
     return {
         "traceId": TRACE,
