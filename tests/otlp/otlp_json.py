@@ -27,15 +27,15 @@ def value(item: Any) -> dict[str, Any]:
     return {"stringValue": item}
 
 
-def span(span_id: str, name: str, *, start: int = START, **attributes: Any) -> dict[str, Any]:
+def span(span_id: str, name: str, **attributes: Any) -> dict[str, Any]:
     """A span of trace ``TRACE`` lasting 250 ms."""
     return {
         "traceId": TRACE,
         "spanId": span_id,
         "name": name,
         "kind": 3,
-        "startTimeUnixNano": str(start),
-        "endTimeUnixNano": str(start + 250_000_000),
+        "startTimeUnixNano": str(START),
+        "endTimeUnixNano": str(START + 250_000_000),
         "attributes": [{"key": k, "value": value(v)} for k, v in attributes.items()],
         "status": {},
     }
