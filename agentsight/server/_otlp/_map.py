@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -116,7 +116,8 @@ class _Span:
     attributes: Attributes
     resource: Attributes
     category: str | None
-    trace: str = ""
+    trace: str
+    own: str | None  # the conversation the span names itself
     conversation: str | None = None
 
 
@@ -141,27 +142,37 @@ def map_request(request: Any, limits: Limits) -> Mapped:
     spans = list(_spans(request))
     by_id = {(s.span.trace_id, s.span.span_id): s for s in spans}
     kept = [s for s in spans if s.category is not None]
-    _assign_conversations(kept, by_id)
-    groups: list[Group] = []
-    firsts: dict[tuple[str, str], _Span] = {}
+    # Each walk up the tree stops at the first span already walked through, so
+    # a request costs time in proportion to its spans, however deep the tree.
+    walks: dict[str, dict[int, Any]] = {"conversation": {}, "turn": {}, "parent": {}}
+    by_trace: dict[str, str] = {}
     for item in kept:
+        if item.own is not None:
+            by_trace.setdefault(item.trace, item.own)
+    groups: list[Group] = []
+    conversations: dict[tuple[str, str], list[_Span]] = {}
+    for item in kept:
+        named = _nearest(item, by_id, lambda a: a.own is not None, walks["conversation"])
+        item.conversation = (
+            item.own
+            or (named.own if named is not None else None)
+            or by_trace.get(item.trace)
+            or item.resource.text(*_CONVERSATION_KEYS)
+            or item.trace
+        )
         error = _invalid(item.span)
         where = f"{item.span.trace_id.hex()}/{item.span.span_id.hex()}"
         if error is not None:
             groups.append(Group(where, [], error))
             continue
-        parent = _kept_parent(item, by_id)
-        turn = next((a for a in _ancestors(item, by_id) if a.category == "step"), None)
+        parent = _kept_parent(item, by_id, walks["parent"])
+        turn = _nearest(item, by_id, lambda a: a.category == "step", walks["turn"])
         turn_start = None if turn is None else turn.span.start_time_unix_nano or None
         groups.append(Group(where, _events(item, parent, turn_start, limits)))
-        assert item.conversation is not None
-        key = (item.conversation, item.trace)
-        first = firsts.get(key)
-        if first is None or item.span.start_time_unix_nano < first.span.start_time_unix_nano:
-            firsts[key] = item
-    for (cid, _), first in firsts.items():
-        group = [s for s in kept if s.conversation == cid and s.trace == first.trace]
-        groups.append(Group(None, [_conversation(cid, first, group)]))
+        conversations.setdefault((item.conversation, item.trace), []).append(item)
+    for (cid, _), members in conversations.items():
+        first = min(members, key=lambda s: s.span.start_time_unix_nano)
+        groups.append(Group(None, [_conversation(cid, first, members)]))
     return Mapped(len(spans), len(spans) - len(kept), groups)
 
 
@@ -171,26 +182,14 @@ def _spans(request: Any) -> Iterator[_Span]:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 attributes = Attributes(span.attributes)
-                yield _Span(span, attributes, resource, _category(attributes), span.trace_id.hex())
-
-
-def _own_conversation(item: _Span) -> str | None:
-    return item.attributes.text(*_CONVERSATION_KEYS)
-
-
-def _assign_conversations(kept: list[_Span], by_id: dict[tuple[bytes, bytes], _Span]) -> None:
-    by_trace: dict[str, str] = {}
-    for item in kept:
-        own = _own_conversation(item)
-        if own is not None:
-            by_trace.setdefault(item.trace, own)
-    for item in kept:
-        item.conversation = (
-            _inherited(item, by_id)
-            or by_trace.get(item.trace)
-            or item.resource.text(*_CONVERSATION_KEYS)
-            or item.trace
-        )
+                yield _Span(
+                    span,
+                    attributes,
+                    resource,
+                    _category(attributes),
+                    span.trace_id.hex(),
+                    attributes.text(*_CONVERSATION_KEYS),
+                )
 
 
 def _ancestors(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> Iterator[_Span]:
@@ -206,25 +205,48 @@ def _ancestors(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> Iterator
         parent_id = parent.span.parent_span_id
 
 
-def _inherited(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> str | None:
-    own = _own_conversation(item)
-    if own is not None:
-        return own
+def _nearest(
+    item: _Span,
+    by_id: dict[tuple[bytes, bytes], _Span],
+    wanted: Callable[[_Span], bool],
+    memo: dict[int, Any],
+) -> _Span | None:
+    """The nearest ancestor of *item* that is *wanted*; *memo* keeps, for the spans walked
+    through, their own answer (the same: none of them is wanted)."""
+    path, found = [], None
     for ancestor in _ancestors(item, by_id):
-        found = _own_conversation(ancestor)
-        if found is not None:
-            return found
-    return None
+        if wanted(ancestor):
+            found = ancestor
+            break
+        if id(ancestor) in memo:
+            found = memo[id(ancestor)]
+            break
+        path.append(ancestor)
+    for walked in path:
+        memo[id(walked)] = found
+    return found
 
 
-def _kept_parent(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> str | None:
+def _kept_parent(
+    item: _Span, by_id: dict[tuple[bytes, bytes], _Span], memo: dict[int, Any]
+) -> str | None:
     """The span id of the nearest ancestor kept; the parent itself when the request lacks it."""
-    parent_id: bytes = item.span.parent_span_id
+    path, parent_id = [], item.span.parent_span_id
+    found: str | None = None
     for ancestor in _ancestors(item, by_id):
         if ancestor.category is not None:
-            return str(ancestor.span.span_id.hex())
+            found = str(ancestor.span.span_id.hex())
+            break
+        if id(ancestor) in memo:
+            found = memo[id(ancestor)]
+            break
+        path.append(ancestor)
         parent_id = ancestor.span.parent_span_id
-    return parent_id.hex() if parent_id else None
+    else:
+        found = parent_id.hex() if parent_id else None
+    for walked in path:
+        memo[id(walked)] = found
+    return found
 
 
 def _invalid(span: Any) -> str | None:
