@@ -18,8 +18,15 @@ __all__ = ["main"]
 _NEEDS = ("aiohttp", "genai_prices", "geoip2fast", "msgspec", "opentelemetry.proto")
 
 
+def _missing(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is None
+    except ImportError:  # a dotted name whose parent package is missing, or hidden
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
+    missing = [name for name in _NEEDS if _missing(name)]
     if missing:
         sys.exit(
             "agentsight: the collector's commands need the server extra: "

@@ -218,3 +218,24 @@ async def test_long_content_is_cut_and_flagged(collector: Collector) -> None:
     assert reply["truncated"] and len(reply["content"]) == 1024 * 1024
     (usage,) = (e for e in events if e["type"] == "token_usage")
     assert usage["prompt_tokens"] == 10**9  # the wire schema's largest count
+
+
+async def test_a_deep_chain_of_spans_keeps_its_tree(collector: Collector) -> None:
+    """3,000 model calls each the child of the previous (under skipped HTTP spans every
+    other level): every step hangs from the previous call, all in one conversation."""
+    spans = []
+    for i in range(1, 6001):
+        attributes = {"http.method": "GET"} if i % 2 == 0 else {"gen_ai.operation.name": "chat"}
+        item = _span(f"{i:016x}", "step", **attributes)
+        if i > 1:
+            item["parentSpanId"] = f"{i - 1:016x}"
+        spans.append(item)
+    spans[0]["attributes"].append({"key": "session.id", "value": {"stringValue": "deep"}})
+    body = gzip.compress(json.dumps(_request(*spans)).encode())
+    status, _, answer = await _post(collector, body, {**JSON, "Content-Encoding": "gzip"})
+    assert status == 200 and json.loads(answer) == {}, answer
+    events = (await collector.conversation("deep"))["events"]
+    calls = {e["step_id"]: e["parent_id"] for e in events if e["type"] == "token_usage"}
+    assert len(calls) == 3000
+    assert calls[f"{1:016x}"] is None
+    assert all(calls[f"{i:016x}"] == f"{i - 2:016x}" for i in range(3, 6001, 2))

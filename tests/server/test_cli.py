@@ -191,3 +191,16 @@ async def test_without_the_server_extra_the_command_names_it() -> None:
     assert "pip install 'agentsight[server]'" in message
     assert "missing: aiohttp" in message
     assert "Traceback" not in message
+
+
+async def test_without_opentelemetry_proto_the_command_names_the_extra() -> None:
+    """The OTLP intake's decoder is part of the server extra: missing, it is named too."""
+    hide = (
+        "import sys; sys.modules['opentelemetry'] = None;"
+        " from agentsight._cli import main; main([])"
+    )
+    result = await anyio.run_process([sys.executable, "-c", hide], check=False)
+    assert result.returncode == 1
+    message = result.stderr.decode()
+    assert "missing: opentelemetry.proto" in message
+    assert "Traceback" not in message

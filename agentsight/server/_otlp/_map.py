@@ -322,8 +322,10 @@ def _llm_events(
         # before that message was stored with the turns it belongs to.
         position = str(len(inputs) - 1)
         event_id = _event_id(span.trace_id, b"user", position, inputs[-1][1])
-        asked = turn_start or start
-        out.append(_message(event_id, cid, asked, asked, "end_user", inputs[-1][1], step, limits))
+        asked = turn_start or start  # seq + 1: after the conversation's event of the same time
+        out.append(
+            _message(event_id, cid, asked + 1, asked, "end_user", inputs[-1][1], step, limits)
+        )
     out.append(_token_usage(item, parent, end, duration))
     for index, (_, text) in enumerate(output_messages(attributes, events)):
         if text:
