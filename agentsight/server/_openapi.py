@@ -516,8 +516,8 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "Bearer ags_... (or Api-Key ags_...).  A key's scope says"
-                    " what it may do: ingest (POST /v1/batch only), read (the GET routes),"
-                    " admin (everything in its project).",
+                    " what it may do: ingest (POST /v1/batch and /v1/traces only), read (the"
+                    " GET routes), admin (everything in its project).",
                 },
                 "session": {
                     "type": "apiKey",
