@@ -1,8 +1,9 @@
 """OpenTelemetry in: OTLP/HTTP trace requests mapped onto AgentSight's events.
 
 ``_codec`` reads requests and writes answers (protobuf or JSON),
-``_map`` turns GenAI and OpenInference spans into wire-schema events,
-``_messages`` finds a model call's messages, ``_values`` reads attributes.
+``_tree`` says what each span is and finds its ancestors, ``_map`` turns
+GenAI and OpenInference spans into wire-schema events, ``_messages`` finds
+a model call's messages, ``_values`` reads attributes.
 The view (``_views/_otlp.py``) validates, prices and stores the events as
 ``/v1/batch`` does.
 """

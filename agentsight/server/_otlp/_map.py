@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -35,14 +35,12 @@ import attrs
 from ... import _wire as wire
 from .._ingest._time import format_ts
 from ._messages import input_messages, output_messages
+from ._tree import CONVERSATION_KEYS, Span, ancestor, kept_parent
+from ._tree import spans as span_tree
 from ._values import Attributes
 
 __all__ = ["Group", "Limits", "Mapped", "map_request"]
 
-_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
-_LLM_KINDS = frozenset({"LLM", "EMBEDDING"})
-_TRACELOOP_STEPS = frozenset({"workflow", "task", "agent"})
-_CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id")
 _USER_KEYS = ("user.id", "enduser.id")
 _STATUS_ERROR = 2
 _MAX_METADATA_TEXT = 4096
@@ -110,54 +108,25 @@ class Mapped:
     groups: list[Group]
 
 
-@attrs.define
-class _Span:
-    span: Any
-    attributes: Attributes
-    resource: Attributes
-    category: str | None
-    trace: str
-    own: str | None  # the conversation the span names itself
-    conversation: str | None = None
-
-
-def _category(attributes: Attributes) -> str | None:
-    """``"llm"``, ``"tool"``, ``"step"`` or ``None`` (not a GenAI span)."""
-    operation = attributes.text("gen_ai.operation.name")
-    kind = (attributes.text("openinference.span.kind") or "").upper()
-    traceloop = attributes.text("traceloop.span.kind")
-    if operation in _LLM_OPERATIONS or kind in _LLM_KINDS:
-        return "llm"
-    if operation == "execute_tool" or kind == "TOOL" or traceloop == "tool":
-        return "tool"
-    if operation or kind or traceloop in _TRACELOOP_STEPS:
-        return "step"
-    if attributes.text("llm.request.type", "gen_ai.request.model", "llm.model_name"):
-        return "llm"
-    return None
-
-
 def map_request(request: Any, limits: Limits) -> Mapped:
     """The event groups of an ``ExportTraceServiceRequest``."""
-    spans = list(_spans(request))
+    spans = list(span_tree(request))
     by_id = {(s.span.trace_id, s.span.span_id): s for s in spans}
     kept = [s for s in spans if s.category is not None]
-    # Each walk up the tree stops at the first span already walked through, so
-    # a request costs time in proportion to its spans, however deep the tree.
     walks: dict[str, dict[int, Any]] = {"conversation": {}, "turn": {}, "parent": {}}
     by_trace: dict[str, str] = {}
     for item in kept:
         if item.own is not None:
             by_trace.setdefault(item.trace, item.own)
     groups: list[Group] = []
-    conversations: dict[tuple[str, str], list[_Span]] = {}
+    conversations: dict[tuple[str, str], list[Span]] = {}
     for item in kept:
-        named = _nearest(item, by_id, lambda a: a.own is not None, walks["conversation"])
+        named = ancestor(item, by_id, lambda a: a.own is not None, walks["conversation"])
         item.conversation = (
             item.own
             or (named.own if named is not None else None)
             or by_trace.get(item.trace)
-            or item.resource.text(*_CONVERSATION_KEYS)
+            or item.resource.text(*CONVERSATION_KEYS)
             or item.trace
         )
         error = _invalid(item.span)
@@ -165,8 +134,8 @@ def map_request(request: Any, limits: Limits) -> Mapped:
         if error is not None:
             groups.append(Group(where, [], error))
             continue
-        parent = _kept_parent(item, by_id, walks["parent"])
-        turn = _nearest(item, by_id, lambda a: a.category == "step", walks["turn"])
+        parent = kept_parent(item, by_id, walks["parent"])
+        turn = ancestor(item, by_id, lambda a: a.category == "step", walks["turn"])
         turn_start = None if turn is None else turn.span.start_time_unix_nano or None
         groups.append(Group(where, _events(item, parent, turn_start, limits)))
         conversations.setdefault((item.conversation, item.trace), []).append(item)
@@ -174,79 +143,6 @@ def map_request(request: Any, limits: Limits) -> Mapped:
         first = min(members, key=lambda s: s.span.start_time_unix_nano)
         groups.append(Group(None, [_conversation(cid, first, members)]))
     return Mapped(len(spans), len(spans) - len(kept), groups)
-
-
-def _spans(request: Any) -> Iterator[_Span]:
-    for resource_spans in request.resource_spans:
-        resource = Attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                attributes = Attributes(span.attributes)
-                yield _Span(
-                    span,
-                    attributes,
-                    resource,
-                    _category(attributes),
-                    span.trace_id.hex(),
-                    attributes.text(*_CONVERSATION_KEYS),
-                )
-
-
-def _ancestors(item: _Span, by_id: dict[tuple[bytes, bytes], _Span]) -> Iterator[_Span]:
-    """The span's ancestors held by the request, nearest first (a cycle ends the walk)."""
-    seen = {item.span.span_id}
-    parent_id = item.span.parent_span_id
-    while parent_id and parent_id not in seen:
-        seen.add(parent_id)
-        parent = by_id.get((item.span.trace_id, parent_id))
-        if parent is None:
-            return
-        yield parent
-        parent_id = parent.span.parent_span_id
-
-
-def _nearest(
-    item: _Span,
-    by_id: dict[tuple[bytes, bytes], _Span],
-    wanted: Callable[[_Span], bool],
-    memo: dict[int, Any],
-) -> _Span | None:
-    """The nearest ancestor of *item* that is *wanted*; *memo* keeps, for the spans walked
-    through, their own answer (the same: none of them is wanted)."""
-    path, found = [], None
-    for ancestor in _ancestors(item, by_id):
-        if wanted(ancestor):
-            found = ancestor
-            break
-        if id(ancestor) in memo:
-            found = memo[id(ancestor)]
-            break
-        path.append(ancestor)
-    for walked in path:
-        memo[id(walked)] = found
-    return found
-
-
-def _kept_parent(
-    item: _Span, by_id: dict[tuple[bytes, bytes], _Span], memo: dict[int, Any]
-) -> str | None:
-    """The span id of the nearest ancestor kept; the parent itself when the request lacks it."""
-    path, parent_id = [], item.span.parent_span_id
-    found: str | None = None
-    for ancestor in _ancestors(item, by_id):
-        if ancestor.category is not None:
-            found = str(ancestor.span.span_id.hex())
-            break
-        if id(ancestor) in memo:
-            found = memo[id(ancestor)]
-            break
-        path.append(ancestor)
-        parent_id = ancestor.span.parent_span_id
-    else:
-        found = parent_id.hex() if parent_id else None
-    for walked in path:
-        memo[id(walked)] = found
-    return found
 
 
 def _invalid(span: Any) -> str | None:
@@ -296,7 +192,7 @@ def _timing(span: Any) -> tuple[int, float | None]:
 
 
 def _events(
-    item: _Span, parent: str | None, turn_start: int | None, limits: Limits
+    item: Span, parent: str | None, turn_start: int | None, limits: Limits
 ) -> list[dict[str, Any]]:
     if item.category == "llm":
         return _llm_events(item, parent, turn_start, limits)
@@ -304,7 +200,7 @@ def _events(
 
 
 def _llm_events(
-    item: _Span, parent: str | None, turn_start: int | None, limits: Limits
+    item: Span, parent: str | None, turn_start: int | None, limits: Limits
 ) -> list[dict[str, Any]]:
     """The call's token usage and messages; the user's message dated *turn_start*, the start
     of the enclosing agent or chain step (the turn began when the user asked)."""
@@ -356,7 +252,7 @@ def _message(
 
 
 def _token_usage(
-    item: _Span, parent: str | None, end: int, duration: float | None
+    item: Span, parent: str | None, end: int, duration: float | None
 ) -> dict[str, Any]:
     span, a, cid = item.span, item.attributes, item.conversation
     assert cid is not None
@@ -396,7 +292,7 @@ def _token_usage(
     }
 
 
-def _action(item: _Span, parent: str | None, limits: Limits) -> dict[str, Any]:
+def _action(item: Span, parent: str | None, limits: Limits) -> dict[str, Any]:
     span, a, cid = item.span, item.attributes, item.conversation
     assert cid is not None
     end, duration = _timing(span)
@@ -458,7 +354,7 @@ def _error(span: Any, attributes: Attributes) -> str | None:
     return attributes.text("error.type") or "error"
 
 
-def _conversation(cid: str, first: _Span, spans: list[_Span]) -> dict[str, Any]:
+def _conversation(cid: str, first: Span, spans: list[Span]) -> dict[str, Any]:
     """The conversation's attributes as one trace's spans give them."""
     resource = first.resource
     environment = resource.text("deployment.environment.name", "deployment.environment")
