@@ -24,6 +24,8 @@ def value(item: Any) -> dict[str, Any]:
         return {"boolValue": item}
     if isinstance(item, int):
         return {"intValue": str(item)}
+    if isinstance(item, float):
+        return {"doubleValue": item}
     return {"stringValue": item}
 
 

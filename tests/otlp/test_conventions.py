@@ -171,3 +171,37 @@ async def test_an_embedding_and_a_failed_tool(collector: Collector) -> None:
     assert actions["search"]["error_msg"] == "index offline"
     assert actions["search"]["parent_id"] == "00000000000000d1"
     assert actions["rag"]["parent_id"] is None
+
+
+async def test_evaluation_results_become_scores_of_the_answer(collector: Collector) -> None:
+    """gen_ai.evaluation.result events on a model call: a score each, of the call's answer;
+    a label where there is no number; one with neither is left out."""
+    chat = span("00000000000000e1", "chat", **CHAT)
+    chat["attributes"].append(
+        {
+            "key": "gen_ai.output.messages",
+            "value": value(json.dumps([{"role": "assistant", "content": ANSWER}])),
+        }
+    )
+    relevance = {
+        "gen_ai.evaluation.name": "relevance",
+        "gen_ai.evaluation.score.value": 0.75,
+        "gen_ai.evaluation.explanation": "on topic",
+    }
+    chat["events"] = [
+        _event("gen_ai.evaluation.result", **relevance),
+        _event(
+            "gen_ai.evaluation.result",
+            **{"gen_ai.evaluation.name": "tone", "gen_ai.evaluation.score.label": "polite"},
+        ),
+        _event("gen_ai.evaluation.result", **{"gen_ai.evaluation.name": "empty"}),
+    ]
+    status, _, answer = await post(collector, json.dumps(request(chat)).encode(), JSON)
+    assert status == 200 and json.loads(answer) == {}, answer
+    events = (await collector.conversation("conv"))["events"]
+    (reply,) = (e for e in events if e["type"] == "message")
+    scores = {e["name"]: e for e in events if e["type"] == "score"}
+    assert set(scores) == {"relevance", "tone"}
+    assert (scores["relevance"]["value"], scores["relevance"]["comment"]) == (0.75, "on topic")
+    assert scores["tone"]["value"] == "polite"
+    assert all(s["message_id"] == reply["id"] for s in scores.values())

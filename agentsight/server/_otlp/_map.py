@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -195,8 +196,47 @@ def _events(
     item: Span, parent: str | None, turn_start: int | None, limits: Limits
 ) -> list[dict[str, Any]]:
     if item.category == "llm":
-        return _llm_events(item, parent, turn_start, limits)
-    return [_action(item, parent, limits)]
+        out = _llm_events(item, parent, turn_start, limits)
+    else:
+        out = [_action(item, parent, limits)]
+    answer = next((e["id"] for e in out if e.get("sender") == "agent"), None)
+    return out + _scores(item, answer, limits)
+
+
+def _scores(item: Span, answer: str | None, limits: Limits) -> list[dict[str, Any]]:
+    """The span's ``gen_ai.evaluation.result`` events as scores (of its answer, if it has one)."""
+    span, cid = item.span, item.conversation
+    assert cid is not None
+    out = []
+    for index, event in enumerate(span.events):
+        if event.name != "gen_ai.evaluation.result":
+            continue
+        a = Attributes(event.attributes)
+        name = a.text("gen_ai.evaluation.name")
+        number = a.get("gen_ai.evaluation.score.value")
+        finite = type(number) in (int, float) and math.isfinite(number)
+        value = number if finite else a.text("gen_ai.evaluation.score.label")
+        if not name or value is None:
+            continue  # nothing to score (the validator would say so, for a whole span)
+        at = event.time_unix_nano or span.end_time_unix_nano or span.start_time_unix_nano
+        out.append(
+            {
+                **_base(
+                    "score",
+                    _event_id(span.trace_id, span.span_id, f"score{index}"),
+                    cid,
+                    span.start_time_unix_nano + 16 + index,
+                    at,
+                ),
+                "name": name[: wire.SHORT],
+                "value": value[: wire.SHORT] if isinstance(value, str) else value,
+                "comment": _clip(a.text("gen_ai.evaluation.explanation"), limits.max_content_chars),
+                "message_id": answer,
+                "source": "sdk",
+                "metadata": {"source": "opentelemetry", "step_id": span.span_id.hex()},
+            }
+        )
+    return out
 
 
 def _llm_events(
