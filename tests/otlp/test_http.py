@@ -239,3 +239,31 @@ async def test_a_deep_chain_of_spans_keeps_its_tree(collector: Collector) -> Non
     assert len(calls) == 3000
     assert calls[f"{1:016x}"] is None
     assert all(calls[f"{i:016x}"] == f"{i - 2:016x}" for i in range(3, 6001, 2))
+
+
+async def test_redaction_applies_to_spans(database_url: Path | str) -> None:
+    """With ``--redact pii`` an e-mail address in a prompt, an answer or a tool's result is
+    stored as ``[email]``, as from /v1/batch."""
+    from agentsight.redact import pii
+
+    async with run_collector(database_url, ServerOptions(redact=pii)) as collector:
+        llm = _openinference_llm(
+            **{
+                "input.value": "Mail me at ann@example.com",
+                "llm.output_messages.0.message.content": "Sent to ann@example.com.",
+            }
+        )
+        tool = _span(
+            "00000000000000f1",
+            "lookup",
+            **{
+                "openinference.span.kind": "TOOL",
+                "session.id": "sess-json",
+                "output.value": "owner: ann@example.com",
+            },
+        )
+        status, _, answer = await _post(collector, json.dumps(_request(llm, tool)).encode(), JSON)
+        assert status == 200, answer
+        text = json.dumps((await collector.conversation("sess-json"))["events"])
+        assert "ann@example.com" not in text
+        assert text.count("[email]") == 3

@@ -68,7 +68,7 @@ class Need(enum.Enum):
     """What a route needs of its caller."""
 
     PUBLIC = "public"  #: nothing (health, the API document, the dashboard's files, login)
-    INGEST = "ingest"  #: POST /v1/batch: a key of scope ingest or admin
+    INGEST = "ingest"  #: POST /v1/batch and /v1/traces: a key of scope ingest or admin
     READ = "read"  #: the GET routes: a key of scope read or admin, any user
     MANAGE = "manage"  #: changes and deletions: an admin key, an admin user
     USERS = "users"  #: the collector's users: an admin user
