@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
 from genai_prices import Usage, calc_price
 from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.server.collector_helpers import Collector
@@ -152,3 +154,23 @@ async def test_a_wrong_key_is_refused_and_the_exporter_reports_failure(
     key = collector.keys["A"][:-1] + ("0" if collector.keys["A"][-1] != "0" else "1")
     assert await export(collector, recorder.spans(), key=key) is SpanExportResult.FAILURE
     assert (await collector.listing())["conversations"] == []
+
+
+async def test_the_standard_exporter_variables_as_documented(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT and _HEADERS (the key percent-encoded), as
+    docs/opentelemetry.md has them, with an exporter built from the environment alone."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{collector.keys['A']}"
+    )
+    recorder = Recorder()
+    agent_turn(recorder.tracer())
+    exporter = OTLPSpanExporter()
+    try:
+        result = await anyio.to_thread.run_sync(exporter.export, recorder.spans())
+    finally:
+        exporter.shutdown()  # type: ignore[no-untyped-call]
+    assert result is SpanExportResult.SUCCESS
+    assert len((await collector.conversation("chat-1"))["events"]) == 8
