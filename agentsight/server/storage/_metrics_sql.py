@@ -37,7 +37,9 @@ import attrs
 
 from ..._wire import MAX_DURATION_MS
 from .._metrics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
+from ._columns import COST_COLUMNS as COSTS
 from ._columns import TOKEN_COLUMNS as TOKENS
+from ._columns import usd
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "MetricsPlan", "Statement"]
 
@@ -48,6 +50,8 @@ BREAKDOWNS = ("country", "device", "source", "language", "environment")
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
+_TOP_CUSTOMERS = 10  # customers listed by cost
+_SCORE_VALUES = 20  # values listed per score name; the rest add up to one "other" entry
 # Durations past what ingest takes (rows stored before it bounded them) count
 # as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
@@ -92,6 +96,16 @@ def _ms(micros: Any) -> float | None:
 def _rounded(value: Any, digits: int = 3) -> float | None:
     number = _finite(value)
     return None if number is None else round(number, digits)
+
+
+def _cost(nanos: Any, priced: int, unpriced: int) -> dict[str, Any]:
+    """``usd`` (``None`` when nothing was priced but some calls were not), and the counts."""
+    priced, unpriced = int(priced or 0), int(unpriced or 0)
+    return {
+        "usd": None if unpriced and not priced else usd(int(nanos or 0)),
+        "priced_calls": priced,
+        "unpriced_calls": unpriced,
+    }
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -187,7 +201,7 @@ class MetricsPlan:
             " MIN(c.started_at), MAX(c.ended_at),"
             " SUM(CASE WHEN c.event_count > 1 THEN 1 ELSE 0 END),"
             " AVG(CASE WHEN c.event_count > 1 THEN c.ended_at - c.started_at END), "
-            + ", ".join(f"SUM(c.{t})" for t in TOKENS)
+            + ", ".join(f"SUM(c.{t})" for t in (*TOKENS, *COSTS))
             + f" FROM conversations c WHERE {self._where}"
         )
         return self._statement(sql, list(self._params))
@@ -206,6 +220,11 @@ class MetricsPlan:
             "tokens": self._tokens(),
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
+            "models": self._models(),
+            "customers_by_cost": self._customers_by_cost(),
+            "scores": self._scores(),
+            "score_values": self._score_values(),
+            "score_days": self._score_days(),
         }
 
     def _response(self) -> Statement:
@@ -316,19 +335,85 @@ class MetricsPlan:
         sql = f"SELECT {day}, COUNT(*) FROM conversations c WHERE {self._where} GROUP BY {day}"
         return self._statement(sql, list(self._params))
 
-    def _tokens(self) -> Statement:
+    def _model_calls(self) -> tuple[str, str, list[Any]]:
+        """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
         if self._filtered:
             head, params = self._with()
-            tokens, more = self._events("token_usage")
-            params += more
-        else:  # the partial index events_tokens holds them with their time
-            head, params = "", [self._project_id]
-            tokens = "FROM events e WHERE e.project_id = ? AND e.total_tokens IS NOT NULL"
-        columns = ", ".join(f"e.{t} AS {t}" for t in TOKENS)
+            calls, more = self._events("token_usage")
+            return head, calls, params + more
+        # The partial index events_models holds them with their time, model and cost.
+        return (
+            "",
+            "FROM events e WHERE e.project_id = ? AND e.type = 'token_usage'",
+            [self._project_id],
+        )
+
+    def _tokens(self) -> Statement:
+        head, tokens, params = self._model_calls()
+        columns = ", ".join(f"e.{t} AS {t}" for t in (*TOKENS, "cost_nanos"))
         sums = ", ".join(f"SUM({t})" for t in TOKENS)
         sql = (
-            f"{head} SELECT d, {sums} FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY}"
-            f" AS d, {columns} {tokens}) x GROUP BY d"
+            f"{head} SELECT d, {sums}, SUM(cost_nanos), COUNT(cost_nanos), COUNT(*) FROM"
+            f" (SELECT {self._local('e.ts')} / {MICROS_PER_DAY} AS d, {columns} {tokens}) x"
+            " GROUP BY d"
+        )
+        return self._statement(sql, params)
+
+    def _models(self) -> Statement:
+        head, calls, params = self._model_calls()
+        sql = (
+            f"{head} SELECT e.model, e.provider, COUNT(*), COUNT(e.cost_nanos),"
+            " SUM(e.cost_nanos), "
+            + ", ".join(f"SUM(e.{t})" for t in TOKENS)
+            + f" {calls} GROUP BY e.model, e.provider"
+        )
+        return self._statement(sql, params)
+
+    def _customers_by_cost(self) -> Statement:
+        sql = (
+            "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
+            " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
+            f" WHERE {self._where} AND c.customer_id IS NOT NULL AND c.priced_calls > 0"
+            f" GROUP BY c.customer_id ORDER BY SUM(c.cost_nanos) DESC, c.customer_id"
+            f" LIMIT {_TOP_CUSTOMERS}"
+        )
+        return self._statement(sql, list(self._params))
+
+    def _score_events(self) -> tuple[str, str, list[Any]]:
+        """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
+        if self._filtered:
+            head, params = self._with()
+            scores, more = self._events("score")
+            return head, scores, params + more
+        # The partial index events_scores holds them by name with value and time.
+        return (
+            "",
+            "FROM events e WHERE e.project_id = ? AND e.score_name IS NOT NULL",
+            [self._project_id],
+        )
+
+    def _scores(self) -> Statement:
+        head, scores, params = self._score_events()
+        sql = (
+            f"{head} SELECT e.score_name, COUNT(*), COUNT(e.score_value), AVG(e.score_value)"
+            f" {scores} GROUP BY e.score_name"
+        )
+        return self._statement(sql, params)
+
+    def _score_values(self) -> Statement:
+        head, scores, params = self._score_events()
+        sql = (
+            f"{head} SELECT e.score_name, e.score_value, e.score_label, COUNT(*) {scores}"
+            " GROUP BY e.score_name, e.score_value, e.score_label"
+        )
+        return self._statement(sql, params)
+
+    def _score_days(self) -> Statement:
+        head, scores, params = self._score_events()
+        sql = (
+            f"{head} SELECT n, d, COUNT(*), AVG(v) FROM (SELECT e.score_name AS n,"
+            f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores}) x"
+            " GROUP BY n, d"
         )
         return self._statement(sql, params)
 
@@ -358,6 +443,7 @@ class MetricsPlan:
         counts = [int(v or 0) for v in totals[1:6]]
         used = int(totals[7] or 0)
         token_sums = {t: int(v or 0) for t, v in zip(TOKENS, totals[12:16], strict=True)}
+        cost_nanos, priced, unpriced = (int(v or 0) for v in totals[16:19])
         return {
             "tz": self._query.tz,
             "totals": {
@@ -399,12 +485,87 @@ class MetricsPlan:
                 "daily": [
                     {
                         "date": _date(int(day)),
-                        **{t: int(v or 0) for t, v in zip(TOKENS, sums, strict=True)},
+                        **{t: int(v or 0) for t, v in zip(TOKENS, sums[:4], strict=True)},
                     }
                     for day, *sums in sorted(rows["tokens"], key=lambda r: int(r[0]))
                 ],
             },
+            "cost": {
+                **_cost(cost_nanos, priced, unpriced),
+                "per_conversation_usd": None
+                if not priced or not conversations
+                else round(cost_nanos / conversations / 1e9, 9),
+                "by_model": self._by_model(rows["models"]),
+                "daily": [
+                    {"date": _date(int(day)), **_cost(nanos, calls_priced, calls - calls_priced)}
+                    for day, *_, nanos, calls_priced, calls in sorted(
+                        rows["tokens"], key=lambda r: int(r[0])
+                    )
+                ],
+                "top_customers": [
+                    {
+                        "customer_id": customer,
+                        "conversations": int(count),
+                        **_cost(nanos, int(calls_priced), int(calls_unpriced)),
+                    }
+                    for customer, nanos, calls_priced, calls_unpriced, count in rows[
+                        "customers_by_cost"
+                    ]
+                ],
+            },
+            "scores": self._score_figures(rows["scores"], rows["score_values"], rows["score_days"]),
         }
+
+    @staticmethod
+    def _by_model(rows: Rows) -> list[dict[str, Any]]:
+        found = [
+            {
+                "model": model,
+                "provider": provider,
+                "calls": int(calls),
+                **_cost(nanos, int(priced), int(calls) - int(priced)),
+                **{t: int(v or 0) for t, v in zip(TOKENS, sums, strict=True)},
+            }
+            for model, provider, calls, priced, nanos, *sums in rows
+        ]
+        return sorted(
+            found,
+            key=lambda m: (-(m["usd"] or 0), -m["calls"], m["model"] or "", m["provider"] or ""),
+        )
+
+    @staticmethod
+    def _score_figures(names: Rows, values: Rows, days: Rows) -> list[dict[str, Any]]:
+        per_name: dict[str, dict[str, Any]] = {}
+        for name, count, numeric, average in names:
+            per_name[name] = {
+                "name": name,
+                "count": int(count),
+                "numeric": int(numeric),
+                "avg": _rounded(average, 6),
+                "distribution": [],
+                "daily": [],
+            }
+        for name, value, label, count in values:
+            shown: Any = label
+            if label is None:
+                shown = _finite(value)
+            elif value is not None:  # a boolean: 1/0 with its label
+                shown = label == "true"
+            per_name[name]["distribution"].append({"value": shown, "count": int(count)})
+        for name, day, count, average in sorted(days, key=lambda r: (r[0], int(r[1]))):
+            per_name[name]["daily"].append(
+                {"date": _date(int(day)), "count": int(count), "avg": _rounded(average, 6)}
+            )
+        for entry in per_name.values():
+            entries = entry["distribution"]
+            entries.sort(key=lambda e: (-e["count"], str(e["value"])))
+            if len(entries) > _SCORE_VALUES:
+                rest = entries[_SCORE_VALUES:]
+                del entries[_SCORE_VALUES:]
+                entries.append(
+                    {"value": "other", "other": True, "count": sum(e["count"] for e in rest)}
+                )
+        return sorted(per_name.values(), key=lambda e: (-e["count"], e["name"]))
 
     @staticmethod
     def _response_time(row: Sequence[Any]) -> dict[str, Any]:
