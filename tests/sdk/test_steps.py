@@ -151,7 +151,7 @@ async def test_scores_travel_and_bad_ones_are_named() -> None:
                 (("x", 1, 5), "comment: expected a str"),
             ]:
                 with pytest.raises(ValidationError, match=error):
-                    tracker.track_score(*args)
+                    tracker.track_score(*args)  # type: ignore[arg-type]
     scores = [e for e in transport.events if e["type"] == "score"]
     assert [(s["name"], s["value"], s["source"]) for s in scores] == [
         ("helpfulness", 0.75, "sdk"),

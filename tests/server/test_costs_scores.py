@@ -95,7 +95,7 @@ async def test_calls_are_priced_at_ingest(priced: Collector) -> None:
     listed = {c["conversation_id"]: c["cost"] for c in (await priced.listing())["conversations"]}
     assert listed["c2"] == c2 and listed["c3"] == c3
     usage = [e for e in (await priced.conversation("c1"))["events"] if e["type"] == "token_usage"]
-    assert [(e["model"], e["cached_input_tokens"]) for e in usage][0] == ("house-llm", 400)
+    assert (usage[0]["model"], usage[0]["cached_input_tokens"]) == ("house-llm", 400)
 
 
 async def test_resent_calls_are_not_priced_twice(priced: Collector) -> None:
@@ -230,7 +230,7 @@ async def test_people_and_jobs_post_scores(collector: Collector) -> None:
     assert status == 404, answer
 
 
-async def test_a_bad_prices_file_stops_the_start(tmp_path: Path) -> None:
+def test_a_bad_prices_file_stops_the_start(tmp_path: Path) -> None:
     """agentsight serve --prices names the entry and the field that are wrong."""
     import subprocess
     import sys
