@@ -29,15 +29,17 @@ def _steps(transport: InMemoryTransport) -> dict[str, dict[str, Any]]:
 async def test_blocks_and_calls_nest() -> None:
     """A call inside a block is its child; blocks nest; outside any block there is no parent."""
     transport = InMemoryTransport()
-    async with ConversationTracker(transport=transport, flush_interval=0.01) as tracker:
-        async with tracker.conversation("c1"):
-            async with tracker.action("plan"):
-                await tracker.track_token_usage(10, 5, model="planner")
-                async with tracker.action("search") as run:
-                    await tracker.track_action("http_get", duration_ms=3.0)
-                    run.response = "found"
-                await tracker.track_token_usage(20, 8, model="writer")
-            await tracker.track_token_usage(1, 1, model="after")
+    async with (
+        ConversationTracker(transport=transport, flush_interval=0.01) as tracker,
+        tracker.conversation("c1"),
+    ):
+        async with tracker.action("plan"):
+            await tracker.track_token_usage(10, 5, model="planner")
+            async with tracker.action("search") as run:
+                await tracker.track_action("http_get", duration_ms=3.0)
+                run.response = "found"
+            await tracker.track_token_usage(20, 8, model="writer")
+        await tracker.track_token_usage(1, 1, model="after")
     steps = _steps(transport)
     plan = steps["plan"]["step_id"]
     assert steps["plan"]["parent_id"] is None
@@ -60,10 +62,13 @@ async def test_concurrent_tasks_keep_their_own_parents() -> None:
                 await anyio.sleep(0.01)  # the other tasks run meanwhile
                 await tracker.track_token_usage(1, 1, model=f"{name}-model")
 
-        async with tracker.conversation("c1"), tracker.action("fan_out"):
-            async with anyio.create_task_group() as group:
-                for name in ("a", "b", "c"):
-                    group.start_soon(tool, name)
+        async with (
+            tracker.conversation("c1"),
+            tracker.action("fan_out"),
+            anyio.create_task_group() as group,
+        ):
+            for name in ("a", "b", "c"):
+                group.start_soon(tool, name)
     steps = _steps(transport)
     for name in ("a", "b", "c"):
         assert steps[name]["parent_id"] == steps["fan_out"]["step_id"]
@@ -74,22 +79,25 @@ async def test_worker_threads_see_the_block_they_were_started_in() -> None:
     """anyio.to_thread copies the context: a call in the worker thread is the block's child;
     a thread started bare has no parent (its context is empty)."""
     transport = InMemoryTransport()
-    async with ConversationTracker(transport=transport, flush_interval=0.01) as tracker:
-        async with tracker.conversation("c1"), tracker.action("blocking_io"):
+    async with (
+        ConversationTracker(transport=transport, flush_interval=0.01) as tracker,
+        tracker.conversation("c1"),
+        tracker.action("blocking_io"),
+    ):
 
-            def in_worker() -> None:
-                tracker.track_token_usage(1, 1, model="worker", conversation_id="c1")
-                with tracker.action("sync_block"):
-                    tracker.track_token_usage(1, 1, model="inner", conversation_id="c1")
+        def in_worker() -> None:
+            tracker.track_token_usage(1, 1, model="worker", conversation_id="c1")
+            with tracker.action("sync_block"):
+                tracker.track_token_usage(1, 1, model="inner", conversation_id="c1")
 
-            await anyio.to_thread.run_sync(in_worker)
-            bare = threading.Thread(
-                target=tracker.track_token_usage,
-                args=(1, 1),
-                kwargs={"model": "bare", "conversation_id": "c1"},
-            )
-            bare.start()
-            bare.join()
+        await anyio.to_thread.run_sync(in_worker)
+        bare = threading.Thread(
+            target=tracker.track_token_usage,
+            args=(1, 1),
+            kwargs={"model": "bare", "conversation_id": "c1"},
+        )
+        bare.start()
+        bare.join()
     steps = _steps(transport)
     block = steps["blocking_io"]["step_id"]
     assert steps["worker"]["parent_id"] == block
@@ -101,9 +109,11 @@ async def test_worker_threads_see_the_block_they_were_started_in() -> None:
 async def test_explicit_step_ids_win() -> None:
     """Ids from one's own tracing are kept as given."""
     transport = InMemoryTransport()
-    async with ConversationTracker(transport=transport, flush_interval=0.01) as tracker:
-        async with tracker.action("outer"):
-            tracker.track_action("x", step_id="s-1", parent_id="p-1", conversation_id="c1")
+    async with (
+        ConversationTracker(transport=transport, flush_interval=0.01) as tracker,
+        tracker.action("outer"),
+    ):
+        tracker.track_action("x", step_id="s-1", parent_id="p-1", conversation_id="c1")
     assert (_steps(transport)["x"]["step_id"], _steps(transport)["x"]["parent_id"]) == (
         "s-1",
         "p-1",
@@ -138,20 +148,22 @@ async def test_model_call_details_travel() -> None:
 async def test_scores_travel_and_bad_ones_are_named() -> None:
     """track_score sends numbers, booleans and categories; a bad one raises naming it."""
     transport = InMemoryTransport()
-    async with ConversationTracker(transport=transport, flush_interval=0.01) as tracker:
-        async with tracker.conversation("c1"):
-            await tracker.track_score("helpfulness", 0.75, "clear answer")
-            await tracker.track_score("resolved", True, message_id="a" * 32)
-            await tracker.track_score("topic", "billing", metadata={"judge": "gpt"})
-            for args, error in [
-                (("", 1), "name: expected a non-empty str"),
-                (("x", float("nan")), "value: expected a finite number"),
-                (("x", [1]), "value: expected a number, a bool or a non-empty str"),
-                (("x", ""), "value: expected a number, a bool or a non-empty str"),
-                (("x", 1, 5), "comment: expected a str"),
-            ]:
-                with pytest.raises(ValidationError, match=error):
-                    tracker.track_score(*args)  # type: ignore[arg-type]
+    async with (
+        ConversationTracker(transport=transport, flush_interval=0.01) as tracker,
+        tracker.conversation("c1"),
+    ):
+        await tracker.track_score("helpfulness", 0.75, "clear answer")
+        await tracker.track_score("resolved", True, message_id="a" * 32)
+        await tracker.track_score("topic", "billing", metadata={"judge": "gpt"})
+        for args, error in [
+            (("", 1), "name: expected a non-empty str"),
+            (("x", float("nan")), "value: expected a finite number"),
+            (("x", [1]), "value: expected a number, a bool or a non-empty str"),
+            (("x", ""), "value: expected a number, a bool or a non-empty str"),
+            (("x", 1, 5), "comment: expected a str"),
+        ]:
+            with pytest.raises(ValidationError, match=error):
+                tracker.track_score(*args)  # type: ignore[arg-type]
     scores = [e for e in transport.events if e["type"] == "score"]
     assert [(s["name"], s["value"], s["source"]) for s in scores] == [
         ("helpfulness", 0.75, "sdk"),
