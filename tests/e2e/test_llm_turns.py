@@ -50,9 +50,9 @@ async def test_a_turn_is_stored_priced_and_nested(collector: CollectorProcess) -
     assert report.complete and tracker.stats().rejected == 0
     detail = await anyio.to_thread.run_sync(collector.conversation, "turn-1")
     expected = sum(
-        float(calc_price(Usage(input_tokens=i, output_tokens=o), "gpt-4o-mini", provider_id="openai").total_price)
+        float(calc_price(Usage(input_tokens=i, output_tokens=o), "gpt-4o-mini").total_price)
         for i, o in ((1200, 80), (1500, 60))
-    )  # fmt: skip
+    )
     cost = detail["conversation"]["cost"]
     assert (cost["priced_calls"], cost["unpriced_calls"]) == (2, 0)
     assert cost["usd"] == pytest.approx(expected, abs=1e-9)
@@ -67,12 +67,8 @@ async def test_a_turn_is_stored_priced_and_nested(collector: CollectorProcess) -
     assert events["score"]["value"] is True
 
 
-async def test_an_older_collector_keeps_everything_it_knows(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A collector of wire schema 1 refuses a version 2 batch; the SDK resends it as
-    version 1, once warned: messages, actions and tokens are stored, the score is
-    rejected (counted), nothing else is lost."""
+def _old_collector(tmp_path: Path) -> CollectorProcess:
+    """The collector of SCHEMA_1_RELEASE (from this repository's history), running."""
     archive = subprocess.run(
         ["git", "archive", "--format=tar", SCHEMA_1_RELEASE, "agentsight"],
         cwd=ROOT,
@@ -82,7 +78,16 @@ async def test_an_older_collector_keeps_everything_it_knows(
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(tmp_path / "old", filter="data")
-    old = CollectorProcess(tmp_path / "old.db", cwd=tmp_path / "old")
+    return CollectorProcess(tmp_path / "old.db", cwd=tmp_path / "old")
+
+
+async def test_an_older_collector_keeps_everything_it_knows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A collector of wire schema 1 refuses a version 2 batch; the SDK resends it as
+    version 1, once warned: messages, actions and tokens are stored, the score is
+    rejected (counted), nothing else is lost."""
+    old = await anyio.to_thread.run_sync(_old_collector, tmp_path)
     try:
         caplog.set_level(logging.WARNING, "agentsight")
         async with ConversationTracker(
