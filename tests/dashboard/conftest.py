@@ -141,7 +141,8 @@ def _llm_turns(collector: CollectorProcess, now: float) -> str:
         provider="openai", started_at=started(2), duration_ms=1000, step_id="s-llm-1",
         parent_id="s-answer")  # fmt: skip
     add("token_usage", 4.5, prompt_tokens=300, completion_tokens=20, model="house-model",
-        started_at=started(4), duration_ms=500, step_id="s-llm-2", parent_id="s-search")  # fmt: skip
+        started_at=started(4), duration_ms=500, step_id="s-llm-2",
+        parent_id="s-search")  # fmt: skip
     add("action", 5, action_name="kb_search", started_at=started(3), duration_ms=2000,
         error_msg="timeout", step_id="s-search", parent_id="s-answer")  # fmt: skip
     add("action", 6, action_name="answer", started_at=started(2), duration_ms=4000,
