@@ -162,7 +162,9 @@ async def _fill_sqlite(path: Path) -> None:
         )
         await storage.write_batch(1, [nul])
         # What issue 18 added: model calls with their cost, and scores.
-        usage = dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 10)
+        usage: dict[str, Any] = dict.fromkeys(
+            ("prompt_tokens", "completion_tokens", "total_tokens"), 10
+        )
         usage |= {"embedding_tokens": 0, "cached_input_tokens": 0, "reasoning_tokens": 0}
         usage |= dict.fromkeys(("started_at", "duration_ms", "step_id", "parent_id"))
         score = {"comment": None, "message_id": None, "source": "api", "metadata": None}
