@@ -341,10 +341,12 @@ class MetricsPlan:
             head, params = self._with()
             calls, more = self._events("token_usage")
             return head, calls, params + more
-        # The partial index events_models holds them with their time, model and cost.
+        # The partial index events_models holds them with their time, model and cost
+        # (its condition, total_tokens IS NOT NULL, names a column it holds: SQLite
+        # reads such an index alone, without the table).
         return (
             "",
-            "FROM events e WHERE e.project_id = ? AND e.type = 'token_usage'",
+            "FROM events e WHERE e.project_id = ? AND e.total_tokens IS NOT NULL",
             [self._project_id],
         )
 
