@@ -98,6 +98,25 @@ def _rounded(value: Any, digits: int = 3) -> float | None:
     return None if number is None else round(number, digits)
 
 
+def _model_calls(
+    rows: Rows,
+) -> tuple[dict[int, list[int]], dict[tuple[Any, Any], list[int]]]:
+    """Rows of (day, model, provider, 4 token sums, cost, priced, calls) summed per day (in
+    order) and per (model, provider)."""
+    by_day: dict[int, list[int]] = {}
+    by_model: dict[tuple[Any, Any], list[int]] = {}
+
+    def add(sums: list[int], values: list[int]) -> None:
+        for index, value in enumerate(values):
+            sums[index] += value
+
+    for day, model, provider, *figures in sorted(rows, key=lambda r: int(r[0])):
+        values = [int(v or 0) for v in figures]
+        add(by_day.setdefault(int(day), [0] * len(values)), values)
+        add(by_model.setdefault((model, provider), [0] * len(values)), values)
+    return by_day, by_model
+
+
 def _cost(nanos: Any, priced: int, unpriced: int) -> dict[str, Any]:
     """``usd`` (``None`` when nothing was priced but some calls were not), and the counts."""
     priced, unpriced = int(priced or 0), int(unpriced or 0)
@@ -220,8 +239,7 @@ class MetricsPlan:
             "tokens": self._tokens(),
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
-            "models": self._models(),
-            "customers_by_cost": self._customers_by_cost(),
+            "customers_by_cost": self._customers_by_cost(int(totals[17] or 0)),
             "scores": self._scores(),
             "score_values": self._score_values(),
             "score_days": self._score_days(),
@@ -351,27 +369,20 @@ class MetricsPlan:
         )
 
     def _tokens(self) -> Statement:
+        """Token counts and cost per local day and model: one pass gives both series."""
         head, tokens, params = self._model_calls()
-        columns = ", ".join(f"e.{t} AS {t}" for t in (*TOKENS, "cost_nanos"))
+        columns = ", ".join(f"e.{t} AS {t}" for t in (*TOKENS, "cost_nanos", "model", "provider"))
         sums = ", ".join(f"SUM({t})" for t in TOKENS)
         sql = (
-            f"{head} SELECT d, {sums}, SUM(cost_nanos), COUNT(cost_nanos), COUNT(*) FROM"
-            f" (SELECT {self._local('e.ts')} / {MICROS_PER_DAY} AS d, {columns} {tokens}) x"
-            " GROUP BY d"
+            f"{head} SELECT d, model, provider, {sums}, SUM(cost_nanos), COUNT(cost_nanos),"
+            f" COUNT(*) FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY} AS d, {columns}"
+            f" {tokens}) x GROUP BY d, model, provider"
         )
         return self._statement(sql, params)
 
-    def _models(self) -> Statement:
-        head, calls, params = self._model_calls()
-        sql = (
-            f"{head} SELECT e.model, e.provider, COUNT(*), COUNT(e.cost_nanos),"
-            " SUM(e.cost_nanos), "
-            + ", ".join(f"SUM(e.{t})" for t in TOKENS)
-            + f" {calls} GROUP BY e.model, e.provider"
-        )
-        return self._statement(sql, params)
-
-    def _customers_by_cost(self) -> Statement:
+    def _customers_by_cost(self, priced_calls: int) -> Statement:
+        if not priced_calls:  # no conversation has a cost: no scan of them all
+            return self._statement("SELECT NULL, 0, 0, 0, 0 WHERE 1 = 0", [])
         sql = (
             "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
             " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
@@ -446,6 +457,7 @@ class MetricsPlan:
         used = int(totals[7] or 0)
         token_sums = {t: int(v or 0) for t, v in zip(TOKENS, totals[12:16], strict=True)}
         cost_nanos, priced, unpriced = (int(v or 0) for v in totals[16:19])
+        by_day, by_model = _model_calls(rows["tokens"])
         return {
             "tz": self._query.tz,
             "totals": {
@@ -485,11 +497,8 @@ class MetricsPlan:
                     for t, v in token_sums.items()
                 },
                 "daily": [
-                    {
-                        "date": _date(int(day)),
-                        **{t: int(v or 0) for t, v in zip(TOKENS, sums[:4], strict=True)},
-                    }
-                    for day, *sums in sorted(rows["tokens"], key=lambda r: int(r[0]))
+                    {"date": _date(day), **dict(zip(TOKENS, sums[:4], strict=True))}
+                    for day, sums in by_day.items()
                 ],
             },
             "cost": {
@@ -497,12 +506,10 @@ class MetricsPlan:
                 "per_conversation_usd": None
                 if not priced or not conversations
                 else round(cost_nanos / conversations / 1e9, 9),
-                "by_model": self._by_model(rows["models"]),
+                "by_model": self._by_model(by_model),
                 "daily": [
-                    {"date": _date(int(day)), **_cost(nanos, calls_priced, calls - calls_priced)}
-                    for day, *_, nanos, calls_priced, calls in sorted(
-                        rows["tokens"], key=lambda r: int(r[0])
-                    )
+                    {"date": _date(day), **_cost(nanos, calls_priced, calls - calls_priced)}
+                    for day, (*_, nanos, calls_priced, calls) in by_day.items()
                 ],
                 "top_customers": [
                     {
@@ -519,16 +526,16 @@ class MetricsPlan:
         }
 
     @staticmethod
-    def _by_model(rows: Rows) -> list[dict[str, Any]]:
+    def _by_model(sums: Mapping[tuple[Any, Any], list[int]]) -> list[dict[str, Any]]:
         found = [
             {
                 "model": model,
                 "provider": provider,
-                "calls": int(calls),
-                **_cost(nanos, int(priced), int(calls) - int(priced)),
-                **{t: int(v or 0) for t, v in zip(TOKENS, sums, strict=True)},
+                "calls": calls,
+                **_cost(nanos, priced, calls - priced),
+                **dict(zip(TOKENS, counts, strict=True)),
             }
-            for model, provider, calls, priced, nanos, *sums in rows
+            for (model, provider), (*counts, nanos, priced, calls) in sums.items()
         ]
         return sorted(
             found,
