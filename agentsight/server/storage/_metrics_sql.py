@@ -383,11 +383,18 @@ class MetricsPlan:
     def _customers_by_cost(self, priced_calls: int) -> Statement:
         if not priced_calls:  # no conversation has a cost: no scan of them all
             return self._statement("SELECT NULL, 0, 0, 0, 0 WHERE 1 = 0", [])
+        where, customer = self._where, "c.customer_id"
+        if self._dialect.partial_by_type:  # SQLite
+            # Unary + keeps SQLite off conversations_by_customer, which it would walk
+            # with a table look-up per conversation: one scan of the table is half
+            # the time (0.05 s against 0.1 s at 80,000 conversations).
+            where = where.replace("c.project_id = ?", "+c.project_id = ?", 1)
+            customer = "+c.customer_id"
         sql = (
             "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
             " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
-            f" WHERE {self._where} AND c.customer_id IS NOT NULL AND c.priced_calls > 0"
-            f" GROUP BY c.customer_id ORDER BY SUM(c.cost_nanos) DESC, c.customer_id"
+            f" WHERE {where} AND {customer} IS NOT NULL AND c.priced_calls > 0"
+            f" GROUP BY {customer} ORDER BY SUM(c.cost_nanos) DESC, c.customer_id"
             f" LIMIT {_TOP_CUSTOMERS}"
         )
         return self._statement(sql, list(self._params))
