@@ -12,7 +12,7 @@ starts with that block as its parent.
 from __future__ import annotations
 
 import contextlib
-import os
+import random
 from contextvars import ContextVar, Token
 
 __all__ = ["current_step", "enter_step", "leave_step", "new_step_id"]
@@ -23,9 +23,16 @@ _current: ContextVar[str | None] = ContextVar("agentsight_step", default=None)
 current_step = _current.get
 
 
+_bits = random.getrandbits  # reseeded in a forked child by the random module itself
+
+
 def new_step_id() -> str:
-    """A random step id: 16 hex digits, as OpenTelemetry's span ids."""
-    return os.urandom(8).hex()
+    """A random step id: 16 hex digits, as OpenTelemetry's span ids.
+
+    Ids only need to differ within a conversation, not to be unguessable:
+    the module's generator takes half the time of ``os.urandom``'s system call.
+    """
+    return f"{_bits(64):016x}"
 
 
 def enter_step(step_id: str) -> tuple[str | None, Token[str | None]]:

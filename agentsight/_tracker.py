@@ -471,6 +471,9 @@ class ConversationTracker:
             metadata: anything else.
             step_id: this step's id (default: a new one).
             parent_id: the step it is part of (default: the ``action`` block open here).
+
+        .. versionchanged:: 0.2
+           ``step_id``, ``parent_id``.
         """
         name = check.required_text("action_name", action_name, SHORT)
         step, parent = _step_ids(step_id, parent_id)
@@ -583,6 +586,10 @@ class ConversationTracker:
             duration_ms: how long it took, in milliseconds.
             step_id: this call's step id (default: a new one).
             parent_id: the step it is part of (default: the ``action`` block open here).
+
+        .. versionchanged:: 0.2
+           ``model``, ``provider``, ``cached_input_tokens``, ``reasoning_tokens``,
+           ``started_at``, ``duration_ms``, ``step_id``, ``parent_id``.
         """
         step, parent = _step_ids(step_id, parent_id)
         details = (
@@ -632,6 +639,8 @@ class ConversationTracker:
             message_id: the scored message's id (as ``/v1/conversations/{id}``
                 lists it); the whole conversation when left out.
             metadata: anything else (the evaluator, its version...).
+
+        .. versionadded:: 0.2
         """
         label = check.required_text("name", name, SHORT)
         scored = check.score_value(value)

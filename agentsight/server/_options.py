@@ -124,9 +124,7 @@ class ServerOptions:
     .. versionchanged:: 0.2
        ``max_json_values``, ``redact``, ``session_lifetime``, ``session_idle``,
        ``login_limit_address``, ``login_limit_account``,
-       ``retention_interval``, ``usage_interval``.
-    .. versionchanged:: 0.3
-       ``prices``.
+       ``retention_interval``, ``usage_interval``, ``prices``.
     """
 
     store_raw_ip: bool = False

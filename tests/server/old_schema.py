@@ -38,8 +38,14 @@ _UNDO_MODELS = [
         for column in ("cost_nanos", "priced_calls", "unpriced_calls")
     ),
 ]
+#: events_tokens, which schema 6 (SQLite) and 5 (PostgreSQL) replaced by events_models.
+_TOKENS_INDEX = {
+    "sqlite": "CREATE INDEX events_tokens ON events (project_id, ts, prompt_tokens,"
+    " completion_tokens, total_tokens, embedding_tokens) WHERE total_tokens IS NOT NULL",
+    "postgres": "CREATE INDEX events_tokens ON events (project_id, ts) INCLUDE (prompt_tokens,"
+    " completion_tokens, total_tokens, embedding_tokens) WHERE total_tokens IS NOT NULL",
+}
 _UNDO_TABLES = [
-    *_UNDO_MODELS,
     "DROP TABLE audit_log",
     "DROP TABLE sessions",
     "DROP TABLE user_projects",
@@ -51,7 +57,12 @@ _UNDO_TABLES = [
     "ALTER TABLE projects DROP COLUMN retention_days",
 ]
 UNDO_ACCESS = {
-    backend: [*_UNDO_TABLES, f"DELETE FROM schema_version WHERE version >= {version}"]
+    backend: [
+        *_UNDO_MODELS,
+        _TOKENS_INDEX[backend],
+        *_UNDO_TABLES,
+        f"DELETE FROM schema_version WHERE version >= {version}",
+    ]
     for backend, version in ACCESS_VERSION.items()
 }
 

@@ -189,6 +189,8 @@ def load_prices(path: str | Path | None) -> Prices:
     Raises:
         PricesFileError: the file is missing, not TOML, or an entry is wrong.
     """
+    import genai_prices  # noqa: F401 - imported now (~0.1 s) rather than by the first priced call
+
     if path is None:
         return Prices()
     try:

@@ -22,10 +22,14 @@ FROM (
 ) AS t
 WHERE conversations.project_id = t.project_id AND conversations.conversation_id = t.conversation_id;
 
+-- The model calls by time with their model, cost and counts: what the metrics
+-- read of them, all in the index (events_tokens held the same rows without
+-- model and cost, and goes).
 CREATE INDEX events_models ON events (
     project_id, ts, model, provider, cost_nanos, prompt_tokens, completion_tokens, total_tokens,
     embedding_tokens
-) WHERE type = 'token_usage';
+) WHERE total_tokens IS NOT NULL;
+DROP INDEX events_tokens;
 CREATE INDEX events_scores ON events (
     project_id, score_name, conversation_id, score_value, score_label, ts
 ) WHERE score_name IS NOT NULL;

@@ -65,6 +65,17 @@ def count_event(totals: list[int], event: NewEvent) -> None:
             totals[12] += 1
 
 
+#: The event columns of ``extra_columns``, in its order.
+EXTRA_EVENT_COLUMNS = (
+    "model",
+    "provider",
+    "cost_nanos",
+    "score_name",
+    "score_value",
+    "score_label",
+)
+
+
 def extra_columns(event: NewEvent) -> tuple[Any, ...]:
     """Schema 6's columns of an event: model, provider, cost_nanos, score name, value, label."""
     payload = event.payload

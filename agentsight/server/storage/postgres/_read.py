@@ -15,7 +15,7 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import cost_of, like_pattern, score_filter
+from .._columns import cost_of, like_pattern, score_filter, usd
 from ._write import clean
 
 __all__ = [
@@ -132,17 +132,19 @@ async def list_events(
 ) -> list[dict[str, Any]]:
     """The events of a conversation in (timestamp, seq) order."""
     rows = await connection.fetch(
-        "SELECT id, type, conversation_id, seq, ts, payload, content FROM events"
+        "SELECT id, type, conversation_id, seq, ts, payload, content, cost_nanos FROM events"
         ' WHERE project_id = $1 AND conversation_id = $2 ORDER BY ts, seq, id COLLATE "C"',
         project_id,
         clean(conversation_id),
     )
     events = []
-    for event_id, kind, cid, seq, ts, payload, content in rows:
+    for event_id, kind, cid, seq, ts, payload, content, cost in rows:
         event = {"id": event_id, "type": kind, "conversation_id": cid, "seq": seq}
         event["timestamp"] = format_ts(ts)
         event.update(json.loads(payload))
         if kind == "message" and "content" not in event:
             event["content"] = content
+        if kind == "token_usage":  # priced when stored (None: unpriced)
+            event["cost_usd"] = usd(cost)
         events.append(event)
     return events
