@@ -205,3 +205,6 @@ async def test_evaluation_results_become_scores_of_the_answer(collector: Collect
     assert (scores["relevance"]["value"], scores["relevance"]["comment"]) == (0.75, "on topic")
     assert scores["tone"]["value"] == "polite"
     assert all(s["message_id"] == reply["id"] for s in scores.values())
+    status, metrics = await collector.call("GET", "/v1/metrics")
+    assert status == 200, metrics
+    assert {s["name"] for s in metrics["scores"]} == {"relevance", "tone"}

@@ -90,6 +90,15 @@ async def test_an_agent_turn_reads_back_with_its_steps_model_tokens_and_cost(
     assert metrics["token_usage"]["totals"]["prompt_tokens"] == 250
     tools = {t["action_name"]: t for t in metrics["tools"]}
     assert tools["refund"]["errors"] == 1
+    (model,) = metrics["cost"]["by_model"]
+    assert (model["model"], model["provider"], model["calls"]) == (
+        "gpt-4o-mini-2024-07-18",
+        "openai",
+        2,
+    )
+    assert metrics["cost"]["usd"] == conv["cost"]["usd"]
+    (customer,) = metrics["cost"]["top_customers"]
+    assert customer["customer_id"] == "cust-9"
 
 
 async def test_a_resend_is_counted_as_duplicates(collector: Collector) -> None:
