@@ -6,9 +6,9 @@ token counts, and with the variables below the messages) following the
 OpenTelemetry GenAI conventions; the OTLP/HTTP exporter sends the spans to
 the collector's ``/v1/traces``.  The application only names the
 conversation: in the context's baggage, which a small span processor copies
-onto every span as ``gen_ai.conversation.id``.  (Each span is exported when
-it ends, the model call's before its turn's: the collector groups a span by
-its own attribute, or by an ancestor's sent in the same request.)
+onto every span as ``gen_ai.conversation.id``.  (A model call's span ends,
+and may be exported, before its turn's: the collector groups a span by its
+own attribute, or by an ancestor's sent in the same request.)
 
     python examples/otlp_openai.py --demo   # a loopback stand-in for the OpenAI API
     python examples/otlp_openai.py          # OpenAI itself, with OPENAI_API_KEY set
@@ -38,7 +38,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 QUESTIONS = {
     "otlp-openai-1": "What are your opening hours?",
@@ -128,7 +128,7 @@ def main() -> None:
     )
     provider = TracerProvider(resource=Resource.create({"service.name": "faq-bot"}))
     provider.add_span_processor(ConversationFromBaggage())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     instrumentor = OpenAIInstrumentor()  # type: ignore[no-untyped-call]
     instrumentor.instrument(tracer_provider=provider)
     try:

@@ -355,8 +355,10 @@ def _action(item: Span, parent: str | None, limits: Limits) -> dict[str, Any]:
             "action",
             _event_id(span.trace_id, span.span_id, b"action"),
             cid,
+            # Dated at its start, after its turn's conversation event and user message:
+            # a turn's steps then sit together between the question and the answer.
+            span.start_time_unix_nano + 2,
             span.start_time_unix_nano,
-            end,
         ),
         "action_name": (name or span.name or item.category or "step")[: wire.SHORT],
         "started_at": _stamp(span.start_time_unix_nano),
