@@ -148,6 +148,14 @@ SPECS: dict[str, tuple[Field, ...]] = {
         Field(name, "integer", 0, False, MAX_TOKENS)
         for name in ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
     ),
+    # Files sent apart from their message, or on their own (the official SDKs'
+    # POST /api/attachments/): descriptors here, the bytes kept by the collector.
+    "attachment": (
+        Field("sender", "string", choices=SENDERS),
+        Field("message_id", "string", limit=SHORT, doc="the id of the message they belong to"),
+        Field("files", "array", REQUIRED, False, JSON, doc="[{filename, mime_type, size}]"),
+        Field("metadata", "object", limit=JSON),
+    ),
 }
 
 KINDS = tuple(SPECS)
