@@ -2,8 +2,8 @@
 
 They need what ``/v1``'s need: an admin key for changes, a read key for the
 look-up.  ``update`` also carries ``customer_id``, ``device`` and
-``language``, which a conversation keeps first-write-wins: they are filled
-only where still empty.  ``delete`` deletes (the official API hides).
+``language``, which a conversation keeps as first written: they are
+ignored.  ``delete`` deletes (the official API hides).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .._http._errors import ApiError, json_response
 from .._ingest import _fields as f
 from .._state import OPTIONS, REDACTOR, STORAGE
 from ..storage import ConversationChanges, Feedback
-from ._common import event_id, flat_object, now_text, short, store_one, text
+from ._common import flat_object, short, text
 from ._writes import object_body
 
 __all__ = [
@@ -97,8 +97,7 @@ async def mark(request: web.Request, caller: Caller) -> web.Response:
 
 
 async def update(request: web.Request, caller: Caller) -> web.Response:
-    """``PATCH /api/conversations/{pk}/update/``: name, metadata (merged), and the
-    attributes a conversation keeps first-write-wins (filled where empty)."""
+    """``PATCH /api/conversations/{pk}/update/``: name, marked, metadata (merged)."""
     body = await object_body(request)
     _, cid = await conversation_of(request, caller)
     options = request.app[OPTIONS]
@@ -109,24 +108,12 @@ async def update(request: web.Request, caller: Caller) -> web.Response:
         except f.Invalid as exc:
             raise ApiError(400, str(exc)) from exc
     name = text(body.get("name"), wire.LONG)
+    marked = body.get("is_marked")
     changes = ConversationChanges(
-        name=_redacted(request, name) or None, metadata=_redacted(request, metadata)
+        name=_redacted(request, name) or None,
+        metadata=_redacted(request, metadata),
+        is_marked=marked if type(marked) is bool else None,
     )
-    attributes = {k: short(body.get(k)) for k in ("customer_id", "language", "source")}
-    device = body.get("device")
-    if any(attributes.values()) or device in wire.DEVICES:
-        stamp = now_text()
-        raw = {
-            "id": event_id("update", cid, stamp),
-            "type": "interaction",
-            "conversation_id": cid,
-            "seq": 0,
-            "timestamp": stamp,
-            "device": device if device in wire.DEVICES else None,
-            **attributes,
-            "environment": "development",  # a conversation's environment is never replaced
-        }
-        await store_one(request, caller, raw)
     if not await request.app[STORAGE].update_conversation(caller.project, cid, changes):
         raise ApiError(404, f"no conversation {cid[:256]!r} in this project")
     return json_response(await _row(request, caller, cid))

@@ -71,19 +71,24 @@ async def list_conversations(request: web.Request, caller: Caller) -> web.Respon
         found = await storage.find_conversation(caller.project, conversation_id=cid[:256])
         row = await storage.get_conversation(caller.project, found[1]) if found else None
         if found and row is not None:
-            row.pop("feedback", None)
             rows.append(_summary(found[0], row))
     else:
         rows = await _walk(request, caller, query)
     count = len(rows)
     pages = max(1, -(-count // size))
     chosen = rows[(page - 1) * size : page * size]
+    full = request.query.get("full", "true").lower() != "false"  # as the official API
     results = []
     for row in chosen:
-        ref = await storage.find_conversation(
-            caller.project, conversation_id=row["conversation_id"]
-        )
-        results.append(_summary(ref[0] if ref else 0, row) if "id" not in row else row)
+        if "id" not in row:
+            ref = await storage.find_conversation(
+                caller.project, conversation_id=row["conversation_id"]
+            )
+            row = _summary(ref[0] if ref else 0, row)
+        if full:
+            row.setdefault("feedback", [])
+            row = await _detail(request, caller, row.pop("id"), row)
+        results.append(row)
     answer = {
         "count": count,
         "page_size": size,
@@ -136,6 +141,14 @@ async def get_conversation(request: web.Request, caller: Caller) -> web.Response
     conversation = await storage.get_conversation(caller.project, cid)
     if conversation is None:
         raise ApiError(404, f"no conversation {pk} in this project")
+    return json_response(await _detail(request, caller, pk, conversation))
+
+
+async def _detail(
+    request: web.Request, caller: Caller, pk: int, conversation: dict[str, Any]
+) -> dict[str, Any]:
+    storage = request.app[STORAGE]
+    cid = conversation["conversation_id"]
     events = await storage.list_events(caller.project, cid)
     messages: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
@@ -172,8 +185,7 @@ async def get_conversation(request: web.Request, caller: Caller) -> web.Response
             files = _file_entries(event, cid)
             (owner["attachments"] if owner else loose["attachments"]).extend(files)
     feedback = conversation.pop("feedback", [])
-    answer = {"id": pk, **conversation, "messages": messages, **loose, "feedbacks": feedback}
-    return json_response(answer)
+    return {"id": pk, **conversation, "messages": messages, **loose, "feedbacks": feedback}
 
 
 async def list_attachments(request: web.Request, caller: Caller) -> web.Response:
