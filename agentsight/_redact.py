@@ -41,7 +41,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "action": ("response", "error_msg", "metadata"),
     "button": ("label", "value", "metadata"),
     "token_usage": (),
-    "attachment": ("files", "metadata"),
+    "attachment": ("metadata",),  # the files are bytes, and their names are kept as sent
 }
 
 # Deeper than this (or a container inside itself), a value is redacted as its
