@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._action import Action
     from ._redact import Redactor
     from ._stats import TrackerStats
+    from .enums import AttachmentMode
     from .transports._base import Transport
 
 # The machinery of the background (anyio, aiohttp, attrs, the service) is imported
@@ -425,7 +426,7 @@ class ConversationTracker:
         message: str,
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-        attachment_mode: str | None = None,
+        attachment_mode: str | AttachmentMode | None = None,
         *,
         conversation_id: str | None = None,
     ) -> Awaitable[None]:
@@ -457,7 +458,7 @@ class ConversationTracker:
         message: str,
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-        attachment_mode: str | None = None,
+        attachment_mode: str | AttachmentMode | None = None,
         *,
         conversation_id: str | None = None,
     ) -> Awaitable[None]:
