@@ -117,6 +117,29 @@ async def test_files_of_a_message_follow_it_and_go_with_the_conversation(
     assert await collector.storage.get_file(1, "f-support-123", files[0]["id"], 0) is None
 
 
+async def test_erasure_and_retention_delete_the_files_too(collector: Collector) -> None:
+    """Erasing a customer deletes their conversations' files (the trigger on events)."""
+    await _post(collector, "/api/conversations/", CONVERSATION)
+    body = {
+        "timestamp": STAMP,
+        "attachments": [{"filename": "b.txt", "mime_type": "text/plain", "data": "aGVsbG8="}],
+        "conversation_id": "f-support-123",
+    }
+    status, _ = await _post(collector, "/api/attachments/", body)
+    assert status == 201
+    events = (await collector.conversation("f-support-123"))["events"]
+    (attachment,) = [e for e in events if e["type"] == "attachment"]
+    projects = {p.name: p.id for p in await collector.storage.list_projects()}
+    stored = await collector.storage.get_file(projects["A"], "f-support-123", attachment["id"], 0)
+    assert stored == b"hello"
+    status, answer = await collector.call("POST", "/v1/erasure", json={"customer_id": "user-456"})
+    assert status == 200 and answer["conversations"] == 1, answer
+    assert (
+        await collector.storage.get_file(projects["A"], "f-support-123", attachment["id"], 0)
+        is None
+    )
+
+
 async def test_bad_items_answer_400_with_detail_and_unknown_routes_404(
     collector: Collector,
 ) -> None:
