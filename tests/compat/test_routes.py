@@ -5,6 +5,8 @@ their conversation, the {detail} errors (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import base64
+import io
+import json
 from typing import Any
 
 import aiohttp
@@ -47,8 +49,10 @@ def _headers(collector: Collector, project: str = "A") -> dict[str, str]:
 async def _post(
     collector: Collector, path: str, body: Any, project: str = "A"
 ) -> tuple[int, dict[str, Any]]:
-    headers = _headers(collector, project)
-    async with collector.session.post(path, json=body, headers=headers) as response:
+    headers = {**_headers(collector, project), "Content-Type": "application/json"}
+    # aiohttp warns about large bytes bodies; a BytesIO is sent the same way.
+    data = io.BytesIO(json.dumps(body).encode())
+    async with collector.session.post(path, data=data, headers=headers) as response:
         return response.status, await response.json()
 
 
@@ -138,6 +142,49 @@ async def test_erasure_and_retention_delete_the_files_too(collector: Collector) 
         await collector.storage.get_file(projects["A"], "f-support-123", attachment["id"], 0)
         is None
     )
+
+
+async def test_files_of_megabytes_are_kept_whole(collector: Collector) -> None:
+    """A 2 MiB file, as base64 JSON and as multipart (parsed off the loop), downloads intact;
+    a body over the collector's limit is a 413."""
+    data = bytes(range(256)) * (8 * 1024)  # 2 MiB
+    body = {
+        "timestamp": STAMP,
+        "attachments": [
+            {
+                "filename": "big.bin",
+                "mime_type": "application/octet-stream",
+                "data": base64.b64encode(data).decode(),
+            }
+        ],
+        "conversation_id": "big",
+    }
+    status, answer = await _post(collector, "/api/attachments/", body)
+    assert status == 201 and answer["attachments"][0]["size"] == len(data), answer
+    form = aiohttp.FormData()
+    form.add_field("conversation", str(answer["conversation"]))
+    form.add_field("timestamp", "2026-12-04T13:52:27.000000+00:00")
+    form.add_field(
+        "attachment_0",
+        io.BytesIO(data),
+        filename="big2.bin",
+        content_type="application/octet-stream",
+    )
+    async with collector.session.post(
+        "/api/attachments/", data=form, headers=_headers(collector)
+    ) as response:
+        assert response.status == 201, await response.text()
+    events = (await collector.conversation("big"))["events"]
+    for event in (e for e in events if e["type"] == "attachment"):
+        url = f"/v1/conversations/big/attachments/{event['id']}/0"
+        async with collector.session.get(url, headers=collector.auth()) as response:
+            assert await response.read() == data
+    huge = {
+        **body,
+        "attachments": [{"filename": "x", "mime_type": "a/b", "data": "A" * (11 * 1024 * 1024)}],
+    }
+    status, answer = await _post(collector, "/api/attachments/", huge)
+    assert status == 413 and "detail" in answer
 
 
 async def test_bad_items_answer_400_with_detail_and_unknown_routes_404(

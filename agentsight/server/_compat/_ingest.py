@@ -17,6 +17,7 @@ a 4xx): they are listed, final.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -25,7 +26,7 @@ from aiohttp import web
 from ... import _wire as wire
 from .._http._access import Caller
 from .._http._auth import authenticate
-from .._http._body import read_json
+from .._http._body import OFFLOAD_BYTES, read_json
 from .._http._errors import ApiError, json_response
 from .._state import OPTIONS, REDACTOR, STORAGE
 from ..storage import ConversationChanges, NewEvent
@@ -217,17 +218,14 @@ async def _replace(
     await patiently(request, lambda: storage.update_conversation(caller.project, cid, changes))
 
 
-async def post_ingest(request: web.Request, caller: Caller) -> web.Response:
-    """``POST /api/ingest/``: 0.1.4's batch of conversation blocks."""
-    body, _ = await read_json(request, request.app[OPTIONS])
-    blocks = body.get("conversations") if type(body) is dict else None
-    if not isinstance(blocks, list):
-        raise ApiError(400, "conversations: expected an array")
+def _map(
+    request: web.Request, blocks: list[Any]
+) -> tuple[list[NewEvent], list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """The checked events of *blocks*, the rejections per block, the metadata to replace."""
     limit = request.app[OPTIONS].max_content_chars
     checked: list[NewEvent] = []
     rejected: list[dict[str, Any]] = []
     replaced: list[tuple[str, dict[str, Any]]] = []
-    total = 0
     for index, raw in enumerate(blocks):
         if not isinstance(raw, dict):
             rejected.append(
@@ -235,9 +233,13 @@ async def post_ingest(request: web.Request, caller: Caller) -> web.Response:
             )
             continue
         block = _Block(raw, limit)
+        events = block.build()
+        if len(checked) + len(events) > request.app[OPTIONS].max_events:
+            raise ApiError(
+                413, f"conversations: more than {request.app[OPTIONS].max_events} events"
+            )
         errors = []
-        for event in block.build():
-            total += 1
+        for event in events:
             try:
                 checked.append(check(request, event))
             except ApiError as exc:
@@ -246,8 +248,21 @@ async def post_ingest(request: web.Request, caller: Caller) -> web.Response:
             rejected.append({"index": index, "conversation_id": block.cid, "errors": errors})
         if block.replace_metadata and block.cid:
             replaced.append((block.cid, flat_object(raw.get("metadata")) or {}))
-    if total > request.app[OPTIONS].max_events:
-        raise ApiError(413, f"conversations: more than {request.app[OPTIONS].max_events} events")
+    return checked, rejected, replaced
+
+
+async def post_ingest(request: web.Request, caller: Caller) -> web.Response:
+    """``POST /api/ingest/``: 0.1.4's batch of conversation blocks."""
+    options = request.app[OPTIONS]
+    body, _ = await read_json(request, options)
+    blocks = body.get("conversations") if type(body) is dict else None
+    if not isinstance(blocks, list):
+        raise ApiError(400, "conversations: expected an array")
+    # A big batch is mapped and checked on a worker thread, as /v1/batch is.
+    if request.content_length is not None and request.content_length > OFFLOAD_BYTES:
+        checked, rejected, replaced = await asyncio.to_thread(_map, request, blocks)
+    else:
+        checked, rejected, replaced = _map(request, blocks)
     result = await store(request, caller, checked)
     for cid, metadata in replaced:
         await _replace(request, caller, cid, metadata)

@@ -9,6 +9,7 @@ conversation's number, or the message's (see ``number_of``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import email.parser
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from ... import _wire as wire
 from .._http._access import Caller
-from .._http._body import read_body, read_json
+from .._http._body import OFFLOAD_BYTES, read_body, read_json
 from .._http._errors import ApiError, json_response
 from .._state import OPTIONS, STORAGE
 from ..storage import NewEvent
@@ -250,8 +251,13 @@ async def _multipart(
 ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], bytes]]]:
     """The fields and files of a multipart body, read within the body limits."""
     raw = await read_body(request, request.app[OPTIONS])
-    head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n"
+    document = head.encode("latin-1", "replace") + raw
+    parse = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes
+    if len(raw) > OFFLOAD_BYTES:  # megabytes of files: parsed on a worker thread
+        message = await asyncio.to_thread(parse, document)
+    else:
+        message = parse(document)
     if not message.is_multipart():
         raise ApiError(400, "body: expected multipart/form-data")
     fields: dict[str, Any] = {}
@@ -301,6 +307,10 @@ def _descriptor(index: int, meta: dict[str, Any], data: bytes) -> dict[str, Any]
     }
 
 
+def _describe(files: list[tuple[dict[str, Any], bytes]]) -> list[dict[str, Any]]:
+    return [_descriptor(i, meta, data) for i, (meta, data) in enumerate(files)]
+
+
 async def _owner(
     request: web.Request, caller: Caller, body: dict[str, Any]
 ) -> tuple[str, str | None]:
@@ -343,12 +353,18 @@ async def post_attachments(request: web.Request, caller: Caller) -> web.Response
         body, files = await _multipart(request)
     else:
         body = await object_body(request)
-        files = _decoded(body)
+        if request.content_length is not None and request.content_length > OFFLOAD_BYTES:
+            files = await asyncio.to_thread(_decoded, body)
+        else:
+            files = _decoded(body)
     if not files:
         raise ApiError(400, "attachments: expected at least one file")
     cid, message_id = await _owner(request, caller, body)
     stamp = _stamp(body)
-    described = [_descriptor(i, meta, data) for i, (meta, data) in enumerate(files)]
+    if request.content_length is not None and request.content_length > OFFLOAD_BYTES:
+        described = await asyncio.to_thread(_describe, files)  # hashing megabytes
+    else:
+        described = _describe(files)
     sender = body.get("sender")
     raw = {
         "id": event_id("attachment", cid, stamp, message_id, [d["sha256"] for d in described]),
