@@ -85,13 +85,25 @@ class AgentSightAPI:
         self._lock = threading.Lock()
 
     def configure(
-        self, api_key: str | None = None, endpoint: str | None = None, *, timeout: float = 10.0
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        *,
+        timeout: float = 10.0,
+        log_level: Any = None,
     ) -> None:
         """Use other settings from the next call on (the current connections are closed).
 
+        ``log_level`` (the official SDK 0.0.44's) is accepted and ignored: the
+        ``agentsight`` logger's level is the application's to set.
+
         Raises:
             ConfigurationError: a bad endpoint or timeout.
+
+        .. versionchanged:: 0.3
+           ``log_level``.
         """
+        del log_level
         resolve_settings(api_key, endpoint, timeout)  # raises before anything changes
         with self._lock:
             old, self._client = self._client, None

@@ -100,6 +100,10 @@ def _script(collector: Collector) -> dict[str, Any]:
         out["update"] = api.update_conversation(
             "drop-in", "Renamed", None, "other", None, "de", {"x": 1}
         )["name"]
+        tracker.configure(conversation_id="configured")  # 0.0.44's way to switch
+        tracker.track_human_message("in the configured one")
+        tracker.send_tracked_data()
+        api.configure(collector.keys["A"], collector.url, log_level="DEBUG")
     finally:
         tracker.close()
         api.close()
@@ -135,3 +139,5 @@ async def test_0044_code_runs_with_our_sdk(
     conversation = (await collector.conversation("drop-in"))["conversation"]
     assert (conversation["customer_id"], conversation["language"]) == ("u1", None)
     assert conversation["metadata"] == {"x": 1}
+    events = (await collector.conversation("configured"))["events"]
+    assert [e["content"] for e in events] == ["in the configured one"]
