@@ -1,9 +1,10 @@
 """0.0.44's management routes (and 0.1.4's feedback): by the conversation's number.
 
 They need what ``/v1``'s need: an admin key for changes, a read key for the
-look-up.  ``update`` also carries ``customer_id``, ``device`` and
-``language``, which a conversation keeps as first written: they are
-ignored.  ``delete`` deletes (the official API hides).
+look-up.  ``update`` replaces the metadata (as the official endpoint does:
+0.1.4's ``update_metadata`` reads, merges and writes back to remove keys);
+its ``customer_id``, ``device`` and ``language``, which a conversation keeps
+as first written, are ignored.  ``delete`` deletes (the official API hides).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ async def mark(request: web.Request, caller: Caller) -> web.Response:
 
 
 async def update(request: web.Request, caller: Caller) -> web.Response:
-    """``PATCH /api/conversations/{pk}/update/``: name, marked, metadata (merged)."""
+    """``PATCH /api/conversations/{pk}/update/``: name, marked, metadata (replaced)."""
     body = await object_body(request)
     _, cid = await conversation_of(request, caller)
     options = request.app[OPTIONS]
@@ -109,10 +110,14 @@ async def update(request: web.Request, caller: Caller) -> web.Response:
             raise ApiError(400, str(exc)) from exc
     name = text(body.get("name"), wire.LONG)
     marked = body.get("is_marked")
+    # The official endpoint replaces the document (0.1.4's update_metadata reads,
+    # merges and writes it back to remove keys): so does this one.
+    given = "metadata" in body and isinstance(body["metadata"], dict)
     changes = ConversationChanges(
         name=_redacted(request, name) or None,
-        metadata=_redacted(request, metadata),
+        metadata=_redacted(request, metadata or {}) if given else None,
         is_marked=marked if type(marked) is bool else None,
+        replace_metadata=given,
     )
     if not await request.app[STORAGE].update_conversation(caller.project, cid, changes):
         raise ApiError(404, f"no conversation {cid[:256]!r} in this project")

@@ -72,4 +72,10 @@ listing = list(api.conversations.list(customer_id="user-456"))
 out["listing"] = [
     c["conversation_id"] if isinstance(c, dict) else c.conversation_id for c in listing
 ]
+detail = api.conversations.get("f-support-123")
+out["detail_messages"] = [m["content"] for m in detail["messages"]]
+out["rename"] = api.conversations.rename("f-support-123", "Renamed by 0.1.4")["name"]
+api.conversations.update_metadata("f-support-123", {"plan": "pro"}, remove=["user_tier"])
+out["feedback"] = api.feedbacks.create_for_conversation("f-support-123", "negative", "slow")
+out["files"] = [f["filename"] for f in api.conversations.attachments("f-support-123")["results"]]
 json.dump(out, sys.stdout, default=str)
