@@ -41,6 +41,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "action": ("response", "error_msg", "metadata"),
     "button": ("label", "value", "metadata"),
     "token_usage": (),
+    "score": ("comment", "metadata"),
     "attachment": ("metadata",),  # the files are bytes, and their names are kept as sent
 }
 

@@ -57,6 +57,13 @@ async def test_every_call_of_014_is_stored_once(
         "total_tokens": 18,
         "embedding_tokens": 0,
     }
+    (call,) = [e for e in main["events"] if e["type"] == "token_usage"]
+    assert (call["model"], call["provider"], call["cached_input_tokens"]) == (
+        "gpt-4o-mini",
+        "openai",
+        3,
+    )
+    assert call["cost_usd"] is not None  # priced as /v1/batch prices it
     uploads = [
         e for e in main["events"] if e["type"] == "attachment" and e["files"][0].get("sha256")
     ]

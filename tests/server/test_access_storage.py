@@ -18,12 +18,15 @@ from agentsight._keys import generate_key, hash_key, redact
 from agentsight.server import Storage, open_storage
 from agentsight.server._ingest._time import now_micros
 from agentsight.server.storage import AuditEntry, Deleted, Feedback, NewEvent
+from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRES_VERSION
+from agentsight.server.storage.sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
 from tests.server.access_helpers import add_user, password_hash
 from tests.server.collector_helpers import Collector, message, run_collector
-from tests.server.old_schema import ACCESS_VERSION, LATEST, create_at, execute
+from tests.server.old_schema import ACCESS_VERSION, create_at, execute
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
+LATEST = {"sqlite": SQLITE_VERSION, "postgres": POSTGRES_VERSION}
 DAY = 86_400_000_000
 
 

@@ -24,7 +24,8 @@ from ... import _wire as wire
 from .._http._access import Caller, Need, authorize
 from .._http._errors import ApiError, json_response
 from .._ingest import _fields as f
-from .._state import GEO, OPTIONS, REDACTOR, STORAGE, VALIDATOR
+from .._ingest._prices import price
+from .._state import GEO, OPTIONS, PRICES, REDACTOR, STORAGE, VALIDATOR
 from ..storage import NewEvent, StorageUnavailable, WriteResult
 
 __all__ = [
@@ -188,6 +189,8 @@ def check(request: web.Request, raw: dict[str, Any]) -> NewEvent:
         event.country = app[GEO].country(event.payload["customer_ip_address"])
         if not app[OPTIONS].store_raw_ip:
             event.payload["customer_ip_address"] = None
+    elif event.type == "token_usage":
+        event.cost_nanos = price(app[PRICES], event)
     redactor = app.get(REDACTOR)
     if redactor is not None:
         redactor.payload(event.type, event.payload)

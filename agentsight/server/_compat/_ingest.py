@@ -6,7 +6,8 @@ in hex, ISO times, dicts as JSON text).  Each block becomes one
 conversation), then per span: ``turn`` → a message per ``agentsight.message``
 event (a turn never completed is kept, its messages marked
 ``_turn_incomplete``), ``tool``/``task`` → an action (its stack traces
-dropped), ``llm`` → token usage, ``button`` → a button, ``attachment``
+dropped), ``llm`` → token usage with its model and provider (each a step of
+the wire schema, under the tool or task that made it), ``button`` → a button, ``attachment``
 without upload → an attachment event of descriptors.  A
 ``metadata_updated`` span replaces the conversation's metadata with the
 block's (0.1.4 expects the last write to win).  Event ids come from
@@ -83,6 +84,7 @@ class _Block:
         self.limit = limit
         self.events: list[dict[str, Any]] = []
         self.replace_metadata = False
+        self.steps: set[Any] = set()
 
     def add(self, kind: str, key: tuple[Any, ...], stamp: Any, **fields: Any) -> None:
         self.events.append(
@@ -99,6 +101,7 @@ class _Block:
     def build(self) -> list[dict[str, Any]]:
         spans = [s for s in self.block.get("spans") or () if isinstance(s, dict)]
         spans.sort(key=lambda s: str(s.get("started_at", "")))
+        self.steps = {s.get("span_id") for s in spans if s.get("kind") in ("tool", "task")}
         used = any(s.get("kind") != "conversation" for s in spans)
         first = spans[0] if spans else {}
         body = {k: self.block.get(k) for k in (*_BLOCK_FIELDS, "environment", "metadata")}
@@ -183,6 +186,7 @@ class _Block:
             tools_used=_loads(attributes.get("agentsight.tool.arguments")),
             response=text(attributes.get("agentsight.tool.response"), self.limit),
             error_msg=text(error, self.limit),  # never the stack traces of its events
+            **self.step(span),
         )
 
     def llm(self, span: dict[str, Any], attributes: dict[str, Any], key: tuple[Any, ...]) -> None:
@@ -195,6 +199,7 @@ class _Block:
             count(f"agentsight.llm.{n}") for n in ("cache_read_tokens", "cache_write_tokens")
         ) + count("gen_ai.usage.input_tokens")
         completion = count("gen_ai.usage.output_tokens")
+        model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model")
         self.add(
             "token_usage",
             key,
@@ -203,7 +208,22 @@ class _Block:
             completion_tokens=completion,
             total_tokens=min(prompt + completion, wire.MAX_TOKENS),
             embedding_tokens=count("agentsight.llm.embedding_tokens"),
+            model=short(model or span.get("name")),
+            provider=short(attributes.get("gen_ai.system")),
+            cached_input_tokens=count("agentsight.llm.cache_read_tokens"),
+            reasoning_tokens=min(count("agentsight.llm.reasoning_tokens"), completion),
+            started_at=utc_text(span.get("started_at")),
+            duration_ms=_duration(span.get("duration_ms")),
+            **self.step(span),
         )
+
+    def step(self, span: dict[str, Any]) -> dict[str, Any]:
+        """Its step id, and its parent's when that is a tool or a task (a step too)."""
+        parent = span.get("parent_span_id")
+        return {
+            "step_id": short(span.get("span_id")),
+            "parent_id": short(parent) if parent in self.steps else None,
+        }
 
 
 async def _replace(

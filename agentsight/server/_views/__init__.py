@@ -22,6 +22,7 @@ from ._dashboard import dashboard_file, dashboard_index
 from ._ingest import post_batch
 from ._meta import health, openapi
 from ._metrics import get_metrics
+from ._scores import add_score
 from ._session import get_session, sign_in, sign_out
 
 __all__ = ["ROUTES", "Route", "add_routes"]
@@ -51,6 +52,7 @@ ROUTES = (
     Route("PATCH", _ONE, patch_conversation, Need.MANAGE),
     Route("DELETE", _ONE, delete_conversation, Need.MANAGE),
     Route("POST", _ONE + "/feedback", add_feedback, Need.MANAGE),
+    Route("POST", _ONE + "/scores", add_score, Need.MANAGE),
     Route("GET", _ONE + "/attachments/{event_id}/{index}", download, Need.READ),
     Route("GET", "/v1/metrics", get_metrics, Need.READ),
     Route("GET", "/v1/retention", get_retention, Need.READ),

@@ -9,6 +9,7 @@ import base64
 import binascii
 import contextlib
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +75,16 @@ def _limit(name: str, value: str) -> int:
     return int(value)
 
 
+def _number(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise _bad(name, "a finite number such as 0.5")
+    return number
+
+
 def encode_cursor(before: int) -> str:
     """The opaque cursor for the page that starts below conversation *before*."""
     return base64.urlsafe_b64encode(json.dumps({"b": before}).encode()).decode().rstrip("=")
@@ -105,6 +116,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "since": ("since", _time),
     "until": ("until", _time),
     "q": ("q", _text),
+    "score": ("score", _text),
+    "score_min": ("score_min", _number),
+    "score_max": ("score_max", _number),
+    "score_value": ("score_value", _text),
 }
 FILTERS = tuple(_PARSERS)
 
@@ -121,4 +136,8 @@ def parse_query(params: MultiMapping[str]) -> ConversationQuery:
             raise ApiError(400, f"{name}: given more than once")
         field, parse = _PARSERS[name]
         values[field] = parse(name, params[name])
+    if "score" not in values and values.keys() & {"score_min", "score_max", "score_value"}:
+        raise ApiError(
+            400, "score: expected the score's name with score_min, score_max or score_value"
+        )
     return ConversationQuery(**values)

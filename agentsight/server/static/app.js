@@ -79,6 +79,8 @@
   }
 
   /* ---------- API ---------- */
+  const LLM = window.AgentSightLLM(h, { fmt, duration, clock });
+
   async function request(method, path, params, body) {
     const url = new URL(path, location.origin);
     for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) url.searchParams.set(k, v);
@@ -205,6 +207,8 @@
     is_marked: { label: "Marked", options: ["", "true", "false"] },
     sentiment: { label: "Feedback", options: ["", "positive", "neutral", "negative"] },
     q: { label: "Text", type: "search", placeholder: "Search messages…" },
+    score: { label: "Score", type: "text", placeholder: "name" },
+    score_min: { label: "Score at least", type: "text", placeholder: "0.5" },
   };
   function filterBar(names, values, onApply) {
     const inputs = {};
@@ -288,7 +292,8 @@
       tile("duration", "Avg. duration", duration(m.conversation_duration_ms.avg), "first to last event", "#0ea5e9"),
       tile("escalation", "Escalated", pct(m.escalation.rate), `${fmt(m.escalation.conversations)} to a human`, "#ef4444"),
       tile("feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899"),
-      tile("tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b")));
+      tile("tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b"),
+      LLM.costTile(tile, m.cost)));
 
     const legend = h("div", { class: "legend" },
       h("span", {}, h("i", { class: "swatch sw-accent" }), "messages"),
@@ -328,6 +333,8 @@
           { key: "completion_tokens", label: "completion tokens", color: "#06b6d4" },
           { key: "embedding_tokens", label: "embedding tokens", color: "#a5b4fc" },
         ]))));
+
+    main.append(h("div", { class: "grid halves row-gap" }, LLM.modelsCard(card, m.cost), LLM.scoresCard(card, m.scores)));
   }
 
   function countryTable(entries) {
@@ -360,7 +367,7 @@
     main.append(
       h("div", { class: "page-head" }, h("div", {}, h("h1", { text: "Conversations" }),
         h("p", { class: "muted", text: "Newest first. Click one to read its transcript." }))),
-      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until"],
+      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until", "score", "score_min"],
         filters, (f) => go("/conversations", f)));
     const body = h("div", { class: "card" }, h("div", { class: "loading", text: "Loading…" }));
     main.append(body);
@@ -377,8 +384,8 @@
       body.append(h("p", { class: "empty", text: "No conversations match these filters." }));
     } else {
       body.append(h("table", { id: "conversation-table" },
-        h("thead", {}, h("tr", {}, ["Conversation", "Started", "Source", "Device", "Country", "Messages", "Tokens", ""].map((label, i) =>
-          h("th", { class: i === 5 || i === 6 ? "num" : "", text: label })))),
+        h("thead", {}, h("tr", {}, ["Conversation", "Started", "Source", "Device", "Country", "Messages", "Tokens", "Cost", ""].map((label, i) =>
+          h("th", { class: i >= 5 && i <= 7 ? "num" : "", text: label })))),
         h("tbody", {}, rows.map((c) => {
           const open = () => go(`/conversation/${encodeURIComponent(c.conversation_id)}`);
           return h("tr", { class: "link", "data-cid": c.conversation_id, onclick: open },
@@ -391,6 +398,7 @@
             h("td", {}, c.country ? flag(c.country) : "–"),
             h("td", { class: "num", text: fmt(c.message_count) }),
             h("td", { class: "num", text: fmt(c.token_usage.total_tokens) }),
+            h("td", { class: "num", "data-cost": "", text: LLM.usd(c.cost.usd) }),
             h("td", {}, c.is_marked ? h("span", { class: "pill warn", text: "★ marked" }) : null,
               c.is_used ? null : h("span", { class: "pill", text: "shown only" })));
         }))));
@@ -461,6 +469,8 @@
       case "interaction":
         return h("div", { class: "event start", "data-event": event.type }, h("span", { text: event.type === "interaction" ? "◌" : "●" }),
           h("span", { text: event.type === "interaction" ? "Widget shown" : "Conversation started" }), time);
+      case "score":
+        return LLM.scoreNode(event, time);
       default:
         return h("div", { class: "event", text: event.type });
     }
@@ -474,6 +484,7 @@
       ["Last event", c.ended_at && new Date(c.ended_at).toLocaleString("en-GB")], ["Used", c.is_used ? "yes" : "only shown"],
       ["Messages", fmt(c.message_count)], ["Events", fmt(c.event_count)],
       ["Tokens", `${fmt(c.token_usage.prompt_tokens)} prompt · ${fmt(c.token_usage.completion_tokens)} completion · ${fmt(c.token_usage.total_tokens)} total`],
+      ["Cost", LLM.costText(c.cost)],
     ];
     return h("dl", { class: "attrs", id: "attributes" }, rows.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "–" : String(v) })]));
   }
@@ -529,7 +540,7 @@
           : h("h1", { id: "conversation-name", text: c.name || c.conversation_id })),
       isAdmin() ? h("div", { class: "actions-bar" }, mark, del) : null));
 
-    const chat = h("section", { class: "card chat", id: "chat" }, data.events.map(eventNode));
+    const chat = h("section", { class: "card chat", id: "chat" }, LLM.transcriptNodes(data.events, eventNode));
     if (!data.events.length) chat.append(h("p", { class: "empty", text: "No events" }));
 
     const feedbackList = h("div", { id: "feedback-list" }, (c.feedback || []).map(feedbackItem));
