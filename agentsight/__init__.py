@@ -48,6 +48,11 @@ from .exceptions import (
 
 if _typing.TYPE_CHECKING:
     from ._stats import SendReport, TrackerStats
+    from .api import AgentSightAPI, ConversationManager, agentsight_api, conversation_manager
+
+
+#: The official SDK 0.0.44's top-level names of the query and management API.
+_API_NAMES = ("AgentSightAPI", "ConversationManager", "agentsight_api", "conversation_manager")
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -56,14 +61,20 @@ def __getattr__(name: str) -> _typing.Any:
         from . import _stats
 
         return getattr(_stats, name)
+    if name in _API_NAMES:
+        from . import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'agentsight' has no attribute {name!r}")
 
 
 __all__ = [
     "APIError",
+    "AgentSightAPI",
     "AgentSightError",
     "AuthenticationError",
     "ConfigurationError",
+    "ConversationManager",
     "ConversationTracker",
     "NotFoundError",
     "ReportHandle",
@@ -71,6 +82,8 @@ __all__ = [
     "TrackerStats",
     "ValidationError",
     "__version__",
+    "agentsight_api",
+    "conversation_manager",
     "conversation_tracker",
 ]
 

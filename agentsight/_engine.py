@@ -80,6 +80,10 @@ class ReportHandle:
     def done(self) -> bool:
         return self._future.done()
 
+    def __getitem__(self, key: str) -> Any:
+        """The official SDK 0.0.44's dict: ``send_tracked_data()["summary"]`` (waits)."""
+        return self.result()[key]
+
 
 def completed(pending: int = 0) -> ReportHandle:
     """A handle whose report is ready: nothing was sent, *pending* events wait."""

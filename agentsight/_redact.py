@@ -42,6 +42,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "button": ("label", "value", "metadata"),
     "token_usage": (),
     "score": ("comment", "metadata"),
+    "attachment": ("metadata",),  # the files are bytes, and their names are kept as sent
 }
 
 # Deeper than this (or a container inside itself), a value is redacted as its

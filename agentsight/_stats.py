@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from ._legacy import LegacyMapping
 
 if TYPE_CHECKING:
     from .transports._base import Rejection
@@ -58,7 +60,7 @@ class TrackerStats:
 
 
 @attrs.frozen
-class SendReport:
+class SendReport(LegacyMapping):
     """What one ``send_tracked_data()`` / ``flush()`` achieved.
 
     Attributes:
@@ -85,6 +87,25 @@ class SendReport:
     def complete(self) -> bool:
         """True when everything buffered at the call was answered by the receiver."""
         return self.pending == 0 and self.spooled == 0
+
+    def legacy_dict(self) -> dict[str, Any]:
+        """The official SDK 0.0.44's answer: ``report["summary"]["errors"]`` counts losses.
+
+        Ours sends every buffered conversation at once and counts events, not
+        items by type: ``summary`` holds our counts, and ``errors``
+        (rejected and failed events).  ``items`` is empty.
+
+        .. versionadded:: 0.3
+        """
+        summary = {
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "pending": self.pending,
+            "spooled": self.spooled,
+            "errors": len(self.rejected) + self.failed,
+        }
+        return {"items": [], "summary": summary}
 
 
 class Stats:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _legacy
 from . import _validate as check
 from ._buffer import BEHIND, CLOSED, DONE, TAKEN, Buffer, CatchUp, Intake, Overflow, Put
 from ._buffer import wait_caught_up_blocking as _wait_caught_up
@@ -29,12 +30,14 @@ from ._lifecycle import Lifecycle, on_fork
 from ._loops import running_backend
 from ._steps import current_step, new_step_id
 from ._wire import CONVERSATION_FIELDS, LONG, SHORT
+from .exceptions import ValidationError
 from .helpers import generate_conversation_id
 
 if TYPE_CHECKING:
     from ._action import Action
     from ._redact import Redactor
     from ._stats import TrackerStats
+    from .enums import AttachmentMode
     from .transports._base import Transport
 
 # The machinery of the background (anyio, aiohttp, attrs, the service) is imported
@@ -63,6 +66,14 @@ def _step_ids(step_id: object, parent_id: object) -> tuple[str, str | None]:
 # the cut may have split an address or a number, leaving a piece no rule knows.
 # 256 covers the longest e-mail address (254 characters).
 _REDACT_MARGIN = 256
+
+
+def _legacy_files(
+    attachments: Sequence[Any] | None, metadata: object, attachment_mode: object
+) -> tuple[list[dict[str, Any]] | None, Any]:
+    """0.0.44's attachments and mode (in its argument order, or ours) as ours."""
+    mode, metadata = _legacy.mode_and_metadata(metadata, attachment_mode)
+    return (None if attachments is None else _legacy.files(attachments, mode)), metadata
 
 
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -202,10 +213,20 @@ class ConversationTracker:
     def configure(self, **settings: Any) -> None:
         """Change settings before the tracker starts (the first tracking call starts it).
 
+        ``conversation_id=`` (the official SDK 0.0.44's) makes that conversation
+        the current one instead, as ``conversation()`` does, at any time.
+
         Raises:
             ConfigurationError: a bad setting.
             RuntimeError: the tracker is already running; ``aclose()`` it first.
         """
+        conversation_id = settings.pop("conversation_id", None)
+        if conversation_id is not None:  # the official SDK 0.0.44's: the current conversation
+            self._context.set(
+                self._registry.get(check.identifier("conversation_id", conversation_id))
+            )
+            if not settings:
+                return
         if self._lifecycle.engine is not None:
             raise RuntimeError("configure() must be called before the first tracking call")
         transport = settings.pop("transport", None)
@@ -416,6 +437,7 @@ class ConversationTracker:
         message: str,
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        attachment_mode: str | AttachmentMode | None = None,
         *,
         conversation_id: str | None = None,
     ) -> Awaitable[None]:
@@ -426,11 +448,20 @@ class ConversationTracker:
                 truncated and flagged ``truncated``.
             attachments: descriptions of attached files (JSON-able objects).
             metadata: anything about the message; odd values are serialised.
+            attachment_mode: ``"base64"`` or ``"form_data"``, as in the official
+                SDK 0.0.44: *attachments* are then its file dicts (``data`` as
+                base64 text, or bytes and binary files), kept with base64
+                ``data``.  Its argument order (the mode third) works too.
             conversation_id: the conversation, instead of the current one.
 
         Raises:
             ValidationError: ``message`` is not a str, ``metadata`` not a mapping...
+
+        .. versionchanged:: 0.3
+           ``attachment_mode``.
         """
+        if attachment_mode is not None or _legacy.is_mode(metadata):
+            attachments, metadata = _legacy_files(attachments, metadata, attachment_mode)
         return self._message("end_user", message, attachments, metadata, conversation_id)
 
     def track_agent_message(
@@ -438,11 +469,83 @@ class ConversationTracker:
         message: str,
         attachments: Sequence[Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        attachment_mode: str | AttachmentMode | None = None,
         *,
         conversation_id: str | None = None,
     ) -> Awaitable[None]:
         """Track a message from the agent (same arguments as ``track_human_message``)."""
+        if attachment_mode is not None or _legacy.is_mode(metadata):
+            attachments, metadata = _legacy_files(attachments, metadata, attachment_mode)
         return self._message("agent", message, attachments, metadata, conversation_id)
+
+    def track_attachments(
+        self,
+        attachments: Sequence[Mapping[str, Any]],
+        sender: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        mode: str = "base64",
+        *,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Track files sent in the conversation, apart from any message.
+
+        One ``attachment`` event; the collector keeps the files' bytes apart,
+        downloadable from the transcript.  Each must fit the collector's JSON
+        limit (``max_json_chars``, 1 MiB by default, as base64).
+
+        Args:
+            attachments: dicts of ``filename``, ``mime_type`` and ``data``:
+                base64 text (``mode="base64"``), or bytes or a binary file
+                (``mode="form_data"``), as in the official SDK 0.0.44.
+            sender: ``"end_user"`` (the default) or ``"agent"``.
+            metadata: anything about the files.
+            mode: ``"base64"`` or ``"form_data"``.
+
+        Raises:
+            ValidationError: a bad mode, sender, file or metadata.
+
+        .. versionadded:: 0.3
+        """
+        described = _legacy.files(attachments, mode)
+        who = getattr(sender, "value", sender) or "end_user"
+        if who not in ("end_user", "agent"):
+            raise ValidationError(f"sender: expected 'end_user' or 'agent', got {sender!r:.80}")
+        flat = None
+        if metadata is not None:
+            metadata = check.metadata("metadata", metadata)
+            redactor = self._redactor
+            if redactor is not None:
+                metadata = redactor.mapping(metadata)
+            flat = items(metadata)
+        state = self._state(conversation_id)
+        event = (
+            "attachment",
+            state.conversation_id,
+            next(state.seq),
+            _now_ns(),
+            who,
+            None,
+            described,
+            flat,
+        )
+        return self._emit(event)  # type: ignore[no-any-return]
+
+    def get_tracked_data_summary(self) -> dict[str, Any]:
+        """What the official SDK 0.0.44 reported as tracked and not yet sent.
+
+        Ours does not hold events per conversation until a send: they stream
+        to the collector in the background.  ``summary["total"]`` is what is
+        still buffered (every conversation); ``items`` is always empty.
+
+        .. versionadded:: 0.3
+        """
+        state = self._context.get()
+        pending = self._lifecycle.pending
+        return {
+            "conversation_id": None if state is None else state.conversation_id,
+            "items": [],
+            "summary": {"total": pending},
+        }
 
     def track_action(
         self,

@@ -91,6 +91,7 @@ def attachments(name: str, value: object) -> list[Any]:
 
 
 def environment(value: object) -> str:
+    value = getattr(value, "value", value)  # agentsight.enums.Environment too
     if value not in ENVIRONMENTS:
         raise ValidationError(
             f"environment: expected one of {', '.join(map(repr, ENVIRONMENTS))}, {_got(value)}"

@@ -193,6 +193,14 @@ SPECS: dict[str, tuple[Field, ...]] = {
         Field("source", "string", "sdk", False, choices=SCORE_SOURCES),
         Field("metadata", "object", limit=JSON),
     ),
+    # Files sent apart from their message, or on their own (the official SDKs'
+    # POST /api/attachments/): descriptors here, the bytes kept by the collector.
+    "attachment": (
+        Field("sender", "string", choices=SENDERS),
+        Field("message_id", "string", limit=SHORT, doc="the id of the message they belong to"),
+        Field("files", "array", REQUIRED, False, JSON, doc="[{filename, mime_type, size}]"),
+        Field("metadata", "object", limit=JSON),
+    ),
 }
 
 KINDS = tuple(SPECS)
@@ -221,6 +229,7 @@ NEW_IN_2: dict[str, tuple[str, ...]] = {
     "action": ("step_id", "parent_id"),
     "token_usage": FIELDS["token_usage"][4:],
     "score": FIELDS["score"],
+    "attachment": FIELDS["attachment"],
 }
 
 

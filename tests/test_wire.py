@@ -85,7 +85,13 @@ def test_validator_requires_what_the_wire_requires(kind: str) -> None:
     """An event with only its required fields is accepted with the wire's defaults; without
     any one of them it is rejected, naming that field."""
     validator = Validator(ServerOptions())
-    sample = {"string": "x", "integer": 1, "timestamp": "2026-12-04T10:00:00Z", "scalar": 0.5}
+    sample = {
+        "string": "x",
+        "integer": 1,
+        "timestamp": "2026-12-04T10:00:00Z",
+        "scalar": 0.5,
+        "array": [],
+    }
     event = {
         "id": "0" * 32,
         "type": kind,

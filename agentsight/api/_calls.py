@@ -78,6 +78,18 @@ class OriginalFilters(ConversationFilters, total=False):
     started_at_before: dt.datetime | str | None
     message_contains: str | None
     feedback_sentiment: Literal["positive", "neutral", "negative"] | None
+    # The official SDK 0.0.44's filters this collector has no equivalent for: ignored
+    # (with a warning), conversation_id found exactly.  .. versionadded:: 0.3
+    conversation_id: str | None
+    action_name: str | None
+    customer_ip_address: str | None
+    has_messages: bool | None
+    name: str | None
+    include_deleted: bool | None
+    metadata: Any
+    has_feedback: bool | None
+    feedback_source: str | None
+    page: int | None
 
 
 @attrs.frozen
@@ -158,6 +170,32 @@ def listing(
 def _path(conversation_id: object, suffix: str = "") -> str:
     cid = check.identifier("conversation_id", conversation_id)
     return f"/v1/conversations/{quote(cid, safe='')}{suffix}"
+
+
+def _number(value: object) -> int:
+    if type(value) is not int or value < 1:
+        raise ValidationError(f"conversation_id: expected a str or a number >= 1, got {value!r}")
+    return value
+
+
+def by_number(number: object) -> Call[str]:
+    """``GET /api/conversations/{n}/``: the id of the conversation numbered *number*."""
+    path = f"/api/conversations/{_number(number)}/"
+    return Call("GET", path, lambda a: str(a["conversation_id"]), (("full", "false"),))
+
+
+def lookup(conversation_id: object) -> Call[int]:
+    """``GET /api/conversations/lookup/``: the number of a conversation."""
+    cid = check.identifier("conversation_id", conversation_id)
+    return Call(
+        "GET", "/api/conversations/lookup/", lambda a: int(a["id"]), (("conversation_id", cid),)
+    )
+
+
+def attachments(number: object) -> Call[Any]:
+    """``GET /api/conversations/{n}/attachments/``: the files, as the official API lists them."""
+    path = f"/api/conversations/{_number(number)}/attachments/"
+    return Call("GET", path, lambda a: a)
 
 
 def get(conversation_id: object) -> Call[ConversationDetail]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from .._legacy import LegacyMapping
+
 __all__ = [
     "Conversation",
     "ConversationDetail",
@@ -71,7 +73,7 @@ class Feedback:
 
 
 @attrs.frozen
-class Conversation:
+class Conversation(LegacyMapping):
     """A conversation's attributes and counters as the collector stores them.
 
     ``feedback`` is filled by ``get_conversation`` and the management calls;
@@ -100,6 +102,13 @@ class Conversation:
     token_usage: TokenUsage = TokenUsage()
     feedback: tuple[Feedback, ...] = ()
 
+    def legacy_dict(self) -> dict[str, Any]:
+        """The conversation as a JSON-like dict (times as ISO text), as 0.0.44 returned it.
+
+        .. versionadded:: 0.3
+        """
+        return attrs.asdict(self, value_serializer=_plain)
+
 
 @attrs.frozen
 class Event:
@@ -118,19 +127,69 @@ class Event:
 
 
 @attrs.frozen
-class ConversationPage:
+class ConversationPage(LegacyMapping):
     """One page of a listing, newest first; ``next_cursor`` gets the next (``None``: last)."""
 
     conversations: tuple[Conversation, ...]
     next_cursor: str | None = None
 
+    def legacy_dict(self) -> dict[str, Any]:
+        """The official SDK 0.0.44's page: ``results``, ``count`` (of this page), ``next``.
+
+        .. versionadded:: 0.3
+        """
+        results = [c.legacy_dict() for c in self.conversations]
+        return {
+            "count": len(results),
+            "next": self.next_cursor,
+            "previous": None,
+            "results": results,
+        }
+
 
 @attrs.frozen
-class ConversationDetail:
+class ConversationDetail(LegacyMapping):
     """A conversation and all its events in ``(timestamp, seq)`` order."""
 
     conversation: Conversation
     events: tuple[Event, ...]
+
+    def legacy_dict(self) -> dict[str, Any]:
+        """The official SDK 0.0.44's detail: the conversation's fields, ``messages`` (each
+        with the ``action_logs``, ``button`` and ``attachments`` after it) and ``feedbacks``.
+
+        .. versionadded:: 0.3
+        """
+        answer = self.conversation.legacy_dict()
+        messages: list[dict[str, Any]] = []
+        loose: dict[str, list[Any]] = {"action_logs": [], "buttons": [], "attachments": []}
+        for event in self.events:
+            data = dict(event.data)
+            entry = {"id": event.id, "timestamp": event.timestamp.isoformat(), **data}
+            last = messages[-1] if messages else None
+            if event.type == "message":
+                entry.setdefault("attachments", None)
+                entry["attachments"] = entry["attachments"] or []
+                messages.append({**entry, "action_logs": [], "button": None})
+            elif event.type == "action":
+                (last["action_logs"] if last else loose["action_logs"]).append(entry)
+            elif event.type == "button":
+                if last is not None and last["button"] is None:
+                    last["button"] = entry
+                else:
+                    loose["buttons"].append(entry)
+            elif event.type == "attachment":
+                loose["attachments"].extend(entry.get("files") or ())
+        answer.update(messages=messages, feedbacks=answer.pop("feedback"), **loose)
+        return answer
+
+
+def _plain(instance: Any, field: Any, value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 _CONVERSATION_FIELDS = frozenset(a.name for a in attrs.fields(Conversation))

@@ -111,6 +111,13 @@ class Pending(Generic[T]):
         """Whether the call has finished."""
         return self._future.done()
 
+    def __getitem__(self, key: str) -> Any:
+        """``result()[key]``: the official SDK 0.0.44 returned dicts (waits).
+
+        .. versionadded:: 0.3
+        """
+        return self.result()[key]  # type: ignore[index]
+
     def __repr__(self) -> str:
         return f"<Pending {'done' if self._future.done() else 'running'}>"
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .._redact import Redactor
+from ._compat import add_compat_routes
 from ._http._body import body_timeout_middleware
 from ._http._clientip import client_address_middleware
 from ._http._errors import add_nosniff, error_middleware
@@ -71,6 +72,7 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
         app[RATE_LIMITER] = RateLimiter(options.rate_limit)
         app[KNOWN_KEYS] = KnownKeys(lambda: storage.live_key_hashes())
     add_routes(app)
+    add_compat_routes(app)
     app.on_response_prepare.append(add_nosniff)
     app.cleanup_ctx.append(_lifetime)
     # Cleaned up in reverse: these stop (and write what they hold) before storage closes.

@@ -308,6 +308,25 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/v1/conversations/{conversation_id}/attachments/{event_id}/{index}": {
+            "parameters": [
+                _CID,
+                {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "index", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "get": {
+                "summary": "The bytes of one file of an attachment event, as a download.",
+                "security": secured,
+                "responses": {
+                    "200": {
+                        "description": "The file, with Content-Disposition: attachment",
+                        "content": {"application/octet-stream": {}},
+                    },
+                    **_AUTH_ERRORS,
+                    "404": _ERROR,
+                },
+            },
+        },
         "/v1/metrics": {
             "get": {
                 "summary": "Analytics of the conversations matching the filters, computed in"

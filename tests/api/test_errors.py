@@ -105,8 +105,8 @@ async def test_original_filter_names(counting: tuple[str, list[str]]) -> None:
     url, seen = counting
     agentsight_api.configure(api_key=KEY, endpoint=url)
     try:
-        with pytest.raises(ValidationError, match=r"^action_name: unknown filter"):
-            agentsight_api.fetch_conversations(action_name="x")  # type: ignore[call-arg]
+        with pytest.raises(ValidationError, match=r"^colour: unknown filter"):
+            agentsight_api.fetch_conversations(colour="x")  # type: ignore[call-arg]
         with pytest.raises(ValidationError, match=r"^page_size: given together with limit"):
             agentsight_api.fetch_conversations(page_size=2, limit=3)
         handle = agentsight_api.fetch_conversations(

@@ -116,6 +116,18 @@ def _special(collector: CollectorProcess) -> dict[str, str]:
             )
     status, answer = collector.request("POST", "/v1/batch", body={"schema": 1, "events": events})
     assert status == 200 and not answer["rejected"], answer
+    # A file an official SDK sent with its message (see tests/compat).
+    specials["files"] = "special-files"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime(now - 600))
+    item = {"conversation_id": "special-files", "timestamp": stamp}
+    status, answer = collector.request(
+        "POST", "/api/track/", body={**item, "content": "see file", "sender": "end_user"}
+    )
+    assert status == 201, answer
+    attachment = {"filename": "notes.txt", "mime_type": "text/plain", "data": "bm90ZXM="}
+    body = {**item, "message": answer["id"], "attachments": [attachment]}
+    status, answer = collector.request("POST", "/api/attachments/", body=body)
+    assert status == 201, answer
     return {**specials, "llm": _llm_turns(collector, now)}
 
 

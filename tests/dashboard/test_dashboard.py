@@ -50,7 +50,9 @@ def test_overview_shows_the_right_totals(page: Any, served: Served, browser: Any
     metrics = _metrics(served, "A")
     conversations = served.history.conversations + len(served.special)
     assert metrics["totals"]["conversations"] == conversations
-    assert metrics["totals"]["messages"] == served.history.messages + 4 * len(served.special)
+    # Four messages in each special conversation, one in the one with a file.
+    specials = 4 * (len(served.special) - 1) + 1
+    assert metrics["totals"]["messages"] == served.history.messages + specials
     assert _tile(page, "conversations") == f"{conversations:,}"
     assert _tile(page, "messages") == f"{metrics['totals']['messages']:,}"
     assert _tile(page, "unique_users") == f"{metrics['totals']['unique_users']:,}"
@@ -115,6 +117,18 @@ def test_transcript_shows_messages_in_order(page: Any, served: Served) -> None:
     assert "Attributes" in page.text_content("main")
     page.wait_for_load_state("networkidle")
     _shot(page, "transcript.png")
+
+
+def test_a_file_in_the_transcript_downloads(page: Any, served: Served) -> None:
+    """An official SDK's attachment shows in the transcript and downloads with its name."""
+    page.goto(f"{served.collector.url}/#/conversation/{served.special['files']}")
+    page.wait_for_selector('#chat [data-event="attachment"] button')
+    assert page.text_content('#chat [data-event="attachment"] button') == "notes.txt (5 B)"
+    with page.expect_download() as info:
+        page.click('#chat [data-event="attachment"] button')
+    download = info.value
+    assert download.suggested_filename == "notes.txt"
+    assert Path(download.path()).read_bytes() == b"notes"
 
 
 def test_message_html_is_shown_as_text(page: Any, served: Served) -> None:

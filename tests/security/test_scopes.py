@@ -37,6 +37,9 @@ pytestmark = pytest.mark.anyio
 ONE = "/v1/conversations/{conversation_id}"
 READERS = frozenset({"read key", "admin key", "viewer", "admin user"})
 MANAGERS = frozenset({"admin key", "admin user"})
+INGESTERS = frozenset({"ingest key", "admin key"})
+_OFFICIAL_WRITES = ("conversations", "track", "action_logs", "buttons", "attachments", "ingest")
+_PK = "/api/conversations/{pk}/"
 EVERYONE = frozenset({"nobody", "ingest key", "read key", "admin key", "viewer", "admin user"})
 #: Who may call each route.  "nobody" is a caller without credentials.
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -62,13 +65,29 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/openapi.json"): EVERYONE,
     ("GET", "/"): EVERYONE,
     ("GET", "/static/{name}"): EVERYONE,
+    ("GET", ONE + "/attachments/{event_id}/{index}"): READERS,
+    # The official SDKs' routes (server/_compat), as on /v1; GET /api/me/ takes keys only.
+    **{("POST", f"/api/{name}/"): INGESTERS for name in _OFFICIAL_WRITES},
+    ("POST", "/api/conversation-feedbacks/"): MANAGERS,
+    ("POST", "/api/feedbacks/"): MANAGERS,
+    ("GET", "/api/conversations/lookup/"): READERS,
+    ("PATCH", _PK + "rename/"): MANAGERS,
+    ("POST", _PK + "mark/"): MANAGERS,
+    ("PATCH", _PK + "update/"): MANAGERS,
+    ("DELETE", _PK + "delete/"): MANAGERS,
+    ("GET", "/api/conversations/"): READERS,
+    ("GET", _PK): READERS,
+    ("GET", _PK + "attachments/"): READERS,
+    ("GET", "/api/me/"): frozenset({"ingest key", "read key", "admin key"}),
 }
 SECRET = "a-secret-customer"
 VIEWER, ADMIN = "viewer@example.com", "admin@example.com"
 
 
 def _routes(app: web.Application) -> set[tuple[str, str]]:
-    return {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
+    # //api/... are the same handlers as /api/...; any other /api/ path (method *) is a 404.
+    return {(m, t) for m, t in routes if not t.startswith("//") and m != "*"}
 
 
 def _bodies(allowed: bool) -> dict[tuple[str, str], Any]:
@@ -99,12 +118,6 @@ def _otlp_json(session_id: str) -> dict[str, Any]:
         "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
     }
     return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
-
-
-def _error(text: str) -> str:
-    """The message of a refusal: ``error``, or OTLP's Status ``message`` (/v1/traces)."""
-    document = json.loads(text)
-    return str(document.get("error") or document["message"])
 
 
 @attrs.define
@@ -138,6 +151,8 @@ async def _world(db: Path | str) -> AsyncIterator[World]:
 def _path(template: str, allowed: bool, world: World) -> str:
     path = template.replace("{conversation_id}", "ghost" if allowed else "victim")
     path = path.replace("{user_id}", str(world.viewer_id))
+    path = path.replace("{pk}", "999999" if allowed else "1")  # 1: the victim
+    path = path.replace("{event_id}", "0" * 32).replace("{index}", "0")
     return re.sub(r"\{name\}", "app.js", path)
 
 
@@ -150,6 +165,13 @@ async def _call(
     session = world.collector.session
     async with session.request(method, path, json=body, headers=headers) as response:
         return response.status, await response.text()
+
+
+def _error(text: str) -> str:
+    """The message of an error: ``error`` on /v1, ``detail`` (as the official API) on /api,
+    OTLP's Status ``message`` on /v1/traces."""
+    answer = json.loads(text)
+    return str(answer.get("error") or answer.get("detail") or answer["message"])
 
 
 async def _nothing_changed(world: World) -> None:
@@ -172,9 +194,12 @@ async def _nothing_changed(world: World) -> None:
 
 def test_the_expected_rights_name_every_route() -> None:
     """A route added to the application without a line here fails this test."""
+    from agentsight.server._compat import COMPAT_ROUTES
     from agentsight.server._views import ROUTES
 
-    assert {(r.method, r.path) for r in ROUTES} == set(EXPECTED)
+    official = {(m, re.sub(r"\{pk:[^}]+\}", "{pk}", p)) for m, p, *_ in COMPAT_ROUTES}
+    official.add(("GET", "/api/me/"))
+    assert {(r.method, r.path) for r in ROUTES} | official == set(EXPECTED)
 
 
 async def test_every_route_for_every_scope_and_role(database_url: Path | str) -> None:
@@ -191,7 +216,7 @@ async def test_every_route_for_every_scope_and_role(database_url: Path | str) ->
                 assert status < 500, where
                 if allowed:
                     assert status not in (401, 403), where
-                elif name == "nobody":
+                elif name == "nobody" or template == "/api/me/":
                     assert status == 401, where
                     assert "Authorization" in _error(text), where
                 else:

@@ -18,6 +18,20 @@ from tests.server import pg_helpers
 
 #: The access schema's version on each backend.
 ACCESS_VERSION = {"sqlite": 5, "postgres": 4}
+#: The newest schema version of each backend.
+LATEST = {"sqlite": _sqlite_schema.SCHEMA_VERSION, "postgres": _postgres_schema.SCHEMA_VERSION}
+#: What the migrations after the access schema made, undone (newest first).
+_UNDO_LATER = {
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS attachment_files_follow_events",
+        "DROP TABLE IF EXISTS attachment_files",
+    ],
+    "postgres": [
+        "DROP TRIGGER IF EXISTS attachment_files_follow_events ON events",
+        "DROP FUNCTION IF EXISTS agentsight_drop_attachment_files()",
+        "DROP TABLE IF EXISTS attachment_files",
+    ],
+}
 #: Models and scores (issue 18: SQLite 6, PostgreSQL 5), undone first.
 _UNDO_MODELS = [
     "DROP INDEX events_models",
@@ -58,6 +72,7 @@ _UNDO_TABLES = [
 ]
 UNDO_ACCESS = {
     backend: [
+        *_UNDO_LATER[backend],
         *_UNDO_MODELS,
         _TOKENS_INDEX[backend],
         *_UNDO_TABLES,

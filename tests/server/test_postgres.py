@@ -180,6 +180,20 @@ async def _fill_sqlite(path: Path) -> None:
             ],
         )  # fmt: skip
         await storage.add_feedback(1, "c3", Feedback("positive", "nice", {"k": [1, 2]}))
+        # Issue 19: an attachment event and its file's bytes.
+        files = [{"filename": "a.bin", "mime_type": "application/octet-stream", "size": 3}]
+        attachment = _event(
+            "attachment",
+            "c3",
+            7,
+            "f" * 32,
+            sender=None,
+            message_id=None,
+            files=files,
+            metadata=None,
+        )
+        await storage.write_batch(1, [attachment])
+        await storage.put_files(1, "c3", "f" * 32, [b"\x00\x01\xff"])
         # What issue 17 added: scopes, last use, retention, users, grants, the audit log.
         await storage.create_key("A", "hash-ingest", "ags_i...", scope="ingest")
         await storage.record_use({1: 1_000_000}, {})
@@ -246,7 +260,7 @@ async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, sc
     output = done.stdout.decode()
     assert "resuming:" in output
     assert "counts verified" in output
-    assert "6,004 events" in output
+    assert "6,005 events" in output
     again = await anyio.run_process(
         [*_CLI, "migrate", "--from", str(source), "--db", schema], check=False
     )
@@ -254,6 +268,7 @@ async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, sc
     sqlite_storage, pg_storage = await open_storage(source), await open_storage(schema)
     try:
         assert await _answers(pg_storage) == await _answers(sqlite_storage)
+        assert await pg_storage.get_file(1, "c3", "f" * 32, 0) == b"\x00\x01\xff"
         # New rows after the copy get new ids (the sequences moved past the copied ones).
         key = await pg_storage.create_key("C", "hash-c", "ags_c...", scope="admin")
         assert key.id == 4

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .._http._access import Caller, Need, ProjectMode, authorize
 from ._admin import get_audit, get_retention, list_users, post_erasure, put_grants, put_retention
+from ._attachments import download
 from ._conversations import (
     add_feedback,
     delete_conversation,
@@ -57,6 +58,7 @@ ROUTES = (
     Route("DELETE", _ONE, delete_conversation, Need.MANAGE),
     Route("POST", _ONE + "/feedback", add_feedback, Need.MANAGE),
     Route("POST", _ONE + "/scores", add_score, Need.MANAGE),
+    Route("GET", _ONE + "/attachments/{event_id}/{index}", download, Need.READ),
     Route("GET", "/v1/metrics", get_metrics, Need.READ),
     Route("GET", "/v1/retention", get_retention, Need.READ),
     Route("PUT", "/v1/retention", put_retention, Need.MANAGE),

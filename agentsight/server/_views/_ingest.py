@@ -13,6 +13,7 @@ from .._http._access import Caller
 from .._http._body import OFFLOAD_BYTES, check_values, read_body
 from .._http._errors import ApiError, json_response
 from .._http._split import parse_batch
+from .._ingest._files import split_files
 from .._ingest._geo import GeoResolver
 from .._ingest._prices import Prices, price
 from .._ingest._validate import BatchRefused, Checked, Validator
@@ -35,14 +36,17 @@ def _check(
     options: ServerOptions,
     redactor: Redactor | None,
     prices: Prices,
-) -> Checked:
+) -> tuple[Checked, dict[str, list[bytes]]]:
     values = check_values(raw, options.max_json_values)
     body, suspect = parse_batch(raw, values, options.max_events)
     try:
         checked = validator.check_batch(body, unicode_suspect=suspect)
     except BatchRefused as exc:
         raise ApiError(exc.status, str(exc)) from exc
+    files: dict[str, list[bytes]] = {}
     for event in checked.events:
+        if event.type == "attachment" and (contents := split_files(event)) is not None:
+            files[event.id] = contents  # before redaction: bytes are kept as sent
         if event.type in ("conversation", "interaction"):
             event.country = geo.country(event.payload["customer_ip_address"])
             if not options.store_raw_ip:
@@ -51,7 +55,7 @@ def _check(
             event.cost_nanos = price(prices, event)
         if redactor is not None:  # after validation, before storage
             redactor.payload(event.type, event.payload)
-    return checked
+    return checked, files
 
 
 async def post_batch(request: web.Request, caller: Caller) -> web.Response:
@@ -65,10 +69,14 @@ async def post_batch(request: web.Request, caller: Caller) -> web.Response:
     redactor = app.get(REDACTOR)
     args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options, redactor, app[PRICES])
     if len(raw) > (OFFLOAD_BYTES if redactor is None else _REDACT_OFFLOAD_BYTES):
-        checked = await asyncio.to_thread(_check, *args)
+        checked, files = await asyncio.to_thread(_check, *args)
     else:
-        checked = _check(*args)
-    result = await app[STORAGE].write_batch(project_id, checked.events)
+        checked, files = _check(*args)
+    storage = app[STORAGE]
+    result = await storage.write_batch(project_id, checked.events)
+    for event in checked.events:  # the files of attachment events, beside them
+        if event.id in files:
+            await storage.put_files(project_id, event.conversation_id, event.id, files[event.id])
     answer = {
         "accepted": result.accepted,
         "duplicates": result.duplicates,

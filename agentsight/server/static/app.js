@@ -413,6 +413,31 @@
   }
 
   /* ---------- transcript ---------- */
+  function size(bytes) {
+    if (typeof bytes !== "number") return "";
+    return bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`;
+  }
+  // A file the collector keeps (it has a sha256) downloads through the API with the
+  // session's project header; a link could not carry it.  Only described files (sent
+  // elsewhere by their SDK) are shown as text.
+  function fileNode(event, file, index) {
+    const label = `${file.filename || "file"}${file.size !== undefined ? ` (${size(file.size)})` : ""}`;
+    if (!file.sha256) return h("span", { class: "muted", "data-file": index, text: label });
+    return h("button", { class: "link", "data-file": index, text: label, onclick: () => download(event, index, file) });
+  }
+  async function download(event, index, file) {
+    const path = `/v1/conversations/${encodeURIComponent(event.conversation_id)}/attachments/${event.id}/${index}`;
+    const headers = {};
+    if (state.project !== null) headers["X-AgentSight-Project"] = encodeURIComponent(state.project);
+    const response = await fetch(path, { headers, credentials: "same-origin" });
+    if (!response.ok) return;
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: file.filename || "attachment" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
   function eventNode(event) {
     const time = h("span", { class: "msg-meta", text: clock(event.timestamp) });
     switch (event.type) {
@@ -437,6 +462,9 @@
       case "token_usage":
         return h("div", { class: "event", "data-event": "token_usage" }, h("span", { text: "◔" }),
           h("span", { text: `${fmt(event.prompt_tokens)} prompt + ${fmt(event.completion_tokens)} completion = ${fmt(event.total_tokens)} tokens` }), time);
+      case "attachment":
+        return h("div", { class: "event", "data-event": "attachment" }, h("span", { text: "📎" }),
+          ...(event.files || []).map((file, index) => fileNode(event, file, index)), time);
       case "conversation":
       case "interaction":
         return h("div", { class: "event start", "data-event": event.type }, h("span", { text: event.type === "interaction" ? "◌" : "●" }),

@@ -254,12 +254,19 @@ class ConversationPage:
 class ConversationChanges:
     """A management update: only the fields given (not ``None``) change.
 
-    ``metadata`` is a JSON merge patch (RFC 7396): keys set to ``null`` are removed.
+    ``metadata`` is a JSON merge patch (RFC 7396): keys set to ``null`` are removed;
+    with ``replace_metadata`` it replaces the stored document instead (an empty
+    one removes it): the last write wins, as the official SDK 0.1.4 expects of
+    its metadata updates.
+
+    .. versionchanged:: 0.3
+       ``replace_metadata``.
     """
 
     name: str | None = None
     metadata: dict[str, Any] | None = None
     is_marked: bool | None = None
+    replace_metadata: bool = False
 
 
 @attrs.frozen
@@ -500,6 +507,48 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def add_feedback(self, project_id: int, conversation_id: str, feedback: Feedback) -> bool:
         """Add feedback to a conversation; ``False`` when there is no such conversation."""
+
+    # --- what the official SDKs' routes need (``_compat``) -----------------------------
+
+    @abc.abstractmethod
+    async def find_conversation(
+        self, project_id: int, *, pk: int | None = None, conversation_id: str | None = None
+    ) -> tuple[int, str] | None:
+        """A conversation's number and id, found by either; ``None`` when there is none.
+
+        .. versionadded:: 0.3
+        """
+
+    @abc.abstractmethod
+    async def find_event(
+        self, project_id: int, kind: str, id_prefix: str
+    ) -> tuple[str, str] | None:
+        """The first event of *kind* whose id starts with *id_prefix*: its id and conversation.
+
+        A range seek in the events' primary key: message numbers are id prefixes.
+
+        .. versionadded:: 0.3
+        """
+
+    @abc.abstractmethod
+    async def put_files(
+        self, project_id: int, conversation_id: str, event_id: str, files: Sequence[bytes]
+    ) -> None:
+        """Keep the bytes of an ``attachment`` event's files (again: a no-op).
+
+        They are deleted with the event.
+
+        .. versionadded:: 0.3
+        """
+
+    @abc.abstractmethod
+    async def get_file(
+        self, project_id: int, conversation_id: str, event_id: str, index: int
+    ) -> bytes | None:
+        """The bytes of file *index* of an ``attachment`` event, or ``None``.
+
+        .. versionadded:: 0.3
+        """
 
     @abc.abstractmethod
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:

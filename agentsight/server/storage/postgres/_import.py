@@ -1,7 +1,7 @@
 """Copying a SQLite collector database into PostgreSQL: ``agentsight migrate``.
 
-Table by table (projects, keys, conversations, events, feedback, users,
-their grants, the audit log; not dashboard sessions), in key
+Table by table (projects, keys, conversations, events, attachment files,
+feedback, users, their grants, the audit log; not dashboard sessions), in key
 order, in chunks.  Each chunk goes in with ``COPY`` in one transaction
 together with its checkpoint row in ``import_checkpoints``, so an
 interrupted copy resumes after the last committed chunk and never copies a
@@ -45,6 +45,7 @@ class _Table:
     key: str  # the SQLite column the copy walks in order
     columns: tuple[str, ...]
     sequence: str | None  # the PostgreSQL column whose sequence must follow the copied ids
+    most: int | None = None  # rows per chunk at most (files: a few MiB each)
 
 
 TABLES = (
@@ -104,6 +105,13 @@ TABLES = (
             *EXTRA_EVENT_COLUMNS,
         ),
         None,
+    ),
+    _Table(
+        "attachment_files",
+        "rowid",
+        ("project_id", "event_id", "idx", "conversation_id", "data"),
+        None,
+        most=16,
     ),
     _Table(
         "feedback",
@@ -241,7 +249,8 @@ async def copy_sqlite(
             progress.table = table.name
             on_progress(progress)
             while True:
-                after, rows = await asyncio.to_thread(_chunk, source, table, after, chunk_rows)
+                size = min(chunk_rows, table.most or chunk_rows)
+                after, rows = await asyncio.to_thread(_chunk, source, table, after, size)
                 if not rows:
                     break
                 copied += len(rows)

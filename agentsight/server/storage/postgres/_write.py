@@ -286,7 +286,10 @@ async def update_conversation(
     if changes.is_marked is not None:
         params.append(changes.is_marked)
         sets.append(f"is_marked = ${len(params)}")
-    if changes.metadata is not None:
+    if changes.metadata is not None and changes.replace_metadata:
+        params.append(dumps_clean(changes.metadata) if changes.metadata else None)
+        sets.append(f"metadata = ${len(params)}")
+    elif changes.metadata is not None:
         params.append(dumps_clean(changes.metadata))
         sets.append(
             f"metadata = agentsight_json_patch(COALESCE(metadata, '{{}}')::jsonb,"

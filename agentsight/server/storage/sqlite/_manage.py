@@ -49,7 +49,12 @@ def update_conversation(
     if changes.is_marked is not None:
         sets.append("is_marked = ?")
         params.append(int(changes.is_marked))
-    if changes.metadata is not None:
+    if changes.metadata is not None and changes.replace_metadata:
+        sets.append("metadata = ?")
+        params.append(
+            json.dumps(changes.metadata, ensure_ascii=False) if changes.metadata else None
+        )
+    elif changes.metadata is not None:
         sets.append("metadata = json_patch(COALESCE(metadata, '{}'), ?)")
         params.append(json.dumps(changes.metadata, ensure_ascii=False))
     with transaction(connection):

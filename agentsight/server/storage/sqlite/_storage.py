@@ -32,6 +32,7 @@ from .._base import (
     WriteResult,
 )
 from . import _access as access
+from . import _compat as compat
 from . import _manage as manage
 from . import _metrics as metrics_queries
 from . import _read as read
@@ -215,6 +216,32 @@ class SQLiteStorage(Storage):
     async def add_feedback(self, project_id: int, conversation_id: str, feedback: Feedback) -> bool:
         return await self._write(
             lambda c: manage.add_feedback(c, project_id, conversation_id, feedback)
+        )
+
+    async def find_conversation(
+        self, project_id: int, *, pk: int | None = None, conversation_id: str | None = None
+    ) -> tuple[int, str] | None:
+        return await self._read(
+            lambda c: compat.find_conversation(c, project_id, pk, conversation_id)
+        )
+
+    async def find_event(
+        self, project_id: int, kind: str, id_prefix: str
+    ) -> tuple[str, str] | None:
+        return await self._read(lambda c: compat.find_event(c, project_id, kind, id_prefix))
+
+    async def put_files(
+        self, project_id: int, conversation_id: str, event_id: str, files: Sequence[bytes]
+    ) -> None:
+        await self._write(
+            lambda c: compat.put_files(c, project_id, conversation_id, event_id, files)
+        )
+
+    async def get_file(
+        self, project_id: int, conversation_id: str, event_id: str, index: int
+    ) -> bytes | None:
+        return await self._read(
+            lambda c: compat.get_file(c, project_id, conversation_id, event_id, index)
         )
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
