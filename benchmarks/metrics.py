@@ -151,8 +151,11 @@ async def fill(storage: Storage, project_id: int, events: int, seed: int = 5) ->
     return {"events": stored, "conversations": conversations, "write_batch_ms_per_1000": per_1000}
 
 
-async def measure(db: str | Path, events: int, rounds: int) -> dict[str, Any]:
-    """Fill *db*, start a collector over it and time the metrics queries."""
+async def measure(
+    db: str | Path, events: int, rounds: int, *, reuse: bool = False
+) -> dict[str, Any]:
+    """Fill *db* (unless *reuse*: filled by an earlier run), start a collector over it
+    and time the metrics queries."""
     storage = await open_storage(db)
     key = generate_key()
     await storage.create_key("bench", hash_key(key), redact(key), scope="admin")
@@ -160,10 +163,13 @@ async def measure(db: str | Path, events: int, rounds: int) -> dict[str, Any]:
     project_id = None if found is None else found.project_id
     assert project_id is not None
     started = time.perf_counter()
-    counts = await fill(storage, project_id, events)
+    if reuse:
+        counts: dict[str, Any] = {"reused": True}
+    else:
+        counts = await fill(storage, project_id, events)
+        counts["write_batch_ms_per_1000"] = round(counts["write_batch_ms_per_1000"] * 1000, 1)
+        print(f"  filled {counts['events']:,} events", flush=True)
     fill_seconds = time.perf_counter() - started
-    counts["write_batch_ms_per_1000"] = round(counts["write_batch_ms_per_1000"] * 1000, 1)
-    print(f"  filled {counts['events']:,} events in {fill_seconds:.0f} s", flush=True)
     await storage.aclose()
     if not isinstance(db, Path):
         await _pg_execute(db, "ANALYZE")  # fresh statistics, as autovacuum would give
@@ -227,12 +233,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", default=os.environ.get("AGENTSIGHT_TEST_POSTGRES_URL"))
     parser.add_argument("--no-write", action="store_true", help="print only, keep the results file")
+    parser.add_argument(
+        "--sqlite-file",
+        type=Path,
+        help="keep the SQLite database here; when the file exists, time it without filling",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         print("SQLite:", flush=True)
+        path = args.sqlite_file or Path(folder) / "bench.db"
         results["sqlite"] = asyncio.run(
-            measure(Path(folder) / "bench.db", args.events, args.rounds)
+            measure(path, args.events, args.rounds, reuse=path.exists())
         )
     if args.postgres:
         print("PostgreSQL:", flush=True)

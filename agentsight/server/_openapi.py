@@ -67,7 +67,65 @@ _METRICS_PARAMS = [
         "Comma-separated action names that count as a hand-over to a human"
         " (default fallback_to_human,open_ticket,ticket,contact_human).",
     ),
+    _query(
+        "rating_events",
+        {"type": "string"},
+        "Comma-separated button events whose values are ratings (default rate,rating).",
+    ),
 ]
+
+
+def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """Customers, unhandled messages, metadata values and the pick-lists' values."""
+    number = {"type": "integer"}
+
+    def get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = {"200": _json({"type": "object"}), **_AUTH_ERRORS}
+        return {
+            "get": {
+                "summary": summary,
+                "security": secured,
+                "parameters": params,
+                "responses": answer,
+            }
+        }
+
+    sorts = ["last_seen", "first_seen", "conversations", "messages", "tokens"]
+    return {
+        "/v1/customers": get(
+            "Per customer of the selected conversations: conversations, messages, first and"
+            " last seen, feedback, escalations, tokens; sorted, paged by limit and offset.",
+            [
+                *_METRICS_PARAMS,
+                _query("sort", {"type": "string", "enum": sorts}, "Default last_seen."),
+                _query("limit", number, "1 to 500, default 50."),
+                _query("offset", number, "Rows to skip, default 0."),
+            ],
+        ),
+        "/v1/metrics/unhandled": get(
+            "The user messages right before an escalation action or negative feedback,"
+            " grouped by normalised text, most frequent first.",
+            [*_METRICS_PARAMS, _query("limit", number, "Groups listed, 1 to 500, default 50.")],
+        ),
+        "/v1/metrics/metadata": get(
+            "The top values of one metadata key of the selected conversations, or of their"
+            " messages, with counts.",
+            [
+                *_METRICS_PARAMS,
+                _query("key", {"type": "string"}, "The metadata key (required)."),
+                _query(
+                    "of",
+                    {"type": "string", "enum": ["conversations", "messages"]},
+                    "Default conversations.",
+                ),
+            ],
+        ),
+        "/v1/filter-values": get(
+            "The sources, languages, countries, environments and devices present in the"
+            " project, most frequent first.",
+            [],
+        ),
+    }
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -262,6 +320,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Metrics")), **_AUTH_ERRORS},
             }
         },
+        **_report_paths(secured),
         "/": {
             "get": {
                 "summary": "The dashboard (signs in with an e-mail address and password).",

@@ -21,6 +21,7 @@ from ._dashboard import dashboard_file, dashboard_index
 from ._ingest import post_batch
 from ._meta import health, openapi
 from ._metrics import get_metrics
+from ._reports import get_customers, get_filter_values, get_metadata_values, get_unhandled
 from ._session import get_session, sign_in, sign_out
 
 __all__ = ["ROUTES", "Route", "add_routes"]
@@ -51,6 +52,10 @@ ROUTES = (
     Route("DELETE", _ONE, delete_conversation, Need.MANAGE),
     Route("POST", _ONE + "/feedback", add_feedback, Need.MANAGE),
     Route("GET", "/v1/metrics", get_metrics, Need.READ),
+    Route("GET", "/v1/metrics/unhandled", get_unhandled, Need.READ),
+    Route("GET", "/v1/metrics/metadata", get_metadata_values, Need.READ),
+    Route("GET", "/v1/customers", get_customers, Need.READ),
+    Route("GET", "/v1/filter-values", get_filter_values, Need.READ),
     Route("GET", "/v1/retention", get_retention, Need.READ),
     Route("PUT", "/v1/retention", put_retention, Need.MANAGE),
     Route("POST", "/v1/erasure", post_erasure, Need.MANAGE),

@@ -20,6 +20,7 @@ import attrs
 
 if TYPE_CHECKING:
     from .._metrics import MetricsQuery
+    from ._reports import Report
 
 __all__ = [
     "ROLES",
@@ -498,6 +499,13 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
         """The analytics of ``GET /v1/metrics``, every figure computed in the database."""
+
+    @abc.abstractmethod
+    async def report(self, report: Report) -> dict[str, Any]:
+        """Run the statements of *report* (see ``_reports``) in one read snapshot; its answer.
+
+        .. versionadded:: 0.2
+        """
 
     @abc.abstractmethod
     async def aclose(self) -> None:

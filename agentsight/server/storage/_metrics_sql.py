@@ -29,6 +29,7 @@ Definitions (the API documents them too):
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -47,6 +48,7 @@ _EQUAL_FILTERS = ("customer_id", "environment", "source", "device", "language", 
 BREAKDOWNS = ("country", "device", "source", "language", "environment")
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
+_COHORTS = 26  # weekly cohorts listed, the most recent
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
 # Durations past what ingest takes (rows stored before it bounded them) count
 # as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
@@ -142,6 +144,20 @@ class MetricsPlan:
         self._offsets: list[tuple[int, int]] = [(0, 0)]
         self._timed: list[str] = []  # the tools of the ranked percentiles, by position
 
+    @property
+    def dialect(self) -> Dialect:
+        """The database the statements are written for."""
+        return self._dialect
+
+    @property
+    def where(self) -> tuple[str, list[Any]]:
+        """The ``WHERE`` of the selected conversations (alias ``c``) and its parameters."""
+        return self._where, list(self._params)
+
+    def statement(self, sql: str, params: list[Any]) -> Statement:
+        """*sql* written with ``?`` as this dialect takes it."""
+        return self._statement(sql, params)
+
     def _statement(self, sql: str, params: list[Any]) -> Statement:
         if not self._dialect.numbered:
             return sql, params
@@ -206,6 +222,9 @@ class MetricsPlan:
             "tokens": self._tokens(),
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
+            "buttons": self._buttons(),
+            "returning": self._returning(),
+            "cohorts": self._cohorts(),
         }
 
     def _response(self) -> Statement:
@@ -342,6 +361,39 @@ class MetricsPlan:
         )
         return self._statement(sql, [*self._params, self._project_id])
 
+    def _buttons(self) -> Statement:
+        """Button presses by identical payload (the few distinct ones are parsed in Python)."""
+        head, params = self._with()
+        events, more = self._events("button")
+        sql = f"{head} SELECT e.payload, COUNT(*) {events} GROUP BY e.payload"
+        return self._statement(sql, params + more)
+
+    def _customer_days(self) -> str:
+        """``WITH cd``: each customer's distinct local days of starting a conversation."""
+        day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
+        return (
+            f"WITH cd AS (SELECT DISTINCT c.customer_id AS k, {day} AS d FROM conversations c"
+            f" WHERE {self._where} AND c.customer_id IS NOT NULL),"
+            " f AS (SELECT k, MIN(d) AS first, MAX(d) AS last FROM cd GROUP BY k)"
+        )
+
+    def _returning(self) -> Statement:
+        sql = (
+            f"{self._customer_days()} SELECT COUNT(*),"
+            " SUM(CASE WHEN last > first THEN 1 ELSE 0 END) FROM f"
+        )
+        return self._statement(sql, list(self._params))
+
+    def _cohorts(self) -> Statement:
+        # Weeks start on Monday: day 0 (1970-01-01) was a Thursday, so week
+        # (day + 3) / 7 begins on day 7 * week - 3.
+        first, week = "(f.first + 3) / 7", "(cd.d + 3) / 7"
+        sql = (
+            f"{self._customer_days()} SELECT {first}, {week} - {first}, COUNT(DISTINCT cd.k)"
+            f" FROM cd JOIN f ON f.k = cd.k GROUP BY {first}, {week} - {first}"
+        )
+        return self._statement(sql, list(self._params))
+
     def _breakdowns(self) -> Statement:
         parts, params = [], []
         for field in BREAKDOWNS:
@@ -390,6 +442,9 @@ class MetricsPlan:
             },
             "feedback": self._feedback_figures(rows["feedback"], conversations),
             "breakdowns": self._breakdown_lists(rows["breakdowns"]),
+            "buttons": self._button_figures(rows["buttons"]),
+            "customers": self._customer_figures(rows["returning"][0]),
+            "retention": self._retention(rows["cohorts"]),
             "token_usage": {
                 "totals": token_sums,
                 "per_conversation": {
@@ -469,6 +524,62 @@ class MetricsPlan:
             "entries": sum(by_sentiment.values()),
             "conversations": with_any,
             "share": _ratio(with_any, conversations),
+        }
+
+    def _button_figures(self, rows: Rows) -> dict[str, Any]:
+        presses: dict[tuple[str, str], int] = {}
+        ratings: dict[str, int] = {}
+        rating_events = set(self._query.rating_events)
+        for payload, count in rows:
+            fields = json.loads(payload)
+            event, label, value = fields["button_event"], fields["label"], fields["value"]
+            presses[(event, label)] = presses.get((event, label), 0) + int(count)
+            if event in rating_events:
+                ratings[value] = ratings.get(value, 0) + int(count)
+        listed = sorted(presses.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {
+            "presses": sum(presses.values()),
+            "by_label": [
+                {"button_event": event, "label": label, "presses": count}
+                for (event, label), count in listed[:_TOP]
+            ],
+            "rating": {
+                "events": list(self._query.rating_events),
+                "presses": sum(ratings.values()),
+                "values": [
+                    {"value": value, "presses": count}
+                    for value, count in sorted(ratings.items(), key=lambda kv: (-kv[1], kv[0]))
+                ][:_TOP],
+            },
+        }
+
+    @staticmethod
+    def _customer_figures(row: Sequence[Any]) -> dict[str, Any]:
+        customers, returning = int(row[0]), int(row[1] or 0)
+        return {
+            "customers": customers,
+            "returning": returning,
+            "returning_rate": _ratio(returning, customers),
+        }
+
+    @staticmethod
+    def _retention(rows: Rows) -> dict[str, Any]:
+        cohorts: dict[int, dict[int, int]] = {}
+        for first, offset, count in rows:
+            cohorts.setdefault(int(first), {})[int(offset)] = int(count)
+        last = max((first + max(weeks) for first, weeks in cohorts.items()), default=0)
+        recent = sorted(cohorts)[-_COHORTS:]
+        return {
+            "period": "week",
+            "first_weekday": "Monday",
+            "cohorts": [
+                {
+                    "week": _date(7 * first - 3),
+                    "customers": cohorts[first].get(0, 0),
+                    "active": [cohorts[first].get(n, 0) for n in range(last - first + 1)],
+                }
+                for first in recent
+            ],
         }
 
     @staticmethod

@@ -1,0 +1,308 @@
+"""Buttons, customers, retention, unhandled messages and metadata values, on both backends.
+
+A second small data set, worked out by hand below (UTC, November 2026;
+Monday 2, 9, 16 and 23 start the weeks), in project A:
+
+====  =====================  ========  =================================================
+a1    Mon 02 10:00           ann       web, en, {"plan": "pro"}; "Where is my ORDER?"
+                                       (intent order), agent, open_ticket
+a2    Wed 11 10:00           ann       web, en; "where is my order", agent; negative
+a3    Mon 23 10:00           ann       web, en; "hi", agent; rate Good up, menu Track order
+b1    Sun 08 23:00           bob       web, en, {"plan": "free"}; "  Where is  my order!! "
+                                       (intent order), fallback_to_human
+b2    Tue 10 10:00           bob       whatsapp, en; "cancel", agent; rate Good up; positive
+y1    Mon 09 09:00           cy        whatsapp, es, {"plan": "pro", "n": 1}; "Refund please"
+                                       (intent refund), agent; rate Bad down; negative
+y2    Mon 09 18:00           cy        whatsapp, es; "refund please", contact_human,
+                                       "hello?"
+n1    Tue 10 12:00           (none)    telegram, en, {"other": true}; "Where is my order",
+                                       agent, ticket
+====  =====================  ========  =================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentsight.server.storage._reports import normalise
+from tests.metrics.dataset import Builder
+from tests.server.collector_helpers import Collector
+
+pytestmark = pytest.mark.anyio
+
+
+def _said(b: Builder, moment: str, text: str, intent: str | None = None) -> Builder:
+    metadata = None if intent is None else {"intent": intent}
+    return b._add(
+        "message",
+        moment,
+        sender="end_user",
+        content=text,
+        metadata=metadata,
+        attachments=None,
+        truncated=False,
+    )
+
+
+def _pressed(b: Builder, moment: str, event: str, label: str, value: str) -> Builder:
+    return b._add("button", moment, button_event=event, label=label, value=value, metadata=None)
+
+
+def _events() -> list[dict[str, Any]]:
+    a1 = Builder("a1").start(
+        "02T10:00:00", customer_id="ann", source="web", language="en", metadata={"plan": "pro"}
+    )
+    _said(a1, "02T10:00:01", "Where is my ORDER?", "order").agent("02T10:00:02")
+    a1.action("02T10:00:03", "open_ticket", 5)
+    a2 = Builder("a2").start("11T10:00:00", customer_id="ann", source="web", language="en")
+    a2.user("11T10:00:01", "where is my order").agent("11T10:00:02")
+    a3 = Builder("a3").start("23T10:00:00", customer_id="ann", source="web", language="en")
+    a3.user("23T10:00:01", "hi").agent("23T10:00:02")
+    _pressed(a3, "23T10:00:03", "rate", "Good", "up")
+    _pressed(a3, "23T10:00:04", "menu", "Track order", "track")
+    b1 = Builder("b1").start(
+        "08T23:00:00", customer_id="bob", source="web", language="en", metadata={"plan": "free"}
+    )
+    _said(b1, "08T23:00:01", "  Where is  my order!! ", "order")
+    b1.action("08T23:00:02", "fallback_to_human", 5)
+    b2 = Builder("b2").start("10T10:00:00", customer_id="bob", source="whatsapp", language="en")
+    b2.user("10T10:00:01", "cancel").agent("10T10:00:02")
+    _pressed(b2, "10T10:00:03", "rate", "Good", "up")
+    y1 = Builder("y1").start(
+        "09T09:00:00",
+        customer_id="cy",
+        source="whatsapp",
+        language="es",
+        metadata={"plan": "pro", "n": 1},
+    )
+    _said(y1, "09T09:00:01", "Refund please", "refund").agent("09T09:00:02")
+    _pressed(y1, "09T09:00:03", "rate", "Bad", "down")
+    y2 = Builder("y2").start("09T18:00:00", customer_id="cy", source="whatsapp", language="es")
+    y2.user("09T18:00:01", "refund please").action("09T18:00:02", "contact_human", 5)
+    y2.user("09T18:00:03", "hello?")
+    n1 = Builder("n1").start(
+        "10T12:00:00", source="telegram", language="en", metadata={"other": True}
+    )
+    n1.user("10T12:00:01", "Where is my order").agent("10T12:00:02")
+    n1.action("10T12:00:03", "ticket", 5)
+    return [e for b in (a1, a2, a3, b1, b2, y1, y2, n1) for e in b.events]
+
+
+async def _loaded(collector: Collector) -> Collector:
+    await collector.send(*_events())
+    for cid, sentiment in (("a2", "negative"), ("b2", "positive"), ("y1", "negative")):
+        status, answer = await collector.call(
+            "POST", f"/v1/conversations/{cid}/feedback", json={"sentiment": sentiment}
+        )
+        assert status == 201, answer
+    # Project B must never show: a customer, a button and an escalation of its own.
+    other = Builder("z1").start("02T10:00:00", customer_id="ann", source="web")
+    _said(other, "02T10:00:01", "Where is my order")
+    _pressed(other, "02T10:00:02", "rate", "Good", "up")
+    other.action("02T10:00:03", "open_ticket", 5)
+    await collector.send(*other.events, project="B")
+    return collector
+
+
+async def _get(collector: Collector, path: str, **params: str) -> dict[str, Any]:
+    status, answer = await collector.call("GET", path, "A", params=params)
+    assert status == 200, answer
+    result: dict[str, Any] = answer
+    return result
+
+
+async def test_buttons_by_label_and_ratings(collector: Collector) -> None:
+    """Presses by event and label, and the values of rating buttons as a distribution."""
+    figures = await _get(await _loaded(collector), "/v1/metrics")
+    assert figures["buttons"] == {
+        "presses": 4,  # a3 two, b2 one, y1 one
+        "by_label": [
+            {"button_event": "rate", "label": "Good", "presses": 2},  # a3, b2
+            {"button_event": "menu", "label": "Track order", "presses": 1},
+            {"button_event": "rate", "label": "Bad", "presses": 1},
+        ],
+        "rating": {
+            "events": ["rate", "rating"],
+            "presses": 3,
+            "values": [{"value": "up", "presses": 2}, {"value": "down", "presses": 1}],
+        },
+    }
+    menu = await _get(collector, "/v1/metrics", rating_events="menu", source="web")
+    assert menu["buttons"]["presses"] == 2  # a3 only: b2 is on whatsapp
+    assert menu["buttons"]["rating"]["values"] == [{"value": "track", "presses": 1}]
+
+
+async def test_returning_customers_and_weekly_cohorts(collector: Collector) -> None:
+    """Returning: conversations on two local days or more; cohorts by first week, Monday."""
+    figures = await _get(await _loaded(collector), "/v1/metrics")
+    # ann: 02, 11, 23; bob: 08, 10; cy: 09 twice (one day).  n1 has no customer.
+    assert figures["customers"] == {"customers": 3, "returning": 2, "returning_rate": 0.666667}
+    assert figures["retention"] == {
+        "period": "week",
+        "first_weekday": "Monday",
+        "cohorts": [
+            # ann (02) and bob (Sun 08); week +1: ann 11, bob 10; +2 nobody; +3: ann 23
+            {"week": "2026-11-02", "customers": 2, "active": [2, 2, 0, 1]},
+            # cy (09); the last week seen is the 23rd, two weeks later
+            {"week": "2026-11-09", "customers": 1, "active": [1, 0, 0]},
+        ],
+    }
+    # In Tokyo (UTC+9) bob's Sunday 23:00 is Monday the 9th, 08:00, and cy's
+    # 18:00 is the 10th, 03:00: everybody came back on another day.
+    tokyo = await _get(collector, "/v1/metrics", tz="Asia/Tokyo")
+    assert tokyo["customers"] == {"customers": 3, "returning": 3, "returning_rate": 1.0}
+    assert tokyo["retention"]["cohorts"] == [
+        {"week": "2026-11-02", "customers": 1, "active": [1, 1, 0, 1]},
+        {"week": "2026-11-09", "customers": 2, "active": [2, 0, 0]},
+    ]
+    # A filter narrows the customers: on whatsapp, bob (b2, the 10th) and cy.
+    whatsapp = await _get(collector, "/v1/metrics", source="whatsapp")
+    assert whatsapp["customers"] == {"customers": 2, "returning": 0, "returning_rate": 0.0}
+    assert whatsapp["retention"]["cohorts"] == [
+        {"week": "2026-11-09", "customers": 2, "active": [2]}
+    ]
+
+
+async def test_customers_page(collector: Collector) -> None:
+    """Per customer: conversations, messages, first and last seen, feedback, escalations."""
+    answer = await _get(await _loaded(collector), "/v1/customers")
+    assert answer["total"] == 3
+    assert answer["customers"] == [
+        {
+            "customer_id": "ann",
+            "conversations": 3,
+            "messages": 6,
+            "first_seen": "2026-11-02T10:00:00.000000Z",
+            "last_seen": "2026-11-23T10:00:04.000000Z",  # the menu button
+            "feedback": {"positive": 0, "neutral": 0, "negative": 1},
+            "escalations": 1,  # a1
+            "total_tokens": 0,
+        },
+        {
+            "customer_id": "bob",
+            "conversations": 2,
+            "messages": 3,  # b1 one, b2 two
+            "first_seen": "2026-11-08T23:00:00.000000Z",
+            "last_seen": "2026-11-10T10:00:03.000000Z",
+            "feedback": {"positive": 1, "neutral": 0, "negative": 0},
+            "escalations": 1,  # b1
+            "total_tokens": 0,
+        },
+        {
+            "customer_id": "cy",
+            "conversations": 2,
+            "messages": 4,
+            "first_seen": "2026-11-09T09:00:00.000000Z",
+            "last_seen": "2026-11-09T18:00:03.000000Z",
+            "feedback": {"positive": 0, "neutral": 0, "negative": 1},
+            "escalations": 1,  # y2
+            "total_tokens": 0,
+        },
+    ]
+    by_count = await _get(collector, "/v1/customers", sort="conversations", limit="2")
+    assert [c["customer_id"] for c in by_count["customers"]] == ["ann", "bob"]  # bob < cy
+    rest = await _get(collector, "/v1/customers", sort="conversations", offset="2")
+    assert [c["customer_id"] for c in rest["customers"]] == ["cy"]
+    assert rest["total"] == 3
+    early = await _get(collector, "/v1/customers", until="2026-11-09T12:00:00Z")
+    assert [(c["customer_id"], c["conversations"]) for c in early["customers"]] == [
+        ("cy", 1),
+        ("bob", 1),
+        ("ann", 1),
+    ]
+
+
+async def test_unhandled_messages_grouped_by_text(collector: Collector) -> None:
+    """The user message before each first escalation, and before negative feedback, by text."""
+    answer = await _get(await _loaded(collector), "/v1/metrics/unhandled")
+    assert answer == {
+        "messages": 6,
+        "groups": [
+            {
+                "text": "where is my order",
+                "example": "Where is my order",  # four spellings once each: the shortest first
+                "count": 4,
+                "escalations": 3,  # a1, b1, n1
+                "negative_feedback": 1,  # a2
+                "conversations": ["a1", "a2", "b1", "n1"],
+            },
+            {
+                "text": "refund please",
+                "example": "Refund please",
+                "count": 2,
+                "escalations": 1,  # y2: "refund please", not "hello?" after it
+                "negative_feedback": 1,  # y1
+                "conversations": ["y1", "y2"],
+            },
+        ],
+    }
+    only_tickets = await _get(collector, "/v1/metrics/unhandled", escalation_actions="ticket")
+    assert [(g["text"], g["escalations"]) for g in only_tickets["groups"]] == [
+        ("where is my order", 1),  # n1; a2's negative feedback is the other
+        ("refund please", 0),
+    ]
+
+
+def test_normalise() -> None:
+    """Case, spacing and the punctuation at both ends do not split a group."""
+    assert normalise("  Where is  MY order?? ") == "where is my order"
+    assert normalise("Straße\u00a0\t!") == "strasse"
+    assert normalise("¿Dónde está?") == "dónde está"
+    assert normalise("...") == ""
+
+
+async def test_metadata_values(collector: Collector) -> None:
+    """The top values of one key, of conversations or of their messages."""
+    loaded = await _loaded(collector)
+    plans = await _get(loaded, "/v1/metrics/metadata", key="plan")
+    assert plans == {
+        "key": "plan",
+        "of": "conversations",
+        "total": 8,
+        "missing": 5,
+        "values": [{"value": "pro", "count": 2}, {"value": "free", "count": 1}],
+        "other": 0,
+    }
+    intents = await _get(loaded, "/v1/metrics/metadata", key="intent", of="messages")
+    # messages: a1 2, a2 2, a3 2, b1 1, b2 2, y1 2, y2 2, n1 2
+    assert intents["total"] == 15
+    assert intents["missing"] == 12
+    assert intents["values"] == [{"value": "order", "count": 2}, {"value": "refund", "count": 1}]
+    numbers = await _get(loaded, "/v1/metrics/metadata", key="n", language="es")
+    assert numbers["values"] == [{"value": 1, "count": 1}]
+    assert numbers["total"] == 2
+
+
+async def test_filter_values(collector: Collector) -> None:
+    """The values present, most frequent first, for the dashboard's pick-lists."""
+    values = await _get(await _loaded(collector), "/v1/filter-values")
+    assert values["source"] == [
+        {"value": "web", "conversations": 4},
+        {"value": "whatsapp", "conversations": 3},
+        {"value": "telegram", "conversations": 1},
+    ]
+    assert values["language"] == [
+        {"value": "en", "conversations": 6},
+        {"value": "es", "conversations": 2},
+    ]
+    assert values["country"] == []
+    assert values["environment"] == [{"value": "production", "conversations": 8}]
+
+
+async def test_bad_parameters_name_themselves(collector: Collector) -> None:
+    """A mistaken parameter is a 400 that names it and what was expected."""
+    for path, params, name in [
+        ("/v1/customers", {"sort": "age"}, "sort"),
+        ("/v1/customers", {"limit": "0"}, "limit"),
+        ("/v1/customers", {"offset": "-1"}, "offset"),
+        ("/v1/metrics/metadata", {}, "key"),
+        ("/v1/metrics/metadata", {"key": "plan", "of": "events"}, "of"),
+        ("/v1/metrics/unhandled", {"q": "x"}, "q"),
+        ("/v1/metrics", {"rating_events": ""}, "rating_events"),
+        ("/v1/filter-values", {"source": "web"}, "source"),
+    ]:
+        status, answer = await collector.call("GET", path, "A", params=params)
+        assert status == 400, (path, params, answer)
+        assert answer["error"].startswith(f"{name}:"), answer
