@@ -112,7 +112,9 @@ def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
             " messages, with counts.",
             [
                 *_METRICS_PARAMS,
-                _query("key", {"type": "string"}, "The metadata key (required)."),
+                _query(
+                    "key", {"type": "string"}, "The metadata key; without it, the keys present."
+                ),
                 _query(
                     "of",
                     {"type": "string", "enum": ["conversations", "messages"]},

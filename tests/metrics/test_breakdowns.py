@@ -1,23 +1,6 @@
 """Buttons, customers, retention, unhandled messages and metadata values, on both backends.
 
-A second small data set, worked out by hand below (UTC, November 2026;
-Monday 2, 9, 16 and 23 start the weeks), in project A:
-
-====  =====================  ========  =================================================
-a1    Mon 02 10:00           ann       web, en, {"plan": "pro"}; "Where is my ORDER?"
-                                       (intent order), agent, open_ticket
-a2    Wed 11 10:00           ann       web, en; "where is my order", agent; negative
-a3    Mon 23 10:00           ann       web, en; "hi", agent; rate Good up, menu Track order
-b1    Sun 08 23:00           bob       web, en, {"plan": "free"}; "  Where is  my order!! "
-                                       (intent order), fallback_to_human
-b2    Tue 10 10:00           bob       whatsapp, en; "cancel", agent; rate Good up; positive
-y1    Mon 09 09:00           cy        whatsapp, es, {"plan": "pro", "n": 1}; "Refund please"
-                                       (intent refund), agent; rate Bad down; negative
-y2    Mon 09 18:00           cy        whatsapp, es; "refund please", contact_human,
-                                       "hello?"
-n1    Tue 10 12:00           (none)    telegram, en, {"other": true}; "Where is my order",
-                                       agent, ticket
-====  =====================  ========  =================================================
+The data set, worked out by hand, is ``customers_data.py``.
 """
 
 from __future__ import annotations
@@ -27,83 +10,10 @@ from typing import Any
 import pytest
 
 from agentsight.server.storage._reports import normalise
-from tests.metrics.dataset import Builder
+from tests.metrics.customers_data import loaded as _loaded
 from tests.server.collector_helpers import Collector
 
 pytestmark = pytest.mark.anyio
-
-
-def _said(b: Builder, moment: str, text: str, intent: str | None = None) -> Builder:
-    metadata = None if intent is None else {"intent": intent}
-    return b._add(
-        "message",
-        moment,
-        sender="end_user",
-        content=text,
-        metadata=metadata,
-        attachments=None,
-        truncated=False,
-    )
-
-
-def _pressed(b: Builder, moment: str, event: str, label: str, value: str) -> Builder:
-    return b._add("button", moment, button_event=event, label=label, value=value, metadata=None)
-
-
-def _events() -> list[dict[str, Any]]:
-    a1 = Builder("a1").start(
-        "02T10:00:00", customer_id="ann", source="web", language="en", metadata={"plan": "pro"}
-    )
-    _said(a1, "02T10:00:01", "Where is my ORDER?", "order").agent("02T10:00:02")
-    a1.action("02T10:00:03", "open_ticket", 5)
-    a2 = Builder("a2").start("11T10:00:00", customer_id="ann", source="web", language="en")
-    a2.user("11T10:00:01", "where is my order").agent("11T10:00:02")
-    a3 = Builder("a3").start("23T10:00:00", customer_id="ann", source="web", language="en")
-    a3.user("23T10:00:01", "hi").agent("23T10:00:02")
-    _pressed(a3, "23T10:00:03", "rate", "Good", "up")
-    _pressed(a3, "23T10:00:04", "menu", "Track order", "track")
-    b1 = Builder("b1").start(
-        "08T23:00:00", customer_id="bob", source="web", language="en", metadata={"plan": "free"}
-    )
-    _said(b1, "08T23:00:01", "  Where is  my order!! ", "order")
-    b1.action("08T23:00:02", "fallback_to_human", 5)
-    b2 = Builder("b2").start("10T10:00:00", customer_id="bob", source="whatsapp", language="en")
-    b2.user("10T10:00:01", "cancel").agent("10T10:00:02")
-    _pressed(b2, "10T10:00:03", "rate", "Good", "up")
-    y1 = Builder("y1").start(
-        "09T09:00:00",
-        customer_id="cy",
-        source="whatsapp",
-        language="es",
-        metadata={"plan": "pro", "n": 1},
-    )
-    _said(y1, "09T09:00:01", "Refund please", "refund").agent("09T09:00:02")
-    _pressed(y1, "09T09:00:03", "rate", "Bad", "down")
-    y2 = Builder("y2").start("09T18:00:00", customer_id="cy", source="whatsapp", language="es")
-    y2.user("09T18:00:01", "refund please").action("09T18:00:02", "contact_human", 5)
-    y2.user("09T18:00:03", "hello?")
-    n1 = Builder("n1").start(
-        "10T12:00:00", source="telegram", language="en", metadata={"other": True}
-    )
-    n1.user("10T12:00:01", "Where is my order").agent("10T12:00:02")
-    n1.action("10T12:00:03", "ticket", 5)
-    return [e for b in (a1, a2, a3, b1, b2, y1, y2, n1) for e in b.events]
-
-
-async def _loaded(collector: Collector) -> Collector:
-    await collector.send(*_events())
-    for cid, sentiment in (("a2", "negative"), ("b2", "positive"), ("y1", "negative")):
-        status, answer = await collector.call(
-            "POST", f"/v1/conversations/{cid}/feedback", json={"sentiment": sentiment}
-        )
-        assert status == 201, answer
-    # Project B must never show: a customer, a button and an escalation of its own.
-    other = Builder("z1").start("02T10:00:00", customer_id="ann", source="web")
-    _said(other, "02T10:00:01", "Where is my order")
-    _pressed(other, "02T10:00:02", "rate", "Good", "up")
-    other.action("02T10:00:03", "open_ticket", 5)
-    await collector.send(*other.events, project="B")
-    return collector
 
 
 async def _get(collector: Collector, path: str, **params: str) -> dict[str, Any]:
@@ -270,6 +180,19 @@ async def test_metadata_values(collector: Collector) -> None:
     assert intents["total"] == 15
     assert intents["missing"] == 12
     assert intents["values"] == [{"value": "order", "count": 2}, {"value": "refund", "count": 1}]
+    keys = await _get(loaded, "/v1/metrics/metadata")
+    assert keys == {
+        "key": None,
+        "of": "conversations",
+        "total": 8,
+        "keys": [
+            {"key": "plan", "count": 3},
+            {"key": "n", "count": 1},
+            {"key": "other", "count": 1},
+        ],
+    }
+    message_keys = await _get(loaded, "/v1/metrics/metadata", of="messages")
+    assert message_keys["keys"] == [{"key": "intent", "count": 3}]
     numbers = await _get(loaded, "/v1/metrics/metadata", key="n", language="es")
     assert numbers["values"] == [{"value": 1, "count": 1}]
     assert numbers["total"] == 2
@@ -297,7 +220,7 @@ async def test_bad_parameters_name_themselves(collector: Collector) -> None:
         ("/v1/customers", {"sort": "age"}, "sort"),
         ("/v1/customers", {"limit": "0"}, "limit"),
         ("/v1/customers", {"offset": "-1"}, "offset"),
-        ("/v1/metrics/metadata", {}, "key"),
+        ("/v1/metrics/metadata", {"key": ""}, "key"),
         ("/v1/metrics/metadata", {"key": "plan", "of": "events"}, "of"),
         ("/v1/metrics/unhandled", {"q": "x"}, "q"),
         ("/v1/metrics", {"rating_events": ""}, "rating_events"),

@@ -78,11 +78,12 @@ async def get_unhandled(request: web.Request, caller: Caller) -> web.Response:
 
 async def get_metadata_values(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/metrics/metadata?key=...``: the top values of one metadata key, of the
-    selected conversations (``of=conversations``) or of their messages (``of=messages``)."""
+    selected conversations (``of=conversations``) or of their messages (``of=messages``);
+    without ``key``, the keys present."""
     params = MultiDict(request.query)
     query = parse_metrics_query(params, ("key", "of"))
     key = params.get("key")
-    if key is None or not 1 <= len(key) <= 256 or "\x00" in key or not storable(key):
+    if key is not None and (not 1 <= len(key) <= 256 or "\x00" in key or not storable(key)):
         raise ApiError(400, "key: expected a metadata key of 1 to 256 characters")
     of = _choice(params, "of", ("conversations", "messages"))
     report = MetadataReport(caller.project, query, key, of)

@@ -235,14 +235,30 @@ class ConversationQuery:
     since: int | None = None
     until: int | None = None
     q: str | None = None
+    #: The order (a key of ``_listing.SORTS``) and its direction.
+    sort: str = "created"
+    ascending: bool = False
+    #: Keyset position under a sort other than ``created``: the sort value of
+    #: the row ``before`` names (rows after it in the order come next).
+    after: int | None = None
+    #: The API's listing: a ``total`` on the first page (no ``before``), and
+    #: per row ``duration_ms``, ``last_feedback`` and ``escalated``.
+    annotate: bool = False
 
 
 @attrs.frozen
 class ConversationPage:
-    """One page of conversations, newest first, and where the next page starts."""
+    """One page of conversations in the query's order, and where the next page starts.
+
+    .. versionchanged:: 0.2
+       ``next_value`` (the sort value of the last row, for sorts other than
+       ``created``) and ``total`` (of an annotated first page).
+    """
 
     conversations: list[dict[str, Any]]
     next_before: int | None
+    next_value: int | None = None
+    total: int | None = None
 
 
 @attrs.frozen

@@ -327,12 +327,13 @@ class MetadataReport:
 
     A value that is not a string, number or boolean (an object, a list) is
     counted under its compact JSON text.  Rows where the key is absent count
-    as ``missing``.
+    as ``missing``.  Without a *key*, the keys found, with how many rows have
+    each (this reads every row's metadata: a discovery call, not a figure).
     """
 
     project_id: int
     query: MetricsQuery
-    key: str
+    key: str | None
     of: str = "conversations"
 
     def steps(self, dialect: Dialect) -> Steps:
@@ -340,7 +341,13 @@ class MetadataReport:
         source, params = _selection(plan)
         # A prefilter only: rows whose JSON text holds the key as a JSON string
         # (both storages write JSON without escaping non-ASCII); Python checks.
-        needle = "%" + _like(json.dumps(self.key, ensure_ascii=False)) + "%"
+        if self.key is not None:
+            needle = "%" + _like(json.dumps(self.key, ensure_ascii=False)) + "%"
+        elif self.of == "conversations":
+            needle = "%"
+        else:  # the payload of a message with metadata, as both storages write it
+            needle = '%"metadata":{%'
+
         if self.of == "conversations":
             sql = (
                 f"SELECT c.metadata, COUNT(*) {source} AND c.metadata LIKE ? ESCAPE '\\'"
@@ -363,17 +370,23 @@ class MetadataReport:
             plan.statement(total, list(params)),
         ]
         count = int(counted[0][0])
-        values: Counter[Any] = Counter()
+        documents = []
         for text, n in rows:
             document = _json(text)
             if self.of == "messages":
                 document = document.get("metadata") if isinstance(document, dict) else None
-            if not isinstance(document, dict) or self.key not in document:
+            if isinstance(document, dict):
+                documents.append((document, int(n)))
+        if self.key is None:
+            return self._keys(documents, count)
+        values: Counter[Any] = Counter()
+        for document, n in documents:
+            if self.key not in document:
                 continue
             value = document[self.key]
             if isinstance(value, (dict, list)):
                 value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-            values[(type(value).__name__, value)] += int(n)
+            values[(type(value).__name__, value)] += n
         found = sum(values.values())
         ordered = sorted(values.items(), key=lambda kv: (-kv[1], str(kv[0][1])))
         return {
@@ -383,6 +396,19 @@ class MetadataReport:
             "missing": count - found,
             "values": [{"value": v, "count": n} for (_, v), n in ordered[:_TOP_VALUES]],
             "other": sum(n for _, n in ordered[_TOP_VALUES:]),
+        }
+
+    def _keys(self, documents: list[tuple[dict[str, Any], int]], count: int) -> dict[str, Any]:
+        keys: Counter[str] = Counter()
+        for document, n in documents:
+            for key in document:
+                keys[key] += n
+        ordered = sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {
+            "key": None,
+            "of": self.of,
+            "total": count,
+            "keys": [{"key": k, "count": n} for k, n in ordered[:_TOP_VALUES]],
         }
 
 
