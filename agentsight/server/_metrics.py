@@ -28,8 +28,8 @@ __all__ = [
 
 #: Action names that hand a conversation to a human, by default.
 ESCALATION_ACTIONS = ("fallback_to_human", "open_ticket", "ticket", "contact_human")
-#: Button events whose values are ratings, by default.
-RATING_EVENTS = ("rate", "rating")
+#: Button events whose values are ratings, by default (a trailing ``*`` matches a prefix).
+RATING_EVENTS = ("rate", "rating", "rate_*", "rating_*")
 MICROS_PER_DAY = 86_400_000_000
 MICROS_PER_HOUR = 3_600_000_000
 _STEP = dt.timedelta(days=7)
@@ -50,7 +50,8 @@ class MetricsQuery:
         tz: IANA time zone of the day and hour buckets.
         escalation_actions: action names that count as a hand-over to a human.
         rating_events: button events whose values are ratings (their
-            distribution is listed).
+            distribution is listed); a name ending in ``*`` matches every
+            event that starts with the rest.
     """
 
     filters: ConversationQuery = attrs.Factory(ConversationQuery)

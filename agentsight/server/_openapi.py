@@ -70,7 +70,8 @@ _METRICS_PARAMS = [
     _query(
         "rating_events",
         {"type": "string"},
-        "Comma-separated button events whose values are ratings (default rate,rating).",
+        "Comma-separated button events whose values are ratings; a trailing * matches"
+        " a prefix (default rate,rating,rate_*,rating_*).",
     ),
 ]
 

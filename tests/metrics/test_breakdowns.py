@@ -34,7 +34,7 @@ async def test_buttons_by_label_and_ratings(collector: Collector) -> None:
             {"button_event": "rate", "label": "Bad", "presses": 1},
         ],
         "rating": {
-            "events": ["rate", "rating"],
+            "events": ["rate", "rating", "rate_*", "rating_*"],
             "presses": 3,
             "values": [{"value": "up", "presses": 2}, {"value": "down", "presses": 1}],
         },
@@ -42,6 +42,8 @@ async def test_buttons_by_label_and_ratings(collector: Collector) -> None:
     menu = await _get(collector, "/v1/metrics", rating_events="menu", source="web")
     assert menu["buttons"]["presses"] == 2  # a3 only: b2 is on whatsapp
     assert menu["buttons"]["rating"]["values"] == [{"value": "track", "presses": 1}]
+    prefix = await _get(collector, "/v1/metrics", rating_events="me*")
+    assert prefix["buttons"]["rating"]["presses"] == 1  # menu, by its prefix
 
 
 async def test_returning_customers_and_weekly_cohorts(collector: Collector) -> None:

@@ -425,7 +425,7 @@
     const unhandled = h("div", { id: "unhandled" }, h("p", { class: "muted", text: "Loading…" }));
     main.append(h("div", { class: "grid two row-gap" },
       card("Unhandled and escalated", h("span", { class: "muted small", text: "user messages before a hand-over or negative feedback" }), unhandled),
-      card("Metadata", null, metadataExplorer({ ...filters, ...period.current }))));
+      card("Metadata", h("span", { class: "muted small", text: "top values of a key" }), metadataExplorer({ ...filters, ...period.current }))));
     api("GET", "/v1/metrics/unhandled", { ...filters, ...period.current, limit: 10 }).then((answer) => {
       clear(unhandled).append(unhandledTable(answer));
     }).catch((e) => { clear(unhandled).append(h("p", { class: "error", text: e.message })); });
@@ -470,7 +470,8 @@
   }
 
   function metadataExplorer(query) {
-    const key = h("input", { id: "metadata-key", placeholder: "metadata key, e.g. plan", "aria-label": "Metadata key" });
+    const key = h("input", { id: "metadata-key", list: "metadata-keys", placeholder: "metadata key", "aria-label": "Metadata key" });
+    const keys = h("datalist", { id: "metadata-keys" });
     const of = h("select", { id: "metadata-of", "aria-label": "Of" },
       h("option", { value: "conversations", text: "of conversations" }), h("option", { value: "messages", text: "of messages" }));
     const out = h("div", { id: "metadata-values", class: "row-gap" });
@@ -484,7 +485,12 @@
           h("p", { class: "muted small", text: `${fmt(answer.total - answer.missing)} of ${fmt(answer.total)} ${answer.of} have it` }));
       } catch (e) { clear(out).append(h("p", { class: "error", text: e.message })); }
     };
-    return h("div", {}, h("form", { class: "inline-form", id: "metadata-form", onsubmit: look }, key, of,
+    const discover = () => api("GET", "/v1/metrics/metadata", { ...query, of: of.value }).then((answer) => {
+      clear(keys).append(...answer.keys.map((k) => h("option", { value: k.key })));
+    }).catch(() => {});
+    of.addEventListener("change", discover);
+    discover();
+    return h("div", {}, h("form", { class: "inline-form", id: "metadata-form", onsubmit: look }, key, keys, of,
       h("button", { type: "submit", class: "primary", text: "Show" })), out);
   }
 

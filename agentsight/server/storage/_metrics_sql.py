@@ -529,12 +529,14 @@ class MetricsPlan:
     def _button_figures(self, rows: Rows) -> dict[str, Any]:
         presses: dict[tuple[str, str], int] = {}
         ratings: dict[str, int] = {}
-        rating_events = set(self._query.rating_events)
+        names = self._query.rating_events
+        exact = {name for name in names if not name.endswith("*")}
+        prefixes = tuple(name[:-1] for name in names if name.endswith("*"))
         for payload, count in rows:
             fields = json.loads(payload)
             event, label, value = fields["button_event"], fields["label"], fields["value"]
             presses[(event, label)] = presses.get((event, label), 0) + int(count)
-            if event in rating_events:
+            if event in exact or event.startswith(prefixes):
                 ratings[value] = ratings.get(value, 0) + int(count)
         listed = sorted(presses.items(), key=lambda kv: (-kv[1], kv[0]))
         return {
