@@ -238,21 +238,29 @@ def main() -> None:
         type=Path,
         help="keep the SQLite database here; when the file exists, time it without filling",
     )
+    parser.add_argument(
+        "--keep-postgres", action="store_true", help="keep the filled PostgreSQL database"
+    )
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        print("SQLite:", flush=True)
-        path = args.sqlite_file or Path(folder) / "bench.db"
-        results["sqlite"] = asyncio.run(
-            measure(path, args.events, args.rounds, reuse=path.exists())
-        )
+        if not args.skip_sqlite:
+            print("SQLite:", flush=True)
+            path = args.sqlite_file or Path(folder) / "bench.db"
+            results["sqlite"] = asyncio.run(
+                measure(path, args.events, args.rounds, reuse=path.exists())
+            )
     if args.postgres:
         print("PostgreSQL:", flush=True)
         url, drop = _postgres(args.postgres)
         try:
             results["postgres"] = asyncio.run(measure(url, args.events, args.rounds))
         finally:
-            drop()
+            if args.keep_postgres:
+                print(f"  kept the database: {url}", flush=True)
+            else:
+                drop()
     document = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"

@@ -386,11 +386,15 @@ class MetricsPlan:
 
     def _cohorts(self) -> Statement:
         # Weeks start on Monday: day 0 (1970-01-01) was a Thursday, so week
-        # (day + 3) / 7 begins on day 7 * week - 3.
-        first, week = "(f.first + 3) / 7", "(cd.d + 3) / 7"
+        # (day + 3) / 7 begins on day 7 * week - 3.  One pass: each customer's
+        # distinct weeks, with the first of them by a window (a join of two
+        # CTEs made SQLite scan one of them for every row of the other).
+        week = f"({self._local('c.started_at')} / {MICROS_PER_DAY} + 3) / 7"
         sql = (
-            f"{self._customer_days()} SELECT {first}, {week} - {first}, COUNT(DISTINCT cd.k)"
-            f" FROM cd JOIN f ON f.k = cd.k GROUP BY {first}, {week} - {first}"
+            f"WITH cw AS (SELECT DISTINCT c.customer_id AS k, {week} AS w FROM conversations c"
+            f" WHERE {self._where} AND c.customer_id IS NOT NULL)"
+            " SELECT fw, w - fw, COUNT(*) FROM"
+            " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM cw) x GROUP BY fw, w - fw"
         )
         return self._statement(sql, list(self._params))
 
