@@ -66,22 +66,25 @@ async def _median(rounds: int, job: Callable[[], Awaitable[Any]]) -> float:
     return round(statistics.median(seconds), 3)
 
 
+async def _timed(rounds: int, run: Run, statement: tuple[str, list[Any]]) -> float:
+    sql, params = statement
+    return await _median(rounds, lambda: run(sql, params))
+
+
 async def _statements(run: Run, dialect: Dialect, project: int, rounds: int) -> dict[str, Any]:
     """Seconds of each statement of each metrics query."""
     out: dict[str, Any] = {}
     for name, query in QUERIES.items():
         plan = MetricsPlan(project, query, dialect)
         timings: dict[str, float] = {}
-        totals_sql, totals_params = plan.totals()
-        timings["totals"] = await _median(rounds, lambda: run(totals_sql, totals_params))
-        totals = (await run(totals_sql, totals_params))[0]
-        for part, (sql, params) in plan.statements(totals).items():
-            timings[part] = await _median(rounds, lambda s=sql, p=params: run(s, p))  # type: ignore[misc]
+        timings["totals"] = await _timed(rounds, run, plan.totals())
+        totals = (await run(*plan.totals()))[0]
+        for part, statement in plan.statements(totals).items():
+            timings[part] = await _timed(rounds, run, statement)
         tools = await run(*plan.statements(totals)["tools"])
         percentiles = plan.tool_percentiles(tools)
         if percentiles is not None:
-            sql, params = percentiles
-            timings["tool_percentiles"] = await _median(rounds, lambda: run(sql, params))
+            timings["tool_percentiles"] = await _timed(rounds, run, percentiles)
         timings["sum"] = round(sum(timings.values()), 3)
         out[name] = timings
         print(f"  {name}: {json.dumps(timings)}", flush=True)
