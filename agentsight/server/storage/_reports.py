@@ -81,6 +81,26 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", folded).strip(_EDGES).strip()
 
 
+def _conversation_actions(dialect: Dialect) -> str:
+    """``FROM ... WHERE`` of the actions of conversation ``c``, by its index entries.
+
+    Found through ``events_by_type`` (project, type, conversation): on SQLite
+    the WHERE repeats that index's partial term, and ``+`` keeps the action
+    name from choosing ``events_actions`` (every action of a name in the
+    project, read again for each conversation: minutes at ten million events).
+    """
+    if dialect.partial_by_type:
+        return (
+            "FROM events e WHERE e.project_id = c.project_id AND e.type = 'action'"
+            " AND e.type <> 'message' AND e.conversation_id = c.conversation_id"
+            " AND +e.action_name IS NOT NULL"
+        )
+    return (
+        "FROM events e WHERE e.project_id = c.project_id AND e.type = 'action'"
+        " AND e.conversation_id = c.conversation_id"
+    )
+
+
 def _selection(plan: MetricsPlan) -> tuple[str, list[Any]]:
     """``FROM conversations c WHERE ...`` of the query's selection."""
     where, params = plan.where
@@ -162,8 +182,7 @@ class CustomersReport:
         names = [plan.dialect.clean(n) for n in self.query.escalation_actions] or [""]
         sql = (
             f"SELECT c.customer_id, COUNT(*) {source} AND {self._within(customers)}"
-            " AND EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
-            " AND e.conversation_id = c.conversation_id AND e.action_name IN"
+            f" AND EXISTS (SELECT 1 {_conversation_actions(plan.dialect)} AND e.action_name IN"
             f" ({', '.join('?' for _ in names)})) GROUP BY c.customer_id"
         )
         return plan.statement(sql, [*params, *customers, *names])
