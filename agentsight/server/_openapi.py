@@ -39,6 +39,17 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 _LIST_PARAMS = [
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size."),
     _query("cursor", {"type": "string"}, "The next_cursor of the previous page."),
+    _query(
+        "sort",
+        {"type": "string", "enum": ["created", "last_activity", "started", "duration", "messages"]},
+        "The order (default created: newest first); ties by creation.",
+    ),
+    _query("order", {"type": "string", "enum": ["desc", "asc"]}, "Default desc."),
+    _query(
+        "total",
+        {"type": "boolean"},
+        "Count the matches on the first page (default true; false saves a scan).",
+    ),
     *(
         _query(name, {"type": "string"}, f"Only conversations with this {name}.")
         for name in ("customer_id", "source", "language", "country")

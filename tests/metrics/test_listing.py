@@ -42,6 +42,7 @@ async def test_total_and_row_columns(collector: Collector) -> None:
     assert page["total"] == 8
     assert len(page["conversations"]) == 3
     assert (await _list(collector, source="whatsapp"))["total"] == 3  # b2, y1, y2
+    assert (await _list(collector, total="false"))["total"] is None  # not counted when asked
     rows = {c["conversation_id"]: c for c in (await _list(collector))["conversations"]}
     columns = {
         cid: (row["duration_ms"], row["last_feedback"], row["escalated"], row["customer_id"])

@@ -73,9 +73,11 @@ def _redacted(request: web.Request, value: Any) -> Any:
 
 async def list_conversations(request: web.Request, caller: Caller) -> web.Response:
     """``GET /v1/conversations``: filtered, sorted (newest first by default), one page;
-    the first page also says how many match (``total``)."""
+    the first page also says how many match (``total``) unless asked ``total=false``."""
     project_id = caller.project
-    query = attrs.evolve(parse_query(request.query), annotate=True)
+    query = parse_query(request.query)
+    counted = "total" not in request.query or query.count
+    query = attrs.evolve(query, annotate=True, count=counted)
     storage = request.app[STORAGE]
     page = await storage.list_conversations(project_id, query)
     cursor = None

@@ -129,6 +129,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "until": ("until", _time),
     "q": ("q", _text),
     "sort": ("sort", _choice(*SORTS)),
+    "total": ("count", _flag),
     "order": ("ascending", lambda name, value: _choice("desc", "asc")(name, value) == "asc"),
 }
 FILTERS = tuple(_PARSERS)

@@ -574,7 +574,14 @@
         filters, (f) => go("/conversations", f)));
     const body = h("div", { class: "card" }, h("div", { class: "loading", text: "Loading…" }));
     main.append(body);
-    const load = () => api("GET", "/v1/conversations", { ...filters, cursor, limit: 25 });
+    // The rows first, the total after them: counting may read every matching
+    // conversation, and the page should not wait for it.
+    const load = () => api("GET", "/v1/conversations", { ...filters, cursor, limit: 25, total: "false" });
+    const showTotal = () => { count.textContent = totals[key] === undefined ? "" : `· ${fmt(totals[key])}`; };
+    const recount = () => api("GET", "/v1/conversations", { ...filters, limit: 1 }).then((counted) => {
+      totals[key] = counted.total;
+      showTotal();
+    }).catch(() => {});
     let answer;
     try {
       answer = await load();
@@ -583,9 +590,8 @@
       return;
     }
     clear(body);
-    if (answer.total !== null && answer.total !== undefined) totals[key] = answer.total;
-    const showTotal = () => { count.textContent = totals[key] === undefined ? "" : `· ${fmt(totals[key])}`; };
     showTotal();
+    if (totals[key] === undefined || !cursor) recount();
     const tbody = h("tbody", {}, answer.conversations.map(conversationRow));
     const empty = h("p", { class: "empty", text: "No conversations match these filters." });
     body.append(h("div", { class: "scroll-x" }, h("table", { id: "conversation-table" },
@@ -604,11 +610,10 @@
     poll(main, POLL_MS.list, async () => {
       const fresh = await load();
       touched(live);
-      if (fresh.total !== null && fresh.total !== undefined) totals[key] = fresh.total;
-      showTotal();
       const text = JSON.stringify(fresh.conversations);
       if (text === shown || !main.isConnected) return;
       shown = text;
+      recount();
       clear(tbody).append(...fresh.conversations.map(conversationRow));
       empty.hidden = fresh.conversations.length > 0;
       label.textContent = `Page 1 · ${fresh.conversations.length} shown`;

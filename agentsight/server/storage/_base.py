@@ -241,9 +241,10 @@ class ConversationQuery:
     #: Keyset position under a sort other than ``created``: the sort value of
     #: the row ``before`` names (rows after it in the order come next).
     after: int | None = None
-    #: The API's listing: a ``total`` on the first page (no ``before``), and
-    #: per row ``duration_ms``, ``last_feedback`` and ``escalated``.
+    #: The API's listing: per row ``duration_ms``, ``last_feedback`` and ``escalated``.
     annotate: bool = False
+    #: Count the matching conversations on the first page (no ``before``).
+    count: bool = False
 
 
 @attrs.frozen
@@ -252,7 +253,7 @@ class ConversationPage:
 
     .. versionchanged:: 0.2
        ``next_value`` (the sort value of the last row, for sorts other than
-       ``created``) and ``total`` (of an annotated first page).
+       ``created``) and ``total`` (of a first page asked to ``count``).
     """
 
     conversations: list[dict[str, Any]]

@@ -91,8 +91,8 @@ async def list_conversations(
 ) -> ConversationPage:
     """One page in the query's order, one row more fetched to know if a page follows.
 
-    Annotated (``query.annotate``), it is read in one snapshot: the rows,
-    their feedback and escalations, and the total of the first page.
+    Read in one snapshot: the rows, with ``query.annotate`` their feedback and
+    escalations, with ``query.count`` the total of the first page.
     """
     where, params = _where(project_id, query)
     sql = (
@@ -111,7 +111,7 @@ async def list_conversations(
                 found.append(await connection.fetch(_numbered(statement), *values))
             spans = [(r["started_at"], r["ended_at"]) for r in rows[: query.limit]]
             annotate(page, spans, *found)
-        if query.annotate and query.before is None:
+        if query.count and query.before is None:
             counted = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
             total = int(await connection.fetchval(counted, *params))
     last = rows[query.limit - 1] if len(rows) > query.limit else None

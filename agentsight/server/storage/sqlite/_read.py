@@ -88,8 +88,8 @@ def list_conversations(
 ) -> ConversationPage:
     """One page in the query's order, one row more fetched to know if a page follows.
 
-    Annotated (``query.annotate``), it is read in one transaction: the rows,
-    their feedback and escalations, and the total of the first page.
+    Read in one transaction: the rows, with ``query.annotate`` their feedback
+    and escalations, with ``query.count`` the total of the first page.
     """
     where, params = _where(project_id, query)
     sql = (
@@ -109,7 +109,7 @@ def list_conversations(
             annotate(
                 page, [(r[_STARTED], r[_ENDED]) for r in rows[: query.limit]], feedback, escalated
             )
-        if query.annotate and query.before is None:
+        if query.count and query.before is None:
             counted = connection.execute(
                 f"SELECT COUNT(*) FROM conversations c WHERE {where}", params
             )
