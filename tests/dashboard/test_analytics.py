@@ -262,6 +262,15 @@ def test_every_page_fits_a_phone(phone: Any, served: Served) -> None:
             _shot(phone, "transcript-phone.png")
     phone.click('[data-nav="overview"]')
     phone.wait_for_selector("#tiles")
+    # The filters fold away on a phone; the button opens them.
+    assert not phone.locator('#filters select[name="range"]').is_visible()
+    phone.click("#filters-toggle")
+    phone.select_option('#filters select[name="range"]', "7d")
+    phone.click("#filters button[type=submit]")
+    phone.wait_for_url("**range=7d**")
+    phone.wait_for_selector("#tiles")
+    assert phone.text_content("#filters-toggle") == "Filters (1 set)"
+    _fits(phone)
     box = phone.locator('[data-metric="conversations"]').bounding_box()
     assert box["width"] < 210  # two tiles a row
 

@@ -238,6 +238,14 @@
   function filterBar(names, values, onApply) {
     const inputs = {};
     const form = h("form", { class: "filters", id: "filters" });
+    // On a phone the fields fold away behind this button (see app.css).
+    const active = names.filter((name) => values[name]).length;
+    form.appendChild(h("button", { type: "button", class: "filters-toggle ghost", id: "filters-toggle",
+      "aria-expanded": "false", text: active ? `Filters (${active} set)` : "Filters",
+      onclick: (event) => {
+        const open = form.classList.toggle("open");
+        event.currentTarget.setAttribute("aria-expanded", String(open));
+      } }));
     for (const name of names) {
       const spec = FILTERS[name];
       let input;
@@ -548,7 +556,7 @@
       h("td", {},
         h("a", { class: "conv-name", href: `#/conversation/${encodeURIComponent(c.conversation_id)}`, text: c.name || c.conversation_id }),
         h("span", { class: "conv-id mono", text: c.conversation_id })),
-      h("td", { class: "clip", text: c.customer_id || "–" }),
+      h("td", {}, h("span", { class: "clip", text: c.customer_id || "–" })),
       h("td", { text: when(c.started_at) }),
       h("td", { "data-col": "last-activity", text: when(c.ended_at) }),
       h("td", { class: "num", "data-col": "duration", text: duration(c.duration_ms) }),
