@@ -44,14 +44,18 @@ QUERIES = {
     ),
 }
 PAGES = {
-    "first page + total": ConversationQuery(limit=25, annotate=True),
+    "first page + total": ConversationQuery(limit=25, annotate=True, count=True),
     "source=web, language=de + total": ConversationQuery(
+        limit=25, source="web", language="de", annotate=True, count=True
+    ),
+    "source=web, language=de, no total": ConversationQuery(
         limit=25, source="web", language="de", annotate=True
     ),
-    "sorted by last activity + total": ConversationQuery(
+    "sorted by last activity, no total": ConversationQuery(
         limit=25, sort="last_activity", annotate=True
     ),
-    "first page, no total": ConversationQuery(limit=25),
+    "sorted by duration, no total": ConversationQuery(limit=25, sort="duration", annotate=True),
+    "first page, no total": ConversationQuery(limit=25, annotate=True),
 }
 
 Run = Callable[[str, list[Any]], Awaitable[list[Any]]]
