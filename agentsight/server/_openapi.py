@@ -461,6 +461,10 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "conversations": {"type": "array", "items": _ref("Conversation")},
                 "next_cursor": _NULL_TEXT,
+                "total": {
+                    "type": ["integer", "null"],
+                    "description": "Conversations matching, on the first page unless total=false.",
+                },
             },
         },
         "Metrics": {
@@ -478,6 +482,9 @@ def _schemas() -> dict[str, Any]:
                     "feedback",
                     "breakdowns",
                     "token_usage",
+                    "buttons",
+                    "customers",
+                    "retention",
                 )
             }
             | {

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from .._ingest._time import format_ts
 from .._metrics import MetricsQuery
 from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement
 
@@ -189,8 +190,6 @@ class CustomersReport:
 
     @staticmethod
     def _rows(rows: Rows, feedback: Rows, escalated: Rows) -> list[dict[str, Any]]:
-        from .._ingest._time import format_ts
-
         sentiments: dict[str, dict[str, int]] = {}
         for customer, sentiment, count in feedback:
             entry = sentiments.setdefault(customer, {"positive": 0, "neutral": 0, "negative": 0})
