@@ -471,7 +471,7 @@
     return h("table", { id: "unhandled-table" },
       h("thead", {}, h("tr", {}, ["Message", "Times", "Escalated", "Negative"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
       h("tbody", {}, answer.groups.map((g) => h("tr", {},
-        h("td", {}, h("a", { href: `#/conversations?q=${encodeURIComponent(g.example)}`, class: "clip", title: g.example, text: g.example })),
+        h("td", {}, h("a", { href: `#/conversations?q=${encodeURIComponent(g.example.slice(0, 200))}`, class: "clip", title: g.example, text: g.example })),
         h("td", { class: "num", text: fmt(g.count) }),
         h("td", { class: "num", text: fmt(g.escalations) }),
         h("td", { class: "num", text: fmt(g.negative_feedback) })))));
