@@ -127,12 +127,14 @@ def _tokens(prompt: int, completion: int) -> dict[str, Any]:
     }
 
 
-async def fill(storage: Storage, project_id: int, events: int, seed: int = 5) -> dict[str, Any]:
-    """Store about *events* events; the counts stored."""
-    rng = random.Random(seed)
+async def fill(
+    storage: Storage, project_id: int, events: int, seed: int = 5, first: int = 0
+) -> dict[str, Any]:
+    """Store about *events* events, numbering conversations from *first*; the counts stored."""
+    rng = random.Random(seed + first)
     now = int(time.time() * 1_000_000)
     pending: list[NewEvent] = []
-    stored = conversations = 0
+    stored, conversations = 0, first
     batch_seconds: list[float] = []
     while stored + len(pending) < events:
         pending += _conversation(rng, conversations, now)
@@ -144,11 +146,15 @@ async def fill(storage: Storage, project_id: int, events: int, seed: int = 5) ->
             pending = []
     if pending:
         stored += (await storage.write_batch(project_id, pending)).accepted
-    for n in range(0, conversations, 10):
+    for n in range(first - first % -10, conversations, 10):
         sentiment = rng.choice(["positive", "positive", "neutral", "negative"])
         await storage.add_feedback(project_id, f"bench-{n:07d}", Feedback(sentiment))
     per_1000 = statistics.median(batch_seconds) if batch_seconds else 0.0
-    return {"events": stored, "conversations": conversations, "write_batch_ms_per_1000": per_1000}
+    return {
+        "events": stored,
+        "conversations": conversations - first,
+        "write_batch_ms_per_1000": per_1000,
+    }
 
 
 async def measure(
