@@ -170,6 +170,19 @@ def test_customers_page(page: Any, served: Served) -> None:
     assert page.text_content("#total-count") == f"· {first['conversations']:,}"
 
 
+def test_desktop_screenshots(page: Any, served: Served) -> None:
+    """The conversation list and the customers page at desktop size, for the docs."""
+    page.click('[data-nav="conversations"]')
+    page.wait_for_selector("#total-count:has-text('·')")
+    page.wait_for_load_state("networkidle")
+    _fits_desktop = page.evaluate("document.documentElement.scrollWidth")
+    assert _fits_desktop <= 1280
+    _shot(page, "conversations.png")
+    page.click('[data-nav="customers"]')
+    page.wait_for_selector("#customer-table")
+    _shot(page, "customers.png")
+
+
 def test_list_columns_sort_pick_lists_and_live_rows(page: Any, served: Served) -> None:
     """The list shows its total and new columns, sorts, offers the values present,
     and shows a new conversation without a reload."""
@@ -273,16 +286,3 @@ def test_every_page_fits_a_phone(phone: Any, served: Served) -> None:
     _fits(phone)
     box = phone.locator('[data-metric="conversations"]').bounding_box()
     assert box["width"] < 210  # two tiles a row
-
-
-def test_desktop_screenshots(page: Any, served: Served) -> None:
-    """The conversation list and the customers page at desktop size, for the docs."""
-    page.click('[data-nav="conversations"]')
-    page.wait_for_selector("#total-count:has-text('·')")
-    page.wait_for_load_state("networkidle")
-    _fits_desktop = page.evaluate("document.documentElement.scrollWidth")
-    assert _fits_desktop <= 1280
-    _shot(page, "conversations.png")
-    page.click('[data-nav="customers"]')
-    page.wait_for_selector("#customer-table")
-    _shot(page, "customers.png")
