@@ -15,6 +15,10 @@ block ends or the function returns, unless ``conversation_id=`` names one.
 One ``Action`` may be used by many tasks and threads at once: each block's
 timing is kept in the context of the task or thread that entered it.
 
+Each run is a step of the turn (see ``_steps``): the actions, tool calls and
+model calls tracked inside the block carry its ``step_id`` as their
+``parent_id``, and blocks nest.
+
 .. versionadded:: 0.2
 """
 
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import _validate as check
 from ._buffer import DONE
+from ._steps import enter_step, leave_step, new_step_id
 from ._wire import SHORT
 
 if TYPE_CHECKING:
@@ -45,9 +50,21 @@ logger = logging.getLogger("agentsight")
 class ActionRun:
     """One timed run: set ``response``, ``error`` or ``metadata`` entries before it ends."""
 
-    __slots__ = ("_start", "error", "metadata", "response", "started_at", "tools_used")
+    __slots__ = (
+        "_start",
+        "_token",
+        "error",
+        "metadata",
+        "parent_id",
+        "response",
+        "started_at",
+        "step_id",
+        "tools_used",
+    )
 
     def __init__(self, tools_used: Any, metadata: Mapping[str, Any] | None) -> None:
+        self.step_id = new_step_id()
+        self.parent_id, self._token = enter_step(self.step_id)
         self.response: Any = None
         self.error: str | BaseException | None = None
         self.tools_used = tools_used
@@ -65,6 +82,8 @@ class ActionRun:
             "response": self.response,
             "error_msg": exc if exc is not None else self.error,
             "metadata": self.metadata or None,
+            "step_id": self.step_id,
+            "parent_id": self.parent_id,
         }
 
 
@@ -126,6 +145,7 @@ class Action:
         index = found[-1]
         run = runs[index][1]
         _open_runs.set(runs[:index] + runs[index + 1 :])
+        leave_step(run._token)
         return self._tracker.track_action(
             self.name, **run._fields(exc), conversation_id=self._conversation_id
         )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-_NEEDS = ("aiohttp", "geoip2fast", "msgspec")
+_NEEDS = ("aiohttp", "genai_prices", "geoip2fast", "msgspec")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

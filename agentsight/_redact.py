@@ -41,6 +41,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "action": ("response", "error_msg", "metadata"),
     "button": ("label", "value", "metadata"),
     "token_usage": (),
+    "score": ("comment", "metadata"),
 }
 
 # Deeper than this (or a container inside itself), a value is redacted as its

@@ -27,6 +27,7 @@ from ._engine import ReportHandle
 from ._events import Event, items
 from ._lifecycle import Lifecycle, on_fork
 from ._loops import running_backend
+from ._steps import current_step, new_step_id
 from ._wire import CONVERSATION_FIELDS, LONG, SHORT
 from .helpers import generate_conversation_id
 
@@ -47,6 +48,16 @@ __all__ = ["ConversationTracker", "ReportHandle", "conversation_tracker"]
 _now_ns = time.time_ns
 _get_ident = threading.get_ident
 _TOKENS_LOCK = threading.Lock()
+
+
+def _step_ids(step_id: object, parent_id: object) -> tuple[str, str | None]:
+    """A step's (id, parent id): the given ones, else a new id and the block open here."""
+    step = new_step_id() if step_id is None else check.required_text("step_id", step_id, SHORT)
+    if parent_id is None:
+        return step, current_step()
+    return step, check.required_text("parent_id", parent_id, SHORT)
+
+
 # A message longer than max_message_length + this is cut before redaction (the
 # function need not read what would be cut anyway), and this much more after it:
 # the cut may have split an address or a number, leaving a piece no rule knows.
@@ -445,6 +456,8 @@ class ConversationTracker:
         metadata: Mapping[str, Any] | None = None,
         *,
         conversation_id: str | None = None,
+        step_id: str | None = None,
+        parent_id: str | None = None,
     ) -> Awaitable[None]:
         """Track a tool call or other action the agent ran.
 
@@ -456,8 +469,14 @@ class ConversationTracker:
             response: what it returned (a non-str is stored as its JSON form).
             error_msg: why it failed: a str or the exception itself.
             metadata: anything else.
+            step_id: this step's id (default: a new one).
+            parent_id: the step it is part of (default: the ``action`` block open here).
+
+        .. versionchanged:: 0.2
+           ``step_id``, ``parent_id``.
         """
         name = check.required_text("action_name", action_name, SHORT)
+        step, parent = _step_ids(step_id, parent_id)
         error = check.error_message(error_msg)
         meta = None if metadata is None else check.metadata("metadata", metadata)
         redactor = self._redactor if self._config is not None else self._redacting()
@@ -487,6 +506,8 @@ class ConversationTracker:
                 response,
                 error,
                 items(meta),
+                step,
+                parent,
             )
         )
 
@@ -537,14 +558,50 @@ class ConversationTracker:
         total_tokens: int | None = None,
         embedding_tokens: int = 0,
         *,
+        model: str | None = None,
+        provider: str | None = None,
+        cached_input_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        started_at: Any = None,
+        duration_ms: float | None = None,
         conversation_id: str | None = None,
+        step_id: str | None = None,
+        parent_id: str | None = None,
     ) -> Awaitable[None]:
         """Track the tokens of one model call; they add up per conversation.
+
+        With ``model`` (and ``provider``), the collector prices the call: see
+        docs/costs.md.
 
         Args:
             prompt_tokens, completion_tokens, embedding_tokens: counts >= 0.
             total_tokens: defaults to ``prompt_tokens + completion_tokens``.
+            model: the model that answered, e.g. ``"gpt-4o-mini-2024-07-18"``.
+            provider: ``"openai"``, ``"anthropic"``...; helps when a model name
+                is served by several providers.
+            cached_input_tokens: of ``prompt_tokens``, those read from the
+                provider's prompt cache (priced lower).
+            reasoning_tokens: of ``completion_tokens``, those spent reasoning.
+            started_at: when the call started (ISO 8601 string or datetime).
+            duration_ms: how long it took, in milliseconds.
+            step_id: this call's step id (default: a new one).
+            parent_id: the step it is part of (default: the ``action`` block open here).
+
+        .. versionchanged:: 0.2
+           ``model``, ``provider``, ``cached_input_tokens``, ``reasoning_tokens``,
+           ``started_at``, ``duration_ms``, ``step_id``, ``parent_id``.
         """
+        step, parent = _step_ids(step_id, parent_id)
+        details = (
+            check.text("model", model, SHORT),
+            check.text("provider", provider, SHORT),
+            check.token_count("cached_input_tokens", cached_input_tokens),
+            check.token_count("reasoning_tokens", reasoning_tokens),
+            check.timestamp("started_at", started_at),
+            check.duration_ms(duration_ms),
+            step,
+            parent,
+        )
         counts = [
             check.token_count("prompt_tokens", prompt_tokens),
             check.token_count("completion_tokens", completion_tokens),
@@ -559,7 +616,57 @@ class ConversationTracker:
             for index, count in enumerate(counts):
                 state.tokens[index] += count
         return self._emit(  # type: ignore[no-any-return]
-            ("token_usage", state.conversation_id, next(state.seq), _now_ns(), *counts)
+            ("token_usage", state.conversation_id, next(state.seq), _now_ns(), *counts, *details)
+        )
+
+    def track_score(
+        self,
+        name: str,
+        value: float | bool | str,
+        comment: str | None = None,
+        *,
+        message_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+    ) -> Awaitable[None]:
+        """Score the conversation, or one of its messages: a number, a yes/no or a category.
+
+        Args:
+            name: what is scored, e.g. ``"helpfulness"``.
+            value: a finite number (``0.8``), a bool (``True``) or a category
+                (``"resolved"``, 1 to 256 characters).
+            comment: why, in words.
+            message_id: the scored message's id (as ``/v1/conversations/{id}``
+                lists it); the whole conversation when left out.
+            metadata: anything else (the evaluator, its version...).
+
+        .. versionadded:: 0.2
+        """
+        label = check.required_text("name", name, SHORT)
+        scored = check.score_value(value)
+        note = None if comment is None else check.required_text("comment", comment, 1 << 20)
+        target = (
+            None if message_id is None else check.required_text("message_id", message_id, SHORT)
+        )
+        meta = None if metadata is None else check.metadata("metadata", metadata)
+        redactor = self._redactor if self._config is not None else self._redacting()
+        if redactor is not None:
+            note = None if note is None else redactor.text(note)
+            meta = None if meta is None else redactor.mapping(meta)
+        state = self._state(conversation_id)
+        return self._emit(  # type: ignore[no-any-return]
+            (
+                "score",
+                state.conversation_id,
+                next(state.seq),
+                _now_ns(),
+                label,
+                scored,
+                note,
+                target,
+                "sdk",
+                items(meta),
+            )
         )
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:

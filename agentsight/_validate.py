@@ -169,6 +169,22 @@ def _in_event_years(name: str, when: dt.datetime) -> None:
         raise ValidationError(f"{name}: expected a time from {first} to {last}, got {when}")
 
 
+def score_value(value: object) -> float | bool | str:
+    """A score: a finite number, a bool, or a category of 1 to 256 characters."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        number = float(value) if isinstance(value, float) else int(value)
+        if math.isfinite(number) and abs(number) < 2**63:
+            return number
+        raise ValidationError(f"value: expected a finite number, got {value!r}")
+    if isinstance(value, str) and value.strip():
+        return value[:256]
+    raise ValidationError(
+        f"value: expected a number, a bool or a non-empty str (a category), {_got(value)}"
+    )
+
+
 def button_value(name: str, value: object) -> str:
     """A button's label or value: a non-empty str (numbers are turned into one)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

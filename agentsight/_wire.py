@@ -1,4 +1,4 @@
-"""The wire schema, version 1: one description for the SDK and the collector.
+"""The wire schema, version 2: one description for the SDK and the collector.
 
 Everything both halves must agree on is written here once: the event kinds,
 the fields of each kind in wire order with their types, defaults and limits,
@@ -37,6 +37,10 @@ __all__ = [
     "MESSAGE_FIELDS",
     "REQUIRED",
     "SCHEMA_VERSION",
+    "NEW_IN_2",
+    "SCHEMA_VERSIONS",
+    "SCORE_FIELDS",
+    "SCORE_SOURCES",
     "SENDERS",
     "SHORT",
     "SPECS",
@@ -45,7 +49,9 @@ __all__ = [
     "json_schema",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The versions the collector accepts (see docs/wire-schema.md, "Versions").
+SCHEMA_VERSIONS = (1, 2)
 
 #: Longest id, customer id, source, language, action name (characters).
 SHORT = 256
@@ -68,6 +74,7 @@ MAX_TIMESTAMP_CHARS = 64
 EVENT_ID_PATTERN = "[0-9a-f]{32}"
 
 SENDERS = ("end_user", "agent")
+SCORE_SOURCES = ("sdk", "api", "human")
 DEVICES = ("desktop", "mobile")
 ENVIRONMENTS = ("production", "development")
 
@@ -96,7 +103,7 @@ class Field(NamedTuple):
     """
 
     name: str
-    kind: str
+    kind: str  # "scalar": a number, a boolean, or a string of up to SHORT characters
     default: Any = None
     nullable: bool = True
     limit: int | None = None
@@ -115,6 +122,12 @@ CONVERSATION_ATTRIBUTES = (
     Field("name", "string", limit=LONG),
     Field("environment", "string", REQUIRED, False, choices=ENVIRONMENTS),
     Field("metadata", "object", limit=JSON),
+)
+
+#: A step's own id and its parent step's (version 2): a turn's steps form a tree.
+_STEP = (
+    Field("step_id", "string", limit=SHORT, doc="this step's id (version 2)"),
+    Field("parent_id", "string", limit=SHORT, doc="the enclosing step's id (version 2)"),
 )
 
 SPECS: dict[str, tuple[Field, ...]] = {
@@ -137,6 +150,7 @@ SPECS: dict[str, tuple[Field, ...]] = {
         Field("response", "string", limit=CONTENT),
         Field("error_msg", "string", limit=CONTENT),
         Field("metadata", "object", limit=JSON),
+        *_STEP,
     ),
     "button": (
         Field("button_event", "string", REQUIRED, False, LONG),
@@ -144,9 +158,40 @@ SPECS: dict[str, tuple[Field, ...]] = {
         Field("value", "string", REQUIRED, False, LONG),
         Field("metadata", "object", limit=JSON),
     ),
-    "token_usage": tuple(
-        Field(name, "integer", 0, False, MAX_TOKENS)
-        for name in ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+    "token_usage": (
+        *(
+            Field(name, "integer", 0, False, MAX_TOKENS)
+            for name in ("prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens")
+        ),
+        Field("model", "string", limit=SHORT, doc="the model that answered (version 2)"),
+        Field("provider", "string", limit=SHORT, doc="openai, anthropic... (version 2)"),
+        Field(
+            "cached_input_tokens",
+            "integer",
+            0,
+            False,
+            MAX_TOKENS,
+            doc="of prompt_tokens, read from the provider's cache (version 2)",
+        ),
+        Field(
+            "reasoning_tokens",
+            "integer",
+            0,
+            False,
+            MAX_TOKENS,
+            doc="of completion_tokens, spent reasoning (version 2)",
+        ),
+        Field("started_at", "timestamp", doc="when the call started (version 2)"),
+        Field("duration_ms", "number", limit=MAX_DURATION_MS, doc="(version 2)"),
+        *_STEP,
+    ),
+    "score": (
+        Field("name", "string", REQUIRED, False, SHORT, min_chars=1),
+        Field("value", "scalar", REQUIRED, False, SHORT, doc="number, boolean or category"),
+        Field("comment", "string", limit=CONTENT),
+        Field("message_id", "string", limit=SHORT, doc="the scored message's event id"),
+        Field("source", "string", "sdk", False, choices=SCORE_SOURCES),
+        Field("metadata", "object", limit=JSON),
     ),
 }
 
@@ -169,7 +214,14 @@ CONVERSATION_FIELDS = tuple(field.name for field in CONVERSATION_ATTRIBUTES)
 MESSAGE_FIELDS = FIELDS["message"]
 ACTION_FIELDS = FIELDS["action"]
 BUTTON_FIELDS = FIELDS["button"]
-TOKEN_FIELDS = FIELDS["token_usage"]
+TOKEN_FIELDS = FIELDS["token_usage"][:4]
+SCORE_FIELDS = FIELDS["score"]
+#: The fields version 1 did not have, per kind (an old collector ignores them).
+NEW_IN_2: dict[str, tuple[str, ...]] = {
+    "action": ("step_id", "parent_id"),
+    "token_usage": FIELDS["token_usage"][4:],
+    "score": FIELDS["score"],
+}
 
 
 #: The keys of a batch; the collector refuses any other.
@@ -185,6 +237,8 @@ def json_schema(field: Field, *, content: int, json_chars: int) -> dict[str, Any
         schema = {"type": "string", "format": "date-time"}
     elif field.kind == "any":
         schema = {}
+    elif field.kind == "scalar":
+        schema = {"type": ["number", "boolean", "string"], "maxLength": field.limit}
     else:
         schema = {"type": field.kind}
     if field.choices:

@@ -16,7 +16,13 @@ version 3 the payload fields the metrics read are columns, filled by
 ``write_batch``; SQLite's version 4 leaves messages out of ``events_by_type``).
 It also reports the median seconds of ``write_batch`` per 1,000 events, from
 the batches of the fill (200 batches of 5,000 at 1M).  Results go to
-benchmarks/results/metrics.json.
+benchmarks/results/metrics.json (``--results`` names another file).
+
+Since wire schema 2 the model calls name their model (most a priced one, one
+in twenty a model without a known price) and one conversation in five has
+scores (a number and a yes/no).  The same fill runs against an older
+collector's code (``PYTHONPATH=<its tree>``), which stores the same events
+without pricing them: ``--label`` says which code a results file is of.
 """
 
 from __future__ import annotations
@@ -53,6 +59,14 @@ SOURCES = [
 ]
 COUNTRIES = ["US", "GB", "DE", "BR", "IN", "ZA", "AU", "NL"]
 TOOLS = ["order_lookup", "reset_password", "update_address", "kb_search", "payment_status"]
+MODELS = ["gpt-4o-mini", "gpt-4o", "claude-3-5-haiku-latest"]
+try:  # the collector's pricing, where this code has it (wire schema 2 on)
+    from agentsight.server._ingest._prices import Prices
+    from agentsight.server._ingest._prices import price as _priced
+
+    PRICES: Any = Prices()
+except ImportError:
+    PRICES = None
 QUERIES = {
     "all, UTC": {},
     "all, Europe/Berlin": {"tz": "Europe/Berlin"},
@@ -95,10 +109,21 @@ def _conversation(rng: random.Random, n: int, now: int) -> list[NewEvent]:
             add("action", 50_000, _action("fallback_to_human", None, False))
         add("message", rng.randrange(500, 9000) * 1000, _message("agent", "Here it is."))
         prompt, completion = rng.randint(200, 1500), rng.randint(20, 300)
-        add("token_usage", 0, _tokens(prompt, completion))
+        model = rng.choice(MODELS) if rng.random() < 0.95 else "house-model"
+        add("token_usage", 0, _tokens(prompt, completion, model))
+        if PRICES is not None:  # the collector's pricing at ingest (absent before schema 2)
+            events[-1].cost_nanos = _priced(PRICES, events[-1])
         if rng.random() < 0.2:
             add("button", 5_000_000, {"button_event": "rate", "label": "Good", "value": "up"})
+    if rng.random() < 0.2:
+        add("score", 1_000_000, _score("helpfulness", round(rng.random(), 2)))
+        add("score", 1_000, _score("resolved", rng.random() < 0.7))
     return events
+
+
+def _score(name: str, value: Any) -> dict[str, Any]:
+    return {"name": name, "value": value, "comment": None, "message_id": None,
+            "source": "sdk", "metadata": None}  # fmt: skip
 
 
 def _message(sender: str, content: str) -> dict[str, Any]:
@@ -118,12 +143,20 @@ def _action(name: str, duration: float | None, failed: bool) -> dict[str, Any]:
     }
 
 
-def _tokens(prompt: int, completion: int) -> dict[str, Any]:
+def _tokens(prompt: int, completion: int, model: str) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "embedding_tokens": 0,
+        "model": model,
+        "provider": "openai" if model.startswith("gpt") else None,
+        "cached_input_tokens": 0,
+        "reasoning_tokens": 0,
+        "started_at": None,
+        "duration_ms": None,
+        "step_id": None,
+        "parent_id": None,
     }
 
 
@@ -239,6 +272,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", default=os.environ.get("AGENTSIGHT_TEST_POSTGRES_URL"))
     parser.add_argument("--no-write", action="store_true", help="print only, keep the results file")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the results file")
+    parser.add_argument("--label", default="", help="which code this is (a commit)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument(
         "--sqlite-file",
         type=Path,
@@ -257,7 +293,7 @@ def main() -> None:
             results["sqlite"] = asyncio.run(
                 measure(path, args.events, args.rounds, reuse=path.exists())
             )
-    if args.postgres:
+    if args.postgres and not args.no_postgres:
         print("PostgreSQL:", flush=True)
         url, drop = _postgres(args.postgres)
         try:
@@ -272,12 +308,13 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"
         f" Python {platform.python_version()}",
         "agentsight": __version__,
+        "label": args.label,
         "what": "seconds per GET /v1/metrics as a client on 127.0.0.1 sees it",
         "rounds": args.rounds,
         "results": results,
     }
     if not args.no_write:
-        RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+        args.results.write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps(document, indent=2))
 
 

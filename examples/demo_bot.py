@@ -66,6 +66,9 @@ async def play(tracker: ConversationTracker, script: demo.Script, speed: float) 
                 prompt_tokens=f["prompt_tokens"],
                 completion_tokens=f["completion_tokens"],
                 embedding_tokens=f["embedding_tokens"],
+                model=f["model"],
+                provider=f["provider"],
+                duration_ms=f["duration_ms"],
             )
 
 

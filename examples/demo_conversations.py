@@ -561,6 +561,9 @@ class _Writer:
             completion_tokens=completion,
             total_tokens=prompt + completion,
             embedding_tokens=embedding_tokens,
+            model=MODEL,
+            provider="openai",
+            duration_ms=round(after * 1000, 1),
         )
         self.context += _tokens(words)
 

@@ -65,7 +65,7 @@ def wire_events(script: demo.Script, seed: int) -> list[dict[str, Any]]:
 async def post(transport: HttpTransport, events: list[dict[str, Any]]) -> tuple[int, int, int]:
     """One batch; (accepted, duplicates, rejected).  Retries what is worth retrying."""
     body = json.dumps(
-        {"schema": 1, "sent_at": stamp(time.time()), "events": events}, ensure_ascii=False
+        {"schema": 2, "sent_at": stamp(time.time()), "events": events}, ensure_ascii=False
     ).encode()
     batch = Batch(body=gzip.compress(body, 1), gzipped=True, ids=tuple(e["id"] for e in events))
     for attempt in range(5):

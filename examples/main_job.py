@@ -156,6 +156,12 @@ def summary(url: str, key: str) -> None:
         f"  tokens:        {tokens['totals']['total_tokens']:,} "
         f"({tokens['per_conversation']['total_tokens']:,.0f} per conversation)"
     )
+    cost = m["cost"]
+    models = ", ".join(f"{c['model']} ${c['usd'] or 0:,.2f}" for c in cost["by_model"][:3])
+    print(
+        f"  cost:          ${cost['usd'] or 0:,.2f} for {cost['priced_calls']:,} model calls"
+        f" ({models}; priced with genai-prices), {cost['unpriced_calls']:,} unpriced"
+    )
     tools = ", ".join(f"{t['action_name']} {t['count']:,}" for t in m["tools"][:4])
     failed = sum(t["errors"] for t in m["tools"]) / max(1, sum(t["count"] for t in m["tools"]))
     print(f"  tool calls:    {tools}, {len(m['tools']) - 4} more; {failed:.1%} failed")

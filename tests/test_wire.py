@@ -21,6 +21,7 @@ def _type(field: wire.Field) -> str:
     else:
         names = {"timestamp": "RFC 3339 string", "any": "any JSON"}
         names |= {"integer": "integer ≥ 0", "number": "number ≥ 0"}
+        names |= {"scalar": "number, boolean or string"}
         shown = names.get(field.kind, field.kind)
     return f"{shown} or null" if field.nullable and field.kind != "any" else shown
 
@@ -44,7 +45,7 @@ def _limit(field: wire.Field) -> str:
         return "`max_json_chars`, `max_depth`"
     if field.limit is None:
         return ""
-    unit = " characters" if field.kind == "string" else ""
+    unit = " characters" if field.kind in ("string", "scalar") else ""
     return f"{field.limit:,}{unit}"
 
 
@@ -84,7 +85,7 @@ def test_validator_requires_what_the_wire_requires(kind: str) -> None:
     """An event with only its required fields is accepted with the wire's defaults; without
     any one of them it is rejected, naming that field."""
     validator = Validator(ServerOptions())
-    sample = {"string": "x", "integer": 1, "timestamp": "2026-12-04T10:00:00Z"}
+    sample = {"string": "x", "integer": 1, "timestamp": "2026-12-04T10:00:00Z", "scalar": 0.5}
     event = {
         "id": "0" * 32,
         "type": kind,

@@ -19,6 +19,13 @@ dict, or the JSON you got over HTTP).  Shapes understood:
   Anthropic leaves out of ``input_tokens``: they are added to the prompt.
   Also a streaming event that carries a ``usage`` (or ``message.usage``).
 
+Cached prompt tokens (OpenAI's ``prompt_tokens_details.cached_tokens`` or
+``input_tokens_details.cached_tokens``, Anthropic's
+``cache_read_input_tokens``) and reasoning tokens (``completion_tokens_details``
+or ``output_tokens_details``) are passed on, as are the response's ``model``
+and its provider (``openai`` or ``anthropic``, from the response's shape), so
+that the collector can price the call.
+
 A response without a usage block tracks nothing.  Missing or ``None`` counts
 are 0; ``total_tokens`` defaults to prompt plus completion.
 
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TokenCounts",
+    "llm_model",
     "llm_usage",
     "track_anthropic_usage",
     "track_llm_usage",
@@ -44,7 +52,8 @@ __all__ = [
 ]
 
 TokenCounts = dict[str, int]
-"""``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``embedding_tokens``."""
+"""``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``embedding_tokens``,
+``cached_input_tokens``, ``reasoning_tokens``."""
 
 _ANTHROPIC_CACHE = ("cache_creation_input_tokens", "cache_read_input_tokens")
 
@@ -99,9 +108,41 @@ def llm_usage(response: Any) -> TokenCounts | None:
     total = _count(usage, "total_tokens") or prompt + completion
     if _is_embedding(response):
         return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": total,
-                "embedding_tokens": prompt}  # fmt: skip
+                "embedding_tokens": prompt, "cached_input_tokens": 0,
+                "reasoning_tokens": 0}  # fmt: skip
     counts = {"prompt_tokens": prompt, "completion_tokens": completion}
-    return {**counts, "total_tokens": total, "embedding_tokens": 0}
+    cached = _count(usage, "cache_read_input_tokens") + sum(
+        _count(_field(usage, details), "cached_tokens")
+        for details in ("prompt_tokens_details", "input_tokens_details")
+    )
+    reasoning = sum(
+        _count(_field(usage, details), "reasoning_tokens")
+        for details in ("completion_tokens_details", "output_tokens_details")
+    )
+    return {**counts, "total_tokens": total, "embedding_tokens": 0,
+            "cached_input_tokens": min(cached, prompt),
+            "reasoning_tokens": min(reasoning, completion)}  # fmt: skip
+
+
+def llm_model(response: Any) -> tuple[str | None, str | None]:
+    """The (model, provider) of an OpenAI or Anthropic response, where it says.
+
+    The provider is read from the response's shape: OpenAI's have an
+    ``object`` (``chat.completion``, ``response``, ``list``...), Anthropic's a
+    ``type`` of ``message`` (or a streaming event's ``message``).
+    """
+    for holder in (response, _field(response, "message"), _field(response, "response")):
+        if holder is None:
+            continue
+        model = _field(holder, "model")
+        if isinstance(model, str) and model:
+            kind, shape = _field(holder, "type"), _field(holder, "object")
+            if kind == "message":
+                return model, "anthropic"
+            if isinstance(shape, str):
+                return model, "openai"
+            return model, None
+    return None, None
 
 
 def track_llm_usage(
@@ -123,7 +164,18 @@ def track_llm_usage(
     counts = llm_usage(response)
     if counts is None:
         return DONE
-    return tracker.track_token_usage(**counts, conversation_id=conversation_id)
+    model, provider = llm_model(response)
+    return tracker.track_token_usage(
+        counts["prompt_tokens"],
+        counts["completion_tokens"],
+        counts["total_tokens"],
+        counts["embedding_tokens"],
+        model=model,
+        provider=provider,
+        cached_input_tokens=counts["cached_input_tokens"],
+        reasoning_tokens=counts["reasoning_tokens"],
+        conversation_id=conversation_id,
+    )
 
 
 track_openai_usage = track_llm_usage

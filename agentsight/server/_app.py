@@ -15,10 +15,11 @@ from ._http._errors import add_nosniff, error_middleware
 from ._http._inflight import InFlight, in_flight_middleware
 from ._http._ratelimit import KNOWN_KEYS, RATE_LIMITER, KnownKeys, RateLimiter
 from ._ingest._geo import GeoResolver
+from ._ingest._prices import load_prices
 from ._ingest._validate import Validator
 from ._options import ServerOptions
 from ._retention import RETENTION, Retention, run_retention
-from ._state import GEO, IN_FLIGHT, OPTIONS, REDACTOR, STORAGE, VALIDATOR
+from ._state import GEO, IN_FLIGHT, OPTIONS, PRICES, REDACTOR, STORAGE, VALIDATOR
 from ._usage import USAGE, Usage, run_usage
 from ._views import add_routes
 from ._views._session import LOGINS, Logins
@@ -60,6 +61,7 @@ def create_app(storage: Storage, *, options: ServerOptions | None = None) -> web
     app[OPTIONS] = options
     app[GEO] = GeoResolver()
     app[VALIDATOR] = Validator(options)
+    app[PRICES] = load_prices(options.prices)
     if options.redact is not None:
         app[REDACTOR] = Redactor(options.redact, logging.getLogger("agentsight.server"))
     app[USAGE] = Usage()

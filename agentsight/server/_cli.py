@@ -33,6 +33,7 @@ ENV_RATE_LIMIT = "AGENTSIGHT_RATE_LIMIT"  # requests/s per key, RATE or RATE:BUR
 ENV_TRUSTED_PROXIES = "AGENTSIGHT_TRUSTED_PROXIES"  # comma-separated networks; default none
 ENV_BODY_TIMEOUT = "AGENTSIGHT_BODY_TIMEOUT"  # seconds to receive a body, default 60
 ENV_REDACT = "AGENTSIGHT_REDACT"  # pii or off, default off (the SDK reads it too)
+ENV_PRICES = "AGENTSIGHT_PRICES"  # a TOML file of model prices
 
 
 def _env_flag(name: str) -> bool:
@@ -163,6 +164,13 @@ def _parser() -> argparse.ArgumentParser:
         f" (env {ENV_REDACT}, default off)",
     )
     serve.add_argument(
+        "--prices",
+        metavar="FILE",
+        default=os.environ.get(ENV_PRICES),
+        help="a TOML file of model prices (USD per million tokens) that win over the"
+        f" genai-prices package's, for negotiated or self-hosted models (env {ENV_PRICES})",
+    )
+    serve.add_argument(
         "--store-raw-ip",
         action="store_true",
         default=_env_flag(ENV_STORE_RAW_IP),
@@ -228,8 +236,17 @@ def _serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     db = args.db if "://" in args.db else Path(args.db)
+    from ._ingest._prices import PricesFileError, load_prices
+
+    try:
+        load_prices(args.prices)  # a wrong file stops the start, with its line
+    except PricesFileError as exc:
+        sys.exit(f"agentsight serve: {exc}")
     options = ServerOptions(
-        store_raw_ip=args.store_raw_ip, redact=_redact(args.redact), **_limit_options(args)
+        store_raw_ip=args.store_raw_ip,
+        redact=_redact(args.redact),
+        prices=args.prices,
+        **_limit_options(args),
     )
     return run(db, args.host, args.port, options)
 

@@ -64,6 +64,14 @@ EVENT_COLUMNS = (
     "label",
     "value",
     *wire.TOKEN_FIELDS,
+    "model",
+    "provider",
+    "cost_usd",
+    "step_id",
+    "parent_id",
+    "score_name",
+    "score_value",
+    "comment",
     "metadata",
 )
 CSV_COLUMNS = ("project", *CONVERSATION_COLUMNS, *EVENT_COLUMNS)
@@ -199,6 +207,8 @@ def _csv_rows(
     rows = []
     for event in events:
         values = {**event, "event_id": event["id"]}
+        if event["type"] == "score":  # "name" and "value" would read as other columns'
+            values |= {"score_name": values.pop("name"), "score_value": values.pop("value")}
         rows.append(head + [_cell(values.get(c)) for c in EVENT_COLUMNS])
     return rows
 

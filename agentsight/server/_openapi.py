@@ -62,6 +62,10 @@ _LIST_PARAMS = [
     _query("since", {"type": "string", "format": "date-time"}, "Started at or after."),
     _query("until", {"type": "string", "format": "date-time"}, "Started before."),
     _query("q", {"type": "string"}, "Text in a message (case-insensitive for ASCII)."),
+    _query("score", {"type": "string"}, "Has a score of this name."),
+    _query("score_min", {"type": "number"}, "With score: of at least this value."),
+    _query("score_max", {"type": "number"}, "With score: of at most this value."),
+    _query("score_value", {"type": "string"}, "With score: this category (or true/false)."),
 ]
 
 
@@ -256,7 +260,7 @@ def _paths() -> dict[str, Any]:
     return _admin_paths() | {
         "/v1/batch": {
             "post": {
-                "summary": "Store a batch of events (wire schema 1); answers after the commit.",
+                "summary": "Store a batch (wire schema 1 or 2); answers after the commit.",
                 "security": secured,
                 "requestBody": {
                     "required": True,
@@ -323,12 +327,28 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/v1/conversations/{conversation_id}/scores": {
+            "parameters": [_CID],
+            "post": {
+                "summary": "Score a conversation or one of its messages (people, evaluation jobs).",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Score")}},
+                },
+                "responses": {
+                    "201": _json({"type": "object"}, "Created"),
+                    **_BODY_ERRORS,
+                    "404": _ERROR,
+                },
+            },
+        },
         "/v1/metrics": {
             "get": {
                 "summary": "Analytics of the conversations matching the filters, computed in"
                 " the database: totals, engagement, response times (nearest-rank p50/p95),"
                 " durations, peak hours, daily series, tools, escalation, feedback,"
-                " breakdowns and token usage.",
+                " breakdowns, token usage, cost (by model, day, customer) and scores.",
                 "security": secured,
                 "parameters": _METRICS_PARAMS,
                 "responses": {"200": _json(_ref("Metrics")), **_AUTH_ERRORS},
@@ -392,7 +412,7 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
             "type": "object",
             "required": ["schema", "events"],
             "properties": {
-                "schema": {"const": wire.SCHEMA_VERSION},
+                "schema": {"enum": list(wire.SCHEMA_VERSIONS)},
                 "sent_at": {"type": "string", "format": "date-time"},
                 "events": {"type": "array", "maxItems": options.max_events, "items": _ref("Event")},
             },
@@ -453,6 +473,15 @@ def _schemas() -> dict[str, Any]:
                 "event_count": {"type": "integer"},
                 "message_count": {"type": "integer"},
                 "token_usage": {"type": "object"},
+                "cost": {
+                    "type": "object",
+                    "description": "usd: null when every model call was unpriced.",
+                    "properties": {
+                        "usd": {"type": ["number", "null"]},
+                        "priced_calls": {"type": "integer"},
+                        "unpriced_calls": {"type": "integer"},
+                    },
+                },
                 "feedback": {"type": "array", "items": _ref("Feedback")},
             },
         },
@@ -482,6 +511,7 @@ def _schemas() -> dict[str, Any]:
                     "feedback",
                     "breakdowns",
                     "token_usage",
+                    "cost",
                     "buttons",
                     "customers",
                     "retention",
@@ -491,6 +521,7 @@ def _schemas() -> dict[str, Any]:
                 "tz": {"type": "string"},
                 "daily": {"type": "array", "items": {"type": "object"}},
                 "tools": {"type": "array", "items": {"type": "object"}},
+                "scores": {"type": "array", "items": {"type": "object"}},
             },
         },
         "ConversationChanges": {
@@ -516,6 +547,19 @@ def _schemas() -> dict[str, Any]:
                 "projects": {"type": "array", "items": {"type": "string"}},
                 "csrf_token": {"type": "string"},
                 "expires_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "Score": {
+            "type": "object",
+            "required": ["name", "value"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 256},
+                "value": {"type": ["number", "boolean", "string"], "maxLength": 256},
+                "comment": _NULL_TEXT,
+                "message_id": _NULL_TEXT,
+                "source": {"enum": ["api", "human"], "default": "api"},
+                "metadata": _OBJECT_OR_NULL,
             },
         },
         "Feedback": {

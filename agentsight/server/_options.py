@@ -116,13 +116,15 @@ class ServerOptions:
             project's retention period, and the ended sessions).
         usage_interval: seconds between two writes of when keys and
             sessions were last used (kept in memory meanwhile).
+        prices: a TOML file of model prices that win over ``genai-prices``
+            (negotiated or self-hosted models; see docs/costs.md).
 
     .. versionchanged:: 0.1
        ``rate_limit``, ``trusted_proxies``, ``body_timeout``, ``idle_timeout``.
     .. versionchanged:: 0.2
        ``max_json_values``, ``redact``, ``session_lifetime``, ``session_idle``,
        ``login_limit_address``, ``login_limit_account``,
-       ``retention_interval``, ``usage_interval``.
+       ``retention_interval``, ``usage_interval``, ``prices``.
     """
 
     store_raw_ip: bool = False
@@ -145,3 +147,4 @@ class ServerOptions:
     login_limit_account: RateLimit = RateLimit(1 / 60, burst=5)
     retention_interval: float = attrs.field(default=300.0, validator=_positive)
     usage_interval: float = attrs.field(default=60.0, validator=_positive)
+    prices: str | None = None

@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import time
+import zlib
 from typing import Any
 
 import aiohttp
 
 from .. import __version__
+from .._wire import SCHEMA_VERSION
 from ._base import Batch, Outcome, Rejection, SendResult
 
 __all__ = ["HttpTransport", "parse_retry_after"]
 
+logger = logging.getLogger("agentsight")
 _RETRY_STATUSES = frozenset({408, 429})
+# What a collector of wire schema 1 answers a newer batch with (docs/wire-schema.md).
+_ONLY_VERSION_1 = "schema: expected 1"
+_HEAD = f'{{"schema":{SCHEMA_VERSION},'.encode()
 _MAX_RETRY_AFTER = 300.0
 
 
@@ -103,6 +110,7 @@ class HttpTransport:
         }
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._version_1 = False  # the collector refused a batch of a newer schema
 
     def _get_session(self) -> aiohttp.ClientSession:
         # Created lazily: a ClientSession belongs to the loop it was made in.
@@ -114,13 +122,30 @@ class HttpTransport:
         return self._session
 
     async def send(self, batch: Batch) -> SendResult:
+        # Rewriting a body means gunzipping it: off the loop.
+        body = await asyncio.to_thread(_as_version_1, batch) if self._version_1 else batch.body
+        result = await self._post(body, batch.gzipped)
+        if result.status == 400 and result.error == _ONLY_VERSION_1 and not self._version_1:
+            # A collector older than this SDK: it ignores the fields it does not
+            # know (model, steps) and rejects, one by one, the kinds it does not
+            # know (scores); everything else is stored.
+            logger.warning(
+                "the collector at %s takes wire schema 1 only: models, steps and scores"
+                " are not stored until it is upgraded",
+                self._url,
+            )
+            self._version_1 = True
+            result = await self._post(await asyncio.to_thread(_as_version_1, batch), batch.gzipped)
+        return result
+
+    async def _post(self, body: bytes, gzipped: bool) -> SendResult:
         headers = self._headers
-        if batch.gzipped:
+        if gzipped:
             headers = {**headers, "Content-Encoding": "gzip"}
         try:
             # Never follow a redirect: the conversations would go to wherever it points.
             async with self._get_session().post(
-                self._url, data=batch.body, headers=headers, allow_redirects=False
+                self._url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 text = await response.text(errors="replace")
                 if 300 <= response.status < 400:
@@ -148,6 +173,17 @@ class HttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _as_version_1(batch: Batch) -> bytes:
+    """*batch*'s body as a version 1 batch: the same events, ``"schema":1`` in front."""
+    body = zlib.decompress(batch.body, 47) if batch.gzipped else batch.body
+    if body.startswith(_HEAD):
+        body = b'{"schema":1,' + body[len(_HEAD) :]
+    if not batch.gzipped:
+        return body
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
 
 
 def _redirected(status: int, location: str | None) -> SendResult:

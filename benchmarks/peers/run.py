@@ -179,8 +179,9 @@ def http_json(url: str, method: str = "GET", key: str | None = None) -> Any:
         return json.load(answer)
 
 
-def new_key(db: Path) -> str:
-    command = ["keys", "create", f"--db={db}", "--project=bench", "--scope=ingest"]
+def new_key(db: Path, scope: str = "ingest") -> str:
+    """A key of *scope* for the project bench: ingest for the SDK, read to count what arrived."""
+    command = ["keys", "create", f"--db={db}", "--project=bench", f"--scope={scope}"]
     done = subprocess.run(
         [OURS_PY, "-m", "agentsight._cli", *command],
         capture_output=True,
@@ -402,7 +403,7 @@ def e2e_into_collector(sdk: str, plan: Plan, logs: Path, n: int) -> dict[str, An
     serve: list[str | Path] = [OURS_PY, "-m", "agentsight._cli", "serve", "--db", db]
     with server(f"collector-{sdk}-{n}", [*serve, "--port", "0"], logs) as url:
         report = workload(sdk, "e2e", url, key, plan, logs)
-        stored = stored_messages(url, key)
+        stored = stored_messages(url, new_key(db, "read"))
     seconds = report["stopped_at"] - report["first_call_at"]  # answers come after the commit
     for path in logs.glob(f"collector-{sdk}-{n}.db*"):
         path.unlink()

@@ -116,7 +116,47 @@ def _special(collector: CollectorProcess) -> dict[str, str]:
             )
     status, answer = collector.request("POST", "/v1/batch", body={"schema": 1, "events": events})
     assert status == 200 and not answer["rejected"], answer
-    return specials
+    return {**specials, "llm": _llm_turns(collector, now)}
+
+
+def _llm_turns(collector: CollectorProcess, now: float) -> str:
+    """An agent's two turns (4 messages): nested steps, a priced and an unpriced model call,
+    a failed tool call, and two scores."""
+    cid = "special-llm"
+    events: list[dict[str, Any]] = []
+
+    def add(kind: str, at: float, **fields: Any) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 600 + at))
+        micros = f"{round((at % 1) * 1e6):06d}"
+        events.append({"id": f"{len(events):04d}".ljust(32, "b"), "type": kind,
+                       "conversation_id": cid, "seq": len(events),
+                       "timestamp": f"{stamp}.{micros}Z", **fields})  # fmt: skip
+
+    def started(at: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(now - 600 + at))
+
+    add("conversation", 0, environment="production", customer_id="llm-customer")
+    add("message", 1, sender="end_user", content="Where is order 42?")
+    add("token_usage", 3, prompt_tokens=900, completion_tokens=40, model="gpt-4o-mini",
+        provider="openai", started_at=started(2), duration_ms=1000, step_id="s-llm-1",
+        parent_id="s-answer")  # fmt: skip
+    add("token_usage", 4.5, prompt_tokens=300, completion_tokens=20, model="house-model",
+        started_at=started(4), duration_ms=500, step_id="s-llm-2",
+        parent_id="s-search")  # fmt: skip
+    add("action", 5, action_name="kb_search", started_at=started(3), duration_ms=2000,
+        error_msg="timeout", step_id="s-search", parent_id="s-answer")  # fmt: skip
+    add("action", 6, action_name="answer", started_at=started(2), duration_ms=4000,
+        step_id="s-answer")  # fmt: skip
+    add("message", 7, sender="agent", content="It shipped yesterday.")
+    add("message", 8, sender="end_user", content="Thanks!")
+    add("token_usage", 9, prompt_tokens=100, completion_tokens=10, model="gpt-4o-mini",
+        provider="openai", step_id="s-llm-3")  # fmt: skip
+    add("message", 10, sender="agent", content="You're welcome.")
+    add("score", 11, name="resolved", value=True, source="sdk")
+    add("score", 12, name="helpfulness", value=0.8, source="sdk", comment="clear")
+    status, answer = collector.request("POST", "/v1/batch", body={"schema": 2, "events": events})
+    assert status == 200 and not answer["rejected"], answer
+    return cid
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,12 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 _CLI = [sys.executable, "-m", "agentsight._cli"]
 
 
-def create_key(db: Path, project: str, scope: str = "admin") -> str:
-    """A new key of *scope* for *project*, made with ``agentsight keys create``."""
+def create_key(db: Path, project: str, scope: str = "admin", cwd: Path | None = None) -> str:
+    """A new key of *scope* for *project*, made with ``agentsight keys create``
+    (of the package in *cwd*, when given: ``-m`` imports from the working directory first)."""
     done = subprocess.run(
         [*_CLI, "keys", "create", "--db", str(db), "--project", project, "--scope", scope],
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=True,
@@ -35,14 +37,18 @@ class CollectorProcess:
     """``agentsight serve`` on port 0 with its own SQLite file; keys per project.
 
     *args* go to ``agentsight serve`` as they are (``--rate-limit 10``, say).
+    *cwd*: a folder holding another ``agentsight`` package to run (an older release).
     """
 
-    def __init__(self, db: Path, port: int = 0, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, db: Path, port: int = 0, args: Sequence[str] = (), cwd: Path | None = None
+    ) -> None:
         self.db = db
         self.port = port
         self.args = list(args)
+        self.cwd = cwd
         # Admin keys, for the tests' own reads and changes; bots get ingest keys.
-        self.keys = {"A": create_key(db, "A"), "B": create_key(db, "B")}
+        self.keys = {"A": create_key(db, "A", cwd=cwd), "B": create_key(db, "B", cwd=cwd)}
         self._ingest: dict[str, str] = {}
         self.log: list[str] = []
         self.url = ""
@@ -51,7 +57,7 @@ class CollectorProcess:
     def ingest_key(self, project: str) -> str:
         """A key of scope ingest for *project* (made once), as a bot is given."""
         if project not in self._ingest:
-            self._ingest[project] = create_key(self.db, project, "ingest")
+            self._ingest[project] = create_key(self.db, project, "ingest", self.cwd)
         return self._ingest[project]
 
     def start(self) -> None:
@@ -59,6 +65,7 @@ class CollectorProcess:
         self._started = threading.Event()
         self._process = subprocess.Popen(
             [*_CLI, "serve", "--db", str(self.db), "--port", str(self.port), *self.args],
+            cwd=self.cwd,
             stderr=subprocess.PIPE,
             text=True,
         )

@@ -237,6 +237,10 @@ def test_history_and_live_bot_against_a_collector(collector: CollectorProcess) -
     assert {t["action_name"] for t in m["tools"]} >= {"order_lookup", "kb_search"}
     assert any(t["errors"] for t in m["tools"])
     assert len([d for d in m["token_usage"]["daily"] if d["total_tokens"]]) >= DAYS - 2
+    calls = sum(s.kind == "token_usage" for script in expected for s in script.steps)
+    [model] = m["cost"]["by_model"]  # every call of the demo is priced, none for free
+    assert (model["model"], model["calls"], model["unpriced_calls"]) == ("gpt-4o-mini", calls, 0)
+    assert m["cost"]["usd"] > 0 and m["cost"]["unpriced_calls"] == 0
     assert 1 < m["response_time_ms"]["p50"] / 1000 < 5
     for field in ("country", "device", "source", "language"):
         assert None not in [entry["value"] for entry in m["breakdowns"][field]], field
@@ -282,6 +286,7 @@ def test_main_job(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "conversations: 330 from " in out
+    assert re.search(r"  cost: +\$\d+\.\d\d for [\d,]+ model calls \(gpt-4o-mini \$", out), out
     for line in ("per day:", "busiest hours:", "escalated:", "feedback:", "by country:"):
         assert f"  {line}" in out, line
     assert re.search(r"one conversation, history-\d+ \(.+; es, whatsapp, (ES|MX|AR)\)", out), out

@@ -9,6 +9,7 @@ import pytest
 
 from agentsight import ConversationTracker
 from agentsight.integrations.llm import (
+    llm_model,
     llm_usage,
     track_anthropic_usage,
     track_llm_usage,
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.anyio
 OPENAI_CHAT = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
+    "model": "gpt-4o-mini-2024-07-18",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
     "usage": {
         "prompt_tokens": 50,
@@ -32,16 +34,24 @@ OPENAI_CHAT = {
 OPENAI_RESPONSES = {
     "id": "resp_1",
     "object": "response",
-    "usage": {"input_tokens": 30, "output_tokens": 12, "total_tokens": 42},
+    "model": "o4-mini",
+    "usage": {
+        "input_tokens": 30,
+        "output_tokens": 12,
+        "total_tokens": 42,
+        "output_tokens_details": {"reasoning_tokens": 4},
+    },
 }
 OPENAI_EMBEDDINGS = {
     "object": "list",
+    "model": "text-embedding-3-small",
     "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
     "usage": {"prompt_tokens": 8, "total_tokens": 8},
 }
 ANTHROPIC_MESSAGE = {
     "id": "msg_1",
     "type": "message",
+    "model": "claude-3-5-haiku-20241022",
     "content": [{"type": "text", "text": "Hi"}],
     "usage": {
         "input_tokens": 100,
@@ -65,18 +75,19 @@ def as_object(value: Any) -> Any:
 @pytest.mark.parametrize(
     ("response", "expected"),
     [
-        (OPENAI_CHAT, (50, 20, 70, 0)),
-        (OPENAI_RESPONSES, (30, 12, 42, 0)),
-        (OPENAI_EMBEDDINGS, (0, 0, 8, 8)),
-        (ANTHROPIC_MESSAGE, (200, 25, 225, 0)),
-        ({"type": "message_start", "message": ANTHROPIC_MESSAGE}, (200, 25, 225, 0)),
-        ({"type": "message_delta", "usage": {"output_tokens": 31}}, (0, 31, 31, 0)),
-        ({"input_tokens": 5, "output_tokens": None}, (5, 0, 5, 0)),
+        (OPENAI_CHAT, (50, 20, 70, 0, 10, 0)),
+        (OPENAI_RESPONSES, (30, 12, 42, 0, 0, 4)),
+        (OPENAI_EMBEDDINGS, (0, 0, 8, 8, 0, 0)),
+        (ANTHROPIC_MESSAGE, (200, 25, 225, 0, 60, 0)),
+        ({"type": "message_start", "message": ANTHROPIC_MESSAGE}, (200, 25, 225, 0, 60, 0)),
+        ({"type": "message_delta", "usage": {"output_tokens": 31}}, (0, 31, 31, 0, 0, 0)),
+        ({"input_tokens": 5, "output_tokens": None}, (5, 0, 5, 0, 0, 0)),
     ],
     ids=["openai-chat", "responses", "embeddings", "anthropic", "start", "delta", "bare"],
 )
 def test_usage_shapes(form: Any, response: dict[str, Any], expected: tuple[int, ...]) -> None:
-    """Each response shape gives prompt, completion, total and embedding token counts."""
+    """Each response shape gives prompt, completion, total, embedding, cached and reasoning
+    token counts."""
     counts = llm_usage(form(response))
     assert counts is not None
     assert tuple(counts.values()) == expected
@@ -85,7 +96,30 @@ def test_usage_shapes(form: Any, response: dict[str, Any], expected: tuple[int, 
         "completion_tokens",
         "total_tokens",
         "embedding_tokens",
+        "cached_input_tokens",
+        "reasoning_tokens",
     ]
+
+
+@pytest.mark.parametrize("form", [dict, as_object], ids=["dict", "object"])
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (OPENAI_CHAT, ("gpt-4o-mini-2024-07-18", "openai")),
+        (OPENAI_RESPONSES, ("o4-mini", "openai")),
+        (OPENAI_EMBEDDINGS, ("text-embedding-3-small", "openai")),
+        (ANTHROPIC_MESSAGE, ("claude-3-5-haiku-20241022", "anthropic")),
+        ({"type": "message_start", "message": ANTHROPIC_MESSAGE}, ANTHROPIC_MESSAGE["model"]),
+        ({"type": "message_delta", "usage": {"output_tokens": 31}}, (None, None)),
+        ({"model": "llama3", "usage": {"prompt_tokens": 1}}, ("llama3", None)),
+    ],
+    ids=["openai-chat", "responses", "embeddings", "anthropic", "start", "delta", "unknown"],
+)
+def test_model_and_provider(form: Any, response: dict[str, Any], expected: Any) -> None:
+    """The model comes from the response, the provider from its shape (None when unsure)."""
+    if isinstance(expected, str):
+        expected = (expected, "anthropic")
+    assert llm_model(form(response)) == expected
 
 
 def test_no_usage_block_reads_as_none() -> None:
@@ -117,3 +151,9 @@ async def test_tracked_usage_adds_up_per_conversation() -> None:
         ("llm-1", 225),
         ("llm-2", 42),
     ]
+    assert [(e["model"], e["provider"], e["cached_input_tokens"]) for e in usage] == [
+        ("gpt-4o-mini-2024-07-18", "openai", 10),
+        ("claude-3-5-haiku-20241022", "anthropic", 60),
+        ("o4-mini", "openai", 0),
+    ]
+    assert usage[2]["reasoning_tokens"] == 4

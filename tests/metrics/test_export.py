@@ -226,3 +226,38 @@ def test_reader_taking_one_line_through_a_shell_pipe(loaded: str) -> None:
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_csv_has_models_costs_steps_and_scores(database_url: Path | str) -> None:
+    """A model call's model, cost and step, and a score's name, value and comment, each in
+    its own column."""
+    from tests.server.collector_helpers import conversation, score, tokens
+
+    async def fill() -> None:
+        async with run_collector(database_url) as collector:
+            await collector.send(
+                conversation("c1", 0, 0.0),
+                tokens("c1", 1, 1.0, 1000, 100, model="gpt-4o", provider="openai",
+                       step_id="s1", parent_id="p1"),
+                score("c1", 2, 2.0, "resolved", True, comment="fixed"),
+            )  # fmt: skip
+
+    run_sync(fill)
+    done = _export(str(database_url), "--format", "csv", "--project", "A")
+    assert done.returncode == 0, done.stderr
+    rows = {r["type"]: r for r in csv.DictReader(io.StringIO(done.stdout))}
+    call = rows["token_usage"]
+    assert (call["model"], call["provider"], call["step_id"], call["parent_id"]) == (
+        "gpt-4o",
+        "openai",
+        "s1",
+        "p1",
+    )
+    assert float(call["cost_usd"]) > 0
+    scored = rows["score"]
+    assert (scored["score_name"], scored["score_value"], scored["comment"]) == (
+        "resolved",
+        "true",
+        "fixed",
+    )
+    assert scored["value"] == "" and scored["name"] == ""

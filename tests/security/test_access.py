@@ -32,6 +32,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/batch"): batch(conversation("victim", 0, 0.0), message("victim", 1, 1.0)),
     ("PATCH", "/v1/conversations/{conversation_id}"): {"name": "stolen", "is_marked": True},
     ("POST", "/v1/conversations/{conversation_id}/feedback"): {"sentiment": "negative"},
+    ("POST", "/v1/conversations/{conversation_id}/scores"): {"name": "quality", "value": 0},
 }
 
 

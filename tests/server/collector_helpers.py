@@ -71,8 +71,8 @@ def message(
     return _event("message", cid, seq, at, fields)
 
 
-def action(cid: str, seq: int, at: float, name: str = "lookup") -> dict[str, Any]:
-    """An ``action`` event."""
+def action(cid: str, seq: int, at: float, name: str = "lookup", **more: Any) -> dict[str, Any]:
+    """An ``action`` event (*more*: version 2's ``step_id``, ``parent_id``)."""
     fields = {
         "action_name": name,
         "started_at": ts(at),
@@ -82,8 +82,10 @@ def action(cid: str, seq: int, at: float, name: str = "lookup") -> dict[str, Any
         "response": "found",
         "error_msg": None,
         "metadata": {"k": "v"},
+        "step_id": None,
+        "parent_id": None,
     }
-    return _event("action", cid, seq, at, fields)
+    return _event("action", cid, seq, at, {**fields, **more})
 
 
 def button(cid: str, seq: int, at: float) -> dict[str, Any]:
@@ -92,20 +94,43 @@ def button(cid: str, seq: int, at: float) -> dict[str, Any]:
     return _event("button", cid, seq, at, fields)
 
 
-def tokens(cid: str, seq: int, at: float, prompt: int = 5, completion: int = 3) -> dict[str, Any]:
-    """A ``token_usage`` event."""
+def tokens(
+    cid: str, seq: int, at: float, prompt: int = 5, completion: int = 3, **more: Any
+) -> dict[str, Any]:
+    """A ``token_usage`` event (*more*: version 2's model, provider, step...)."""
     fields = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "embedding_tokens": 0,
+        "model": None,
+        "provider": None,
+        "cached_input_tokens": 0,
+        "reasoning_tokens": 0,
+        "started_at": None,
+        "duration_ms": None,
+        "step_id": None,
+        "parent_id": None,
     }
-    return _event("token_usage", cid, seq, at, fields)
+    return _event("token_usage", cid, seq, at, {**fields, **more})
 
 
-def batch(*events: dict[str, Any]) -> dict[str, Any]:
+def score(cid: str, seq: int, at: float, name: str, value: Any, **more: Any) -> dict[str, Any]:
+    """A ``score`` event (version 2)."""
+    fields = {
+        "name": name,
+        "value": value,
+        "comment": None,
+        "message_id": None,
+        "source": "sdk",
+        "metadata": None,
+    }
+    return _event("score", cid, seq, at, {**fields, **more})
+
+
+def batch(*events: dict[str, Any], schema: int = 2) -> dict[str, Any]:
     """A wire batch around *events*."""
-    return {"schema": 1, "sent_at": ts(), "events": list(events)}
+    return {"schema": schema, "sent_at": ts(), "events": list(events)}
 
 
 @attrs.define

@@ -18,6 +18,33 @@ from tests.server import pg_helpers
 
 #: The access schema's version on each backend.
 ACCESS_VERSION = {"sqlite": 5, "postgres": 4}
+#: Models and scores (issue 18: SQLite 6, PostgreSQL 5), undone first.
+_UNDO_MODELS = [
+    "DROP INDEX events_models",
+    "DROP INDEX events_scores",
+    *(
+        f"ALTER TABLE events DROP COLUMN {column}"
+        for column in (
+            "model",
+            "provider",
+            "cost_nanos",
+            "score_name",
+            "score_value",
+            "score_label",
+        )
+    ),
+    *(
+        f"ALTER TABLE conversations DROP COLUMN {column}"
+        for column in ("cost_nanos", "priced_calls", "unpriced_calls")
+    ),
+]
+#: events_tokens, which schema 6 (SQLite) and 5 (PostgreSQL) replaced by events_models.
+_TOKENS_INDEX = {
+    "sqlite": "CREATE INDEX events_tokens ON events (project_id, ts, prompt_tokens,"
+    " completion_tokens, total_tokens, embedding_tokens) WHERE total_tokens IS NOT NULL",
+    "postgres": "CREATE INDEX events_tokens ON events (project_id, ts) INCLUDE (prompt_tokens,"
+    " completion_tokens, total_tokens, embedding_tokens) WHERE total_tokens IS NOT NULL",
+}
 _UNDO_TABLES = [
     "DROP TABLE audit_log",
     "DROP TABLE sessions",
@@ -30,7 +57,12 @@ _UNDO_TABLES = [
     "ALTER TABLE projects DROP COLUMN retention_days",
 ]
 UNDO_ACCESS = {
-    backend: [*_UNDO_TABLES, f"DELETE FROM schema_version WHERE version >= {version}"]
+    backend: [
+        *_UNDO_MODELS,
+        _TOKENS_INDEX[backend],
+        *_UNDO_TABLES,
+        f"DELETE FROM schema_version WHERE version >= {version}",
+    ]
     for backend, version in ACCESS_VERSION.items()
 }
 

@@ -18,12 +18,15 @@ from agentsight._keys import generate_key, hash_key, redact
 from agentsight.server import Storage, open_storage
 from agentsight.server._ingest._time import now_micros
 from agentsight.server.storage import AuditEntry, Deleted, Feedback, NewEvent
+from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRES_VERSION
+from agentsight.server.storage.sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
 from tests.server.access_helpers import add_user, password_hash
 from tests.server.collector_helpers import Collector, message, run_collector
 from tests.server.old_schema import ACCESS_VERSION, create_at, execute
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
+LATEST = {"sqlite": SQLITE_VERSION, "postgres": POSTGRES_VERSION}
 DAY = 86_400_000_000
 
 
@@ -250,7 +253,7 @@ async def test_an_older_database_upgrades_and_its_keys_keep_every_right(
             assert status == expected, (method, path, answer)
         await legacy.send(message("c2", 0, 0.0), project="L")  # and batches still go in
     rows = await _versions(db)
-    assert rows[-1] == ACCESS_VERSION[backend]
+    assert rows[-1] == LATEST[backend]
 
 
 async def _versions(db: Path | str) -> list[int]:

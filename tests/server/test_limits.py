@@ -107,7 +107,7 @@ GOOD = json.dumps(batch(conversation("c1", 0, 0.0))).encode()
         (b'{"schema": 1, "events": [NaN]}', {}, 400),
         (b"[]", {}, 400),
         (b'{"events": []}', {}, 400),
-        (b'{"schema": 2, "events": []}', {}, 400),
+        (b'{"schema": 3, "events": []}', {}, 400),
         (b'{"schema": true, "events": []}', {}, 400),
         (b'{"schema": "1", "events": []}', {}, 400),
         (b'{"schema": 1, "events": {}}', {}, 400),

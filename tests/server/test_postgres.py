@@ -15,7 +15,9 @@ import anyio
 import pytest
 
 from agentsight.server import Storage, StorageUnavailable, open_storage
+from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import AuditEntry, ConversationQuery, Feedback, NewEvent
+from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRES_VERSION
 from tests.server import pg_helpers
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +53,7 @@ async def test_migrations_run_once_when_collectors_start_together(schema: str) -
     storages = await asyncio.gather(*(open_storage(schema) for _ in range(6)))
     try:
         rows = await pg_helpers.fetch(schema, "SELECT version FROM schema_version")
-        assert [r[0] for r in rows] == [1, 2, 3, 4]
+        assert [r[0] for r in rows] == list(range(1, POSTGRES_VERSION + 1))
         assert await storages[3].list_keys() == []
     finally:
         for storage in storages:
@@ -159,6 +161,24 @@ async def _fill_sqlite(path: Path) -> None:
             {"sender": "agent", "content": "zero\x00byte", "metadata": None},
         )
         await storage.write_batch(1, [nul])
+        # What issue 18 added: model calls with their cost, and scores.
+        usage: dict[str, Any] = dict.fromkeys(
+            ("prompt_tokens", "completion_tokens", "total_tokens"), 10
+        )
+        usage |= {"embedding_tokens": 0, "cached_input_tokens": 0, "reasoning_tokens": 0}
+        usage |= dict.fromkeys(("started_at", "duration_ms", "step_id", "parent_id"))
+        score = {"comment": None, "message_id": None, "source": "api", "metadata": None}
+        await storage.write_batch(
+            1,
+            [
+                NewEvent(uuid.uuid4().hex, "token_usage", "c2", 7, 10_000,
+                         {**usage, "model": "m", "provider": "p"}, cost_nanos=1234),
+                NewEvent(uuid.uuid4().hex, "token_usage", "c2", 8, 10_001,
+                         {**usage, "model": "unknown", "provider": None}),
+                NewEvent(uuid.uuid4().hex, "score", "c2", 9, 10_002,
+                         {**score, "name": "tone", "value": "warm"}),
+            ],
+        )  # fmt: skip
         await storage.add_feedback(1, "c3", Feedback("positive", "nice", {"k": [1, 2]}))
         # What issue 17 added: scopes, last use, retention, users, grants, the audit log.
         await storage.create_key("A", "hash-ingest", "ags_i...", scope="ingest")
@@ -187,6 +207,8 @@ async def _answers(storage: Storage) -> list[Any]:
     answers.append(await storage.list_users())
     answers.append(await storage.list_audit(None, 100))
     answers.append(await storage.login_record("v@example.com"))
+    for project in (1, 2):
+        answers.append(await storage.metrics(project, MetricsQuery()))
     return answers
 
 
@@ -224,7 +246,7 @@ async def test_migrate_copies_sqlite_and_resumes_after_a_kill(tmp_path: Path, sc
     output = done.stdout.decode()
     assert "resuming:" in output
     assert "counts verified" in output
-    assert "6,001 events" in output
+    assert "6,004 events" in output
     again = await anyio.run_process(
         [*_CLI, "migrate", "--from", str(source), "--db", schema], check=False
     )

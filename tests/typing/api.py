@@ -40,6 +40,23 @@ async def async_usage() -> None:
         del report, usage
 
 
+async def llm_usage() -> None:
+    from agentsight.integrations.llm import llm_model, track_llm_usage
+
+    async with ConversationTracker(transport=InMemoryTransport()) as tracker:
+        async with tracker.action("answer") as run:
+            await tracker.track_token_usage(
+                10, 2, model="gpt-4o-mini", provider="openai", cached_input_tokens=4
+            )
+            await track_llm_usage(tracker, {"model": "m", "usage": {"prompt_tokens": 1}})
+            run.response = "ok"
+        await tracker.track_score("helpfulness", 0.5, "why", message_id="m1")
+        await tracker.track_score("resolved", True)
+        tracker.track_action("tool", step_id="s1", parent_id="p1")
+        model: str | None = llm_model({"model": "m"})[0]
+        del model
+
+
 def redaction_usage() -> None:
     from agentsight.redact import pii
     from agentsight.server import ServerOptions

@@ -34,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from ..._wire import SCHEMA_VERSIONS
 from .._ingest import _fields as f
 from .._ingest._validate import BATCH_FIELDS
 from ._body import count_values, parse_json
@@ -46,7 +47,7 @@ WHOLE_VALUES = 100_000
 WHOLE_BYTES = 4 * 1024 * 1024
 #: The most values one event may hold (a body of ``WHOLE_VALUES`` cannot hold more).
 MAX_EVENT_VALUES = WHOLE_VALUES
-_SCHEMA_BYTES = 32  # the only valid schema is 1
+_SCHEMA_BYTES = 32  # the valid schemas are 1 and 2
 _SENT_AT_BYTES = 2 + 6 * 64  # a JSON string of 64 characters, each at most 6 bytes
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
@@ -130,7 +131,8 @@ def _batch(top: dict[str, Any], masked: bool, max_events: int) -> tuple[dict[str
         else:
             body[name], more = parse_json(_unmask(piece, masked))
             suspect |= more
-    refused = refused or body.get("schema") != 1
+    schema = body.get("schema")
+    refused = refused or type(schema) is not int or schema not in SCHEMA_VERSIONS
     sent_at = body.get("sent_at")
     refused = refused or not (sent_at is None or (type(sent_at) is str and len(sent_at) <= 64))
     events = top.get("events")

@@ -21,6 +21,7 @@ __all__ = [
     "flat_within",
     "json_value",
     "number",
+    "scalar",
     "storable",
     "text",
     "timestamp_text",
@@ -84,6 +85,23 @@ def number(maximum: float) -> Check:
         if type(value) not in (int, float) or not _finite(value) or not 0 <= value <= maximum:
             raise Invalid(f"{name}: expected a number from 0 to {maximum:g} or null")
         return value
+
+    return check
+
+
+def scalar(max_chars: int) -> Check:
+    """A score's value: a finite number, a boolean, or a string of 1 to *max_chars* characters."""
+
+    def check(name: str, value: Any) -> Any:
+        kind = type(value)
+        if kind is bool or (kind in (int, float) and _finite(value) and abs(value) < 2**63):
+            return value
+        if kind is str and 0 < len(value) <= max_chars:
+            return value
+        raise Invalid(
+            f"{name}: expected a finite number, true or false, or a string of 1 to"
+            f" {max_chars} characters"
+        )
 
     return check
 

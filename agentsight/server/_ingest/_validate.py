@@ -61,6 +61,9 @@ def _check(field: wire.Field, options: ServerOptions) -> f.Check:
         return f.number(field.limit)
     if field.kind == "boolean":
         return f.flag
+    if field.kind == "scalar":
+        assert field.limit is not None
+        return f.scalar(field.limit)
     if field.kind == "timestamp":
         return f.timestamp_text
     kind = {"object": dict, "array": list, "any": None}[field.kind]
@@ -76,6 +79,8 @@ def _kinds(options: ServerOptions) -> dict[str, dict[str, tuple[f.Check, Any]]]:
 
 
 _MISSING = object()
+# Version 1 batches are read with version 2's fields: every field 2 added may be left out.
+_VERSIONS = " or ".join(map(str, wire.SCHEMA_VERSIONS))
 
 
 class Validator:
@@ -99,8 +104,8 @@ class Validator:
             if name not in BATCH_FIELDS:
                 expected = ", ".join(BATCH_FIELDS)
                 raise BatchRefused(400, f"{name[:64]}: unknown field; expected {expected}")
-        if type(body.get("schema")) is not int or body["schema"] != wire.SCHEMA_VERSION:
-            raise BatchRefused(400, f"schema: expected {wire.SCHEMA_VERSION}")
+        if type(body.get("schema")) is not int or body["schema"] not in wire.SCHEMA_VERSIONS:
+            raise BatchRefused(400, f"schema: expected {_VERSIONS}")
         sent_at = body.get("sent_at")
         if sent_at is not None and (type(sent_at) is not str or len(sent_at) > 64):
             raise BatchRefused(400, "sent_at: expected a string of up to 64 characters or null")

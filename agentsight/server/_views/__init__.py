@@ -22,6 +22,7 @@ from ._ingest import post_batch
 from ._meta import health, openapi
 from ._metrics import get_metrics
 from ._reports import get_customers, get_filter_values, get_metadata_values, get_unhandled
+from ._scores import add_score
 from ._session import get_session, sign_in, sign_out
 
 __all__ = ["ROUTES", "Route", "add_routes"]
@@ -51,6 +52,7 @@ ROUTES = (
     Route("PATCH", _ONE, patch_conversation, Need.MANAGE),
     Route("DELETE", _ONE, delete_conversation, Need.MANAGE),
     Route("POST", _ONE + "/feedback", add_feedback, Need.MANAGE),
+    Route("POST", _ONE + "/scores", add_score, Need.MANAGE),
     Route("GET", "/v1/metrics", get_metrics, Need.READ),
     Route("GET", "/v1/metrics/unhandled", get_unhandled, Need.READ),
     Route("GET", "/v1/metrics/metadata", get_metadata_values, Need.READ),

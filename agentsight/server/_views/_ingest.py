@@ -14,9 +14,10 @@ from .._http._body import OFFLOAD_BYTES, check_values, read_body
 from .._http._errors import ApiError, json_response
 from .._http._split import parse_batch
 from .._ingest._geo import GeoResolver
+from .._ingest._prices import Prices, price
 from .._ingest._validate import BatchRefused, Checked, Validator
 from .._options import ServerOptions
-from .._state import GEO, OPTIONS, REDACTOR, STORAGE, VALIDATOR
+from .._state import GEO, OPTIONS, PRICES, REDACTOR, STORAGE, VALIDATOR
 
 __all__ = ["post_batch"]
 
@@ -33,6 +34,7 @@ def _check(
     geo: GeoResolver,
     options: ServerOptions,
     redactor: Redactor | None,
+    prices: Prices,
 ) -> Checked:
     values = check_values(raw, options.max_json_values)
     body, suspect = parse_batch(raw, values, options.max_events)
@@ -45,6 +47,8 @@ def _check(
             event.country = geo.country(event.payload["customer_ip_address"])
             if not options.store_raw_ip:
                 event.payload["customer_ip_address"] = None
+        elif event.type == "token_usage":
+            event.cost_nanos = price(prices, event)
         if redactor is not None:  # after validation, before storage
             redactor.payload(event.type, event.payload)
     return checked
@@ -59,7 +63,7 @@ async def post_batch(request: web.Request, caller: Caller) -> web.Response:
     # Big bodies are counted, parsed and validated on a worker thread, so that
     # one large batch does not hold up every other request on the event loop.
     redactor = app.get(REDACTOR)
-    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options, redactor)
+    args: tuple[Any, ...] = (raw, app[VALIDATOR], app[GEO], options, redactor, app[PRICES])
     if len(raw) > (OFFLOAD_BYTES if redactor is None else _REDACT_OFFLOAD_BYTES):
         checked = await asyncio.to_thread(_check, *args)
     else:

@@ -9,6 +9,7 @@ import base64
 import binascii
 import contextlib
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,16 @@ def _limit(name: str, value: str) -> int:
     return int(value)
 
 
+def _number(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise _bad(name, "a finite number such as 0.5")
+    return number
+
+
 def encode_cursor(before: int, value: int | None = None) -> str:
     """The opaque cursor for the page that starts after conversation *before* (whose
     sort value is *value*, under a sort other than creation)."""
@@ -131,6 +142,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "sort": ("sort", _choice(*SORTS)),
     "total": ("count", _flag),
     "order": ("ascending", lambda name, value: _choice("desc", "asc")(name, value) == "asc"),
+    "score": ("score", _text),
+    "score_min": ("score_min", _number),
+    "score_max": ("score_max", _number),
+    "score_value": ("score_value", _text),
 }
 FILTERS = tuple(_PARSERS)
 
@@ -149,4 +164,8 @@ def parse_query(params: MultiMapping[str]) -> ConversationQuery:
         values[field] = parse(name, params[name])
     if "before" in values:
         values["before"], values["after"] = values["before"]
+    if "score" not in values and values.keys() & {"score_min", "score_max", "score_value"}:
+        raise ApiError(
+            400, "score: expected the score's name with score_min, score_max or score_value"
+        )
     return ConversationQuery(**values)

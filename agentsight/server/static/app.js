@@ -78,6 +78,8 @@
   }
 
   /* ---------- API ---------- */
+  const LLM = window.AgentSightLLM(h, { fmt, duration, clock });
+
   async function request(method, path, params, body) {
     const url = new URL(path, location.origin);
     for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) url.searchParams.set(k, v);
@@ -212,6 +214,8 @@
     is_marked: { label: "Marked", options: ["", "true", "false"] },
     sentiment: { label: "Feedback", options: ["", "positive", "neutral", "negative"] },
     q: { label: "Text", type: "search", placeholder: "Search messages…" },
+    score: { label: "Score", type: "text", placeholder: "name" },
+    score_min: { label: "Score at least", type: "text", placeholder: "0.5" },
   };
   /* The values present in the project (GET /v1/filter-values), once per project and page load. */
   const presentValues = {};
@@ -360,6 +364,8 @@
       ["feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899", m.feedback.share, true],
       ["buttons", "Button presses", fmt(m.buttons.presses), `${fmt(m.buttons.rating.presses)} ratings`, "#14b8a6", m.buttons.presses],
       ["tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b", m.token_usage.totals.total_tokens],
+      ["cost", "Cost", m.cost.usd === null ? "unknown" : LLM.usd(m.cost.usd),
+        m.cost.unpriced_calls ? `${fmt(m.cost.unpriced_calls)} calls unpriced` : `${LLM.usd(m.cost.per_conversation_usd)} per conversation`, "#16a34a", m.cost.usd],
     ];
   }
 
@@ -427,6 +433,7 @@
           { key: "embedding_tokens", label: "embedding tokens", color: "#a5b4fc" },
         ]))));
 
+    main.append(h("div", { class: "grid halves row-gap" }, LLM.modelsCard(card, m.cost), LLM.scoresCard(card, m.scores)));
     main.append(h("div", { class: "grid halves row-gap" },
       card("Buttons", h("span", { class: "muted small", text: "presses by event and label" }), buttonCard(m.buttons)),
       card("Returning customers", h("span", { class: "muted small", text: "weekly cohorts, by first conversation" }), retentionTable(m.customers, m.retention))));
@@ -564,12 +571,13 @@
       h("td", {}, c.country ? flag(c.country) : "–"),
       h("td", { class: "num", text: fmt(c.message_count) }),
       h("td", { class: "num", text: fmt(c.token_usage.total_tokens) }),
+      h("td", { class: "num", "data-cost": "", text: LLM.usd(c.cost.usd) }),
       h("td", { "data-col": "feedback" }, c.last_feedback ? h("span", { class: `pill ${tone[c.last_feedback] || ""}`, text: c.last_feedback }) : "–"),
       h("td", {}, c.escalated ? h("span", { class: "pill bad", "data-col": "escalated", text: "escalated" }) : null,
         c.is_marked ? h("span", { class: "pill warn", text: "★ marked" }) : null,
         c.is_used ? null : h("span", { class: "pill", text: "shown only" })));
   }
-  const LIST_HEAD = ["Conversation", "Customer", "Started", "Last activity", "Duration", "Source", "Country", "Messages", "Tokens", "Feedback", ""];
+  const LIST_HEAD = ["Conversation", "Customer", "Started", "Last activity", "Duration", "Source", "Country", "Messages", "Tokens", "Cost", "Feedback", ""];
   async function conversations(main, params) {
     const { cursor, page, ...filters } = params;
     const key = JSON.stringify(filters);
@@ -578,7 +586,7 @@
     main.append(
       h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Conversations ", h("span", { class: "muted count" }, count)),
         h("p", { class: "muted", text: "Click one to read its transcript." })), cursor ? null : live),
-      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until", "sort", "order"],
+      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until", "score", "score_min", "sort", "order"],
         filters, (f) => go("/conversations", f)));
     const body = h("div", { class: "card" }, h("div", { class: "loading", text: "Loading…" }));
     main.append(body);
@@ -603,7 +611,7 @@
     const tbody = h("tbody", {}, answer.conversations.map(conversationRow));
     const empty = h("p", { class: "empty", text: "No conversations match these filters." });
     body.append(h("div", { class: "scroll-x" }, h("table", { id: "conversation-table" },
-      h("thead", {}, h("tr", {}, LIST_HEAD.map((label, i) => h("th", { class: [4, 7, 8].includes(i) ? "num" : "", text: label })))),
+      h("thead", {}, h("tr", {}, LIST_HEAD.map((label, i) => h("th", { class: [4, 7, 8, 9].includes(i) ? "num" : "", text: label })))),
       tbody)), empty);
     empty.hidden = answer.conversations.length > 0;
     const index = Number(page || 1);
@@ -709,6 +717,8 @@
       case "interaction":
         return h("div", { class: "event start", "data-event": event.type }, h("span", { text: event.type === "interaction" ? "◌" : "●" }),
           h("span", { text: event.type === "interaction" ? "Widget shown" : "Conversation started" }), time);
+      case "score":
+        return LLM.scoreNode(event, time);
       default:
         return h("div", { class: "event", text: event.type });
     }
@@ -722,6 +732,7 @@
       ["Last event", c.ended_at && new Date(c.ended_at).toLocaleString("en-GB")], ["Used", c.is_used ? "yes" : "only shown"],
       ["Messages", fmt(c.message_count)], ["Events", fmt(c.event_count)],
       ["Tokens", `${fmt(c.token_usage.prompt_tokens)} prompt · ${fmt(c.token_usage.completion_tokens)} completion · ${fmt(c.token_usage.total_tokens)} total`],
+      ["Cost", LLM.costText(c.cost)],
     ];
     return h("dl", { class: "attrs", id: "attributes" }, rows.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "–" : String(v) })]));
   }
@@ -777,7 +788,7 @@
           : h("h1", { id: "conversation-name", text: c.name || c.conversation_id })),
       isAdmin() ? h("div", { class: "actions-bar" }, mark, del) : null));
 
-    const chat = h("section", { class: "card chat", id: "chat" }, data.events.map(eventNode));
+    const chat = h("section", { class: "card chat", id: "chat" }, LLM.transcriptNodes(data.events, eventNode));
     const none = h("p", { class: "empty", text: "No events" });
     if (!data.events.length) chat.append(none);
     const live = liveLabel("transcript-live");
@@ -790,7 +801,7 @@
       // Events arrive out of order at times: redraw the whole transcript in the API's order.
       seen = new Set(ids);
       none.remove();
-      clear(chat).append(...fresh.events.map(eventNode));
+      append(clear(chat), [LLM.transcriptNodes(fresh.events, eventNode)]);
     });
 
     const feedbackList = h("div", { id: "feedback-list" }, (c.feedback || []).map(feedbackItem));

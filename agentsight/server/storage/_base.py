@@ -62,7 +62,8 @@ class NewEvent:
 
     ``payload`` holds the kind's own wire fields; ``timestamp`` is in
     microseconds.  ``country`` is the server's geo look-up for
-    ``conversation``/``interaction`` events.
+    ``conversation``/``interaction`` events; ``cost_nanos`` the price of a
+    ``token_usage`` event in nano-dollars (``None``: unpriced).
     """
 
     id: str
@@ -72,6 +73,7 @@ class NewEvent:
     timestamp: int
     payload: dict[str, Any]
     country: str | None = None
+    cost_nanos: int | None = None
 
 
 @attrs.frozen
@@ -235,6 +237,10 @@ class ConversationQuery:
     since: int | None = None
     until: int | None = None
     q: str | None = None
+    score: str | None = None  # has a score of this name...
+    score_min: float | None = None  # ...of at least this value
+    score_max: float | None = None  # ...of at most this value
+    score_value: str | None = None  # ...with this category (or "true"/"false")
     #: The order (a key of ``_listing.SORTS``) and its direction.
     sort: str = "created"
     ascending: bool = False

@@ -12,7 +12,7 @@ from .._ingest._time import format_ts
 from ._base import KeyInfo
 
 if TYPE_CHECKING:
-    from ._base import NewEvent
+    from ._base import ConversationQuery, NewEvent
 
 #: The conversation attributes of the wire schema kept as columns of their own.
 ATTRIBUTE_COLUMNS = tuple(name for name in wire.CONVERSATION_FIELDS if name != "metadata")
@@ -25,8 +25,10 @@ COUNT_COLUMNS = (
     "action_count",
 )
 TOKEN_COLUMNS = wire.TOKEN_FIELDS
+#: A conversation's model calls priced (their sum in nano-dollars) and not priced.
+COST_COLUMNS = ("cost_nanos", "priced_calls", "unpriced_calls")
 #: What a batch adds to a conversation's row, in the order ``count_event`` keeps them.
-COUNTERS = (*COUNT_COLUMNS, *TOKEN_COLUMNS)
+COUNTERS = (*COUNT_COLUMNS, *TOKEN_COLUMNS, *COST_COLUMNS)
 COLUMNS = (
     "pk",
     *TEXT_COLUMNS,
@@ -37,6 +39,7 @@ COLUMNS = (
     "ended_at",
     *COUNT_COLUMNS,
     *TOKEN_COLUMNS,
+    *COST_COLUMNS,
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM conversations"
 EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
@@ -55,6 +58,82 @@ def count_event(totals: list[int], event: NewEvent) -> None:
     elif event.type == "token_usage":
         for offset, field in enumerate(TOKEN_COLUMNS):
             totals[7 + offset] += event.payload[field]
+        if event.cost_nanos is None:
+            totals[13] += 1
+        else:
+            totals[11] += event.cost_nanos
+            totals[12] += 1
+
+
+#: The event columns of ``extra_columns``, in its order.
+EXTRA_EVENT_COLUMNS = (
+    "model",
+    "provider",
+    "cost_nanos",
+    "score_name",
+    "score_value",
+    "score_label",
+)
+
+
+def extra_columns(event: NewEvent) -> tuple[Any, ...]:
+    """Schema 6's columns of an event: model, provider, cost_nanos, score name, value, label."""
+    payload = event.payload
+    if event.type == "token_usage":
+        return (payload.get("model"), payload.get("provider"), event.cost_nanos, None, None, None)
+    if event.type == "score":
+        value = payload["value"]
+        if type(value) is bool:
+            number, label = float(value), "true" if value else "false"
+        elif type(value) is str:
+            number, label = None, value
+        else:
+            number, label = float(value), None
+        return (None, None, None, payload["name"], number, label)
+    return NO_EXTRA
+
+
+#: ``extra_columns`` of a message, an action...
+NO_EXTRA: tuple[Any, ...] = (None,) * 6
+
+
+def usd(nanos: int | None) -> float | None:
+    """Nano-dollars as US dollars (to the nano-dollar)."""
+    return None if nanos is None else round(int(nanos) / 1e9, 9)
+
+
+def cost_of(values: dict[str, Any]) -> None:
+    """Replace a conversation row's cost columns with its ``cost`` (in place).
+
+    ``usd`` is ``None`` when the conversation's model calls were all unpriced:
+    an unknown price is never shown as zero.
+    """
+    nanos, priced, unpriced = (int(values.pop(c) or 0) for c in COST_COLUMNS)
+    values["cost"] = {
+        "usd": None if unpriced and not priced else usd(nanos),
+        "priced_calls": priced,
+        "unpriced_calls": unpriced,
+    }
+
+
+def score_filter(query: ConversationQuery) -> tuple[str, list[Any]] | None:
+    """The ``EXISTS`` clause (with ``?``) of the list's score filters, and its values."""
+    if query.score is None:
+        return None
+    sql = (
+        "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
+        " AND e.score_name = ? AND e.conversation_id = c.conversation_id"
+    )
+    values: list[Any] = [query.score]
+    for column, operator, value in (
+        ("score_value", ">=", query.score_min),
+        ("score_value", "<=", query.score_max),
+        ("score_label", "=", query.score_value),
+    ):
+        if value is not None:
+            sql += f" AND e.{column} {operator} ?"
+            values.append(value)
+    return sql + ")", values
 
 
 def like_pattern(text: str) -> str:

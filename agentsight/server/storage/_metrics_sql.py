@@ -38,7 +38,9 @@ import attrs
 
 from ..._wire import MAX_DURATION_MS
 from .._metrics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
+from ._columns import COST_COLUMNS as COSTS
 from ._columns import TOKEN_COLUMNS as TOKENS
+from ._columns import usd
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "MetricsPlan", "Statement"]
 
@@ -50,6 +52,8 @@ _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
 _COHORTS = 26  # weekly cohorts listed, the most recent
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
+_TOP_CUSTOMERS = 10  # customers listed by cost
+_SCORE_VALUES = 20  # values listed per score name; the rest add up to one "other" entry
 # Durations past what ingest takes (rows stored before it bounded them) count
 # as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
@@ -94,6 +98,35 @@ def _ms(micros: Any) -> float | None:
 def _rounded(value: Any, digits: int = 3) -> float | None:
     number = _finite(value)
     return None if number is None else round(number, digits)
+
+
+def _model_calls(
+    rows: Rows,
+) -> tuple[dict[int, list[int]], dict[tuple[Any, Any], list[int]]]:
+    """Rows of (day, model, provider, 4 token sums, cost, priced, calls) summed per day (in
+    order) and per (model, provider)."""
+    by_day: dict[int, list[int]] = {}
+    by_model: dict[tuple[Any, Any], list[int]] = {}
+
+    def add(sums: list[int], values: list[int]) -> None:
+        for index, value in enumerate(values):
+            sums[index] += value
+
+    for day, model, provider, *figures in sorted(rows, key=lambda r: int(r[0])):
+        values = [int(v or 0) for v in figures]
+        add(by_day.setdefault(int(day), [0] * len(values)), values)
+        add(by_model.setdefault((model, provider), [0] * len(values)), values)
+    return by_day, by_model
+
+
+def _cost(nanos: Any, priced: int, unpriced: int) -> dict[str, Any]:
+    """``usd`` (``None`` when nothing was priced but some calls were not), and the counts."""
+    priced, unpriced = int(priced or 0), int(unpriced or 0)
+    return {
+        "usd": None if unpriced and not priced else usd(int(nanos or 0)),
+        "priced_calls": priced,
+        "unpriced_calls": unpriced,
+    }
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -203,7 +236,7 @@ class MetricsPlan:
             " MIN(c.started_at), MAX(c.ended_at),"
             " SUM(CASE WHEN c.event_count > 1 THEN 1 ELSE 0 END),"
             " AVG(CASE WHEN c.event_count > 1 THEN c.ended_at - c.started_at END), "
-            + ", ".join(f"SUM(c.{t})" for t in TOKENS)
+            + ", ".join(f"SUM(c.{t})" for t in (*TOKENS, *COSTS))
             + f" FROM conversations c WHERE {self._where}"
         )
         return self._statement(sql, list(self._params))
@@ -224,6 +257,10 @@ class MetricsPlan:
             "breakdowns": self._breakdowns(),
             "buttons": self._buttons(),
             "customers": self._customers(),
+            "customers_by_cost": self._customers_by_cost(int(totals[17] or 0)),
+            "scores": self._scores(),
+            "score_values": self._score_values(),
+            "score_days": self._score_days(),
         }
 
     def _response(self) -> Statement:
@@ -334,19 +371,87 @@ class MetricsPlan:
         sql = f"SELECT {day}, COUNT(*) FROM conversations c WHERE {self._where} GROUP BY {day}"
         return self._statement(sql, list(self._params))
 
-    def _tokens(self) -> Statement:
+    def _model_calls(self) -> tuple[str, str, list[Any]]:
+        """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
         if self._filtered:
             head, params = self._with()
-            tokens, more = self._events("token_usage")
-            params += more
-        else:  # the partial index events_tokens holds them with their time
-            head, params = "", [self._project_id]
-            tokens = "FROM events e WHERE e.project_id = ? AND e.total_tokens IS NOT NULL"
-        columns = ", ".join(f"e.{t} AS {t}" for t in TOKENS)
+            calls, more = self._events("token_usage")
+            return head, calls, params + more
+        # The partial index events_models holds them with their time, model and cost
+        # (its condition, total_tokens IS NOT NULL, names a column it holds: SQLite
+        # reads such an index alone, without the table).
+        return (
+            "",
+            "FROM events e WHERE e.project_id = ? AND e.total_tokens IS NOT NULL",
+            [self._project_id],
+        )
+
+    def _tokens(self) -> Statement:
+        """Token counts and cost per local day and model: one pass gives both series."""
+        head, tokens, params = self._model_calls()
+        columns = ", ".join(f"e.{t} AS {t}" for t in (*TOKENS, "cost_nanos", "model", "provider"))
         sums = ", ".join(f"SUM({t})" for t in TOKENS)
         sql = (
-            f"{head} SELECT d, {sums} FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY}"
-            f" AS d, {columns} {tokens}) x GROUP BY d"
+            f"{head} SELECT d, model, provider, {sums}, SUM(cost_nanos), COUNT(cost_nanos),"
+            f" COUNT(*) FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY} AS d, {columns}"
+            f" {tokens}) x GROUP BY d, model, provider"
+        )
+        return self._statement(sql, params)
+
+    def _customers_by_cost(self, priced_calls: int) -> Statement:
+        if not priced_calls:  # no conversation has a cost: no scan of them all
+            return self._statement("SELECT NULL, 0, 0, 0, 0 WHERE 1 = 0", [])
+        where, customer = self._where, "c.customer_id"
+        if self._dialect.partial_by_type:  # SQLite
+            # Unary + keeps SQLite off conversations_by_customer, which it would walk
+            # with a table look-up per conversation: one scan of the table is half
+            # the time (0.05 s against 0.1 s at 80,000 conversations).
+            where = where.replace("c.project_id = ?", "+c.project_id = ?", 1)
+            customer = "+c.customer_id"
+        sql = (
+            "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
+            " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
+            f" WHERE {where} AND {customer} IS NOT NULL AND c.priced_calls > 0"
+            f" GROUP BY {customer} ORDER BY SUM(c.cost_nanos) DESC, c.customer_id"
+            f" LIMIT {_TOP_CUSTOMERS}"
+        )
+        return self._statement(sql, list(self._params))
+
+    def _score_events(self) -> tuple[str, str, list[Any]]:
+        """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
+        if self._filtered:
+            head, params = self._with()
+            scores, more = self._events("score")
+            return head, scores, params + more
+        # The partial index events_scores holds them by name with value and time.
+        return (
+            "",
+            "FROM events e WHERE e.project_id = ? AND e.score_name IS NOT NULL",
+            [self._project_id],
+        )
+
+    def _scores(self) -> Statement:
+        head, scores, params = self._score_events()
+        sql = (
+            f"{head} SELECT e.score_name, COUNT(*), COUNT(e.score_value), AVG(e.score_value)"
+            f" {scores} GROUP BY e.score_name"
+        )
+        return self._statement(sql, params)
+
+    def _score_values(self) -> Statement:
+        head, scores, params = self._score_events()
+        sql = (
+            f"{head} SELECT e.score_name, e.score_value, e.score_label, COUNT(*) {scores}"
+            " GROUP BY e.score_name, e.score_value, e.score_label"
+        )
+        return self._statement(sql, params)
+
+    def _score_days(self) -> Statement:
+        head, scores, params = self._score_events()
+        sql = (
+            f"{head} SELECT n, d, COUNT(*), AVG(v) FROM (SELECT e.score_name AS n,"
+            f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores}) x"
+            " GROUP BY n, d"
         )
         return self._statement(sql, params)
 
@@ -408,6 +513,8 @@ class MetricsPlan:
         counts = [int(v or 0) for v in totals[1:6]]
         used = int(totals[7] or 0)
         token_sums = {t: int(v or 0) for t, v in zip(TOKENS, totals[12:16], strict=True)}
+        cost_nanos, priced, unpriced = (int(v or 0) for v in totals[16:19])
+        by_day, by_model = _model_calls(rows["tokens"])
         return {
             "tz": self._query.tz,
             "totals": {
@@ -454,14 +561,84 @@ class MetricsPlan:
                     for t, v in token_sums.items()
                 },
                 "daily": [
-                    {
-                        "date": _date(int(day)),
-                        **{t: int(v or 0) for t, v in zip(TOKENS, sums, strict=True)},
-                    }
-                    for day, *sums in sorted(rows["tokens"], key=lambda r: int(r[0]))
+                    {"date": _date(day), **dict(zip(TOKENS, sums[:4], strict=True))}
+                    for day, sums in by_day.items()
                 ],
             },
+            "cost": {
+                **_cost(cost_nanos, priced, unpriced),
+                "per_conversation_usd": None
+                if not priced or not conversations
+                else round(cost_nanos / conversations / 1e9, 9),
+                "by_model": self._by_model(by_model),
+                "daily": [
+                    {"date": _date(day), **_cost(nanos, calls_priced, calls - calls_priced)}
+                    for day, (*_, nanos, calls_priced, calls) in by_day.items()
+                ],
+                "top_customers": [
+                    {
+                        "customer_id": customer,
+                        "conversations": int(count),
+                        **_cost(nanos, int(calls_priced), int(calls_unpriced)),
+                    }
+                    for customer, nanos, calls_priced, calls_unpriced, count in rows[
+                        "customers_by_cost"
+                    ]
+                ],
+            },
+            "scores": self._score_figures(rows["scores"], rows["score_values"], rows["score_days"]),
         }
+
+    @staticmethod
+    def _by_model(sums: Mapping[tuple[Any, Any], list[int]]) -> list[dict[str, Any]]:
+        found = [
+            {
+                "model": model,
+                "provider": provider,
+                "calls": calls,
+                **_cost(nanos, priced, calls - priced),
+                **dict(zip(TOKENS, counts, strict=True)),
+            }
+            for (model, provider), (*counts, nanos, priced, calls) in sums.items()
+        ]
+        return sorted(
+            found,
+            key=lambda m: (-(m["usd"] or 0), -m["calls"], m["model"] or "", m["provider"] or ""),
+        )
+
+    @staticmethod
+    def _score_figures(names: Rows, values: Rows, days: Rows) -> list[dict[str, Any]]:
+        per_name: dict[str, dict[str, Any]] = {}
+        for name, count, numeric, average in names:
+            per_name[name] = {
+                "name": name,
+                "count": int(count),
+                "numeric": int(numeric),
+                "avg": _rounded(average, 6),
+                "distribution": [],
+                "daily": [],
+            }
+        for name, value, label, count in values:
+            shown: Any = label
+            if label is None:
+                shown = _finite(value)
+            elif value is not None:  # a boolean: 1/0 with its label
+                shown = label == "true"
+            per_name[name]["distribution"].append({"value": shown, "count": int(count)})
+        for name, day, count, average in sorted(days, key=lambda r: (r[0], int(r[1]))):
+            per_name[name]["daily"].append(
+                {"date": _date(int(day)), "count": int(count), "avg": _rounded(average, 6)}
+            )
+        for entry in per_name.values():
+            entries = entry["distribution"]
+            entries.sort(key=lambda e: (-e["count"], str(e["value"])))
+            if len(entries) > _SCORE_VALUES:
+                rest = entries[_SCORE_VALUES:]
+                del entries[_SCORE_VALUES:]
+                entries.append(
+                    {"value": "other", "other": True, "count": sum(e["count"] for e in rest)}
+                )
+        return sorted(per_name.values(), key=lambda e: (-e["count"], e["name"]))
 
     @staticmethod
     def _response_time(row: Sequence[Any]) -> dict[str, Any]:

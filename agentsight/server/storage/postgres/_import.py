@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from .._columns import ATTRIBUTE_COLUMNS, COUNTERS, TOKEN_COLUMNS
+from .._columns import ATTRIBUTE_COLUMNS, COUNTERS, EXTRA_EVENT_COLUMNS, TOKEN_COLUMNS
 from ..sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
 from ._write import clean, dumps_clean
 
@@ -101,6 +101,7 @@ TABLES = (
             "is_error",
             "response_wait",
             *TOKEN_COLUMNS,
+            *EXTRA_EVENT_COLUMNS,
         ),
         None,
     ),

@@ -15,7 +15,7 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import like_pattern
+from .._columns import cost_of, like_pattern, score_filter, usd
 from .._listing import annotate, annotation_statements, keyset, order_by, sort_value
 from ._write import clean
 
@@ -40,6 +40,7 @@ def _conversation(row: Any) -> dict[str, Any]:
     values["started_at"] = format_ts(values["started_at"])
     values["ended_at"] = format_ts(values["ended_at"])
     values["token_usage"] = {c: values.pop(c) for c in _TOKEN_COLUMNS}
+    cost_of(values)
     return values
 
 
@@ -83,6 +84,13 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
             like_pattern(clean(query.q) or ""),
         )
+    scored = score_filter(query)
+    if scored is not None:
+        sql, values = scored
+        for value in values:
+            params.append(clean(value) if type(value) is str else value)
+            sql = sql.replace("?", f"${len(params)}", 1)
+        clauses.append(sql)
     return " AND ".join(clauses), params
 
 
@@ -161,17 +169,19 @@ async def list_events(
 ) -> list[dict[str, Any]]:
     """The events of a conversation in (timestamp, seq) order."""
     rows = await connection.fetch(
-        "SELECT id, type, conversation_id, seq, ts, payload, content FROM events"
+        "SELECT id, type, conversation_id, seq, ts, payload, content, cost_nanos FROM events"
         ' WHERE project_id = $1 AND conversation_id = $2 ORDER BY ts, seq, id COLLATE "C"',
         project_id,
         clean(conversation_id),
     )
     events = []
-    for event_id, kind, cid, seq, ts, payload, content in rows:
+    for event_id, kind, cid, seq, ts, payload, content, cost in rows:
         event = {"id": event_id, "type": kind, "conversation_id": cid, "seq": seq}
         event["timestamp"] = format_ts(ts)
         event.update(json.loads(payload))
         if kind == "message" and "content" not in event:
             event["content"] = content
+        if kind == "token_usage":  # priced when stored (None: unpriced)
+            event["cost_usd"] = usd(cost)
         events.append(event)
     return events

@@ -40,7 +40,7 @@ from ..._ingest._time import now_micros
 from .._base import ConversationChanges, Feedback, NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import count_event
+from .._columns import count_event, extra_columns
 
 __all__ = [
     "add_feedback",
@@ -54,10 +54,12 @@ __all__ = [
 _INSERT_EVENTS = (
     "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload, content,"
     " sender, action_name, duration_ms, is_error,"
-    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens)"
+    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens,"
+    " model, provider, cost_nanos, score_name, score_value, score_label)"
     " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[],"
     " $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[],"
-    " $12::smallint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])"
+    " $12::smallint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[],"
+    " $17::text[], $18::text[], $19::bigint[], $20::text[], $21::float8[], $22::text[])"
     " ON CONFLICT DO NOTHING RETURNING id"
 )
 # The response wait of every end_user message of the conversations, rewritten
@@ -144,11 +146,18 @@ def dumps_clean(value: Any) -> str | None:
 
 
 def _event_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(15)]
+    columns: list[list[Any]] = [[] for _ in range(21)]
     ids, cids, kinds, seqs, stamps, payloads, contents = columns[:7]
     senders, names, durations, errors = columns[7:11]
-    token_columns = columns[11:]
+    token_columns = columns[11:15]
+    extra_lists = columns[15:]
     for event in events:
+        if event.type in ("message", "action"):
+            for column in extra_lists:
+                column.append(None)
+        else:
+            for column, value in zip(extra_lists, extra_columns(event), strict=True):
+                column.append(clean(value) if type(value) is str else value)
         payload, content = event.payload, None
         sender = name = duration = error = None
         if event.type == "token_usage":

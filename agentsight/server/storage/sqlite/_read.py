@@ -12,7 +12,7 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import like_pattern
+from .._columns import cost_of, like_pattern, score_filter, usd
 from .._listing import annotate, annotation_statements, keyset, order_by, sort_value
 
 __all__ = [
@@ -41,6 +41,7 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
     values["started_at"] = format_ts(values["started_at"])
     values["ended_at"] = format_ts(values["ended_at"])
     values["token_usage"] = {c: values.pop(c) for c in _TOKEN_COLUMNS}
+    cost_of(values)
     return values
 
 
@@ -80,6 +81,10 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             " AND e.content LIKE ? ESCAPE '\\')"
         )
         params.append(like_pattern(query.q))
+    scored = score_filter(query)
+    if scored is not None:
+        clauses.append(scored[0])
+        params += scored[1]
     return " AND ".join(clauses), params
 
 
@@ -157,16 +162,18 @@ def list_events(
 ) -> list[dict[str, Any]]:
     """The events of a conversation in (timestamp, seq) order."""
     rows = connection.execute(
-        "SELECT id, type, conversation_id, seq, ts, payload, content FROM events"
+        "SELECT id, type, conversation_id, seq, ts, payload, content, cost_nanos FROM events"
         " WHERE project_id = ? AND conversation_id = ? ORDER BY ts, seq, id",
         (project_id, conversation_id),
     )
     events = []
-    for event_id, kind, cid, seq, ts, payload, content in rows:
+    for event_id, kind, cid, seq, ts, payload, content, cost in rows:
         event = {"id": event_id, "type": kind, "conversation_id": cid, "seq": seq}
         event["timestamp"] = format_ts(ts)
         event.update(json.loads(payload))
         if kind == "message":
             event["content"] = content
+        if kind == "token_usage":  # priced when stored (None: unpriced)
+            event["cost_usd"] = usd(cost)
         events.append(event)
     return events

@@ -29,8 +29,9 @@ from typing import Any
 from ..._ingest._time import now_micros
 from .._base import NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
+from .._columns import NO_EXTRA as _NO_EXTRA
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import count_event
+from .._columns import count_event, extra_columns
 from . import _waits as _waits
 
 __all__ = ["transaction", "write_batch"]
@@ -40,7 +41,8 @@ _ID_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
 _EVENT_COLUMNS = (
     "project_id, id, conversation_id, type, seq, ts, payload, content,"
     " sender, action_name, duration_ms, is_error,"
-    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens, response_wait"
+    " prompt_tokens, completion_tokens, total_tokens, embedding_tokens, response_wait,"
+    " model, provider, cost_nanos, score_name, score_value, score_label"
 )
 _EVENT_WIDTH = _EVENT_COLUMNS.count(",") + 1
 _MOST_ROWS = 512  # rows per INSERT at most (8,704 parameters: SQLite allows 32,766)
@@ -199,6 +201,7 @@ def _event_row(project_id: int, event: NewEvent, wait: int | None) -> tuple[Any,
     payload, content = event.payload, None
     sender = action_name = duration = is_error = None
     tokens: tuple[Any, ...] = (None, None, None, None)
+    extra = _NO_EXTRA
     if event.type == "message":
         payload = dict(payload)
         content = payload.pop("content")
@@ -207,8 +210,10 @@ def _event_row(project_id: int, event: NewEvent, wait: int | None) -> tuple[Any,
         action_name = payload.get("action_name")
         duration = _duration(payload.get("duration_ms"))
         is_error = int(payload.get("error_msg") is not None)
-    elif event.type == "token_usage":
-        tokens = tuple(payload.get(field) for field in _TOKEN_FIELDS)
+    else:
+        if event.type == "token_usage":
+            tokens = tuple(payload.get(field) for field in _TOKEN_FIELDS)
+        extra = extra_columns(event)
     return (
         project_id,
         event.id,
@@ -224,6 +229,7 @@ def _event_row(project_id: int, event: NewEvent, wait: int | None) -> tuple[Any,
         is_error,
         *tokens,
         wait,
+        *extra,
     )
 
 
