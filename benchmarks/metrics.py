@@ -160,12 +160,14 @@ def _tokens(prompt: int, completion: int, model: str) -> dict[str, Any]:
     }
 
 
-async def fill(storage: Storage, project_id: int, events: int, seed: int = 5) -> dict[str, Any]:
-    """Store about *events* events; the counts stored."""
-    rng = random.Random(seed)
+async def fill(
+    storage: Storage, project_id: int, events: int, seed: int = 5, first: int = 0
+) -> dict[str, Any]:
+    """Store about *events* events, numbering conversations from *first*; the counts stored."""
+    rng = random.Random(seed + first)
     now = int(time.time() * 1_000_000)
     pending: list[NewEvent] = []
-    stored = conversations = 0
+    stored, conversations = 0, first
     batch_seconds: list[float] = []
     while stored + len(pending) < events:
         pending += _conversation(rng, conversations, now)
@@ -177,15 +179,22 @@ async def fill(storage: Storage, project_id: int, events: int, seed: int = 5) ->
             pending = []
     if pending:
         stored += (await storage.write_batch(project_id, pending)).accepted
-    for n in range(0, conversations, 10):
+    for n in range(first - first % -10, conversations, 10):
         sentiment = rng.choice(["positive", "positive", "neutral", "negative"])
         await storage.add_feedback(project_id, f"bench-{n:07d}", Feedback(sentiment))
     per_1000 = statistics.median(batch_seconds) if batch_seconds else 0.0
-    return {"events": stored, "conversations": conversations, "write_batch_ms_per_1000": per_1000}
+    return {
+        "events": stored,
+        "conversations": conversations - first,
+        "write_batch_ms_per_1000": per_1000,
+    }
 
 
-async def measure(db: str | Path, events: int, rounds: int) -> dict[str, Any]:
-    """Fill *db*, start a collector over it and time the metrics queries."""
+async def measure(
+    db: str | Path, events: int, rounds: int, *, reuse: bool = False
+) -> dict[str, Any]:
+    """Fill *db* (unless *reuse*: filled by an earlier run), start a collector over it
+    and time the metrics queries."""
     storage = await open_storage(db)
     key = generate_key()
     await storage.create_key("bench", hash_key(key), redact(key), scope="admin")
@@ -193,10 +202,13 @@ async def measure(db: str | Path, events: int, rounds: int) -> dict[str, Any]:
     project_id = None if found is None else found.project_id
     assert project_id is not None
     started = time.perf_counter()
-    counts = await fill(storage, project_id, events)
+    if reuse:
+        counts: dict[str, Any] = {"reused": True}
+    else:
+        counts = await fill(storage, project_id, events)
+        counts["write_batch_ms_per_1000"] = round(counts["write_batch_ms_per_1000"] * 1000, 1)
+        print(f"  filled {counts['events']:,} events", flush=True)
     fill_seconds = time.perf_counter() - started
-    counts["write_batch_ms_per_1000"] = round(counts["write_batch_ms_per_1000"] * 1000, 1)
-    print(f"  filled {counts['events']:,} events in {fill_seconds:.0f} s", flush=True)
     await storage.aclose()
     if not isinstance(db, Path):
         await _pg_execute(db, "ANALYZE")  # fresh statistics, as autovacuum would give
@@ -263,20 +275,34 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results file")
     parser.add_argument("--label", default="", help="which code this is (a commit)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--sqlite-file",
+        type=Path,
+        help="keep the SQLite database here; when the file exists, time it without filling",
+    )
+    parser.add_argument(
+        "--keep-postgres", action="store_true", help="keep the filled PostgreSQL database"
+    )
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        print("SQLite:", flush=True)
-        results["sqlite"] = asyncio.run(
-            measure(Path(folder) / "bench.db", args.events, args.rounds)
-        )
+        if not args.skip_sqlite:
+            print("SQLite:", flush=True)
+            path = args.sqlite_file or Path(folder) / "bench.db"
+            results["sqlite"] = asyncio.run(
+                measure(path, args.events, args.rounds, reuse=path.exists())
+            )
     if args.postgres and not args.no_postgres:
         print("PostgreSQL:", flush=True)
         url, drop = _postgres(args.postgres)
         try:
             results["postgres"] = asyncio.run(measure(url, args.events, args.rounds))
         finally:
-            drop()
+            if args.keep_postgres:
+                print(f"  kept the database: {url}", flush=True)
+            else:
+                drop()
     document = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"

@@ -19,6 +19,7 @@ from .storage._base import ConversationQuery
 
 __all__ = [
     "ESCALATION_ACTIONS",
+    "RATING_EVENTS",
     "MetricsQuery",
     "UnknownTimeZone",
     "check_time_zone",
@@ -27,6 +28,8 @@ __all__ = [
 
 #: Action names that hand a conversation to a human, by default.
 ESCALATION_ACTIONS = ("fallback_to_human", "open_ticket", "ticket", "contact_human")
+#: Button events whose values are ratings, by default (a trailing ``*`` matches a prefix).
+RATING_EVENTS = ("rate", "rating", "rate_*", "rating_*")
 MICROS_PER_DAY = 86_400_000_000
 MICROS_PER_HOUR = 3_600_000_000
 _STEP = dt.timedelta(days=7)
@@ -46,11 +49,15 @@ class MetricsQuery:
             ``since``/``until`` range on their start are used).
         tz: IANA time zone of the day and hour buckets.
         escalation_actions: action names that count as a hand-over to a human.
+        rating_events: button events whose values are ratings (their
+            distribution is listed); a name ending in ``*`` matches every
+            event that starts with the rest.
     """
 
     filters: ConversationQuery = attrs.Factory(ConversationQuery)
     tz: str = "UTC"
     escalation_actions: tuple[str, ...] = ESCALATION_ACTIONS
+    rating_events: tuple[str, ...] = RATING_EVENTS
 
 
 def check_time_zone(name: str) -> dt.tzinfo:

@@ -39,6 +39,17 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 _LIST_PARAMS = [
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size."),
     _query("cursor", {"type": "string"}, "The next_cursor of the previous page."),
+    _query(
+        "sort",
+        {"type": "string", "enum": ["created", "last_activity", "started", "duration", "messages"]},
+        "The order (default created: newest first); ties by creation.",
+    ),
+    _query("order", {"type": "string", "enum": ["desc", "asc"]}, "Default desc."),
+    _query(
+        "total",
+        {"type": "boolean"},
+        "Count the matches on the first page (default true; false saves a scan).",
+    ),
     *(
         _query(name, {"type": "string"}, f"Only conversations with this {name}.")
         for name in ("customer_id", "source", "language", "country")
@@ -71,7 +82,68 @@ _METRICS_PARAMS = [
         "Comma-separated action names that count as a hand-over to a human"
         " (default fallback_to_human,open_ticket,ticket,contact_human).",
     ),
+    _query(
+        "rating_events",
+        {"type": "string"},
+        "Comma-separated button events whose values are ratings; a trailing * matches"
+        " a prefix (default rate,rating,rate_*,rating_*).",
+    ),
 ]
+
+
+def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """Customers, unhandled messages, metadata values and the pick-lists' values."""
+    number = {"type": "integer"}
+
+    def get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = {"200": _json({"type": "object"}), **_AUTH_ERRORS}
+        return {
+            "get": {
+                "summary": summary,
+                "security": secured,
+                "parameters": params,
+                "responses": answer,
+            }
+        }
+
+    sorts = ["last_seen", "first_seen", "conversations", "messages", "tokens"]
+    return {
+        "/v1/customers": get(
+            "Per customer of the selected conversations: conversations, messages, first and"
+            " last seen, feedback, escalations, tokens; sorted, paged by limit and offset.",
+            [
+                *_METRICS_PARAMS,
+                _query("sort", {"type": "string", "enum": sorts}, "Default last_seen."),
+                _query("limit", number, "1 to 500, default 50."),
+                _query("offset", number, "Rows to skip, default 0."),
+            ],
+        ),
+        "/v1/metrics/unhandled": get(
+            "The user messages right before an escalation action or negative feedback,"
+            " grouped by normalised text, most frequent first.",
+            [*_METRICS_PARAMS, _query("limit", number, "Groups listed, 1 to 500, default 50.")],
+        ),
+        "/v1/metrics/metadata": get(
+            "The top values of one metadata key of the selected conversations, or of their"
+            " messages, with counts.",
+            [
+                *_METRICS_PARAMS,
+                _query(
+                    "key", {"type": "string"}, "The metadata key; without it, the keys present."
+                ),
+                _query(
+                    "of",
+                    {"type": "string", "enum": ["conversations", "messages"]},
+                    "Default conversations.",
+                ),
+            ],
+        ),
+        "/v1/filter-values": get(
+            "The sources, languages, countries, environments and devices present in the"
+            " project, most frequent first.",
+            [],
+        ),
+    }
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -338,6 +410,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Metrics")), **_AUTH_ERRORS},
             }
         },
+        **_report_paths(secured),
         "/": {
             "get": {
                 "summary": "The dashboard (signs in with an e-mail address and password).",
@@ -473,6 +546,10 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "conversations": {"type": "array", "items": _ref("Conversation")},
                 "next_cursor": _NULL_TEXT,
+                "total": {
+                    "type": ["integer", "null"],
+                    "description": "Conversations matching, on the first page unless total=false.",
+                },
             },
         },
         "Metrics": {
@@ -491,6 +568,9 @@ def _schemas() -> dict[str, Any]:
                     "breakdowns",
                     "token_usage",
                     "cost",
+                    "buttons",
+                    "customers",
+                    "retention",
                 )
             }
             | {

@@ -91,7 +91,8 @@ def test_list_filters_and_pages(page: Any, served: Served) -> None:
     page.wait_for_selector("#page-label:has-text('Page 1')")
 
     page.select_option('#filters select[name="device"]', "desktop")
-    page.fill('#filters input[name="source"]', "web")
+    page.wait_for_selector('#filters select[name="source"][data-loaded]', state="attached")
+    page.select_option('#filters select[name="source"]', "web")
     page.click("#filters button[type=submit]")
     page.wait_for_url("**source=web**")
     page.wait_for_selector("#page-label:has-text('Page 1')")

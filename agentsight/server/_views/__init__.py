@@ -23,6 +23,7 @@ from ._ingest import post_batch
 from ._meta import health, openapi
 from ._metrics import get_metrics
 from ._otlp import otlp_refusals, post_traces
+from ._reports import get_customers, get_filter_values, get_metadata_values, get_unhandled
 from ._scores import add_score
 from ._session import get_session, sign_in, sign_out
 
@@ -60,6 +61,10 @@ ROUTES = (
     Route("POST", _ONE + "/scores", add_score, Need.MANAGE),
     Route("GET", _ONE + "/attachments/{event_id}/{index}", download, Need.READ),
     Route("GET", "/v1/metrics", get_metrics, Need.READ),
+    Route("GET", "/v1/metrics/unhandled", get_unhandled, Need.READ),
+    Route("GET", "/v1/metrics/metadata", get_metadata_values, Need.READ),
+    Route("GET", "/v1/customers", get_customers, Need.READ),
+    Route("GET", "/v1/filter-values", get_filter_values, Need.READ),
     Route("GET", "/v1/retention", get_retention, Need.READ),
     Route("PUT", "/v1/retention", put_retention, Need.MANAGE),
     Route("POST", "/v1/erasure", post_erasure, Need.MANAGE),

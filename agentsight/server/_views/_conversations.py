@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
+import attrs
 from aiohttp import web
 
 from .._http._access import Caller
@@ -71,13 +72,20 @@ def _redacted(request: web.Request, value: Any) -> Any:
 
 
 async def list_conversations(request: web.Request, caller: Caller) -> web.Response:
-    """``GET /v1/conversations``: filtered, newest first, one page."""
+    """``GET /v1/conversations``: filtered, sorted (newest first by default), one page;
+    the first page also says how many match (``total``) unless asked ``total=false``."""
     project_id = caller.project
     query = parse_query(request.query)
+    counted = "total" not in request.query or query.count
+    query = attrs.evolve(query, annotate=True, count=counted)
     storage = request.app[STORAGE]
     page = await storage.list_conversations(project_id, query)
-    cursor = None if page.next_before is None else encode_cursor(page.next_before)
-    return json_response({"conversations": page.conversations, "next_cursor": cursor})
+    cursor = None
+    if page.next_before is not None:
+        value = None if query.sort == "created" else page.next_value
+        cursor = encode_cursor(page.next_before, value)
+    answer = {"conversations": page.conversations, "next_cursor": cursor, "total": page.total}
+    return json_response(answer)
 
 
 async def get_conversation(request: web.Request, caller: Caller) -> web.Response:

@@ -8,11 +8,17 @@ from multidict import MultiDict
 from .._http._access import Caller
 from .._http._errors import ApiError, json_response
 from .._ingest._fields import storable
-from .._metrics import ESCALATION_ACTIONS, MetricsQuery, UnknownTimeZone, check_time_zone
+from .._metrics import (
+    ESCALATION_ACTIONS,
+    RATING_EVENTS,
+    MetricsQuery,
+    UnknownTimeZone,
+    check_time_zone,
+)
 from .._state import STORAGE
 from ._params import parse_query
 
-__all__ = ["METRICS_FILTERS", "get_metrics"]
+__all__ = ["METRICS_FILTERS", "get_metrics", "parse_metrics_query"]
 
 #: The conversation filters ``GET /v1/metrics`` takes (checked as the list's are).
 METRICS_FILTERS = (
@@ -25,29 +31,32 @@ METRICS_FILTERS = (
     "country",
     "customer_id",
 )
-_OWN = ("tz", "escalation_actions")
+_OWN = ("tz", "escalation_actions", "rating_events")
 _MAX_ACTIONS = 50
 
 
-def _escalation_actions(text: str) -> tuple[str, ...]:
+def _names(parameter: str, what: str, text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(","))
     if len(names) > _MAX_ACTIONS or not all(
         1 <= len(name) <= 256 and "\x00" not in name and storable(name) for name in names
     ):
         raise ApiError(
             400,
-            f"escalation_actions: expected up to {_MAX_ACTIONS} comma-separated action names"
+            f"{parameter}: expected up to {_MAX_ACTIONS} comma-separated {what}"
             " of 1 to 256 characters, without U+0000",
         )
     return names
 
 
-def parse_metrics_query(params: MultiDict[str]) -> MetricsQuery:
-    """A ``MetricsQuery`` from a request's query; a bad parameter is a 400 naming it."""
+def parse_metrics_query(params: MultiDict[str], extra: tuple[str, ...] = ()) -> MetricsQuery:
+    """A ``MetricsQuery`` from a request's query; a bad parameter is a 400 naming it.
+
+    Names in *extra* are the route's own parameters: allowed here, read by it.
+    """
     filters: MultiDict[str] = MultiDict()
     for name in params:
-        if name not in METRICS_FILTERS and name not in _OWN:
-            allowed = ", ".join((*METRICS_FILTERS, *_OWN))
+        if name not in METRICS_FILTERS and name not in _OWN and name not in extra:
+            allowed = ", ".join((*METRICS_FILTERS, *_OWN, *extra))
             raise ApiError(400, f"{name[:64]}: unknown parameter; expected one of {allowed}")
         if len(params.getall(name)) > 1:
             raise ApiError(400, f"{name}: given more than once")
@@ -59,10 +68,16 @@ def parse_metrics_query(params: MultiDict[str]) -> MetricsQuery:
     except UnknownTimeZone as exc:
         raise ApiError(400, str(exc)) from None
     actions = params.get("escalation_actions")
+    ratings = params.get("rating_events")
     return MetricsQuery(
         filters=parse_query(filters),
         tz=tz,
-        escalation_actions=ESCALATION_ACTIONS if actions is None else _escalation_actions(actions),
+        escalation_actions=ESCALATION_ACTIONS
+        if actions is None
+        else _names("escalation_actions", "action names", actions),
+        rating_events=RATING_EVENTS
+        if ratings is None
+        else _names("rating_events", "button events", ratings),
     )
 
 

@@ -20,8 +20,9 @@ from .._http._errors import ApiError
 from .._ingest._fields import storable
 from .._ingest._time import parse_ts
 from ..storage import ConversationQuery
+from ..storage._listing import SORTS
 
-__all__ = ["decode_cursor", "encode_cursor", "parse_query"]
+__all__ = ["decode_cursor", "decode_position", "encode_cursor", "parse_query"]
 
 MAX_LIMIT = 500
 # ASCII digits only: str.isdigit() also takes "²" and "¹⁰", which int() refuses,
@@ -31,7 +32,9 @@ _LIMIT = re.compile(r"[0-9]{1,3}")
 # column.  A forged cursor is never handed to json.loads (nesting) or to the
 # database (a number past 2**63 - 1 overflows SQLite's integers).
 _CURSOR = re.compile(rb'\{"b": (0|[1-9][0-9]{0,18})\}')
-_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Under a sort other than creation, the cursor also holds the last row's sort value.
+_SORTED_CURSOR = re.compile(rb'\{"b": (0|[1-9][0-9]{0,18}), "v": (-?(?:0|[1-9][0-9]{0,18}))\}')
+_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,96}")
 _MAX_POSITION = 2**63 - 1
 
 
@@ -85,25 +88,45 @@ def _number(name: str, value: str) -> float:
     return number
 
 
-def encode_cursor(before: int) -> str:
-    """The opaque cursor for the page that starts below conversation *before*."""
-    return base64.urlsafe_b64encode(json.dumps({"b": before}).encode()).decode().rstrip("=")
+def encode_cursor(before: int, value: int | None = None) -> str:
+    """The opaque cursor for the page that starts after conversation *before* (whose
+    sort value is *value*, under a sort other than creation)."""
+    position = {"b": before} if value is None else {"b": before, "v": value}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _decoded(value: str) -> bytes | None:
+    if _CURSOR_CHARS.fullmatch(value) is None:
+        return None
+    with contextlib.suppress(ValueError, binascii.Error):
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    return None
 
 
 def decode_cursor(name: str, value: str) -> int:
-    """The position an ``encode_cursor`` string stands for; anything else is a 400."""
-    match = None
-    if _CURSOR_CHARS.fullmatch(value) is not None:
-        with contextlib.suppress(ValueError, binascii.Error):
-            match = _CURSOR.fullmatch(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    """The position an ``encode_cursor(before)`` string stands for; anything else is a 400."""
+    text = _decoded(value) if len(value) <= 64 else None
+    match = None if text is None else _CURSOR.fullmatch(text)
     if match is None or int(match.group(1)) > _MAX_POSITION:
         raise _bad(name, "a next_cursor value from a previous page")
     return int(match.group(1))
 
 
+def decode_position(name: str, value: str) -> tuple[int, int | None]:
+    """``(before, value)`` of any ``encode_cursor`` string; anything else is a 400."""
+    text = _decoded(value)
+    match = None if text is None else _SORTED_CURSOR.fullmatch(text)
+    if match is None:
+        return decode_cursor(name, value), None
+    before, after = int(match.group(1)), int(match.group(2))
+    if before > _MAX_POSITION or abs(after) > _MAX_POSITION:
+        raise _bad(name, "a next_cursor value from a previous page")
+    return before, after
+
+
 _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "limit": ("limit", _limit),
-    "cursor": ("before", decode_cursor),
+    "cursor": ("before", decode_position),
     "customer_id": ("customer_id", _text),
     "source": ("source", _text),
     "device": ("device", _choice("desktop", "mobile")),
@@ -116,6 +139,9 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "since": ("since", _time),
     "until": ("until", _time),
     "q": ("q", _text),
+    "sort": ("sort", _choice(*SORTS)),
+    "total": ("count", _flag),
+    "order": ("ascending", lambda name, value: _choice("desc", "asc")(name, value) == "asc"),
     "score": ("score", _text),
     "score_min": ("score_min", _number),
     "score_max": ("score_max", _number),
@@ -136,6 +162,8 @@ def parse_query(params: MultiMapping[str]) -> ConversationQuery:
             raise ApiError(400, f"{name}: given more than once")
         field, parse = _PARSERS[name]
         values[field] = parse(name, params[name])
+    if "before" in values:
+        values["before"], values["after"] = values["before"]
     if "score" not in values and values.keys() & {"score_min", "score_max", "score_value"}:
         raise ApiError(
             400, "score: expected the score's name with score_min, score_max or score_value"

@@ -12,7 +12,6 @@
   const state = { user: null, csrf: null, projects: [], project: null, listPages: [null], listIndex: 0 };
   const $ = (id) => document.getElementById(id);
   const zone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
-  const SOURCES_HINT = ["web", "whatsapp", "telegram", "voice_call", "ios_app"];
   const isAdmin = () => state.user && state.user.role === "admin";
 
   /* ---------- DOM helpers ---------- */
@@ -187,6 +186,9 @@
     } else if (path === "/conversations") {
       document.querySelector('[data-nav="conversations"]').classList.add("active");
       conversations(main, params);
+    } else if (path === "/customers") {
+      document.querySelector('[data-nav="customers"]').classList.add("active");
+      customers(main, params);
     } else {
       document.querySelector('[data-nav="overview"]').classList.add("active");
       overview(main, params);
@@ -195,13 +197,18 @@
 
   /* ---------- shared filter bar ---------- */
   const FILTERS = {
+    range: { label: "Period", options: ["30d", "7d", "24h", "all", "custom"],
+      labels: { "30d": "Last 30 days", "7d": "Last 7 days", "24h": "Last 24 hours", all: "All time", custom: "Custom" } },
     since: { label: "From (UTC)", type: "date" },
     until: { label: "Until (UTC)", type: "date" },
     environment: { label: "Environment", options: ["", "production", "development"] },
-    source: { label: "Source", type: "text", list: SOURCES_HINT },
+    source: { label: "Source", present: "source" },
     device: { label: "Device", options: ["", "desktop", "mobile"] },
-    language: { label: "Language", type: "text" },
-    country: { label: "Country", type: "text", placeholder: "DE" },
+    language: { label: "Language", present: "language" },
+    country: { label: "Country", present: "country" },
+    sort: { label: "Sort by", options: ["", "last_activity", "started", "duration", "messages"],
+      labels: { "": "Newest", last_activity: "Last activity", started: "Start", duration: "Duration", messages: "Messages" } },
+    order: { label: "Order", options: ["", "asc"], labels: { "": "Descending", asc: "Ascending" } },
     customer_id: { label: "Customer", type: "text" },
     is_used: { label: "Used", options: ["", "true", "false"] },
     is_marked: { label: "Marked", options: ["", "true", "false"] },
@@ -210,20 +217,52 @@
     score: { label: "Score", type: "text", placeholder: "name" },
     score_min: { label: "Score at least", type: "text", placeholder: "0.5" },
   };
+  /* The values present in the project (GET /v1/filter-values), once per project and page load. */
+  const presentValues = {};
+  function present() {
+    if (!presentValues[state.project]) {
+      presentValues[state.project] = api("GET", "/v1/filter-values").catch(() => ({}));
+    }
+    return presentValues[state.project];
+  }
+  function pickList(name, spec, value) {
+    const select = h("select", { name, "aria-label": spec.label }, h("option", { value: "", text: "Any" }));
+    if (value) select.append(h("option", { value, text: value }));
+    select.value = value;
+    present().then((values) => {
+      for (const entry of values[spec.present] || []) {
+        if (entry.value === value) continue;
+        const text = spec.present === "country" ? `${entry.value} · ${countryName(entry.value)}` : entry.value;
+        select.append(h("option", { value: entry.value, text: `${text} (${fmt(entry.conversations)})` }));
+      }
+      select.dataset.loaded = "true";
+    });
+    return select;
+  }
   function filterBar(names, values, onApply) {
     const inputs = {};
     const form = h("form", { class: "filters", id: "filters" });
+    // On a phone the fields fold away behind this button (see app.css).
+    const active = names.filter((name) => values[name]).length;
+    form.appendChild(h("button", { type: "button", class: "filters-toggle ghost", id: "filters-toggle",
+      "aria-expanded": "false", text: active ? `Filters (${active} set)` : "Filters",
+      onclick: (event) => {
+        const open = form.classList.toggle("open");
+        event.currentTarget.setAttribute("aria-expanded", String(open));
+      } }));
     for (const name of names) {
       const spec = FILTERS[name];
       let input;
-      if (spec.options) {
+      if (spec.present) {
+        input = pickList(name, spec, values[name] || "");
+      } else if (spec.options) {
         input = h("select", { name, "aria-label": spec.label },
-          spec.options.map((o) => h("option", { value: o, text: o || `Any` })));
+          spec.options.map((o) => h("option", { value: o, text: (spec.labels && spec.labels[o]) || o || `Any` })));
       } else {
         input = h("input", { name, type: spec.type, placeholder: spec.placeholder || "", "aria-label": spec.label });
       }
-      const value = values[name] || "";
-      input.value = spec.type === "date" ? value.slice(0, 10) : value;
+      const value = values[name] || (name === "range" ? "30d" : "");
+      if (!spec.present) input.value = spec.type === "date" ? value.slice(0, 10) : value;
       inputs[name] = input;
       form.appendChild(h("label", { class: "field" }, h("span", { text: spec.label }), input));
     }
@@ -240,16 +279,26 @@
         if (FILTERS[name].type === "date") v = `${v}T00:00:00Z`;
         out[name] = v;
       }
+      // Dates given make the period a custom one; a preset drops them.
+      if (inputs.range) {
+        if (out.range === "custom" || ((out.since || out.until) && inputs.range.value === (values.range || "30d"))) {
+          out.range = "custom";
+        } else {
+          delete out.since;
+          delete out.until;
+        }
+      }
       onApply(out);
     });
     return form;
   }
 
   /* ---------- overview ---------- */
-  function tile(id, label, value, note, color) {
+  function tile(id, label, value, note, color, delta) {
     return h("div", { class: "card tile", "data-metric": id, style: color ? { "--tile": color } : null },
       h("span", { class: "tile-label", text: label }),
       h("span", { class: "tile-value", "data-value": id, text: value }),
+      delta ? h("span", { class: `tile-delta ${delta.up === null ? "" : delta.up ? "up" : "down"}`, "data-delta": id, text: delta.text }) : null,
       h("span", { class: "tile-note", text: note || "" }));
   }
   function card(title, extra, ...body) {
@@ -266,35 +315,85 @@
         h("span", { class: "bar-count", text: fmt(e.conversations) }))));
   }
 
+  const DAY_MS = 86400000;
+  const RANGE_MS = { "24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS };
+  /* The period a view's params name, and the previous period of the same length. */
+  function periods(params) {
+    const range = params.range || "30d";
+    const iso = (ms) => new Date(ms).toISOString();
+    if (RANGE_MS[range]) {
+      const since = Date.now() - RANGE_MS[range];
+      return { current: { since: iso(since) }, previous: { since: iso(since - RANGE_MS[range]), until: iso(since) } };
+    }
+    if (range === "custom" && params.since) {
+      const since = Date.parse(params.since);
+      const until = params.until ? Date.parse(params.until) : Date.now();
+      const current = { since: params.since, until: params.until };
+      return { current, previous: until > since ? { since: iso(since - (until - since)), until: params.since } : null };
+    }
+    if (range === "custom") return { current: { until: params.until }, previous: null };
+    return { current: {}, previous: null };
+  }
+  function withoutPeriod(params) {
+    const { range, since, until, ...rest } = params;
+    return rest;
+  }
+  /* The change from *before* to *now*: relative for amounts, in points for rates. */
+  function change(now, before, rate) {
+    if (before === null || before === undefined || now === null || now === undefined) return null;
+    if (rate) {
+      const points = (now - before) * 100;
+      return { text: `${points >= 0 ? "▲" : "▼"} ${Math.abs(points).toFixed(1)} pt`, up: points >= 0 };
+    }
+    if (before === 0) return now === 0 ? { text: "= 0", up: null } : { text: "▲ new", up: true };
+    const ratio = ((now - before) / before) * 100;
+    const digits = ratio !== 0 && Math.abs(ratio) < 10 ? 1 : 0;
+    return { text: `${ratio >= 0 ? "▲" : "▼"} ${Math.abs(ratio).toFixed(digits)}%`, up: ratio >= 0 };
+  }
+  function figures(m) {
+    const rt = m.response_time_ms;
+    const t = m.totals;
+    return [
+      ["conversations", "Conversations", fmt(t.conversations), `${fmt(m.engagement.initialised_only)} only shown`, null, t.conversations],
+      ["messages", "Messages", fmt(t.messages), `${fmt(t.end_user_messages)} from users`, "#06b6d4", t.messages],
+      ["unique_users", "Unique users", fmt(t.unique_users), `${fmt(m.customers.returning)} returning`, "#8b5cf6", t.unique_users],
+      ["engagement", "Engagement", pct(m.engagement.rate), `${fmt(m.engagement.used)} of ${fmt(m.engagement.initialised)} used`, "#10b981", m.engagement.rate, true],
+      ["response_time", "Response time", duration(rt.avg), `p50 ${duration(rt.p50)} · p95 ${duration(rt.p95)}`, "#f59e0b", rt.avg],
+      ["duration", "Avg. duration", duration(m.conversation_duration_ms.avg), "first to last event", "#0ea5e9", m.conversation_duration_ms.avg],
+      ["escalation", "Escalated", pct(m.escalation.rate), `${fmt(m.escalation.conversations)} to a human`, "#ef4444", m.escalation.rate, true],
+      ["feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899", m.feedback.share, true],
+      ["buttons", "Button presses", fmt(m.buttons.presses), `${fmt(m.buttons.rating.presses)} ratings`, "#14b8a6", m.buttons.presses],
+      ["tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b", m.token_usage.totals.total_tokens],
+      ["cost", "Cost", m.cost.usd === null ? "unknown" : LLM.usd(m.cost.usd),
+        m.cost.unpriced_calls ? `${fmt(m.cost.unpriced_calls)} calls unpriced` : `${LLM.usd(m.cost.per_conversation_usd)} per conversation`, "#16a34a", m.cost.usd],
+    ];
+  }
+
   async function overview(main, params) {
+    const period = periods(params);
+    const filters = withoutPeriod(params);
     main.append(
       h("div", { class: "page-head" },
         h("div", {}, h("h1", { text: "Overview" }),
           h("p", { class: "muted", text: `Conversations and what happened in them · days and hours in ${zone}` }))),
-      filterBar(["since", "until", "environment", "source", "device", "language", "country"], params, (f) => go("/", f)),
+      filterBar(["range", "since", "until", "environment", "source", "device", "language", "country"], params, (f) => go("/", f)),
       h("div", { class: "loading", id: "overview-loading", text: "Loading metrics…" }));
     let m;
+    let before = null;
     try {
-      m = await api("GET", "/v1/metrics", { ...params, tz: zone });
+      [m, before] = await Promise.all([
+        api("GET", "/v1/metrics", { ...filters, ...period.current, tz: zone }),
+        period.previous ? api("GET", "/v1/metrics", { ...filters, ...period.previous, tz: zone }).catch(() => null) : null,
+      ]);
     } catch (e) {
       $("overview-loading").textContent = `Could not load the metrics: ${e.message}`;
       return;
     }
     $("overview-loading").remove();
-    const rt = m.response_time_ms;
-    const t = m.totals;
-    main.append(h("div", { class: "grid tiles", id: "tiles" },
-      tile("conversations", "Conversations", fmt(t.conversations), `${fmt(m.engagement.initialised_only)} only shown`),
-      tile("messages", "Messages", fmt(t.messages), `${fmt(t.end_user_messages)} from users`, "#06b6d4"),
-      tile("unique_users", "Unique users", fmt(t.unique_users), "by customer id", "#8b5cf6"),
-      tile("engagement", "Engagement", pct(m.engagement.rate), `${fmt(m.engagement.used)} of ${fmt(m.engagement.initialised)} used`, "#10b981"),
-      tile("response_time", "Response time", duration(rt.avg), `p50 ${duration(rt.p50)} · p95 ${duration(rt.p95)}`, "#f59e0b"),
-      tile("duration", "Avg. duration", duration(m.conversation_duration_ms.avg), "first to last event", "#0ea5e9"),
-      tile("escalation", "Escalated", pct(m.escalation.rate), `${fmt(m.escalation.conversations)} to a human`, "#ef4444"),
-      tile("feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899"),
-      tile("tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b"),
-      LLM.costTile(tile, m.cost)));
-
+    const earlier = before ? Object.fromEntries(figures(before).map((f) => [f[0], f[5]])) : {};
+    main.append(h("div", { class: "grid tiles", id: "tiles" }, figures(m).map(([id, label, value, note, color, number, rate]) =>
+      tile(id, label, value, note, color, before ? change(number, earlier[id], rate) : null))));
+    if (before) main.append(h("p", { class: "muted small compare-note", id: "compare-note", text: "▲▼ against the previous period of the same length" }));
     const legend = h("div", { class: "legend" },
       h("span", {}, h("i", { class: "swatch sw-accent" }), "messages"),
       h("span", {}, h("i", { class: "swatch sw-accent-2" }), "conversations"));
@@ -335,6 +434,79 @@
         ]))));
 
     main.append(h("div", { class: "grid halves row-gap" }, LLM.modelsCard(card, m.cost), LLM.scoresCard(card, m.scores)));
+    main.append(h("div", { class: "grid halves row-gap" },
+      card("Buttons", h("span", { class: "muted small", text: "presses by event and label" }), buttonCard(m.buttons)),
+      card("Returning customers", h("span", { class: "muted small", text: "weekly cohorts, by first conversation" }), retentionTable(m.customers, m.retention))));
+    const unhandled = h("div", { id: "unhandled" }, h("p", { class: "muted", text: "Loading…" }));
+    main.append(h("div", { class: "grid two row-gap" },
+      card("Unhandled and escalated", h("span", { class: "muted small", text: "user messages before a hand-over or negative feedback" }), unhandled),
+      card("Metadata", h("span", { class: "muted small", text: "top values of a key" }), metadataExplorer({ ...filters, ...period.current }))));
+    api("GET", "/v1/metrics/unhandled", { ...filters, ...period.current, limit: 10 }).then((answer) => {
+      clear(unhandled).append(unhandledTable(answer));
+    }).catch((e) => { clear(unhandled).append(h("p", { class: "error", text: e.message })); });
+  }
+
+  function buttonCard(buttons) {
+    if (!buttons.presses) return h("p", { class: "muted", text: "No buttons tracked" });
+    const entries = buttons.by_label.map((b) => ({ value: `${b.button_event} · ${b.label}`, conversations: b.presses }));
+    const ratings = buttons.rating.values.map((r) => ({ value: r.value, conversations: r.presses }));
+    return h("div", { id: "buttons" }, barList(entries, String),
+      h("h2", { class: "row-gap", text: `Ratings (${buttons.rating.events.join(", ")})` }),
+      h("div", { class: "row-gap", id: "ratings" }, barList(ratings, String)));
+  }
+
+  function retentionTable(customers, retention) {
+    const head = h("p", { class: "muted", id: "returning", text: `${fmt(customers.returning)} of ${fmt(customers.customers)} customers came back on another day (${pct(customers.returning_rate)})` });
+    if (!retention.cohorts.length) return h("div", {}, head);
+    const weeks = Math.min(8, Math.max(...retention.cohorts.map((c) => c.active.length)));
+    const cohorts = retention.cohorts.slice(-8);
+    return h("div", {}, head, h("div", { class: "scroll-x" }, h("table", { id: "cohort-table", class: "cohorts" },
+      h("thead", {}, h("tr", {}, h("th", { text: "Week of" }), h("th", { class: "num", text: "Customers" }),
+        Array.from({ length: weeks }, (_, n) => h("th", { class: "num", text: n ? `+${n}` : "0" })))),
+      h("tbody", {}, cohorts.map((c) => h("tr", {},
+        h("td", { text: c.week }), h("td", { class: "num", text: fmt(c.customers) }),
+        Array.from({ length: weeks }, (_, n) => {
+          const active = c.active[n];
+          if (active === undefined) return h("td", {});
+          const share = c.customers ? active / c.customers : 0;
+          return h("td", { class: "num cohort", style: { "--share": share.toFixed(3) }, title: `${active} of ${c.customers}`, text: pct(share) });
+        })))))));
+  }
+
+  function unhandledTable(answer) {
+    if (!answer.groups.length) return h("p", { class: "muted", text: "Nothing escalated or rated negative" });
+    return h("table", { id: "unhandled-table" },
+      h("thead", {}, h("tr", {}, ["Message", "Times", "Escalated", "Negative"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
+      h("tbody", {}, answer.groups.map((g) => h("tr", {},
+        h("td", {}, h("a", { href: `#/conversations?q=${encodeURIComponent(g.example.slice(0, 200))}`, class: "clip", title: g.example, text: g.example })),
+        h("td", { class: "num", text: fmt(g.count) }),
+        h("td", { class: "num", text: fmt(g.escalations) }),
+        h("td", { class: "num", text: fmt(g.negative_feedback) })))));
+  }
+
+  function metadataExplorer(query) {
+    const key = h("input", { id: "metadata-key", list: "metadata-keys", placeholder: "metadata key", "aria-label": "Metadata key" });
+    const keys = h("datalist", { id: "metadata-keys" });
+    const of = h("select", { id: "metadata-of", "aria-label": "Of" },
+      h("option", { value: "conversations", text: "of conversations" }), h("option", { value: "messages", text: "of messages" }));
+    const out = h("div", { id: "metadata-values", class: "row-gap" });
+    const look = async (event) => {
+      event.preventDefault();
+      if (!key.value.trim()) return;
+      try {
+        const answer = await api("GET", "/v1/metrics/metadata", { ...query, key: key.value.trim(), of: of.value });
+        const entries = answer.values.map((v) => ({ value: typeof v.value === "string" ? v.value : JSON.stringify(v.value), conversations: v.count }));
+        clear(out).append(barList(entries, String),
+          h("p", { class: "muted small", text: `${fmt(answer.total - answer.missing)} of ${fmt(answer.total)} ${answer.of} have it` }));
+      } catch (e) { clear(out).append(h("p", { class: "error", text: e.message })); }
+    };
+    const discover = () => api("GET", "/v1/metrics/metadata", { ...query, of: of.value }).then((answer) => {
+      clear(keys).append(...answer.keys.map((k) => h("option", { value: k.key })));
+    }).catch(() => {});
+    of.addEventListener("change", discover);
+    discover();
+    return h("div", {}, h("form", { class: "inline-form", id: "metadata-form", onsubmit: look }, key, keys, of,
+      h("button", { type: "submit", class: "primary", text: "Show" })), out);
   }
 
   function countryTable(entries) {
@@ -361,55 +533,159 @@
         h("td", { class: "num", text: duration(tool.p95_duration_ms) })))));
   }
 
+  /* ---------- live updates ---------- */
+  // Polling: a view asks again every few seconds while it is on screen and the
+  // tab is visible; it stops when the view is left (its element is detached).
+  const POLL_MS = { list: 5000, transcript: 3000 };
+  function poll(main, ms, job) {
+    const tick = async () => {
+      if (!main.isConnected) return;
+      if (!document.hidden) {
+        try { await job(); } catch (e) { /* the next tick tries again */ }
+      }
+      if (main.isConnected) setTimeout(tick, ms);
+    };
+    setTimeout(tick, ms);
+  }
+  function liveLabel(id) {
+    return h("span", { class: "live muted small", id, text: "● live" });
+  }
+  function touched(label) {
+    label.textContent = `● live · ${new Date().toLocaleTimeString("en-GB")}`;
+  }
+
   /* ---------- conversation list ---------- */
+  const totals = {};  // filters -> total, known from their first page
+  function conversationRow(c) {
+    const open = () => go(`/conversation/${encodeURIComponent(c.conversation_id)}`);
+    const tone = { positive: "good", negative: "bad", neutral: "" };
+    return h("tr", { class: "link", "data-cid": c.conversation_id, onclick: open },
+      h("td", {},
+        h("a", { class: "conv-name", href: `#/conversation/${encodeURIComponent(c.conversation_id)}`, text: c.name || c.conversation_id }),
+        h("span", { class: "conv-id mono", text: c.conversation_id })),
+      h("td", {}, h("span", { class: "clip", text: c.customer_id || "–" })),
+      h("td", { text: when(c.started_at) }),
+      h("td", { "data-col": "last-activity", text: when(c.ended_at) }),
+      h("td", { class: "num", "data-col": "duration", text: duration(c.duration_ms) }),
+      h("td", {}, c.source ? h("span", { class: "pill accent", text: c.source }) : "–"),
+      h("td", {}, c.country ? flag(c.country) : "–"),
+      h("td", { class: "num", text: fmt(c.message_count) }),
+      h("td", { class: "num", text: fmt(c.token_usage.total_tokens) }),
+      h("td", { class: "num", "data-cost": "", text: LLM.usd(c.cost.usd) }),
+      h("td", { "data-col": "feedback" }, c.last_feedback ? h("span", { class: `pill ${tone[c.last_feedback] || ""}`, text: c.last_feedback }) : "–"),
+      h("td", {}, c.escalated ? h("span", { class: "pill bad", "data-col": "escalated", text: "escalated" }) : null,
+        c.is_marked ? h("span", { class: "pill warn", text: "★ marked" }) : null,
+        c.is_used ? null : h("span", { class: "pill", text: "shown only" })));
+  }
+  const LIST_HEAD = ["Conversation", "Customer", "Started", "Last activity", "Duration", "Source", "Country", "Messages", "Tokens", "Cost", "Feedback", ""];
   async function conversations(main, params) {
     const { cursor, page, ...filters } = params;
+    const key = JSON.stringify(filters);
+    const count = h("span", { id: "total-count", text: "" });
+    const live = liveLabel("list-live");
     main.append(
-      h("div", { class: "page-head" }, h("div", {}, h("h1", { text: "Conversations" }),
-        h("p", { class: "muted", text: "Newest first. Click one to read its transcript." }))),
-      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until", "score", "score_min"],
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Conversations ", h("span", { class: "muted count" }, count)),
+        h("p", { class: "muted", text: "Click one to read its transcript." })), cursor ? null : live),
+      filterBar(["q", "source", "device", "language", "country", "environment", "is_used", "is_marked", "sentiment", "customer_id", "since", "until", "score", "score_min", "sort", "order"],
         filters, (f) => go("/conversations", f)));
     const body = h("div", { class: "card" }, h("div", { class: "loading", text: "Loading…" }));
     main.append(body);
+    // The rows first, the total after them: counting may read every matching
+    // conversation, and the page should not wait for it.
+    const load = () => api("GET", "/v1/conversations", { ...filters, cursor, limit: 25, total: "false" });
+    const showTotal = () => { count.textContent = totals[key] === undefined ? "" : `· ${fmt(totals[key])}`; };
+    const recount = () => api("GET", "/v1/conversations", { ...filters, limit: 1 }).then((counted) => {
+      totals[key] = counted.total;
+      showTotal();
+    }).catch(() => {});
     let answer;
     try {
-      answer = await api("GET", "/v1/conversations", { ...filters, cursor, limit: 25 });
+      answer = await load();
     } catch (e) {
       clear(body).append(h("p", { class: "error", text: e.message }));
       return;
     }
     clear(body);
-    const rows = answer.conversations;
-    if (!rows.length) {
-      body.append(h("p", { class: "empty", text: "No conversations match these filters." }));
-    } else {
-      body.append(h("table", { id: "conversation-table" },
-        h("thead", {}, h("tr", {}, ["Conversation", "Started", "Source", "Device", "Country", "Messages", "Tokens", "Cost", ""].map((label, i) =>
-          h("th", { class: i >= 5 && i <= 7 ? "num" : "", text: label })))),
-        h("tbody", {}, rows.map((c) => {
-          const open = () => go(`/conversation/${encodeURIComponent(c.conversation_id)}`);
-          return h("tr", { class: "link", "data-cid": c.conversation_id, onclick: open },
-            h("td", {},
-              h("a", { class: "conv-name", href: `#/conversation/${encodeURIComponent(c.conversation_id)}`, text: c.name || c.conversation_id }),
-              h("span", { class: "conv-id mono", text: c.conversation_id })),
-            h("td", { text: when(c.started_at) }),
-            h("td", {}, c.source ? h("span", { class: "pill accent", text: c.source }) : "–"),
-            h("td", { text: c.device || "–" }),
-            h("td", {}, c.country ? flag(c.country) : "–"),
-            h("td", { class: "num", text: fmt(c.message_count) }),
-            h("td", { class: "num", text: fmt(c.token_usage.total_tokens) }),
-            h("td", { class: "num", "data-cost": "", text: LLM.usd(c.cost.usd) }),
-            h("td", {}, c.is_marked ? h("span", { class: "pill warn", text: "★ marked" }) : null,
-              c.is_used ? null : h("span", { class: "pill", text: "shown only" })));
-        }))));
-    }
+    showTotal();
+    if (totals[key] === undefined || !cursor) recount();
+    const tbody = h("tbody", {}, answer.conversations.map(conversationRow));
+    const empty = h("p", { class: "empty", text: "No conversations match these filters." });
+    body.append(h("div", { class: "scroll-x" }, h("table", { id: "conversation-table" },
+      h("thead", {}, h("tr", {}, LIST_HEAD.map((label, i) => h("th", { class: [4, 7, 8, 9].includes(i) ? "num" : "", text: label })))),
+      tbody)), empty);
+    empty.hidden = answer.conversations.length > 0;
     const index = Number(page || 1);
-    body.append(h("div", { class: "pager" },
-      h("span", { class: "muted", id: "page-label", text: `Page ${index} · ${rows.length} shown` }),
+    const label = h("span", { class: "muted", id: "page-label", text: `Page ${index} · ${answer.conversations.length} shown` });
+    body.append(h("div", { class: "pager" }, label,
       h("div", { class: "pager-buttons" },
         h("button", { id: "prev-page", disabled: index <= 1, text: "← Previous", onclick: () => history.back() }),
         h("button", { id: "next-page", disabled: !answer.next_cursor, text: "Next →",
           onclick: () => go("/conversations", { ...filters, cursor: answer.next_cursor, page: index + 1 }) }))));
+    if (cursor) return;  // live updates on the first page only
+    let shown = JSON.stringify(answer.conversations);
+    poll(main, POLL_MS.list, async () => {
+      const fresh = await load();
+      touched(live);
+      const text = JSON.stringify(fresh.conversations);
+      if (text === shown || !main.isConnected) return;
+      shown = text;
+      recount();
+      clear(tbody).append(...fresh.conversations.map(conversationRow));
+      empty.hidden = fresh.conversations.length > 0;
+      label.textContent = `Page 1 · ${fresh.conversations.length} shown`;
+    });
+  }
+
+  /* ---------- customers ---------- */
+  const CUSTOMER_SORTS = { last_seen: "Last seen", first_seen: "First seen", conversations: "Conversations", messages: "Messages", tokens: "Tokens" };
+  async function customers(main, params) {
+    const { offset, sort, ...rest } = params;
+    const period = periods(rest);
+    const filters = withoutPeriod(rest);
+    const sorter = h("select", { id: "customer-sort", "aria-label": "Sort customers by" },
+      Object.entries(CUSTOMER_SORTS).map(([value, text]) => h("option", { value, text: `Sort: ${text}` })));
+    sorter.value = sort || "last_seen";
+    sorter.addEventListener("change", () => go("/customers", { ...rest, sort: sorter.value }));
+    main.append(
+      h("div", { class: "page-head" }, h("div", {}, h("h1", { text: "Customers" }),
+        h("p", { class: "muted", text: "Who talks to your agent: conversations, feedback and hand-overs per customer id." })), sorter),
+      filterBar(["range", "since", "until", "environment", "source", "device", "language", "country"], rest, (f) => go("/customers", { ...f, sort: sorter.value })));
+    const body = h("div", { class: "card" }, h("div", { class: "loading", text: "Loading…" }));
+    main.append(body);
+    const start = Number(offset || 0);
+    let answer;
+    try {
+      answer = await api("GET", "/v1/customers", { ...filters, ...period.current, sort: sorter.value, offset: start, limit: 25 });
+    } catch (e) {
+      clear(body).append(h("p", { class: "error", text: e.message }));
+      return;
+    }
+    clear(body);
+    if (!answer.customers.length) {
+      body.append(h("p", { class: "empty", text: "No customers in this period (conversations need a customer_id)." }));
+    } else {
+      body.append(h("div", { class: "scroll-x" }, h("table", { id: "customer-table" },
+        h("thead", {}, h("tr", {}, ["Customer", "Conversations", "Messages", "First seen", "Last seen", "Feedback", "Escalated", "Tokens"].map((t, i) =>
+          h("th", { class: [1, 2, 6, 7].includes(i) ? "num" : "", text: t })))),
+        h("tbody", {}, answer.customers.map((c) => h("tr", { class: "link", "data-customer": c.customer_id,
+          onclick: () => go("/conversations", { customer_id: c.customer_id }) },
+          h("td", {}, h("a", { class: "clip", href: `#/conversations?customer_id=${encodeURIComponent(c.customer_id)}`, text: c.customer_id })),
+          h("td", { class: "num", text: fmt(c.conversations) }),
+          h("td", { class: "num", text: fmt(c.messages) }),
+          h("td", { text: when(c.first_seen) }),
+          h("td", { text: when(c.last_seen) }),
+          h("td", {}, c.feedback.positive ? h("span", { class: "pill good", text: `+${c.feedback.positive}` }) : null,
+            c.feedback.negative ? h("span", { class: "pill bad", text: `−${c.feedback.negative}` }) : null,
+            c.feedback.neutral ? h("span", { class: "pill", text: `·${c.feedback.neutral}` }) : null),
+          h("td", { class: "num", text: fmt(c.escalations) }),
+          h("td", { class: "num", text: Charts.compact(c.total_tokens) })))))));
+    }
+    const last = Math.min(start + answer.customers.length, answer.total);
+    body.append(h("div", { class: "pager" },
+      h("span", { class: "muted", id: "customer-count", text: `${fmt(answer.total ? start + 1 : 0)}–${fmt(last)} of ${fmt(answer.total)} customers` }),
+      h("div", { class: "pager-buttons" },
+        h("button", { disabled: start <= 0, text: "← Previous", onclick: () => go("/customers", { ...params, offset: Math.max(0, start - 25) }) }),
+        h("button", { id: "next-customers", disabled: last >= answer.total, text: "Next →", onclick: () => go("/customers", { ...params, offset: start + 25 }) }))));
   }
 
   /* ---------- transcript ---------- */
@@ -541,7 +817,20 @@
       isAdmin() ? h("div", { class: "actions-bar" }, mark, del) : null));
 
     const chat = h("section", { class: "card chat", id: "chat" }, LLM.transcriptNodes(data.events, eventNode));
-    if (!data.events.length) chat.append(h("p", { class: "empty", text: "No events" }));
+    const none = h("p", { class: "empty", text: "No events" });
+    if (!data.events.length) chat.append(none);
+    const live = liveLabel("transcript-live");
+    let seen = new Set(data.events.map((e) => e.id));
+    poll(main, POLL_MS.transcript, async () => {
+      const fresh = await api("GET", `/v1/conversations/${encodeURIComponent(cid)}`);
+      touched(live);
+      const ids = fresh.events.map((e) => e.id);
+      if (ids.every((id) => seen.has(id)) && ids.length === seen.size) return;
+      // Events arrive out of order at times: redraw the whole transcript in the API's order.
+      seen = new Set(ids);
+      none.remove();
+      append(clear(chat), [LLM.transcriptNodes(fresh.events, eventNode)]);
+    });
 
     const feedbackList = h("div", { id: "feedback-list" }, (c.feedback || []).map(feedbackItem));
     const comment = h("input", { id: "feedback-comment", placeholder: "Comment (optional)" });
@@ -564,7 +853,7 @@
             h("button", { type: "button", "data-sentiment": "negative", text: "Negative", onclick: () => send("negative") })),
           comment) : null,
         feedbackList));
-    main.append(h("div", { class: "transcript-layout" }, chat, side));
+    main.append(h("div", { class: "transcript-layout" }, h("div", {}, chat, h("div", { class: "live-row" }, live)), side));
   }
 
   function feedbackItem(f) {

@@ -20,6 +20,7 @@ import attrs
 
 if TYPE_CHECKING:
     from .._metrics import MetricsQuery
+    from ._reports import Report
 
 __all__ = [
     "ROLES",
@@ -240,14 +241,31 @@ class ConversationQuery:
     score_min: float | None = None  # ...of at least this value
     score_max: float | None = None  # ...of at most this value
     score_value: str | None = None  # ...with this category (or "true"/"false")
+    #: The order (a key of ``_listing.SORTS``) and its direction.
+    sort: str = "created"
+    ascending: bool = False
+    #: Keyset position under a sort other than ``created``: the sort value of
+    #: the row ``before`` names (rows after it in the order come next).
+    after: int | None = None
+    #: The API's listing: per row ``duration_ms``, ``last_feedback`` and ``escalated``.
+    annotate: bool = False
+    #: Count the matching conversations on the first page (no ``before``).
+    count: bool = False
 
 
 @attrs.frozen
 class ConversationPage:
-    """One page of conversations, newest first, and where the next page starts."""
+    """One page of conversations in the query's order, and where the next page starts.
+
+    .. versionchanged:: 0.2
+       ``next_value`` (the sort value of the last row, for sorts other than
+       ``created``) and ``total`` (of a first page asked to ``count``).
+    """
 
     conversations: list[dict[str, Any]]
     next_before: int | None
+    next_value: int | None = None
+    total: int | None = None
 
 
 @attrs.frozen
@@ -553,6 +571,13 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
         """The analytics of ``GET /v1/metrics``, every figure computed in the database."""
+
+    @abc.abstractmethod
+    async def report(self, report: Report) -> dict[str, Any]:
+        """Run the statements of *report* (see ``_reports``) in one read snapshot; its answer.
+
+        .. versionadded:: 0.2
+        """
 
     @abc.abstractmethod
     async def aclose(self) -> None:

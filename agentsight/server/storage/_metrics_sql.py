@@ -29,6 +29,7 @@ Definitions (the API documents them too):
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -49,6 +50,7 @@ _EQUAL_FILTERS = ("customer_id", "environment", "source", "device", "language", 
 BREAKDOWNS = ("country", "device", "source", "language", "environment")
 _TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
+_COHORTS = 26  # weekly cohorts listed, the most recent
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
 _TOP_CUSTOMERS = 10  # customers listed by cost
 _SCORE_VALUES = 20  # values listed per score name; the rest add up to one "other" entry
@@ -175,6 +177,20 @@ class MetricsPlan:
         self._offsets: list[tuple[int, int]] = [(0, 0)]
         self._timed: list[str] = []  # the tools of the ranked percentiles, by position
 
+    @property
+    def dialect(self) -> Dialect:
+        """The database the statements are written for."""
+        return self._dialect
+
+    @property
+    def where(self) -> tuple[str, list[Any]]:
+        """The ``WHERE`` of the selected conversations (alias ``c``) and its parameters."""
+        return self._where, list(self._params)
+
+    def statement(self, sql: str, params: list[Any]) -> Statement:
+        """*sql* written with ``?`` as this dialect takes it."""
+        return self._statement(sql, params)
+
     def _statement(self, sql: str, params: list[Any]) -> Statement:
         if not self._dialect.numbered:
             return sql, params
@@ -239,6 +255,8 @@ class MetricsPlan:
             "tokens": self._tokens(),
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
+            "buttons": self._buttons(),
+            "customers": self._customers(),
             "customers_by_cost": self._customers_by_cost(int(totals[17] or 0)),
             "scores": self._scores(),
             "score_values": self._score_values(),
@@ -447,15 +465,47 @@ class MetricsPlan:
         )
         return self._statement(sql, [*self._params, self._project_id])
 
+    def _buttons(self) -> Statement:
+        """Button presses by identical payload (the few distinct ones are parsed in Python)."""
+        head, params = self._with()
+        events, more = self._events("button")
+        sql = f"{head} SELECT e.payload, COUNT(*) {events} GROUP BY e.payload"
+        return self._statement(sql, params + more)
+
+    def _customers(self) -> Statement:
+        """Returning customers and weekly cohorts, from one pass over the conversations.
+
+        ``cd`` holds each customer's distinct local days of starting a
+        conversation (materialised: both parts read it).  Rows ``(0,
+        customers, returning, 0)``, then ``(1, first week, weeks after it,
+        customers)``.  Weeks start on Monday: day 0 (1970-01-01) was a
+        Thursday, so week ``(day + 3) / 7`` begins on day ``7 * week - 3``;
+        each customer's first week comes from a window over its distinct
+        weeks (a join of two CTEs made SQLite scan one for every row of the
+        other).
+        """
+        day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
+        sql = (
+            f"WITH cd AS MATERIALIZED (SELECT DISTINCT c.customer_id AS k, {day} AS d"
+            f" FROM conversations c WHERE {self._where} AND c.customer_id IS NOT NULL)"
+            " SELECT 0, COUNT(*), SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0"
+            " FROM (SELECT MIN(d) AS df, MAX(d) AS dl FROM cd GROUP BY k) f"
+            " UNION ALL SELECT 1, fw, w - fw, COUNT(*) FROM"
+            " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM"
+            " (SELECT DISTINCT k, (d + 3) / 7 AS w FROM cd) cw) x GROUP BY fw, w - fw"
+        )
+        return self._statement(sql, list(self._params))
+
     def _breakdowns(self) -> Statement:
-        parts, params = [], []
-        for field in BREAKDOWNS:
-            parts.append(
-                f"SELECT '{field}', c.{field}, COUNT(*), SUM(c.message_count)"
-                f" FROM conversations c WHERE {self._where} GROUP BY c.{field}"
-            )
-            params += self._params
-        return self._statement(" UNION ALL ".join(parts), params)
+        """Conversations and messages per combination of the breakdown columns: one pass
+        over the conversations (a GROUP BY per column took five), summed per column in
+        Python.  The combinations are few next to the conversations (at most as many)."""
+        columns = ", ".join(f"c.{field}" for field in BREAKDOWNS)
+        sql = (
+            f"SELECT {columns}, COUNT(*), SUM(c.message_count) FROM conversations c"
+            f" WHERE {self._where} GROUP BY {columns}"
+        )
+        return self._statement(sql, list(self._params))
 
     def assemble(self, totals: Sequence[Any], rows: Mapping[str, Rows]) -> dict[str, Any]:
         """The answer of ``GET /v1/metrics`` from the rows of every statement."""
@@ -497,6 +547,13 @@ class MetricsPlan:
             },
             "feedback": self._feedback_figures(rows["feedback"], conversations),
             "breakdowns": self._breakdown_lists(rows["breakdowns"]),
+            "buttons": self._button_figures(rows["buttons"]),
+            "customers": self._customer_figures(
+                next(row[1:3] for row in rows["customers"] if int(row[0]) == 0)
+            ),
+            "retention": self._retention(
+                [row[1:] for row in rows["customers"] if int(row[0]) == 1]
+            ),
             "token_usage": {
                 "totals": token_sums,
                 "per_conversation": {
@@ -648,13 +705,80 @@ class MetricsPlan:
             "share": _ratio(with_any, conversations),
         }
 
+    def _button_figures(self, rows: Rows) -> dict[str, Any]:
+        presses: dict[tuple[str, str], int] = {}
+        ratings: dict[str, int] = {}
+        names = self._query.rating_events
+        exact = {name for name in names if not name.endswith("*")}
+        prefixes = tuple(name[:-1] for name in names if name.endswith("*"))
+        for payload, count in rows:
+            fields = json.loads(payload)
+            event, label, value = fields["button_event"], fields["label"], fields["value"]
+            presses[(event, label)] = presses.get((event, label), 0) + int(count)
+            if event in exact or event.startswith(prefixes):
+                ratings[value] = ratings.get(value, 0) + int(count)
+        listed = sorted(presses.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {
+            "presses": sum(presses.values()),
+            "by_label": [
+                {"button_event": event, "label": label, "presses": count}
+                for (event, label), count in listed[:_TOP]
+            ],
+            "rating": {
+                "events": list(self._query.rating_events),
+                "presses": sum(ratings.values()),
+                "values": [
+                    {"value": value, "presses": count}
+                    for value, count in sorted(ratings.items(), key=lambda kv: (-kv[1], kv[0]))
+                ][:_TOP],
+            },
+        }
+
+    @staticmethod
+    def _customer_figures(row: Sequence[Any]) -> dict[str, Any]:
+        customers, returning = int(row[0]), int(row[1] or 0)
+        return {
+            "customers": customers,
+            "returning": returning,
+            "returning_rate": _ratio(returning, customers),
+        }
+
+    @staticmethod
+    def _retention(rows: Rows) -> dict[str, Any]:
+        cohorts: dict[int, dict[int, int]] = {}
+        for first, offset, count in rows:
+            cohorts.setdefault(int(first), {})[int(offset)] = int(count)
+        last = max((first + max(weeks) for first, weeks in cohorts.items()), default=0)
+        recent = sorted(cohorts)[-_COHORTS:]
+        return {
+            "period": "week",
+            "first_weekday": "Monday",
+            "cohorts": [
+                {
+                    "week": _date(7 * first - 3),
+                    "customers": cohorts[first].get(0, 0),
+                    "active": [cohorts[first].get(n, 0) for n in range(last - first + 1)],
+                }
+                for first in recent
+            ],
+        }
+
     @staticmethod
     def _breakdown_lists(rows: Rows) -> dict[str, list[dict[str, Any]]]:
-        lists: dict[str, list[dict[str, Any]]] = {field: [] for field in BREAKDOWNS}
-        for field, value, count, messages in rows:
-            lists[field].append(
-                {"value": value, "conversations": int(count), "messages": int(messages or 0)}
-            )
+        sums: dict[str, dict[Any, list[int]]] = {field: {} for field in BREAKDOWNS}
+        for row in rows:
+            count, messages = int(row[-2]), int(row[-1] or 0)
+            for field, value in zip(BREAKDOWNS, row, strict=False):
+                entry = sums[field].setdefault(value, [0, 0])
+                entry[0] += count
+                entry[1] += messages
+        lists: dict[str, list[dict[str, Any]]] = {
+            field: [
+                {"value": value, "conversations": count, "messages": messages}
+                for value, (count, messages) in values.items()
+            ]
+            for field, values in sums.items()
+        }
         for field, entries in lists.items():
             entries.sort(key=lambda e: (-e["conversations"], e["value"] is None, e["value"] or ""))
             if len(entries) > _TOP:

@@ -16,6 +16,7 @@ from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
+from .._listing import annotate, annotation_statements, keyset, order_by, sort_value
 from ._write import clean
 
 __all__ = [
@@ -63,8 +64,13 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
         add("c.started_at >= ?", query.since)
     if query.until is not None:
         add("c.started_at < ?", query.until)
-    if query.before is not None:
-        add("c.pk < ?", query.before)
+    position = keyset(query)
+    if position is not None:
+        condition, values = position
+        for value in values:
+            params.append(value)
+            condition = condition.replace("?", f"${len(params)}", 1)
+        clauses.append(condition)
     if query.sentiment is not None:
         add(
             "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
@@ -91,12 +97,43 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
 async def list_conversations(
     connection: Any, project_id: int, query: ConversationQuery
 ) -> ConversationPage:
-    """One page, newest first (by creation), one row more fetched to know if a page follows."""
+    """One page in the query's order, one row more fetched to know if a page follows.
+
+    Read in one snapshot: the rows, with ``query.annotate`` their feedback and
+    escalations, with ``query.count`` the total of the first page.
+    """
     where, params = _where(project_id, query)
-    sql = f"{_SELECT} c WHERE {where} ORDER BY c.pk DESC LIMIT ${len(params) + 1}"
-    rows = await connection.fetch(sql, *params, query.limit + 1)
-    next_before = rows[query.limit - 1][0] if len(rows) > query.limit else None
-    return ConversationPage([_conversation(r) for r in rows[: query.limit]], next_before)
+    sql = (
+        f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
+        f" WHERE {where} {order_by(query)} LIMIT ${len(params) + 1}"
+    )
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        rows = await connection.fetch(sql, *params, query.limit + 1)
+        page = [_conversation(tuple(r)[:-1]) for r in rows[: query.limit]]
+        total = None
+        if query.annotate and page:
+            found = []
+            for statement, values in annotation_statements(
+                project_id, [c["conversation_id"] for c in page], sqlite=False
+            ):
+                found.append(await connection.fetch(_numbered(statement), *values))
+            spans = [(r["started_at"], r["ended_at"]) for r in rows[: query.limit]]
+            annotate(page, spans, *found)
+        if query.count and query.before is None:
+            counted = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
+            total = int(await connection.fetchval(counted, *params))
+    last = rows[query.limit - 1] if len(rows) > query.limit else None
+    return ConversationPage(
+        page,
+        None if last is None else last[0],
+        None if last is None else last[-1],
+        total,
+    )
+
+
+def _numbered(sql: str) -> str:
+    pieces = sql.split("?")
+    return pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], 1))
 
 
 async def get_conversation(

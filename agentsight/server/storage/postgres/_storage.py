@@ -43,6 +43,7 @@ from ._schema import migrate
 
 if TYPE_CHECKING:
     from ..._metrics import MetricsQuery
+    from .._reports import Report
 
 __all__ = ["PostgresStorage", "redact_url"]
 
@@ -305,6 +306,9 @@ class PostgresStorage(Storage):
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
         return await self._run(lambda c: metrics_queries.metrics(c, project_id, query))
+
+    async def report(self, report: Report) -> dict[str, Any]:
+        return await self._run(lambda c: metrics_queries.report(c, report))
 
     async def aclose(self) -> None:
         await self._pool.close()

@@ -6,9 +6,10 @@ import sqlite3
 from typing import Any
 
 from ..._metrics import MetricsQuery
-from .._metrics_sql import SQLITE, MetricsPlan
+from .._metrics_sql import SQLITE, MetricsPlan, Rows, Statement
+from .._reports import Report, drive
 
-__all__ = ["metrics"]
+__all__ = ["metrics", "report"]
 
 
 def metrics(connection: sqlite3.Connection, project_id: int, query: MetricsQuery) -> dict[str, Any]:
@@ -27,3 +28,16 @@ def metrics(connection: sqlite3.Connection, project_id: int, query: MetricsQuery
     finally:
         connection.execute("COMMIT")
     return plan.assemble(totals, rows)
+
+
+def report(connection: sqlite3.Connection, job: Report) -> dict[str, Any]:
+    """The answer of *job*, its statements read in one transaction (one snapshot)."""
+
+    def run(statements: list[Statement]) -> list[Rows]:
+        return [connection.execute(sql, params).fetchall() for sql, params in statements]
+
+    connection.execute("BEGIN")
+    try:
+        return drive(job, SQLITE, run)
+    finally:
+        connection.execute("COMMIT")

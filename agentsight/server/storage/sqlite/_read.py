@@ -13,6 +13,7 @@ from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
+from .._listing import annotate, annotation_statements, keyset, order_by, sort_value
 
 __all__ = [
     "get_conversation",
@@ -26,6 +27,9 @@ def live_key_hashes(connection: sqlite3.Connection) -> frozenset[str]:
     """The hashes of every live key."""
     rows = connection.execute("SELECT key_hash FROM api_keys WHERE revoked_at IS NULL")
     return frozenset(str(row[0]) for row in rows)
+
+
+_STARTED, _ENDED = _COLUMNS.index("started_at"), _COLUMNS.index("ended_at")
 
 
 def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
@@ -60,9 +64,10 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
     if query.until is not None:
         clauses.append("c.started_at < ?")
         params.append(query.until)
-    if query.before is not None:
-        clauses.append("c.pk < ?")
-        params.append(query.before)
+    position = keyset(query)
+    if position is not None:
+        clauses.append(position[0])
+        params += position[1]
     if query.sentiment is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
@@ -86,12 +91,43 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
 def list_conversations(
     connection: sqlite3.Connection, project_id: int, query: ConversationQuery
 ) -> ConversationPage:
-    """One page, newest first (by creation), one row more fetched to know if a page follows."""
+    """One page in the query's order, one row more fetched to know if a page follows.
+
+    Read in one transaction: the rows, with ``query.annotate`` their feedback
+    and escalations, with ``query.count`` the total of the first page.
+    """
     where, params = _where(project_id, query)
-    sql = f"{_SELECT} c WHERE {where} ORDER BY c.pk DESC LIMIT ?"
-    rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
-    next_before = rows[query.limit - 1][0] if len(rows) > query.limit else None
-    return ConversationPage([_conversation(r) for r in rows[: query.limit]], next_before)
+    sql = (
+        f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
+        f" WHERE {where} {order_by(query)} LIMIT ?"
+    )
+    connection.execute("BEGIN")
+    try:
+        rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
+        page = [_conversation(r[:-1]) for r in rows[: query.limit]]
+        total = None
+        if query.annotate and page:
+            statements = annotation_statements(
+                project_id, [c["conversation_id"] for c in page], sqlite=True
+            )
+            feedback, escalated = (connection.execute(*s).fetchall() for s in statements)
+            annotate(
+                page, [(r[_STARTED], r[_ENDED]) for r in rows[: query.limit]], feedback, escalated
+            )
+        if query.count and query.before is None:
+            counted = connection.execute(
+                f"SELECT COUNT(*) FROM conversations c WHERE {where}", params
+            )
+            total = int(counted.fetchone()[0])
+    finally:
+        connection.execute("COMMIT")
+    last = rows[query.limit - 1] if len(rows) > query.limit else None
+    return ConversationPage(
+        page,
+        None if last is None else last[0],
+        None if last is None else last[-1],
+        total,
+    )
 
 
 def get_conversation(

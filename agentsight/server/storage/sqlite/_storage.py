@@ -43,6 +43,7 @@ from ._write import write_batch
 
 if TYPE_CHECKING:
     from ..._metrics import MetricsQuery
+    from .._reports import Report
 
 __all__ = ["SQLiteStorage"]
 
@@ -246,6 +247,9 @@ class SQLiteStorage(Storage):
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
         return await self._read(lambda c: metrics_queries.metrics(c, project_id, query))
+
+    async def report(self, report: Report) -> dict[str, Any]:
+        return await self._read(lambda c: metrics_queries.report(c, report))
 
     async def aclose(self) -> None:
         await self._writer.aclose()

@@ -1,0 +1,95 @@
+"""The conversation list's order, keyset position and row annotations, for both storages.
+
+The statements use ``?`` for parameters; PostgreSQL's reader numbers them.
+
+Sorts (``GET /v1/conversations?sort=``): ``created`` (the default: by
+creation, the primary key), ``started``, ``last_activity`` (the last event),
+``duration`` (last event minus first) and ``messages``.  Ties are broken by
+creation in the same direction, so a page boundary is one exact position,
+``(value, pk)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._metrics import ESCALATION_ACTIONS
+from ._base import ConversationQuery
+
+__all__ = ["SORTS", "annotation_statements", "annotate", "keyset", "order_by", "sort_value"]
+
+SORTS = {
+    "created": "c.pk",
+    "started": "c.started_at",
+    "last_activity": "c.ended_at",
+    "duration": "(c.ended_at - c.started_at)",
+    "messages": "c.message_count",
+}
+
+
+def sort_value(query: ConversationQuery) -> str:
+    """The SQL of the sort's value of a row (alias ``c``)."""
+    return SORTS[query.sort]
+
+
+def order_by(query: ConversationQuery) -> str:
+    """``ORDER BY`` of the query's sort."""
+    direction = "ASC" if query.ascending else "DESC"
+    if query.sort == "created":
+        return f"ORDER BY c.pk {direction}"
+    return f"ORDER BY {SORTS[query.sort]} {direction}, c.pk {direction}"
+
+
+def keyset(query: ConversationQuery) -> tuple[str, list[Any]] | None:
+    """The condition of the rows after the cursor's position, or ``None`` without one."""
+    if query.before is None:
+        return None
+    after = ">" if query.ascending else "<"
+    if query.sort == "created" or query.after is None:
+        return f"c.pk {after} ?", [query.before]
+    value = SORTS[query.sort]
+    return (
+        f"({value} {after} ? OR ({value} = ? AND c.pk {after} ?))",
+        [query.after, query.after, query.before],
+    )
+
+
+def annotation_statements(
+    project_id: int, conversation_ids: Sequence[str], *, sqlite: bool
+) -> list[tuple[str, list[Any]]]:
+    """Two statements over a page's conversations: (id, sentiment) of their feedback in
+    the order given, and the ids of those with an escalation action (the defaults of
+    ``ESCALATION_ACTIONS``)."""
+    marks = ", ".join("?" for _ in conversation_ids)
+    names = ", ".join("?" for _ in ESCALATION_ACTIONS)
+    # SQLite finds a page's actions by conversation in events_by_type only when
+    # the WHERE repeats its partial term, and when action_name is kept from
+    # choosing events_actions (all actions of a name in the project): "+".
+    action = "+e.action_name" if sqlite else "e.action_name"
+    partial = " AND e.type <> 'message'" if sqlite else ""
+    return [
+        (
+            "SELECT f.conversation_id, f.sentiment FROM feedback f WHERE f.project_id = ?"
+            f" AND f.conversation_id IN ({marks}) ORDER BY f.id",
+            [project_id, *conversation_ids],
+        ),
+        (
+            "SELECT DISTINCT e.conversation_id FROM events e WHERE e.project_id = ?"
+            f" AND e.type = 'action'{partial} AND e.conversation_id IN ({marks})"
+            f" AND {action} IN ({names})",
+            [project_id, *conversation_ids, *ESCALATION_ACTIONS],
+        ),
+    ]
+
+
+def annotate(
+    rows: list[dict[str, Any]], spans: Sequence[tuple[int, int]], feedback: Any, escalated: Any
+) -> None:
+    """Add ``duration_ms``, ``last_feedback`` and ``escalated`` to each row (in place)."""
+    last = {str(cid): sentiment for cid, sentiment in feedback}
+    marked = {str(row[0]) for row in escalated}
+    for row, (started, ended) in zip(rows, spans, strict=True):
+        row["duration_ms"] = round((ended - started) / 1000, 3)
+        row["last_feedback"] = last.get(row["conversation_id"])
+        row["escalated"] = row["conversation_id"] in marked
