@@ -10,6 +10,8 @@ import pytest
 
 from tests.sink import Sink
 
+pytest_plugins = ("tests.server.backend_fixtures",)
+
 _FIGURES: list[str] = []
 
 

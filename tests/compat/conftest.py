@@ -7,5 +7,4 @@ from tests.server.conftest import (  # noqa: F401  (fixtures, by name)
     backend,
     collector,
     database,
-    postgres_database,
 )

@@ -12,6 +12,7 @@ tests skip, except under ``CI=true``, where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -220,7 +221,15 @@ def browser(served: Served) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, served: Served) -> Iterator[Any]:
     """A fresh browser context (no cookie, empty storage) at 1280x800: the admin, in project A."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    with signed_in(browser, served, viewport={"width": 1280, "height": 800}) as tab:
+        yield tab
+
+
+@contextlib.contextmanager
+def signed_in(browser: Any, served: Served, **options: Any) -> Iterator[Any]:
+    """A tab of a fresh browser context made with *options*, the admin signed in to
+    project A; a script error on the page fails the test."""
+    context = browser.new_context(**options)
     context.set_default_timeout(15_000)
     tab = context.new_page()
     errors: list[str] = []

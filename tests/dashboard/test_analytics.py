@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.conftest import Served, sign_in
+from tests.dashboard.conftest import Served, signed_in
 from tests.dashboard.test_dashboard import _shot, _tile
 
 DAY = 86_400
@@ -231,17 +231,8 @@ def test_an_open_transcript_shows_new_events(page: Any, served: Served) -> None:
 @pytest.fixture
 def phone(browser: Any, served: Served) -> Iterator[Any]:
     """The admin, in project A, on a 420 px wide screen."""
-    context = browser.new_context(viewport={"width": 420, "height": 860}, is_mobile=True)
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    sign_in(tab, served, "A")
-    try:
+    with signed_in(browser, served, viewport={"width": 420, "height": 860}, is_mobile=True) as tab:
         yield tab
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def _fits(tab: Any) -> None:

@@ -4,49 +4,10 @@ Every test that takes ``collector`` runs twice, once per backend: both must
 give the same figures, the ones computed by hand in the tests.
 """
 
-from __future__ import annotations
-
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import pytest
-
-from tests.server import pg_helpers
-from tests.server.collector_helpers import Collector, run_collector
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     """aiohttp runs on asyncio only."""
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def metrics_postgres() -> Iterator[str]:
-    """A fresh PostgreSQL database for the metrics tests (skips without a server)."""
-    server = pg_helpers.require_server()
-    url = pg_helpers.create_database(server)
-    try:
-        yield url
-    finally:
-        pg_helpers.drop_database(server, url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
-    """An empty database: a SQLite file, or a schema of its own on PostgreSQL."""
-    if request.param == "sqlite":
-        yield tmp_path / "metrics.db"
-        return
-    url = pg_helpers.create_schema(request.getfixturevalue("metrics_postgres"))
-    try:
-        yield url
-    finally:
-        pg_helpers.drop_schema(url)
-
-
-@pytest.fixture
-async def collector(database_url: Path | str) -> AsyncIterator[Collector]:
-    """A collector with projects A and B, one key each."""
-    async with run_collector(database_url) as running:
-        yield running

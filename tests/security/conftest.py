@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.server import pg_helpers
-from tests.server.collector_helpers import Collector, run_collector
+from tests.server.collector_helpers import Collector
 
 from .helpers import Secured, run_secured
 
@@ -26,32 +25,7 @@ async def secured(tmp_path: Path) -> AsyncIterator[Secured]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def security_postgres() -> Iterator[str]:
-    """A fresh PostgreSQL database for the security tests (skips without a server)."""
-    server = pg_helpers.require_server()
-    url = pg_helpers.create_database(server)
-    try:
-        yield url
-    finally:
-        pg_helpers.drop_database(server, url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
-    """An empty database: a SQLite file, or a schema of its own on PostgreSQL."""
-    if request.param == "sqlite":
-        yield tmp_path / "hostile.db"
-        return
-    url = pg_helpers.create_schema(request.getfixturevalue("security_postgres"))
-    try:
-        yield url
-    finally:
-        pg_helpers.drop_schema(url)
-
-
 @pytest.fixture
-async def stored(database_url: Path | str) -> AsyncIterator[Collector]:
+def stored(collector: Collector) -> Collector:
     """A collector with default options over SQLite, then PostgreSQL: the storage contract."""
-    async with run_collector(database_url) as running:
-        yield running
+    return collector

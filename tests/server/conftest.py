@@ -23,17 +23,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (skips without a server)."""
-    server = pg_helpers.require_server()
-    url = pg_helpers.create_database(server)
-    try:
-        yield url
-    finally:
-        pg_helpers.drop_database(server, url)
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     """The storage backend under test."""
