@@ -6,10 +6,11 @@ USD): sums stay exact, and the same on SQLite and PostgreSQL.
 
 A call is priced when it names a model that the override file or
 ``genai-prices`` knows; otherwise its cost is ``None`` and it counts as
-unpriced, never as free.  ``genai-prices`` answers in about 65 µs a call
-with its ``Decimal`` arithmetic; a model with flat prices (most) is looked
-up once per (model, provider, day) and then priced with plain arithmetic,
-one with tiered prices goes through the library each time.
+unpriced, never as free.  ``genai-prices`` prices a call with ``Decimal``
+arithmetic, too slow to run for every call of a batch; a model with flat
+prices (most) is looked up once per (model, provider, day) and then priced
+with plain arithmetic, one with tiered prices goes through the library each
+time.
 
 The override file (``agentsight serve --prices FILE``) is TOML::
 
@@ -189,7 +190,8 @@ def load_prices(path: str | Path | None) -> Prices:
     Raises:
         PricesFileError: the file is missing, not TOML, or an entry is wrong.
     """
-    import genai_prices  # noqa: F401 - imported now (~0.1 s) rather than by the first priced call
+    # Imported at start-up rather than by the first priced call: a slow import.
+    import genai_prices  # noqa: F401
 
     if path is None:
         return Prices()

@@ -404,8 +404,7 @@ class MetricsPlan:
         where, customer = self._where, "c.customer_id"
         if self._dialect.partial_by_type:  # SQLite
             # Unary + keeps SQLite off conversations_by_customer, which it would walk
-            # with a table look-up per conversation: one scan of the table is half
-            # the time (0.05 s against 0.1 s at 80,000 conversations).
+            # with a table look-up per conversation: one scan of the table is faster.
             where = where.replace("c.project_id = ?", "+c.project_id = ?", 1)
             customer = "+c.customer_id"
         sql = (
