@@ -460,7 +460,11 @@ class ConversationTracker:
         .. versionchanged:: 0.3
            ``attachment_mode``.
         """
-        if attachment_mode is not None or _legacy.is_mode(metadata):
+        # 0.0.44 passed the mode third.  None and dicts, the usual metadata, skip
+        # the mode check by two comparisons: it is on every message call.
+        if attachment_mode is not None or (
+            metadata is not None and metadata.__class__ is not dict and _legacy.is_mode(metadata)
+        ):
             attachments, metadata = _legacy_files(attachments, metadata, attachment_mode)
         return self._message("end_user", message, attachments, metadata, conversation_id)
 
@@ -474,7 +478,9 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> Awaitable[None]:
         """Track a message from the agent (same arguments as ``track_human_message``)."""
-        if attachment_mode is not None or _legacy.is_mode(metadata):
+        if attachment_mode is not None or (
+            metadata is not None and metadata.__class__ is not dict and _legacy.is_mode(metadata)
+        ):
             attachments, metadata = _legacy_files(attachments, metadata, attachment_mode)
         return self._message("agent", message, attachments, metadata, conversation_id)
 
