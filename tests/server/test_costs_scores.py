@@ -245,3 +245,37 @@ def test_a_bad_prices_file_stops_the_start(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode != 0
     assert "entry 1: input_mtok: expected a number >= 0" in run.stderr
+
+
+async def test_a_later_score_does_not_stretch_the_conversation(collector: Collector) -> None:
+    """A score given long after the conversation (a reviewer, an evaluation job) leaves its
+    duration, last activity, its customer's last seen and the average duration as they were;
+    a batch of only scores for a conversation not stored yet still makes its row."""
+    await collector.send(
+        conversation("c1", 0, 0.0, customer_id="alice"),
+        message("c1", 1, 1.0, "hi"),
+        message("c1", 2, 300.0, "bye", sender="agent"),
+    )
+
+    async def seen() -> tuple[Any, ...]:
+        [row] = (await collector.listing(customer_id="alice"))["conversations"]
+        detail = (await collector.conversation("c1"))["conversation"]
+        metrics = (await collector.call("GET", "/v1/metrics"))[1]
+        [customer] = (await collector.call("GET", "/v1/customers"))[1]["customers"]
+        duration = metrics["conversation_duration_ms"]["avg"]
+        return row["duration_ms"], detail["ended_at"], duration, customer["last_seen"]
+
+    before = await seen()
+    assert before[0] == 300_000 and before[2] == 300_000
+    status, answer = await collector.call(
+        "POST", "/v1/conversations/c1/scores", json={"name": "quality", "value": 0.9}
+    )
+    assert status == 201, answer
+    await collector.send(score("c1", 3, 86_400.0, "resolved", True))
+    assert await seen() == before
+    # Dated events still widen it, in a batch with a score or not.
+    await collector.send(message("c1", 4, 400.0, "one more"), score("c1", 5, 90_000.0, "x", 1))
+    assert (await seen())[0] == 400_000
+    await collector.send(score("c2", 0, 50.0, "quality", 0.1))
+    detail = (await collector.conversation("c2"))["conversation"]
+    assert detail["started_at"] == detail["ended_at"] == ts(50.0)

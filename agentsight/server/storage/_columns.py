@@ -4,7 +4,7 @@ the rows of keys and audit entries, the size of a deletion step."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ... import _wire as wire
@@ -45,10 +45,49 @@ SELECT = f"SELECT {', '.join(COLUMNS)} FROM conversations"
 EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "country")
 
 
+#: Kinds that do not date their conversation: a score is often given long after
+#: the conversation (an evaluation job, a reviewer), and would stretch its
+#: duration and last activity.  Feedback, the other afterthought, has its own table.
+UNDATED_KINDS = frozenset({"score"})
+_NOT_YET = 2**63 - 1
+
+
+def batch_totals(
+    events: Iterable[NewEvent], key: Callable[[str], str] = str
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """What a batch adds to each conversation's row: ``[started, ended, *COUNTERS]``.
+
+    Two dicts by ``key(conversation_id)``: conversations with an event that
+    dates them, whose stored times the batch may widen, and conversations with
+    only undated events (scores), whose stored times it must leave alone; their
+    times serve only a row that does not exist yet.
+    """
+    totals: dict[str, list[int]] = {}
+    undated: dict[str, list[int]] = {}
+    for event in events:
+        cid = key(event.conversation_id)
+        entry = totals.get(cid)
+        if entry is None:
+            entry = totals[cid] = [_NOT_YET, -1, *[0] * len(COUNTERS)]
+        count_event(entry, event)
+        if event.type in UNDATED_KINDS:
+            times = undated.setdefault(cid, [event.timestamp, event.timestamp])
+            times[0] = min(times[0], event.timestamp)
+            times[1] = max(times[1], event.timestamp)
+    only_undated: dict[str, list[int]] = {}
+    for cid, times in undated.items():
+        entry = totals[cid]
+        if entry[0] == _NOT_YET:
+            entry[0:2] = times
+            only_undated[cid] = totals.pop(cid)
+    return totals, only_undated
+
+
 def count_event(totals: list[int], event: NewEvent) -> None:
     """Add *event* to its conversation's [started, ended, counters...] list."""
-    totals[0] = min(totals[0], event.timestamp)
-    totals[1] = max(totals[1], event.timestamp)
+    if event.type not in UNDATED_KINDS:
+        totals[0] = min(totals[0], event.timestamp)
+        totals[1] = max(totals[1], event.timestamp)
     totals[2] += 1
     if event.type == "message":
         totals[3] += 1

@@ -40,7 +40,7 @@ from ..._ingest._time import now_micros
 from .._base import ConversationChanges, Feedback, NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import count_event, extra_columns
+from .._columns import batch_totals, extra_columns
 
 __all__ = [
     "add_feedback",
@@ -92,16 +92,20 @@ _ANSWERS = (
     " AND (u.ts, u.seq, u.id) < (x.ts, x.seq, x.id)"
     " AND u.response_wait IS DISTINCT FROM x.ts - u.ts"
 )
-_UPSERT_CONVERSATIONS = (
+_INSERT_CONVERSATIONS = (
     "INSERT INTO conversations (project_id, created_at, conversation_id, started_at, ended_at, "
     + ", ".join(_COUNTERS)
     + ") SELECT $1, $2, * FROM unnest($3::text[], "
     + ", ".join(f"${n}::bigint[]" for n in range(4, 6 + len(_COUNTERS)))
-    + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET"
-    " started_at = LEAST(conversations.started_at, excluded.started_at),"
-    " ended_at = GREATEST(conversations.ended_at, excluded.ended_at), "
-    + ", ".join(f"{c} = conversations.{c} + excluded.{c}" for c in _COUNTERS)
+    + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET "
 )
+_ADD_COUNTERS = ", ".join(f"{c} = conversations.{c} + excluded.{c}" for c in _COUNTERS)
+_UPSERT_CONVERSATIONS = (
+    _INSERT_CONVERSATIONS + "started_at = LEAST(conversations.started_at, excluded.started_at),"
+    " ended_at = GREATEST(conversations.ended_at, excluded.ended_at), " + _ADD_COUNTERS
+)
+#: For conversations a batch only scores: their stored times stay.
+_UPSERT_UNDATED = _INSERT_CONVERSATIONS + _ADD_COUNTERS
 _ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
 _ALL_ATTRIBUTES = (*_ATTRIBUTES, "environment", "country")
 _UPDATE_ATTRIBUTES = (
@@ -192,19 +196,23 @@ def _event_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
     return columns
 
 
-def _conversation_columns(events: Sequence[NewEvent]) -> list[list[Any]]:
-    totals: dict[str, list[int]] = {}
-    for event in events:
-        cid = clean(event.conversation_id)
-        assert cid is not None
-        entry = totals.get(cid)
-        if entry is None:
-            entry = totals[cid] = [event.timestamp, event.timestamp] + [0] * len(_COUNTERS)
-        count_event(entry, event)
-    order = sorted(totals)  # lock order: see the module docstring
-    columns: list[list[Any]] = [order]
-    columns += [[totals[cid][i] for cid in order] for i in range(2 + len(_COUNTERS))]
-    return columns
+async def _upsert_conversations(
+    connection: Any, project_id: int, events: Sequence[NewEvent]
+) -> None:
+    dated, undated = batch_totals(events, key=_clean_id)
+    created = now_micros()
+    for statement, totals in ((_UPSERT_CONVERSATIONS, dated), (_UPSERT_UNDATED, undated)):
+        if totals:
+            order = sorted(totals)  # lock order: see the module docstring
+            columns: list[list[Any]] = [order]
+            columns += [[totals[cid][i] for cid in order] for i in range(2 + len(_COUNTERS))]
+            await connection.execute(statement, project_id, created, *columns)
+
+
+def _clean_id(conversation_id: str) -> str:
+    cid = clean(conversation_id)
+    assert cid is not None
+    return cid
 
 
 def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
@@ -249,9 +257,7 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
         inserted = {row[0] for row in rows}
         new = [e for e in ordered if e.id in inserted]
         if new:
-            await connection.execute(
-                _UPSERT_CONVERSATIONS, project_id, now_micros(), *_conversation_columns(new)
-            )
+            await _upsert_conversations(connection, project_id, new)
             attributes = _attribute_rows(project_id, new)
             if attributes:
                 await connection.executemany(_UPDATE_ATTRIBUTES, attributes)

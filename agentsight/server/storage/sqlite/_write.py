@@ -31,7 +31,7 @@ from .._base import NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import NO_EXTRA as _NO_EXTRA
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import count_event, extra_columns
+from .._columns import batch_totals, extra_columns
 from . import _waits as _waits
 
 __all__ = ["transaction", "write_batch"]
@@ -89,16 +89,20 @@ def _variable_limit(connection: sqlite3.Connection) -> int:
 _LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named from Python 3.11
 
 
-_UPSERT_CONVERSATION = (
+_INSERT_CONVERSATION = (
     "INSERT INTO conversations (project_id, conversation_id, created_at, started_at, ended_at, "
     + ", ".join(_COUNTERS)
     + ") VALUES (?, ?, ?, ?, ?, "
     + ", ".join("?" for _ in _COUNTERS)
-    + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET"
-    " started_at = MIN(started_at, excluded.started_at),"
-    " ended_at = MAX(ended_at, excluded.ended_at), "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTERS)
+    + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET "
 )
+_ADD_COUNTERS = ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTERS)
+_UPSERT_CONVERSATION = (
+    _INSERT_CONVERSATION + "started_at = MIN(started_at, excluded.started_at),"
+    " ended_at = MAX(ended_at, excluded.ended_at), " + _ADD_COUNTERS
+)
+#: For conversations a batch only scores: their stored times stay.
+_UPSERT_UNDATED = _INSERT_CONVERSATION + _ADD_COUNTERS
 _ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
 _UPDATE_ATTRIBUTES = (
     "UPDATE conversations SET "
@@ -233,16 +237,15 @@ def _event_row(project_id: int, event: NewEvent, wait: int | None) -> tuple[Any,
     )
 
 
-def _conversation_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
-    totals: dict[str, list[int]] = {}
-    for event in events:
-        entry = totals.get(event.conversation_id)
-        if entry is None:
-            entry = totals[event.conversation_id] = [event.timestamp, event.timestamp]
-            entry += [0] * len(_COUNTERS)
-        count_event(entry, event)
+def _upsert_conversations(
+    connection: sqlite3.Connection, project_id: int, events: Sequence[NewEvent]
+) -> None:
+    dated, undated = batch_totals(events)
     created = now_micros()
-    return [(project_id, cid, created, *entry) for cid, entry in totals.items()]
+    for statement, totals in ((_UPSERT_CONVERSATION, dated), (_UPSERT_UNDATED, undated)):
+        if totals:
+            rows = [(project_id, cid, created, *entry) for cid, entry in totals.items()]
+            connection.executemany(statement, rows)
 
 
 def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[dict[str, Any]]:
@@ -278,7 +281,7 @@ def write_batch(
         waits = _waits.user_waits(connection, project_id, messages)
         rows = [_event_row(project_id, e, waits.get(e.id)) for e in new]
         _insert_events(connection, rows)
-        connection.executemany(_UPSERT_CONVERSATION, _conversation_rows(project_id, new))
+        _upsert_conversations(connection, project_id, new)
         connection.executemany(_UPDATE_ATTRIBUTES, _attribute_rows(project_id, new))
         _waits.answer(connection, project_id, messages)
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
