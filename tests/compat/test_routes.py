@@ -205,6 +205,27 @@ async def test_bad_items_answer_400_with_detail_and_unknown_routes_404(
         assert response.status == 404
 
 
+async def test_0044_rising_token_totals_store_only_the_increase(collector: Collector) -> None:
+    """0.0.44 resends its process's running totals: the conversation's sums follow the
+    highest totals reported, not the sum of every report."""
+    for index, (prompt, completion, total) in enumerate([(10, 5, 15), (10, 5, 15), (30, 10, 40)]):
+        body = {
+            "timestamp": f"2026-12-04T13:52:2{index}.000000+00:00",
+            "conversation_id": "f-tokens",
+            "action_name": "token_usage",
+            "metadata": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": total,
+            },
+        }
+        status, _ = await _post(collector, "/api/action_logs/", body)
+        assert status == 201
+    usage = (await collector.conversation("f-tokens"))["conversation"]["token_usage"]
+    sums = [usage[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens")]
+    assert sums == [30, 10, 40], usage
+
+
 async def test_a_doubled_slash_is_served_without_a_redirect(collector: Collector) -> None:
     """An endpoint ending in / gives //api/...: answered in place (a redirect loses the POST)."""
     url = yarl.URL(collector.url).with_path("//api/track/", encoded=True)
