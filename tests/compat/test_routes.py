@@ -121,6 +121,31 @@ async def test_files_of_a_message_follow_it_and_go_with_the_conversation(
     assert await collector.storage.get_file(1, "f-support-123", files[0]["id"], 0) is None
 
 
+async def test_a_download_names_its_file_safely(collector: Collector) -> None:
+    """A filename with CR/LF is answered without its control characters (not a dropped
+    connection); a non-ASCII one as an ASCII fallback plus RFC 5987's UTF-8 form."""
+    names = ["evil\r\nSet-Cookie: x=1.txt", 'résumé "final"\\€.txt']
+    files = [{"filename": name, "mime_type": "text/plain", "data": "aGk="} for name in names]
+    body = {"timestamp": STAMP, "attachments": files, "conversation_id": "f-names"}
+    status, _ = await _post(collector, "/api/attachments/", body)
+    assert status == 201
+    events = (await collector.conversation("f-names"))["events"]
+    (attachment,) = [e for e in events if e["type"] == "attachment"]
+    headers = []
+    for index in range(2):
+        url = f"/v1/conversations/f-names/attachments/{attachment['id']}/{index}"
+        async with collector.session.get(url, headers=collector.auth()) as response:
+            assert (response.status, await response.read()) == (200, b"hi")
+            headers.append(response.headers["Content-Disposition"])
+            parsed = response.content_disposition
+            assert parsed is not None and parsed.filename == names[index].replace("\r\n", "")
+    assert headers == [
+        'attachment; filename="evilSet-Cookie: x=1.txt"',
+        'attachment; filename="resume _final__.txt";'
+        " filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22%5C%E2%82%AC.txt",
+    ]
+
+
 async def test_erasure_and_retention_delete_the_files_too(collector: Collector) -> None:
     """Erasing a customer deletes their conversations' files (the trigger on events)."""
     await _post(collector, "/api/conversations/", CONVERSATION)
