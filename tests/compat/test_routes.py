@@ -146,6 +146,26 @@ async def test_a_download_names_its_file_safely(collector: Collector) -> None:
     ]
 
 
+async def test_a_file_url_quotes_the_conversation_id(collector: Collector) -> None:
+    """The official listing's file url carries an id with /, # and ? percent-encoded,
+    and downloads the file as given."""
+    body = {
+        "timestamp": STAMP,
+        "attachments": [{"filename": "c.txt", "mime_type": "text/plain", "data": "aGk="}],
+        "conversation_id": "chat #1/a?b",
+    }
+    status, answer = await _post(collector, "/api/attachments/", body)
+    assert status == 201
+    path = f"/api/conversations/{answer['conversation']}/attachments/"
+    async with collector.session.get(path, headers=_headers(collector)) as response:
+        (entry,) = (await response.json())["results"]
+    event_id = entry["id"].split("/")[0]
+    assert entry["url"] == f"/v1/conversations/chat%20%231%2Fa%3Fb/attachments/{event_id}/0"
+    url = yarl.URL(entry["url"], encoded=True)
+    async with collector.session.get(url, headers=collector.auth()) as response:
+        assert (response.status, await response.read()) == (200, b"hi")
+
+
 async def test_erasure_and_retention_delete_the_files_too(collector: Collector) -> None:
     """Erasing a customer deletes their conversations' files (the trigger on events)."""
     await _post(collector, "/api/conversations/", CONVERSATION)
