@@ -16,6 +16,7 @@ import yarl
 
 from agentsight.server import ServerOptions
 from agentsight.server._options import RateLimit
+from tests.server.access_helpers import add_key
 from tests.server.collector_helpers import Collector, run_collector
 from tests.server.pg_helpers import Database
 
@@ -323,6 +324,31 @@ async def test_014_ingest_resent_is_all_duplicates(collector: Collector) -> None
     assert events[1]["metadata"] == {"channel": "web", "_turn_incomplete": True}
     async with collector.session.get("/api/me/", headers=_headers(collector)) as response:
         assert (await response.json())["role"] == "admin"
+
+
+async def test_an_ingest_key_replaces_metadata_through_014_ingest(collector: Collector) -> None:
+    """0.1.4 sends update_metadata() with its one key: an ingest key's metadata_updated
+    span replaces the conversation's metadata (the last write wins; docs/security.md)."""
+    key = await add_key(collector.storage, "A", "ingest")
+    headers = {"Authorization": f"Api-Key {key}"}
+    for metadata, name in [({"a": 1}, "turn"), ({"b": 2}, "metadata_updated")]:
+        span = {
+            "span_id": f"{name[0]}" * 16,
+            "trace_id": "b" * 32,
+            "kind": "conversation" if name == "metadata_updated" else "turn",
+            "name": name,
+            "started_at": STAMP,
+            "ended_at": STAMP,
+            "status": "ok",
+            "attributes": {},
+            "events": [],
+        }
+        block = {"conversation_id": "c-meta", "metadata": metadata, "spans": [span]}
+        body = {"conversations": [block]}
+        async with collector.session.post("/api/ingest/", json=body, headers=headers) as response:
+            assert response.status == 200, await response.text()
+    conversation = (await collector.conversation("c-meta"))["conversation"]
+    assert conversation["metadata"] == {"b": 2}
 
 
 async def test_0044_routes_wait_out_the_rate_limit(database: Database) -> None:
