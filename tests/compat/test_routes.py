@@ -332,7 +332,7 @@ async def test_an_ingest_key_replaces_metadata_through_014_ingest(collector: Col
     key = await add_key(collector.storage, "A", "ingest")
     headers = {"Authorization": f"Api-Key {key}"}
     for metadata, name in [({"a": 1}, "turn"), ({"b": 2}, "metadata_updated")]:
-        span = {
+        span: dict[str, Any] = {
             "span_id": f"{name[0]}" * 16,
             "trace_id": "b" * 32,
             "kind": "conversation" if name == "metadata_updated" else "turn",
