@@ -72,3 +72,37 @@ def test_the_readme_is_a_front_door() -> None:
     for heading in ("Quick start", "Install", "Start a collector", "Track a plain script"):
         assert f"## {heading}" in readme
     assert "python3 dev.py demo" in readme and "python3 dev.py test" in readme
+
+
+def test_the_route_table_of_security_md_is_the_security_suite_s() -> None:
+    """docs/security.md's table names every route of the application, each with the
+    callers the security suite lets call it ("anyone": callers without credentials too)."""
+    from tests.security.test_scopes import EVERYONE, EXPECTED
+
+    header = "| route | ingest key | read key | admin key | viewer | admin user |"
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    rows = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    columns = [c.strip() for c in header.strip("|").split("|")][1:]
+    documented: dict[tuple[str, str], frozenset[str]] = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        callers = frozenset(n for n, c in zip(columns, cells[1:], strict=True) if c == "yes")
+        if "anyone" in cells:
+            callers = EVERYONE
+        for route in re.findall(r"`([A-Z]+) (/[^`]*)`", cells[0]):
+            assert route not in documented, route
+            documented[route] = callers
+    assert documented == EXPECTED
+
+
+def test_the_code_points_to_docs_that_exist() -> None:
+    """Every docs/<page>.md named in the package's code and the docs is a page that exists."""
+    # agentsight/_tracker.py's pointer to docs/costs.md (the prices are in docs/llm.md)
+    # is fixed by the change that edits that module.
+    known = {("agentsight/_tracker.py", "docs/costs.md")}
+    missing = set()
+    for path in [*sorted((ROOT / "agentsight").rglob("*.py")), *PAGES]:
+        for page in re.findall(r"\bdocs/[\w.-]+\.md\b", path.read_text(encoding="utf-8")):
+            if not (ROOT / page).exists():
+                missing.add((str(path.relative_to(ROOT)), page))
+    assert missing <= known, missing - known

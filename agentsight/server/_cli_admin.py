@@ -27,7 +27,8 @@ _EXTRA_HINT = "the collector needs the server extra: pip install 'agentsight[ser
 # The redacted form keys list prints (ags_…_abc123), also typed with three dots.
 _REDACTED = re.compile(r"ags_(?:…|\.\.\.)_([0-9a-f]{6})")
 _SCOPE_HELP = (
-    "ingest: POST /v1/batch and /v1/traces only (for bots, apps and SDKs: safe to embed);"
+    "ingest: sending only (POST /v1/batch, /v1/traces and the official SDKs' /api/ writes;"
+    " for bots, apps and SDKs: safe to embed);"
     " read: the GET routes; admin: everything in the project"
 )
 

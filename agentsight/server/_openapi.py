@@ -659,8 +659,9 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "Bearer ags_... (or Api-Key ags_...).  A key's scope says"
-                    " what it may do: ingest (POST /v1/batch and /v1/traces only), read (the"
-                    " GET routes), admin (everything in its project).",
+                    " what it may do: ingest (sending only: POST /v1/batch, /v1/traces and"
+                    " the official SDKs' /api/ writes), read (the GET routes), admin"
+                    " (everything in its project).  GET /api/me/ answers a key of any scope.",
                 },
                 "session": {
                     "type": "apiKey",

@@ -117,7 +117,7 @@ class ServerOptions:
         usage_interval: seconds between two writes of when keys and
             sessions were last used (kept in memory meanwhile).
         prices: a TOML file of model prices that win over ``genai-prices``
-            (negotiated or self-hosted models; see docs/costs.md).
+            (negotiated or self-hosted models; see docs/llm.md).
 
     .. versionchanged:: 0.1
        ``rate_limit``, ``trusted_proxies``, ``body_timeout``, ``idle_timeout``.

@@ -16,6 +16,7 @@ import yarl
 
 from agentsight.server import ServerOptions
 from agentsight.server._options import RateLimit
+from tests.server.access_helpers import add_key
 from tests.server.collector_helpers import Collector, run_collector
 from tests.server.pg_helpers import Database
 
@@ -121,6 +122,51 @@ async def test_files_of_a_message_follow_it_and_go_with_the_conversation(
     assert await collector.storage.get_file(1, "f-support-123", files[0]["id"], 0) is None
 
 
+async def test_a_download_names_its_file_safely(collector: Collector) -> None:
+    """A filename with CR/LF is answered without its control characters (not a dropped
+    connection); a non-ASCII one as an ASCII fallback plus RFC 5987's UTF-8 form."""
+    names = ["evil\r\nSet-Cookie: x=1.txt", 'résumé "final"\\€.txt']
+    files = [{"filename": name, "mime_type": "text/plain", "data": "aGk="} for name in names]
+    body = {"timestamp": STAMP, "attachments": files, "conversation_id": "f-names"}
+    status, _ = await _post(collector, "/api/attachments/", body)
+    assert status == 201
+    events = (await collector.conversation("f-names"))["events"]
+    (attachment,) = [e for e in events if e["type"] == "attachment"]
+    headers = []
+    for index in range(2):
+        url = f"/v1/conversations/f-names/attachments/{attachment['id']}/{index}"
+        async with collector.session.get(url, headers=collector.auth()) as response:
+            assert (response.status, await response.read()) == (200, b"hi")
+            headers.append(response.headers["Content-Disposition"])
+            parsed = response.content_disposition
+            assert parsed is not None and parsed.filename == names[index].replace("\r\n", "")
+    assert headers == [
+        'attachment; filename="evilSet-Cookie: x=1.txt"',
+        'attachment; filename="resume _final__.txt";'
+        " filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22%5C%E2%82%AC.txt",
+    ]
+
+
+async def test_a_file_url_quotes_the_conversation_id(collector: Collector) -> None:
+    """The official listing's file url carries an id with /, # and ? percent-encoded,
+    and downloads the file as given."""
+    body = {
+        "timestamp": STAMP,
+        "attachments": [{"filename": "c.txt", "mime_type": "text/plain", "data": "aGk="}],
+        "conversation_id": "chat #1/a?b",
+    }
+    status, answer = await _post(collector, "/api/attachments/", body)
+    assert status == 201
+    path = f"/api/conversations/{answer['conversation']}/attachments/"
+    async with collector.session.get(path, headers=_headers(collector)) as response:
+        (entry,) = (await response.json())["results"]
+    event_id = entry["id"].split("/")[0]
+    assert entry["url"] == f"/v1/conversations/chat%20%231%2Fa%3Fb/attachments/{event_id}/0"
+    url = yarl.URL(entry["url"], encoded=True)
+    async with collector.session.get(url, headers=collector.auth()) as response:
+        assert (response.status, await response.read()) == (200, b"hi")
+
+
 async def test_erasure_and_retention_delete_the_files_too(collector: Collector) -> None:
     """Erasing a customer deletes their conversations' files (the trigger on events)."""
     await _post(collector, "/api/conversations/", CONVERSATION)
@@ -205,6 +251,27 @@ async def test_bad_items_answer_400_with_detail_and_unknown_routes_404(
         assert response.status == 404
 
 
+async def test_0044_rising_token_totals_store_only_the_increase(collector: Collector) -> None:
+    """0.0.44 resends its process's running totals: the conversation's sums follow the
+    highest totals reported, not the sum of every report."""
+    for index, (prompt, completion, total) in enumerate([(10, 5, 15), (10, 5, 15), (30, 10, 40)]):
+        body = {
+            "timestamp": f"2026-12-04T13:52:2{index}.000000+00:00",
+            "conversation_id": "f-tokens",
+            "action_name": "token_usage",
+            "metadata": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": total,
+            },
+        }
+        status, _ = await _post(collector, "/api/action_logs/", body)
+        assert status == 201
+    usage = (await collector.conversation("f-tokens"))["conversation"]["token_usage"]
+    sums = [usage[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens")]
+    assert sums == [30, 10, 40], usage
+
+
 async def test_a_doubled_slash_is_served_without_a_redirect(collector: Collector) -> None:
     """An endpoint ending in / gives //api/...: answered in place (a redirect loses the POST)."""
     url = yarl.URL(collector.url).with_path("//api/track/", encoded=True)
@@ -257,6 +324,31 @@ async def test_014_ingest_resent_is_all_duplicates(collector: Collector) -> None
     assert events[1]["metadata"] == {"channel": "web", "_turn_incomplete": True}
     async with collector.session.get("/api/me/", headers=_headers(collector)) as response:
         assert (await response.json())["role"] == "admin"
+
+
+async def test_an_ingest_key_replaces_metadata_through_014_ingest(collector: Collector) -> None:
+    """0.1.4 sends update_metadata() with its one key: an ingest key's metadata_updated
+    span replaces the conversation's metadata (the last write wins; docs/security.md)."""
+    key = await add_key(collector.storage, "A", "ingest")
+    headers = {"Authorization": f"Api-Key {key}"}
+    for metadata, name in [({"a": 1}, "turn"), ({"b": 2}, "metadata_updated")]:
+        span: dict[str, Any] = {
+            "span_id": f"{name[0]}" * 16,
+            "trace_id": "b" * 32,
+            "kind": "conversation" if name == "metadata_updated" else "turn",
+            "name": name,
+            "started_at": STAMP,
+            "ended_at": STAMP,
+            "status": "ok",
+            "attributes": {},
+            "events": [],
+        }
+        block = {"conversation_id": "c-meta", "metadata": metadata, "spans": [span]}
+        body = {"conversations": [block]}
+        async with collector.session.post("/api/ingest/", json=body, headers=headers) as response:
+            assert response.status == 200, await response.text()
+    conversation = (await collector.conversation("c-meta"))["conversation"]
+    assert conversation["metadata"] == {"b": 2}
 
 
 async def test_0044_routes_wait_out_the_rate_limit(database: Database) -> None:

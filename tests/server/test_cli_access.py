@@ -75,6 +75,7 @@ async def test_keys_have_scopes_and_are_revoked_by_id_or_redacted_form(tmp_path:
             assert response.status == 403
             error = (await response.json())["error"]
             assert "scope 'ingest'" in error and "POST /v1/batch" in error
+            assert "/v1/traces" in error and "/api/" in error  # the official SDKs' writes too
         async with session.get(
             "/v1/conversations/c1", headers={"Authorization": f"Bearer {read}"}
         ) as response:

@@ -9,6 +9,7 @@ for (``action_name``, ``has_messages``, ``name``, ``metadata``,
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import attrs
@@ -117,6 +118,8 @@ async def _walk(
 
 
 def _file_entries(event: dict[str, Any], cid: str) -> list[dict[str, Any]]:
+    # One path segment: an id may hold "/", "#", "?" or spaces.
+    quoted = urllib.parse.quote(cid, safe="")
     return [
         {
             "id": f"{event['id']}/{index}",
@@ -126,7 +129,7 @@ def _file_entries(event: dict[str, Any], cid: str) -> list[dict[str, Any]]:
             "sender": event.get("sender"),
             "message": None if not event.get("message_id") else number_of(event["message_id"]),
             "timestamp": event["timestamp"],
-            "url": f"/v1/conversations/{cid}/attachments/{event['id']}/{index}",
+            "url": f"/v1/conversations/{quoted}/attachments/{event['id']}/{index}",
         }
         for index, item in enumerate(event.get("files") or ())
         if isinstance(item, dict)

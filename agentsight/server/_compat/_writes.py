@@ -169,7 +169,9 @@ async def _token_usage(
     reported = [_count(metadata, name) for name in wire.TOKEN_FIELDS]
     storage = request.app[STORAGE]
     stored = await storage.get_conversation(caller.project, cid) if cid else None
-    sums = [int((stored or {}).get(name) or 0) for name in wire.TOKEN_FIELDS]
+    # The stored conversation nests its sums under "token_usage".
+    usage = (stored or {}).get("token_usage") or {}
+    sums = [int(usage.get(name) or 0) for name in wire.TOKEN_FIELDS]
     raw: dict[str, Any] = {
         "id": event_id("token_usage", cid, *reported),
         "type": "token_usage",

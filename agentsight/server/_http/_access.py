@@ -68,7 +68,9 @@ class Need(enum.Enum):
     """What a route needs of its caller."""
 
     PUBLIC = "public"  #: nothing (health, the API document, the dashboard's files, login)
-    INGEST = "ingest"  #: POST /v1/batch and /v1/traces: a key of scope ingest or admin
+    #: sending events (POST /v1/batch, /v1/traces and the official SDKs' /api/ writes):
+    #: a key of scope ingest or admin
+    INGEST = "ingest"
     READ = "read"  #: the GET routes: a key of scope read or admin, any user
     MANAGE = "manage"  #: changes and deletions: an admin key, an admin user
     USERS = "users"  #: the collector's users: an admin user
@@ -92,8 +94,11 @@ SESSION_COOKIE = "agentsight_session"
 PROJECT_HEADER = "X-AgentSight-Project"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_INGEST_ONLY = (
+    ", which may only send events: POST /v1/batch, /v1/traces and the official SDKs' /api/ writes"
+)
 _KEY_NEEDS = {
-    Need.INGEST: "sending batches needs a key of scope ingest or admin",
+    Need.INGEST: "sending events needs a key of scope ingest or admin",
     Need.READ: "reading needs a key of scope read or admin",
     Need.MANAGE: "changes, deletions and the audit log need a key of scope admin",
     Need.USERS: "users are managed by admin users of the dashboard or with"
@@ -244,7 +249,7 @@ async def authorize(request: web.Request, need: Need, mode: ProjectMode) -> Call
     if "Authorization" in request.headers or SESSION_COOKIE not in request.cookies:
         key = await authenticate(request)
         if need not in KEY_RIGHTS[key.scope]:
-            only = ", which may only POST /v1/batch" if key.scope == "ingest" else ""
+            only = _INGEST_ONLY if key.scope == "ingest" else ""
             raise ApiError(
                 403,
                 f"{_route(request)}: this API key has scope {key.scope!r}{only};"

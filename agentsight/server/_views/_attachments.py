@@ -7,6 +7,9 @@ download that the browser never renders in the collector's origin.
 
 from __future__ import annotations
 
+import unicodedata
+import urllib.parse
+
 from aiohttp import web
 
 from .._http._access import Caller
@@ -34,10 +37,9 @@ async def download(request: web.Request, caller: Caller) -> web.StreamResponse:
             described = item["files"][index]
             name = str(described.get("filename") or name)
             mime = str(described.get("mime_type") or mime)
-    quoted = name.replace("\\", "_").replace('"', "_")
     headers = {
         # Never rendered by the browser in our origin: downloaded, its type not sniffed.
-        "Content-Disposition": f'attachment; filename="{quoted}"',
+        "Content-Disposition": _disposition(name, f"attachment_{index}"),
         "Content-Security-Policy": "sandbox",
     }
     return web.Response(body=data, content_type=_safe_type(mime), headers=headers)
@@ -53,3 +55,21 @@ def _safe_type(mime: str) -> str:
         and sub.replace("-", "").replace(".", "").replace("+", "").isalnum()
     )
     return mime if plain and len(mime) < 100 else "application/octet-stream"
+
+
+def _disposition(name: str, default: str) -> str:
+    """The ``Content-Disposition`` of a download named ``name`` (RFC 6266).
+
+    The name is the sender's: control characters are dropped (a CR or LF in a
+    header makes aiohttp refuse the whole answer). ``filename`` is an ASCII
+    fallback, its quotes and backslashes replaced, for the clients that read no
+    more; a name that is not plain ASCII is also given whole as ``filename*``,
+    percent-encoded UTF-8 (RFC 5987).
+    """
+    name = "".join(c for c in name if unicodedata.category(c) != "Cc") or default
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    fallback = folded.replace("\\", "_").replace('"', "_") or default
+    if fallback == name:
+        return f'attachment; filename="{fallback}"'
+    encoded = urllib.parse.quote(name, safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
