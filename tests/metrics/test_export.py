@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pty
+import re
 import shlex
 import subprocess
 import sys
@@ -282,9 +283,13 @@ FIRST_COLUMNS = (
 
 
 def test_csv_columns_keep_their_places() -> None:
-    """New columns come after the old ones, each name once."""
+    """New columns come after the old ones, each name once, as docs/collector.md lists them."""
     assert CSV_COLUMNS[: len(FIRST_COLUMNS)] == FIRST_COLUMNS
     assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
+    text = (Path(__file__).parents[2] / "docs" / "collector.md").read_text()
+    table = text.split("<!-- csv-columns -->")[1].split("<!-- /csv-columns -->")[0]
+    rows = [row.split(" | ")[0] for row in table.splitlines()[3:]]
+    assert re.findall(r"`(\w+)`", "".join(rows)) == list(CSV_COLUMNS)
 
 
 #: The cells holding JSON text (empty for null).
