@@ -8,13 +8,20 @@ directly.
 
 JSON Lines: one line per conversation, ``{"project", "conversation",
 "events"}``, the conversation as ``GET /v1/conversations/{id}`` answers it
-(feedback included).  CSV: one row per event, with its conversation's
-attributes repeated, JSON values (metadata, tools) as JSON text.  A text cell
-that a spreadsheet would take for a formula (one that starts with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return: OWASP's rule for CSV
-injection) gets a single quote in front, so it is shown as text, never run.
-Rows end in CRLF (RFC 4180), so a cell holding a CR or an LF is quoted
-and cannot start a row of its own.
+(feedback included) and each event as stored.  CSV: one row per event,
+with its conversation's attributes repeated.  Every field of every event
+kind has a column; one whose name the conversation or another kind already
+uses gets its own (``score_name``, ``score_source``, ``event_started_at``...),
+and a ``conversation`` or ``interaction`` event's attributes, as that call
+sent them, are one cell (``attributes``), since the conversation's columns
+hold what was kept (first write wins).  JSON values (metadata, tools,
+attachments, files, feedback) are JSON text, a string too.  Columns added
+later come after the others, so a spreadsheet's columns keep their places.
+A text cell that a spreadsheet would take for a formula (one that starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's rule
+for CSV injection) gets a single quote in front, so it is shown as text,
+never run.  Rows end in CRLF (RFC 4180), so a cell holding a CR or an LF is
+quoted and cannot start a row of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import asyncio
 import csv
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TextIO
 
 import attrs
@@ -73,9 +80,43 @@ EVENT_COLUMNS = (
     "score_value",
     "comment",
     "metadata",
+    # Added with wire schema 2's fields: after the others, so theirs stay put.
+    "truncated",
+    "attachments",
+    "event_started_at",
+    "event_ended_at",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "message_id",
+    "score_source",
+    "files",
+    "attributes",
 )
-CSV_COLUMNS = ("project", *CONVERSATION_COLUMNS, *EVENT_COLUMNS)
-_JSON_FIELDS = ("metadata", "tools_used", "attachments")
+#: The conversation's columns added after the event's (see EVENT_COLUMNS): their keys.
+_LATER = {
+    "customer_ip_address": "customer_ip_address",
+    "conversation_metadata": "metadata",  # "metadata" is the event's
+    "feedback": "feedback",
+}
+LATER_CONVERSATION_COLUMNS = tuple(_LATER)
+CSV_COLUMNS = ("project", *CONVERSATION_COLUMNS, *EVENT_COLUMNS, *LATER_CONVERSATION_COLUMNS)
+#: Columns whose cells are always JSON text (empty for null), even for a string:
+#: ``tools_used`` may be any JSON value.
+_JSON_FIELDS = frozenset(
+    {"metadata", "tools_used", "attachments", "files", "attributes"}
+    | {"conversation_metadata", "feedback"}
+)
+#: Fields whose own names are the conversation's or another kind's columns.
+_RENAMED = {
+    "score": {"name": "score_name", "value": "score_value", "source": "score_source"},
+    "action": {"started_at": "event_started_at", "ended_at": "event_ended_at"},
+    "token_usage": {"started_at": "event_started_at"},
+}
+#: A conversation or interaction event's attributes, kept whole in ``attributes``.
+_ATTRIBUTES = {
+    kind: tuple(name for name in wire.FIELDS[kind] if name != "metadata")
+    for kind in ("conversation", "interaction")
+}
 
 
 class ExportError(Exception):
@@ -188,9 +229,19 @@ async def _conversations(
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_cell(value: Any) -> str:
+    # JSON text starts with {, [, ", a digit, -, t, f or n: a "-" only as a
+    # number's sign, which no spreadsheet runs, so no quote is needed.
+    return "" if value is None else _json(value)
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _json(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
@@ -204,13 +255,25 @@ def _csv_rows(
     project: str, conversation: dict[str, Any], events: list[dict[str, Any]]
 ) -> list[list[Any]]:
     head = [_cell(project), *(_cell(conversation.get(c)) for c in CONVERSATION_COLUMNS)]
-    rows = []
-    for event in events:
-        values = {**event, "event_id": event["id"]}
-        if event["type"] == "score":  # "name" and "value" would read as other columns'
-            values |= {"score_name": values.pop("name"), "score_value": values.pop("value")}
-        rows.append(head + [_cell(values.get(c)) for c in EVENT_COLUMNS])
-    return rows
+    tail = _cells({c: conversation.get(key) for c, key in _LATER.items()}, _LATER)
+    return [head + _cells(_event_values(e), EVENT_COLUMNS) + tail for e in events]
+
+
+def _cells(values: dict[str, Any], columns: Iterable[str]) -> list[Any]:
+    return [
+        _json_cell(values.get(c)) if c in _JSON_FIELDS else _cell(values.get(c)) for c in columns
+    ]
+
+
+def _event_values(event: dict[str, Any]) -> dict[str, Any]:
+    """*event*'s fields by their CSV column."""
+    kind = event["type"]
+    values = {**event, "event_id": event["id"]}
+    for name, column in _RENAMED.get(kind, {}).items():
+        values[column] = values.pop(name, None)
+    if kind in _ATTRIBUTES:
+        values["attributes"] = {name: values.pop(name, None) for name in _ATTRIBUTES[kind]}
+    return values
 
 
 async def export(

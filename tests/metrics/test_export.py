@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
 import os
 import pty
+import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agentsight import _wire as wire
+from agentsight.server import ServerOptions
 from agentsight.server._export import CSV_COLUMNS
 from tests.metrics import dataset
 from tests.server.collector_helpers import run_collector
@@ -261,3 +267,182 @@ def test_csv_has_models_costs_steps_and_scores(database_url: Path | str) -> None
         "fixed",
     )
     assert scored["value"] == "" and scored["name"] == ""
+
+
+#: The columns before wire schema 2's fields were added, in their places: users'
+#: spreadsheets read them by position.
+FIRST_COLUMNS = (
+    "project", "conversation_id", "name", "customer_id", "source", "device", "language",
+    "country", "environment", "is_used", "is_marked", "started_at", "ended_at",
+    "event_id", "type", "seq", "timestamp", "sender", "content", "action_name",
+    "duration_ms", "response", "error_msg", "tools_used", "button_event", "label", "value",
+    "prompt_tokens", "completion_tokens", "total_tokens", "embedding_tokens",
+    "model", "provider", "cost_usd", "step_id", "parent_id",
+    "score_name", "score_value", "comment", "metadata",
+)  # fmt: skip
+
+
+def test_csv_columns_keep_their_places() -> None:
+    """New columns come after the old ones, each name once, as docs/collector.md lists them."""
+    assert CSV_COLUMNS[: len(FIRST_COLUMNS)] == FIRST_COLUMNS
+    assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
+    text = (Path(__file__).parents[2] / "docs" / "collector.md").read_text()
+    table = text.split("<!-- csv-columns -->")[1].split("<!-- /csv-columns -->")[0]
+    rows = [row.split(" | ")[0] for row in table.splitlines()[3:]]
+    assert re.findall(r"`(\w+)`", "".join(rows)) == list(CSV_COLUMNS)
+
+
+#: The cells holding JSON text (empty for null).
+JSON_COLUMNS = frozenset(
+    {"metadata", "tools_used", "attachments", "files", "attributes"}
+    | {"conversation_metadata", "feedback"}
+)
+#: A field's column where the field's own name is another kind's or the conversation's.
+RENAMED = {
+    ("score", "name"): "score_name",
+    ("score", "value"): "score_value",
+    ("score", "source"): "score_source",
+    ("action", "started_at"): "event_started_at",
+    ("action", "ended_at"): "event_ended_at",
+    ("token_usage", "started_at"): "event_started_at",
+}
+NOTES = b"hello"
+FEEDBACK = {"sentiment": "negative", "comment": "slow", "metadata": {"ticket": 7}}
+
+
+def _every_kind() -> list[dict[str, Any]]:
+    """One event of every kind, every field of the wire set, none to its default."""
+    from tests.server import collector_helpers as h
+
+    def attributes(n: int) -> dict[str, Any]:
+        return {
+            "customer_id": f"cust-{n}",
+            "customer_ip_address": f"203.0.113.{n}",
+            "device": ("mobile", "desktop")[n % 2],
+            "source": f"web{n}",
+            "language": ("pt", "en")[n % 2],
+            "name": f"Refund {n}",
+            "environment": ("development", "production")[n % 2],
+            "metadata": {"plan": n},
+        }
+
+    said = h.message("c1", 2, 2.0, "Where is my refund?")
+    said.update(
+        metadata={"lang": "en"},
+        attachments=[{"filename": "receipt.png", "mime_type": "image/png", "size": 2048}],
+        truncated=True,
+    )
+    pressed = h.button("c1", 4, 4.0)
+    pressed["metadata"] = {"where": "footer"}
+    return [
+        h.conversation("c1", 0, 0.0, used=False, **attributes(0)),
+        h.conversation("c1", 1, 1.0, **attributes(1)),  # the conversation keeps 0's
+        said,
+        h.action("c1", 3, 3.0, "kb_search", duration_ms=250.5, tools_used="search_api",
+                 error_msg="one source timed out", step_id="a1b2", parent_id="root"),
+        pressed,
+        h.tokens("c1", 5, 5.0, 1000, 200, embedding_tokens=7, model="gpt-4o",
+                 provider="openai", cached_input_tokens=400, reasoning_tokens=50,
+                 started_at=h.ts(4.5), duration_ms=812.5, step_id="c3d4", parent_id="a1b2"),
+        h.score("c1", 6, 6.0, "helpful", 0.75, comment="clear", message_id=said["id"],
+                source="human", metadata={"by": "qa"}),
+        h.attachment("c1", 7, 7.0,
+                     {"filename": "notes.txt", "mime_type": "text/plain",
+                      "data": base64.b64encode(NOTES).decode()},
+                     sender="agent", message_id=said["id"], metadata={"via": "upload"}),
+    ]  # fmt: skip
+
+
+def _stored(event: dict[str, Any]) -> dict[str, Any]:
+    """*event* as the collector keeps it: an attachment's bytes become their size and hash."""
+    if event["type"] != "attachment":
+        return event
+    files = [
+        {"filename": "notes.txt", "mime_type": "text/plain", "size": len(NOTES),
+         "sha256": hashlib.sha256(NOTES).hexdigest()}
+    ]  # fmt: skip
+    return {**event, "files": files}
+
+
+@pytest.fixture
+def every_kind(database_url: Path | str) -> tuple[str, list[dict[str, Any]]]:
+    """A conversation with one event of every kind and a feedback, in a database."""
+    events = _every_kind()
+    assert sorted(e["type"] for e in events) == sorted(wire.KINDS)
+    for event in events:  # a field added to the wire schema must be added here
+        assert set(wire.FIELDS[event["type"]]) <= set(event), event["type"]
+
+    async def fill() -> None:
+        async with run_collector(database_url, ServerOptions(store_raw_ip=True)) as collector:
+            await collector.send(*events)
+            status, answer = await collector.call(
+                "POST", "/v1/conversations/c1/feedback", json=FEEDBACK
+            )
+            assert status == 201, answer
+
+    run_sync(fill)
+    return str(database_url), [_stored(e) for e in events]
+
+
+def _cell(column: str, text: str) -> Any:
+    """A CSV cell read back: JSON columns decoded, others as text."""
+    if column in JSON_COLUMNS:
+        return None if text == "" else json.loads(text)
+    return text
+
+
+def _as_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_csv_carries_every_field_of_every_kind(
+    every_kind: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """Each field the wire carries, of each kind, is in its event's row with its value;
+    a conversation or interaction's own attributes too, beside the conversation's."""
+    db, events = every_kind
+    done = _export(db, "--format", "csv", "--project", "A")
+    assert done.returncode == 0, done.stderr
+    rows = {r["event_id"]: r for r in csv.DictReader(io.StringIO(done.stdout))}
+    assert sorted(rows) == sorted(e["id"] for e in events)
+    for event in events:
+        kind, row = event["type"], rows[event["id"]]
+        for field in (f.name for f in wire.COMMON):
+            column = RENAMED.get((kind, field), "event_id" if field == "id" else field)
+            assert row[column] == _as_text(event[field]), (kind, field)
+        attributes = _cell("attributes", row["attributes"])
+        for field in wire.FIELDS[kind]:
+            sent = event[field]
+            if kind in ("conversation", "interaction") and field != "metadata":
+                assert attributes[field] == sent, (kind, field)
+                continue
+            column = RENAMED.get((kind, field), field)
+            expected = sent if column in JSON_COLUMNS else _as_text(sent)
+            assert _cell(column, row[column]) == expected, (kind, field)
+    first = rows[events[0]["id"]]  # the conversation's own columns: the first call's
+    assert (first["name"], first["customer_ip_address"]) == ("Refund 0", "203.0.113.0")
+    assert _cell("conversation_metadata", first["conversation_metadata"]) == {"plan": 0}
+    feedback = _cell("feedback", first["feedback"])
+    assert [{k: f[k] for k in FEEDBACK} for f in feedback] == [FEEDBACK]
+    assert {r["feedback"] for r in rows.values()} == {first["feedback"]}
+
+
+def test_jsonl_carries_every_field_of_every_kind(
+    every_kind: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """JSON Lines keeps each event as the collector stored it, every wire field included."""
+    db, events = every_kind
+    done = _export(db, "--format", "jsonl", "--project", "A")
+    assert done.returncode == 0, done.stderr
+    (line,) = [json.loads(text) for text in done.stdout.splitlines()]
+    stored = {e["id"]: e for e in line["events"]}
+    for event in events:
+        for field in (*(f.name for f in wire.COMMON), *wire.FIELDS[event["type"]]):
+            assert stored[event["id"]][field] == event[field], (event["type"], field)
+    conversation = line["conversation"]
+    assert conversation["customer_ip_address"] == "203.0.113.0"
+    assert [{k: f[k] for k in FEEDBACK} for f in conversation["feedback"]] == [FEEDBACK]

@@ -128,6 +128,14 @@ def score(cid: str, seq: int, at: float, name: str, value: Any, **more: Any) -> 
     return _event("score", cid, seq, at, {**fields, **more})
 
 
+def attachment(
+    cid: str, seq: int, at: float, *files: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    """An ``attachment`` event (version 2) carrying *files*."""
+    fields = {"sender": None, "message_id": None, "files": list(files), "metadata": None}
+    return _event("attachment", cid, seq, at, {**fields, **more})
+
+
 def batch(*events: dict[str, Any], schema: int = 2) -> dict[str, Any]:
     """A wire batch around *events*."""
     return {"schema": schema, "sent_at": ts(), "events": list(events)}
