@@ -728,7 +728,7 @@ class ConversationTracker:
         """Track the tokens of one model call; they add up per conversation.
 
         With ``model`` (and ``provider``), the collector prices the call: see
-        docs/costs.md.
+        docs/llm.md.
 
         Args:
             prompt_tokens, completion_tokens, embedding_tokens: counts >= 0.
