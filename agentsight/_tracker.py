@@ -454,9 +454,8 @@ class ConversationTracker:
                 a file is not as ``attachment_mode`` says...
 
         .. versionchanged:: 0.3
-           ``attachment_mode``.
-        .. versionchanged:: 0.3
-           0.0.44's files go in an ``attachment`` event, not in the message.
+           ``attachment_mode``; its files go in an ``attachment`` event, not
+           in the message.
         """
         # 0.0.44 passed the mode third.  None and dicts, the usual metadata, skip
         # the mode check by two comparisons: it is on every message call.
