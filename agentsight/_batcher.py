@@ -18,7 +18,7 @@ from ._buffer import Buffer
 from ._config import TrackerConfig
 from ._delivery import Delivery, FlushRequest
 from ._encode import batch_pieces, encode_chunk, gzip_pieces, new_ids
-from ._events import CONTENT_INDEX, Event
+from ._events import CONTENT_INDEX, OWN_IDS, Event, take_own_ids
 from .transports._base import Batch
 
 __all__ = ["Batcher"]
@@ -134,6 +134,8 @@ class Batcher:
         chunk, self._chunk = self._chunk, []
         self._chunk_chars = 0
         chunk_ids = self._take_ids(len(chunk))
+        if OWN_IDS:  # a message that files link to has its id already
+            take_own_ids(chunk, chunk_ids)
         encoded = encode_chunk(chunk, chunk_ids)
         self._parts.append(encoded)
         self._part_ids.extend(chunk_ids)

@@ -51,6 +51,7 @@ __all__ = [
     "DONE",
     "FULL",
     "TAKEN",
+    "Both",
     "Buffer",
     "CatchUp",
     "Done",
@@ -462,6 +463,24 @@ class Overflow:
     def __del__(self) -> None:
         if not self._awaited:
             self._drop(self._event, "buffer_full")
+
+
+class Both:
+    """What a call that put two events returns when neither was simply taken.
+
+    Awaited, it awaits the first answer, then the second; discarded, each is
+    discarded (an ``Overflow`` then spools or drops its event).
+    """
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(self, first: Awaitable[None], second: Awaitable[None]) -> None:
+        self._first = first
+        self._second = second
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from self._first.__await__()
+        yield from self._second.__await__()
 
 
 class CatchUp:

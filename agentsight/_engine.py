@@ -171,9 +171,12 @@ class _Base:
         """A plain call found no room (or the tracker closing): spool the event, or count it."""
         if self._spool is not None and reason == "buffer_full":
             from ._encode import encode_event, new_ids, utf8
+            from ._events import take_own_ids
 
+            ids = new_ids(1)
+            take_own_ids([event], ids)
             try:
-                self._spool.append([utf8(encode_event(event, new_ids(1)[0]))])
+                self._spool.append([utf8(encode_event(event, ids[0]))])
                 self._stats_of().add_spooled(1)
                 return
             except OSError as exc:  # disk full, say: count it, say it once

@@ -17,7 +17,9 @@ tracked longer.)
 
 The idempotency ``id`` is not on the event: the batcher assigns it once, when
 the event first goes into a batch, and it travels with the encoded batch
-through retries and the spool (see ``_encode.py``).
+through retries and the spool (see ``_encode.py``).  The exception: a message
+that an ``attachment`` event links to (0.0.44's files on a message call) gets
+its id at the call, kept aside (``give_id``) for the batcher to use.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from typing import Any
 
 from ._wire import MESSAGE_FIELDS
 
-__all__ = ["CONTENT_INDEX", "Event", "conversation", "items", "mapping", "message"]
+__all__ = [
+    "CONTENT_INDEX",
+    "OWN_IDS",
+    "Event",
+    "conversation",
+    "give_id",
+    "items",
+    "mapping",
+    "message",
+    "take_own_ids",
+]
 
 #: ``(type, conversation_id, seq, timestamp, *fields)``; see the module docstring.
 Event = tuple[Any, ...]
@@ -36,6 +48,33 @@ Items = tuple[Any, ...]
 
 #: Index of a message's ``content``.
 CONTENT_INDEX = 4 + MESSAGE_FIELDS.index("content")
+
+
+#: Events given their id at the call, by ``id(event)``: ``(event, event id)``.  Holding
+#: the event keeps its ``id()`` from being reused.  Rare (a message that files link
+#: to), so the batcher checks this dict once per chunk, not each event.
+OWN_IDS: dict[int, tuple[Event, str]] = {}
+#: Most ids kept aside: events dropped before they were encoded leave theirs here,
+#: and the oldest are forgotten (their files then link to no stored message).
+_MAX_OWN_IDS = 1024
+
+
+def give_id(event: Event, event_id: str) -> None:
+    """Have *event* sent with *event_id* instead of an id of the batcher's."""
+    OWN_IDS[id(event)] = (event, event_id)
+    while len(OWN_IDS) > _MAX_OWN_IDS:
+        try:  # another thread may take one meanwhile: then there is room
+            del OWN_IDS[next(iter(OWN_IDS))]
+        except (KeyError, RuntimeError, StopIteration):
+            break
+
+
+def take_own_ids(events: list[Event], ids: list[str]) -> None:
+    """Put in *ids* the ids given at the call to any of *events* (see ``give_id``)."""
+    for index, event in enumerate(events):
+        own = OWN_IDS.pop(id(event), None)
+        if own is not None and own[0] is event:
+            ids[index] = own[1]
 
 
 def items(metadata: Mapping[str, Any] | None) -> Items | None:

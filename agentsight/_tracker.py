@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _legacy
 from . import _validate as check
-from ._buffer import BEHIND, CLOSED, DONE, TAKEN, Buffer, CatchUp, Intake, Overflow, Put
+from ._buffer import BEHIND, CLOSED, DONE, TAKEN, Both, Buffer, CatchUp, Intake, Overflow, Put
 from ._buffer import wait_caught_up_blocking as _wait_caught_up
 from ._config import TrackerConfig, resolve_config
 from ._context import ConversationBlock, ConversationState, Registry, new_context_var
 from ._engine import ReportHandle
-from ._events import Event, items
+from ._events import Event, give_id, items
 from ._lifecycle import Lifecycle, on_fork
 from ._loops import running_backend
 from ._steps import current_step, new_step_id
@@ -66,14 +66,6 @@ def _step_ids(step_id: object, parent_id: object) -> tuple[str, str | None]:
 # the cut may have split an address or a number, leaving a piece no rule knows.
 # 256 covers the longest e-mail address (254 characters).
 _REDACT_MARGIN = 256
-
-
-def _legacy_files(
-    attachments: Sequence[Any] | None, metadata: object, attachment_mode: object
-) -> tuple[list[dict[str, Any]] | None, Any]:
-    """0.0.44's attachments and mode (in its argument order, or ours) as ours."""
-    mode, metadata = _legacy.mode_and_metadata(metadata, attachment_mode)
-    return (None if attachments is None else _legacy.files(attachments, mode)), metadata
 
 
 def _attributes(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -450,22 +442,29 @@ class ConversationTracker:
             metadata: anything about the message; odd values are serialised.
             attachment_mode: ``"base64"`` or ``"form_data"``, as in the official
                 SDK 0.0.44: *attachments* are then its file dicts (``data`` as
-                base64 text, or bytes and binary files), kept with base64
-                ``data``.  Its argument order (the mode third) works too.
+                base64 text, or bytes and binary files), tracked as
+                ``track_attachments`` does, in an ``attachment`` event linked
+                to the message (``message_id``): the collector keeps their
+                bytes apart, downloadable, and the message carries none.  Its
+                argument order (the mode third) works too.
             conversation_id: the conversation, instead of the current one.
 
         Raises:
-            ValidationError: ``message`` is not a str, ``metadata`` not a mapping...
+            ValidationError: ``message`` is not a str, ``metadata`` not a mapping,
+                a file is not as ``attachment_mode`` says...
 
         .. versionchanged:: 0.3
-           ``attachment_mode``.
+           ``attachment_mode``; its files go in an ``attachment`` event, not
+           in the message.
         """
         # 0.0.44 passed the mode third.  None and dicts, the usual metadata, skip
         # the mode check by two comparisons: it is on every message call.
         if attachment_mode is not None or (
             metadata is not None and metadata.__class__ is not dict and _legacy.is_mode(metadata)
         ):
-            attachments, metadata = _legacy_files(attachments, metadata, attachment_mode)
+            return self._with_files(
+                "end_user", message, attachments, metadata, attachment_mode, conversation_id
+            )
         return self._message("end_user", message, attachments, metadata, conversation_id)
 
     def track_agent_message(
@@ -481,7 +480,9 @@ class ConversationTracker:
         if attachment_mode is not None or (
             metadata is not None and metadata.__class__ is not dict and _legacy.is_mode(metadata)
         ):
-            attachments, metadata = _legacy_files(attachments, metadata, attachment_mode)
+            return self._with_files(
+                "agent", message, attachments, metadata, attachment_mode, conversation_id
+            )
         return self._message("agent", message, attachments, metadata, conversation_id)
 
     def track_attachments(
@@ -516,25 +517,71 @@ class ConversationTracker:
         who = getattr(sender, "value", sender) or "end_user"
         if who not in ("end_user", "agent"):
             raise ValidationError(f"sender: expected 'end_user' or 'agent', got {sender!r:.80}")
-        flat = None
-        if metadata is not None:
-            metadata = check.metadata("metadata", metadata)
-            redactor = self._redactor
-            if redactor is not None:
-                metadata = redactor.mapping(metadata)
-            flat = items(metadata)
+        flat = None if metadata is None else items(self._metadata(metadata))
         state = self._state(conversation_id)
-        event = (
+        return self._emit(self._files_event(state, who, None, described, flat))  # type: ignore[no-any-return]
+
+    def _metadata(self, metadata: object) -> dict[str, Any]:
+        """Metadata off the hot path: checked (a copy) and redacted."""
+        checked = check.metadata("metadata", metadata)
+        redactor = self._redactor
+        return checked if redactor is None else redactor.mapping(checked)
+
+    @staticmethod
+    def _files_event(
+        state: ConversationState,
+        sender: str,
+        message_id: str | None,
+        files: list[dict[str, Any]],
+        flat: tuple[Any, ...] | None,
+    ) -> Event:
+        """One ``attachment`` event (``track_attachments``, or a message's 0.0.44 files)."""
+        return (
             "attachment",
             state.conversation_id,
             next(state.seq),
             _now_ns(),
-            who,
-            None,
-            described,
+            sender,
+            message_id,
+            files,
             flat,
         )
-        return self._emit(event)  # type: ignore[no-any-return]
+
+    def _with_files(
+        self,
+        sender: str,
+        message: object,
+        attachments: Sequence[Any] | None,
+        metadata: Any,
+        attachment_mode: object,
+        conversation_id: object,
+    ) -> Awaitable[None]:
+        """A message call with 0.0.44's files (the mode given, or passed third).
+
+        The files go as ``track_attachments`` sends them, in an ``attachment``
+        event linked to the message, which carries none: the collector keeps
+        the bytes of an ``attachment`` event apart (downloadable, listed), not
+        those inside a message, which every read of the conversation would
+        return.  The message gets its id here, for the link.
+        """
+        mode, metadata = _legacy.mode_and_metadata(metadata, attachment_mode)
+        files = None if attachments is None else _legacy.files(attachments, mode)
+        if not files:
+            return self._message(sender, message, None, metadata, conversation_id)
+        text, truncated = self._text(message)  # every check before anything is tracked
+        flat = None if metadata is None else items(self._metadata(metadata))
+        state = self._state(conversation_id)
+        seq, stamp = next(state.seq), _now_ns()
+        event = ("message", state.conversation_id, seq, stamp, sender, text, flat, None, truncated)
+        from ._encode import new_ids  # the tracker has started, or is about to
+
+        message_id = new_ids(1)[0]
+        give_id(event, message_id)
+        tracked = self._emit(event)
+        linked = self._emit(self._files_event(state, sender, message_id, files, None))
+        if tracked is DONE:
+            return linked  # type: ignore[no-any-return]
+        return tracked if linked is DONE else Both(tracked, linked)
 
     def get_tracked_data_summary(self) -> dict[str, Any]:
         """What the official SDK 0.0.44 reported as tracked and not yet sent.
@@ -680,7 +727,7 @@ class ConversationTracker:
         """Track the tokens of one model call; they add up per conversation.
 
         With ``model`` (and ``provider``), the collector prices the call: see
-        docs/costs.md.
+        docs/llm.md.
 
         Args:
             prompt_tokens, completion_tokens, embedding_tokens: counts >= 0.

@@ -156,12 +156,14 @@ class ConversationDetail(LegacyMapping):
 
     def legacy_dict(self) -> dict[str, Any]:
         """The official SDK 0.0.44's detail: the conversation's fields, ``messages`` (each
-        with the ``action_logs``, ``button`` and ``attachments`` after it) and ``feedbacks``.
+        with the ``action_logs`` and ``button`` after it, and the files linked to it as
+        ``attachments``) and ``feedbacks``.
 
         .. versionadded:: 0.3
         """
         answer = self.conversation.legacy_dict()
         messages: list[dict[str, Any]] = []
+        by_id: dict[str, dict[str, Any]] = {}
         loose: dict[str, list[Any]] = {"action_logs": [], "buttons": [], "attachments": []}
         for event in self.events:
             data = dict(event.data)
@@ -171,6 +173,7 @@ class ConversationDetail(LegacyMapping):
                 entry.setdefault("attachments", None)
                 entry["attachments"] = entry["attachments"] or []
                 messages.append({**entry, "action_logs": [], "button": None})
+                by_id[event.id] = messages[-1]
             elif event.type == "action":
                 (last["action_logs"] if last else loose["action_logs"]).append(entry)
             elif event.type == "button":
@@ -178,8 +181,10 @@ class ConversationDetail(LegacyMapping):
                     last["button"] = entry
                 else:
                     loose["buttons"].append(entry)
-            elif event.type == "attachment":
-                loose["attachments"].extend(entry.get("files") or ())
+            elif event.type == "attachment":  # on the message they are linked to, if any
+                owner = by_id.get(entry.get("message_id") or "")
+                files = entry.get("files") or ()
+                (owner["attachments"] if owner else loose["attachments"]).extend(files)
         answer.update(messages=messages, feedbacks=answer.pop("feedback"), **loose)
         return answer
 

@@ -117,22 +117,21 @@ async def test_0044_code_runs_with_our_sdk(
     caplog.set_level(logging.WARNING, "agentsight")
     with anyio.fail_after(60):
         out = await anyio.to_thread.run_sync(_script, collector)
-    assert out["summary"]["errors"] == 0 and out["summary"]["accepted"] == 4, out["summary"]
+    # The messages' files are attachment events of their own, linked to them.
+    assert out["summary"]["errors"] == 0 and out["summary"]["accepted"] == 6, out["summary"]
     assert out["tracked"]["conversation_id"] == "drop-in"
     (user, content, attached), (agent, reply, sent) = out["messages"]
     assert (user, content, agent, reply) == ("end_user", "look", "agent", "here")
-    assert (
-        attached[0]["filename"] == "a.png"
-        and base64.b64decode(attached[0]["data"]) == b"\x89PNG fake"
-    )
-    assert sent[0]["filename"] == "r.txt" and base64.b64decode(sent[0]["data"]) == b"report"
+    assert [(f["filename"], f["mime_type"], "data" in f) for f in attached + sent] == [
+        ("a.png", "image/png", False),
+        ("r.txt", "text/plain", False),
+    ]
     assert [f["filename"] for f in out["files"]] == ["log.txt"]
     assert out["listed"] == ["drop-in"]
-    assert [f["filename"] for f in out["listing"]] == ["log.txt"]
-    async with collector.session.get(
-        out["listing"][0]["url"], headers=collector.auth()
-    ) as response:
-        assert (response.status, await response.read()) == (200, b"hello")
+    assert [f["filename"] for f in out["listing"]] == ["a.png", "r.txt", "log.txt"]
+    for listed, content in zip(out["listing"], (b"\x89PNG fake", b"report", b"hello"), strict=True):
+        async with collector.session.get(listed["url"], headers=collector.auth()) as response:
+            assert (response.status, await response.read()) == (200, content)
     assert out["by_number"] == "drop-in"
     assert out["update"] == "Renamed"
     assert "customer_id, language not changed" in caplog.text
