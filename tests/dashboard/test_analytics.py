@@ -39,7 +39,15 @@ def _change(now: float, before: float) -> str:
         return "= 0" if now == 0 else "▲ new"
     ratio = (now - before) / before * 100
     digits = 1 if ratio != 0 and abs(ratio) < 10 else 0
-    return f"{'▲' if ratio >= 0 else '▼'} {abs(ratio):.{digits}f}%"
+    arrow = "▲" if ratio > 0 else "▼" if ratio < 0 else "="
+    return f"{arrow} {abs(ratio):.{digits}f}%"
+
+
+def _tone(now: float, before: float, better: str) -> str:
+    """The class the change gets: good news green, bad news red, no change neither."""
+    if now == before:
+        return ""
+    return "good" if (now > before) == (better == "higher") else "bad"
 
 
 def _pct(rate: float) -> str:
@@ -91,6 +99,16 @@ def test_period_presets_compare_with_the_previous_period(page: Any, served: Serv
     assert page.text_content('[data-delta="messages"]') == _change(
         week["messages"], before["totals"]["messages"]
     )
+    # More conversations is good news, a longer wait for an answer is not.
+    waits = _api(served, "/v1/metrics", since=_iso(now - 7 * DAY))["response_time_ms"]["avg"]
+    assert waits is not None and before["response_time_ms"]["avg"] is not None
+    tones = {
+        "conversations": _tone(week["conversations"], before["totals"]["conversations"], "higher"),
+        "response_time": _tone(waits, before["response_time_ms"]["avg"], "lower"),
+    }
+    for name, tone in tones.items():
+        classes = page.get_attribute(f'[data-delta="{name}"]', "class").split()
+        assert classes[1:] == ([tone] if tone else []), (name, classes)
 
     shared = page.url
     page.goto("about:blank")

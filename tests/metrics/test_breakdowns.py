@@ -11,7 +11,7 @@ import pytest
 
 from agentsight.server.storage._reports import normalise
 from tests.metrics.customers_data import loaded as _loaded
-from tests.server.collector_helpers import Collector
+from tests.server.collector_helpers import Collector, action, conversation, message
 
 pytestmark = pytest.mark.anyio
 
@@ -155,6 +155,22 @@ async def test_unhandled_messages_grouped_by_text(collector: Collector) -> None:
         ("where is my order", 1),  # n1; a2's negative feedback is the other
         ("refund please", 0),
     ]
+
+
+async def test_unhandled_messages_without_words_make_no_group(collector: Collector) -> None:
+    """A user message with no text to group by (a file alone, "...") before an escalation
+    is left out, not shown as a blank group linking to every conversation."""
+    loaded = await _loaded(collector)
+    before = await _get(loaded, "/v1/metrics/unhandled")
+    for cid, text in (("e1", ""), ("e2", "...")):
+        await collector.send(
+            conversation(cid, 0, 0.0),
+            message(cid, 1, 1.0, text),
+            action(cid, 2, 2.0, name="fallback_to_human"),
+        )
+    escalated = await _get(collector, "/v1/metrics", escalation_actions="fallback_to_human")
+    assert escalated["escalation"]["conversations"] >= 2  # they do count as escalated
+    assert await _get(collector, "/v1/metrics/unhandled") == before
 
 
 def test_normalise() -> None:

@@ -298,7 +298,7 @@
     return h("div", { class: "card tile", "data-metric": id, style: color ? { "--tile": color } : null },
       h("span", { class: "tile-label", text: label }),
       h("span", { class: "tile-value", "data-value": id, text: value }),
-      delta ? h("span", { class: `tile-delta ${delta.up === null ? "" : delta.up ? "up" : "down"}`, "data-delta": id, text: delta.text }) : null,
+      delta ? h("span", { class: `tile-delta ${delta.tone || ""}`, "data-delta": id, text: delta.text }) : null,
       h("span", { class: "tile-note", text: note || "" }));
   }
   function card(title, extra, ...body) {
@@ -338,34 +338,38 @@
     const { range, since, until, ...rest } = params;
     return rest;
   }
-  /* The change from *before* to *now*: relative for amounts, in points for rates. */
-  function change(now, before, rate) {
+  /* The change from *before* to *now*: relative for amounts, in points for rates.  Its
+     tone says whether it is good news: *better* is "higher", "lower" (cost, waits,
+     escalations) or null (neither: tokens, duration); no change has no tone. */
+  function change(now, before, rate, better) {
     if (before === null || before === undefined || now === null || now === undefined) return null;
+    const tone = (diff) => (!better || diff === 0 ? null : (diff > 0) === (better === "higher") ? "good" : "bad");
+    const arrow = (diff) => (diff > 0 ? "▲" : diff < 0 ? "▼" : "=");
     if (rate) {
       const points = (now - before) * 100;
-      return { text: `${points >= 0 ? "▲" : "▼"} ${Math.abs(points).toFixed(1)} pt`, up: points >= 0 };
+      return { text: `${arrow(points)} ${Math.abs(points).toFixed(1)} pt`, tone: tone(points) };
     }
-    if (before === 0) return now === 0 ? { text: "= 0", up: null } : { text: "▲ new", up: true };
+    if (before === 0) return now === 0 ? { text: "= 0", tone: null } : { text: "▲ new", tone: tone(1) };
     const ratio = ((now - before) / before) * 100;
     const digits = ratio !== 0 && Math.abs(ratio) < 10 ? 1 : 0;
-    return { text: `${ratio >= 0 ? "▲" : "▼"} ${Math.abs(ratio).toFixed(digits)}%`, up: ratio >= 0 };
+    return { text: `${arrow(ratio)} ${Math.abs(ratio).toFixed(digits)}%`, tone: tone(ratio) };
   }
   function figures(m) {
     const rt = m.response_time_ms;
     const t = m.totals;
     return [
-      ["conversations", "Conversations", fmt(t.conversations), `${fmt(m.engagement.initialised_only)} only shown`, null, t.conversations],
-      ["messages", "Messages", fmt(t.messages), `${fmt(t.end_user_messages)} from users`, "#06b6d4", t.messages],
-      ["unique_users", "Unique users", fmt(t.unique_users), `${fmt(m.customers.returning)} returning`, "#8b5cf6", t.unique_users],
-      ["engagement", "Engagement", pct(m.engagement.rate), `${fmt(m.engagement.used)} of ${fmt(m.engagement.initialised)} used`, "#10b981", m.engagement.rate, true],
-      ["response_time", "Response time", duration(rt.avg), `p50 ${duration(rt.p50)} · p95 ${duration(rt.p95)}`, "#f59e0b", rt.avg],
+      ["conversations", "Conversations", fmt(t.conversations), `${fmt(m.engagement.initialised_only)} only shown`, null, t.conversations, false, "higher"],
+      ["messages", "Messages", fmt(t.messages), `${fmt(t.end_user_messages)} from users`, "#06b6d4", t.messages, false, "higher"],
+      ["unique_users", "Unique users", fmt(t.unique_users), `${fmt(m.customers.returning)} returning`, "#8b5cf6", t.unique_users, false, "higher"],
+      ["engagement", "Engagement", pct(m.engagement.rate), `${fmt(m.engagement.used)} of ${fmt(m.engagement.initialised)} used`, "#10b981", m.engagement.rate, true, "higher"],
+      ["response_time", "Response time", duration(rt.avg), `p50 ${duration(rt.p50)} · p95 ${duration(rt.p95)}`, "#f59e0b", rt.avg, false, "lower"],
       ["duration", "Avg. duration", duration(m.conversation_duration_ms.avg), "first to last event", "#0ea5e9", m.conversation_duration_ms.avg],
-      ["escalation", "Escalated", pct(m.escalation.rate), `${fmt(m.escalation.conversations)} to a human`, "#ef4444", m.escalation.rate, true],
-      ["feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899", m.feedback.share, true],
-      ["buttons", "Button presses", fmt(m.buttons.presses), `${fmt(m.buttons.rating.presses)} ratings`, "#14b8a6", m.buttons.presses],
+      ["escalation", "Escalated", pct(m.escalation.rate), `${fmt(m.escalation.conversations)} to a human`, "#ef4444", m.escalation.rate, true, "lower"],
+      ["feedback", "With feedback", pct(m.feedback.share), `${fmt(m.feedback.entries)} entries`, "#ec4899", m.feedback.share, true, "higher"],
+      ["buttons", "Button presses", fmt(m.buttons.presses), `${fmt(m.buttons.rating.presses)} ratings`, "#14b8a6", m.buttons.presses, false, "higher"],
       ["tokens", "Tokens", Charts.compact(m.token_usage.totals.total_tokens), `${fmt(Math.round(m.token_usage.per_conversation.total_tokens || 0))} per conversation`, "#64748b", m.token_usage.totals.total_tokens],
       ["cost", "Cost", m.cost.usd === null ? "unknown" : LLM.usd(m.cost.usd),
-        m.cost.unpriced_calls ? `${fmt(m.cost.unpriced_calls)} calls unpriced` : `${LLM.usd(m.cost.per_conversation_usd)} per conversation`, "#16a34a", m.cost.usd],
+        m.cost.unpriced_calls ? `${fmt(m.cost.unpriced_calls)} calls unpriced` : `${LLM.usd(m.cost.per_conversation_usd)} per conversation`, "#16a34a", m.cost.usd, false, "lower"],
     ];
   }
 
@@ -391,8 +395,8 @@
     }
     $("overview-loading").remove();
     const earlier = before ? Object.fromEntries(figures(before).map((f) => [f[0], f[5]])) : {};
-    main.append(h("div", { class: "grid tiles", id: "tiles" }, figures(m).map(([id, label, value, note, color, number, rate]) =>
-      tile(id, label, value, note, color, before ? change(number, earlier[id], rate) : null))));
+    main.append(h("div", { class: "grid tiles", id: "tiles" }, figures(m).map(([id, label, value, note, color, number, rate, better]) =>
+      tile(id, label, value, note, color, before ? change(number, earlier[id], rate, better) : null))));
     if (before) main.append(h("p", { class: "muted small compare-note", id: "compare-note", text: "▲▼ against the previous period of the same length" }));
     const legend = h("div", { class: "legend" },
       h("span", {}, h("i", { class: "swatch sw-accent" }), "messages"),

@@ -266,9 +266,10 @@ class UnhandledReport:
         groups: dict[str, dict[str, Any]] = {}
         for reason, rows in (("escalations", escalated), ("negative_feedback", negatives)):
             for cid, content in rows:
-                if content is None:
+                # A message with no words (a file alone, an emoji) is no text to group by.
+                key = "" if content is None else normalise(str(content))
+                if not key:
                     continue
-                key = normalise(str(content))
                 group = groups.setdefault(
                     key,
                     {
