@@ -106,11 +106,11 @@ def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
             }
         }
 
-    sorts = ["last_seen", "first_seen", "conversations", "messages", "tokens"]
+    sorts = ["last_seen", "first_seen", "conversations", "messages", "tokens", "cost"]
     return {
         "/v1/customers": get(
             "Per customer of the selected conversations: conversations, messages, first and"
-            " last seen, feedback, escalations, tokens; sorted, paged by limit and offset.",
+            " last seen, feedback, escalations, tokens, cost; sorted, paged by limit and offset.",
             [
                 *_METRICS_PARAMS,
                 _query("sort", {"type": "string", "enum": sorts}, "Default last_seen."),

@@ -186,6 +186,16 @@ def test_customers_page(page: Any, served: Served) -> None:
     listed = page.locator("#conversation-table tbody tr").count()
     assert listed == min(25, first["conversations"])
     assert page.text_content("#total-count") == f"· {first['conversations']:,}"
+    # By cost, most first, with each customer's cost.
+    page.goto(f"{served.collector.url}/#/customers?range=all&sort=cost")
+    by_cost = _api(served, "/v1/customers", sort="cost", limit=25)["customers"]
+    assert by_cost[0]["customer_id"] == "llm-customer"  # the one with priced model calls
+    page.wait_for_selector('#customer-table tbody tr:first-child[data-customer="llm-customer"]')
+    assert page.input_value("#customer-sort") == "cost"
+    cost = by_cost[0]["cost"]
+    dollars = f"${cost['usd']:.2g}" if cost["usd"] < 0.01 else f"${cost['usd']:,.2f}"
+    unpriced = f" · {cost['unpriced_calls']} unpriced" if cost["unpriced_calls"] else ""
+    assert page.text_content('[data-cost="llm-customer"]') == dollars + unpriced
 
 
 def test_desktop_screenshots(page: Any, served: Served) -> None:

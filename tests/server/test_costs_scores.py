@@ -144,6 +144,21 @@ async def test_metrics_cost(priced: Collector) -> None:
     assert [m["model"] for m in filtered["cost"]["by_model"]] == ["gpt-4o"]
 
 
+async def test_customers_have_their_cost(priced: Collector) -> None:
+    """/v1/customers: each customer's cost as a conversation's, and sort=cost most first."""
+    await _seed(priced)
+    status, answer = await priced.call("GET", "/v1/customers", params={"sort": "cost"})
+    assert status == 200, answer
+    rows = {c["customer_id"]: c["cost"] for c in answer["customers"]}
+    assert [c["customer_id"] for c in answer["customers"]] == ["bob", "alice", "carol"]
+    assert rows["bob"] == {"usd": 0.011, "priced_calls": 1, "unpriced_calls": 0}
+    gpt_4o = _library_usd("gpt-4o", "openai", 1000, 100)
+    assert rows["alice"]["usd"] == pytest.approx(0.0034 + gpt_4o, abs=1e-9)
+    assert (rows["alice"]["priced_calls"], rows["alice"]["unpriced_calls"]) == (2, 1)
+    # carol's one call has no model: unknown, not free
+    assert rows["carol"] == {"usd": None, "priced_calls": 0, "unpriced_calls": 1}
+
+
 async def test_metrics_scores(priced: Collector) -> None:
     """Scores: the average of numbers and yes/no, the distribution, by day, filtered."""
     await _seed(priced)

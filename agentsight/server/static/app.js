@@ -641,7 +641,7 @@
   }
 
   /* ---------- customers ---------- */
-  const CUSTOMER_SORTS = { last_seen: "Last seen", first_seen: "First seen", conversations: "Conversations", messages: "Messages", tokens: "Tokens" };
+  const CUSTOMER_SORTS = { last_seen: "Last seen", first_seen: "First seen", conversations: "Conversations", messages: "Messages", tokens: "Tokens", cost: "Cost" };
   async function customers(main, params) {
     const { offset, sort, ...rest } = params;
     const period = periods(rest);
@@ -669,8 +669,8 @@
       body.append(h("p", { class: "empty", text: "No customers in this period (conversations need a customer_id)." }));
     } else {
       body.append(h("div", { class: "scroll-x" }, h("table", { id: "customer-table" },
-        h("thead", {}, h("tr", {}, ["Customer", "Conversations", "Messages", "First seen", "Last seen", "Feedback", "Escalated", "Tokens"].map((t, i) =>
-          h("th", { class: [1, 2, 6, 7].includes(i) ? "num" : "", text: t })))),
+        h("thead", {}, h("tr", {}, ["Customer", "Conversations", "Messages", "First seen", "Last seen", "Feedback", "Escalated", "Tokens", "Cost"].map((t, i) =>
+          h("th", { class: [1, 2, 6, 7, 8].includes(i) ? "num" : "", text: t })))),
         h("tbody", {}, answer.customers.map((c) => h("tr", { class: "link", "data-customer": c.customer_id,
           onclick: () => go("/conversations", { customer_id: c.customer_id }) },
           h("td", {}, h("a", { class: "clip", href: `#/conversations?customer_id=${encodeURIComponent(c.customer_id)}`, text: c.customer_id })),
@@ -682,7 +682,8 @@
             c.feedback.negative ? h("span", { class: "pill bad", text: `−${c.feedback.negative}` }) : null,
             c.feedback.neutral ? h("span", { class: "pill", text: `·${c.feedback.neutral}` }) : null),
           h("td", { class: "num", text: fmt(c.escalations) }),
-          h("td", { class: "num", text: Charts.compact(c.total_tokens) })))))));
+          h("td", { class: "num", text: Charts.compact(c.total_tokens) }),
+          h("td", { class: "num", "data-cost": c.customer_id, text: c.cost.priced_calls || c.cost.unpriced_calls ? LLM.costText(c.cost) : "–" })))))));
     }
     const last = Math.min(start + answer.customers.length, answer.total);
     body.append(h("div", { class: "pager" },

@@ -119,7 +119,7 @@ def _model_calls(
     return by_day, by_model
 
 
-def _cost(nanos: Any, priced: int, unpriced: int) -> dict[str, Any]:
+def cost_figures(nanos: Any, priced: int, unpriced: int) -> dict[str, Any]:
     """``usd`` (``None`` when nothing was priced but some calls were not), and the counts."""
     priced, unpriced = int(priced or 0), int(unpriced or 0)
     return {
@@ -565,20 +565,20 @@ class MetricsPlan:
                 ],
             },
             "cost": {
-                **_cost(cost_nanos, priced, unpriced),
+                **cost_figures(cost_nanos, priced, unpriced),
                 "per_conversation_usd": None
                 if not priced or not conversations
                 else round(cost_nanos / conversations / 1e9, 9),
                 "by_model": self._by_model(by_model),
                 "daily": [
-                    {"date": _date(day), **_cost(nanos, calls_priced, calls - calls_priced)}
+                    {"date": _date(day), **cost_figures(nanos, calls_priced, calls - calls_priced)}
                     for day, (*_, nanos, calls_priced, calls) in by_day.items()
                 ],
                 "top_customers": [
                     {
                         "customer_id": customer,
                         "conversations": int(count),
-                        **_cost(nanos, int(calls_priced), int(calls_unpriced)),
+                        **cost_figures(nanos, int(calls_priced), int(calls_unpriced)),
                     }
                     for customer, nanos, calls_priced, calls_unpriced, count in rows[
                         "customers_by_cost"
@@ -595,7 +595,7 @@ class MetricsPlan:
                 "model": model,
                 "provider": provider,
                 "calls": calls,
-                **_cost(nanos, priced, calls - priced),
+                **cost_figures(nanos, priced, calls - priced),
                 **dict(zip(TOKENS, counts, strict=True)),
             }
             for (model, provider), (*counts, nanos, priced, calls) in sums.items()

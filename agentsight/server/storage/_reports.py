@@ -36,7 +36,7 @@ import attrs
 
 from .._ingest._time import format_ts
 from .._metrics import MetricsQuery
-from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement
+from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement, cost_figures
 
 __all__ = [
     "CUSTOMER_SORTS",
@@ -115,6 +115,7 @@ CUSTOMER_SORTS = {
     "conversations": "COUNT(*) DESC",
     "messages": "SUM(c.message_count) DESC",
     "tokens": "SUM(c.total_tokens) DESC",
+    "cost": "SUM(c.cost_nanos) DESC",
 }
 
 
@@ -138,7 +139,8 @@ class CustomersReport:
         source += " AND c.customer_id IS NOT NULL"
         page = (
             "SELECT c.customer_id, COUNT(*), SUM(c.message_count), MIN(c.started_at),"
-            f" MAX(c.ended_at), SUM(c.total_tokens) {source} GROUP BY c.customer_id"
+            f" MAX(c.ended_at), SUM(c.total_tokens), SUM(c.cost_nanos), SUM(c.priced_calls),"
+            f" SUM(c.unpriced_calls) {source} GROUP BY c.customer_id"
             f" ORDER BY {CUSTOMER_SORTS[self.sort]}, c.customer_id LIMIT ? OFFSET ?"
         )
         total = f"SELECT COUNT(DISTINCT c.customer_id) {source}"
@@ -206,8 +208,9 @@ class CustomersReport:
                 "feedback": sentiments.get(customer, dict(empty)),
                 "escalations": escalations.get(customer, 0),
                 "total_tokens": int(tokens or 0),
+                "cost": cost_figures(*cost),
             }
-            for customer, conversations, messages, first, last, tokens in rows
+            for customer, conversations, messages, first, last, tokens, *cost in rows
         ]
 
 
