@@ -15,6 +15,9 @@ from tests.server.collector_helpers import Collector, action, conversation, mess
 
 pytestmark = pytest.mark.anyio
 
+#: The cost of a customer with no model calls.
+NO_CALLS = {"usd": 0.0, "priced_calls": 0, "unpriced_calls": 0}
+
 
 async def _get(collector: Collector, path: str, **params: str) -> dict[str, Any]:
     status, answer = await collector.call("GET", path, "A", params=params)
@@ -91,6 +94,7 @@ async def test_customers_page(collector: Collector) -> None:
             "feedback": {"positive": 0, "neutral": 0, "negative": 1},
             "escalations": 1,  # a1
             "total_tokens": 0,
+            "cost": NO_CALLS,
         },
         {
             "customer_id": "bob",
@@ -101,6 +105,7 @@ async def test_customers_page(collector: Collector) -> None:
             "feedback": {"positive": 1, "neutral": 0, "negative": 0},
             "escalations": 1,  # b1
             "total_tokens": 0,
+            "cost": NO_CALLS,
         },
         {
             "customer_id": "cy",
@@ -111,6 +116,7 @@ async def test_customers_page(collector: Collector) -> None:
             "feedback": {"positive": 0, "neutral": 0, "negative": 1},
             "escalations": 1,  # y2
             "total_tokens": 0,
+            "cost": NO_CALLS,
         },
     ]
     by_count = await _get(collector, "/v1/customers", sort="conversations", limit="2")
