@@ -528,6 +528,9 @@ def _schemas() -> dict[str, Any]:
                 "ended_at": {"type": "string", "format": "date-time"},
                 "event_count": {"type": "integer"},
                 "message_count": {"type": "integer"},
+                "end_user_message_count": {"type": "integer"},
+                "agent_message_count": {"type": "integer"},
+                "action_count": {"type": "integer"},
                 "token_usage": {"type": "object"},
                 "cost": {
                     "type": "object",
@@ -539,6 +542,20 @@ def _schemas() -> dict[str, Any]:
                     },
                 },
                 "feedback": {"type": "array", "items": _ref("Feedback")},
+                # The list's rows only:
+                "duration_ms": {
+                    "type": "number",
+                    "description": "First to last event (listed rows only).",
+                },
+                "last_feedback": {
+                    "type": ["string", "null"],
+                    "enum": ["positive", "neutral", "negative", None],
+                    "description": "The sentiment of its latest feedback (listed rows only).",
+                },
+                "escalated": {
+                    "type": "boolean",
+                    "description": "It has an action of the escalation names (listed rows only).",
+                },
             },
         },
         "ConversationPage": {
