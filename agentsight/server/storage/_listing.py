@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._metrics import ESCALATION_ACTIONS
-from ._base import ConversationQuery
+from ._base import ConversationPage, ConversationQuery
 
 __all__ = ["SORTS", "annotation_statements", "annotate", "keyset", "order_by", "sort_value"]
 
@@ -93,3 +93,13 @@ def annotate(
         row["duration_ms"] = round((ended - started) / 1000, 3)
         row["last_feedback"] = last.get(row["conversation_id"])
         row["escalated"] = row["conversation_id"] in marked
+
+
+def page_of(
+    page: list[dict[str, Any]], rows: Sequence[Sequence[Any]], limit: int, total: int | None
+) -> ConversationPage:
+    """The page, with the cursor of its last row when *rows* (fetched ``limit + 1``) go on."""
+    last = rows[limit - 1] if len(rows) > limit else None
+    return ConversationPage(
+        page, None if last is None else last[0], None if last is None else last[-1], total
+    )

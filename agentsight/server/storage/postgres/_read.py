@@ -16,7 +16,7 @@ from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
-from .._listing import annotate, annotation_statements, keyset, order_by, sort_value
+from .._listing import annotate, annotation_statements, keyset, order_by, page_of, sort_value
 from ._write import clean
 
 __all__ = [
@@ -122,13 +122,7 @@ async def list_conversations(
         if query.count and query.before is None:
             counted = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
             total = int(await connection.fetchval(counted, *params))
-    last = rows[query.limit - 1] if len(rows) > query.limit else None
-    return ConversationPage(
-        page,
-        None if last is None else last[0],
-        None if last is None else last[-1],
-        total,
-    )
+    return page_of(page, rows, query.limit, total)
 
 
 def _numbered(sql: str) -> str:

@@ -13,7 +13,7 @@ from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
-from .._listing import annotate, annotation_statements, keyset, order_by, sort_value
+from .._listing import annotate, annotation_statements, keyset, order_by, page_of, sort_value
 
 __all__ = [
     "get_conversation",
@@ -121,13 +121,7 @@ def list_conversations(
             total = int(counted.fetchone()[0])
     finally:
         connection.execute("COMMIT")
-    last = rows[query.limit - 1] if len(rows) > query.limit else None
-    return ConversationPage(
-        page,
-        None if last is None else last[0],
-        None if last is None else last[-1],
-        total,
-    )
+    return page_of(page, rows, query.limit, total)
 
 
 def get_conversation(
