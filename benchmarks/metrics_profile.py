@@ -82,7 +82,7 @@ async def _statements(run: Run, dialect: Dialect, project: int, rounds: int) -> 
         plan = MetricsPlan(project, query, dialect)
         timings: dict[str, float] = {}
         timings["totals"] = await _timed(rounds, run, plan.totals())
-        totals = (await run(*plan.totals()))[0]
+        totals = plan.combine(await run(*plan.totals()))
         for part, statement in plan.statements(totals).items():
             timings[part] = await _timed(rounds, run, statement)
         tools = await run(*plan.statements(totals)["tools"])

@@ -52,12 +52,15 @@ class MetricsQuery:
         rating_events: button events whose values are ratings (their
             distribution is listed); a name ending in ``*`` matches every
             event that starts with the rest.
+        rollups: read the conversation rollups where they answer (``False``:
+            every figure from the stored rows, to compare the two).
     """
 
     filters: ConversationQuery = attrs.Factory(ConversationQuery)
     tz: str = "UTC"
     escalation_actions: tuple[str, ...] = ESCALATION_ACTIONS
     rating_events: tuple[str, ...] = RATING_EVENTS
+    rollups: bool = True
 
 
 def check_time_zone(name: str) -> dt.tzinfo:

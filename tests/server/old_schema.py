@@ -23,10 +23,22 @@ LATEST = {"sqlite": _sqlite_schema.SCHEMA_VERSION, "postgres": _postgres_schema.
 #: What the migrations after the access schema made, undone (newest first).
 _UNDO_LATER = {
     "sqlite": [
+        "DROP TRIGGER IF EXISTS rollups_add",
+        "DROP TRIGGER IF EXISTS rollups_remove",
+        "DROP TRIGGER IF EXISTS rollups_move",
+        "DROP TABLE IF EXISTS rollup_quarters",
+        "DROP TABLE IF EXISTS rollup_days",
+        "DROP INDEX IF EXISTS conversations_by_start",
         "DROP TRIGGER IF EXISTS attachment_files_follow_events",
         "DROP TABLE IF EXISTS attachment_files",
     ],
     "postgres": [
+        "DROP TRIGGER IF EXISTS rollups_add_remove ON conversations",
+        "DROP TRIGGER IF EXISTS rollups_move ON conversations",
+        "DROP FUNCTION IF EXISTS agentsight_rollups()",
+        "DROP TABLE IF EXISTS rollup_quarters",
+        "DROP TABLE IF EXISTS rollup_days",
+        "DROP INDEX IF EXISTS conversations_by_start",
         "DROP TRIGGER IF EXISTS attachment_files_follow_events ON events",
         "DROP FUNCTION IF EXISTS agentsight_drop_attachment_files()",
         "DROP TABLE IF EXISTS attachment_files",

@@ -41,6 +41,14 @@ from .._metrics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offset
 from ._columns import COST_COLUMNS as COSTS
 from ._columns import TOKEN_COLUMNS as TOKENS
 from ._columns import usd
+from ._rollups import (
+    ATTRIBUTES,
+    FIGURES,
+    ROLLUP_SUMS,
+    Buckets,
+    choose,
+    conversation_sums,
+)
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "MetricsPlan", "Statement"]
 
@@ -58,6 +66,7 @@ _SCORE_VALUES = 20  # values listed per score name; the rest add up to one "othe
 # as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
 _DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
+_NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"  # typed: PostgreSQL's UNION needs it
 
 
 @attrs.frozen
@@ -167,6 +176,24 @@ class MetricsPlan:
             if value is not None:
                 clauses.append(f"c.{field} = ?")
                 params.append(dialect.clean(value))
+        # The project and the attribute filters, without the range: the ragged ends.
+        self._attribute_where, self._attribute_params = " AND ".join(clauses), list(params)
+        self._attributes = [
+            (field, dialect.clean(getattr(filters, field)))
+            for field in ATTRIBUTES
+            if getattr(filters, field) is not None
+        ]
+        self._buckets: Buckets | None = None
+        self._breakdown_buckets: Buckets | None = None
+        if query.rollups:
+            chosen = (
+                filters.customer_id is not None,
+                bool(self._attributes),
+                filters.since,
+                filters.until,
+            )
+            self._buckets = choose(*chosen)
+            self._breakdown_buckets = choose(*chosen, days=True)
         for field, operator in (("since", ">="), ("until", "<")):
             value = getattr(filters, field)
             if value is not None:
@@ -228,22 +255,59 @@ class MetricsPlan:
         return f"(CASE {' '.join(branches)} ELSE {column} + {offset} END)"
 
     def totals(self) -> Statement:
-        """Counters, users, engagement, duration, tokens and the span, from conversations."""
-        sql = (
-            "SELECT COUNT(*), SUM(c.message_count), SUM(c.end_user_message_count),"
-            " SUM(c.agent_message_count), SUM(c.event_count), SUM(c.action_count),"
-            " COUNT(DISTINCT c.customer_id), SUM(CASE WHEN c.is_used THEN 1 ELSE 0 END),"
-            " MIN(c.started_at), MAX(c.ended_at),"
-            " SUM(CASE WHEN c.event_count > 1 THEN 1 ELSE 0 END),"
-            " AVG(CASE WHEN c.event_count > 1 THEN c.ended_at - c.started_at END), "
-            + ", ".join(f"SUM(c.{t})" for t in (*TOKENS, *COSTS))
-            + f" FROM conversations c WHERE {self._where}"
-        )
-        return self._statement(sql, list(self._params))
+        """Counters, engagement, duration, tokens and the span: rows for :meth:`combine`.
 
-    def statements(self, totals: Sequence[Any]) -> dict[str, Statement]:
-        """The other statements, given the row of :meth:`totals`."""
-        start, end = totals[8], totals[9]
+        Each row holds the sums of ``FIGURES`` then the first start and the
+        last end: read from the conversations, or from the rollups' whole
+        buckets, the ragged ends' conversations and the project's span (a span
+        wider than the selection's only adds branches to the local time).
+        """
+        if self._buckets is None:
+            sql = (
+                f"SELECT {conversation_sums()}, MIN(c.started_at), MAX(c.ended_at)"
+                f" FROM conversations c WHERE {self._where}"
+            )
+            return self._statement(sql, list(self._params))
+        buckets = self._buckets
+        where, params = buckets.where(self._attributes)
+        parts = [
+            f"SELECT {ROLLUP_SUMS}, {_NO_SPAN} FROM {buckets.table} r"
+            f" WHERE r.project_id = ? AND {where}"
+        ]
+        params = [self._project_id, *params]
+        for low, high in buckets.ragged():
+            parts.append(
+                f"SELECT {conversation_sums()}, {_NO_SPAN} FROM conversations c"
+                f" WHERE {self._attribute_where} AND c.started_at >= ? AND c.started_at < ?"
+            )
+            params += [*self._attribute_params, low, high]
+        since = self._query.filters.since
+        parts.append(
+            f"SELECT {', '.join('0' for _ in FIGURES)},"
+            " (SELECT MIN(c.started_at) FROM conversations c WHERE c.project_id = ?"
+            + ("" if since is None else " AND c.started_at >= ?")
+            + "), (SELECT MAX(c.ended_at) FROM conversations c WHERE c.project_id = ?)"
+        )
+        params += [self._project_id, *([] if since is None else [since]), self._project_id]
+        return self._statement(" UNION ALL ".join(parts), params)
+
+    @staticmethod
+    def combine(rows: Rows) -> dict[str, Any]:
+        """The rows of :meth:`totals` as one: ``FIGURES`` summed, ``start`` and ``end``."""
+        sums = dict.fromkeys(FIGURES, 0)
+        starts, ends = [], []
+        for row in rows:
+            for figure, value in zip(FIGURES, row, strict=False):
+                sums[figure] += int(value or 0)
+            if row[-2] is not None:
+                starts.append(int(row[-2]))
+            if row[-1] is not None:
+                ends.append(int(row[-1]))
+        return {**sums, "start": min(starts, default=None), "end": max(ends, default=None)}
+
+    def statements(self, totals: Mapping[str, Any]) -> dict[str, Statement]:
+        """The other statements, given :meth:`combine` of the rows of :meth:`totals`."""
+        start, end = totals["start"], totals["end"]
         if start is not None:
             self._offsets = utc_offsets(self._query.tz, int(start), int(end))
         return {
@@ -251,13 +315,13 @@ class MetricsPlan:
             "tools": self._tools(),
             "escalation": self._escalation(),
             "hours": self._hours(),
-            "days": self._days(),
+            "days": self._days(start),
             "tokens": self._tokens(),
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
             "buttons": self._buttons(),
             "customers": self._customers(),
-            "customers_by_cost": self._customers_by_cost(int(totals[17] or 0)),
+            "customers_by_cost": self._customers_by_cost(totals["priced_calls"]),
             "scores": self._scores(),
             "score_values": self._score_values(),
             "score_days": self._score_days(),
@@ -366,10 +430,38 @@ class MetricsPlan:
         )
         return self._statement(sql, params + more)
 
-    def _days(self) -> Statement:
+    def _days(self, start: int | None) -> Statement:
+        """Conversations per local day: from the rollups where whole buckets fall on one
+        local day each (quarter hours: offsets in whole quarter hours; days: a zone at
+        UTC), directly otherwise."""
         day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
-        sql = f"SELECT {day}, COUNT(*) FROM conversations c WHERE {self._where} GROUP BY {day}"
-        return self._statement(sql, list(self._params))
+        direct = f"SELECT {day}, COUNT(*) FROM conversations c WHERE"
+        buckets = self._buckets
+        if buckets is None or start is None or not self._whole_days(buckets, start):
+            return self._statement(f"{direct} {self._where} GROUP BY {day}", list(self._params))
+        where, params = buckets.where(self._attributes)
+        local = f"{self._local(f'r.{buckets.column} * {buckets.size}')} / {MICROS_PER_DAY}"
+        parts = [
+            f"SELECT {local}, SUM(r.conversations) FROM {buckets.table} r"
+            f" WHERE r.project_id = ? AND {where} GROUP BY {local}"
+        ]
+        params = [self._project_id, *params]
+        for low, high in buckets.ragged():
+            parts.append(
+                f"{direct} {self._attribute_where} AND c.started_at >= ? AND c.started_at < ?"
+                f" GROUP BY {day}"
+            )
+            params += [*self._attribute_params, low, high]
+        return self._statement(" UNION ALL ".join(parts), params)
+
+    def _whole_days(self, buckets: Buckets, start: int) -> bool:
+        """Whether each bucket lies in one local day of the query's zone."""
+        if start < MICROS_PER_DAY:  # local times near 1970 could be negative
+            return False
+        return all(
+            offset % buckets.size == 0 and since % buckets.size == 0
+            for since, offset in self._offsets
+        )
 
     def _model_calls(self) -> tuple[str, str, list[Any]]:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
@@ -497,22 +589,38 @@ class MetricsPlan:
 
     def _breakdowns(self) -> Statement:
         """Conversations and messages per combination of the breakdown columns: one pass
-        over the conversations (a GROUP BY per column took five), summed per column in
-        Python.  The combinations are few next to the conversations (at most as many)."""
+        over the conversations (a GROUP BY per column took five), or the rollups' days
+        and the ragged ends' conversations, summed per column in Python."""
         columns = ", ".join(f"c.{field}" for field in BREAKDOWNS)
-        sql = (
-            f"SELECT {columns}, COUNT(*), SUM(c.message_count) FROM conversations c"
-            f" WHERE {self._where} GROUP BY {columns}"
-        )
-        return self._statement(sql, list(self._params))
+        direct = f"SELECT {columns}, COUNT(*), SUM(c.message_count) FROM conversations c WHERE"
+        buckets = self._breakdown_buckets
+        if buckets is None:
+            sql = f"{direct} {self._where} GROUP BY {columns}"
+            return self._statement(sql, list(self._params))
+        where, params = buckets.where(self._attributes)
+        rolled = ", ".join(f"r.{field}" for field in BREAKDOWNS)
+        parts = [
+            f"SELECT {rolled}, SUM(r.conversations), SUM(r.messages) FROM {buckets.table} r"
+            f" WHERE r.project_id = ? AND {where} GROUP BY {rolled}"
+        ]
+        params = [self._project_id, *params]
+        for low, high in buckets.ragged():
+            parts.append(
+                f"{direct} {self._attribute_where} AND c.started_at >= ? AND c.started_at < ?"
+                f" GROUP BY {columns}"
+            )
+            params += [*self._attribute_params, low, high]
+        return self._statement(" UNION ALL ".join(parts), params)
 
-    def assemble(self, totals: Sequence[Any], rows: Mapping[str, Rows]) -> dict[str, Any]:
-        """The answer of ``GET /v1/metrics`` from the rows of every statement."""
-        conversations = int(totals[0])
-        counts = [int(v or 0) for v in totals[1:6]]
-        used = int(totals[7] or 0)
-        token_sums = {t: int(v or 0) for t, v in zip(TOKENS, totals[12:16], strict=True)}
-        cost_nanos, priced, unpriced = (int(v or 0) for v in totals[16:19])
+    def assemble(self, totals: Mapping[str, Any], rows: Mapping[str, Rows]) -> dict[str, Any]:
+        """The answer of ``GET /v1/metrics`` from :meth:`combine` and the rows of the rest."""
+        conversations = totals["conversations"]
+        counts = [totals[f] for f in FIGURES[1:6]]
+        used = totals["used"]
+        token_sums = {t: totals[t] for t in TOKENS}
+        cost_nanos, priced, unpriced = (totals[c] for c in COSTS)
+        multi = totals["multi"]
+        customers = next(row[1:3] for row in rows["customers"] if int(row[0]) == 0)
         by_day, by_model = _model_calls(rows["tokens"])
         return {
             "tz": self._query.tz,
@@ -523,7 +631,7 @@ class MetricsPlan:
                 "agent_messages": counts[2],
                 "events": counts[3],
                 "actions": counts[4],
-                "unique_users": int(totals[6]),
+                "unique_users": int(customers[0]),
             },
             "engagement": {
                 "initialised": conversations,
@@ -533,8 +641,8 @@ class MetricsPlan:
             },
             "response_time_ms": self._response_time(rows["response"][0]),
             "conversation_duration_ms": {
-                "count": int(totals[10] or 0),
-                "avg": _ms(totals[11]),
+                "count": multi,
+                "avg": _ms(totals["multi_span"] / multi) if multi else None,
             },
             "peak_hours": self._peak_hours(rows["hours"]),
             "daily": self._daily(rows["days"], rows["hours"]),
@@ -547,9 +655,7 @@ class MetricsPlan:
             "feedback": self._feedback_figures(rows["feedback"], conversations),
             "breakdowns": self._breakdown_lists(rows["breakdowns"]),
             "buttons": self._button_figures(rows["buttons"]),
-            "customers": self._customer_figures(
-                next(row[1:3] for row in rows["customers"] if int(row[0]) == 0)
-            ),
+            "customers": self._customer_figures(customers),
             "retention": self._retention(
                 [row[1:] for row in rows["customers"] if int(row[0]) == 1]
             ),

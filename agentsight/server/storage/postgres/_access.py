@@ -21,7 +21,7 @@ from .._base import (
     ProjectInfo,
 )
 from .._columns import CONVERSATIONS_PER_STEP, audit_row, key_info
-from ._write import clean, dumps_clean
+from ._write import clean, dumps_clean, lock_rollups
 
 __all__ = [
     "rowcount",
@@ -180,6 +180,7 @@ async def delete_step(
     """
     done = Deleted()
     async with connection.transaction():
+        await lock_rollups(connection, project_id)
         rows = await connection.fetch(
             f"SELECT conversation_id FROM conversations WHERE project_id = $1 AND {where}"
             " ORDER BY ended_at LIMIT $3 FOR UPDATE SKIP LOCKED",

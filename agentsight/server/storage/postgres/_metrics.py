@@ -15,7 +15,7 @@ async def metrics(connection: Any, project_id: int, query: MetricsQuery) -> dict
     """Every figure of the project's metrics (asyncpg *connection*)."""
     plan = MetricsPlan(project_id, query, POSTGRES)
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        totals = await connection.fetchrow(*_args(plan.totals()))
+        totals = plan.combine(await connection.fetch(*_args(plan.totals())))
         rows = {
             name: await connection.fetch(*_args(statement))
             for name, statement in plan.statements(totals).items()

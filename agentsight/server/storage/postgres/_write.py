@@ -24,7 +24,11 @@ writing at once:
    statements (each with a new snapshot) see this batch's messages.
 
 Rows are locked in sorted order (event ids, then conversation ids), so two
-batches sharing ids wait for each other instead of deadlocking.
+batches sharing ids wait for each other instead of deadlocking.  Before step 2
+a batch takes its project's rollup lock (``lock_rollups``): the triggers of
+step 2 and 3 add to rollup rows in no particular order, and two batches adding
+to the same two rows in opposite orders would deadlock.  Every transaction
+that changes conversations takes it first.
 
 PostgreSQL text cannot hold U+0000: in columns it is written as U+FFFD (the
 event's exact payload keeps the original).
@@ -44,6 +48,7 @@ from .._columns import batch_totals, extra_columns
 
 __all__ = [
     "add_feedback",
+    "lock_rollups",
     "clean",
     "delete_conversation",
     "revoke_key",
@@ -246,6 +251,16 @@ async def _update_waits(connection: Any, project_id: int, new: Sequence[NewEvent
         await connection.execute(_ANSWERS, project_id, agents)
 
 
+_ROLLUP_LOCKS = 0x726F6C6C  # the first key of the rollup locks ("roll"); the second: the project
+
+
+async def lock_rollups(connection: Any, project_id: int) -> None:
+    """Take the project's rollup lock until the end of the transaction (see the module
+    docstring); before any conversation row of the project is locked, as it orders the
+    row locks too."""
+    await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", _ROLLUP_LOCKS, project_id)
+
+
 async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
     """Store *events* in one transaction; see the module docstring."""
     unique: dict[str, NewEvent] = {}
@@ -257,6 +272,7 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
         inserted = {row[0] for row in rows}
         new = [e for e in ordered if e.id in inserted]
         if new:
+            await lock_rollups(connection, project_id)
             await _upsert_conversations(connection, project_id, new)
             attributes = _attribute_rows(project_id, new)
             if attributes:
@@ -312,6 +328,7 @@ async def delete_conversation(connection: Any, project_id: int, conversation_id:
     """Delete a conversation with its events and feedback."""
     key = (project_id, clean(conversation_id))
     async with connection.transaction():
+        await lock_rollups(connection, project_id)
         status = await connection.execute(f"DELETE FROM conversations {_WHERE_CONVERSATION}", *key)
         await connection.execute(f"DELETE FROM events {_WHERE_CONVERSATION}", *key)
         await connection.execute(f"DELETE FROM feedback {_WHERE_CONVERSATION}", *key)

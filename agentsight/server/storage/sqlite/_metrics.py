@@ -17,7 +17,7 @@ def metrics(connection: sqlite3.Connection, project_id: int, query: MetricsQuery
     plan = MetricsPlan(project_id, query, SQLITE)
     connection.execute("BEGIN")
     try:
-        totals = connection.execute(*plan.totals()).fetchone()
+        totals = plan.combine(connection.execute(*plan.totals()).fetchall())
         rows = {
             name: connection.execute(sql, params).fetchall()
             for name, (sql, params) in plan.statements(totals).items()

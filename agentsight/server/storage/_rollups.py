@@ -1,0 +1,156 @@
+"""Which part of a metrics request the conversation rollups answer, and its statements.
+
+The tables ``rollup_quarters`` (per project and UTC quarter hour of a
+conversation's start) and ``rollup_days`` (per project, UTC day of the start
+and combination of the attributes the metrics filter on) hold the sums of the
+conversations' counters.  Triggers on ``conversations`` keep them (migrations
+``sqlite_0008_rollups`` and ``postgres_0007_rollups``): every change of a
+row takes back its old contribution and adds its new one, whatever path
+changes it, so the sums equal a direct computation at every commit.
+
+A request is answered from them in three parts: the whole buckets between
+``since`` and ``until`` from the rollups, and the conversations of the two
+ragged ends (started inside a bucket that the range cuts) directly, by the
+index on their start.  Without attribute filters the quarters serve (the
+local days of any time zone whose offsets are whole quarter hours are unions
+of them); with attribute filters, the days (local days only in a zone at
+UTC).  A customer filter selects few conversations: it is always direct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from .._metrics import MICROS_PER_DAY
+
+__all__ = [
+    "ATTRIBUTES",
+    "FIGURES",
+    "MICROS_PER_QUARTER",
+    "ROLLUP_SUMS",
+    "Buckets",
+    "choose",
+    "conversation_sums",
+]
+
+MICROS_PER_QUARTER = 900_000_000
+ATTRIBUTES = ("environment", "source", "device", "language", "country")
+#: The rollup columns, in the order of :func:`conversation_sums`.
+FIGURES = (
+    "conversations",
+    "messages",
+    "end_user_messages",
+    "agent_messages",
+    "events",
+    "actions",
+    "used",
+    "multi",
+    "multi_span",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "embedding_tokens",
+    "cost_nanos",
+    "priced_calls",
+    "unpriced_calls",
+)
+
+
+def conversation_sums(alias: str = "c") -> str:
+    """The sums of :data:`FIGURES` over conversations (alias *alias*), read directly."""
+    c = alias
+    return ", ".join(
+        (
+            "COUNT(*)",
+            f"SUM({c}.message_count)",
+            f"SUM({c}.end_user_message_count)",
+            f"SUM({c}.agent_message_count)",
+            f"SUM({c}.event_count)",
+            f"SUM({c}.action_count)",
+            f"SUM(CASE WHEN {c}.is_used THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN {c}.event_count > 1 THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN {c}.event_count > 1 THEN {c}.ended_at - {c}.started_at ELSE 0 END)",
+            f"SUM({c}.prompt_tokens)",
+            f"SUM({c}.completion_tokens)",
+            f"SUM({c}.total_tokens)",
+            f"SUM({c}.embedding_tokens)",
+            f"SUM({c}.cost_nanos)",
+            f"SUM({c}.priced_calls)",
+            f"SUM({c}.unpriced_calls)",
+        )
+    )
+
+
+ROLLUP_SUMS = ", ".join(f"SUM(r.{figure})" for figure in FIGURES)
+
+
+@attrs.frozen
+class Buckets:
+    """The rollup table a request reads, and the whole buckets of its range.
+
+    ``first``/``end``: the buckets ``first <= bucket < end`` are whole inside
+    ``since``/``until`` (``None``: open).  The conversations of the ragged ends
+    are those of :meth:`ragged`.
+    """
+
+    table: str  # rollup_quarters or rollup_days
+    column: str  # quarter or day
+    size: int  # microseconds per bucket
+    first: int | None
+    end: int | None
+    since: int | None
+    until: int | None
+
+    def where(self, attributes: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+        """The ``WHERE`` terms (after the project) of the whole buckets, alias ``r``."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, value in attributes:
+            clauses.append(f"r.{name} = ?")
+            params.append(value)
+        if self.first is not None:
+            clauses.append(f"r.{self.column} >= ?")
+            params.append(self.first)
+        if self.end is not None:
+            clauses.append(f"r.{self.column} < ?")
+            params.append(self.end)
+        clauses.append("r.conversations <> 0")
+        return " AND ".join(clauses), params
+
+    def ragged(self) -> list[tuple[int, int]]:
+        """The ranges ``[from, to)`` of ``c.started_at`` at the ragged ends (0 to 2)."""
+        ends, first, end = [], self.first, self.end
+        if self.since is not None and first is not None and self.since < first * self.size:
+            ends.append((self.since, first * self.size))
+        if self.until is not None and end is not None and end * self.size < self.until:
+            ends.append((end * self.size, self.until))
+        return ends
+
+
+def choose(
+    customer: bool, attributes: bool, since: int | None, until: int | None, *, days: bool = False
+) -> Buckets | None:
+    """The buckets that answer a request, or ``None`` when it is read directly.
+
+    *days*: the per-attribute days even without attribute filters (the
+    breakdowns, which list every combination).  Bucket numbers are integer
+    divisions of non-negative times: a range reaching before 1970 is direct.
+    """
+    if customer:
+        return None
+    if attributes or days:
+        table, column, size = "rollup_days", "day", MICROS_PER_DAY
+    else:
+        table, column, size = "rollup_quarters", "quarter", MICROS_PER_QUARTER
+    if since is not None and since <= 0:  # bucket 0 would also hold times before 1970
+        return None
+    if until is not None and until < size:
+        return None
+    first = None if since is None else -(-since // size)  # the first bucket wholly inside
+    end = None if until is None else until // size
+    if first is not None and end is not None and first >= end:
+        return None  # no whole bucket: the range is read directly
+    return Buckets(table, column, size, first, end, since, until)
