@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 
 from ..._wire import MAX_DURATION_MS
+from .._ingest._time import now_micros
 from .._metrics import MICROS_PER_DAY, MICROS_PER_HOUR, MetricsQuery, utc_offsets
 from ._columns import COST_COLUMNS as COSTS
 from ._columns import TOKEN_COLUMNS as TOKENS
@@ -309,7 +310,10 @@ class MetricsPlan:
         """The other statements, given :meth:`combine` of the rows of :meth:`totals`."""
         start, end = totals["start"], totals["end"]
         if start is not None:
-            self._offsets = utc_offsets(self._query.tz, int(start), int(end))
+            # Scores do not date their conversation: one given later than the last
+            # event (up to now) still needs its offset, so the span reaches now.
+            end = max(int(end), now_micros() + MICROS_PER_DAY)
+            self._offsets = utc_offsets(self._query.tz, int(start), end)
         return {
             "response": self._response(),
             "tools": self._tools(),

@@ -1,0 +1,233 @@
+"""The conversation rollups stay equal to the conversations, whatever changes them.
+
+Random conversations arrive in pieces over several batches (attributes in a
+later batch than the first events, an earlier event moving a start into
+another quarter hour or day, scores that do not date a conversation, an
+interaction that a later ``conversation`` event marks used), then are
+deleted one by one, by retention and by erasure in small steps.  After each
+phase, on both backends: the rollup tables equal a rebuild from the
+conversations, and ``GET /v1/metrics``'s figures read through the rollups
+equal those read directly, for random filters, ranges and time zones (zones
+at whole hours, half and three-quarter hours, and across daylight saving).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from agentsight.server import Storage, open_storage
+from agentsight.server._metrics import MetricsQuery
+from agentsight.server.storage import ConversationQuery, NewEvent
+from agentsight.server.storage._columns import TOKEN_COLUMNS
+from tests.server import pg_helpers
+from tests.server.pg_helpers import Database
+
+pytestmark = pytest.mark.anyio
+
+MINUTE = 60_000_000
+DAY = 86_400_000_000
+# Three weeks around Europe's and North America's change to winter time.
+START = int(dt.datetime(2026, 10, 15, tzinfo=dt.timezone.utc).timestamp()) * 1_000_000
+SPAN = 21 * DAY
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Eucla",
+    "America/St_Johns",
+]
+SOURCES = ["web", "whatsapp", None]
+LANGUAGES = ["en", "de", None]
+CUSTOMERS = ["ann", "bob", "cy", None]
+FIGURES = (
+    "conversations, used, messages, end_user_messages, agent_messages, events, actions,"
+    " multi, multi_span, prompt_tokens, completion_tokens, total_tokens, embedding_tokens,"
+    " cost_nanos, priced_calls, unpriced_calls"
+)
+_QUARTERS = (
+    "SELECT project_id, started_at / 900000000, COUNT(*), SUM(CASE WHEN is_used THEN 1 ELSE 0 END),"
+    " SUM(message_count), SUM(end_user_message_count), SUM(agent_message_count),"
+    " SUM(event_count), SUM(action_count), SUM(CASE WHEN event_count > 1 THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN event_count > 1 THEN ended_at - started_at ELSE 0 END),"
+    " SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(embedding_tokens),"
+    " SUM(cost_nanos), SUM(priced_calls), SUM(unpriced_calls)"
+    " FROM conversations GROUP BY project_id, started_at / 900000000"
+)
+_DAYS = (
+    _QUARTERS.replace("started_at / 900000000", "started_at / 86400000000, environment,"
+                      " source, device, language, country", 1)
+    .replace("GROUP BY project_id, started_at / 900000000", "GROUP BY project_id,"
+             " started_at / 86400000000, environment, source, device, language, country")
+)  # fmt: skip
+
+
+def _event(kind: str, cid: str, at: int, payload: dict[str, Any], **extra: Any) -> NewEvent:
+    return NewEvent(uuid.uuid4().hex, kind, cid, at, at, payload, **extra)
+
+
+def _conversation(rng: random.Random, cid: str) -> list[list[NewEvent]]:
+    """The events of one conversation, in the batches they arrive in."""
+    at = START + rng.randrange(SPAN)
+    attributes = {
+        "customer_id": rng.choice(CUSTOMERS),
+        "customer_ip_address": None,
+        "device": rng.choice(["desktop", "mobile", None]),
+        "source": rng.choice(SOURCES),
+        "language": rng.choice(LANGUAGES),
+        "name": None,
+        "metadata": None,
+        "environment": rng.choice(["production", "development", None]),
+    }
+    country = rng.choice(["DE", "IN", None])
+    kind = "conversation" if rng.random() < 0.7 else "interaction"
+    events = [_event(kind, cid, at, attributes, country=country)]
+    t = at
+    for _ in range(rng.randrange(4)):
+        t += rng.randrange(1, 20 * MINUTE)
+        user = {"sender": "end_user", "content": "hi", "metadata": None}
+        events.append(_event("message", cid, t, user))
+        if rng.random() < 0.5:
+            t += rng.randrange(1, 5 * MINUTE)
+            tool = {"action_name": "kb_search", "duration_ms": 120.0, "error_msg": None}
+            events.append(_event("action", cid, t, tool))
+        t += rng.randrange(1, 5 * MINUTE)
+        agent = {"sender": "agent", "content": "hello", "metadata": None}
+        events.append(_event("message", cid, t, agent))
+        if rng.random() < 0.6:
+            tokens = dict(zip(TOKEN_COLUMNS, (10, 5, 15, 0), strict=True))
+            cost = rng.choice([None, 1_500, 20_000])
+            events.append(_event("token_usage", cid, t, tokens, cost_nanos=cost))
+    if rng.random() < 0.3:
+        score = {"name": "helpful", "value": 1, "comment": None}
+        events.append(_event("score", cid, t + 3 * DAY, score))
+    rng.shuffle(events)
+    cut = sorted(rng.sample(range(1, len(events) + 1), min(len(events), rng.randrange(1, 4))))
+    batches = [events[a:b] for a, b in zip([0, *cut], cut, strict=False)]
+    if rng.random() < 0.3:  # much later: a used conversation event, and an earlier message
+        earlier = at - rng.randrange(1, DAY)
+        late = [_event("message", cid, earlier, {"sender": "end_user", "content": "?"})]
+        late[0].payload["metadata"] = None
+        late.append(_event("conversation", cid, at + 1, attributes, country=country))
+        batches.append(late)
+    return [b for b in batches if b]
+
+
+def _query(rng: random.Random) -> MetricsQuery:
+    chosen: dict[str, Any] = {}
+    for field, pool in (
+        ("source", SOURCES[:2]),
+        ("language", LANGUAGES[:2]),
+        ("environment", ["production"]),
+        ("country", ["DE"]),
+        ("customer_id", CUSTOMERS[:2]),
+    ):
+        if rng.random() < 0.2:
+            chosen[field] = rng.choice(pool)
+    if rng.random() < 0.6:
+        chosen["since"] = START - DAY + rng.randrange(SPAN + DAY)
+        if rng.random() < 0.3:
+            chosen["since"] -= chosen["since"] % (15 * MINUTE)  # on a quarter hour
+    if rng.random() < 0.6:
+        chosen["until"] = START + rng.randrange(SPAN + DAY)
+    return MetricsQuery(filters=ConversationQuery(**chosen), tz=rng.choice(ZONES))
+
+
+async def _rows(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
+    if isinstance(db, Path):
+        connection = sqlite3.connect(db)
+        try:
+            return [tuple(row) for row in connection.execute(sql)]
+        finally:
+            connection.close()
+    return [tuple(int(v) if type(v).__name__ == "Decimal" else v for v in row)
+            for row in await pg_helpers.fetch(db, sql)]  # fmt: skip
+
+
+async def _check(db: Path | str, storage: Storage, project: int, rng: random.Random) -> None:
+    stored_quarters = await _rows(
+        db, f"SELECT project_id, quarter, {FIGURES} FROM rollup_quarters WHERE conversations <> 0"
+    )
+    assert sorted(stored_quarters) == sorted(await _rows(db, _QUARTERS))
+    days = await _rows(
+        db,
+        "SELECT project_id, day, environment, source, device, language, country,"
+        f" {FIGURES} FROM rollup_days WHERE conversations <> 0",
+    )
+    key = repr  # NULLs sort with the text
+    assert sorted(days, key=key) == sorted(await _rows(db, _DAYS), key=key)
+    for _ in range(12):
+        query = _query(rng)
+        rolled = await storage.metrics(project, query)
+        direct_query = MetricsQuery(query.filters, query.tz, rollups=False)
+        direct = await storage.metrics(project, direct_query)
+        assert rolled == direct, query
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_rollups_follow_every_change(database: Database, seed: int) -> None:
+    rng = random.Random(seed)
+    db = database("rollups")
+    storage = await open_storage(db)
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        pending = [_conversation(rng, f"c{n}") for n in range(60)]
+        while any(pending):  # the batches of many conversations, interleaved
+            batch: list[NewEvent] = []
+            for parts in pending:
+                if parts and rng.random() < 0.5:
+                    batch += parts.pop(0)
+            if batch:
+                await storage.write_batch(project, batch)
+        await _check(db, storage, project, rng)
+
+        for n in rng.sample(range(60), 8):
+            await storage.delete_conversation(project, f"c{n}")
+        await _check(db, storage, project, rng)
+
+        while any((await storage.erase_customer(project, "ann", max_events=3)).as_dict().values()):
+            await _check(db, storage, project, rng)  # also between the steps of one erasure
+        cutoff = START + SPAN // 3
+        while any((await storage.delete_expired(project, cutoff, max_events=4)).as_dict().values()):
+            pass
+        await _check(db, storage, project, rng)
+    finally:
+        await storage.aclose()
+
+
+async def test_concurrent_writers_keep_the_rollups(database: Database) -> None:
+    """Batches written at once, each adding to rollup rows of many quarters and attribute
+    combinations in no common order (PostgreSQL: several connections), all commit and
+    leave the rollups equal to the conversations."""
+    rng = random.Random(7)
+    db = database("concurrent")
+    storage = await open_storage(db)
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        batches = [
+            [event for parts in (_conversation(rng, f"w{w}-{n}") for n in range(40))
+             for batch in parts for event in batch]
+            for w in range(8)
+        ]  # fmt: skip
+
+        async def write(batch: list[NewEvent]) -> None:
+            for start in range(0, len(batch), 60):
+                await storage.write_batch(project, batch[start : start + 60])
+
+        async with anyio.create_task_group() as group:
+            for batch in batches:
+                group.start_soon(write, batch)
+        await _check(db, storage, project, rng)
+    finally:
+        await storage.aclose()
