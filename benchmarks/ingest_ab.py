@@ -1,0 +1,144 @@
+"""The write path of two commits of ours, in alternating runs: events per second stored.
+
+    .venv/bin/python benchmarks/ingest_ab.py --baseline REV [--current REV]
+        [--events 300000] [--rounds 5] [--postgres URL]
+
+Each round fills a fresh database with ``metrics.py``'s support conversations
+(seeded, the same events for both sides; ``write_batch`` in batches of 5,000
+events, as the collector's writer stores them) once with each side's code,
+in a child process of its own, which side goes first alternating.  A fill's
+figure is events per second from the median seconds of its batches.  The
+figures are the medians per side and the median of the per-round ratios
+(current / baseline).  SQLite always; PostgreSQL when ``--postgres`` or
+``AGENTSIGHT_TEST_POSTGRES_URL`` names a server (a fresh database per fill,
+dropped after).  Written to ``results/ingest_ab.json`` and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "ingest_ab.json"
+sys.path.insert(0, str(HERE))
+
+from metrics_ab import _checkout, _env, _short  # noqa: E402
+
+
+async def _child(db: str) -> None:
+    """In a child process: fill *db* with this side's code; print the figures."""
+    from metrics import fill
+
+    from agentsight.server import open_storage
+
+    storage = await open_storage(Path(db) if "://" not in db else db)
+    await storage.create_key("bench", "hash-bench", "ags_…_000000", scope="admin")
+    found = await storage.find_key("hash-bench")
+    assert found is not None
+    counts = await fill(storage, found.project_id, int(os.environ["INGEST_AB_EVENTS"]))
+    await storage.aclose()
+    print(json.dumps({"events_per_s": round(1000 / counts["write_batch_ms_per_1000"])}))
+
+
+async def _pg(server: str, *statements: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(server)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _fill(tree: Path | None, db: str, events: int) -> int:
+    env = {**_env(tree), "INGEST_AB_EVENTS": str(events)}
+    command = [sys.executable, __file__, "--child", db]
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    return int(json.loads(out.strip().splitlines()[-1])["events_per_s"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="the commit to compare against")
+    parser.add_argument("--current", help="the commit measured (default: this checkout)")
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", default=os.environ.get("AGENTSIGHT_TEST_POSTGRES_URL"))
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(_child(args.child))
+        return
+    if not args.baseline:
+        parser.error("--baseline: a commit is required")
+    folder = Path(tempfile.mkdtemp(prefix="agentsight-ingest-ab-"))
+    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    rates: dict[str, dict[str, list[int]]] = {b: {"baseline": [], "current": []} for b in backends}
+    try:
+        trees: dict[str, Path | None] = {
+            "baseline": _checkout(args.baseline, folder / "baseline"),
+            "current": _checkout(args.current, folder / "current") if args.current else None,
+        }
+        for r in range(args.rounds):
+            order = ["baseline", "current"] if r % 2 == 0 else ["current", "baseline"]
+            for backend in backends:
+                for side in order:
+                    if backend == "sqlite":
+                        db = str(folder / f"{side}-{r}.db")
+                        rate = _fill(trees[side], db, args.events)
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(db + suffix).unlink(missing_ok=True)
+                    else:
+                        name = f"ingest_ab_{os.getpid()}_{side}_{r}"
+                        asyncio.run(_pg(args.postgres, f'CREATE DATABASE "{name}"'))
+                        try:
+                            url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
+                            rate = _fill(trees[side], url, args.events)
+                        finally:
+                            asyncio.run(_pg(args.postgres, f'DROP DATABASE "{name}"'))
+                    rates[backend][side].append(rate)
+                    print(f"  round {r + 1} {backend:8} {side:8} {rate:,} events/s", flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    summary: dict[str, Any] = {}
+    for backend, by_side in rates.items():
+        base, cur = by_side["baseline"], by_side["current"]
+        summary[backend] = {
+            "baseline_median_events_per_s": statistics.median(base),
+            "current_median_events_per_s": statistics.median(cur),
+            "current_vs_baseline": round(
+                statistics.median(c / b for c, b in zip(cur, base, strict=True)), 3
+            ),
+            "rounds": {"baseline": base, "current": cur},
+        }
+    document = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"
+        f" Python {platform.python_version()}",
+        "baseline": _short(args.baseline),
+        "current": _short(args.current or "HEAD") + ("" if args.current else " (checkout)"),
+        "events_per_fill": args.events,
+        "rounds": args.rounds,
+        "what": "events per second stored by write_batch (batches of 5,000), alternating fills",
+        "results": summary,
+    }
+    args.results.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
