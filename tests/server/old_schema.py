@@ -25,7 +25,11 @@ _UNDO_LATER = {
     "sqlite": [
         "DROP TRIGGER IF EXISTS rollups_add",
         "DROP TRIGGER IF EXISTS rollups_remove",
-        "DROP TRIGGER IF EXISTS rollups_move",
+        *(
+            f"DROP TRIGGER IF EXISTS rollups_{change}_{bucket}"
+            for change in ("change", "move")
+            for bucket in ("quarter", "day")
+        ),
         "DROP TABLE IF EXISTS rollup_quarters",
         "DROP TABLE IF EXISTS rollup_days",
         "DROP INDEX IF EXISTS conversations_by_start",
@@ -33,7 +37,8 @@ _UNDO_LATER = {
         "DROP TABLE IF EXISTS attachment_files",
     ],
     "postgres": [
-        "DROP TRIGGER IF EXISTS rollups_add_remove ON conversations",
+        "DROP TRIGGER IF EXISTS rollups_add ON conversations",
+        "DROP TRIGGER IF EXISTS rollups_remove ON conversations",
         "DROP TRIGGER IF EXISTS rollups_move ON conversations",
         "DROP FUNCTION IF EXISTS agentsight_rollups()",
         "DROP TABLE IF EXISTS rollup_quarters",

@@ -89,21 +89,30 @@ def _variable_limit(connection: sqlite3.Connection) -> int:
 _LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named from Python 3.11
 
 
+_ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
+#: Filled first-write-wins by the upsert itself (metadata, a merge, by the UPDATE below): a
+#: new conversation's row is then complete when inserted, and the UPDATE changes no column
+#: the rollup triggers follow, so they run once per conversation and batch, not three times.
+_FILLED = (*_ATTRIBUTES, "environment", "country", "is_used")
 _INSERT_CONVERSATION = (
     "INSERT INTO conversations (project_id, conversation_id, created_at, started_at, ended_at, "
-    + ", ".join(_COUNTERS)
+    + ", ".join((*_COUNTERS, *_FILLED))
     + ") VALUES (?, ?, ?, ?, ?, "
-    + ", ".join("?" for _ in _COUNTERS)
+    + ", ".join("?" for _ in (*_COUNTERS, *_FILLED))
     + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET "
 )
 _ADD_COUNTERS = ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTERS)
+_FILL = ", ".join(f"{f} = COALESCE({f}, excluded.{f})" for f in _FILLED[:-1])
 _UPSERT_CONVERSATION = (
     _INSERT_CONVERSATION + "started_at = MIN(started_at, excluded.started_at),"
-    " ended_at = MAX(ended_at, excluded.ended_at), " + _ADD_COUNTERS
+    " ended_at = MAX(ended_at, excluded.ended_at), "
+    + _ADD_COUNTERS
+    + ", "
+    + _FILL
+    + ", is_used = MAX(is_used, excluded.is_used)"
 )
-#: For conversations a batch only scores: their stored times stay.
+#: For conversations a batch only scores: their stored times stay (and no attributes come).
 _UPSERT_UNDATED = _INSERT_CONVERSATION + _ADD_COUNTERS
-_ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
 _UPDATE_ATTRIBUTES = (
     "UPDATE conversations SET "
     + ", ".join(f"{f} = COALESCE({f}, :{f})" for f in (*_ATTRIBUTES, "environment", "country"))
@@ -241,11 +250,32 @@ def _upsert_conversations(
     connection: sqlite3.Connection, project_id: int, events: Sequence[NewEvent]
 ) -> None:
     dated, undated = batch_totals(events)
+    filled = _first_attributes(events)
+    none = (*[None] * (len(_FILLED) - 1), 0)
     created = now_micros()
     for statement, totals in ((_UPSERT_CONVERSATION, dated), (_UPSERT_UNDATED, undated)):
         if totals:
-            rows = [(project_id, cid, created, *entry) for cid, entry in totals.items()]
+            rows = [
+                (project_id, cid, created, *entry, *filled.get(cid, none))
+                for cid, entry in totals.items()
+            ]
             connection.executemany(statement, rows)
+
+
+def _first_attributes(events: Sequence[NewEvent]) -> dict[str, list[Any]]:
+    """Per conversation, each attribute's first value in the batch (``_FILLED``'s order)."""
+    found: dict[str, list[Any]] = {}
+    starts = [e for e in events if e.type in ("conversation", "interaction")]
+    starts.sort(key=lambda e: (e.timestamp, e.seq))  # the earliest call is the first write
+    for event in starts:
+        values = found.setdefault(event.conversation_id, [None] * len(_FILLED))
+        for index, field in enumerate(_FILLED[:-2]):
+            if values[index] is None:
+                values[index] = event.payload.get(field)
+        if values[-2] is None:
+            values[-2] = event.country
+        values[-1] = max(values[-1] or 0, int(event.type == "conversation"))
+    return found
 
 
 def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[dict[str, Any]]:
