@@ -269,19 +269,11 @@ class MetricsPlan:
                 f" FROM conversations c WHERE {self._where}"
             )
             return self._statement(sql, list(self._params))
-        buckets = self._buckets
-        where, params = buckets.where(self._attributes)
-        parts = [
-            f"SELECT {ROLLUP_SUMS}, {_NO_SPAN} FROM {buckets.table} r"
-            f" WHERE r.project_id = ? AND {where}"
-        ]
-        params = [self._project_id, *params]
-        for low, high in buckets.ragged():
-            parts.append(
-                f"SELECT {conversation_sums()}, {_NO_SPAN} FROM conversations c"
-                f" WHERE {self._attribute_where} AND c.started_at >= ? AND c.started_at < ?"
-            )
-            params += [*self._attribute_params, low, high]
+        parts, params = self._union(
+            self._buckets,
+            f"SELECT {ROLLUP_SUMS}, {_NO_SPAN}",
+            f"SELECT {conversation_sums()}, {_NO_SPAN} FROM conversations c WHERE",
+        )
         since = self._query.filters.since
         parts.append(
             f"SELECT {', '.join('0' for _ in FIGURES)},"
@@ -443,19 +435,13 @@ class MetricsPlan:
         buckets = self._buckets
         if buckets is None or start is None or not self._whole_days(buckets, start):
             return self._statement(f"{direct} {self._where} GROUP BY {day}", list(self._params))
-        where, params = buckets.where(self._attributes)
         local = f"{self._local(f'r.{buckets.column} * {buckets.size}')} / {MICROS_PER_DAY}"
-        parts = [
-            f"SELECT {local}, SUM(r.conversations) FROM {buckets.table} r"
-            f" WHERE r.project_id = ? AND {where} GROUP BY {local}"
-        ]
-        params = [self._project_id, *params]
-        for low, high in buckets.ragged():
-            parts.append(
-                f"{direct} {self._attribute_where} AND c.started_at >= ? AND c.started_at < ?"
-                f" GROUP BY {day}"
-            )
-            params += [*self._attribute_params, low, high]
+        parts, params = self._union(
+            buckets,
+            f"SELECT {local}, SUM(r.conversations)",
+            direct,
+            (f" GROUP BY {local}", f" GROUP BY {day}"),
+        )
         return self._statement(" UNION ALL ".join(parts), params)
 
     def _whole_days(self, buckets: Buckets, start: int) -> bool:
@@ -601,20 +587,32 @@ class MetricsPlan:
         if buckets is None:
             sql = f"{direct} {self._where} GROUP BY {columns}"
             return self._statement(sql, list(self._params))
-        where, params = buckets.where(self._attributes)
         rolled = ", ".join(f"r.{field}" for field in BREAKDOWNS)
-        parts = [
-            f"SELECT {rolled}, SUM(r.conversations), SUM(r.messages) FROM {buckets.table} r"
-            f" WHERE r.project_id = ? AND {where} GROUP BY {rolled}"
-        ]
+        parts, params = self._union(
+            buckets,
+            f"SELECT {rolled}, SUM(r.conversations), SUM(r.messages)",
+            direct,
+            (f" GROUP BY {rolled}", f" GROUP BY {columns}"),
+        )
+        return self._statement(" UNION ALL ".join(parts), params)
+
+    def _union(
+        self, buckets: Buckets, rolled: str, direct: str, groups: tuple[str, str] = ("", "")
+    ) -> tuple[list[str], list[Any]]:
+        """The parts of a ``UNION ALL`` and its parameters: *rolled* (``SELECT ...`` of the
+        rollup rows, alias ``r``) over the whole buckets, then *direct* (``SELECT ... WHERE``
+        of the conversations, alias ``c``) over each ragged end; *groups*: their ``GROUP BY``.
+        """
+        where, params = buckets.where(self._attributes)
+        parts = [f"{rolled} FROM {buckets.table} r WHERE r.project_id = ? AND {where}{groups[0]}"]
         params = [self._project_id, *params]
         for low, high in buckets.ragged():
             parts.append(
                 f"{direct} {self._attribute_where} AND c.started_at >= ? AND c.started_at < ?"
-                f" GROUP BY {columns}"
+                f"{groups[1]}"
             )
             params += [*self._attribute_params, low, high]
-        return self._statement(" UNION ALL ".join(parts), params)
+        return parts, params
 
     def assemble(self, totals: Mapping[str, Any], rows: Mapping[str, Rows]) -> dict[str, Any]:
         """The answer of ``GET /v1/metrics`` from :meth:`combine` and the rows of the rest."""
