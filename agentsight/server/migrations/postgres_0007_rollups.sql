@@ -15,7 +15,14 @@
 -- Several collectors may write at once: every transaction that changes
 -- conversations takes the project's rollup lock first (storage/postgres:
 -- lock_rollups), so two never wait on each other's rollup rows in opposite
--- orders.
+-- orders.  Collectors of an earlier version do not take it: upgrade every
+-- collector of a database together (until then their batches may deadlock
+-- and be retried).
+-- No batch may commit between the backfill below and the triggers: writers
+-- wait here (and the ones in progress finish first) until this migration
+-- commits.
+LOCK TABLE conversations IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE rollup_quarters (
     project_id BIGINT NOT NULL,
     quarter BIGINT NOT NULL,

@@ -23,7 +23,7 @@ import attrs
 
 from .._columns import ATTRIBUTE_COLUMNS, COUNTERS, EXTRA_EVENT_COLUMNS, TOKEN_COLUMNS
 from ..sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
-from ._write import clean, dumps_clean
+from ._write import clean, dumps_clean, lock_rollups
 
 __all__ = ["TABLES", "ImportError_", "Progress", "copy_sqlite", "count_rows", "migrate_sqlite"]
 
@@ -255,6 +255,8 @@ async def copy_sqlite(
                     break
                 copied += len(rows)
                 async with connection.transaction():
+                    if table.name == "conversations":  # its triggers add to the rollups
+                        await _lock_rollups_of(connection, rows, table.columns)
                     await connection.copy_records_to_table(
                         table.name, records=rows, columns=list(table.columns)
                     )
@@ -266,6 +268,14 @@ async def copy_sqlite(
         return expected
     finally:
         source.close()
+
+
+async def _lock_rollups_of(connection: Any, rows: Any, columns: Any) -> None:
+    """The rollup locks of the chunk's projects, in order, as a collector's batch takes
+    its project's (a collector writing to the target meanwhile cannot deadlock with it)."""
+    index = list(columns).index("project_id")
+    for project_id in sorted({row[index] for row in rows}):
+        await lock_rollups(connection, project_id)
 
 
 async def _follow_sequences(connection: Any) -> None:
