@@ -13,6 +13,7 @@ at whole hours, half and three-quarter hours, and across daylight saving).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import random
@@ -29,6 +30,7 @@ from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import TOKEN_COLUMNS
 from tests.server import pg_helpers
+from tests.server.old_schema import create_at
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -240,3 +242,36 @@ async def test_concurrent_writers_keep_the_rollups(
         assert not [r for r in caplog.records if "retrying a batch" in r.getMessage()]
     finally:
         await storage.aclose()
+
+
+async def test_postgres_upgrade_waits_for_a_batch_in_progress(postgres_database: str) -> None:
+    """A batch of an older collector that commits while the rollups' migration runs is in
+    the rollups: the migration waits for it before it sums the conversations."""
+    import asyncpg
+
+    url = pg_helpers.create_schema(postgres_database)
+    try:
+        await create_at(url, 6)  # the schema before the rollups
+        old = await asyncpg.connect(url)
+        try:
+            await old.execute("INSERT INTO projects (name, created_at) VALUES ('A', 0)")
+            insert = (
+                "INSERT INTO conversations (project_id, conversation_id, started_at, ended_at,"
+                " created_at, event_count) SELECT id, $1, $2, $2, 0, 1 FROM projects"
+            )
+            await old.execute(insert, "before", START)
+            transaction = old.transaction()
+            await transaction.start()
+            await old.execute(insert, "during", START + DAY)  # not committed yet
+            upgrade = asyncio.ensure_future(open_storage(url))
+            await asyncio.sleep(0.5)  # the migration is under way, waiting or not
+            await transaction.commit()
+            storage = await asyncio.wait_for(upgrade, 30)
+            await storage.aclose()
+        finally:
+            await old.close()
+        sums = await _rows(url, "SELECT SUM(conversations) FROM rollup_quarters")
+        days = await _rows(url, "SELECT SUM(conversations) FROM rollup_days")
+        assert sums == days == [(2,)]
+    finally:
+        pg_helpers.drop_schema(url)
