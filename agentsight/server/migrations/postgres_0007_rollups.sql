@@ -2,7 +2,7 @@
 -- GET /v1/metrics reads instead of every conversation where it can (see
 -- storage/_rollups.py).  Every change of a conversation's row adds its new
 -- contribution and takes back its old one, whichever path changes it (a
--- batch, a later attribute, feedback's is_used, a deletion, retention,
+-- batch, a later attribute, a moved start, a deletion, retention,
 -- erasure), so the sums equal a direct computation at every commit.
 --   rollup_quarters: per project and UTC quarter hour of the start (any time
 --     zone's local days are whole quarter hours of UTC);
