@@ -23,6 +23,14 @@ LATEST = {"sqlite": _sqlite_schema.SCHEMA_VERSION, "postgres": _postgres_schema.
 #: What the migrations after the access schema made, undone (newest first).
 _UNDO_LATER = {
     "sqlite": [
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_{table}_{change}"
+            for table in ("messages", "models")
+            for change in ("add", "remove")
+        ),
+        *(f"DROP TRIGGER IF EXISTS rollup_events_{change}" for change in ("add", "remove", "move")),
+        "DROP TABLE IF EXISTS rollup_messages",
+        "DROP TABLE IF EXISTS rollup_models",
         "DROP TRIGGER IF EXISTS rollups_add",
         "DROP TRIGGER IF EXISTS rollups_remove",
         *(
@@ -37,6 +45,16 @@ _UNDO_LATER = {
         "DROP TABLE IF EXISTS attachment_files",
     ],
     "postgres": [
+        "DROP TRIGGER IF EXISTS rollup_events_add ON events",
+        "DROP TRIGGER IF EXISTS rollup_events_remove ON events",
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_events_{change} ON conversations"
+            for change in ("add", "remove", "move")
+        ),
+        "DROP FUNCTION IF EXISTS agentsight_event_rollups()",
+        "DROP FUNCTION IF EXISTS agentsight_conversation_event_rollups()",
+        "DROP TABLE IF EXISTS rollup_messages",
+        "DROP TABLE IF EXISTS rollup_models",
         "DROP TRIGGER IF EXISTS rollups_add ON conversations",
         "DROP TRIGGER IF EXISTS rollups_remove ON conversations",
         "DROP TRIGGER IF EXISTS rollups_move ON conversations",

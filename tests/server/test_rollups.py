@@ -52,6 +52,7 @@ ZONES = [
 SOURCES = ["web", "whatsapp", None]
 LANGUAGES = ["en", "de", None]
 CUSTOMERS = ["ann", "bob", "cy", None]
+_MODELS_USED = [("gpt-4o", "openai"), ("claude", "anthropic"), ("claude", None), (None, None)]
 FIGURES = (
     "conversations, used, messages, end_user_messages, agent_messages, events, actions,"
     " multi, multi_span, prompt_tokens, completion_tokens, total_tokens, embedding_tokens,"
@@ -72,6 +73,28 @@ _DAYS = (
     .replace("GROUP BY project_id, started_at / 900000000", "GROUP BY project_id,"
              " started_at / 86400000000, environment, source, device, language, country")
 )  # fmt: skip
+
+_STORED = (
+    " FROM events e JOIN conversations c"
+    " ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id"
+)
+_MESSAGES = (
+    "SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, COUNT(*)"
+    f"{_STORED} WHERE e.type = 'message'"
+    " GROUP BY c.project_id, c.started_at / 900000000, e.ts / 900000000"
+)
+_MODEL_SUMS = (
+    "calls, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos,"
+    " priced_calls"
+)
+_MODEL_FIGURES = f"project_id, quarter, at, model, provider, {_MODEL_SUMS}"
+_MODELS = (
+    "SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.model, e.provider,"
+    " COUNT(*), SUM(e.prompt_tokens), SUM(e.completion_tokens), SUM(e.total_tokens),"
+    " SUM(e.embedding_tokens), COALESCE(SUM(e.cost_nanos), 0), COUNT(e.cost_nanos)"
+    f"{_STORED} WHERE e.type = 'token_usage' GROUP BY c.project_id,"
+    " c.started_at / 900000000, e.ts / 900000000, e.model, e.provider"
+)
 
 
 def _event(kind: str, cid: str, at: int, payload: dict[str, Any], **extra: Any) -> NewEvent:
@@ -107,7 +130,8 @@ def _conversation(rng: random.Random, cid: str) -> list[list[NewEvent]]:
         agent = {"sender": "agent", "content": "hello", "metadata": None}
         events.append(_event("message", cid, t, agent))
         if rng.random() < 0.6:
-            tokens = dict(zip(TOKEN_COLUMNS, (10, 5, 15, 0), strict=True))
+            tokens: dict[str, Any] = dict(zip(TOKEN_COLUMNS, (10, 5, 15, 0), strict=True))
+            tokens["model"], tokens["provider"] = rng.choice(_MODELS_USED)
             cost = rng.choice([None, 1_500, 20_000])
             events.append(_event("token_usage", cid, t, tokens, cost_nanos=cost))
     if rng.random() < 0.3:
@@ -125,7 +149,13 @@ def _conversation(rng: random.Random, cid: str) -> list[list[NewEvent]]:
     return [b for b in batches if b]
 
 
-def _query(rng: random.Random) -> MetricsQuery:
+def _near(rng: random.Random, starts: list[int]) -> int:
+    """A time a few minutes from a stored conversation's start: the ragged ends of a range
+    (read directly) then hold conversations, as they seldom would by chance."""
+    return rng.choice(starts) + rng.randrange(-20 * MINUTE, 20 * MINUTE)
+
+
+def _query(rng: random.Random, starts: list[int]) -> MetricsQuery:
     chosen: dict[str, Any] = {}
     for field, pool in (
         ("source", SOURCES[:2]),
@@ -138,10 +168,14 @@ def _query(rng: random.Random) -> MetricsQuery:
             chosen[field] = rng.choice(pool)
     if rng.random() < 0.6:
         chosen["since"] = START - DAY + rng.randrange(SPAN + DAY)
+        if starts and rng.random() < 0.5:
+            chosen["since"] = _near(rng, starts)
         if rng.random() < 0.3:
             chosen["since"] -= chosen["since"] % (15 * MINUTE)  # on a quarter hour
     if rng.random() < 0.6:
         chosen["until"] = START + rng.randrange(SPAN + DAY)
+        if starts and rng.random() < 0.5:
+            chosen["until"] = _near(rng, starts)
     return MetricsQuery(filters=ConversationQuery(**chosen), tz=rng.choice(ZONES))
 
 
@@ -171,8 +205,19 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
     for table in ("rollup_quarters", "rollup_days"):  # rows emptied by a move or a deletion
         left = await _rows(db, f"SELECT {FIGURES} FROM {table} WHERE conversations = 0")
         assert all(not any(row) for row in left), table
+    messages = await _rows(
+        db, "SELECT project_id, quarter, at, messages FROM rollup_messages WHERE messages <> 0"
+    )
+    assert sorted(messages) == sorted(await _rows(db, _MESSAGES))
+    models = await _rows(db, f"SELECT {_MODEL_FIGURES} FROM rollup_models WHERE calls <> 0")
+    assert sorted(models, key=key) == sorted(await _rows(db, _MODELS), key=key)
+    for table, figures in (("rollup_messages", "messages"), ("rollup_models", _MODEL_SUMS)):
+        first = figures.split(",")[0]
+        left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
+        assert all(not any(row) for row in left), table
+    starts = [int(row[0]) for row in await _rows(db, "SELECT started_at FROM conversations")]
     for _ in range(12):
-        query = _query(rng)
+        query = _query(rng, starts)
         rolled = await storage.metrics(project, query)
         direct_query = MetricsQuery(query.filters, query.tz, rollups=False)
         direct = await storage.metrics(project, direct_query)

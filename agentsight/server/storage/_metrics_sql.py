@@ -45,6 +45,7 @@ from ._columns import usd
 from ._rollups import (
     ATTRIBUTES,
     FIGURES,
+    MICROS_PER_QUARTER,
     ROLLUP_SUMS,
     Buckets,
     choose,
@@ -310,9 +311,9 @@ class MetricsPlan:
             "response": self._response(),
             "tools": self._tools(),
             "escalation": self._escalation(),
-            "hours": self._hours(),
+            "hours": self._hours(start),
             "days": self._days(start),
-            "tokens": self._tokens(),
+            "tokens": self._tokens(start),
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
             "buttons": self._buttons(),
@@ -417,14 +418,64 @@ class MetricsPlan:
         )
         return self._statement(sql, [*params, *names])
 
-    def _hours(self) -> Statement:
-        head, params = self._with()
-        events, more = self._events("message")
-        sql = (
-            f"{head} SELECT h / {MICROS_PER_HOUR}, COUNT(*) FROM"
-            f" (SELECT {self._local('e.ts')} AS h {events}) x GROUP BY h / {MICROS_PER_HOUR}"
+    def _hours(self, start: int | None) -> Statement:
+        """Messages per local hour: from ``rollup_messages`` where :meth:`_event_buckets`
+        allows, directly otherwise."""
+        hour = f"h / {MICROS_PER_HOUR}"
+
+        def direct(events: str) -> str:
+            return f"SELECT {hour}, COUNT(*) FROM (SELECT {self._local('e.ts')} AS h {events}) x"
+
+        buckets = self._event_buckets(start)
+        if buckets is None:
+            head, params = self._with()
+            events, more = self._events("message")
+            return self._statement(f"{head} {direct(events)} GROUP BY {hour}", params + more)
+        local = f"{self._local(f'r.at * {MICROS_PER_QUARTER}')} / {MICROS_PER_HOUR}"
+        return self._event_union(
+            buckets,
+            f"SELECT {local}, SUM(r.messages) FROM rollup_messages r",
+            "messages",
+            f" GROUP BY {local}",
+            "message",
+            lambda events: f"{direct(events)} GROUP BY {hour}",
         )
-        return self._statement(sql, params + more)
+
+    def _event_buckets(self, start: int | None) -> Buckets | None:
+        """The whole quarters of conversation starts whose events the event rollups
+        answer: a request without attribute or customer filters, in a zone where each
+        quarter hour lies in one local hour (*start*: the first start, for the zone's
+        offsets); ``None`` when its events are read directly."""
+        buckets = self._buckets
+        if buckets is None or buckets.table != "rollup_quarters" or start is None:
+            return None
+        return buckets if self._aligned(MICROS_PER_QUARTER, start) else None
+
+    def _event_union(
+        self,
+        buckets: Buckets,
+        rolled: str,
+        nonzero: str,
+        group: str,
+        kind: str,
+        direct: Callable[[str], str],
+    ) -> Statement:
+        """*rolled* (``SELECT ... FROM`` an event rollup, alias ``r``) over the whole
+        quarters of *buckets*, ``UNION ALL`` *direct* (given ``FROM ... WHERE`` of the
+        events of one *kind*) over the conversations of each ragged end."""
+        where, params = buckets.where([], nonzero)
+        parts = [f"{rolled} WHERE r.project_id = ? AND {where}{group}"]
+        params = [self._project_id, *params]
+        for low, high in buckets.ragged():
+            chosen = (
+                "(SELECT c.conversation_id FROM conversations c WHERE c.project_id = ?"
+                " AND c.started_at >= ? AND c.started_at < ?)"
+            )
+            events, more = self._events(kind)
+            events = events.replace(" JOIN sel ", f" JOIN {chosen} sel ", 1)
+            parts.append(direct(events))
+            params += [self._project_id, low, high, *more]
+        return self._statement(" UNION ALL ".join(parts), params)
 
     def _days(self, start: int | None) -> Statement:
         """Conversations per local day: from the rollups where whole buckets fall on one
@@ -433,7 +484,7 @@ class MetricsPlan:
         day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
         direct = f"SELECT {day}, COUNT(*) FROM conversations c WHERE"
         buckets = self._buckets
-        if buckets is None or start is None or not self._whole_days(buckets, start):
+        if buckets is None or start is None or not self._aligned(buckets.size, start):
             return self._statement(f"{direct} {self._where} GROUP BY {day}", list(self._params))
         local = f"{self._local(f'r.{buckets.column} * {buckets.size}')} / {MICROS_PER_DAY}"
         parts, params = self._union(
@@ -444,14 +495,13 @@ class MetricsPlan:
         )
         return self._statement(" UNION ALL ".join(parts), params)
 
-    def _whole_days(self, buckets: Buckets, start: int) -> bool:
-        """Whether each bucket lies in one local day of the query's zone."""
+    def _aligned(self, size: int, start: int) -> bool:
+        """Whether each bucket of *size* lies in one local day (a quarter hour: in one
+        local hour) of the query's zone: its offsets, and the times they change, are
+        whole buckets."""
         if start < MICROS_PER_DAY:  # local times near 1970 could be negative
             return False
-        return all(
-            offset % buckets.size == 0 and since % buckets.size == 0
-            for since, offset in self._offsets
-        )
+        return all(offset % size == 0 and since % size == 0 for since, offset in self._offsets)
 
     def _model_calls(self) -> tuple[str, str, list[Any]]:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
@@ -468,17 +518,33 @@ class MetricsPlan:
             [self._project_id],
         )
 
-    def _tokens(self) -> Statement:
-        """Token counts and cost per local day and model: one pass gives both series."""
-        head, tokens, params = self._model_calls()
+    def _tokens(self, start: int | None) -> Statement:
+        """Token counts and cost per local day and model (one pass gives both series):
+        from ``rollup_models`` where :meth:`_event_buckets` allows, directly otherwise."""
         columns = ", ".join(f"e.{t} AS {t}" for t in (*TOKENS, "cost_nanos", "model", "provider"))
         sums = ", ".join(f"SUM({t})" for t in TOKENS)
-        sql = (
-            f"{head} SELECT d, model, provider, {sums}, SUM(cost_nanos), COUNT(cost_nanos),"
-            f" COUNT(*) FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY} AS d, {columns}"
-            f" {tokens}) x GROUP BY d, model, provider"
+
+        def direct(tokens: str) -> str:
+            return (
+                f"SELECT d, model, provider, {sums}, SUM(cost_nanos), COUNT(cost_nanos),"
+                f" COUNT(*) FROM (SELECT {self._local('e.ts')} / {MICROS_PER_DAY} AS d,"
+                f" {columns} {tokens}) x GROUP BY d, model, provider"
+            )
+
+        buckets = self._event_buckets(start)
+        if buckets is None:
+            head, tokens, params = self._model_calls()
+            return self._statement(f"{head} {direct(tokens)}", params)
+        day = f"{self._local(f'r.at * {MICROS_PER_QUARTER}')} / {MICROS_PER_DAY}"
+        rolled = ", ".join(f"SUM(r.{t})" for t in (*TOKENS, "cost_nanos", "priced_calls", "calls"))
+        return self._event_union(
+            buckets,
+            f"SELECT {day}, r.model, r.provider, {rolled} FROM rollup_models r",
+            "calls",
+            f" GROUP BY {day}, r.model, r.provider",
+            "token_usage",
+            direct,
         )
-        return self._statement(sql, params)
 
     def _customers_by_cost(self, priced_calls: int) -> Statement:
         if not priced_calls:  # no conversation has a cost: no scan of them all

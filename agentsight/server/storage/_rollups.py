@@ -8,6 +8,16 @@ conversations' counters.  Triggers on ``conversations`` keep them (migrations
 row takes back its old contribution and adds its new one, whatever path
 changes it, so the sums equal a direct computation at every commit.
 
+The tables ``rollup_messages`` and ``rollup_models`` (per project, UTC
+quarter hour of a conversation's start and UTC quarter hour of the event, and
+per model for the second) hold the messages and the model calls of the stored
+conversations; triggers on ``events`` and ``conversations`` keep them
+(``sqlite_0009_event_rollups``, ``postgres_0008_event_rollups``).  They answer
+the messages per local hour and the tokens and cost per local day and model
+of a request without attribute or customer filters, in a zone whose offsets
+and changes of offset fall on whole quarter hours (elsewhere those are read
+directly).
+
 A request is answered from them in three parts: the whole buckets between
 ``since`` and ``until`` from the rollups, and the conversations of the two
 ragged ends (started inside a bucket that the range cuts) directly, by the
@@ -104,8 +114,11 @@ class Buckets:
     since: int | None
     until: int | None
 
-    def where(self, attributes: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
-        """The ``WHERE`` terms (after the project) of the whole buckets, alias ``r``."""
+    def where(
+        self, attributes: Sequence[tuple[str, str]], nonzero: str = "conversations"
+    ) -> tuple[str, list[Any]]:
+        """The ``WHERE`` terms (after the project) of the whole buckets, alias ``r``, whose
+        *nonzero* column is not 0 (a row emptied by a move or a deletion adds nothing)."""
         clauses: list[str] = []
         params: list[Any] = []
         for name, value in attributes:
@@ -117,7 +130,7 @@ class Buckets:
         if self.end is not None:
             clauses.append(f"r.{self.column} < ?")
             params.append(self.end)
-        clauses.append("r.conversations <> 0")
+        clauses.append(f"r.{nonzero} <> 0")
         return " AND ".join(clauses), params
 
     def ragged(self) -> list[tuple[int, int]]:

@@ -24,11 +24,13 @@ writing at once:
    statements (each with a new snapshot) see this batch's messages.
 
 Rows are locked in sorted order (event ids, then conversation ids), so two
-batches sharing ids wait for each other instead of deadlocking.  Before step 2
+batches sharing ids wait for each other instead of deadlocking.  Before step 1
 a batch takes its project's rollup lock (``lock_rollups``): the triggers of
-step 2 and 3 add to rollup rows in no particular order, and two batches adding
-to the same two rows in opposite orders would deadlock.  Every transaction
-that changes conversations takes it first.
+every step add to rollup rows in no particular order (two batches adding to
+the same two rows in opposite orders would deadlock), and the events' rollups
+read the conversations and the conversations' read the events (a batch must
+not see another's half written).  Every transaction that changes events or
+conversations takes it first.
 
 PostgreSQL text cannot hold U+0000: in columns it is written as U+FFFD (the
 event's exact payload keeps the original).
@@ -268,11 +270,11 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
         unique.setdefault(event.id, event)
     ordered = [unique[i] for i in sorted(unique)]
     async with connection.transaction():
+        await lock_rollups(connection, project_id)
         rows = await connection.fetch(_INSERT_EVENTS, project_id, *_event_columns(ordered))
         inserted = {row[0] for row in rows}
         new = [e for e in ordered if e.id in inserted]
         if new:
-            await lock_rollups(connection, project_id)
             await _upsert_conversations(connection, project_id, new)
             attributes = _attribute_rows(project_id, new)
             if attributes:
