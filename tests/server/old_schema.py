@@ -21,7 +21,8 @@ ACCESS_VERSION = {"sqlite": 5, "postgres": 4}
 #: The newest schema version of each backend.
 LATEST = {"sqlite": _sqlite_schema.SCHEMA_VERSION, "postgres": _postgres_schema.SCHEMA_VERSION}
 #: What the migrations after the access schema made, undone (newest first).
-_UNDO_LATER = {
+#: The event rollups (SQLite 9, PostgreSQL 8), undone.
+UNDO_EVENT_ROLLUPS = {
     "sqlite": [
         *(
             f"DROP TRIGGER IF EXISTS rollup_{table}_{change}"
@@ -31,6 +32,25 @@ _UNDO_LATER = {
         *(f"DROP TRIGGER IF EXISTS rollup_events_{change}" for change in ("add", "remove", "move")),
         "DROP TABLE IF EXISTS rollup_messages",
         "DROP TABLE IF EXISTS rollup_models",
+        "DELETE FROM schema_version WHERE version >= 9",
+    ],
+    "postgres": [
+        "DROP TRIGGER IF EXISTS rollup_events_add ON events",
+        "DROP TRIGGER IF EXISTS rollup_events_remove ON events",
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_events_{change} ON conversations"
+            for change in ("add", "remove", "move")
+        ),
+        "DROP FUNCTION IF EXISTS agentsight_event_rollups()",
+        "DROP FUNCTION IF EXISTS agentsight_conversation_event_rollups()",
+        "DROP TABLE IF EXISTS rollup_messages",
+        "DROP TABLE IF EXISTS rollup_models",
+        "DELETE FROM schema_version WHERE version >= 8",
+    ],
+}
+_UNDO_LATER = {
+    "sqlite": [
+        *UNDO_EVENT_ROLLUPS["sqlite"],
         "DROP TRIGGER IF EXISTS rollups_add",
         "DROP TRIGGER IF EXISTS rollups_remove",
         *(
@@ -45,16 +65,7 @@ _UNDO_LATER = {
         "DROP TABLE IF EXISTS attachment_files",
     ],
     "postgres": [
-        "DROP TRIGGER IF EXISTS rollup_events_add ON events",
-        "DROP TRIGGER IF EXISTS rollup_events_remove ON events",
-        *(
-            f"DROP TRIGGER IF EXISTS rollup_events_{change} ON conversations"
-            for change in ("add", "remove", "move")
-        ),
-        "DROP FUNCTION IF EXISTS agentsight_event_rollups()",
-        "DROP FUNCTION IF EXISTS agentsight_conversation_event_rollups()",
-        "DROP TABLE IF EXISTS rollup_messages",
-        "DROP TABLE IF EXISTS rollup_models",
+        *UNDO_EVENT_ROLLUPS["postgres"],
         "DROP TRIGGER IF EXISTS rollups_add ON conversations",
         "DROP TRIGGER IF EXISTS rollups_remove ON conversations",
         "DROP TRIGGER IF EXISTS rollups_move ON conversations",

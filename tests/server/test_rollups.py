@@ -30,7 +30,7 @@ from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import TOKEN_COLUMNS
 from tests.server import pg_helpers
-from tests.server.old_schema import create_at
+from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -251,6 +251,34 @@ async def test_rollups_follow_every_change(database: Database, seed: int) -> Non
         cutoff = START + SPAN // 3
         while any((await storage.delete_expired(project, cutoff, max_events=4)).as_dict().values()):
             pass
+        await _check(db, storage, project, rng)
+    finally:
+        await storage.aclose()
+
+
+async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:
+    """A database of the schema before the event rollups, holding conversations and their
+    events, gets them from its migration equal to its events, and they follow from then on."""
+    rng = random.Random(3)
+    db = database("upgrade")
+    storage = await open_storage(db)
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        later = []
+        for n in range(40):
+            parts = _conversation(rng, f"u{n}")
+            for batch in parts[:1]:
+                await storage.write_batch(project, batch)
+            later += [event for batch in parts[1:] for event in batch]
+    finally:
+        await storage.aclose()
+    await execute(db, UNDO_EVENT_ROLLUPS["sqlite" if isinstance(db, Path) else "postgres"])
+    storage = await open_storage(db)  # migrates: the event rollups again, backfilled
+    try:
+        await _check(db, storage, project, rng)
+        for start in range(0, len(later), 40):  # the rest of the conversations arrives
+            await storage.write_batch(project, later[start : start + 40])
         await _check(db, storage, project, rng)
     finally:
         await storage.aclose()
