@@ -190,6 +190,12 @@ async def _rows(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
             for row in await pg_helpers.fetch(db, sql)]  # fmt: skip
 
 
+async def _project(storage: Storage) -> int:
+    """A new project "A" (made with its ingest key), by id."""
+    await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+    return next(p.id for p in await storage.list_projects() if p.name == "A")
+
+
 async def _check(db: Path | str, storage: Storage, project: int, rng: random.Random) -> None:
     stored_quarters = await _rows(
         db, f"SELECT project_id, quarter, {FIGURES} FROM rollup_quarters WHERE conversations <> 0"
@@ -230,8 +236,7 @@ async def test_rollups_follow_every_change(database: Database, seed: int) -> Non
     db = database("rollups")
     storage = await open_storage(db)
     try:
-        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
-        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        project = await _project(storage)
         pending = [_conversation(rng, f"c{n}") for n in range(60)]
         while any(pending):  # the batches of many conversations, interleaved
             batch: list[NewEvent] = []
@@ -263,8 +268,7 @@ async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:
     db = database("upgrade")
     storage = await open_storage(db)
     try:
-        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
-        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        project = await _project(storage)
         later = []
         for n in range(40):
             parts = _conversation(rng, f"u{n}")
@@ -296,8 +300,7 @@ async def test_concurrent_writers_keep_the_rollups(
     db = database("concurrent")
     storage = await open_storage(db)
     try:
-        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
-        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        project = await _project(storage)
         batches = [
             [event for parts in (_conversation(rng, f"w{w}-{n}") for n in range(40))
              for batch in parts for event in batch]
