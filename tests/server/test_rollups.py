@@ -176,6 +176,8 @@ def _query(rng: random.Random, starts: list[int]) -> MetricsQuery:
         chosen["until"] = START + rng.randrange(SPAN + DAY)
         if starts and rng.random() < 0.5:
             chosen["until"] = _near(rng, starts)
+    if rng.random() < 0.1:  # the edges the rollups leave to the direct path: before 1970, near it
+        chosen[rng.choice(["since", "until"])] = rng.choice([-DAY, 0, 1, 15 * MINUTE - 1, DAY])
     return MetricsQuery(filters=ConversationQuery(**chosen), tz=rng.choice(ZONES))
 
 
