@@ -18,6 +18,7 @@ from agentsight.server import Storage, StorageUnavailable, open_storage
 from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import AuditEntry, ConversationQuery, Feedback, NewEvent
 from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRES_VERSION
+from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
 
 pytestmark = pytest.mark.anyio
@@ -107,6 +108,39 @@ async def test_concurrent_writers_create_one_conversation_first_write_wins(schem
     finally:
         await one.aclose()
         await two.aclose()
+
+
+async def test_batches_are_planned_for_their_own_rows(schema: str) -> None:
+    """No write statement runs a cached generic plan: one costed while the tables were
+    small (here: empty) would stay in use as they grow, the response-wait update
+    reading every user message of the project per batch until the next ANALYZE."""
+    storage = await open_storage(schema, min_connections=1, max_connections=1)
+    assert isinstance(storage, PostgresStorage)
+    try:
+        await storage.create_key("A", "hash", "redacted", scope="admin")
+        found = await storage.find_key("hash")
+        assert found is not None
+        for n in range(8):  # PostgreSQL weighs a generic plan after five runs
+            cid = f"plan-{n}"
+            await storage.write_batch(
+                found.project_id,
+                [
+                    _start("conversation", cid, 1),
+                    _message(cid, 10),
+                    _event("message", cid, 20, sender="agent", content="a", metadata=None),
+                    _message(cid, 30),
+                ],
+            )
+        async with storage.acquire() as connection:
+            rows = await connection.fetch(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE cardinality(parameter_types) > 0"  # without: one plan, always generic
+            )
+        answers = [r for r in rows if r["statement"].startswith("UPDATE events u SET response")]
+        assert answers and all(r["custom_plans"] >= 8 for r in answers)
+        assert [r["statement"][:60] for r in rows if r["generic_plans"]] == []
+    finally:
+        await storage.aclose()
 
 
 async def test_unreachable_server_is_storage_unavailable() -> None:
