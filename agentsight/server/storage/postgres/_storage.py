@@ -126,13 +126,6 @@ class PostgresStorage(Storage):
                 max_size=max_connections,
                 timeout=connect_timeout,
                 command_timeout=60,
-                # asyncpg prepares every statement; after five runs PostgreSQL may keep
-                # a generic plan, costed with the statistics of that moment.  Planned
-                # on a young table, the response-wait update of write_batch read every
-                # user message of the project per batch until the next ANALYZE (fills
-                # slowing down as they grow).  A plan for each run's own parameters
-                # costs a millisecond or so per statement.
-                server_settings={"plan_cache_mode": "force_custom_plan"},
             )
         except Exception as exc:
             if _is_unavailable(asyncpg, exc):

@@ -247,6 +247,13 @@ async def _update_waits(connection: Any, project_id: int, new: Sequence[NewEvent
     messages = [e for e in new if e.type == "message"]
     users = [e.id for e in messages if e.payload["sender"] == "end_user"]
     agents = [e.id for e in messages if e.payload["sender"] != "end_user"]
+    if users or agents:
+        # Plans for this batch's ids: asyncpg prepares the statements, and a generic
+        # plan PostgreSQL keeps after five runs is costed with the statistics of its
+        # time; made while the table was small, it walked every user message of the
+        # project per batch until the next ANALYZE.  (Planning every statement of the
+        # batch so cost more than it saved.)
+        await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     if users:
         await connection.execute(_USER_WAITS, project_id, users)
     if agents:
