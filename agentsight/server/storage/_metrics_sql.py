@@ -620,28 +620,29 @@ class MetricsPlan:
         return self._statement(sql, params + more)
 
     def _customers(self) -> Statement:
-        """Returning customers and weekly cohorts, from one pass over the conversations.
+        """Returning customers and weekly cohorts: rows ``(0, customers, returning, 0)``,
+        then ``(1, first week, weeks after it, customers)``.
 
-        ``cd`` holds each customer's distinct local days of starting a
-        conversation (materialised: both parts read it).  Rows ``(0,
-        customers, returning, 0)``, then ``(1, first week, weeks after it,
-        customers)``.  Weeks start on Monday: day 0 (1970-01-01) was a
-        Thursday, so week ``(day + 3) / 7`` begins on day ``7 * week - 3``;
-        each customer's first week comes from a window over its distinct
-        weeks (a join of two CTEs made SQLite scan one for every row of the
-        other).
+        Both parts read ``conversations_by_customer`` (project, customer, start)
+        alone, in its order.  A customer returns when its first and last local
+        days differ (more than one distinct day; MIN and MAX of the day, not of
+        the start: a change of offset at midnight can turn a local day back).
+        Weeks start on Monday: day 0 (1970-01-01) was a Thursday, so week
+        ``(day + 3) / 7`` begins on day ``7 * week - 3``; a customer's first week
+        comes from a window over its distinct weeks (a join of two passes made
+        SQLite scan one for every row of the other).
         """
         day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
+        chosen = f"FROM conversations c WHERE {self._where} AND c.customer_id IS NOT NULL"
         sql = (
-            f"WITH cd AS MATERIALIZED (SELECT DISTINCT c.customer_id AS k, {day} AS d"
-            f" FROM conversations c WHERE {self._where} AND c.customer_id IS NOT NULL)"
-            " SELECT 0, COUNT(*), SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0"
-            " FROM (SELECT MIN(d) AS df, MAX(d) AS dl FROM cd GROUP BY k) f"
+            "SELECT 0, COUNT(*), SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0 FROM"
+            f" (SELECT MIN({day}) AS df, MAX({day}) AS dl {chosen} GROUP BY c.customer_id) f"
             " UNION ALL SELECT 1, fw, w - fw, COUNT(*) FROM"
             " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM"
-            " (SELECT DISTINCT k, (d + 3) / 7 AS w FROM cd) cw) x GROUP BY fw, w - fw"
+            f" (SELECT DISTINCT c.customer_id AS k, ({day} + 3) / 7 AS w {chosen}) cw) x"
+            " GROUP BY fw, w - fw"
         )
-        return self._statement(sql, list(self._params))
+        return self._statement(sql, [*self._params, *self._params])
 
     def _breakdowns(self) -> Statement:
         """Conversations and messages per combination of the breakdown columns: one pass
