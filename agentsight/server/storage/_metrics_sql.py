@@ -549,11 +549,8 @@ class MetricsPlan:
     def _customers_by_cost(self, priced_calls: int) -> Statement:
         if not priced_calls:  # no conversation has a cost: no scan of them all
             return self._statement("SELECT NULL, 0, 0, 0, 0 WHERE 1 = 0", [])
-        where, customer = self._where, "c.customer_id"
-        if self._dialect.partial_by_type:  # SQLite
-            # Unary + keeps SQLite off conversations_by_customer, which it would walk
-            # with a table look-up per conversation: one scan of the table is faster.
-            where = where.replace("c.project_id = ?", "+c.project_id = ?", 1)
+        where, customer = self._scanned(), "c.customer_id"
+        if self._dialect.partial_by_type:  # SQLite: not by conversations_by_customer either
             customer = "+c.customer_id"
         sql = (
             "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
@@ -563,6 +560,18 @@ class MetricsPlan:
             f" LIMIT {_TOP_CUSTOMERS}"
         )
         return self._statement(sql, list(self._params))
+
+    def _scanned(self) -> str:
+        """The ``WHERE`` of the selection for a statement that reads columns no index
+        holds: on SQLite, when no range or customer narrows the selection, unary +
+        keeps it off the project's indexes, which it would walk with a table look-up
+        per conversation (one scan of the table is faster); with one, the index on
+        the start or the customer finds the few rows."""
+        filters = self._query.filters
+        narrowed = (filters.since, filters.until, filters.customer_id) != (None, None, None)
+        if narrowed or not self._dialect.partial_by_type:
+            return self._where
+        return self._where.replace("c.project_id = ?", "+c.project_id = ?", 1)
 
     def _score_events(self) -> tuple[str, str, list[Any]]:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
@@ -623,24 +632,37 @@ class MetricsPlan:
         """Returning customers and weekly cohorts: rows ``(0, customers, returning, 0)``,
         then ``(1, first week, weeks after it, customers)``.
 
-        Both parts read ``conversations_by_customer`` (project, customer, start)
-        alone, in its order.  A customer returns when its first and last local
-        days differ (more than one distinct day; MIN and MAX of the day, not of
-        the start: a change of offset at midnight can turn a local day back).
-        Weeks start on Monday: day 0 (1970-01-01) was a Thursday, so week
-        ``(day + 3) / 7`` begins on day ``7 * week - 3``; a customer's first week
-        comes from a window over its distinct weeks (a join of two passes made
-        SQLite scan one for every row of the other).
+        A customer returns when its first and last local days differ (more than
+        one distinct day; MIN and MAX of the day, not of the start: a change of
+        offset at midnight can turn a local day back).  Weeks start on Monday:
+        day 0 (1970-01-01) was a Thursday, so week ``(day + 3) / 7`` begins on
+        day ``7 * week - 3``; a customer's first week comes from a window over
+        its distinct weeks (a join of two passes made SQLite scan one for every
+        row of the other).  Without attribute filters both parts read
+        ``conversations_by_customer`` (project, customer, start) alone, in its
+        order; with them, the selection's distinct (customer, local day) pairs
+        are gathered once, from the table, and both parts read those.
         """
         day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
-        chosen = f"FROM conversations c WHERE {self._where} AND c.customer_id IS NOT NULL"
-        sql = (
-            "SELECT 0, COUNT(*), SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0 FROM"
-            f" (SELECT MIN({day}) AS df, MAX({day}) AS dl {chosen} GROUP BY c.customer_id) f"
+        cohorts = (
             " UNION ALL SELECT 1, fw, w - fw, COUNT(*) FROM"
             " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM"
-            f" (SELECT DISTINCT c.customer_id AS k, ({day} + 3) / 7 AS w {chosen}) cw) x"
-            " GROUP BY fw, w - fw"
+            " (SELECT DISTINCT {k}, {w} AS w {chosen}) cw) x GROUP BY fw, w - fw"
+        )
+        returning = "SELECT 0, COUNT(*), SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0 FROM"
+        if self._attributes:
+            sql = (
+                f"WITH cd AS MATERIALIZED (SELECT DISTINCT c.customer_id AS k, {day} AS d"
+                f" FROM conversations c WHERE {self._scanned()} AND c.customer_id IS NOT NULL)"
+                f" {returning} (SELECT MIN(d) AS df, MAX(d) AS dl FROM cd GROUP BY k) f"
+                + cohorts.format(k="k", w="(d + 3) / 7", chosen="FROM cd")
+            )
+            return self._statement(sql, list(self._params))
+        chosen = f"FROM conversations c WHERE {self._where} AND c.customer_id IS NOT NULL"
+        sql = (
+            f"{returning} (SELECT MIN({day}) AS df, MAX({day}) AS dl {chosen}"
+            " GROUP BY c.customer_id) f"
+            + cohorts.format(k="c.customer_id AS k", w=f"({day} + 3) / 7", chosen=chosen)
         )
         return self._statement(sql, [*self._params, *self._params])
 
