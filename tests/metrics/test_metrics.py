@@ -87,6 +87,25 @@ async def test_response_time_and_duration(collector: Collector) -> None:
     assert figures["conversation_duration_ms"] == {"count": 3, "avg": 59_333.333}
 
 
+async def test_response_percentiles_at_their_nearest_rank(collector: Collector) -> None:
+    """Fifty waits of 1 to 50 s: the ranks are the 25th and the 48th, with and without a
+    filter (the two paths read them differently)."""
+    # Two conversations of 25 exchanges each: question at minute m, answer after m+1 s
+    # (waits 1..25 s in w1, 26..50 s in w2); ranks ceil(0.5 * 50) = 25 and ceil(0.95 * 50)
+    # = 48 (a p94 would be the 47th); mean (1 + 50) / 2 = 25.5 s.
+    for cid, first in (("w1", 1), ("w2", 26)):
+        b = dataset.Builder(cid).start("10T08:00:00", source="web")
+        for n, wait in enumerate(range(first, first + 25)):
+            b.user(f"10T{9 + n // 60:02d}:{n % 60:02d}:00")
+            b.agent(f"10T{9 + n // 60:02d}:{n % 60:02d}:{wait:02d}")
+        await collector.send(*b.events)
+    expected = {"count": 50, "avg": 25_500.0, "p50": 25_000.0, "p95": 48_000.0}
+    assert (await _metrics(collector))["response_time_ms"] == expected
+    assert (await _metrics(collector, source="web"))["response_time_ms"] == expected
+    narrowed = await _metrics(collector, source="web", since="2026-11-10T00:00:00Z")
+    assert narrowed["response_time_ms"] == expected
+
+
 async def test_tools_and_escalation(collector: Collector) -> None:
     """Per action name: count, errors, mean and p95 of the timed ones; escalated conversations."""
     figures = await _metrics(await _loaded(collector))

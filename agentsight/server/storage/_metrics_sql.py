@@ -231,19 +231,32 @@ class MetricsPlan:
         """The ``WITH`` of the selected conversations, when filters select some."""
         if not self._filtered:
             return "", []
-        sql = f"WITH sel AS (SELECT c.conversation_id FROM conversations c WHERE {self._where})"
+        sql = f"WITH sel AS (SELECT c.conversation_id FROM conversations c WHERE {self._scanned()})"
         return sql, list(self._params)
 
-    def _events(self, kind: str) -> tuple[str, list[Any]]:
-        """``FROM ... WHERE`` of the selected conversations' events of one *kind*."""
-        join = " JOIN sel ON sel.conversation_id = e.conversation_id" if self._filtered else ""
+    def _events(self, kind: str, selection: str = "sel") -> tuple[str, list[Any]]:
+        """``FROM ... WHERE`` of the selected conversations' events of one *kind*
+        (*selection*: the conversations, aliased ``sel``; all of them when no filter
+        selects some)."""
         where = f"e.project_id = ? AND e.type = '{kind}'"
         if kind != "message" and self._dialect.partial_by_type:
             # Redundant, but SQLite uses the partial index events_by_type
             # (WHERE type <> 'message', schema 4) only when the query's WHERE
             # contains that term; it does not deduce it from type = 'action'.
             where += " AND e.type <> 'message'"
-        return f"FROM events e{join} WHERE {where}", [self._project_id]
+        if not self._filtered:
+            return f"FROM events e WHERE {where}", [self._project_id]
+        if self._dialect.partial_by_type:
+            # SQLite: CROSS JOIN fixes the order, the selection outside: each selected
+            # conversation's events by index.  Left to itself SQLite sometimes walked
+            # every event of the type in the project, probing the selection for each.
+            return (
+                f"FROM {selection} CROSS JOIN events e"
+                f" WHERE e.conversation_id = sel.conversation_id AND {where}",
+                [self._project_id],
+            )
+        join = f"JOIN {selection} ON sel.conversation_id = e.conversation_id"
+        return f"FROM events e {join} WHERE {where}", [self._project_id]
 
     def _local(self, column: str) -> str:
         """*column* (UTC microseconds) as local microseconds, integer SQL."""
@@ -325,32 +338,43 @@ class MetricsPlan:
         }
 
     def _response(self) -> Statement:
-        if self._filtered:  # the selection's waits, gathered once through sel
-            head, params = self._with()
-            events, more = self._events("message")
-            waits, count = "FROM w", "(SELECT COUNT(*) FROM w)"
-            head = f"{head}, w AS MATERIALIZED (SELECT e.response_wait {events}"
-            if self._dialect.partial_by_type:
-                # Only end_user messages have a wait; naming the sender lets
-                # SQLite find them per conversation in events_messages (else
-                # it walks every wait of the project for each conversation).
-                head += " AND e.sender = 'end_user'"
-            head += " AND e.response_wait IS NOT NULL)"
-            params += more
-        else:  # all waits of the project, in the order of their index
-            head, params = "", [self._project_id]
+        """Count, mean, p50 and p95 of the waits (nearest rank; no rank without waits).
+
+        ``t`` counts them once.  Without filters each rank is read in the order of
+        the index on the waits, at its offset; with them, the selection's waits are
+        gathered once and numbered in one sort.
+        """
+        ranks = [f"({percent} * t.n + 99) / 100" for percent in (50, 95)]
+        if not self._filtered:  # all waits of the project, in the order of their index
             waits = "FROM events e WHERE e.project_id = ? AND e.response_wait IS NOT NULL"
-            count = f"(SELECT COUNT(*) {waits})"
-
-        def rank(percent: int) -> str:
-            """The wait at the nearest rank, read in order (no rank when there is no wait)."""
-            offset = f"CASE WHEN {count} > 0 THEN ({percent} * {count} + 99) / 100 - 1 ELSE 0 END"
-            return f"(SELECT response_wait {waits} ORDER BY response_wait LIMIT 1 OFFSET {offset})"
-
-        sql = f"{head} SELECT COUNT(*), AVG(response_wait), {rank(50)}, {rank(95)} {waits}"
-        if self._filtered:
-            return self._statement(sql, params)
-        return self._statement(sql, params * sql.count(waits))
+            read = [
+                f"(SELECT e.response_wait {waits} ORDER BY e.response_wait LIMIT 1 OFFSET"
+                f" (SELECT CASE WHEN t.n > 0 THEN {rank} - 1 ELSE 0 END FROM t))"
+                for rank in ranks
+            ]
+            sql = (
+                "WITH t AS MATERIALIZED (SELECT COUNT(*) AS n, AVG(e.response_wait) AS a"
+                f" {waits}) SELECT t.n, t.a, {', '.join(read)} FROM t"
+            )
+            return self._statement(sql, [self._project_id] * 3)
+        head, params = self._with()
+        events, more = self._events("message")
+        head = f"{head}, w AS MATERIALIZED (SELECT e.response_wait {events}"
+        if self._dialect.partial_by_type:
+            # Only end_user messages have a wait; naming the sender lets SQLite
+            # find them per conversation in events_messages.
+            head += " AND e.sender = 'end_user'"
+        head += (
+            " AND e.response_wait IS NOT NULL),"
+            " t AS MATERIALIZED (SELECT COUNT(*) AS n, AVG(response_wait) AS a FROM w)"
+        )
+        picked = ", ".join(f"MAX(CASE WHEN r.rn = {rank} THEN r.v END)" for rank in ranks)
+        sql = (
+            f"{head} SELECT MAX(t.n), MAX(t.a), {picked} FROM t LEFT JOIN"
+            " (SELECT response_wait AS v, ROW_NUMBER() OVER (ORDER BY response_wait) AS rn"
+            f" FROM w) r ON r.rn IN ({', '.join(ranks)})"
+        )
+        return self._statement(sql, params + more)
 
     def _actions(self) -> tuple[str, str, list[Any]]:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's actions.
@@ -471,8 +495,7 @@ class MetricsPlan:
                 "(SELECT c.conversation_id FROM conversations c WHERE c.project_id = ?"
                 " AND c.started_at >= ? AND c.started_at < ?)"
             )
-            events, more = self._events(kind)
-            events = events.replace(" JOIN sel ", f" JOIN {chosen} sel ", 1)
+            events, more = self._events(kind, f"{chosen} sel")
             parts.append(direct(events))
             params += [self._project_id, low, high, *more]
         return self._statement(" UNION ALL ".join(parts), params)
@@ -612,14 +635,19 @@ class MetricsPlan:
         return self._statement(sql, params)
 
     def _feedback(self) -> Statement:
+        """Feedback entries per sentiment, and the conversations with any: each entry
+        looks up its conversation (by key) and keeps it when the filters select it.
+        Entries are fewer than conversations, so they lead (on SQLite, CROSS JOIN
+        fixes that order)."""
+        join = "CROSS JOIN" if self._dialect.partial_by_type else "JOIN"
         sql = (
-            "WITH sel AS (SELECT c.conversation_id FROM conversations c WHERE "
-            f"{self._where}), f AS (SELECT f.sentiment, f.conversation_id FROM feedback f"
-            " JOIN sel ON sel.conversation_id = f.conversation_id WHERE f.project_id = ?)"
+            f"WITH f AS MATERIALIZED (SELECT f.sentiment, f.conversation_id FROM feedback f"
+            f" {join} conversations c ON c.project_id = f.project_id"
+            f" AND c.conversation_id = f.conversation_id WHERE f.project_id = ? AND {self._where})"
             " SELECT sentiment, COUNT(*) FROM f GROUP BY sentiment"
             " UNION ALL SELECT NULL, COUNT(DISTINCT conversation_id) FROM f"
         )
-        return self._statement(sql, [*self._params, self._project_id])
+        return self._statement(sql, [self._project_id, *self._params])
 
     def _buttons(self) -> Statement:
         """Button presses by identical payload (the few distinct ones are parsed in Python)."""
