@@ -106,6 +106,19 @@ async def test_response_percentiles_at_their_nearest_rank(collector: Collector) 
     assert narrowed["response_time_ms"] == expected
 
 
+async def test_tool_percentiles_at_their_nearest_rank(collector: Collector) -> None:
+    """Fifty timed calls of 1 to 50 ms: p95 is the 48th, with and without a filter."""
+    # ceil(0.95 * 50) = 48 (a p94 would be the 47th); mean (1 + 50) / 2 = 25.5 ms.
+    b = dataset.Builder("t1").start("10T08:00:00", source="web")
+    for n in range(50):
+        b.action(f"10T09:{n:02d}:00", "kb_search", float(50 - n))
+    await collector.send(*b.events)
+    for params in ({}, {"source": "web"}, {"source": "web", "since": "2026-11-10T00:00:00Z"}):
+        (tool,) = (await _metrics(collector, **params))["tools"]
+        assert (tool["count"], tool["timed"], tool["avg_duration_ms"]) == (50, 50, 25.5)
+        assert tool["p95_duration_ms"] == 48.0
+
+
 async def test_tools_and_escalation(collector: Collector) -> None:
     """Per action name: count, errors, mean and p95 of the timed ones; escalated conversations."""
     figures = await _metrics(await _loaded(collector))

@@ -405,21 +405,30 @@ class MetricsPlan:
 
         Without filters, each is read in index order at its rank (``LIMIT 1
         OFFSET rank - 1``): rows (position, p95).  With filters, or many
-        tools, one window ranks them all: rows (name, p95).
+        tools, one window ranks them all: rows (name, p95); the ranks come
+        from the timed counts of ``tools`` (same snapshot, same rows), so one
+        sort numbers them, unless the tools are too many to list.
         """
         timed = [(str(row[0]), int(row[3])) for row in tools if row[3]]
         if not timed:
             return None
         head, actions, where = self._actions()
         durations = f"{actions} AND {_TIMED}"
-        if self._filtered or len(timed) > _RANKED_TOOLS:
+        numbered = (
+            "SELECT name, d FROM (SELECT e.action_name AS name, e.duration_ms AS d,"
+            " ROW_NUMBER() OVER (PARTITION BY e.action_name ORDER BY e.duration_ms) AS rn"
+        )
+        if len(timed) > _RANKED_TOOLS:
             sql = (
-                f"{head} SELECT name, d FROM (SELECT e.action_name AS name, e.duration_ms AS d,"
-                " ROW_NUMBER() OVER (PARTITION BY e.action_name ORDER BY e.duration_ms) AS rn,"
-                f" COUNT(*) OVER (PARTITION BY e.action_name) AS nd {durations}) r"
-                " WHERE rn = (95 * nd + 99) / 100"
+                f"{head} {numbered}, COUNT(*) OVER (PARTITION BY e.action_name) AS nd"
+                f" {durations}) r WHERE rn = (95 * nd + 99) / 100"
             )
             return self._statement(sql, where)
+        if self._filtered:
+            ranks = " ".join(f"WHEN ? THEN {(95 * count + 99) // 100}" for _, count in timed)
+            sql = f"{head} {numbered} {durations}) r WHERE rn = CASE name {ranks} END"
+            names = [self._dialect.clean(name) for name, _ in timed]
+            return self._statement(sql, [*where, *names])
         parts: list[str] = []
         params: list[Any] = []
         for position, (name, count) in enumerate(timed):
