@@ -6,7 +6,8 @@ Fill the database first with ``benchmarks/metrics.py --events N --sqlite-file
 FILE`` (SQLite) or ``--keep-postgres`` (PostgreSQL, prints the URL of the
 database it keeps).  This script then times, on the database itself (no
 HTTP), each statement of ``GET /v1/metrics`` as ``MetricsPlan`` writes it
-(unfiltered in UTC, unfiltered in Europe/Berlin, and with two filters), the
+(unfiltered in UTC, unfiltered in Europe/Berlin, with two filters, and over
+the last 30 days: the dashboard's default period), the
 reports (``/v1/customers``, ``/v1/metrics/unhandled``, ``/v1/filter-values``),
 and conversation list pages (the first page with its total, a filtered page,
 a sorted page, a later page): the median of *rounds* runs of each, in
@@ -41,6 +42,9 @@ QUERIES = {
     "all, Europe/Berlin": MetricsQuery(tz="Europe/Berlin"),
     "source=web, device=desktop, UTC": MetricsQuery(
         filters=ConversationQuery(source="web", device="desktop")
+    ),
+    "last 30 days, UTC": MetricsQuery(
+        filters=ConversationQuery(since=int((time.time() - 30 * 86_400) * 1_000_000))
     ),
 }
 PAGES = {
