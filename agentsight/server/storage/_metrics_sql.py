@@ -581,14 +581,10 @@ class MetricsPlan:
     def _customers_by_cost(self, priced_calls: int) -> Statement:
         if not priced_calls:  # no conversation has a cost: no scan of them all
             return self._statement("SELECT NULL, 0, 0, 0, 0 WHERE 1 = 0", [])
-        where, customer = self._where, "c.customer_id"
-        if self._dialect.partial_by_type:  # SQLite
-            # Unary + keeps SQLite off the project's indexes, which it would walk with
-            # a table look-up per conversation: one scan of the table is faster, also
-            # over the dashboard's 30 days (measured: benchmarks/metrics_profile.py);
-            # only ranges of a few days would gain from the index on the start.
-            where = where.replace("c.project_id = ?", "+c.project_id = ?", 1)
-            customer = "+c.customer_id"
+        # A scan even over a range: faster over the dashboard's 30 days than the start
+        # index's look-ups (benchmarks/metrics_profile.py); a few days would gain.
+        where = self._scanned(always=True)
+        customer = "+c.customer_id" if self._dialect.partial_by_type else "c.customer_id"
         sql = (
             "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
             " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
@@ -598,15 +594,15 @@ class MetricsPlan:
         )
         return self._statement(sql, list(self._params))
 
-    def _scanned(self) -> str:
+    def _scanned(self, *, always: bool = False) -> str:
         """The ``WHERE`` of the selection for a statement that reads columns no index
-        holds: on SQLite, when no range or customer narrows the selection, unary +
-        keeps it off the project's indexes, which it would walk with a table look-up
-        per conversation (one scan of the table is faster); with one, the index on
-        the start or the customer finds the few rows."""
+        holds: on SQLite, when no range or customer narrows the selection (or
+        *always*), unary + keeps it off the project's indexes, which it would walk
+        with a table look-up per conversation (one scan of the table is faster);
+        with one, the index on the start or the customer finds the few rows."""
         filters = self._query.filters
         narrowed = (filters.since, filters.until, filters.customer_id) != (None, None, None)
-        if narrowed or not self._dialect.partial_by_type:
+        if (narrowed and not always) or not self._dialect.partial_by_type:
             return self._where
         return self._where.replace("c.project_id = ?", "+c.project_id = ?", 1)
 
