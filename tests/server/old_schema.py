@@ -21,9 +21,17 @@ ACCESS_VERSION = {"sqlite": 5, "postgres": 4}
 #: The newest schema version of each backend.
 LATEST = {"sqlite": _sqlite_schema.SCHEMA_VERSION, "postgres": _postgres_schema.SCHEMA_VERSION}
 #: What the migrations after the access schema made, undone (newest first).
-#: The event rollups (SQLite 9, PostgreSQL 8), undone.
+#: The indexes after the event rollups (SQLite 10-11, PostgreSQL 9-10), undone.
+_UNDO_INDEXES = [
+    "DROP INDEX IF EXISTS events_actions_by_conversation",
+    "DROP INDEX IF EXISTS events_waits_by_conversation",
+    "DROP INDEX IF EXISTS conversations_by_customer",
+    "CREATE INDEX conversations_by_customer ON conversations (project_id, customer_id)",
+]
+#: The event rollups (SQLite 9, PostgreSQL 8) and what came after them, undone.
 UNDO_EVENT_ROLLUPS = {
     "sqlite": [
+        *_UNDO_INDEXES,
         *(
             f"DROP TRIGGER IF EXISTS rollup_{table}_{change}"
             for table in ("messages", "models")
@@ -35,6 +43,7 @@ UNDO_EVENT_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 9",
     ],
     "postgres": [
+        *_UNDO_INDEXES,
         "DROP TRIGGER IF EXISTS rollup_events_add ON events",
         "DROP TRIGGER IF EXISTS rollup_events_remove ON events",
         *(

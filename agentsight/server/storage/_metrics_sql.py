@@ -234,12 +234,18 @@ class MetricsPlan:
         sql = f"WITH sel AS (SELECT c.conversation_id FROM conversations c WHERE {self._scanned()})"
         return sql, list(self._params)
 
-    def _events(self, kind: str, selection: str = "sel") -> tuple[str, list[Any]]:
+    def _events(
+        self, kind: str, selection: str = "sel", *, marked: str | None = None
+    ) -> tuple[str, list[Any]]:
         """``FROM ... WHERE`` of the selected conversations' events of one *kind*
         (*selection*: the conversations, aliased ``sel``; all of them when no filter
-        selects some)."""
+        selects some).  *marked*: a column set on exactly the rows wanted (an action's
+        name, a user message's wait), named instead of the type so that the index
+        of those rows per conversation (schema SQLite 11, PostgreSQL 10) serves."""
         where = f"e.project_id = ? AND e.type = '{kind}'"
-        if kind != "message" and self._dialect.partial_by_type:
+        if marked is not None:
+            where = f"e.project_id = ? AND e.{marked} IS NOT NULL"
+        elif kind != "message" and self._dialect.partial_by_type:
             # Redundant, but SQLite uses the partial index events_by_type
             # (WHERE type <> 'message', schema 4) only when the query's WHERE
             # contains that term; it does not deduce it from type = 'action'.
@@ -358,14 +364,9 @@ class MetricsPlan:
             )
             return self._statement(sql, [self._project_id] * 3)
         head, params = self._with()
-        events, more = self._events("message")
-        head = f"{head}, w AS MATERIALIZED (SELECT e.response_wait {events}"
-        if self._dialect.partial_by_type:
-            # Only end_user messages have a wait; naming the sender lets SQLite
-            # find them per conversation in events_messages.
-            head += " AND e.sender = 'end_user'"
-        head += (
-            " AND e.response_wait IS NOT NULL),"
+        events, more = self._events("message", marked="response_wait")  # end_user's only
+        head = (
+            f"{head}, w AS MATERIALIZED (SELECT e.response_wait {events}),"
             " t AS MATERIALIZED (SELECT COUNT(*) AS n, AVG(response_wait) AS a FROM w)"
         )
         picked = ", ".join(f"MAX(CASE WHEN r.rn = {rank} THEN r.v END)" for rank in ranks)
@@ -389,7 +390,7 @@ class MetricsPlan:
                 [self._project_id],
             )
         head, params = self._with()
-        events, more = self._events("action")
+        events, more = self._events("action", marked="action_name")
         return head, events, params + more
 
     def _tools(self) -> Statement:
