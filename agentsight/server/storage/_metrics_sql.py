@@ -362,7 +362,7 @@ class MetricsPlan:
                 "WITH t AS MATERIALIZED (SELECT COUNT(*) AS n, AVG(e.response_wait) AS a"
                 f" {waits}) SELECT t.n, t.a, {', '.join(read)} FROM t"
             )
-            return self._statement(sql, [self._project_id] * 3)
+            return self._statement(sql, [self._project_id] * (1 + len(read)))  # t, ranks
         head, params = self._with()
         events, more = self._events("message", marked="response_wait")  # end_user's only
         head = (
