@@ -28,9 +28,34 @@ _UNDO_INDEXES = [
     "DROP INDEX IF EXISTS conversations_by_customer",
     "CREATE INDEX conversations_by_customer ON conversations (project_id, customer_id)",
 ]
+_ROLLUP_TABLES = ("rollup_tools", "rollup_buttons", "rollup_scores", "rollup_score_values")
+#: The rollups of actions, buttons and scores (SQLite 12, PostgreSQL 11), undone.
+UNDO_ACTION_ROLLUPS = {
+    "sqlite": [
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_{kind}_{change}"
+            for kind in ("tools", "buttons", "scores", "actions")
+            for change in ("add", "remove", "move")
+        ),
+        *(f"DROP TABLE IF EXISTS {table}" for table in _ROLLUP_TABLES),
+        "DELETE FROM schema_version WHERE version >= 12",
+    ],
+    "postgres": [
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_actions_{change} ON {table}"
+            for change in ("add", "remove", "move")
+            for table in ("events", "conversations")
+        ),
+        "DROP FUNCTION IF EXISTS agentsight_action_rollups()",
+        "DROP FUNCTION IF EXISTS agentsight_conversation_action_rollups()",
+        *(f"DROP TABLE IF EXISTS {table}" for table in _ROLLUP_TABLES),
+        "DELETE FROM schema_version WHERE version >= 11",
+    ],
+}
 #: The event rollups (SQLite 9, PostgreSQL 8) and what came after them, undone.
 UNDO_EVENT_ROLLUPS = {
     "sqlite": [
+        *UNDO_ACTION_ROLLUPS["sqlite"],
         *_UNDO_INDEXES,
         *(
             f"DROP TRIGGER IF EXISTS rollup_{table}_{change}"
@@ -43,6 +68,7 @@ UNDO_EVENT_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 9",
     ],
     "postgres": [
+        *UNDO_ACTION_ROLLUPS["postgres"],
         *_UNDO_INDEXES,
         "DROP TRIGGER IF EXISTS rollup_events_add ON events",
         "DROP TRIGGER IF EXISTS rollup_events_remove ON events",

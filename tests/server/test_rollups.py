@@ -1,14 +1,15 @@
 """The conversation rollups stay equal to the conversations, whatever changes them.
 
-Random conversations arrive in pieces over several batches (attributes in a
-later batch than the first events, an earlier event moving a start into
-another quarter hour or day, scores that do not date a conversation, an
-interaction that a later ``conversation`` event marks used), then are
-deleted one by one, by retention and by erasure in small steps.  After each
-phase, on both backends: the rollup tables equal a rebuild from the
-conversations, and ``GET /v1/metrics``'s figures read through the rollups
-equal those read directly, for random filters, ranges and time zones (zones
-at whole hours, half and three-quarter hours, and across daylight saving).
+Random conversations, with tools, buttons and scores, arrive in pieces over
+several batches (attributes in a later batch than the first events, an
+earlier event moving a start into another quarter hour or day, scores that
+do not date a conversation, an interaction that a later ``conversation``
+event marks used), then are deleted one by one, by retention and by erasure
+in small steps.  After each phase, on both backends: the rollup tables equal
+a rebuild from the conversations and their events, and ``GET /v1/metrics``'s
+figures read through the rollups equal those read directly, for random
+filters, ranges and time zones (zones at whole hours, half and three-quarter
+hours, and across daylight saving).
 """
 
 from __future__ import annotations
@@ -96,6 +97,38 @@ _MODELS = (
     " c.started_at / 900000000, e.ts / 900000000, e.model, e.provider"
 )
 
+_BY_START = "SELECT c.project_id, c.started_at / 900000000"
+_TIMED = "e.duration_ms <= 1e12"
+#: Each rollup of actions, buttons and scores: its table, its rows (the count last;
+#: values grouped again: the key tells -0.0 from 0.0), and the same from the events.
+_ACTION_ROLLUPS = [
+    (
+        "rollup_tools",
+        "project_id, quarter, action_name, errors, timed, duration_sum, actions",
+        f"{_BY_START}, e.action_name, SUM(e.is_error), COUNT(CASE WHEN {_TIMED} THEN 1 END),"
+        f" COALESCE(SUM(CASE WHEN {_TIMED} THEN e.duration_ms END), 0), COUNT(*){_STORED}"
+        " WHERE e.type = 'action' GROUP BY 1, 2, 3",
+    ),
+    (
+        "rollup_buttons",
+        "project_id, quarter, payload, presses",
+        f"{_BY_START}, e.payload, COUNT(*){_STORED} WHERE e.type = 'button' GROUP BY 1, 2, 3",
+    ),
+    (
+        "rollup_scores",
+        "project_id, quarter, at, score_name, valued, value_sum, scores",
+        f"{_BY_START}, e.ts / 900000000, e.score_name, COUNT(e.score_value),"
+        f" COALESCE(SUM(e.score_value), 0), COUNT(*){_STORED} WHERE e.type = 'score'"
+        " GROUP BY 1, 2, 3, 4",
+    ),
+    (
+        "rollup_score_values",
+        "project_id, quarter, score_name, score_value, score_label, SUM(scores)",
+        f"{_BY_START}, e.score_name, e.score_value, e.score_label, COUNT(*){_STORED}"
+        " WHERE e.type = 'score' GROUP BY 1, 2, 3, 4, 5",
+    ),
+]
+
 
 def _event(kind: str, cid: str, at: int, payload: dict[str, Any], **extra: Any) -> NewEvent:
     return NewEvent(uuid.uuid4().hex, kind, cid, at, at, payload, **extra)
@@ -124,8 +157,10 @@ def _conversation(rng: random.Random, cid: str) -> list[list[NewEvent]]:
         events.append(_event("message", cid, t, user))
         if rng.random() < 0.5:
             t += rng.randrange(1, 5 * MINUTE)
-            tool = {"action_name": "kb_search", "duration_ms": 120.0, "error_msg": None}
-            events.append(_event("action", cid, t, tool))
+            events.append(_event("action", cid, t, _tool(rng)))
+        if rng.random() < 0.3:
+            t += rng.randrange(1, MINUTE)
+            events.append(_event("button", cid, t, _button(rng)))
         t += rng.randrange(1, 5 * MINUTE)
         agent = {"sender": "agent", "content": "hello", "metadata": None}
         events.append(_event("message", cid, t, agent))
@@ -134,9 +169,9 @@ def _conversation(rng: random.Random, cid: str) -> list[list[NewEvent]]:
             tokens["model"], tokens["provider"] = rng.choice(_MODELS_USED)
             cost = rng.choice([None, 1_500, 20_000])
             events.append(_event("token_usage", cid, t, tokens, cost_nanos=cost))
-    if rng.random() < 0.3:
-        score = {"name": "helpful", "value": 1, "comment": None}
-        events.append(_event("score", cid, t + 3 * DAY, score))
+    for _ in range(rng.choice([0, 0, 1, 2])):  # scores do not date their conversation
+        score = {"name": rng.choice(["helpful", "csat"]), "value": rng.choice(_SCORES)}
+        events.append(_event("score", cid, t + rng.randrange(3 * DAY), {**score, "comment": None}))
     rng.shuffle(events)
     cut = sorted(rng.sample(range(1, len(events) + 1), min(len(events), rng.randrange(1, 4))))
     batches = [events[a:b] for a, b in zip([0, *cut], cut, strict=False)]
@@ -147,6 +182,26 @@ def _conversation(rng: random.Random, cid: str) -> list[list[NewEvent]]:
         late.append(_event("conversation", cid, at + 1, attributes, country=country))
         batches.append(late)
     return [b for b in batches if b]
+
+
+# Durations and values that doubles sum exactly, so that means read from the rollups'
+# sums equal AVG's to the last bit (other values differ in the rounding of a double).
+_DURATIONS = [None, 0, 120.0, 37.5, 2048, 0.25, 1e12, 1e12 + 1]  # past 1e12: not timed
+_SCORES = [1, 0, 4.5, -2, True, False, "good", "bad", -0.0]
+
+
+def _tool(rng: random.Random) -> dict[str, Any]:
+    return {
+        "action_name": rng.choice(["kb_search", "lookup", "fallback_to_human"]),
+        "duration_ms": rng.choice(_DURATIONS),
+        "error_msg": rng.choice([None, None, "timeout"]),
+    }
+
+
+def _button(rng: random.Random) -> dict[str, Any]:
+    pressed = [("rate", "👍", "up"), ("rate", "👎", "down"), ("menu", "Help", "help")]
+    event, label, value = rng.choice([*pressed, ("menu", "Help", "h")])
+    return {"button_event": event, "label": label, "value": value}
 
 
 def _near(rng: random.Random, starts: list[int]) -> int:
@@ -223,6 +278,16 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
         first = figures.split(",")[0]
         left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
         assert all(not any(row) for row in left), table
+    for table, stored, rebuilt in _ACTION_ROLLUPS:
+        count = stored.split(", ")[-1]
+        grouped = " GROUP BY 1, 2, 3, 4, 5" if count.startswith("SUM") else ""
+        found = await _rows(
+            db,
+            f"SELECT {stored} FROM {table} WHERE scores <> 0{grouped}"
+            if grouped
+            else f"SELECT {stored} FROM {table} WHERE {count} <> 0",
+        )
+        assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
     starts = [int(row[0]) for row in await _rows(db, "SELECT started_at FROM conversations")]
     for _ in range(12):
         query = _query(rng, starts)

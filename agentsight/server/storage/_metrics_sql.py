@@ -69,6 +69,9 @@ _SCORE_VALUES = 20  # values listed per score name; the rest add up to one "othe
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
 _DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
 _NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"  # typed: PostgreSQL's UNION needs it
+# The mean of the union ``u`` of rollup rows and directly read rows (columns t: how many
+# values, s: their sum), as AVG gives it: in doubles (SQLite divides integers whole).
+_MEAN = "CASE WHEN SUM(t) > 0 THEN CAST(SUM(s) AS DOUBLE PRECISION) / SUM(t) END"
 
 
 @attrs.frozen
@@ -340,7 +343,7 @@ class MetricsPlan:
             "customers_by_cost": self._customers_by_cost(totals["priced_calls"]),
             "scores": self._scores(),
             "score_values": self._score_values(),
-            "score_days": self._score_days(),
+            "score_days": self._score_days(start),
         }
 
     def _response(self) -> Statement:
@@ -394,12 +397,30 @@ class MetricsPlan:
         return head, events, params + more
 
     def _tools(self) -> Statement:
-        head, actions, params = self._actions()
-        sql = (
-            f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
-            f" AVG({_DURATION}) {actions} GROUP BY e.action_name"
+        """Per tool: actions, errors, timed ones and their mean duration; from
+        ``rollup_tools`` where :meth:`_quarters` allows, directly otherwise."""
+        buckets = self._quarters()
+        if buckets is None:
+            head, actions, params = self._actions()
+            sql = (
+                f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
+                f" AVG({_DURATION}) {actions} GROUP BY e.action_name"
+            )
+            return self._statement(sql, params)
+        return self._event_union(
+            buckets,
+            "SELECT r.action_name AS n, SUM(r.actions) AS k, SUM(r.errors) AS x,"
+            " SUM(r.timed) AS t, SUM(r.duration_sum) AS s FROM rollup_tools r",
+            "actions",
+            " GROUP BY r.action_name",
+            "action",
+            lambda actions: (
+                f"SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
+                f" SUM({_DURATION}) {actions} GROUP BY e.action_name"
+            ),
+            marked="action_name",
+            outer=f"SELECT n, SUM(k), SUM(x), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
         )
-        return self._statement(sql, params)
 
     def tool_percentiles(self, tools: Rows) -> Statement | None:
         """The p95 duration of each tool of the rows of ``tools``.
@@ -477,13 +498,20 @@ class MetricsPlan:
 
     def _event_buckets(self, start: int | None) -> Buckets | None:
         """The whole quarters of conversation starts whose events the event rollups
-        answer: a request without attribute or customer filters, in a zone where each
-        quarter hour lies in one local hour (*start*: the first start, for the zone's
+        answer per local hour or day: :meth:`_quarters`, in a zone where each quarter
+        hour lies in one local hour (*start*: the first start, for the zone's
         offsets); ``None`` when its events are read directly."""
-        buckets = self._buckets
-        if buckets is None or buckets.table != "rollup_quarters" or start is None:
+        buckets = self._quarters()
+        if buckets is None or start is None:
             return None
         return buckets if self._aligned(MICROS_PER_QUARTER, start) else None
+
+    def _quarters(self) -> Buckets | None:
+        """The whole quarters of conversation starts whose events the event rollups
+        answer, in any zone (figures without local times): a request without
+        attribute or customer filters; ``None`` when its events are read directly."""
+        buckets = self._buckets
+        return buckets if buckets is not None and buckets.table == "rollup_quarters" else None
 
     def _event_union(
         self,
@@ -493,10 +521,15 @@ class MetricsPlan:
         group: str,
         kind: str,
         direct: Callable[[str], str],
+        *,
+        marked: str | None = None,
+        outer: str | None = None,
     ) -> Statement:
         """*rolled* (``SELECT ... FROM`` an event rollup, alias ``r``) over the whole
         quarters of *buckets*, ``UNION ALL`` *direct* (given ``FROM ... WHERE`` of the
-        events of one *kind*) over the conversations of each ragged end."""
+        events of one *kind*, or *marked*, see :meth:`_events`) over the conversations
+        of each ragged end.  *outer*: a ``SELECT ... FROM`` that takes the union as
+        ``u`` (named as *rolled* names its columns) and sums the parts of each key."""
         where, params = buckets.where([], nonzero)
         parts = [f"{rolled} WHERE r.project_id = ? AND {where}{group}"]
         params = [self._project_id, *params]
@@ -505,10 +538,13 @@ class MetricsPlan:
                 "(SELECT c.conversation_id FROM conversations c WHERE c.project_id = ?"
                 " AND c.started_at >= ? AND c.started_at < ?)"
             )
-            events, more = self._events(kind, f"{chosen} sel")
+            events, more = self._events(kind, f"{chosen} sel", marked=marked)
             parts.append(direct(events))
             params += [self._project_id, low, high, *more]
-        return self._statement(" UNION ALL ".join(parts), params)
+        union = " UNION ALL ".join(parts)
+        if outer is not None:
+            union = outer.replace("{union}", f"({union}) u")
+        return self._statement(union, params)
 
     def _days(self, start: int | None) -> Statement:
         """Conversations per local day: from the rollups where whole buckets fall on one
@@ -621,29 +657,83 @@ class MetricsPlan:
         )
 
     def _scores(self) -> Statement:
-        head, scores, params = self._score_events()
-        sql = (
-            f"{head} SELECT e.score_name, COUNT(*), COUNT(e.score_value), AVG(e.score_value)"
-            f" {scores} GROUP BY e.score_name"
+        """Per score name: scores, numeric ones and their mean; from ``rollup_scores``
+        where :meth:`_quarters` allows, directly otherwise."""
+        buckets = self._quarters()
+        if buckets is None:
+            head, scores, params = self._score_events()
+            sql = (
+                f"{head} SELECT e.score_name, COUNT(*), COUNT(e.score_value),"
+                f" AVG(e.score_value) {scores} GROUP BY e.score_name"
+            )
+            return self._statement(sql, params)
+        return self._event_union(
+            buckets,
+            "SELECT r.score_name AS n, SUM(r.scores) AS k, SUM(r.valued) AS t,"
+            " SUM(r.value_sum) AS s FROM rollup_scores r",
+            "scores",
+            " GROUP BY r.score_name",
+            "score",
+            lambda scores: (
+                "SELECT e.score_name, COUNT(*), COUNT(e.score_value), SUM(e.score_value)"
+                f" {scores} GROUP BY e.score_name"
+            ),
+            marked="score_name",
+            outer=f"SELECT n, SUM(k), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
         )
-        return self._statement(sql, params)
 
     def _score_values(self) -> Statement:
-        head, scores, params = self._score_events()
-        sql = (
-            f"{head} SELECT e.score_name, e.score_value, e.score_label, COUNT(*) {scores}"
+        """Scores per name and value; from ``rollup_score_values`` where
+        :meth:`_quarters` allows (grouped again by value: its key tells apart what
+        equality would not, -0.0 from 0.0), directly otherwise."""
+        buckets = self._quarters()
+        direct = (
+            "SELECT e.score_name, e.score_value, e.score_label, COUNT(*) {scores}"
             " GROUP BY e.score_name, e.score_value, e.score_label"
         )
-        return self._statement(sql, params)
-
-    def _score_days(self) -> Statement:
-        head, scores, params = self._score_events()
-        sql = (
-            f"{head} SELECT n, d, COUNT(*), AVG(v) FROM (SELECT e.score_name AS n,"
-            f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores}) x"
-            " GROUP BY n, d"
+        if buckets is None:
+            head, scores, params = self._score_events()
+            return self._statement(f"{head} {direct.format(scores=scores)}", params)
+        return self._event_union(
+            buckets,
+            "SELECT r.score_name AS n, r.score_value AS v, r.score_label AS l,"
+            " SUM(r.scores) AS k FROM rollup_score_values r",
+            "scores",
+            " GROUP BY r.score_name, r.score_value, r.score_label",
+            "score",
+            lambda scores: direct.format(scores=scores),
+            marked="score_name",
+            outer="SELECT n, v, l, SUM(k) FROM {union} GROUP BY n, v, l",
         )
-        return self._statement(sql, params)
+
+    def _score_days(self, start: int | None) -> Statement:
+        """Per score name and local day of the score: scores and their mean; from
+        ``rollup_scores`` where :meth:`_event_buckets` allows, directly otherwise."""
+        buckets = self._event_buckets(start)
+        if buckets is None:
+            head, scores, params = self._score_events()
+            sql = (
+                f"{head} SELECT n, d, COUNT(*), AVG(v) FROM (SELECT e.score_name AS n,"
+                f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores}) x"
+                " GROUP BY n, d"
+            )
+            return self._statement(sql, params)
+        day = f"{self._local(f'r.at * {MICROS_PER_QUARTER}')} / {MICROS_PER_DAY}"
+        return self._event_union(
+            buckets,
+            f"SELECT r.score_name AS n, {day} AS d, SUM(r.scores) AS k, SUM(r.valued) AS t,"
+            " SUM(r.value_sum) AS s FROM rollup_scores r",
+            "scores",
+            f" GROUP BY r.score_name, {day}",
+            "score",
+            lambda scores: (
+                f"SELECT n, d, COUNT(*), COUNT(v), SUM(v) FROM (SELECT e.score_name AS n,"
+                f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores})"
+                " x GROUP BY n, d"
+            ),
+            marked="score_name",
+            outer=f"SELECT n, d, SUM(k), {_MEAN} FROM {{union}} GROUP BY n, d",
+        )
 
     def _feedback(self) -> Statement:
         """Feedback entries per sentiment, and the conversations with any: each entry
@@ -661,11 +751,23 @@ class MetricsPlan:
         return self._statement(sql, [self._project_id, *self._params])
 
     def _buttons(self) -> Statement:
-        """Button presses by identical payload (the few distinct ones are parsed in Python)."""
-        head, params = self._with()
-        events, more = self._events("button")
-        sql = f"{head} SELECT e.payload, COUNT(*) {events} GROUP BY e.payload"
-        return self._statement(sql, params + more)
+        """Button presses by identical payload (the few distinct ones are parsed in Python,
+        which adds up a payload's rows): from ``rollup_buttons`` where :meth:`_quarters`
+        allows, directly otherwise."""
+        buckets = self._quarters()
+        if buckets is None:
+            head, params = self._with()
+            events, more = self._events("button")
+            sql = f"{head} SELECT e.payload, COUNT(*) {events} GROUP BY e.payload"
+            return self._statement(sql, params + more)
+        return self._event_union(
+            buckets,
+            "SELECT r.payload, SUM(r.presses) FROM rollup_buttons r",
+            "presses",
+            " GROUP BY r.payload",
+            "button",
+            lambda events: f"SELECT e.payload, COUNT(*) {events} GROUP BY e.payload",
+        )
 
     def _customers(self) -> Statement:
         """Returning customers and weekly cohorts: rows ``(0, customers, returning, 0)``,

@@ -1,0 +1,270 @@
+-- Schema version 11: rollups of the actions, button presses and scores, kept by triggers,
+-- that GET /v1/metrics reads for its tools, button presses and scores (see
+-- storage/_rollups.py).  All are per project and UTC quarter hour of the
+-- conversation's start (the selection of a request, as rollup_quarters):
+--   rollup_tools: per action name, the actions, the errors, the timed ones
+--     (duration_ms up to ingest's bound) and the sum of their durations;
+--   rollup_buttons: per payload (the button event, label and value as stored),
+--     the presses;
+--   rollup_scores: per UTC quarter hour of the event (for local days) and score
+--     name, the scores, the numeric ones and the sum of their values;
+--   rollup_score_values: per score name and value (value_key: the value and the
+--     label written exactly, a key that tells NULL from any value), the scores.
+-- The sums of durations and values are sums of doubles: an average read from
+-- them equals the direct one up to the rounding of a double (the answers round
+-- them far coarser); counts are exact.
+-- What they hold, at every commit: the events of every stored conversation,
+-- under its start, as rollup_messages (schema 8): an event counts once both it
+-- and its conversation are stored, until either goes; a conversation whose
+-- start moves into another quarter hour takes its events along.  Events never
+-- change what counts here (only response_wait is updated).
+-- The triggers read the other table: every transaction that writes events or
+-- conversations takes the project's rollup lock first (storage/postgres:
+-- lock_rollups), as for schema 8.
+LOCK TABLE conversations, events IN SHARE ROW EXCLUSIVE MODE;
+
+CREATE TABLE rollup_tools (
+    project_id BIGINT NOT NULL,
+    quarter BIGINT NOT NULL,
+    action_name TEXT NOT NULL,
+    actions BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    timed BIGINT NOT NULL,
+    duration_sum DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (project_id, quarter, action_name)
+);
+
+CREATE TABLE rollup_buttons (
+    project_id BIGINT NOT NULL,
+    quarter BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    presses BIGINT NOT NULL,
+    PRIMARY KEY (project_id, quarter, payload)
+);
+
+CREATE TABLE rollup_scores (
+    project_id BIGINT NOT NULL,
+    quarter BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    score_name TEXT NOT NULL,
+    scores BIGINT NOT NULL,
+    valued BIGINT NOT NULL,
+    value_sum DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (project_id, quarter, at, score_name)
+);
+
+CREATE TABLE rollup_score_values (
+    project_id BIGINT NOT NULL,
+    quarter BIGINT NOT NULL,
+    score_name TEXT NOT NULL,
+    value_key TEXT NOT NULL,
+    score_value DOUBLE PRECISION,
+    score_label TEXT,
+    scores BIGINT NOT NULL,
+    PRIMARY KEY (project_id, quarter, score_name, value_key)
+);
+
+INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3;
+
+INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+SELECT c.project_id, c.started_at / 900000000, e.payload, COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.type = 'button' GROUP BY 1, 2, 3;
+
+INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
+
+INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+SELECT c.project_id, c.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
+
+-- Statement triggers: a batch's events are summed per bucket and added with one
+-- statement per table, in key order.
+CREATE FUNCTION agentsight_action_rollups() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
+            SELECT c.project_id, c.started_at / 900000000, n.action_name, COUNT(*), COALESCE(SUM(n.is_error), 0), COUNT(CASE WHEN n.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN n.duration_ms <= 1e+12 THEN n.duration_ms END), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        ORDER BY project_id, quarter, action_name
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+        SELECT project_id, quarter, payload, SUM(presses) FROM (
+            SELECT c.project_id, c.started_at / 900000000, n.payload, COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'button' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, payload, presses)
+        GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
+        ORDER BY project_id, quarter, payload
+        ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
+            SELECT c.project_id, c.started_at / 900000000, n.ts / 900000000, n.score_name, COUNT(*), COUNT(n.score_value), COALESCE(SUM(n.score_value), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, at, score_name
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
+            SELECT c.project_id, c.started_at / 900000000, n.score_name, COALESCE(encode(float8send(n.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(n.score_label), MIN(n.score_value), MIN(n.score_label), COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, score_name, value_key
+        ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
+            SELECT c.project_id, c.started_at / 900000000, o.action_name, -(COUNT(*)), -(COALESCE(SUM(o.is_error), 0)), -(COUNT(CASE WHEN o.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN o.duration_ms <= 1e+12 THEN o.duration_ms END), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        ORDER BY project_id, quarter, action_name
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+        SELECT project_id, quarter, payload, SUM(presses) FROM (
+            SELECT c.project_id, c.started_at / 900000000, o.payload, -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'button' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, payload, presses)
+        GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
+        ORDER BY project_id, quarter, payload
+        ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
+            SELECT c.project_id, c.started_at / 900000000, o.ts / 900000000, o.score_name, -(COUNT(*)), -(COUNT(o.score_value)), -(COALESCE(SUM(o.score_value), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, at, score_name
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
+            SELECT c.project_id, c.started_at / 900000000, o.score_name, COALESCE(encode(float8send(o.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(o.score_label), MIN(o.score_value), MIN(o.score_label), -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, score_name, value_key
+        ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER rollup_actions_add AFTER INSERT ON events
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION agentsight_action_rollups();
+
+CREATE TRIGGER rollup_actions_remove AFTER DELETE ON events
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION agentsight_action_rollups();
+
+-- A new conversation adds the events stored before it (in a batch, its events
+-- come first); a start moved into another quarter hour takes the events along.
+CREATE FUNCTION agentsight_conversation_action_rollups() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        ORDER BY project_id, quarter, action_name
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+        SELECT project_id, quarter, payload, SUM(presses) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.payload, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, payload, presses)
+        GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
+        ORDER BY project_id, quarter, payload
+        ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, at, score_name
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, score_name, value_key
+        ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        ORDER BY project_id, quarter, action_name
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+        SELECT project_id, quarter, payload, SUM(presses) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.payload, -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, payload, presses)
+        GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
+        ORDER BY project_id, quarter, payload
+        ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, at, score_name
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, score_name, value_key
+        ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
+            SELECT m.project_id, m.was / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        ORDER BY project_id, quarter, action_name
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+        SELECT project_id, quarter, payload, SUM(presses) FROM (
+            SELECT m.project_id, m.was / 900000000, e.payload, -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.payload, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, payload, presses)
+        GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
+        ORDER BY project_id, quarter, payload
+        ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
+            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, at, score_name
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
+            SELECT m.project_id, m.was / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+        GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
+        ORDER BY project_id, quarter, score_name, value_key
+        ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER rollup_actions_add AFTER INSERT ON conversations
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION agentsight_conversation_action_rollups();
+
+CREATE TRIGGER rollup_actions_remove AFTER DELETE ON conversations
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION agentsight_conversation_action_rollups();
+
+CREATE TRIGGER rollup_actions_move AFTER UPDATE ON conversations
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION agentsight_conversation_action_rollups();

@@ -1,0 +1,217 @@
+-- Schema version 12: rollups of the actions, button presses and scores, kept by triggers,
+-- that GET /v1/metrics reads for its tools, button presses and scores (see
+-- storage/_rollups.py).  All are per project and UTC quarter hour of the
+-- conversation's start (the selection of a request, as rollup_quarters):
+--   rollup_tools: per action name, the actions, the errors, the timed ones
+--     (duration_ms up to ingest's bound) and the sum of their durations;
+--   rollup_buttons: per payload (the button event, label and value as stored),
+--     the presses;
+--   rollup_scores: per UTC quarter hour of the event (for local days) and score
+--     name, the scores, the numeric ones and the sum of their values;
+--   rollup_score_values: per score name and value (value_key: the value and the
+--     label written exactly, a key that tells NULL from any value), the scores.
+-- The sums of durations and values are sums of doubles: an average read from
+-- them equals the direct one up to the rounding of a double (the answers round
+-- them far coarser); counts are exact.
+-- What they hold, at every commit: the events of every stored conversation,
+-- under its start, as rollup_messages (schema 9): an event counts once both it
+-- and its conversation are stored, until either goes; a conversation whose
+-- start moves into another quarter hour takes its events along.  Events never
+-- change what counts here (only response_wait is updated).
+
+CREATE TABLE rollup_tools (
+    project_id INTEGER NOT NULL,
+    quarter INTEGER NOT NULL,
+    action_name TEXT NOT NULL,
+    actions INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    timed INTEGER NOT NULL,
+    duration_sum REAL NOT NULL,
+    PRIMARY KEY (project_id, quarter, action_name)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_buttons (
+    project_id INTEGER NOT NULL,
+    quarter INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    presses INTEGER NOT NULL,
+    PRIMARY KEY (project_id, quarter, payload)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_scores (
+    project_id INTEGER NOT NULL,
+    quarter INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    score_name TEXT NOT NULL,
+    scores INTEGER NOT NULL,
+    valued INTEGER NOT NULL,
+    value_sum REAL NOT NULL,
+    PRIMARY KEY (project_id, quarter, at, score_name)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_score_values (
+    project_id INTEGER NOT NULL,
+    quarter INTEGER NOT NULL,
+    score_name TEXT NOT NULL,
+    value_key TEXT NOT NULL,
+    score_value REAL,
+    score_label TEXT,
+    scores INTEGER NOT NULL,
+    PRIMARY KEY (project_id, quarter, score_name, value_key)
+) WITHOUT ROWID;
+
+INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.action_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.action_name;
+
+INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+SELECT c.project_id, c.started_at / 900000000, e.payload, COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.type = 'button' GROUP BY c.project_id, c.started_at / 900000000, e.payload;
+
+INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name;
+
+INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+SELECT c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label);
+
+-- An event counts under its conversation's start, when the conversation is stored.
+CREATE TRIGGER rollup_tools_add AFTER INSERT ON events WHEN new.action_name IS NOT NULL
+BEGIN
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+    SELECT c.project_id, c.started_at / 900000000, new.action_name, COUNT(*), COALESCE(SUM(new.is_error), 0), COUNT(CASE WHEN new.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN new.duration_ms <= 1e+12 THEN new.duration_ms END), 0) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+END;
+
+CREATE TRIGGER rollup_tools_remove AFTER DELETE ON events WHEN old.action_name IS NOT NULL
+BEGIN
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+    SELECT c.project_id, c.started_at / 900000000, old.action_name, -(COUNT(*)), -(COALESCE(SUM(old.is_error), 0)), -(COUNT(CASE WHEN old.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN old.duration_ms <= 1e+12 THEN old.duration_ms END), 0)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+END;
+
+CREATE TRIGGER rollup_buttons_add AFTER INSERT ON events WHEN new.type = 'button'
+BEGIN
+    INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+    SELECT c.project_id, c.started_at / 900000000, new.payload, COUNT(*) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
+END;
+
+CREATE TRIGGER rollup_buttons_remove AFTER DELETE ON events WHEN old.type = 'button'
+BEGIN
+    INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+    SELECT c.project_id, c.started_at / 900000000, old.payload, -(COUNT(*)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
+END;
+
+CREATE TRIGGER rollup_scores_add AFTER INSERT ON events WHEN new.score_name IS NOT NULL
+BEGIN
+    INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+    SELECT c.project_id, c.started_at / 900000000, new.ts / 900000000, new.score_name, COUNT(*), COUNT(new.score_value), COALESCE(SUM(new.score_value), 0) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
+    INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+    SELECT c.project_id, c.started_at / 900000000, new.score_name, quote(new.score_value) || ' ' || quote(new.score_label), MIN(new.score_value), MIN(new.score_label), COUNT(*) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+END;
+
+CREATE TRIGGER rollup_scores_remove AFTER DELETE ON events WHEN old.score_name IS NOT NULL
+BEGIN
+    INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+    SELECT c.project_id, c.started_at / 900000000, old.ts / 900000000, old.score_name, -(COUNT(*)), -(COUNT(old.score_value)), -(COALESCE(SUM(old.score_value), 0)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
+    INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+    SELECT c.project_id, c.started_at / 900000000, old.score_name, quote(old.score_value) || ' ' || quote(old.score_label), MIN(old.score_value), MIN(old.score_label), -(COUNT(*)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+END;
+
+-- A new conversation adds the events stored before it (in a batch, its events come first).
+CREATE TRIGGER rollup_actions_add AFTER INSERT ON conversations
+BEGIN
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+    SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+    SELECT new.project_id, new.started_at / 900000000, e.payload, COUNT(*) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'button' GROUP BY e.payload
+    ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
+    INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+    SELECT new.project_id, new.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
+    INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+    SELECT new.project_id, new.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+END;
+
+CREATE TRIGGER rollup_actions_remove AFTER DELETE ON conversations
+BEGIN
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+    SELECT old.project_id, old.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+    SELECT old.project_id, old.started_at / 900000000, e.payload, -(COUNT(*)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'button' GROUP BY e.payload
+    ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
+    INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+    SELECT old.project_id, old.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
+    INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+    SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+END;
+
+-- A start moved into another quarter hour takes the conversation's events along.
+CREATE TRIGGER rollup_actions_move AFTER UPDATE OF started_at ON conversations
+WHEN NOT (old.started_at / 900000000 = new.started_at / 900000000)
+BEGIN
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+    SELECT old.project_id, old.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+    SELECT old.project_id, old.started_at / 900000000, e.payload, -(COUNT(*)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'button' GROUP BY e.payload
+    ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
+    INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+    SELECT old.project_id, old.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
+    INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+    SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
+    SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
+    SELECT new.project_id, new.started_at / 900000000, e.payload, COUNT(*) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'button' GROUP BY e.payload
+    ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
+    INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
+    SELECT new.project_id, new.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
+    INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
+    SELECT new.project_id, new.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+END;
