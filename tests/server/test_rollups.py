@@ -129,6 +129,11 @@ _ACTION_ROLLUPS = [
     ),
 ]
 
+_EMPTIED = [
+    ("rollup_tools", "actions, errors, timed, duration_sum"),
+    ("rollup_scores", "scores, valued, value_sum"),
+]
+
 
 def _event(kind: str, cid: str, at: int, payload: dict[str, Any], **extra: Any) -> NewEvent:
     return NewEvent(uuid.uuid4().hex, kind, cid, at, at, payload, **extra)
@@ -288,6 +293,10 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
             else f"SELECT {stored} FROM {table} WHERE {count} <> 0",
         )
         assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
+    for table, figures in _EMPTIED:  # rows emptied by a move or a deletion add nothing
+        first = figures.split(",")[0]
+        left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
+        assert all(not any(row) for row in left), table
     starts = [int(row[0]) for row in await _rows(db, "SELECT started_at FROM conversations")]
     for _ in range(12):
         query = _query(rng, starts)
