@@ -90,9 +90,11 @@ async def _statements(run: Run, dialect: Dialect, project: int, rounds: int) -> 
         for part, statement in plan.statements(totals).items():
             timings[part] = await _timed(rounds, run, statement)
         tools = await run(*plan.statements(totals)["tools"])
-        percentiles = plan.tool_percentiles(tools)
-        if percentiles is not None:
-            timings["tool_percentiles"] = await _timed(rounds, run, percentiles)
+        after = getattr(plan, "after_tools", None)  # older revisions: the percentiles only
+        later = after(tools) if after else {"tool_percentiles": plan.tool_percentiles(tools)}
+        for part, statement in later.items():
+            if statement is not None:
+                timings[part] = await _timed(rounds, run, statement)
         timings["sum"] = round(sum(timings.values()), 3)
         out[name] = timings
         print(f"  {name}: {json.dumps(timings)}", flush=True)

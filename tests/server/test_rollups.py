@@ -104,9 +104,10 @@ _TIMED = "e.duration_ms <= 1e12"
 _ACTION_ROLLUPS = [
     (
         "rollup_tools",
-        "project_id, quarter, action_name, errors, timed, duration_sum, actions",
+        "project_id, quarter, action_name, errors, timed, duration_sum, conversations, actions",
         f"{_BY_START}, e.action_name, SUM(e.is_error), COUNT(CASE WHEN {_TIMED} THEN 1 END),"
-        f" COALESCE(SUM(CASE WHEN {_TIMED} THEN e.duration_ms END), 0), COUNT(*){_STORED}"
+        f" COALESCE(SUM(CASE WHEN {_TIMED} THEN e.duration_ms END), 0),"
+        f" COUNT(DISTINCT e.conversation_id), COUNT(*){_STORED}"
         " WHERE e.type = 'action' GROUP BY 1, 2, 3",
     ),
     (
@@ -130,7 +131,7 @@ _ACTION_ROLLUPS = [
 ]
 
 _EMPTIED = [
-    ("rollup_tools", "actions, errors, timed, duration_sum"),
+    ("rollup_tools", "actions, errors, timed, duration_sum, conversations"),
     ("rollup_scores", "scores, valued, value_sum"),
 ]
 
@@ -195,9 +196,14 @@ _DURATIONS = [None, 0, 120.0, 37.5, 2048, 0.25, 1e12, 1e12 + 1]  # past 1e12: no
 _SCORES = [1, 0, 4.5, -2, True, False, "good", "bad", -0.0]
 
 
+_TOOLS = ["kb_search", "lookup", "fallback_to_human", "open_ticket"]
+
+
 def _tool(rng: random.Random) -> dict[str, Any]:
     return {
-        "action_name": rng.choice(["kb_search", "lookup", "fallback_to_human"]),
+        # Two escalation actions, one rare: ranges with one of them (its conversations
+        # from the rollups) and ranges with both (counted across the names, directly).
+        "action_name": rng.choices(_TOOLS, weights=[5, 5, 3, 0.3])[0],
         "duration_ms": rng.choice(_DURATIONS),
         "error_msg": rng.choice([None, None, "timeout"]),
     }
@@ -335,6 +341,52 @@ async def test_rollups_follow_every_change(database: Database, seed: int) -> Non
         await _check(db, storage, project, rng)
     finally:
         await storage.aclose()
+
+
+async def test_starts_crossing_in_one_batch_keep_every_sum(database: Database) -> None:
+    """Two conversations whose starts move in one batch, one out of a quarter hour and one
+    into it, with the same tool and the same model (calls in the same quarter hour): the
+    counts under that start net to zero, the durations, errors and tokens do not.  On
+    PostgreSQL one statement moves both; each sum must decide whether its row changes."""
+    quarter = 15 * MINUTE
+    base = START - START % quarter + 10 * quarter
+    db = database("crossing")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        out, into = "leaves", "arrives"
+        tokens = dict(zip(TOKEN_COLUMNS, (10, 5, 15, 0), strict=True))
+        fewer = dict(zip(TOKEN_COLUMNS, (1, 2, 3, 0), strict=True))
+        model = {"model": "gpt-4o", "provider": "openai"}
+        await storage.write_batch(
+            project,
+            [
+                _event("message", out, base + MINUTE, _said("agent")),
+                _event("action", out, base + 2 * quarter, _tool_run("kb_search", 37.5, "boom")),
+                _event("token_usage", out, base + 2 * quarter, {**tokens, **model}),
+                _event("message", into, base + quarter + MINUTE, _said("agent")),
+                _event("action", into, base + 2 * quarter + 1, _tool_run("kb_search", 2, None)),
+                _event("token_usage", into, base + 2 * quarter + 1, {**fewer, **model}),
+            ],
+        )
+        await storage.write_batch(  # "leaves" moves a quarter back, "arrives" into its quarter
+            project,
+            [
+                _event("message", out, base - quarter, _said("end_user")),
+                _event("message", into, base + 2 * MINUTE, _said("end_user")),
+            ],
+        )
+        await _check(db, storage, project, random.Random(4))
+    finally:
+        await storage.aclose()
+
+
+def _tool_run(name: str, duration: float, error: str | None) -> dict[str, Any]:
+    return {"action_name": name, "duration_ms": duration, "error_msg": error}
+
+
+def _said(sender: str) -> dict[str, Any]:
+    return {"sender": sender, "content": "hi", "metadata": None}
 
 
 async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:

@@ -3,7 +3,8 @@
 -- storage/_rollups.py).  All are per project and UTC quarter hour of the
 -- conversation's start (the selection of a request, as rollup_quarters):
 --   rollup_tools: per action name, the actions, the errors, the timed ones
---     (duration_ms up to ingest's bound) and the sum of their durations;
+--     (duration_ms up to ingest's bound), the sum of their durations and the
+--     conversations with any (the escalations of a request naming one);
 --   rollup_buttons: per payload (the button event, label and value as stored),
 --     the presses;
 --   rollup_scores: per UTC quarter hour of the event (for local days) and score
@@ -31,6 +32,7 @@ CREATE TABLE rollup_tools (
     errors BIGINT NOT NULL,
     timed BIGINT NOT NULL,
     duration_sum DOUBLE PRECISION NOT NULL,
+    conversations BIGINT NOT NULL,
     PRIMARY KEY (project_id, quarter, action_name)
 );
 
@@ -64,8 +66,8 @@ CREATE TABLE rollup_score_values (
     PRIMARY KEY (project_id, quarter, score_name, value_key)
 );
 
-INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)
+INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3;
 
@@ -90,13 +92,13 @@ CREATE FUNCTION agentsight_action_rollups() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
-            SELECT c.project_id, c.started_at / 900000000, n.action_name, COUNT(*), COALESCE(SUM(n.is_error), 0), COUNT(CASE WHEN n.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN n.duration_ms <= 1e+12 THEN n.duration_ms END), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
+            SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (SELECT c.project_id, c.started_at / 900000000, n.action_name, COUNT(*), COALESCE(SUM(n.is_error), 0), COUNT(CASE WHEN n.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN n.duration_ms <= 1e+12 THEN n.duration_ms END), 0), CASE WHEN COUNT(*) = (SELECT COUNT(*) FROM events x WHERE x.project_id = c.project_id AND x.conversation_id = n.conversation_id AND x.action_name = n.action_name) THEN 1 ELSE 0 END FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL GROUP BY c.project_id, c.started_at, n.conversation_id, n.action_name) AS p (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations) GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT c.project_id, c.started_at / 900000000, n.payload, COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'button' GROUP BY 1, 2, 3
@@ -108,7 +110,7 @@ BEGIN
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
             SELECT c.project_id, c.started_at / 900000000, n.ts / 900000000, n.score_name, COUNT(*), COUNT(n.score_value), COALESCE(SUM(n.score_value), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
@@ -119,13 +121,13 @@ BEGIN
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
-            SELECT c.project_id, c.started_at / 900000000, o.action_name, -(COUNT(*)), -(COALESCE(SUM(o.is_error), 0)), -(COUNT(CASE WHEN o.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN o.duration_ms <= 1e+12 THEN o.duration_ms END), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
+            SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (SELECT c.project_id, c.started_at / 900000000, o.action_name, -(COUNT(*)), -(COALESCE(SUM(o.is_error), 0)), -(COUNT(CASE WHEN o.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN o.duration_ms <= 1e+12 THEN o.duration_ms END), 0)), -(CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.project_id = c.project_id AND x.conversation_id = o.conversation_id AND x.action_name = o.action_name) THEN 0 ELSE 1 END) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL GROUP BY c.project_id, c.started_at, o.conversation_id, o.action_name) AS p (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations) GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT c.project_id, c.started_at / 900000000, o.payload, -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'button' GROUP BY 1, 2, 3
@@ -137,7 +139,7 @@ BEGIN
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
             SELECT c.project_id, c.started_at / 900000000, o.ts / 900000000, o.score_name, -(COUNT(*)), -(COUNT(o.score_value)), -(COALESCE(SUM(o.score_value), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
@@ -166,13 +168,13 @@ CREATE FUNCTION agentsight_conversation_action_rollups() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
-            SELECT n.project_id, n.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT n.project_id, n.started_at / 900000000, e.payload, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
@@ -184,7 +186,7 @@ BEGIN
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
             SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
@@ -195,13 +197,13 @@ BEGIN
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
-            SELECT o.project_id, o.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT o.project_id, o.started_at / 900000000, e.payload, -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
@@ -213,7 +215,7 @@ BEGIN
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
             SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
@@ -224,13 +226,13 @@ BEGIN
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum) FROM (
-            SELECT m.project_id, m.was / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
+            SELECT m.project_id, m.was / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT m.project_id, m.was / 900000000, e.payload, -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.payload, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
@@ -242,7 +244,7 @@ BEGIN
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
             SELECT m.project_id, m.was / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
@@ -256,6 +258,70 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- Schema 8's conversation trigger kept a model's row only when its calls did not
+-- net to zero: two conversations moving in opposite directions in one statement,
+-- with calls of one model in the same quarter hours, could lose their tokens.
+-- Every sum decides now (as for rollup_quarters), and rollup_models is rebuilt.
+CREATE OR REPLACE FUNCTION agentsight_conversation_event_rollups() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO rollup_messages (project_id, quarter, at, messages)
+        SELECT project_id, quarter, at, SUM(messages) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'message' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, at, messages)
+        GROUP BY project_id, quarter, at HAVING SUM(messages) <> 0
+        ORDER BY project_id, quarter, at
+        ON CONFLICT (project_id, quarter, at) DO UPDATE SET messages = rollup_messages.messages + excluded.messages;
+        INSERT INTO rollup_models (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+        SELECT project_id, quarter, at, model_key, MIN(model), MIN(provider), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(embedding_tokens), SUM(cost_nanos), SUM(priced_calls), SUM(calls) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, json_build_array(e.model, e.provider)::text, MIN(e.model), MIN(e.provider), COALESCE(SUM(e.prompt_tokens), 0), COALESCE(SUM(e.completion_tokens), 0), COALESCE(SUM(e.total_tokens), 0), COALESCE(SUM(e.embedding_tokens), 0), COALESCE(SUM(e.cost_nanos), 0), COUNT(e.cost_nanos), COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'token_usage' GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+        GROUP BY project_id, quarter, at, model_key HAVING SUM(prompt_tokens) <> 0 OR SUM(completion_tokens) <> 0 OR SUM(total_tokens) <> 0 OR SUM(embedding_tokens) <> 0 OR SUM(cost_nanos) <> 0 OR SUM(priced_calls) <> 0 OR SUM(calls) <> 0
+        ORDER BY project_id, quarter, at, model_key
+        ON CONFLICT (project_id, quarter, at, model_key) DO UPDATE SET prompt_tokens = rollup_models.prompt_tokens + excluded.prompt_tokens, completion_tokens = rollup_models.completion_tokens + excluded.completion_tokens, total_tokens = rollup_models.total_tokens + excluded.total_tokens, embedding_tokens = rollup_models.embedding_tokens + excluded.embedding_tokens, cost_nanos = rollup_models.cost_nanos + excluded.cost_nanos, priced_calls = rollup_models.priced_calls + excluded.priced_calls, calls = rollup_models.calls + excluded.calls;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO rollup_messages (project_id, quarter, at, messages)
+        SELECT project_id, quarter, at, SUM(messages) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, -COUNT(*) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'message' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, at, messages)
+        GROUP BY project_id, quarter, at HAVING SUM(messages) <> 0
+        ORDER BY project_id, quarter, at
+        ON CONFLICT (project_id, quarter, at) DO UPDATE SET messages = rollup_messages.messages + excluded.messages;
+        INSERT INTO rollup_models (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+        SELECT project_id, quarter, at, model_key, MIN(model), MIN(provider), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(embedding_tokens), SUM(cost_nanos), SUM(priced_calls), SUM(calls) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, json_build_array(e.model, e.provider)::text, MIN(e.model), MIN(e.provider), -(COALESCE(SUM(e.prompt_tokens), 0)), -(COALESCE(SUM(e.completion_tokens), 0)), -(COALESCE(SUM(e.total_tokens), 0)), -(COALESCE(SUM(e.embedding_tokens), 0)), -(COALESCE(SUM(e.cost_nanos), 0)), -(COUNT(e.cost_nanos)), -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'token_usage' GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+        GROUP BY project_id, quarter, at, model_key HAVING SUM(prompt_tokens) <> 0 OR SUM(completion_tokens) <> 0 OR SUM(total_tokens) <> 0 OR SUM(embedding_tokens) <> 0 OR SUM(cost_nanos) <> 0 OR SUM(priced_calls) <> 0 OR SUM(calls) <> 0
+        ORDER BY project_id, quarter, at, model_key
+        ON CONFLICT (project_id, quarter, at, model_key) DO UPDATE SET prompt_tokens = rollup_models.prompt_tokens + excluded.prompt_tokens, completion_tokens = rollup_models.completion_tokens + excluded.completion_tokens, total_tokens = rollup_models.total_tokens + excluded.total_tokens, embedding_tokens = rollup_models.embedding_tokens + excluded.embedding_tokens, cost_nanos = rollup_models.cost_nanos + excluded.cost_nanos, priced_calls = rollup_models.priced_calls + excluded.priced_calls, calls = rollup_models.calls + excluded.calls;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO rollup_messages (project_id, quarter, at, messages)
+        SELECT project_id, quarter, at, SUM(messages) FROM (
+            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, -COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'message' GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'message' GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, at, messages)
+        GROUP BY project_id, quarter, at HAVING SUM(messages) <> 0
+        ORDER BY project_id, quarter, at
+        ON CONFLICT (project_id, quarter, at) DO UPDATE SET messages = rollup_messages.messages + excluded.messages;
+        INSERT INTO rollup_models (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+        SELECT project_id, quarter, at, model_key, MIN(model), MIN(provider), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(embedding_tokens), SUM(cost_nanos), SUM(priced_calls), SUM(calls) FROM (
+            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, json_build_array(e.model, e.provider)::text, MIN(e.model), MIN(e.provider), -(COALESCE(SUM(e.prompt_tokens), 0)), -(COALESCE(SUM(e.completion_tokens), 0)), -(COALESCE(SUM(e.total_tokens), 0)), -(COALESCE(SUM(e.embedding_tokens), 0)), -(COALESCE(SUM(e.cost_nanos), 0)), -(COUNT(e.cost_nanos)), -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'token_usage' GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, json_build_array(e.model, e.provider)::text, MIN(e.model), MIN(e.provider), COALESCE(SUM(e.prompt_tokens), 0), COALESCE(SUM(e.completion_tokens), 0), COALESCE(SUM(e.total_tokens), 0), COALESCE(SUM(e.embedding_tokens), 0), COALESCE(SUM(e.cost_nanos), 0), COUNT(e.cost_nanos), COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'token_usage' GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+        GROUP BY project_id, quarter, at, model_key HAVING SUM(prompt_tokens) <> 0 OR SUM(completion_tokens) <> 0 OR SUM(total_tokens) <> 0 OR SUM(embedding_tokens) <> 0 OR SUM(cost_nanos) <> 0 OR SUM(priced_calls) <> 0 OR SUM(calls) <> 0
+        ORDER BY project_id, quarter, at, model_key
+        ON CONFLICT (project_id, quarter, at, model_key) DO UPDATE SET prompt_tokens = rollup_models.prompt_tokens + excluded.prompt_tokens, completion_tokens = rollup_models.completion_tokens + excluded.completion_tokens, total_tokens = rollup_models.total_tokens + excluded.total_tokens, embedding_tokens = rollup_models.embedding_tokens + excluded.embedding_tokens, cost_nanos = rollup_models.cost_nanos + excluded.cost_nanos, priced_calls = rollup_models.priced_calls + excluded.priced_calls, calls = rollup_models.calls + excluded.calls;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DELETE FROM rollup_models;
+
+INSERT INTO rollup_models (project_id, quarter, at, model_key, model, provider, prompt_tokens, completion_tokens, total_tokens, embedding_tokens, cost_nanos, priced_calls, calls)
+SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, json_build_array(e.model, e.provider)::text, MIN(e.model), MIN(e.provider), COALESCE(SUM(e.prompt_tokens), 0), COALESCE(SUM(e.completion_tokens), 0), COALESCE(SUM(e.total_tokens), 0), COALESCE(SUM(e.embedding_tokens), 0), COALESCE(SUM(e.cost_nanos), 0), COUNT(e.cost_nanos), COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.type = 'token_usage' GROUP BY c.project_id, c.started_at / 900000000, e.ts / 900000000, json_build_array(e.model, e.provider)::text;
 
 CREATE TRIGGER rollup_actions_add AFTER INSERT ON conversations
 REFERENCING NEW TABLE AS new_rows

@@ -3,7 +3,8 @@
 -- storage/_rollups.py).  All are per project and UTC quarter hour of the
 -- conversation's start (the selection of a request, as rollup_quarters):
 --   rollup_tools: per action name, the actions, the errors, the timed ones
---     (duration_ms up to ingest's bound) and the sum of their durations;
+--     (duration_ms up to ingest's bound), the sum of their durations and the
+--     conversations with any (the escalations of a request naming one);
 --   rollup_buttons: per payload (the button event, label and value as stored),
 --     the presses;
 --   rollup_scores: per UTC quarter hour of the event (for local days) and score
@@ -27,6 +28,7 @@ CREATE TABLE rollup_tools (
     errors INTEGER NOT NULL,
     timed INTEGER NOT NULL,
     duration_sum REAL NOT NULL,
+    conversations INTEGER NOT NULL,
     PRIMARY KEY (project_id, quarter, action_name)
 ) WITHOUT ROWID;
 
@@ -60,8 +62,8 @@ CREATE TABLE rollup_score_values (
     PRIMARY KEY (project_id, quarter, score_name, value_key)
 ) WITHOUT ROWID;
 
-INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)
+INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.action_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.action_name;
 
@@ -83,18 +85,18 @@ WHERE e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, 
 -- An event counts under its conversation's start, when the conversation is stored.
 CREATE TRIGGER rollup_tools_add AFTER INSERT ON events WHEN new.action_name IS NOT NULL
 BEGIN
-    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-    SELECT c.project_id, c.started_at / 900000000, new.action_name, COUNT(*), COALESCE(SUM(new.is_error), 0), COUNT(CASE WHEN new.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN new.duration_ms <= 1e+12 THEN new.duration_ms END), 0) FROM conversations c
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+    SELECT c.project_id, c.started_at / 900000000, new.action_name, COUNT(*), COALESCE(SUM(new.is_error), 0), COUNT(CASE WHEN new.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN new.duration_ms <= 1e+12 THEN new.duration_ms END), 0), SUM(CASE WHEN (SELECT COUNT(*) FROM events x WHERE x.project_id = new.project_id AND x.conversation_id = new.conversation_id AND x.action_name = new.action_name) = 1 THEN 1 ELSE 0 END) FROM conversations c
     WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
-    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum, conversations = conversations + excluded.conversations;
 END;
 
 CREATE TRIGGER rollup_tools_remove AFTER DELETE ON events WHEN old.action_name IS NOT NULL
 BEGIN
-    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-    SELECT c.project_id, c.started_at / 900000000, old.action_name, -(COUNT(*)), -(COALESCE(SUM(old.is_error), 0)), -(COUNT(CASE WHEN old.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN old.duration_ms <= 1e+12 THEN old.duration_ms END), 0)) FROM conversations c
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+    SELECT c.project_id, c.started_at / 900000000, old.action_name, -(COUNT(*)), -(COALESCE(SUM(old.is_error), 0)), -(COUNT(CASE WHEN old.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN old.duration_ms <= 1e+12 THEN old.duration_ms END), 0)), -(SUM(CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.project_id = old.project_id AND x.conversation_id = old.conversation_id AND x.action_name = old.action_name) THEN 0 ELSE 1 END)) FROM conversations c
     WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
-    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum, conversations = conversations + excluded.conversations;
 END;
 
 CREATE TRIGGER rollup_buttons_add AFTER INSERT ON events WHEN new.type = 'button'
@@ -140,10 +142,10 @@ END;
 -- A new conversation adds the events stored before it (in a batch, its events come first).
 CREATE TRIGGER rollup_actions_add AFTER INSERT ON conversations
 BEGIN
-    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-    SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM events e
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+    SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
-    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum, conversations = conversations + excluded.conversations;
     INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
     SELECT new.project_id, new.started_at / 900000000, e.payload, COUNT(*) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'button' GROUP BY e.payload
@@ -160,10 +162,10 @@ END;
 
 CREATE TRIGGER rollup_actions_remove AFTER DELETE ON conversations
 BEGIN
-    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-    SELECT old.project_id, old.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM events e
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+    SELECT old.project_id, old.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
-    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum, conversations = conversations + excluded.conversations;
     INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
     SELECT old.project_id, old.started_at / 900000000, e.payload, -(COUNT(*)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'button' GROUP BY e.payload
@@ -182,10 +184,10 @@ END;
 CREATE TRIGGER rollup_actions_move AFTER UPDATE OF started_at ON conversations
 WHEN NOT (old.started_at / 900000000 = new.started_at / 900000000)
 BEGIN
-    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-    SELECT old.project_id, old.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)) FROM events e
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+    SELECT old.project_id, old.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
-    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum, conversations = conversations + excluded.conversations;
     INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
     SELECT old.project_id, old.started_at / 900000000, e.payload, -(COUNT(*)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'button' GROUP BY e.payload
@@ -198,10 +200,10 @@ BEGIN
     SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
-    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum)
-    SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0) FROM events e
+    INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
+    SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
-    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum;
+    ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = actions + excluded.actions, errors = errors + excluded.errors, timed = timed + excluded.timed, duration_sum = duration_sum + excluded.duration_sum, conversations = conversations + excluded.conversations;
     INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
     SELECT new.project_id, new.started_at / 900000000, e.payload, COUNT(*) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'button' GROUP BY e.payload

@@ -164,9 +164,8 @@ class MetricsPlan:
 
     Use: run :meth:`totals` first; its row gives the time span that
     :meth:`statements` needs for local days and hours; run those, then the
-    statement of :meth:`tool_percentiles` (when there is one) for the rows of
-    ``tools``, under the name ``tool_percentiles``; then :meth:`assemble`
-    everything.
+    statements of :meth:`after_tools` for the rows of ``tools``, under their
+    names; then :meth:`assemble` everything.
     """
 
     def __init__(self, project_id: int, query: MetricsQuery, dialect: Dialect) -> None:
@@ -208,6 +207,7 @@ class MetricsPlan:
         self._filtered = len(clauses) > 1
         self._offsets: list[tuple[int, int]] = [(0, 0)]
         self._timed: list[str] = []  # the tools of the ranked percentiles, by position
+        self._escalated = 0  # escalated conversations, when no statement counts them
 
     @property
     def dialect(self) -> Dialect:
@@ -332,7 +332,6 @@ class MetricsPlan:
         return {
             "response": self._response(),
             "tools": self._tools(),
-            "escalation": self._escalation(),
             "hours": self._hours(start),
             "days": self._days(start),
             "tokens": self._tokens(start),
@@ -410,17 +409,31 @@ class MetricsPlan:
         return self._event_union(
             buckets,
             "SELECT r.action_name AS n, SUM(r.actions) AS k, SUM(r.errors) AS x,"
-            " SUM(r.timed) AS t, SUM(r.duration_sum) AS s FROM rollup_tools r",
+            " SUM(r.timed) AS t, SUM(r.duration_sum) AS s, SUM(r.conversations) AS v"
+            " FROM rollup_tools r",
             "actions",
             " GROUP BY r.action_name",
             "action",
             lambda actions: (
                 f"SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
-                f" SUM({_DURATION}) {actions} GROUP BY e.action_name"
+                f" SUM({_DURATION}), COUNT(DISTINCT e.conversation_id) {actions}"
+                " GROUP BY e.action_name"
             ),
             marked="action_name",
-            outer=f"SELECT n, SUM(k), SUM(x), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
+            outer=f"SELECT n, SUM(k), SUM(x), SUM(t), {_MEAN}, SUM(v) FROM {{union}} GROUP BY n",
         )
+
+    def after_tools(self, tools: Rows) -> dict[str, Statement]:
+        """The statements that need the rows of ``tools``: ``tool_percentiles`` (when a
+        tool is timed) and ``escalation`` (when the escalation actions have a row)."""
+        found: dict[str, Statement] = {}
+        percentiles = self.tool_percentiles(tools)
+        if percentiles is not None:
+            found["tool_percentiles"] = percentiles
+        escalation = self._escalation(tools)
+        if escalation is not None:
+            found["escalation"] = escalation
+        return found
 
     def tool_percentiles(self, tools: Rows) -> Statement | None:
         """The p95 duration of each tool of the rows of ``tools``.
@@ -462,10 +475,18 @@ class MetricsPlan:
         self._timed = [name for name, _ in timed]
         return self._statement(" UNION ALL ".join(parts), params)
 
-    def _escalation(self) -> Statement:
+    def _escalation(self, tools: Rows) -> Statement | None:
+        """The conversations with an escalation action, given the rows of ``tools``:
+        none without such a row; when one name has a row and the rollups answered the
+        tools, that row's conversations (rows ``(n,)``, or none when no statement is
+        needed); else one statement that counts them across the names."""
         names = [self._dialect.clean(n) for n in self._query.escalation_actions]
-        if not names:
-            return self._statement("SELECT 0", [])
+        used = [row for row in tools if row[0] in names and row[1]]
+        if not used:
+            return None
+        if len(used) == 1 and len(used[0]) > 5:  # the rollups' rows: conversations last
+            self._escalated = int(used[0][5])
+            return None
         head, actions, params = self._actions()
         sql = (
             f"{head} SELECT COUNT(DISTINCT e.conversation_id) {actions}"
@@ -678,7 +699,6 @@ class MetricsPlan:
                 "SELECT e.score_name, COUNT(*), COUNT(e.score_value), SUM(e.score_value)"
                 f" {scores} GROUP BY e.score_name"
             ),
-            marked="score_name",
             outer=f"SELECT n, SUM(k), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
         )
 
@@ -702,7 +722,6 @@ class MetricsPlan:
             " GROUP BY r.score_name, r.score_value, r.score_label",
             "score",
             lambda scores: direct.format(scores=scores),
-            marked="score_name",
             outer="SELECT n, v, l, SUM(k) FROM {union} GROUP BY n, v, l",
         )
 
@@ -731,7 +750,6 @@ class MetricsPlan:
                 f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores})"
                 " x GROUP BY n, d"
             ),
-            marked="score_name",
             outer=f"SELECT n, d, SUM(k), {_MEAN} FROM {{union}} GROUP BY n, d",
         )
 
@@ -853,6 +871,8 @@ class MetricsPlan:
         cost_nanos, priced, unpriced = (totals[c] for c in COSTS)
         multi = totals["multi"]
         customers = next(row[1:3] for row in rows["customers"] if int(row[0]) == 0)
+        counted = rows.get("escalation")
+        escalated = self._escalated if counted is None else int(counted[0][0])
         by_day, by_model = _model_calls(rows["tokens"])
         return {
             "tz": self._query.tz,
@@ -881,8 +901,8 @@ class MetricsPlan:
             "tools": self._tool_usage(rows["tools"], self._p95(rows.get("tool_percentiles", ()))),
             "escalation": {
                 "actions": list(self._query.escalation_actions),
-                "conversations": int(rows["escalation"][0][0]),
-                "rate": _ratio(int(rows["escalation"][0][0]), conversations),
+                "conversations": escalated,
+                "rate": _ratio(escalated, conversations),
             },
             "feedback": self._feedback_figures(rows["feedback"], conversations),
             "breakdowns": self._breakdown_lists(rows["breakdowns"]),
@@ -1022,7 +1042,7 @@ class MetricsPlan:
                 "avg_duration_ms": _rounded(avg),
                 "p95_duration_ms": _rounded(p95s.get(name)),
             }
-            for name, count, errors, timed, avg in tools
+            for name, count, errors, timed, avg, *_ in tools
         ]
         return sorted(found, key=lambda t: (-t["count"], t["action_name"] or ""))
 

@@ -20,9 +20,8 @@ async def metrics(connection: Any, project_id: int, query: MetricsQuery) -> dict
             name: await connection.fetch(*_args(statement))
             for name, statement in plan.statements(totals).items()
         }
-        percentiles = plan.tool_percentiles(rows["tools"])
-        if percentiles is not None:
-            rows["tool_percentiles"] = await connection.fetch(*_args(percentiles))
+        for name, statement in plan.after_tools(rows["tools"]).items():
+            rows[name] = await connection.fetch(*_args(statement))
     return plan.assemble(totals, rows)
 
 

@@ -22,9 +22,8 @@ def metrics(connection: sqlite3.Connection, project_id: int, query: MetricsQuery
             name: connection.execute(sql, params).fetchall()
             for name, (sql, params) in plan.statements(totals).items()
         }
-        percentiles = plan.tool_percentiles(rows["tools"])
-        if percentiles is not None:
-            rows["tool_percentiles"] = connection.execute(*percentiles).fetchall()
+        for name, statement in plan.after_tools(rows["tools"]).items():
+            rows[name] = connection.execute(*statement).fetchall()
     finally:
         connection.execute("COMMIT")
     return plan.assemble(totals, rows)
