@@ -79,12 +79,12 @@ WHERE e.type = 'button' GROUP BY 1, 2, 3;
 INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
 SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
-WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
+WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
 
 INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
 SELECT c.project_id, c.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
-WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
+WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
 
 -- Statement triggers: a batch's events are summed per bucket and added with one
 -- statement per table, in key order.
@@ -108,14 +108,14 @@ BEGIN
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
         INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT c.project_id, c.started_at / 900000000, n.ts / 900000000, n.score_name, COUNT(*), COUNT(n.score_value), COALESCE(SUM(n.score_value), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, c.started_at / 900000000, n.ts / 900000000, n.score_name, COUNT(*), COUNT(n.score_value), COALESCE(SUM(n.score_value), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'score' AND n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
         GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
-            SELECT c.project_id, c.started_at / 900000000, n.score_name, COALESCE(encode(float8send(n.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(n.score_label), MIN(n.score_value), MIN(n.score_label), COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, c.started_at / 900000000, n.score_name, COALESCE(encode(float8send(n.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(n.score_label), MIN(n.score_value), MIN(n.score_label), COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'score' AND n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
@@ -137,14 +137,14 @@ BEGIN
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
         INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT c.project_id, c.started_at / 900000000, o.ts / 900000000, o.score_name, -(COUNT(*)), -(COUNT(o.score_value)), -(COALESCE(SUM(o.score_value), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, c.started_at / 900000000, o.ts / 900000000, o.score_name, -(COUNT(*)), -(COUNT(o.score_value)), -(COALESCE(SUM(o.score_value), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'score' AND o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
         GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
-            SELECT c.project_id, c.started_at / 900000000, o.score_name, COALESCE(encode(float8send(o.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(o.score_label), MIN(o.score_value), MIN(o.score_label), -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, c.started_at / 900000000, o.score_name, COALESCE(encode(float8send(o.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(o.score_label), MIN(o.score_value), MIN(o.score_label), -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'score' AND o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
@@ -184,14 +184,14 @@ BEGIN
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
         INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
         GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
-            SELECT n.project_id, n.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT n.project_id, n.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
@@ -213,14 +213,14 @@ BEGIN
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
         INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
         GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
-            SELECT o.project_id, o.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT o.project_id, o.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
@@ -242,14 +242,14 @@ BEGIN
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
         INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
         SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
         GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
         ORDER BY project_id, quarter, at, score_name
         ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
-            SELECT m.project_id, m.was / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT m.project_id, m.was / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key

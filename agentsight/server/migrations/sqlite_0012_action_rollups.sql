@@ -75,12 +75,12 @@ WHERE e.type = 'button' GROUP BY c.project_id, c.started_at / 900000000, e.paylo
 INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
 SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
-WHERE e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name;
+WHERE e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name;
 
 INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
 SELECT c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
-WHERE e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label);
+WHERE e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label);
 
 -- An event counts under its conversation's start, when the conversation is stored.
 CREATE TRIGGER rollup_tools_add AFTER INSERT ON events WHEN new.action_name IS NOT NULL
@@ -115,7 +115,7 @@ BEGIN
     ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
 END;
 
-CREATE TRIGGER rollup_scores_add AFTER INSERT ON events WHEN new.score_name IS NOT NULL
+CREATE TRIGGER rollup_scores_add AFTER INSERT ON events WHEN new.type = 'score' AND +new.score_name IS NOT NULL
 BEGIN
     INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
     SELECT c.project_id, c.started_at / 900000000, new.ts / 900000000, new.score_name, COUNT(*), COUNT(new.score_value), COALESCE(SUM(new.score_value), 0) FROM conversations c
@@ -127,7 +127,7 @@ BEGIN
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
 END;
 
-CREATE TRIGGER rollup_scores_remove AFTER DELETE ON events WHEN old.score_name IS NOT NULL
+CREATE TRIGGER rollup_scores_remove AFTER DELETE ON events WHEN old.type = 'score' AND +old.score_name IS NOT NULL
 BEGIN
     INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
     SELECT c.project_id, c.started_at / 900000000, old.ts / 900000000, old.score_name, -(COUNT(*)), -(COUNT(old.score_value)), -(COALESCE(SUM(old.score_value), 0)) FROM conversations c
@@ -152,11 +152,11 @@ BEGIN
     ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
     INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
     SELECT new.project_id, new.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM events e
-    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
     ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
     INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
     SELECT new.project_id, new.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM events e
-    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
 END;
 
@@ -172,11 +172,11 @@ BEGIN
     ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
     INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
     SELECT old.project_id, old.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM events e
-    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
     ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
     INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
     SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
-    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
 END;
 
@@ -194,11 +194,11 @@ BEGIN
     ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
     INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
     SELECT old.project_id, old.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM events e
-    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
     ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
     INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
     SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
-    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
     INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
     SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM events e
@@ -210,10 +210,10 @@ BEGIN
     ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = presses + excluded.presses;
     INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
     SELECT new.project_id, new.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM events e
-    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.ts / 900000000, e.score_name
     ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = scores + excluded.scores, valued = valued + excluded.valued, value_sum = value_sum + excluded.value_sum;
     INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
     SELECT new.project_id, new.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM events e
-    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
 END;
