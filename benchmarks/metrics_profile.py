@@ -87,11 +87,13 @@ async def _statements(run: Run, dialect: Dialect, project: int, rounds: int) -> 
         timings: dict[str, float] = {}
         timings["totals"] = await _timed(rounds, run, plan.totals())
         totals = plan.combine(await run(*plan.totals()))
+        rows = {}
         for part, statement in plan.statements(totals).items():
             timings[part] = await _timed(rounds, run, statement)
-        tools = await run(*plan.statements(totals)["tools"])
-        after = getattr(plan, "after_tools", None)  # older revisions: the percentiles only
-        later = after(tools) if after else {"tool_percentiles": plan.tool_percentiles(tools)}
+            rows[part] = await run(*statement)
+        tools = rows["tools"]
+        after = getattr(plan, "later", None)  # older revisions: the percentiles only
+        later = after(rows) if after else {"tool_percentiles": plan.tool_percentiles(tools)}
         for part, statement in later.items():
             if statement is not None:
                 timings[part] = await _timed(rounds, run, statement)

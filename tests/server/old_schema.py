@@ -28,14 +28,21 @@ _UNDO_INDEXES = [
     "DROP INDEX IF EXISTS conversations_by_customer",
     "CREATE INDEX conversations_by_customer ON conversations (project_id, customer_id)",
 ]
-_ROLLUP_TABLES = ("rollup_tools", "rollup_buttons", "rollup_scores", "rollup_score_values")
+_ROLLUP_TABLES = (
+    "rollup_tools",
+    "rollup_buttons",
+    "rollup_scores",
+    "rollup_score_values",
+    "rollup_wait_days",
+    "rollup_duration_days",
+)
 #: The rollups of actions, buttons and scores (SQLite 12, PostgreSQL 11), undone.
 UNDO_ACTION_ROLLUPS = {
     "sqlite": [
         *(
             f"DROP TRIGGER IF EXISTS rollup_{kind}_{change}"
-            for kind in ("tools", "buttons", "scores", "actions")
-            for change in ("add", "remove", "move")
+            for kind in ("tools", "buttons", "scores", "waits", "durations", "actions")
+            for change in ("add", "remove", "move", "change")
         ),
         *(f"DROP TABLE IF EXISTS {table}" for table in _ROLLUP_TABLES),
         "DELETE FROM schema_version WHERE version >= 12",
@@ -46,6 +53,8 @@ UNDO_ACTION_ROLLUPS = {
             for change in ("add", "remove", "move")
             for table in ("events", "conversations")
         ),
+        "DROP TRIGGER IF EXISTS rollup_waits_change ON events",
+        "DROP FUNCTION IF EXISTS agentsight_wait_rollups()",
         "DROP FUNCTION IF EXISTS agentsight_action_rollups()",
         "DROP FUNCTION IF EXISTS agentsight_conversation_action_rollups()",
         *(f"DROP TABLE IF EXISTS {table}" for table in _ROLLUP_TABLES),

@@ -30,6 +30,7 @@ from agentsight.server import Storage, open_storage
 from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import TOKEN_COLUMNS
+from agentsight.server.storage._rollups import bucket_sql
 from tests.server import pg_helpers
 from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute
 from tests.server.pg_helpers import Database
@@ -130,9 +131,32 @@ _ACTION_ROLLUPS = [
     ),
 ]
 
+
+def _histograms(*, postgres: bool) -> list[tuple[str, str, str]]:
+    """The histograms of the waits and the durations, as :data:`_ACTION_ROLLUPS`."""
+    whole = "trunc(e.duration_ms)::bigint" if postgres else "CAST(e.duration_ms AS INTEGER)"
+    by_day = "SELECT c.project_id, c.started_at / 86400000000"
+    return [
+        (
+            "rollup_wait_days",
+            "project_id, day, bucket, wait_sum, waits",
+            f"{by_day}, {bucket_sql('e.response_wait', postgres=postgres)},"
+            f" SUM(e.response_wait), COUNT(*){_STORED} WHERE e.response_wait IS NOT NULL"
+            " GROUP BY 1, 2, 3",
+        ),
+        (
+            "rollup_duration_days",
+            "project_id, day, action_name, bucket, actions",
+            f"{by_day}, e.action_name, {bucket_sql(whole, postgres=postgres)}, COUNT(*){_STORED}"
+            f" WHERE e.type = 'action' AND e.duration_ms >= 0 AND {_TIMED} GROUP BY 1, 2, 3, 4",
+        ),
+    ]
+
+
 _EMPTIED = [
     ("rollup_tools", "actions, errors, timed, duration_sum, conversations"),
     ("rollup_scores", "scores, valued, value_sum"),
+    ("rollup_wait_days", "waits, wait_sum"),
 ]
 
 
@@ -289,7 +313,7 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
         first = figures.split(",")[0]
         left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
         assert all(not any(row) for row in left), table
-    for table, stored, rebuilt in _ACTION_ROLLUPS:
+    for table, stored, rebuilt in [*_ACTION_ROLLUPS, *_histograms(postgres=isinstance(db, str))]:
         count = stored.split(", ")[-1]
         grouped = " GROUP BY 1, 2, 3, 4, 5" if count.startswith("SUM") else ""
         found = await _rows(

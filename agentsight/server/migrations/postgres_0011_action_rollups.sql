@@ -66,6 +66,24 @@ CREATE TABLE rollup_score_values (
     PRIMARY KEY (project_id, quarter, score_name, value_key)
 );
 
+CREATE TABLE rollup_wait_days (
+    project_id BIGINT NOT NULL,
+    day BIGINT NOT NULL,
+    bucket BIGINT NOT NULL,
+    waits BIGINT NOT NULL,
+    wait_sum BIGINT NOT NULL,
+    PRIMARY KEY (project_id, day, bucket)
+);
+
+CREATE TABLE rollup_duration_days (
+    project_id BIGINT NOT NULL,
+    day BIGINT NOT NULL,
+    action_name TEXT NOT NULL,
+    bucket BIGINT NOT NULL,
+    actions BIGINT NOT NULL,
+    PRIMARY KEY (project_id, day, action_name, bucket)
+);
+
 INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
 SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
@@ -85,6 +103,16 @@ INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, sco
 SELECT c.project_id, c.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
+
+INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+SELECT c.project_id, c.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3;
+
+INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+SELECT c.project_id, c.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4;
 
 -- Statement triggers: a batch's events are summed per bucket and added with one
 -- statement per table, in key order.
@@ -120,6 +148,20 @@ BEGIN
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+        INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+        SELECT project_id, day, bucket, SUM(waits), SUM(wait_sum) FROM (
+            SELECT c.project_id, c.started_at / 86400000000, length((n.response_wait)::text) * 1000 + substr((n.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(n.response_wait), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.response_wait IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, day, bucket, waits, wait_sum)
+        GROUP BY project_id, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
+        ORDER BY project_id, day, bucket
+        ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = rollup_wait_days.waits + excluded.waits, wait_sum = rollup_wait_days.wait_sum + excluded.wait_sum;
+        INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+        SELECT project_id, day, action_name, bucket, SUM(actions) FROM (
+            SELECT c.project_id, c.started_at / 86400000000, n.action_name, length((trunc(n.duration_ms)::bigint)::text) * 1000 + substr((trunc(n.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL AND n.duration_ms >= 0 AND n.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, day, action_name, bucket, actions)
+        GROUP BY project_id, day, action_name, bucket HAVING SUM(actions) <> 0
+        ORDER BY project_id, day, action_name, bucket
+        ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
         SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
@@ -149,6 +191,20 @@ BEGIN
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+        INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+        SELECT project_id, day, bucket, SUM(waits), SUM(wait_sum) FROM (
+            SELECT c.project_id, c.started_at / 86400000000, length((o.response_wait)::text) * 1000 + substr((o.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(o.response_wait), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.response_wait IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, day, bucket, waits, wait_sum)
+        GROUP BY project_id, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
+        ORDER BY project_id, day, bucket
+        ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = rollup_wait_days.waits + excluded.waits, wait_sum = rollup_wait_days.wait_sum + excluded.wait_sum;
+        INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+        SELECT project_id, day, action_name, bucket, SUM(actions) FROM (
+            SELECT c.project_id, c.started_at / 86400000000, o.action_name, length((trunc(o.duration_ms)::bigint)::text) * 1000 + substr((trunc(o.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL AND o.duration_ms >= 0 AND o.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, day, action_name, bucket, actions)
+        GROUP BY project_id, day, action_name, bucket HAVING SUM(actions) <> 0
+        ORDER BY project_id, day, action_name, bucket
+        ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     END IF;
     RETURN NULL;
 END
@@ -161,6 +217,25 @@ FOR EACH STATEMENT EXECUTE FUNCTION agentsight_action_rollups();
 CREATE TRIGGER rollup_actions_remove AFTER DELETE ON events
 REFERENCING OLD TABLE AS old_rows
 FOR EACH STATEMENT EXECUTE FUNCTION agentsight_action_rollups();
+
+-- A response wait is set, and changed, after its message is stored.
+CREATE FUNCTION agentsight_wait_rollups() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+        INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+        SELECT project_id, day, bucket, SUM(waits), SUM(wait_sum) FROM (
+            SELECT c.project_id, c.started_at / 86400000000, length((o.response_wait)::text) * 1000 + substr((o.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(o.response_wait), 0)) FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE o.response_wait IS DISTINCT FROM n.response_wait AND o.response_wait IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT c.project_id, c.started_at / 86400000000, length((n.response_wait)::text) * 1000 + substr((n.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(n.response_wait), 0) FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE o.response_wait IS DISTINCT FROM n.response_wait AND n.response_wait IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, day, bucket, waits, wait_sum)
+        GROUP BY project_id, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
+        ORDER BY project_id, day, bucket
+        ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = rollup_wait_days.waits + excluded.waits, wait_sum = rollup_wait_days.wait_sum + excluded.wait_sum;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER rollup_waits_change AFTER UPDATE ON events
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION agentsight_wait_rollups();
 
 -- A new conversation adds the events stored before it (in a batch, its events
 -- come first); a start moved into another quarter hour takes the events along.
@@ -196,6 +271,20 @@ BEGIN
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+        INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+        SELECT project_id, day, bucket, SUM(waits), SUM(wait_sum) FROM (
+            SELECT n.project_id, n.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, day, bucket, waits, wait_sum)
+        GROUP BY project_id, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
+        ORDER BY project_id, day, bucket
+        ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = rollup_wait_days.waits + excluded.waits, wait_sum = rollup_wait_days.wait_sum + excluded.wait_sum;
+        INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+        SELECT project_id, day, action_name, bucket, SUM(actions) FROM (
+            SELECT n.project_id, n.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, day, action_name, bucket, actions)
+        GROUP BY project_id, day, action_name, bucket HAVING SUM(actions) <> 0
+        ORDER BY project_id, day, action_name, bucket
+        ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
         SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
@@ -225,6 +314,20 @@ BEGIN
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+        INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+        SELECT project_id, day, bucket, SUM(waits), SUM(wait_sum) FROM (
+            SELECT o.project_id, o.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, day, bucket, waits, wait_sum)
+        GROUP BY project_id, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
+        ORDER BY project_id, day, bucket
+        ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = rollup_wait_days.waits + excluded.waits, wait_sum = rollup_wait_days.wait_sum + excluded.wait_sum;
+        INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+        SELECT project_id, day, action_name, bucket, SUM(actions) FROM (
+            SELECT o.project_id, o.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, day, action_name, bucket, actions)
+        GROUP BY project_id, day, action_name, bucket HAVING SUM(actions) <> 0
+        ORDER BY project_id, day, action_name, bucket
+        ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
         SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
@@ -254,6 +357,20 @@ BEGIN
         GROUP BY project_id, quarter, score_name, value_key HAVING SUM(scores) <> 0
         ORDER BY project_id, quarter, score_name, value_key
         ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = rollup_score_values.scores + excluded.scores;
+        INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+        SELECT project_id, day, bucket, SUM(waits), SUM(wait_sum) FROM (
+            SELECT m.project_id, m.was / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, day, bucket, waits, wait_sum)
+        GROUP BY project_id, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
+        ORDER BY project_id, day, bucket
+        ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = rollup_wait_days.waits + excluded.waits, wait_sum = rollup_wait_days.wait_sum + excluded.wait_sum;
+        INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+        SELECT project_id, day, action_name, bucket, SUM(actions) FROM (
+            SELECT m.project_id, m.was / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, day, action_name, bucket, actions)
+        GROUP BY project_id, day, action_name, bucket HAVING SUM(actions) <> 0
+        ORDER BY project_id, day, action_name, bucket
+        ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     END IF;
     RETURN NULL;
 END

@@ -62,6 +62,24 @@ CREATE TABLE rollup_score_values (
     PRIMARY KEY (project_id, quarter, score_name, value_key)
 ) WITHOUT ROWID;
 
+CREATE TABLE rollup_wait_days (
+    project_id INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    waits INTEGER NOT NULL,
+    wait_sum INTEGER NOT NULL,
+    PRIMARY KEY (project_id, day, bucket)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_duration_days (
+    project_id INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    action_name TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    actions INTEGER NOT NULL,
+    PRIMARY KEY (project_id, day, action_name, bucket)
+) WITHOUT ROWID;
+
 INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
 SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
@@ -81,6 +99,16 @@ INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, sco
 SELECT c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY c.project_id, c.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label);
+
+INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+SELECT c.project_id, c.started_at / 86400000000, length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER), COUNT(*), COALESCE(SUM(e.response_wait), 0)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.response_wait IS NOT NULL GROUP BY c.project_id, c.started_at / 86400000000, length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER);
+
+INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+SELECT c.project_id, c.started_at / 86400000000, e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), COUNT(*)
+FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
+WHERE e.action_name IS NOT NULL AND +e.duration_ms >= 0 AND +e.duration_ms <= 1e+12 GROUP BY c.project_id, c.started_at / 86400000000, e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER);
 
 -- An event counts under its conversation's start, when the conversation is stored.
 CREATE TRIGGER rollup_tools_add AFTER INSERT ON events WHEN new.action_name IS NOT NULL
@@ -139,6 +167,52 @@ BEGIN
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
 END;
 
+CREATE TRIGGER rollup_waits_add AFTER INSERT ON events WHEN new.response_wait IS NOT NULL
+BEGIN
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT c.project_id, c.started_at / 86400000000, length(CAST(new.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(new.response_wait AS TEXT), 1, 3) AS INTEGER), COUNT(*), COALESCE(SUM(new.response_wait), 0) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+END;
+
+CREATE TRIGGER rollup_waits_remove AFTER DELETE ON events WHEN old.response_wait IS NOT NULL
+BEGIN
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT c.project_id, c.started_at / 86400000000, length(CAST(old.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(old.response_wait AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)), -(COALESCE(SUM(old.response_wait), 0)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+END;
+
+CREATE TRIGGER rollup_durations_add AFTER INSERT ON events WHEN new.action_name IS NOT NULL AND +new.duration_ms >= 0 AND +new.duration_ms <= 1e+12
+BEGIN
+    INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+    SELECT c.project_id, c.started_at / 86400000000, new.action_name, length(CAST(CAST(new.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(new.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), COUNT(*) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
+END;
+
+CREATE TRIGGER rollup_durations_remove AFTER DELETE ON events WHEN old.action_name IS NOT NULL AND +old.duration_ms >= 0 AND +old.duration_ms <= 1e+12
+BEGIN
+    INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+    SELECT c.project_id, c.started_at / 86400000000, old.action_name, length(CAST(CAST(old.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(old.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id GROUP BY c.project_id
+    ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
+END;
+
+-- A response wait is set, and changed, after its message is stored.
+CREATE TRIGGER rollup_waits_change AFTER UPDATE OF response_wait ON events
+WHEN old.response_wait IS NOT new.response_wait
+BEGIN
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT c.project_id, c.started_at / 86400000000, length(CAST(old.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(old.response_wait AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)), -(COALESCE(SUM(old.response_wait), 0)) FROM conversations c
+    WHERE c.project_id = old.project_id AND c.conversation_id = old.conversation_id AND old.response_wait IS NOT NULL GROUP BY c.project_id
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT c.project_id, c.started_at / 86400000000, length(CAST(new.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(new.response_wait AS TEXT), 1, 3) AS INTEGER), COUNT(*), COALESCE(SUM(new.response_wait), 0) FROM conversations c
+    WHERE c.project_id = new.project_id AND c.conversation_id = new.conversation_id AND new.response_wait IS NOT NULL GROUP BY c.project_id
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+END;
+
 -- A new conversation adds the events stored before it (in a batch, its events come first).
 CREATE TRIGGER rollup_actions_add AFTER INSERT ON conversations
 BEGIN
@@ -158,6 +232,14 @@ BEGIN
     SELECT new.project_id, new.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT new.project_id, new.started_at / 86400000000, length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER), COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.response_wait IS NOT NULL GROUP BY length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+    INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+    SELECT new.project_id, new.started_at / 86400000000, e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), COUNT(*) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL AND +e.duration_ms >= 0 AND +e.duration_ms <= 1e+12 GROUP BY e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
 END;
 
 CREATE TRIGGER rollup_actions_remove AFTER DELETE ON conversations
@@ -178,6 +260,14 @@ BEGIN
     SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT old.project_id, old.started_at / 86400000000, length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.response_wait IS NOT NULL GROUP BY length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+    INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+    SELECT old.project_id, old.started_at / 86400000000, e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.action_name IS NOT NULL AND +e.duration_ms >= 0 AND +e.duration_ms <= 1e+12 GROUP BY e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
 END;
 
 -- A start moved into another quarter hour takes the conversation's events along.
@@ -200,6 +290,14 @@ BEGIN
     SELECT old.project_id, old.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM events e
     WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT old.project_id, old.started_at / 86400000000, length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.response_wait IS NOT NULL GROUP BY length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+    INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+    SELECT old.project_id, old.started_at / 86400000000, e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), -(COUNT(*)) FROM events e
+    WHERE e.project_id = old.project_id AND e.conversation_id = old.conversation_id AND e.action_name IS NOT NULL AND +e.duration_ms >= 0 AND +e.duration_ms <= 1e+12 GROUP BY e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
     INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
     SELECT new.project_id, new.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL GROUP BY e.action_name
@@ -216,4 +314,12 @@ BEGIN
     SELECT new.project_id, new.started_at / 900000000, e.score_name, quote(e.score_value) || ' ' || quote(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM events e
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.type = 'score' AND +e.score_name IS NOT NULL GROUP BY e.score_name, quote(e.score_value) || ' ' || quote(e.score_label)
     ON CONFLICT (project_id, quarter, score_name, value_key) DO UPDATE SET scores = scores + excluded.scores;
+    INSERT INTO rollup_wait_days (project_id, day, bucket, waits, wait_sum)
+    SELECT new.project_id, new.started_at / 86400000000, length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER), COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.response_wait IS NOT NULL GROUP BY length(CAST(e.response_wait AS TEXT)) * 1000 + CAST(substr(CAST(e.response_wait AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, bucket) DO UPDATE SET waits = waits + excluded.waits, wait_sum = wait_sum + excluded.wait_sum;
+    INSERT INTO rollup_duration_days (project_id, day, action_name, bucket, actions)
+    SELECT new.project_id, new.started_at / 86400000000, e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER), COUNT(*) FROM events e
+    WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL AND +e.duration_ms >= 0 AND +e.duration_ms <= 1e+12 GROUP BY e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER)
+    ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
 END;

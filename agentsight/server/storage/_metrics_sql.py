@@ -48,6 +48,8 @@ from ._rollups import (
     MICROS_PER_QUARTER,
     ROLLUP_SUMS,
     Buckets,
+    bucket_range,
+    bucket_sql,
     choose,
     conversation_sums,
 )
@@ -149,6 +151,17 @@ def _ratio(part: int, whole: int) -> float | None:
 
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _400_YEARS = 146_097  # days: the Gregorian calendar repeats itself every 400 years
+
+
+def _locate(buckets: Sequence[tuple[int, int]], rank: int) -> tuple[int, int]:
+    """The bucket of (bucket, count) pairs, in order, that holds the value of *rank*
+    (from 1), and the offset of that value in it."""
+    before = 0
+    for bucket, count in buckets:
+        if before + count >= rank:
+            return bucket, rank - before - 1
+        before += count
+    raise ValueError(f"rank {rank} past {before} values")
 
 
 def _date(day: int) -> str:
@@ -329,8 +342,7 @@ class MetricsPlan:
             # event (up to now) still needs its offset, so the span reaches now.
             end = max(int(end), now_micros() + MICROS_PER_DAY)
             self._offsets = utc_offsets(self._query.tz, int(start), end)
-        return {
-            "response": self._response(),
+        found = {
             "tools": self._tools(),
             "hours": self._hours(start),
             "days": self._days(start),
@@ -344,6 +356,13 @@ class MetricsPlan:
             "score_values": self._score_values(),
             "score_days": self._score_days(start),
         }
+        days = self._histogram_days()
+        if days is None:
+            found["response"] = self._response()
+        else:
+            found["wait_buckets"] = self._wait_buckets(days)
+            found["duration_buckets"] = self._duration_buckets(days)
+        return found
 
     def _response(self) -> Statement:
         """Count, mean, p50 and p95 of the waits (nearest rank; no rank without waits).
@@ -423,17 +442,142 @@ class MetricsPlan:
             outer=f"SELECT n, SUM(k), SUM(x), SUM(t), {_MEAN}, SUM(v) FROM {{union}} GROUP BY n",
         )
 
-    def after_tools(self, tools: Rows) -> dict[str, Statement]:
-        """The statements that need the rows of ``tools``: ``tool_percentiles`` (when a
-        tool is timed) and ``escalation`` (when the escalation actions have a row)."""
+    def later(self, rows: Mapping[str, Rows]) -> dict[str, Statement]:
+        """The statements that need the rows of :meth:`statements`: ``response`` (from
+        the histogram of the waits, when it was read), ``tool_percentiles`` (when a tool
+        is timed) and ``escalation`` (when the escalation actions have a row)."""
         found: dict[str, Statement] = {}
-        percentiles = self.tool_percentiles(tools)
+        tools = rows["tools"]
+        if "wait_buckets" in rows:
+            found["response"] = self._ranked_waits(rows["wait_buckets"])
+        percentiles = self._ranked_durations(tools, rows.get("duration_buckets"))
+        if percentiles is None:
+            percentiles = self.tool_percentiles(tools)
         if percentiles is not None:
             found["tool_percentiles"] = percentiles
         escalation = self._escalation(tools)
         if escalation is not None:
             found["escalation"] = escalation
         return found
+
+    def _histogram_days(self) -> Buckets | None:
+        """The whole UTC days of conversation starts whose waits and durations the
+        histograms (``rollup_wait_days``, ``rollup_duration_days``) count: a request
+        that :meth:`_quarters` allows, whose range holds a whole day; ``None``: the
+        percentiles are read directly."""
+        if self._quarters() is None:
+            return None
+        filters = self._query.filters
+        return choose(False, False, filters.since, filters.until, days=True)
+
+    def _wait_buckets(self, days: Buckets) -> Statement:
+        """The selection's waits per histogram bucket: rows (bucket, waits, their sum)."""
+        bucket = bucket_sql("e.response_wait", postgres=self._dialect.numbered)
+        return self._event_union(
+            days,
+            "SELECT r.bucket AS b, SUM(r.waits) AS k, SUM(r.wait_sum) AS s FROM rollup_wait_days r",
+            "waits",
+            " GROUP BY r.bucket",
+            "message",
+            lambda waits: (
+                f"SELECT {bucket}, COUNT(*), SUM(e.response_wait) {waits} GROUP BY {bucket}"
+            ),
+            marked="response_wait",
+            outer="SELECT b, SUM(k), SUM(s) FROM {union} GROUP BY b",
+        )
+
+    def _duration_buckets(self, days: Buckets) -> Statement:
+        """The selection's durations from 0 per tool and histogram bucket of their whole
+        milliseconds: rows (tool, bucket, actions)."""
+        postgres = self._dialect.numbered
+        whole = "trunc(e.duration_ms)::bigint" if postgres else "CAST(e.duration_ms AS INTEGER)"
+        bucket = bucket_sql(whole, postgres=postgres)
+        return self._event_union(
+            days,
+            "SELECT r.action_name AS n, r.bucket AS b, SUM(r.actions) AS k"
+            " FROM rollup_duration_days r",
+            "actions",
+            " GROUP BY r.action_name, r.bucket",
+            "action",
+            lambda actions: (
+                f"SELECT e.action_name, {bucket}, COUNT(*) {actions} AND e.duration_ms >= 0"
+                f" AND {_TIMED} GROUP BY e.action_name, {bucket}"
+            ),
+            marked="action_name",
+            outer="SELECT n, b, SUM(k) FROM {union} GROUP BY n, b",
+        )
+
+    def _in_range(self) -> tuple[str, str, list[Any]]:
+        """(join, ``AND`` terms, parameters) that keep an event ``e`` of the selected
+        conversations, for a request :meth:`_histogram_days` answers (a range at most)."""
+        filters = self._query.filters
+        terms, params = [], []
+        for value, operator in ((filters.since, ">="), (filters.until, "<")):
+            if value is not None:
+                terms.append(f" AND c.started_at {operator} ?")
+                params.append(value)
+        if not terms:
+            return "", "", []
+        on = "c.project_id = e.project_id AND c.conversation_id = e.conversation_id"
+        if self._dialect.partial_by_type:  # SQLite: CROSS JOIN keeps the events outside,
+            return " CROSS JOIN conversations c", f" AND {on}{''.join(terms)}", params
+        return f" JOIN conversations c ON {on}", "".join(terms), params  # in index order
+
+    def _ranked_waits(self, buckets: Rows) -> Statement:
+        """Count, mean, p50 and p95 of the waits from their histogram: each rank's value
+        is read in its bucket alone, at its offset there (nearest rank, as
+        :meth:`_response`); the mean as AVG computes it."""
+        counted = sorted((int(b), int(k), int(s)) for b, k, s in buckets if int(k))
+        n = sum(k for _, k, _ in counted)
+        if not n:
+            return self._statement("SELECT 0, NULL, NULL, NULL", [])
+        join, terms, where = self._in_range()
+        mean = "CAST(? AS NUMERIC) / CAST(? AS NUMERIC)"
+        if self._dialect.partial_by_type:  # SQLite's AVG divides the sum as a double
+            mean = "CAST(? AS REAL) / ?"
+        parts, params = [], [n, sum(s for _, _, s in counted), n]
+        for percent in (50, 95):
+            bucket, offset = _locate([(b, k) for b, k, _ in counted], (percent * n + 99) // 100)
+            low, high = bucket_range(bucket)
+            parts.append(
+                f"(SELECT e.response_wait FROM events e{join} WHERE e.project_id = ?"
+                f" AND e.response_wait >= ? AND e.response_wait <= ?{terms}"
+                f" ORDER BY e.response_wait LIMIT 1 OFFSET {offset})"
+            )
+            params += [self._project_id, low, high, *where]
+        sql = f"SELECT CAST(? AS BIGINT), {mean}, {', '.join(parts)}"
+        return self._statement(sql, params)
+
+    def _ranked_durations(self, tools: Rows, buckets: Rows | None) -> Statement | None:
+        """The p95 of each timed tool from the histogram of its durations, read in the
+        bucket of its rank alone: rows (position, p95).  ``None`` when the histograms
+        were not read, or do not hold every timed duration (a negative one, stored
+        before ingest bounded them): the percentiles are then read directly."""
+        timed = [(str(row[0]), int(row[3])) for row in tools if row[3]]
+        if buckets is None or not timed:
+            return None
+        per_tool: dict[str, list[tuple[int, int]]] = {}
+        for name, bucket, count in buckets:
+            if int(count):
+                per_tool.setdefault(str(name), []).append((int(bucket), int(count)))
+        if any(sum(k for _, k in per_tool.get(name, [])) != count for name, count in timed):
+            return None
+        join, terms, where = self._in_range()
+        parts: list[str] = []
+        params: list[Any] = []
+        for position, (name, count) in enumerate(timed):
+            bucket, offset = _locate(sorted(per_tool[name]), (95 * count + 99) // 100)
+            low, high = bucket_range(bucket)
+            parts.append(
+                f"SELECT {position}, (SELECT e.duration_ms FROM events e{join}"
+                " WHERE e.project_id = ? AND e.action_name = ? AND e.duration_ms >= ?"
+                f" AND e.duration_ms < ? AND {_TIMED}{terms}"
+                f" ORDER BY e.duration_ms LIMIT 1 OFFSET {offset})"
+            )
+            name = self._dialect.clean(name)
+            params += [self._project_id, name, float(low), float(high + 1), *where]
+        self._timed = [name for name, _ in timed]
+        return self._statement(" UNION ALL ".join(parts), params)
 
     def tool_percentiles(self, tools: Rows) -> Statement | None:
         """The p95 duration of each tool of the rows of ``tools``.

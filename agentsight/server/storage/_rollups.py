@@ -42,6 +42,8 @@ __all__ = [
     "MICROS_PER_QUARTER",
     "ROLLUP_SUMS",
     "Buckets",
+    "bucket_range",
+    "bucket_sql",
     "choose",
     "conversation_sums",
 ]
@@ -141,6 +143,28 @@ class Buckets:
         if self.until is not None and end is not None and end * self.size < self.until:
             ends.append((end * self.size, self.until))
         return ends
+
+
+def bucket_sql(value: str, *, postgres: bool) -> str:
+    """SQL of the histogram bucket of *value*, a whole number from 0: its number of
+    digits and its first three digits (``digits * 1000 + first``), so buckets follow
+    the values' order and hold at most a thousandth of a decade each.  The triggers
+    of ``rollup_wait_days`` and ``rollup_duration_days`` write the same."""
+    if postgres:
+        return f"length(({value})::text) * 1000 + substr(({value})::text, 1, 3)::int"
+    return (
+        f"length(CAST({value} AS TEXT)) * 1000"
+        f" + CAST(substr(CAST({value} AS TEXT), 1, 3) AS INTEGER)"
+    )
+
+
+def bucket_range(bucket: int) -> tuple[int, int]:
+    """The whole numbers ``(low, high)``, both included, of a bucket of :func:`bucket_sql`."""
+    digits, first = divmod(bucket, 1000)
+    if digits <= 3:
+        return first, first
+    scale = 10 ** (digits - 3)
+    return first * scale, (first + 1) * scale - 1
 
 
 def choose(

@@ -20,7 +20,7 @@ async def metrics(connection: Any, project_id: int, query: MetricsQuery) -> dict
             name: await connection.fetch(*_args(statement))
             for name, statement in plan.statements(totals).items()
         }
-        for name, statement in plan.after_tools(rows["tools"]).items():
+        for name, statement in plan.later(rows).items():
             rows[name] = await connection.fetch(*_args(statement))
     return plan.assemble(totals, rows)
 

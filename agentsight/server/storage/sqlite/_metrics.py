@@ -22,7 +22,7 @@ def metrics(connection: sqlite3.Connection, project_id: int, query: MetricsQuery
             name: connection.execute(sql, params).fetchall()
             for name, (sql, params) in plan.statements(totals).items()
         }
-        for name, statement in plan.after_tools(rows["tools"]).items():
+        for name, statement in plan.later(rows).items():
             rows[name] = connection.execute(*statement).fetchall()
     finally:
         connection.execute("COMMIT")
