@@ -6,11 +6,15 @@ the columns of ``events`` that the collector fills from the payload when it
 stores an event (schema 3: ``sender``, ``response_wait``, ``action_name``,
 ``duration_ms``, ``is_error``, token counts; no JSON is parsed here).
 Percentiles read the values in index order at their rank (``LIMIT 1 OFFSET
-rank - 1``; a ``ROW_NUMBER`` window ranks the tools under filters), ``GROUP
-BY`` gives the buckets.  Python only shapes the few aggregated rows into the answer.  The
-statements use only what both databases evaluate the same way (integer
-arithmetic, ``ROW_NUMBER``, ``LIMIT``/``OFFSET``), so both backends give the
-same figures; the dialect differs only in how parameters are written.
+rank - 1``; a ``ROW_NUMBER`` window ranks the tools under filters; where
+the histograms of the rollups answer, the rank's bucket is found in them
+and only that bucket's values are read), ``GROUP BY`` gives the buckets.
+Python only shapes the few aggregated rows into the answer.  The statements
+use only what both databases evaluate the same way (integer arithmetic,
+``ROW_NUMBER``, ``LIMIT``/``OFFSET``), so both backends give the same
+figures; the dialect differs in how parameters are written and in the few
+casts that make a mean or a histogram bucket what each database's own
+``AVG`` and text give.
 
 Definitions (the API documents them too):
 
@@ -177,8 +181,8 @@ class MetricsPlan:
 
     Use: run :meth:`totals` first; its row gives the time span that
     :meth:`statements` needs for local days and hours; run those, then the
-    statements of :meth:`after_tools` for the rows of ``tools``, under their
-    names; then :meth:`assemble` everything.
+    statements of :meth:`later`, which needs their rows, under their names;
+    then :meth:`assemble` everything.
     """
 
     def __init__(self, project_id: int, query: MetricsQuery, dialect: Dialect) -> None:
@@ -620,10 +624,11 @@ class MetricsPlan:
         return self._statement(" UNION ALL ".join(parts), params)
 
     def _escalation(self, tools: Rows) -> Statement | None:
-        """The conversations with an escalation action, given the rows of ``tools``:
-        none without such a row; when one name has a row and the rollups answered the
-        tools, that row's conversations (rows ``(n,)``, or none when no statement is
-        needed); else one statement that counts them across the names."""
+        """The statement that counts the conversations with an escalation action
+        (across the names: one conversation may have several), given the rows of
+        ``tools``; ``None`` when none is needed: no escalation action in the rows
+        (0), or one, from ``rollup_tools`` (whose rows end with the conversations
+        per name: that count)."""
         names = [self._dialect.clean(n) for n in self._query.escalation_actions]
         used = [row for row in tools if row[0] in names and row[1]]
         if not used:

@@ -18,6 +18,21 @@ of a request without attribute or customer filters, in a zone whose offsets
 and changes of offset fall on whole quarter hours (elsewhere those are read
 directly).
 
+The same triggers' kin (``sqlite_0012_action_rollups``,
+``postgres_0011_action_rollups``) keep, per UTC quarter hour of the start,
+``rollup_tools`` (per action name: actions, errors, timed ones, their summed
+durations, the conversations with any), ``rollup_buttons`` (presses per
+payload), ``rollup_scores`` (per event quarter hour and name: scores, numeric
+ones, their sum) and ``rollup_score_values``; and per UTC day of the start
+the histograms ``rollup_wait_days`` (response waits per bucket of
+:func:`bucket_sql`, with their sum) and ``rollup_duration_days`` (timed
+durations from 0 per tool and bucket of their whole milliseconds).  These
+answer requests without attribute or customer filters in any zone (the score
+days: in a zone on quarter hours).  A percentile finds its rank's bucket in a
+histogram and reads only that bucket's values, so it stays exact.  Sums of
+durations and score values are sums of doubles: their means equal AVG's up to
+the rounding of a double, far below the answers' rounding.
+
 A request is answered from them in three parts: the whole buckets between
 ``since`` and ``until`` from the rollups, and the conversations of the two
 ragged ends (started inside a bucket that the range cuts) directly, by the
