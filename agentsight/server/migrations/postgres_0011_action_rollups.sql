@@ -329,6 +329,9 @@ BEGIN
         ORDER BY project_id, day, action_name, bucket
         ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     ELSIF TG_OP = 'UPDATE' THEN
+        IF NOT EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) THEN
+            RETURN NULL;
+        END IF;
         INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
         SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
             SELECT m.project_id, m.was / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
@@ -380,6 +383,7 @@ $$;
 -- net to zero: two conversations moving in opposite directions in one statement,
 -- with calls of one model in the same quarter hours, could lose their tokens.
 -- Every sum decides now (as for rollup_quarters), and rollup_models is rebuilt.
+-- An update that moves no start into another quarter hour returns at once.
 CREATE OR REPLACE FUNCTION agentsight_conversation_event_rollups() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -414,6 +418,9 @@ BEGIN
         ORDER BY project_id, quarter, at, model_key
         ON CONFLICT (project_id, quarter, at, model_key) DO UPDATE SET prompt_tokens = rollup_models.prompt_tokens + excluded.prompt_tokens, completion_tokens = rollup_models.completion_tokens + excluded.completion_tokens, total_tokens = rollup_models.total_tokens + excluded.total_tokens, embedding_tokens = rollup_models.embedding_tokens + excluded.embedding_tokens, cost_nanos = rollup_models.cost_nanos + excluded.cost_nanos, priced_calls = rollup_models.priced_calls + excluded.priced_calls, calls = rollup_models.calls + excluded.calls;
     ELSIF TG_OP = 'UPDATE' THEN
+        IF NOT EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) THEN
+            RETURN NULL;
+        END IF;
         INSERT INTO rollup_messages (project_id, quarter, at, messages)
         SELECT project_id, quarter, at, SUM(messages) FROM (
             SELECT m.project_id, m.was / 900000000, e.ts / 900000000, -COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'message' GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'message' GROUP BY 1, 2, 3
