@@ -225,6 +225,7 @@ class MetricsPlan:
         self._offsets: list[tuple[int, int]] = [(0, 0)]
         self._timed: list[str] = []  # the tools of the ranked percentiles, by position
         self._escalated = 0  # escalated conversations, when no statement counts them
+        self._rolled_tools = False  # whether the tools' rows come from rollup_tools
 
     @property
     def dialect(self) -> Dialect:
@@ -429,6 +430,7 @@ class MetricsPlan:
                 f" AVG({_DURATION}) {actions} GROUP BY e.action_name"
             )
             return self._statement(sql, params)
+        self._rolled_tools = True
         return self._event_union(
             buckets,
             "SELECT r.action_name AS n, SUM(r.actions) AS k, SUM(r.errors) AS x,"
@@ -633,7 +635,7 @@ class MetricsPlan:
         used = [row for row in tools if row[0] in names and row[1]]
         if not used:
             return None
-        if len(used) == 1 and len(used[0]) > 5:  # the rollups' rows: conversations last
+        if len(used) == 1 and self._rolled_tools:  # its row ends with its conversations
             self._escalated = int(used[0][5])
             return None
         head, actions, params = self._actions()
