@@ -45,6 +45,8 @@ UNDO_ACTION_ROLLUPS = {
             for change in ("add", "remove", "move", "change")
         ),
         *(f"DROP TABLE IF EXISTS {table}" for table in _ROLLUP_TABLES),
+        "DROP INDEX IF EXISTS conversations_by_start",
+        "CREATE INDEX conversations_by_start ON conversations (project_id, started_at)",
         "DELETE FROM schema_version WHERE version >= 12",
     ],
     "postgres": [

@@ -323,3 +323,8 @@ BEGIN
     WHERE e.project_id = new.project_id AND e.conversation_id = new.conversation_id AND e.action_name IS NOT NULL AND +e.duration_ms >= 0 AND +e.duration_ms <= 1e+12 GROUP BY e.action_name, length(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT)) * 1000 + CAST(substr(CAST(CAST(e.duration_ms AS INTEGER) AS TEXT), 1, 3) AS INTEGER)
     ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = actions + excluded.actions;
 END;
+
+-- The index on the start also holds the customer: returning customers and
+-- cohorts over a range of starts read it alone, not a table row per conversation.
+DROP INDEX conversations_by_start;
+CREATE INDEX conversations_by_start ON conversations (project_id, started_at, customer_id);
