@@ -15,7 +15,8 @@ writing at once:
 3. the attributes of ``conversation``/``interaction`` events are applied
    with ``COALESCE`` (and a JSON merge patch for metadata, as SQLite's
    ``json_patch``): first committed write wins, field by field, and
-   ``is_used`` only ever turns true;
+   ``is_used`` only ever turns true; one ``UPDATE ... FROM unnest(...)`` per
+   round, round *k* holding each conversation's *k*-th start event;
 4. the ``response_wait`` of the new end_user messages is set, and a new agent
    message sets the waits of the end_user messages it answers (those between
    the agent message before it and itself; see ``storage.sqlite._waits``).  It runs
@@ -115,15 +116,20 @@ _UPSERT_CONVERSATIONS = (
 _UPSERT_UNDATED = _INSERT_CONVERSATIONS + _ADD_COUNTERS
 _ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
 _ALL_ATTRIBUTES = (*_ATTRIBUTES, "environment", "country")
+# The attributes of start events, one per conversation (see _apply_attributes):
+# COALESCE keeps what is stored (first write wins); metadata: json_patch(new, old),
+# keys already stored win, new keys are added.
+_UNNESTED = ", ".join(f"${n}::text[]" for n in range(2, len(_ALL_ATTRIBUTES) + 4))
 _UPDATE_ATTRIBUTES = (
-    "UPDATE conversations SET "
-    + ", ".join(f"{f} = COALESCE({f}, ${n})" for n, f in enumerate(_ALL_ATTRIBUTES, start=3))
-    + f", metadata = CASE WHEN ${len(_ALL_ATTRIBUTES) + 3}::text IS NULL THEN metadata"
-    f" WHEN metadata IS NULL THEN ${len(_ALL_ATTRIBUTES) + 3}"
-    # json_patch(new, old): keys already stored win, new keys are added.
-    f" ELSE agentsight_json_patch(${len(_ALL_ATTRIBUTES) + 3}::jsonb, metadata::jsonb)::text END,"
-    f" is_used = is_used OR ${len(_ALL_ATTRIBUTES) + 4}"
-    " WHERE project_id = $1 AND conversation_id = $2"
+    "UPDATE conversations c SET "
+    + ", ".join(f"{f} = COALESCE(c.{f}, u.{f})" for f in _ALL_ATTRIBUTES)
+    + ", metadata = CASE WHEN u.metadata IS NULL THEN c.metadata"
+    " WHEN c.metadata IS NULL THEN u.metadata"
+    " ELSE agentsight_json_patch(u.metadata::jsonb, c.metadata::jsonb)::text END,"
+    " is_used = c.is_used OR u.is_used"
+    f" FROM unnest({_UNNESTED}, ${len(_ALL_ATTRIBUTES) + 4}::boolean[])"
+    f" AS u (conversation_id, {', '.join(_ALL_ATTRIBUTES)}, metadata, is_used)"
+    " WHERE c.project_id = $1 AND c.conversation_id = u.conversation_id"
 )
 _WHERE_CONVERSATION = "WHERE project_id = $1 AND conversation_id = $2"
 
@@ -242,6 +248,21 @@ def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[A
     return rows
 
 
+async def _apply_attributes(connection: Any, project_id: int, events: Sequence[NewEvent]) -> None:
+    """Step 3 of a batch: the attributes of its start events, in rounds: round *k*
+    applies each conversation's *k*-th start event (in time order: first write wins), one
+    statement for all of them, so the rollups' statement triggers run once a round (one
+    statement per conversation ran them thousands of times a batch)."""
+    per_conversation: dict[str, list[tuple[Any, ...]]] = {}
+    for row in _attribute_rows(project_id, events):
+        per_conversation.setdefault(row[1], []).append(row)
+    rounds = max((len(rows) for rows in per_conversation.values()), default=0)
+    for k in range(rounds):
+        applied = [rows[k] for rows in per_conversation.values() if len(rows) > k]
+        columns = [[row[n] for row in applied] for n in range(1, len(_ALL_ATTRIBUTES) + 4)]
+        await connection.execute(_UPDATE_ATTRIBUTES, project_id, *columns)
+
+
 async def _update_waits(connection: Any, project_id: int, new: Sequence[NewEvent]) -> None:
     """The waits the new messages change (the new rows already hold their conversations' locks)."""
     messages = [e for e in new if e.type == "message"]
@@ -283,9 +304,7 @@ async def write_batch(connection: Any, project_id: int, events: Sequence[NewEven
         new = [e for e in ordered if e.id in inserted]
         if new:
             await _upsert_conversations(connection, project_id, new)
-            attributes = _attribute_rows(project_id, new)
-            if attributes:
-                await connection.executemany(_UPDATE_ATTRIBUTES, attributes)
+            await _apply_attributes(connection, project_id, new)
             await _update_waits(connection, project_id, new)
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
 
