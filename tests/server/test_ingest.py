@@ -69,6 +69,21 @@ async def test_first_write_wins_field_by_field(collector: Collector) -> None:
     assert conv["metadata"] == {"a": 1, "b": 2, "c": 3}
 
 
+async def test_first_write_wins_within_one_batch(collector: Collector) -> None:
+    """Several conversation events of one conversation in one batch apply in their time
+    order, whatever their order in the batch: the earliest sets a field first."""
+    later = conversation("c1", 2, 2.0, customer_id="u3", source="web", metadata={"a": 9, "c": 3})
+    first = conversation("c1", 0, 0.0, customer_id="u1", metadata={"a": 1})
+    middle = conversation("c1", 1, 1.0, customer_id="u2", device="mobile", metadata={"b": 2})
+    other = conversation("c2", 0, 0.5, customer_id="u9", source="whatsapp")
+    await collector.send(later, first, other, middle)
+    conv = (await collector.conversation("c1"))["conversation"]
+    assert (conv["customer_id"], conv["source"], conv["device"]) == ("u1", "web", "mobile")
+    assert conv["metadata"] == {"a": 1, "b": 2, "c": 3}
+    conv = (await collector.conversation("c2"))["conversation"]
+    assert (conv["customer_id"], conv["source"]) == ("u9", "whatsapp")
+
+
 async def test_interaction_then_conversation_is_one_used_conversation(collector: Collector) -> None:
     """initialize_conversation then get_or_create gives one conversation with is_used true."""
     await collector.send(conversation("c1", 0, 0.0, used=False, customer_id="u1"))
