@@ -100,40 +100,51 @@ _MODELS = (
 
 _BY_START = "SELECT c.project_id, c.started_at / 900000000"
 _TIMED = "e.duration_ms <= 1e12"
-#: Each rollup of actions, buttons and scores: its table, its rows (the count last;
-#: values grouped again: the key tells -0.0 from 0.0), and the same from the events.
-_ACTION_ROLLUPS = [
-    (
-        "rollup_tools",
-        "project_id, quarter, action_name, errors, timed, duration_sum, conversations, actions",
-        f"{_BY_START}, e.action_name, SUM(e.is_error), COUNT(CASE WHEN {_TIMED} THEN 1 END),"
-        f" COALESCE(SUM(CASE WHEN {_TIMED} THEN e.duration_ms END), 0),"
-        f" COUNT(DISTINCT e.conversation_id), COUNT(*){_STORED}"
-        " WHERE e.type = 'action' GROUP BY 1, 2, 3",
-    ),
-    (
-        "rollup_buttons",
-        "project_id, quarter, payload, presses",
-        f"{_BY_START}, e.payload, COUNT(*){_STORED} WHERE e.type = 'button' GROUP BY 1, 2, 3",
-    ),
-    (
-        "rollup_scores",
-        "project_id, quarter, at, score_name, valued, value_sum, scores",
-        f"{_BY_START}, e.ts / 900000000, e.score_name, COUNT(e.score_value),"
-        f" COALESCE(SUM(e.score_value), 0), COUNT(*){_STORED} WHERE e.type = 'score'"
-        " GROUP BY 1, 2, 3, 4",
-    ),
-    (
-        "rollup_score_values",
-        "project_id, quarter, score_name, score_value, score_label, SUM(scores)",
-        f"{_BY_START}, e.score_name, e.score_value, e.score_label, COUNT(*){_STORED}"
-        " WHERE e.type = 'score' GROUP BY 1, 2, 3, 4, 5",
-    ),
-]
+
+
+def _action_rollups(*, postgres: bool) -> list[tuple[str, str, str]]:
+    """Each rollup of actions, buttons and scores: its table, its rows (the count last;
+    values grouped again: the key tells -0.0 from 0.0), and the same from the events.
+    Sums of doubles are kept as the sum of their whole parts and of the rest."""
+
+    def split(value: str) -> str:
+        whole = f"trunc({value})::bigint" if postgres else f"CAST({value} AS INTEGER)"
+        rest = f"trunc({value})" if postgres else whole
+        return f"COALESCE(SUM({whole}), 0), COALESCE(SUM({value} - {rest}), 0)"
+
+    return [
+        (
+            "rollup_tools",
+            "project_id, quarter, action_name, errors, timed, duration_whole, duration_part,"
+            " conversations, actions",
+            f"{_BY_START}, e.action_name, SUM(e.is_error), COUNT(CASE WHEN {_TIMED} THEN 1 END),"
+            f" {split(f'CASE WHEN {_TIMED} THEN e.duration_ms END')},"
+            f" COUNT(DISTINCT e.conversation_id), COUNT(*){_STORED}"
+            " WHERE e.type = 'action' GROUP BY 1, 2, 3",
+        ),
+        (
+            "rollup_buttons",
+            "project_id, quarter, payload, presses",
+            f"{_BY_START}, e.payload, COUNT(*){_STORED} WHERE e.type = 'button' GROUP BY 1, 2, 3",
+        ),
+        (
+            "rollup_scores",
+            "project_id, quarter, at, score_name, valued, value_whole, value_part, scores",
+            f"{_BY_START}, e.ts / 900000000, e.score_name, COUNT(e.score_value),"
+            f" {split('e.score_value')}, COUNT(*){_STORED} WHERE e.type = 'score'"
+            " GROUP BY 1, 2, 3, 4",
+        ),
+        (
+            "rollup_score_values",
+            "project_id, quarter, score_name, score_value, score_label, SUM(scores)",
+            f"{_BY_START}, e.score_name, e.score_value, e.score_label, COUNT(*){_STORED}"
+            " WHERE e.type = 'score' GROUP BY 1, 2, 3, 4, 5",
+        ),
+    ]
 
 
 def _histograms(*, postgres: bool) -> list[tuple[str, str, str]]:
-    """The histograms of the waits and the durations, as :data:`_ACTION_ROLLUPS`."""
+    """The histograms of the waits and the durations, as :func:`_action_rollups`."""
     whole = "trunc(e.duration_ms)::bigint" if postgres else "CAST(e.duration_ms AS INTEGER)"
     by_day = "SELECT c.project_id, c.started_at / 86400000000"
     return [
@@ -154,8 +165,8 @@ def _histograms(*, postgres: bool) -> list[tuple[str, str, str]]:
 
 
 _EMPTIED = [
-    ("rollup_tools", "actions, errors, timed, duration_sum, conversations"),
-    ("rollup_scores", "scores, valued, value_sum"),
+    ("rollup_tools", "actions, errors, timed, duration_whole, duration_part, conversations"),
+    ("rollup_scores", "scores, valued, value_whole, value_part"),
     ("rollup_wait_days", "waits, wait_sum"),
 ]
 
@@ -313,7 +324,11 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
         first = figures.split(",")[0]
         left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
         assert all(not any(row) for row in left), table
-    for table, stored, rebuilt in [*_ACTION_ROLLUPS, *_histograms(postgres=isinstance(db, str))]:
+    postgres = isinstance(db, str)
+    for table, stored, rebuilt in [
+        *_action_rollups(postgres=postgres),
+        *_histograms(postgres=postgres),
+    ]:
         count = stored.split(", ")[-1]
         grouped = " GROUP BY 1, 2, 3, 4, 5" if count.startswith("SUM") else ""
         found = await _rows(
@@ -403,6 +418,101 @@ async def test_starts_crossing_in_one_batch_keep_every_sum(database: Database) -
         await _check(db, storage, project, random.Random(4))
     finally:
         await storage.aclose()
+
+
+async def test_small_values_outlive_a_large_one(database: Database) -> None:
+    """A duration of ingest's longest and a score near its largest share their rollup rows
+    with small ones, then leave: one conversation moves its start into an earlier quarter
+    hour, the other is deleted.  The small values' means are what they were before the
+    large ones came: a single running double would have rounded them away."""
+    quarter = 15 * MINUTE
+    base = START - START % quarter + 20 * quarter
+    db = database("large")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        scored = base + 3 * MINUTE
+        batch = [_event("message", "small", base + MINUTE, _said("end_user"))]
+        batch.append(_event("action", "small", base + 2 * MINUTE, _tool_run("kb", 0.00053, None)))
+        batch.append(_event("score", "small", scored, _rated(0.5)))
+        for big in ("moves", "goes"):
+            batch.append(_event("message", big, base + MINUTE, _said("end_user")))
+            batch.append(_event("action", big, base + 2 * MINUTE, _tool_run("kb", 1e12, None)))
+            batch.append(_event("score", big, scored, _rated(9e18)))
+        await storage.write_batch(project, batch)
+        # "moves" starts a quarter hour earlier; "goes" is deleted.
+        await storage.write_batch(project, [_event("message", "moves", base - 1, _said("agent"))])
+        await storage.delete_conversation(project, "goes")
+
+        in_range = ConversationQuery(since=base, until=base + quarter)
+        for rollups in (True, False):
+            figures = await storage.metrics(project, MetricsQuery(in_range, rollups=rollups))
+            assert figures["totals"]["conversations"] == 1
+            (tool,) = figures["tools"]
+            assert (tool["count"], tool["avg_duration_ms"]) == (1, 0.001), rollups
+            (score,) = figures["scores"]
+            assert (score["count"], score["avg"]) == (1, 0.5), rollups
+        await _check(db, storage, project, random.Random(5))
+    finally:
+        await storage.aclose()
+
+
+async def test_score_categories_differing_after_a_nul_stay_apart(database: Database) -> None:
+    """Two categories that differ only after a NUL character (SQLite's quote() stops at
+    it): two values in the rollup, as read directly."""
+    db = database("nul")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        labels = ["x\x00one", "x\x00two", "x\x00two"]
+        await storage.write_batch(
+            project,
+            [_event("message", "c", START, _said("end_user"))]
+            + [_event("score", "c", START + n, _rated(label)) for n, label in enumerate(labels)],
+        )
+        whole_day = ConversationQuery(since=START - START % DAY, until=START - START % DAY + DAY)
+        found = []
+        for rollups in (True, False):
+            figures = await storage.metrics(project, MetricsQuery(whole_day, rollups=rollups))
+            (score,) = figures["scores"]
+            found.append(sorted((e["value"], e["count"]) for e in score["distribution"]))
+        assert found[0] == found[1]
+        assert [count for _, count in found[0]] == [1, 2]
+        await _check(db, storage, project, random.Random(6))
+    finally:
+        await storage.aclose()
+
+
+async def test_more_tools_than_one_statement_ranks(database: Database) -> None:
+    """Hundreds of timed tools in a day's range: their p95s come from one window (SQLite
+    would refuse a compound statement of one subquery per tool), equal to the direct
+    path's."""
+    db = database("tools")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        day = START - START % DAY
+        batch = [_event("message", "c", day + MINUTE, _said("end_user"))]
+        for n in range(520):
+            duration = float(n % 7 * 100 + n)
+            batch.append(
+                _event("action", "c", day + 2 * MINUTE + n, _tool_run(f"t{n}", duration, None))
+            )
+            batch.append(_event("action", "c", day + 3 * MINUTE + n, _tool_run(f"t{n}", 5.0, None)))
+        await storage.write_batch(project, batch)
+        whole_day = ConversationQuery(since=day, until=day + DAY)
+        rolled = await storage.metrics(project, MetricsQuery(whole_day))
+        direct = await storage.metrics(project, MetricsQuery(whole_day, rollups=False))
+        assert rolled == direct
+        p95s = {t["action_name"]: t["p95_duration_ms"] for t in rolled["tools"]}
+        assert len(p95s) == 520
+        assert p95s["t8"] == 108.0 and p95s["t0"] == 5.0  # the larger of the two
+    finally:
+        await storage.aclose()
+
+
+def _rated(value: Any) -> dict[str, Any]:
+    return {"name": "csat", "value": value, "comment": None}
 
 
 def _tool_run(name: str, duration: float, error: str | None) -> dict[str, Any]:

@@ -11,9 +11,11 @@
 --     name, the scores, the numeric ones and the sum of their values;
 --   rollup_score_values: per score name and value (value_key: the value and the
 --     label written exactly, a key that tells NULL from any value), the scores.
--- The sums of durations and values are sums of doubles: an average read from
--- them equals the direct one up to the rounding of a double (the answers round
--- them far coarser); counts are exact.
+-- A sum of durations or values is kept in two columns: *_whole sums their whole
+-- parts exactly (numeric), *_part what is left of each (less than one)
+-- as a double.  A large value taken out again leaves the small ones as they
+-- were; a single double would have rounded them away when it came in.  Counts
+-- are exact.
 -- What they hold, at every commit: the events of every stored conversation,
 -- under its start, as rollup_messages (schema 8): an event counts once both it
 -- and its conversation are stored, until either goes; a conversation whose
@@ -31,7 +33,8 @@ CREATE TABLE rollup_tools (
     actions BIGINT NOT NULL,
     errors BIGINT NOT NULL,
     timed BIGINT NOT NULL,
-    duration_sum DOUBLE PRECISION NOT NULL,
+    duration_whole NUMERIC NOT NULL,
+    duration_part DOUBLE PRECISION NOT NULL,
     conversations BIGINT NOT NULL,
     PRIMARY KEY (project_id, quarter, action_name)
 );
@@ -51,7 +54,8 @@ CREATE TABLE rollup_scores (
     score_name TEXT NOT NULL,
     scores BIGINT NOT NULL,
     valued BIGINT NOT NULL,
-    value_sum DOUBLE PRECISION NOT NULL,
+    value_whole NUMERIC NOT NULL,
+    value_part DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (project_id, quarter, at, score_name)
 );
 
@@ -84,8 +88,8 @@ CREATE TABLE rollup_duration_days (
     PRIMARY KEY (project_id, day, action_name, bucket)
 );
 
-INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id)
+INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+SELECT c.project_id, c.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms)::bigint ELSE 0 END END), 0), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms - CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms) ELSE 0 END END), 0), COUNT(DISTINCT e.conversation_id)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3;
 
@@ -94,8 +98,8 @@ SELECT c.project_id, c.started_at / 900000000, e.payload, COUNT(*)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.type = 'button' GROUP BY 1, 2, 3;
 
-INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
-SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0)
+INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+SELECT c.project_id, c.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value)::bigint ELSE 0 END), 0), COALESCE(SUM(e.score_value - CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value) ELSE 0 END), 0)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4;
 
@@ -120,13 +124,13 @@ CREATE FUNCTION agentsight_action_rollups() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
-            SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (SELECT c.project_id, c.started_at / 900000000, n.action_name, COUNT(*), COALESCE(SUM(n.is_error), 0), COUNT(CASE WHEN n.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN n.duration_ms <= 1e+12 THEN n.duration_ms END), 0), CASE WHEN COUNT(*) = (SELECT COUNT(*) FROM events x WHERE x.project_id = c.project_id AND x.conversation_id = n.conversation_id AND x.action_name = n.action_name) THEN 1 ELSE 0 END FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL GROUP BY c.project_id, c.started_at, n.conversation_id, n.action_name) AS p (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations) GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (
+            SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (SELECT c.project_id, c.started_at / 900000000, n.action_name, COUNT(*), COALESCE(SUM(n.is_error), 0), COUNT(CASE WHEN n.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN n.duration_ms <= 1e+12 THEN CASE WHEN abs(n.duration_ms) < 9223372036854775808 THEN trunc(n.duration_ms)::bigint ELSE 0 END END), 0), COALESCE(SUM(CASE WHEN n.duration_ms <= 1e+12 THEN n.duration_ms - CASE WHEN abs(n.duration_ms) < 9223372036854775808 THEN trunc(n.duration_ms) ELSE 0 END END), 0), CASE WHEN COUNT(*) = (SELECT COUNT(*) FROM events x WHERE x.project_id = c.project_id AND x.conversation_id = n.conversation_id AND x.action_name = n.action_name) THEN 1 ELSE 0 END FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL GROUP BY c.project_id, c.started_at, n.conversation_id, n.action_name) AS p (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations) GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_whole) <> 0 OR SUM(duration_part) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_whole = rollup_tools.duration_whole + excluded.duration_whole, duration_part = rollup_tools.duration_part + excluded.duration_part, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT c.project_id, c.started_at / 900000000, n.payload, COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'button' GROUP BY 1, 2, 3
@@ -134,13 +138,13 @@ BEGIN
         GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
         ORDER BY project_id, quarter, payload
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
-        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
-        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT c.project_id, c.started_at / 900000000, n.ts / 900000000, n.score_name, COUNT(*), COUNT(n.score_value), COALESCE(SUM(n.score_value), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'score' AND n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
-        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_whole), SUM(value_part) FROM (
+            SELECT c.project_id, c.started_at / 900000000, n.ts / 900000000, n.score_name, COUNT(*), COUNT(n.score_value), COALESCE(SUM(CASE WHEN abs(n.score_value) < 9223372036854775808 THEN trunc(n.score_value)::bigint ELSE 0 END), 0), COALESCE(SUM(n.score_value - CASE WHEN abs(n.score_value) < 9223372036854775808 THEN trunc(n.score_value) ELSE 0 END), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'score' AND n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_whole) <> 0 OR SUM(value_part) <> 0
         ORDER BY project_id, quarter, at, score_name
-        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_whole = rollup_scores.value_whole + excluded.value_whole, value_part = rollup_scores.value_part + excluded.value_part;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
             SELECT c.project_id, c.started_at / 900000000, n.score_name, COALESCE(encode(float8send(n.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(n.score_label), MIN(n.score_value), MIN(n.score_label), COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.type = 'score' AND n.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
@@ -163,13 +167,13 @@ BEGIN
         ORDER BY project_id, day, action_name, bucket
         ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
-            SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (SELECT c.project_id, c.started_at / 900000000, o.action_name, -(COUNT(*)), -(COALESCE(SUM(o.is_error), 0)), -(COUNT(CASE WHEN o.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN o.duration_ms <= 1e+12 THEN o.duration_ms END), 0)), -(CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.project_id = c.project_id AND x.conversation_id = o.conversation_id AND x.action_name = o.action_name) THEN 0 ELSE 1 END) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL GROUP BY c.project_id, c.started_at, o.conversation_id, o.action_name) AS p (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations) GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (
+            SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (SELECT c.project_id, c.started_at / 900000000, o.action_name, -(COUNT(*)), -(COALESCE(SUM(o.is_error), 0)), -(COUNT(CASE WHEN o.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN o.duration_ms <= 1e+12 THEN CASE WHEN abs(o.duration_ms) < 9223372036854775808 THEN trunc(o.duration_ms)::bigint ELSE 0 END END), 0)), -(COALESCE(SUM(CASE WHEN o.duration_ms <= 1e+12 THEN o.duration_ms - CASE WHEN abs(o.duration_ms) < 9223372036854775808 THEN trunc(o.duration_ms) ELSE 0 END END), 0)), -(CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.project_id = c.project_id AND x.conversation_id = o.conversation_id AND x.action_name = o.action_name) THEN 0 ELSE 1 END) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL GROUP BY c.project_id, c.started_at, o.conversation_id, o.action_name) AS p (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations) GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_whole) <> 0 OR SUM(duration_part) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_whole = rollup_tools.duration_whole + excluded.duration_whole, duration_part = rollup_tools.duration_part + excluded.duration_part, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT c.project_id, c.started_at / 900000000, o.payload, -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'button' GROUP BY 1, 2, 3
@@ -177,13 +181,13 @@ BEGIN
         GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
         ORDER BY project_id, quarter, payload
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
-        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
-        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT c.project_id, c.started_at / 900000000, o.ts / 900000000, o.score_name, -(COUNT(*)), -(COUNT(o.score_value)), -(COALESCE(SUM(o.score_value), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'score' AND o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
-        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_whole), SUM(value_part) FROM (
+            SELECT c.project_id, c.started_at / 900000000, o.ts / 900000000, o.score_name, -(COUNT(*)), -(COUNT(o.score_value)), -(COALESCE(SUM(CASE WHEN abs(o.score_value) < 9223372036854775808 THEN trunc(o.score_value)::bigint ELSE 0 END), 0)), -(COALESCE(SUM(o.score_value - CASE WHEN abs(o.score_value) < 9223372036854775808 THEN trunc(o.score_value) ELSE 0 END), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'score' AND o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_whole) <> 0 OR SUM(value_part) <> 0
         ORDER BY project_id, quarter, at, score_name
-        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_whole = rollup_scores.value_whole + excluded.value_whole, value_part = rollup_scores.value_part + excluded.value_part;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
             SELECT c.project_id, c.started_at / 900000000, o.score_name, COALESCE(encode(float8send(o.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(o.score_label), MIN(o.score_value), MIN(o.score_label), -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.type = 'score' AND o.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
@@ -243,13 +247,13 @@ CREATE FUNCTION agentsight_conversation_action_rollups() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
-            SELECT n.project_id, n.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms)::bigint ELSE 0 END END), 0), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms - CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms) ELSE 0 END END), 0), COUNT(DISTINCT e.conversation_id) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_whole) <> 0 OR SUM(duration_part) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_whole = rollup_tools.duration_whole + excluded.duration_whole, duration_part = rollup_tools.duration_part + excluded.duration_part, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT n.project_id, n.started_at / 900000000, e.payload, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
@@ -257,13 +261,13 @@ BEGIN
         GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
         ORDER BY project_id, quarter, payload
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
-        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
-        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
-        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_whole), SUM(value_part) FROM (
+            SELECT n.project_id, n.started_at / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value)::bigint ELSE 0 END), 0), COALESCE(SUM(e.score_value - CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value) ELSE 0 END), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_whole) <> 0 OR SUM(value_part) <> 0
         ORDER BY project_id, quarter, at, score_name
-        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_whole = rollup_scores.value_whole + excluded.value_whole, value_part = rollup_scores.value_part + excluded.value_part;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
             SELECT n.project_id, n.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
@@ -286,13 +290,13 @@ BEGIN
         ORDER BY project_id, day, action_name, bucket
         ON CONFLICT (project_id, day, action_name, bucket) DO UPDATE SET actions = rollup_duration_days.actions + excluded.actions;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
-            SELECT o.project_id, o.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms)::bigint ELSE 0 END END), 0)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms - CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms) ELSE 0 END END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_whole) <> 0 OR SUM(duration_part) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_whole = rollup_tools.duration_whole + excluded.duration_whole, duration_part = rollup_tools.duration_part + excluded.duration_part, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT o.project_id, o.started_at / 900000000, e.payload, -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
@@ -300,13 +304,13 @@ BEGIN
         GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
         ORDER BY project_id, quarter, payload
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
-        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
-        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
-        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_whole), SUM(value_part) FROM (
+            SELECT o.project_id, o.started_at / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value)::bigint ELSE 0 END), 0)), -(COALESCE(SUM(e.score_value - CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value) ELSE 0 END), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_whole) <> 0 OR SUM(value_part) <> 0
         ORDER BY project_id, quarter, at, score_name
-        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_whole = rollup_scores.value_whole + excluded.value_whole, value_part = rollup_scores.value_part + excluded.value_part;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
             SELECT o.project_id, o.started_at / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
@@ -332,13 +336,13 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) THEN
             RETURN NULL;
         END IF;
-        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_sum), SUM(conversations) FROM (
-            SELECT m.project_id, m.was / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms END), 0), COUNT(DISTINCT e.conversation_id) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
-        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_sum, conversations)
-        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_sum) <> 0 OR SUM(conversations) <> 0
+        INSERT INTO rollup_tools (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        SELECT project_id, quarter, action_name, SUM(actions), SUM(errors), SUM(timed), SUM(duration_whole), SUM(duration_part), SUM(conversations) FROM (
+            SELECT m.project_id, m.was / 900000000, e.action_name, -(COUNT(*)), -(COALESCE(SUM(e.is_error), 0)), -(COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms)::bigint ELSE 0 END END), 0)), -(COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms - CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms) ELSE 0 END END), 0)), -(COUNT(DISTINCT e.conversation_id)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.action_name, COUNT(*), COALESCE(SUM(e.is_error), 0), COUNT(CASE WHEN e.duration_ms <= 1e+12 THEN 1 END), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms)::bigint ELSE 0 END END), 0), COALESCE(SUM(CASE WHEN e.duration_ms <= 1e+12 THEN e.duration_ms - CASE WHEN abs(e.duration_ms) < 9223372036854775808 THEN trunc(e.duration_ms) ELSE 0 END END), 0), COUNT(DISTINCT e.conversation_id) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL GROUP BY 1, 2, 3
+        ) AS d (project_id, quarter, action_name, actions, errors, timed, duration_whole, duration_part, conversations)
+        GROUP BY project_id, quarter, action_name HAVING SUM(actions) <> 0 OR SUM(errors) <> 0 OR SUM(timed) <> 0 OR SUM(duration_whole) <> 0 OR SUM(duration_part) <> 0 OR SUM(conversations) <> 0
         ORDER BY project_id, quarter, action_name
-        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_sum = rollup_tools.duration_sum + excluded.duration_sum, conversations = rollup_tools.conversations + excluded.conversations;
+        ON CONFLICT (project_id, quarter, action_name) DO UPDATE SET actions = rollup_tools.actions + excluded.actions, errors = rollup_tools.errors + excluded.errors, timed = rollup_tools.timed + excluded.timed, duration_whole = rollup_tools.duration_whole + excluded.duration_whole, duration_part = rollup_tools.duration_part + excluded.duration_part, conversations = rollup_tools.conversations + excluded.conversations;
         INSERT INTO rollup_buttons (project_id, quarter, payload, presses)
         SELECT project_id, quarter, payload, SUM(presses) FROM (
             SELECT m.project_id, m.was / 900000000, e.payload, -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3 UNION ALL SELECT m.project_id, m.now / 900000000, e.payload, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'button' GROUP BY 1, 2, 3
@@ -346,13 +350,13 @@ BEGIN
         GROUP BY project_id, quarter, payload HAVING SUM(presses) <> 0
         ORDER BY project_id, quarter, payload
         ON CONFLICT (project_id, quarter, payload) DO UPDATE SET presses = rollup_buttons.presses + excluded.presses;
-        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_sum)
-        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_sum) FROM (
-            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(e.score_value), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(e.score_value), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
-        ) AS d (project_id, quarter, at, score_name, scores, valued, value_sum)
-        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_sum) <> 0
+        INSERT INTO rollup_scores (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        SELECT project_id, quarter, at, score_name, SUM(scores), SUM(valued), SUM(value_whole), SUM(value_part) FROM (
+            SELECT m.project_id, m.was / 900000000, e.ts / 900000000, e.score_name, -(COUNT(*)), -(COUNT(e.score_value)), -(COALESCE(SUM(CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value)::bigint ELSE 0 END), 0)), -(COALESCE(SUM(e.score_value - CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value) ELSE 0 END), 0)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.ts / 900000000, e.score_name, COUNT(*), COUNT(e.score_value), COALESCE(SUM(CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value)::bigint ELSE 0 END), 0), COALESCE(SUM(e.score_value - CASE WHEN abs(e.score_value) < 9223372036854775808 THEN trunc(e.score_value) ELSE 0 END), 0) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4
+        ) AS d (project_id, quarter, at, score_name, scores, valued, value_whole, value_part)
+        GROUP BY project_id, quarter, at, score_name HAVING SUM(scores) <> 0 OR SUM(valued) <> 0 OR SUM(value_whole) <> 0 OR SUM(value_part) <> 0
         ORDER BY project_id, quarter, at, score_name
-        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_sum = rollup_scores.value_sum + excluded.value_sum;
+        ON CONFLICT (project_id, quarter, at, score_name) DO UPDATE SET scores = rollup_scores.scores + excluded.scores, valued = rollup_scores.valued + excluded.valued, value_whole = rollup_scores.value_whole + excluded.value_whole, value_part = rollup_scores.value_part + excluded.value_part;
         INSERT INTO rollup_score_values (project_id, quarter, score_name, value_key, score_value, score_label, scores)
         SELECT project_id, quarter, score_name, value_key, MIN(score_value), MIN(score_label), SUM(scores) FROM (
             SELECT m.project_id, m.was / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now / 900000000, e.score_name, COALESCE(encode(float8send(e.score_value), 'hex'), 'NULL') || ' ' || quote_nullable(e.score_label), MIN(e.score_value), MIN(e.score_label), COUNT(*) FROM (SELECT o.project_id, o.conversation_id, o.started_at AS was, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE o.started_at / 900000000 <> n.started_at / 900000000) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.type = 'score' AND e.score_name IS NOT NULL GROUP BY 1, 2, 3, 4

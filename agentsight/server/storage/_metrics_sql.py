@@ -80,6 +80,12 @@ _NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"  # typed: PostgreSQL's U
 _MEAN = "CASE WHEN SUM(t) > 0 THEN CAST(SUM(s) AS DOUBLE PRECISION) / SUM(t) END"
 
 
+def _rolled_sum(prefix: str) -> str:
+    """The sum of a rollup's values kept as ``<prefix>_whole`` (their whole parts, exact)
+    and ``<prefix>_part`` (the rest): as doubles, so that no database's SUM overflows."""
+    return f"SUM(CAST({prefix}_whole AS DOUBLE PRECISION)) + SUM({prefix}_part)"
+
+
 @attrs.frozen
 class Dialect:
     """How one database takes parameters and text."""
@@ -434,7 +440,7 @@ class MetricsPlan:
         return self._event_union(
             buckets,
             "SELECT r.action_name AS n, SUM(r.actions) AS k, SUM(r.errors) AS x,"
-            " SUM(r.timed) AS t, SUM(r.duration_sum) AS s, SUM(r.conversations) AS v"
+            f" SUM(r.timed) AS t, {_rolled_sum('r.duration')} AS s, SUM(r.conversations) AS v"
             " FROM rollup_tools r",
             "actions",
             " GROUP BY r.action_name",
@@ -557,10 +563,11 @@ class MetricsPlan:
     def _ranked_durations(self, tools: Rows, buckets: Rows | None) -> Statement | None:
         """The p95 of each timed tool from the histogram of its durations, read in the
         bucket of its rank alone: rows (position, p95).  ``None`` when the histograms
-        were not read, or do not hold every timed duration (a negative one, stored
-        before ingest bounded them): the percentiles are then read directly."""
+        were not read, do not hold every timed duration (a negative one, stored
+        before ingest bounded them), or the tools are more than one statement should
+        read one by one: the percentiles are then read directly."""
         timed = [(str(row[0]), int(row[3])) for row in tools if row[3]]
-        if buckets is None or not timed:
+        if buckets is None or not timed or len(timed) > _RANKED_TOOLS:
             return None
         per_tool: dict[str, list[tuple[int, int]]] = {}
         for name, bucket, count in buckets:
@@ -842,7 +849,7 @@ class MetricsPlan:
         return self._event_union(
             buckets,
             "SELECT r.score_name AS n, SUM(r.scores) AS k, SUM(r.valued) AS t,"
-            " SUM(r.value_sum) AS s FROM rollup_scores r",
+            f" {_rolled_sum('r.value')} AS s FROM rollup_scores r",
             "scores",
             " GROUP BY r.score_name",
             "score",
@@ -892,7 +899,7 @@ class MetricsPlan:
         return self._event_union(
             buckets,
             f"SELECT r.score_name AS n, {day} AS d, SUM(r.scores) AS k, SUM(r.valued) AS t,"
-            " SUM(r.value_sum) AS s FROM rollup_scores r",
+            f" {_rolled_sum('r.value')} AS s FROM rollup_scores r",
             "scores",
             f" GROUP BY r.score_name, {day}",
             "score",

@@ -29,9 +29,11 @@ the histograms ``rollup_wait_days`` (response waits per bucket of
 durations from 0 per tool and bucket of their whole milliseconds).  These
 answer requests without attribute or customer filters in any zone (the score
 days: in a zone on quarter hours).  A percentile finds its rank's bucket in a
-histogram and reads only that bucket's values, so it stays exact.  Sums of
-durations and score values are sums of doubles: their means equal AVG's up to
-the rounding of a double, far below the answers' rounding.
+histogram and reads only that bucket's values, so it stays exact.  A sum of
+durations or score values is kept in two columns, the sum of their whole parts
+(exact) and the sum of the rest (each less than one, as a double): a large
+value that leaves again, when its conversation moves or goes, takes nothing of
+the small ones with it, as one running double would have.
 
 A request is answered from them in three parts: the whole buckets between
 ``since`` and ``until`` from the rollups, and the conversations of the two
