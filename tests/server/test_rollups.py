@@ -24,12 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from agentsight.server import Storage, open_storage
 from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import TOKEN_COLUMNS
+from agentsight.server.storage._listing import rolled_total
+from agentsight.server.storage._metrics_sql import POSTGRES, SQLITE
 from agentsight.server.storage._rollups import bucket_sql
 from tests.server import pg_helpers
 from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute
@@ -343,12 +346,20 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
         left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
         assert all(not any(row) for row in left), table
     starts = [int(row[0]) for row in await _rows(db, "SELECT started_at FROM conversations")]
+    dialect = POSTGRES if postgres else SQLITE
+    counted_by_rollups = 0
     for _ in range(12):
         query = _query(rng, starts)
         rolled = await storage.metrics(project, query)
         direct_query = MetricsQuery(query.filters, query.tz, rollups=False)
         direct = await storage.metrics(project, direct_query)
         assert rolled == direct, query
+        # The list's total (from the rollups where they answer) is the number of its rows.
+        listed = attrs.evolve(query.filters, limit=1000, count=True)
+        counted_by_rollups += rolled_total(project, listed, dialect) is not None
+        page = await storage.list_conversations(project, listed)
+        assert page.total == len(page.conversations), listed
+    assert counted_by_rollups, "no list total was counted from the rollups"
 
 
 @pytest.mark.parametrize("seed", [1, 2])

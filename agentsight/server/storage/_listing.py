@@ -14,10 +14,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._metrics import ESCALATION_ACTIONS
-from ._base import ConversationPage, ConversationQuery
+import attrs
 
-__all__ = ["SORTS", "annotation_statements", "annotate", "keyset", "order_by", "sort_value"]
+from .._metrics import ESCALATION_ACTIONS, MetricsQuery
+from ._base import ConversationPage, ConversationQuery
+from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement
+
+__all__ = [
+    "SORTS",
+    "annotate",
+    "annotation_statements",
+    "keyset",
+    "order_by",
+    "rolled_total",
+    "sort_value",
+    "total_of",
+]
 
 SORTS = {
     "created": "c.pk",
@@ -26,6 +38,38 @@ SORTS = {
     "duration": "(c.ended_at - c.started_at)",
     "messages": "c.message_count",
 }
+
+
+#: What a total from the rollups honours: the filters ``MetricsPlan`` applies, and the
+#: page's position and order, which a total ignores.  Any other field set (a filter
+#: added later included) makes the total direct.
+_ROLLED = frozenset(
+    ("customer_id", "environment", "source", "device", "language", "country", "since", "until")
+)
+_PAGE = frozenset(("limit", "before", "after", "sort", "ascending", "annotate", "count"))
+_DEFAULTS = ConversationQuery()
+
+
+def rolled_total(project_id: int, query: ConversationQuery, dialect: Dialect) -> Statement | None:
+    """The statement of a first page's total from the conversation rollups (what
+    ``GET /v1/metrics`` counts its conversations with), or ``None`` when it is
+    counted directly.
+
+    With attribute filters a direct count reads every conversation of the
+    project; the rollups hold those counts per day and attribute combination,
+    kept at every commit, so the total is as exact as a ``COUNT(*)`` of the
+    same snapshot.  :func:`total_of` adds up its rows.
+    """
+    unrolled = (f.name for f in attrs.fields(ConversationQuery) if f.name not in _ROLLED | _PAGE)
+    if any(getattr(query, name) != getattr(_DEFAULTS, name) for name in unrolled):
+        return None
+    plan = MetricsPlan(project_id, MetricsQuery(filters=query), dialect)
+    return plan.totals() if plan.rolled else None
+
+
+def total_of(rows: Rows) -> int:
+    """The total of :func:`rolled_total`'s rows (each starts with its conversations)."""
+    return sum(int(row[0] or 0) for row in rows)  # a SUM of no rows is NULL
 
 
 def sort_value(query: ConversationQuery) -> str:

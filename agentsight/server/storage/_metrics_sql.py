@@ -239,6 +239,11 @@ class MetricsPlan:
         return self._dialect
 
     @property
+    def rolled(self) -> bool:
+        """Whether :meth:`totals` reads the rollups (``False``: the conversations)."""
+        return self._buckets is not None
+
+    @property
     def where(self) -> tuple[str, list[Any]]:
         """The ``WHERE`` of the selected conversations (alias ``c``) and its parameters."""
         return self._where, list(self._params)

@@ -16,7 +16,17 @@ from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
-from .._listing import annotate, annotation_statements, keyset, order_by, page_of, sort_value
+from .._listing import (
+    annotate,
+    annotation_statements,
+    keyset,
+    order_by,
+    page_of,
+    rolled_total,
+    sort_value,
+    total_of,
+)
+from .._metrics_sql import POSTGRES
 from ._write import clean
 
 __all__ = [
@@ -120,8 +130,10 @@ async def list_conversations(
             spans = [(r["started_at"], r["ended_at"]) for r in rows[: query.limit]]
             annotate(page, spans, *found)
         if query.count and query.before is None:
-            counted = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
-            total = int(await connection.fetchval(counted, *params))
+            rolled = rolled_total(project_id, query, POSTGRES)
+            if rolled is None:
+                rolled = (f"SELECT COUNT(*) FROM conversations c WHERE {where}", params)
+            total = total_of(await connection.fetch(rolled[0], *rolled[1]))
     return page_of(page, rows, query.limit, total)
 
 

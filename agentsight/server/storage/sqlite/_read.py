@@ -13,7 +13,17 @@ from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
-from .._listing import annotate, annotation_statements, keyset, order_by, page_of, sort_value
+from .._listing import (
+    annotate,
+    annotation_statements,
+    keyset,
+    order_by,
+    page_of,
+    rolled_total,
+    sort_value,
+    total_of,
+)
+from .._metrics_sql import SQLITE
 
 __all__ = [
     "get_conversation",
@@ -115,10 +125,10 @@ def list_conversations(
                 page, [(r[_STARTED], r[_ENDED]) for r in rows[: query.limit]], feedback, escalated
             )
         if query.count and query.before is None:
-            counted = connection.execute(
-                f"SELECT COUNT(*) FROM conversations c WHERE {where}", params
-            )
-            total = int(counted.fetchone()[0])
+            rolled = rolled_total(project_id, query, SQLITE)
+            if rolled is None:
+                rolled = (f"SELECT COUNT(*) FROM conversations c WHERE {where}", params)
+            total = total_of(connection.execute(*rolled).fetchall())
     finally:
         connection.execute("COMMIT")
     return page_of(page, rows, query.limit, total)
