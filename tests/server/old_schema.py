@@ -36,9 +36,16 @@ _ROLLUP_TABLES = (
     "rollup_wait_days",
     "rollup_duration_days",
 )
-#: The rollups of actions, buttons and scores (SQLite 12, PostgreSQL 11), undone.
+#: The list's sort indexes (SQLite 13, PostgreSQL 12), undone.
+_UNDO_SORT_INDEXES = [
+    "DROP INDEX IF EXISTS conversations_by_duration",
+    "DROP INDEX IF EXISTS conversations_by_messages",
+]
+#: The rollups of actions, buttons and scores (SQLite 12, PostgreSQL 11) and what came
+#: after them, undone.
 UNDO_ACTION_ROLLUPS = {
     "sqlite": [
+        *_UNDO_SORT_INDEXES,
         *(
             f"DROP TRIGGER IF EXISTS rollup_{kind}_{change}"
             for kind in ("tools", "buttons", "scores", "waits", "durations", "actions")
@@ -50,6 +57,7 @@ UNDO_ACTION_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 12",
     ],
     "postgres": [
+        *_UNDO_SORT_INDEXES,
         *(
             f"DROP TRIGGER IF EXISTS rollup_actions_{change} ON {table}"
             for change in ("add", "remove", "move")
