@@ -3,6 +3,7 @@
 The routes are declared here; the batch, its events and the answer are
 generated from the wire schema (``agentsight._wire``), with the collector's
 default limits, so the document cannot drift from what the validator checks.
+The schemas of the query API's answers are in ``_openapi_answers``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import functools
 from typing import Any
 
 from .. import _wire as wire
+from ._openapi_answers import answer_schemas
+from ._openapi_answers import ref as _ref
 from ._options import ServerOptions
+from .storage._reports import CUSTOMER_SORTS
 
 __all__ = ["openapi_document"]
 
@@ -93,10 +97,9 @@ _METRICS_PARAMS = [
 
 def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
     """Customers, unhandled messages, metadata values and the pick-lists' values."""
-    number = {"type": "integer"}
 
-    def get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
-        answer = {"200": _json({"type": "object"}), **_AUTH_ERRORS}
+    def get(summary: str, params: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+        answer = {"200": _json(_ref(schema)), **_AUTH_ERRORS}
         return {
             "get": {
                 "summary": summary,
@@ -106,22 +109,30 @@ def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
             }
         }
 
-    sorts = ["last_seen", "first_seen", "conversations", "messages", "tokens", "cost"]
+    limit = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
     return {
         "/v1/customers": get(
             "Per customer of the selected conversations: conversations, messages, first and"
             " last seen, feedback, escalations, tokens, cost; sorted, paged by limit and offset.",
             [
                 *_METRICS_PARAMS,
-                _query("sort", {"type": "string", "enum": sorts}, "Default last_seen."),
-                _query("limit", number, "1 to 500, default 50."),
-                _query("offset", number, "Rows to skip, default 0."),
+                _query(
+                    "sort", {"type": "string", "enum": list(CUSTOMER_SORTS)}, "Default last_seen."
+                ),
+                _query("limit", limit, "Customers listed."),
+                _query(
+                    "offset",
+                    {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                    "Customers skipped.",
+                ),
             ],
+            "CustomerPage",
         ),
         "/v1/metrics/unhandled": get(
             "The user messages right before an escalation action or negative feedback,"
             " grouped by normalised text, most frequent first.",
-            [*_METRICS_PARAMS, _query("limit", number, "Groups listed, 1 to 500, default 50.")],
+            [*_METRICS_PARAMS, _query("limit", limit, "Groups listed.")],
+            "Unhandled",
         ),
         "/v1/metrics/metadata": get(
             "The top values of one metadata key of the selected conversations, or of their"
@@ -137,21 +148,19 @@ def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
                     "Default conversations.",
                 ),
             ],
+            "MetadataReport",
         ),
         "/v1/filter-values": get(
             "The sources, languages, countries, environments and devices present in the"
             " project, most frequent first.",
             [],
+            "FilterValues",
         ),
     }
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -508,7 +517,6 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    text_fields = (*(f.name for f in wire.CONVERSATION_ATTRIBUTES if f.kind == "string"), "country")
     return {
         "Error": {
             "type": "object",
@@ -516,87 +524,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {"error": {"type": "string"}},
         },
         **_wire_schemas(ServerOptions()),
-        "Conversation": {
-            "type": "object",
-            "properties": {
-                "conversation_id": {"type": "string"},
-                **{name: _NULL_TEXT for name in text_fields},
-                "metadata": _OBJECT_OR_NULL,
-                "is_used": {"type": "boolean"},
-                "is_marked": {"type": "boolean"},
-                "started_at": {"type": "string", "format": "date-time"},
-                "ended_at": {"type": "string", "format": "date-time"},
-                "event_count": {"type": "integer"},
-                "message_count": {"type": "integer"},
-                "end_user_message_count": {"type": "integer"},
-                "agent_message_count": {"type": "integer"},
-                "action_count": {"type": "integer"},
-                "token_usage": {"type": "object"},
-                "cost": {
-                    "type": "object",
-                    "description": "usd: null when every model call was unpriced.",
-                    "properties": {
-                        "usd": {"type": ["number", "null"]},
-                        "priced_calls": {"type": "integer"},
-                        "unpriced_calls": {"type": "integer"},
-                    },
-                },
-                "feedback": {"type": "array", "items": _ref("Feedback")},
-                # The list's rows only:
-                "duration_ms": {
-                    "type": "number",
-                    "description": "First to last event (listed rows only).",
-                },
-                "last_feedback": {
-                    "type": ["string", "null"],
-                    "enum": ["positive", "neutral", "negative", None],
-                    "description": "The sentiment of its latest feedback (listed rows only).",
-                },
-                "escalated": {
-                    "type": "boolean",
-                    "description": "It has an action of the escalation names (listed rows only).",
-                },
-            },
-        },
-        "ConversationPage": {
-            "type": "object",
-            "properties": {
-                "conversations": {"type": "array", "items": _ref("Conversation")},
-                "next_cursor": _NULL_TEXT,
-                "total": {
-                    "type": ["integer", "null"],
-                    "description": "Conversations matching, on the first page unless total=false.",
-                },
-            },
-        },
-        "Metrics": {
-            "type": "object",
-            "description": "See docs/metrics.md for every figure's definition.",
-            "properties": {
-                name: {"type": "object"}
-                for name in (
-                    "totals",
-                    "engagement",
-                    "response_time_ms",
-                    "conversation_duration_ms",
-                    "peak_hours",
-                    "escalation",
-                    "feedback",
-                    "breakdowns",
-                    "token_usage",
-                    "cost",
-                    "buttons",
-                    "customers",
-                    "retention",
-                )
-            }
-            | {
-                "tz": {"type": "string"},
-                "daily": {"type": "array", "items": {"type": "object"}},
-                "tools": {"type": "array", "items": {"type": "object"}},
-                "scores": {"type": "array", "items": {"type": "object"}},
-            },
-        },
+        **answer_schemas(),
         "ConversationChanges": {
             "type": "object",
             "additionalProperties": False,
