@@ -171,7 +171,12 @@ def _admin_paths() -> dict[str, Any]:
     """Retention, erasure, the audit log, users, and the dashboard's session."""
     keyed: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
     users_only: list[dict[str, list[str]]] = [{"session": []}]
-    retention = {"type": "object", "properties": {"retention_days": _INT_OR_NULL}}
+    retention = {
+        "type": "object",
+        "required": ["retention_days"],
+        "properties": {"retention_days": _INT_OR_NULL},
+        "additionalProperties": False,
+    }
     user_id = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     return {
         "/v1/retention": {
@@ -179,14 +184,14 @@ def _admin_paths() -> dict[str, Any]:
                 "summary": "The project's retention period in days (null: kept for ever)."
                 " Scope read or admin.",
                 "security": keyed,
-                "responses": {"200": _json(retention), **_AUTH_ERRORS},
+                "responses": {"200": _json(_ref("Retention")), **_AUTH_ERRORS},
             },
             "put": {
                 "summary": "Set it: conversations whose last event is older are deleted in the"
                 " background, in small transactions.  Scope admin.",
                 "security": keyed,
                 "requestBody": _body(retention),
-                "responses": {"200": _json(retention), **_BODY_ERRORS},
+                "responses": {"200": _json(_ref("Retention")), **_BODY_ERRORS},
             },
         },
         "/v1/erasure": {
@@ -195,7 +200,12 @@ def _admin_paths() -> dict[str, Any]:
                 " in the project; answers the counts (GDPR article 17).  Scope admin.",
                 "security": keyed,
                 "requestBody": _body(
-                    {"type": "object", "properties": {"customer_id": {"type": "string"}}}
+                    {
+                        "type": "object",
+                        "required": ["customer_id"],
+                        "properties": {"customer_id": {"type": "string"}},
+                        "additionalProperties": False,
+                    }
                 ),
                 "responses": {"200": _json(_ref("Erased")), **_BODY_ERRORS},
             }
@@ -209,7 +219,7 @@ def _admin_paths() -> dict[str, Any]:
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Size."),
                     _query("before", {"type": "integer"}, "The next_before of the last page."),
                 ],
-                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+                "responses": {"200": _json(_ref("AuditPage")), **_AUTH_ERRORS},
             }
         },
         "/v1/users": {
@@ -354,7 +364,7 @@ def _paths() -> dict[str, Any]:
             "delete": {
                 "summary": "Delete the conversation, its events and its feedback.",
                 "security": secured,
-                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS, "404": _ERROR},
+                "responses": {"200": _json(_ref("Deleted")), **_AUTH_ERRORS, "404": _ERROR},
             },
         },
         "/v1/conversations/{conversation_id}/feedback": {
@@ -367,7 +377,7 @@ def _paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": _ref("Feedback")}},
                 },
                 "responses": {
-                    "201": _json({"type": "object"}, "Created"),
+                    "201": _json(_ref("FeedbackAdded"), "Created"),
                     **_BODY_ERRORS,
                     "404": _ERROR,
                 },
@@ -383,7 +393,7 @@ def _paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": _ref("Score")}},
                 },
                 "responses": {
-                    "201": _json({"type": "object"}, "Created"),
+                    "201": _json(_ref("ScoreAdded"), "Created"),
                     **_BODY_ERRORS,
                     "404": _ERROR,
                 },
@@ -441,7 +451,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "Liveness.",
                 "security": [],
-                "responses": {"200": _json({"type": "object"})},
+                "responses": {"200": _json(_ref("Health"))},
             }
         },
         "/v1/openapi.json": {
@@ -532,13 +542,6 @@ def _schemas() -> dict[str, Any]:
                 "name": {"type": "string"},
                 "metadata": {"type": "object"},
                 "is_marked": {"type": "boolean"},
-            },
-        },
-        "Erased": {
-            "type": "object",
-            "properties": {
-                "customer_id": {"type": "string"},
-                **{n: {"type": "integer"} for n in ("conversations", "events", "feedback")},
             },
         },
         "Session": {

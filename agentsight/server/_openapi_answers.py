@@ -279,6 +279,66 @@ def _metrics_schemas() -> dict[str, Any]:
     }
 
 
+def _change_schemas() -> dict[str, Any]:
+    """The answers of changes (deletion, feedback, scores, retention, erasure), the audit
+    log and ``/v1/health``."""
+    text = {"type": "string"}
+    score = {
+        "id": text,
+        "conversation_id": text,
+        "timestamp": _TIME,
+        "name": text,
+        "value": {"type": ["number", "boolean", "string"]},
+        "comment": _NULL_TEXT,
+        "message_id": _NULL_TEXT,
+        "source": {"enum": ["api", "human"]},
+        "metadata": _METADATA,
+    }
+    feedback = {
+        "conversation_id": text,
+        "sentiment": _SENTIMENT,
+        "comment": _NULL_TEXT,
+        "metadata": _METADATA,
+    }
+    entry = {
+        "id": {"type": "integer", "minimum": 1},
+        "at": _TIME,
+        "actor": text,
+        "action": text,
+        "project": {**_NULL_TEXT, "description": "null: the collector's own (users)."},
+        "target": _NULL_TEXT,
+        "details": _METADATA,
+        "address": _NULL_TEXT,
+    }
+    return {
+        "Deleted": _closed({"deleted": {"const": True}, "conversation_id": text}),
+        "FeedbackAdded": _closed({"feedback": _closed(feedback)}),
+        "ScoreAdded": _closed({"score": _closed(score)}),
+        "Retention": _closed(
+            {"project": text, "retention_days": {"type": ["integer", "null"], "minimum": 1}},
+            "null retention_days: kept for ever.",
+        ),
+        "Erased": _closed(
+            {"customer_id": text, **dict.fromkeys(("conversations", "events", "feedback"), _COUNT)}
+        ),
+        "AuditPage": _closed(
+            {
+                "entries": _list(_closed(entry), "Newest first."),
+                "next_before": {
+                    "type": ["integer", "null"],
+                    "description": "The before of the next page; null on the last.",
+                },
+            }
+        ),
+        "Health": _closed({"status": {"const": "ok"}}),
+    }
+
+
 def answer_schemas() -> dict[str, Any]:
     """The component schemas of the query API's answers."""
-    return {**_conversation_schemas(), **_report_schemas(), **_metrics_schemas()}
+    return {
+        **_conversation_schemas(),
+        **_report_schemas(),
+        **_metrics_schemas(),
+        **_change_schemas(),
+    }

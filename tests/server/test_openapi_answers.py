@@ -193,3 +193,33 @@ async def test_the_check_is_strict(collector: Collector) -> None:
     # Keys and values at once is neither of the report's two shapes.
     [found] = mismatches(document, schema, {**keys, "values": [], "missing": 0, "other": 0})
     assert found.startswith("$: matches no branch of oneOf")
+
+
+async def test_change_answers_are_documented(collector: Collector) -> None:
+    """What a deletion, feedback, a score, retention, an erasure, the audit log and the
+    health check answer is what the document says."""
+    await _tracked(collector)
+    document = await served_document(collector)
+    one = "/v1/conversations/{conversation_id}"
+    calls: list[tuple[str, str, str, dict[str, Any] | None, int]] = [
+        ("post", one + "/feedback", "c1", {"sentiment": "neutral", "comment": "ok"}, 201),
+        ("post", one + "/scores", "c1", {"name": "helpful", "value": 0.5}, 201),
+        ("post", one + "/scores", "c3", {"name": "topic", "value": "x", "source": "human"}, 201),
+        ("delete", one, "c4", None, 200),
+        ("get", "/v1/retention", "", None, 200),
+        ("put", "/v1/retention", "", {"retention_days": 30}, 200),
+        ("put", "/v1/retention", "", {"retention_days": None}, 200),
+        ("post", "/v1/erasure", "", {"customer_id": "bob"}, 200),
+        ("get", "/v1/audit", "", None, 200),
+        ("get", "/v1/health", "", None, 200),
+    ]
+    for method, path, cid, body, expected in calls:
+        status, answer = await collector.call(
+            method.upper(), path.replace("{conversation_id}", cid), json=body
+        )
+        assert status == expected, (path, answer)
+        assert_matches(document, path, answer, method, str(expected))
+    status, audit = await collector.call("GET", "/v1/audit", params={"limit": "1"})
+    assert status == 200
+    assert_matches(document, "/v1/audit", audit)
+    assert audit["next_before"] is not None
