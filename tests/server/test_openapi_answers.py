@@ -123,8 +123,7 @@ async def test_unhandled_answers_are_documented(collector: Collector) -> None:
 
 
 async def test_metadata_answers_are_documented(collector: Collector) -> None:
-    """The keys present, and one key's values of every JSON type, are the document's
-    MetadataReport, of conversations and of messages."""
+    """The keys present and a key's values of any JSON type are the document's MetadataReport."""
     options: list[dict[str, str]] = [
         {},
         {"of": "messages"},
@@ -151,8 +150,7 @@ async def test_filter_values_answer_is_documented(collector: Collector) -> None:
 
 
 async def test_costs_are_documented(collector: Collector) -> None:
-    """Where an answer has a cost (the metrics' cost section, a conversation, the list's
-    rows) it is the document's Cost, priced or not."""
+    """Every cost (the metrics', a conversation's, a listed row's), priced or not, is documented."""
     await _tracked(collector)
     document = await served_document(collector)
     schemas = document["components"]["schemas"]
@@ -196,8 +194,7 @@ async def test_the_check_is_strict(collector: Collector) -> None:
 
 
 async def test_change_answers_are_documented(collector: Collector) -> None:
-    """What a deletion, feedback, a score, retention, an erasure, the audit log and the
-    health check answer is what the document says."""
+    """Deletion, feedback, score, retention, erasure, audit and health answers are documented."""
     await _tracked(collector)
     document = await served_document(collector)
     one = "/v1/conversations/{conversation_id}"
