@@ -250,6 +250,8 @@ def json_schema(field: Field, *, content: int, json_chars: int) -> dict[str, Any
         schema = {"type": ["number", "boolean", "string"], "maxLength": field.limit}
     else:
         schema = {"type": field.kind}
+    if field.kind == "object":  # metadata: any keys the caller chose
+        schema["additionalProperties"] = True
     if field.choices:
         schema = {"enum": list(field.choices)}
     if field.kind == "string" and not field.choices:

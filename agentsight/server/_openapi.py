@@ -3,6 +3,7 @@
 The routes are declared here; the batch, its events and the answer are
 generated from the wire schema (``agentsight._wire``), with the collector's
 default limits, so the document cannot drift from what the validator checks.
+The schemas of the query API's answers are in ``_openapi_answers``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import functools
 from typing import Any
 
 from .. import _wire as wire
+from ._openapi_answers import answer_schemas
+from ._openapi_answers import ref as _ref
 from ._options import ServerOptions
+from .storage._reports import CUSTOMER_SORTS
 
 __all__ = ["openapi_document"]
 
@@ -93,10 +97,9 @@ _METRICS_PARAMS = [
 
 def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
     """Customers, unhandled messages, metadata values and the pick-lists' values."""
-    number = {"type": "integer"}
 
-    def get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
-        answer = {"200": _json({"type": "object"}), **_AUTH_ERRORS}
+    def get(summary: str, params: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+        answer = {"200": _json(_ref(schema)), **_AUTH_ERRORS}
         return {
             "get": {
                 "summary": summary,
@@ -106,22 +109,30 @@ def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
             }
         }
 
-    sorts = ["last_seen", "first_seen", "conversations", "messages", "tokens", "cost"]
+    limit = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
     return {
         "/v1/customers": get(
             "Per customer of the selected conversations: conversations, messages, first and"
             " last seen, feedback, escalations, tokens, cost; sorted, paged by limit and offset.",
             [
                 *_METRICS_PARAMS,
-                _query("sort", {"type": "string", "enum": sorts}, "Default last_seen."),
-                _query("limit", number, "1 to 500, default 50."),
-                _query("offset", number, "Rows to skip, default 0."),
+                _query(
+                    "sort", {"type": "string", "enum": list(CUSTOMER_SORTS)}, "Default last_seen."
+                ),
+                _query("limit", limit, "Customers listed."),
+                _query(
+                    "offset",
+                    {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                    "Customers skipped.",
+                ),
             ],
+            "CustomerPage",
         ),
         "/v1/metrics/unhandled": get(
             "The user messages right before an escalation action or negative feedback,"
             " grouped by normalised text, most frequent first.",
-            [*_METRICS_PARAMS, _query("limit", number, "Groups listed, 1 to 500, default 50.")],
+            [*_METRICS_PARAMS, _query("limit", limit, "Groups listed.")],
+            "Unhandled",
         ),
         "/v1/metrics/metadata": get(
             "The top values of one metadata key of the selected conversations, or of their"
@@ -137,21 +148,19 @@ def _report_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
                     "Default conversations.",
                 ),
             ],
+            "MetadataReport",
         ),
         "/v1/filter-values": get(
             "The sources, languages, countries, environments and devices present in the"
             " project, most frequent first.",
             [],
+            "FilterValues",
         ),
     }
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +171,12 @@ def _admin_paths() -> dict[str, Any]:
     """Retention, erasure, the audit log, users, and the dashboard's session."""
     keyed: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
     users_only: list[dict[str, list[str]]] = [{"session": []}]
-    retention = {"type": "object", "properties": {"retention_days": _INT_OR_NULL}}
+    retention = {
+        "type": "object",
+        "required": ["retention_days"],
+        "properties": {"retention_days": _INT_OR_NULL},
+        "additionalProperties": False,
+    }
     user_id = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     return {
         "/v1/retention": {
@@ -170,14 +184,14 @@ def _admin_paths() -> dict[str, Any]:
                 "summary": "The project's retention period in days (null: kept for ever)."
                 " Scope read or admin.",
                 "security": keyed,
-                "responses": {"200": _json(retention), **_AUTH_ERRORS},
+                "responses": {"200": _json(_ref("Retention")), **_AUTH_ERRORS},
             },
             "put": {
                 "summary": "Set it: conversations whose last event is older are deleted in the"
                 " background, in small transactions.  Scope admin.",
                 "security": keyed,
                 "requestBody": _body(retention),
-                "responses": {"200": _json(retention), **_BODY_ERRORS},
+                "responses": {"200": _json(_ref("Retention")), **_BODY_ERRORS},
             },
         },
         "/v1/erasure": {
@@ -186,7 +200,12 @@ def _admin_paths() -> dict[str, Any]:
                 " in the project; answers the counts (GDPR article 17).  Scope admin.",
                 "security": keyed,
                 "requestBody": _body(
-                    {"type": "object", "properties": {"customer_id": {"type": "string"}}}
+                    {
+                        "type": "object",
+                        "required": ["customer_id"],
+                        "properties": {"customer_id": {"type": "string"}},
+                        "additionalProperties": False,
+                    }
                 ),
                 "responses": {"200": _json(_ref("Erased")), **_BODY_ERRORS},
             }
@@ -200,7 +219,7 @@ def _admin_paths() -> dict[str, Any]:
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Size."),
                     _query("before", {"type": "integer"}, "The next_before of the last page."),
                 ],
-                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+                "responses": {"200": _json(_ref("AuditPage")), **_AUTH_ERRORS},
             }
         },
         "/v1/users": {
@@ -345,7 +364,7 @@ def _paths() -> dict[str, Any]:
             "delete": {
                 "summary": "Delete the conversation, its events and its feedback.",
                 "security": secured,
-                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS, "404": _ERROR},
+                "responses": {"200": _json(_ref("Deleted")), **_AUTH_ERRORS, "404": _ERROR},
             },
         },
         "/v1/conversations/{conversation_id}/feedback": {
@@ -358,7 +377,7 @@ def _paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": _ref("Feedback")}},
                 },
                 "responses": {
-                    "201": _json({"type": "object"}, "Created"),
+                    "201": _json(_ref("FeedbackAdded"), "Created"),
                     **_BODY_ERRORS,
                     "404": _ERROR,
                 },
@@ -374,7 +393,7 @@ def _paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": _ref("Score")}},
                 },
                 "responses": {
-                    "201": _json({"type": "object"}, "Created"),
+                    "201": _json(_ref("ScoreAdded"), "Created"),
                     **_BODY_ERRORS,
                     "404": _ERROR,
                 },
@@ -432,7 +451,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "Liveness.",
                 "security": [],
-                "responses": {"200": _json({"type": "object"})},
+                "responses": {"200": _json(_ref("Health"))},
             }
         },
         "/v1/openapi.json": {
@@ -508,7 +527,6 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    text_fields = (*(f.name for f in wire.CONVERSATION_ATTRIBUTES if f.kind == "string"), "country")
     return {
         "Error": {
             "type": "object",
@@ -516,87 +534,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {"error": {"type": "string"}},
         },
         **_wire_schemas(ServerOptions()),
-        "Conversation": {
-            "type": "object",
-            "properties": {
-                "conversation_id": {"type": "string"},
-                **{name: _NULL_TEXT for name in text_fields},
-                "metadata": _OBJECT_OR_NULL,
-                "is_used": {"type": "boolean"},
-                "is_marked": {"type": "boolean"},
-                "started_at": {"type": "string", "format": "date-time"},
-                "ended_at": {"type": "string", "format": "date-time"},
-                "event_count": {"type": "integer"},
-                "message_count": {"type": "integer"},
-                "end_user_message_count": {"type": "integer"},
-                "agent_message_count": {"type": "integer"},
-                "action_count": {"type": "integer"},
-                "token_usage": {"type": "object"},
-                "cost": {
-                    "type": "object",
-                    "description": "usd: null when every model call was unpriced.",
-                    "properties": {
-                        "usd": {"type": ["number", "null"]},
-                        "priced_calls": {"type": "integer"},
-                        "unpriced_calls": {"type": "integer"},
-                    },
-                },
-                "feedback": {"type": "array", "items": _ref("Feedback")},
-                # The list's rows only:
-                "duration_ms": {
-                    "type": "number",
-                    "description": "First to last event (listed rows only).",
-                },
-                "last_feedback": {
-                    "type": ["string", "null"],
-                    "enum": ["positive", "neutral", "negative", None],
-                    "description": "The sentiment of its latest feedback (listed rows only).",
-                },
-                "escalated": {
-                    "type": "boolean",
-                    "description": "It has an action of the escalation names (listed rows only).",
-                },
-            },
-        },
-        "ConversationPage": {
-            "type": "object",
-            "properties": {
-                "conversations": {"type": "array", "items": _ref("Conversation")},
-                "next_cursor": _NULL_TEXT,
-                "total": {
-                    "type": ["integer", "null"],
-                    "description": "Conversations matching, on the first page unless total=false.",
-                },
-            },
-        },
-        "Metrics": {
-            "type": "object",
-            "description": "See docs/metrics.md for every figure's definition.",
-            "properties": {
-                name: {"type": "object"}
-                for name in (
-                    "totals",
-                    "engagement",
-                    "response_time_ms",
-                    "conversation_duration_ms",
-                    "peak_hours",
-                    "escalation",
-                    "feedback",
-                    "breakdowns",
-                    "token_usage",
-                    "cost",
-                    "buttons",
-                    "customers",
-                    "retention",
-                )
-            }
-            | {
-                "tz": {"type": "string"},
-                "daily": {"type": "array", "items": {"type": "object"}},
-                "tools": {"type": "array", "items": {"type": "object"}},
-                "scores": {"type": "array", "items": {"type": "object"}},
-            },
-        },
+        **answer_schemas(),
         "ConversationChanges": {
             "type": "object",
             "additionalProperties": False,
@@ -604,13 +542,6 @@ def _schemas() -> dict[str, Any]:
                 "name": {"type": "string"},
                 "metadata": {"type": "object"},
                 "is_marked": {"type": "boolean"},
-            },
-        },
-        "Erased": {
-            "type": "object",
-            "properties": {
-                "customer_id": {"type": "string"},
-                **{n: {"type": "integer"} for n in ("conversations", "events", "feedback")},
             },
         },
         "Session": {

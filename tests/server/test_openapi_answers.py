@@ -1,0 +1,222 @@
+"""The report answers are what the served OpenAPI document says, field by field.
+
+A real collector (SQLite and PostgreSQL) tracks conversations with customers,
+metadata, escalations, negative feedback and priced and unpriced model calls;
+each report route is called with and without its options, and each real
+answer is checked against the schema of the document the collector serves,
+strictly (``tests/server/openapi_helpers.py``): a field the document does not
+name, a required field missing or a value of another type fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentsight.server.storage._reports import CUSTOMER_SORTS
+from tests.server.collector_helpers import Collector, action, conversation, message, tokens, ts
+from tests.server.openapi_helpers import assert_matches, mismatches, served_document
+
+pytestmark = pytest.mark.anyio
+
+_METADATA = {
+    "plan": "pro",
+    "seats": 3,
+    "ratio": 0.5,
+    "trial": False,
+    "note": None,
+    "tags": ["a", "b"],
+    "owner": {"team": "support"},
+}
+
+
+def _said(cid: str, seq: int, at: float, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    return {**message(cid, seq, at, text), "metadata": metadata}
+
+
+async def _tracked(collector: Collector) -> Collector:
+    """ann: two conversations (one escalated, one with negative feedback), priced calls;
+    bob: an escalation and only unpriced calls (his cost is null); one with no customer."""
+    await collector.send(
+        conversation(
+            "c1",
+            0,
+            0.0,
+            customer_id="ann",
+            source="web",
+            language="en",
+            device="desktop",
+            customer_ip_address="8.8.8.8",
+            metadata=_METADATA,
+        ),
+        _said("c1", 1, 1.0, "Where is my order?", {"intent": "order", "confidence": 0.9}),
+        message("c1", 2, 2.0, "Let me check.", "agent"),
+        action("c1", 3, 3.0, "fallback_to_human"),
+        tokens("c1", 4, 4.0, 1000, 100, model="gpt-4o", provider="openai"),
+        conversation("c2", 0, 10.0, customer_id="ann", source="whatsapp", metadata={"plan": 2}),
+        _said("c2", 1, 11.0, "  where is MY order!! ", {"intent": "order"}),
+        message("c2", 2, 12.0, "It left today.", "agent"),
+        tokens("c2", 3, 13.0, 50, 5, model="no-such-model-anywhere"),
+        conversation("c3", 0, 20.0, customer_id="bob", source="web", device="mobile"),
+        message("c3", 1, 21.0, "cancel my plan"),
+        action("c3", 2, 22.0, "open_ticket"),
+        tokens("c3", 3, 23.0, 10, 10),
+        conversation("c4", 0, 30.0, source="telegram", metadata={"plan": "free"}),
+        message("c4", 1, 31.0, "refund please"),
+        conversation("c5", 0, 40.0, used=False, customer_id="carol"),
+    )
+    for cid, sentiment in (("c2", "negative"), ("c4", "negative"), ("c1", "positive")):
+        status, answer = await collector.call(
+            "POST", f"/v1/conversations/{cid}/feedback", json={"sentiment": sentiment}
+        )
+        assert status == 201, answer
+    return collector
+
+
+async def _answers(
+    collector: Collector, path: str, options: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The answers of GET *path* with each of *options*, checked against the document."""
+    document = await served_document(collector)
+    answers = []
+    for params in options:
+        status, answer = await collector.call("GET", path, params=params)
+        assert status == 200, (params, answer)
+        assert_matches(document, path, answer)
+        answers.append(answer)
+    return answers
+
+
+async def test_customers_answers_are_documented(collector: Collector) -> None:
+    """Each customers page, whatever its sort, page or filters, is the document's CustomerPage."""
+    options: list[dict[str, str]] = [
+        {},
+        *({"sort": sort} for sort in CUSTOMER_SORTS),
+        {"limit": "1", "offset": "1"},
+        {"offset": "50"},
+        {"source": "web", "tz": "Europe/Berlin", "escalation_actions": "open_ticket"},
+        {"since": ts(0), "until": ts(15), "customer_id": "ann"},
+    ]
+    answers = await _answers(await _tracked(collector), "/v1/customers", options)
+    costs = [c["cost"]["usd"] for c in answers[0]["customers"]]
+    assert answers[0]["total"] == 3  # carol's conversation was only initialised
+    assert None in costs  # bob's calls were all unpriced
+    assert answers[-3]["customers"] == []
+
+
+async def test_unhandled_answers_are_documented(collector: Collector) -> None:
+    """The unhandled messages, grouped or none, are the document's Unhandled."""
+    options: list[dict[str, str]] = [
+        {},
+        {"limit": "1"},
+        {"escalation_actions": "open_ticket,fallback_to_human", "tz": "Asia/Tokyo"},
+        {"customer_id": "nobody"},
+    ]
+    answers = await _answers(await _tracked(collector), "/v1/metrics/unhandled", options)
+    assert [g["text"] for g in answers[0]["groups"]] == [
+        "where is my order",  # c1 escalated, c2 negative
+        "cancel my plan",
+        "refund please",
+    ]
+    assert answers[-1] == {"messages": 0, "groups": []}
+
+
+async def test_metadata_answers_are_documented(collector: Collector) -> None:
+    """The keys present and a key's values of any JSON type are the document's MetadataReport."""
+    options: list[dict[str, str]] = [
+        {},
+        {"of": "messages"},
+        *({"key": key} for key in _METADATA),
+        {"key": "intent", "of": "messages"},
+        {"key": "confidence", "of": "messages", "source": "web"},
+        {"key": "absent"},
+        {"key": "plan", "customer_id": "nobody"},
+    ]
+    answers = await _answers(await _tracked(collector), "/v1/metrics/metadata", options)
+    assert answers[0]["key"] is None
+    assert {k["key"] for k in answers[0]["keys"]} == set(_METADATA)
+    values = [v["value"] for answer in answers[2:] for v in answer.get("values", ())]
+    assert {type(v) for v in values} == {str, int, float, bool, type(None)}
+
+
+async def test_filter_values_answer_is_documented(collector: Collector) -> None:
+    """The pick-lists' values are the document's FilterValues."""
+    [answer] = await _answers(await _tracked(collector), "/v1/filter-values", [{}])
+    assert answer["device"] == [
+        {"value": "desktop", "conversations": 1},
+        {"value": "mobile", "conversations": 1},
+    ]
+
+
+async def test_costs_are_documented(collector: Collector) -> None:
+    """Every cost (the metrics', a conversation's, a listed row's), priced or not, is documented."""
+    await _tracked(collector)
+    document = await served_document(collector)
+    schemas = document["components"]["schemas"]
+    for params in ({}, {"customer_id": "bob"}, {"source": "nowhere"}):
+        status, figures = await collector.call("GET", "/v1/metrics", params=params)
+        assert status == 200, figures
+        assert mismatches(document, schemas["Metrics"]["properties"]["cost"], figures["cost"]) == []
+    listed = await collector.listing()
+    assert_matches(document, "/v1/conversations", listed)
+    assert {row["cost"]["usd"] is None for row in listed["conversations"]} == {True, False}
+    for cid in ("c1", "c3"):
+        detail = await collector.conversation(cid)
+        assert_matches(document, "/v1/conversations/{conversation_id}", detail)
+
+
+async def test_the_check_is_strict(collector: Collector) -> None:
+    """A field the document does not name, or a required field missing, fails the check."""
+    await _tracked(collector)
+    document = await served_document(collector)
+    status, answer = await collector.call("GET", "/v1/customers")
+    assert status == 200
+    schema = document["paths"]["/v1/customers"]["get"]["responses"]["200"]
+    schema = schema["content"]["application/json"]["schema"]
+    assert mismatches(document, schema, answer) == []
+    first = answer["customers"][0]
+    extra = {**answer, "customers": [{**first, "region": "EU"}]}
+    assert mismatches(document, schema, extra) == [
+        "$.customers[0]: the field 'region' is not in the document"
+    ]
+    missing = {**answer, "customers": [{k: v for k, v in first.items() if k != "cost"}]}
+    assert mismatches(document, schema, missing) == [
+        "$.customers[0]: the required field 'cost' is missing"
+    ]
+    status, keys = await collector.call("GET", "/v1/metrics/metadata")
+    assert status == 200
+    schema = document["paths"]["/v1/metrics/metadata"]["get"]["responses"]["200"]
+    schema = schema["content"]["application/json"]["schema"]
+    # Keys and values at once is neither of the report's two shapes.
+    [found] = mismatches(document, schema, {**keys, "values": [], "missing": 0, "other": 0})
+    assert found.startswith("$: matches no branch of oneOf")
+
+
+async def test_change_answers_are_documented(collector: Collector) -> None:
+    """Deletion, feedback, score, retention, erasure, audit and health answers are documented."""
+    await _tracked(collector)
+    document = await served_document(collector)
+    one = "/v1/conversations/{conversation_id}"
+    calls: list[tuple[str, str, str, dict[str, Any] | None, int]] = [
+        ("post", one + "/feedback", "c1", {"sentiment": "neutral", "comment": "ok"}, 201),
+        ("post", one + "/scores", "c1", {"name": "helpful", "value": 0.5}, 201),
+        ("post", one + "/scores", "c3", {"name": "topic", "value": "x", "source": "human"}, 201),
+        ("delete", one, "c4", None, 200),
+        ("get", "/v1/retention", "", None, 200),
+        ("put", "/v1/retention", "", {"retention_days": 30}, 200),
+        ("put", "/v1/retention", "", {"retention_days": None}, 200),
+        ("post", "/v1/erasure", "", {"customer_id": "bob"}, 200),
+        ("get", "/v1/audit", "", None, 200),
+        ("get", "/v1/health", "", None, 200),
+    ]
+    for method, path, cid, body, expected in calls:
+        status, answer = await collector.call(
+            method.upper(), path.replace("{conversation_id}", cid), json=body
+        )
+        assert status == expected, (path, answer)
+        assert_matches(document, path, answer, method, str(expected))
+    status, audit = await collector.call("GET", "/v1/audit", params={"limit": "1"})
+    assert status == 200
+    assert_matches(document, "/v1/audit", audit)
+    assert audit["next_before"] is not None
