@@ -33,6 +33,9 @@ read the conversations and the conversations' read the events (a batch must
 not see another's half written).  Every transaction that changes events or
 conversations takes it first.
 
+``store_events`` is steps 1 to 4, in a transaction of the caller's that holds
+the rollup lock.
+
 PostgreSQL text cannot hold U+0000: in columns it is written as U+FFFD (the
 event's exact payload keeps the original).
 """
@@ -55,6 +58,7 @@ __all__ = [
     "clean",
     "delete_conversation",
     "revoke_key",
+    "store_events",
     "update_conversation",
     "write_batch",
 ]
@@ -291,22 +295,28 @@ async def lock_rollups(connection: Any, project_id: int) -> None:
     await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", _ROLLUP_LOCKS, project_id)
 
 
-async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
-    """Store *events* in one transaction; see the module docstring."""
+async def store_events(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+    """Store *events* within the caller's transaction, which holds the project's rollup
+    lock (``lock_rollups``); see the module docstring."""
     unique: dict[str, NewEvent] = {}
     for event in events:
         unique.setdefault(event.id, event)
     ordered = [unique[i] for i in sorted(unique)]
+    rows = await connection.fetch(_INSERT_EVENTS, project_id, *_event_columns(ordered))
+    inserted = {row[0] for row in rows}
+    new = [e for e in ordered if e.id in inserted]
+    if new:
+        await _upsert_conversations(connection, project_id, new)
+        await _apply_attributes(connection, project_id, new)
+        await _update_waits(connection, project_id, new)
+    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+
+
+async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+    """Store *events* in one transaction; see the module docstring."""
     async with connection.transaction():
         await lock_rollups(connection, project_id)
-        rows = await connection.fetch(_INSERT_EVENTS, project_id, *_event_columns(ordered))
-        inserted = {row[0] for row in rows}
-        new = [e for e in ordered if e.id in inserted]
-        if new:
-            await _upsert_conversations(connection, project_id, new)
-            await _apply_attributes(connection, project_id, new)
-            await _update_waits(connection, project_id, new)
-    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+        return await store_events(connection, project_id, events)
 
 
 async def revoke_key(connection: Any, key_hash: str) -> bool:
