@@ -15,8 +15,8 @@ end_user message gets its own wait as it is inserted, and a new agent message
 sets the waits of the end_user messages it answers, those between it and the
 agent message before it.
 
-``store_events`` is all of this but the transaction, for writes that read
-before they store in the same transaction.
+``store_events`` is all of this but the transaction; ``write_running_totals``
+calls it in the transaction that reads the sums the stored increase depends on.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from .._base import NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import NO_EXTRA as _NO_EXTRA
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import batch_totals, extra_columns
+from .._columns import batch_totals, extra_columns, running_increase
 from . import _waits as _waits
 
-__all__ = ["store_events", "transaction", "write_batch"]
+__all__ = ["store_events", "transaction", "write_batch", "write_running_totals"]
 
 _ID_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
 
@@ -325,3 +325,29 @@ def write_batch(
     """Store *events* in one transaction; see the module docstring."""
     with transaction(connection):
         return store_events(connection, project_id, events)
+
+
+_TOKEN_SUMS = (
+    f"SELECT {', '.join(_TOKEN_FIELDS)} FROM conversations"
+    " WHERE project_id = ? AND conversation_id = ?"
+)
+
+
+def write_running_totals(
+    connection: sqlite3.Connection,
+    project_id: int,
+    event: NewEvent,
+    price: Callable[[NewEvent], int | None] | None,
+) -> WriteResult:
+    """Store what a ``token_usage`` event of running totals adds (``Storage.write_running_totals``).
+
+    ``BEGIN IMMEDIATE`` takes the database's write lock before the sums are
+    read, so no other connection (another collector on the file) can add to
+    them between the read and the write.
+    """
+    with transaction(connection):
+        sums = connection.execute(_TOKEN_SUMS, (project_id, event.conversation_id)).fetchone()
+        increase = running_increase(event, sums, price)
+        if increase is None:
+            return WriteResult(accepted=0, duplicates=0)
+        return store_events(connection, project_id, [increase])
