@@ -14,6 +14,7 @@ import base64
 import binascii
 import email.parser
 import email.policy
+import functools
 import hashlib
 import mimetypes
 from typing import Any
@@ -24,7 +25,8 @@ from ... import _wire as wire
 from .._http._access import Caller
 from .._http._body import OFFLOAD_BYTES, read_body, read_json
 from .._http._errors import ApiError, json_response
-from .._state import OPTIONS, STORAGE
+from .._ingest._prices import price
+from .._state import OPTIONS, PRICES, STORAGE
 from ..storage import NewEvent
 from ._common import (
     check,
@@ -164,24 +166,25 @@ async def _token_usage(
 
     Stored as what they add to the conversation's sums, so that those follow
     the highest totals the conversation reported (a resend adds nothing).
+    The storage reads the sums and stores the increase in one transaction:
+    reports sent at once (two workers, a retry while the first try is in
+    flight, another collector) would otherwise each add to the same old sums.
     """
     metadata = flat_object(body.get("metadata")) or {}
     reported = [_count(metadata, name) for name in wire.TOKEN_FIELDS]
-    storage = request.app[STORAGE]
-    stored = await storage.get_conversation(caller.project, cid) if cid else None
-    # The stored conversation nests its sums under "token_usage".
-    usage = (stored or {}).get("token_usage") or {}
-    sums = [int(usage.get(name) or 0) for name in wire.TOKEN_FIELDS]
     raw: dict[str, Any] = {
         "id": event_id("token_usage", cid, *reported),
         "type": "token_usage",
         "conversation_id": cid,
         "seq": 0,
         "timestamp": stamp,
+        **dict(zip(wire.TOKEN_FIELDS, reported, strict=True)),
     }
-    for name, total, known in zip(wire.TOKEN_FIELDS, reported, sums, strict=True):
-        raw[name] = max(0, total - known)
-    return await store_one(request, caller, raw)
+    event = check(request, raw)
+    storage = request.app[STORAGE]
+    pricer = functools.partial(price, request.app[PRICES])
+    await patiently(request, lambda: storage.write_running_totals(caller.project, event, pricer))
+    return event
 
 
 async def post_action(request: web.Request, caller: Caller) -> web.Response:

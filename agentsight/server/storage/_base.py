@@ -12,7 +12,7 @@ answers with, so each implementation owns the mapping from its rows.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,6 +305,32 @@ class Storage(abc.ABC):
 
         Raises:
             StorageUnavailable: nothing was stored; the client should retry.
+        """
+
+    @abc.abstractmethod
+    async def write_running_totals(
+        self,
+        project_id: int,
+        event: NewEvent,
+        price: Callable[[NewEvent], int | None] | None = None,
+    ) -> WriteResult:
+        """Store a ``token_usage`` *event* whose counts are running totals, as what they add.
+
+        Its conversation's token sums are read and the event stored with
+        ``max(0, total - sum)`` of each count, in one write transaction that
+        other writers of the conversation wait for: reports sent at once (by
+        several workers, or a retry while the first try is in flight, through
+        any collector of the database) leave the sums at the highest totals
+        reported, never above.  A report that adds nothing stores nothing
+        (``accepted`` and ``duplicates`` 0), unless the conversation does not
+        exist yet: then it is stored and creates it, as any event does.  The
+        stored event's cost is *price* of it (``None``: unpriced); the given
+        event's ``cost_nanos`` is not used, and the event is left unchanged.
+
+        Raises:
+            StorageUnavailable: nothing was stored; the client should retry.
+
+        .. versionadded:: 0.3
         """
 
     @abc.abstractmethod

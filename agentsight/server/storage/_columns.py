@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ... import _wire as wire
 from .._ingest._time import format_ts
 from ._base import KeyInfo
@@ -102,6 +104,30 @@ def count_event(totals: list[int], event: NewEvent) -> None:
         else:
             totals[11] += event.cost_nanos
             totals[12] += 1
+
+
+def running_increase(
+    event: NewEvent,
+    sums: Sequence[int | None] | None,
+    price: Callable[[NewEvent], int | None] | None,
+) -> NewEvent | None:
+    """What a ``token_usage`` *event* of running totals adds to its conversation's token *sums*.
+
+    A copy of it with each count's increase over the sum (never below 0),
+    priced by *price*; ``None`` when it adds nothing to a stored conversation
+    (*sums* ``None``: there is none yet, and the copy creates it).
+    """
+    known = (0,) * len(TOKEN_COLUMNS) if sums is None else sums
+    added = {
+        name: max(0, event.payload[name] - int(have or 0))
+        for name, have in zip(TOKEN_COLUMNS, known, strict=True)
+    }
+    if sums is not None and not any(added.values()):
+        return None
+    increase: NewEvent = attrs.evolve(event, payload={**event.payload, **added}, cost_nanos=None)
+    if price is not None:
+        increase.cost_nanos = price(increase)
+    return increase
 
 
 #: The event columns of ``extra_columns``, in its order.

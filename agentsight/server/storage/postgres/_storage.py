@@ -162,6 +162,16 @@ class PostgresStorage(Storage):
     async def write_batch(self, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
         return await self._run(lambda c: write.write_batch(c, project_id, events), retry=True)
 
+    async def write_running_totals(
+        self,
+        project_id: int,
+        event: NewEvent,
+        price: Callable[[NewEvent], int | None] | None = None,
+    ) -> WriteResult:
+        return await self._run(
+            lambda c: write.write_running_totals(c, project_id, event, price), retry=True
+        )
+
     async def find_key(self, key_hash: str) -> LiveKey | None:
         return await self._run(lambda c: access.find_key(c, key_hash))
 

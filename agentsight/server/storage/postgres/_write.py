@@ -33,6 +33,10 @@ read the conversations and the conversations' read the events (a batch must
 not see another's half written).  Every transaction that changes events or
 conversations takes it first.
 
+``store_events`` is steps 1 to 4, in a transaction of the caller's that holds
+the rollup lock; ``write_running_totals`` reads a conversation's token sums
+under that lock and stores the increase with it.
+
 PostgreSQL text cannot hold U+0000: in columns it is written as U+FFFD (the
 event's exact payload keeps the original).
 """
@@ -40,14 +44,14 @@ event's exact payload keeps the original).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..._ingest._time import now_micros
 from .._base import ConversationChanges, Feedback, NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import batch_totals, extra_columns
+from .._columns import batch_totals, extra_columns, running_increase
 
 __all__ = [
     "add_feedback",
@@ -55,8 +59,10 @@ __all__ = [
     "clean",
     "delete_conversation",
     "revoke_key",
+    "store_events",
     "update_conversation",
     "write_batch",
+    "write_running_totals",
 ]
 
 _INSERT_EVENTS = (
@@ -291,22 +297,58 @@ async def lock_rollups(connection: Any, project_id: int) -> None:
     await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", _ROLLUP_LOCKS, project_id)
 
 
-async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
-    """Store *events* in one transaction; see the module docstring."""
+async def store_events(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+    """Store *events* within the caller's transaction, which holds the project's rollup
+    lock (``lock_rollups``); see the module docstring."""
     unique: dict[str, NewEvent] = {}
     for event in events:
         unique.setdefault(event.id, event)
     ordered = [unique[i] for i in sorted(unique)]
+    rows = await connection.fetch(_INSERT_EVENTS, project_id, *_event_columns(ordered))
+    inserted = {row[0] for row in rows}
+    new = [e for e in ordered if e.id in inserted]
+    if new:
+        await _upsert_conversations(connection, project_id, new)
+        await _apply_attributes(connection, project_id, new)
+        await _update_waits(connection, project_id, new)
+    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+
+
+async def write_batch(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
+    """Store *events* in one transaction; see the module docstring."""
     async with connection.transaction():
         await lock_rollups(connection, project_id)
-        rows = await connection.fetch(_INSERT_EVENTS, project_id, *_event_columns(ordered))
-        inserted = {row[0] for row in rows}
-        new = [e for e in ordered if e.id in inserted]
-        if new:
-            await _upsert_conversations(connection, project_id, new)
-            await _apply_attributes(connection, project_id, new)
-            await _update_waits(connection, project_id, new)
-    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+        return await store_events(connection, project_id, events)
+
+
+_TOKEN_SUMS = (
+    f"SELECT {', '.join(_TOKEN_FIELDS)} FROM conversations"
+    " WHERE project_id = $1 AND conversation_id = $2"
+)
+
+
+async def write_running_totals(
+    connection: Any,
+    project_id: int,
+    event: NewEvent,
+    price: Callable[[NewEvent], int | None] | None,
+) -> WriteResult:
+    """Store what a ``token_usage`` event of running totals adds (``Storage.write_running_totals``).
+
+    The sums are read after the project's rollup lock is taken: every
+    transaction that adds to a conversation's sums, of any collector, holds
+    it until its commit, so they cannot change between the read and the
+    write (and the read, a statement of its own under READ COMMITTED, sees
+    every transaction that held the lock before).
+    """
+    async with connection.transaction():
+        await lock_rollups(connection, project_id)
+        key = (project_id, clean(event.conversation_id))
+        sums = await connection.fetchrow(_TOKEN_SUMS, *key)
+        increase = running_increase(event, None if sums is None else tuple(sums), price)
+        if increase is None:
+            return WriteResult(accepted=0, duplicates=0)
+        return await store_events(connection, project_id, [increase])
 
 
 async def revoke_key(connection: Any, key_hash: str) -> bool:

@@ -39,7 +39,7 @@ from . import _read as read
 from . import _users as users
 from ._schema import connect, migrate
 from ._threads import ReaderPool, WriterThread
-from ._write import write_batch
+from ._write import write_batch, write_running_totals
 
 if TYPE_CHECKING:
     from ..._metrics import MetricsQuery
@@ -98,6 +98,14 @@ class SQLiteStorage(Storage):
 
     async def write_batch(self, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
         return await self._write(lambda c: write_batch(c, project_id, events))
+
+    async def write_running_totals(
+        self,
+        project_id: int,
+        event: NewEvent,
+        price: Callable[[NewEvent], int | None] | None = None,
+    ) -> WriteResult:
+        return await self._write(lambda c: write_running_totals(c, project_id, event, price))
 
     async def find_key(self, key_hash: str) -> LiveKey | None:
         return await self._read(lambda c: access.find_key(c, key_hash))

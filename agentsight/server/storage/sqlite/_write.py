@@ -14,6 +14,9 @@ resent batch changes nothing.
 end_user message gets its own wait as it is inserted, and a new agent message
 sets the waits of the end_user messages it answers, those between it and the
 agent message before it.
+
+``store_events`` is all of this but the transaction; ``write_running_totals``
+calls it in the transaction that reads the sums the stored increase depends on.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ from .._base import NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import NO_EXTRA as _NO_EXTRA
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import batch_totals, extra_columns
+from .._columns import batch_totals, extra_columns, running_increase
 from . import _waits as _waits
 
-__all__ = ["transaction", "write_batch"]
+__all__ = ["store_events", "transaction", "write_batch", "write_running_totals"]
 
 _ID_CHUNK = 500  # ids per IN (...) list, well below SQLite's parameter limit
 
@@ -297,21 +300,54 @@ def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[dict[st
     return rows
 
 
+def store_events(
+    connection: sqlite3.Connection, project_id: int, events: Sequence[NewEvent]
+) -> WriteResult:
+    """Store *events* within the caller's write transaction; see the module docstring."""
+    unique: dict[str, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    stored = _existing_ids(connection, project_id, list(unique))
+    new = [e for i, e in unique.items() if i not in stored]
+    messages = _waits.Messages(new)
+    waits = _waits.user_waits(connection, project_id, messages)
+    rows = [_event_row(project_id, e, waits.get(e.id)) for e in new]
+    _insert_events(connection, rows)
+    _upsert_conversations(connection, project_id, new)
+    connection.executemany(_UPDATE_ATTRIBUTES, _attribute_rows(project_id, new))
+    _waits.answer(connection, project_id, messages)
+    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+
+
 def write_batch(
     connection: sqlite3.Connection, project_id: int, events: Sequence[NewEvent]
 ) -> WriteResult:
     """Store *events* in one transaction; see the module docstring."""
-    unique: dict[str, NewEvent] = {}
-    for event in events:
-        unique.setdefault(event.id, event)
     with transaction(connection):
-        stored = _existing_ids(connection, project_id, list(unique))
-        new = [e for i, e in unique.items() if i not in stored]
-        messages = _waits.Messages(new)
-        waits = _waits.user_waits(connection, project_id, messages)
-        rows = [_event_row(project_id, e, waits.get(e.id)) for e in new]
-        _insert_events(connection, rows)
-        _upsert_conversations(connection, project_id, new)
-        connection.executemany(_UPDATE_ATTRIBUTES, _attribute_rows(project_id, new))
-        _waits.answer(connection, project_id, messages)
-    return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
+        return store_events(connection, project_id, events)
+
+
+_TOKEN_SUMS = (
+    f"SELECT {', '.join(_TOKEN_FIELDS)} FROM conversations"
+    " WHERE project_id = ? AND conversation_id = ?"
+)
+
+
+def write_running_totals(
+    connection: sqlite3.Connection,
+    project_id: int,
+    event: NewEvent,
+    price: Callable[[NewEvent], int | None] | None,
+) -> WriteResult:
+    """Store what a ``token_usage`` event of running totals adds (``Storage.write_running_totals``).
+
+    ``BEGIN IMMEDIATE`` takes the database's write lock before the sums are
+    read, so no other connection (another collector on the file) can add to
+    them between the read and the write.
+    """
+    with transaction(connection):
+        sums = connection.execute(_TOKEN_SUMS, (project_id, event.conversation_id)).fetchone()
+        increase = running_increase(event, sums, price)
+        if increase is None:
+            return WriteResult(accepted=0, duplicates=0)
+        return store_events(connection, project_id, [increase])
