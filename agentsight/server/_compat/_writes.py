@@ -94,8 +94,12 @@ def conversation_event(body: dict[str, Any], stamp: str, used: bool) -> dict[str
 async def _pk(request: web.Request, caller: Caller, cid: str) -> int:
     found = await request.app[STORAGE].find_conversation(caller.project, conversation_id=cid)
     if found is None:  # deleted in between
-        raise ApiError(404, f"conversation_id: no conversation {cid!r}")
+        raise _gone(cid)
     return found[0]
+
+
+def _gone(cid: str) -> ApiError:
+    return ApiError(404, f"conversation_id: no conversation {cid!r}")
 
 
 def _stamp(body: dict[str, Any]) -> str:
@@ -352,7 +356,9 @@ async def post_attachments(request: web.Request, caller: Caller) -> web.Response
     """``POST /api/attachments/``: files of a message, or of the conversation.
 
     JSON (base64 ``data``) or multipart (``attachment_<i>`` parts).  One
-    ``attachment`` event describes them; their bytes are kept beside it.
+    ``attachment`` event describes them; their bytes are kept beside it,
+    unless the conversation was deleted after the event's write: then none
+    are, and the answer is the 404 of a conversation that is not there.
     """
     if request.content_type.startswith("multipart/"):
         body, files = await _multipart(request)
@@ -386,7 +392,8 @@ async def post_attachments(request: web.Request, caller: Caller) -> web.Response
     await store(request, caller, [event])
     storage = request.app[STORAGE]
     data = [content for _, content in files]
-    await patiently(request, lambda: storage.put_files(caller.project, cid, event.id, data))
+    if not await patiently(request, lambda: storage.put_files(caller.project, cid, event.id, data)):
+        raise _gone(cid)  # deleted since the event's write: its files are not kept either
     answer = {
         "id": number_of(event.id),
         "conversation": await _pk(request, caller, cid),

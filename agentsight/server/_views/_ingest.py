@@ -76,6 +76,9 @@ async def post_batch(request: web.Request, caller: Caller) -> web.Response:
     result = await storage.write_batch(project_id, checked.events)
     for event in checked.events:  # the files of attachment events, beside them
         if event.id in files:
+            # Not kept (False) when the event is no longer stored: its conversation was
+            # deleted since the commit, or the id is another event's (a duplicate).  The
+            # answer stays: the event was accepted, as if the deletion came just after.
             await storage.put_files(project_id, event.conversation_id, event.id, files[event.id])
     answer = {
         "accepted": result.accepted,

@@ -577,10 +577,19 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def put_files(
         self, project_id: int, conversation_id: str, event_id: str, files: Sequence[bytes]
-    ) -> None:
+    ) -> bool:
         """Keep the bytes of an ``attachment`` event's files (again: a no-op).
 
-        They are deleted with the event.
+        The event is written first (``write_batch``), its files after it: a
+        deletion in between (of the conversation, by retention or erasure)
+        would leave files that nothing reaches or deletes, so they are kept
+        only if the event is still stored, as an ``attachment`` of
+        *conversation_id*, checked in the transaction that inserts them.  From
+        then on they are deleted with the event.
+
+        Returns:
+            ``True`` when the files are kept; ``False`` when the event is gone
+            (or is not that conversation's attachment) and nothing was stored.
 
         .. versionadded:: 0.3
         """

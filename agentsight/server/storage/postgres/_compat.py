@@ -47,14 +47,36 @@ async def find_event(
 
 async def put_files(
     connection: Any, project_id: int, conversation_id: str, event_id: str, files: Sequence[bytes]
-) -> None:
-    """Keep an attachment event's files, in order; those already kept stay."""
-    rows = [(project_id, event_id, i, clean(conversation_id), data) for i, data in enumerate(files)]
-    await connection.executemany(
-        "INSERT INTO attachment_files (project_id, event_id, idx, conversation_id, data)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        rows,
-    )
+) -> bool:
+    """Keep an attachment event's files, in order; those already kept stay.
+
+    Only while the event is stored, as an attachment of that conversation: in
+    one transaction, the event's row is locked ``FOR KEY SHARE`` (a deletion
+    under way is waited for, then seen; one that comes later waits for the
+    commit, and the trigger on ``events`` then takes the files along), and
+    the files are inserted only if it was found.
+
+    Returns:
+        Whether the event was there and its files are kept.
+    """
+    cid = clean(conversation_id)
+    rows = [(project_id, event_id, i, cid, data) for i, data in enumerate(files)]
+    async with connection.transaction():
+        found = await connection.fetchval(
+            "SELECT 1 FROM events WHERE project_id = $1 AND id = $2"
+            " AND type = 'attachment' AND conversation_id = $3 FOR KEY SHARE",
+            project_id,
+            event_id,
+            cid,
+        )
+        if found is None:
+            return False
+        await connection.executemany(
+            "INSERT INTO attachment_files (project_id, event_id, idx, conversation_id, data)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            rows,
+        )
+    return True
 
 
 async def get_file(

@@ -304,8 +304,10 @@ class PostgresStorage(Storage):
 
     async def put_files(
         self, project_id: int, conversation_id: str, event_id: str, files: Sequence[bytes]
-    ) -> None:
-        await self._run(lambda c: compat.put_files(c, project_id, conversation_id, event_id, files))
+    ) -> bool:
+        return await self._run(
+            lambda c: compat.put_files(c, project_id, conversation_id, event_id, files)
+        )
 
     async def get_file(
         self, project_id: int, conversation_id: str, event_id: str, index: int

@@ -34,21 +34,41 @@ def find_event(
     return None if row is None else (str(row[0]), str(row[1]))
 
 
+#: The attachment event that files belong to (a seek in the events' primary key).
+_ATTACHMENT = (
+    "SELECT 1 FROM events WHERE project_id = ? AND id = ?"
+    " AND type = 'attachment' AND conversation_id = ?"
+)
+
+
 def put_files(
     connection: sqlite3.Connection,
     project_id: int,
     conversation_id: str,
     event_id: str,
     files: Sequence[bytes],
-) -> None:
-    """Keep an attachment event's files, in order; those already kept stay."""
+) -> bool:
+    """Keep an attachment event's files, in order; those already kept stay.
+
+    Only while the event is stored, as an attachment of that conversation: the
+    check and the insert share one ``BEGIN IMMEDIATE`` transaction, so a
+    deletion comes either before both (nothing is kept) or after both (the
+    trigger on ``events`` takes the files along).
+
+    Returns:
+        Whether the event was there and its files are kept.
+    """
     rows = [(project_id, event_id, i, conversation_id, data) for i, data in enumerate(files)]
     with transaction(connection):
-        connection.executemany(
-            "INSERT INTO attachment_files (project_id, event_id, idx, conversation_id, data)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        found = connection.execute(_ATTACHMENT, (project_id, event_id, conversation_id))
+        stored = found.fetchone() is not None
+        if stored:
+            connection.executemany(
+                "INSERT INTO attachment_files (project_id, event_id, idx, conversation_id, data)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+    return stored
 
 
 def get_file(

@@ -241,8 +241,8 @@ class SQLiteStorage(Storage):
 
     async def put_files(
         self, project_id: int, conversation_id: str, event_id: str, files: Sequence[bytes]
-    ) -> None:
-        await self._write(
+    ) -> bool:
+        return await self._write(
             lambda c: compat.put_files(c, project_id, conversation_id, event_id, files)
         )
 
