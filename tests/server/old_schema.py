@@ -36,7 +36,9 @@ _ROLLUP_TABLES = (
     "rollup_wait_days",
     "rollup_duration_days",
 )
-#: The list's sort indexes (SQLite 13, PostgreSQL 12), undone.
+#: The list's sort indexes (SQLite 13, PostgreSQL 12), undone.  The sweep of files left
+#: without their event after them (SQLite 14, PostgreSQL 13) created nothing: only its
+#: schema_version row goes, with theirs.
 _UNDO_SORT_INDEXES = [
     "DROP INDEX IF EXISTS conversations_by_duration",
     "DROP INDEX IF EXISTS conversations_by_messages",

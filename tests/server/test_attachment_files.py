@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import pytest
 
+from agentsight.server import open_storage
 from agentsight.server._retention import RETENTION
 from tests.server import pg_helpers
 from tests.server.collector_helpers import (
@@ -27,7 +28,10 @@ from tests.server.collector_helpers import (
     attachment,
     conversation,
     message,
+    new_id,
 )
+from tests.server.old_schema import LATEST, create_at
+from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
 DAY = 86_400.0
@@ -251,3 +255,59 @@ async def test_every_deletion_takes_the_files_along(collector: Collector) -> Non
     deleted = await collector.app[RETENTION].sweep()
     assert deleted["A"].conversations == 1
     assert [row[3:] for row in await _rows(collector.db)] == [("other", b"kept")]
+
+
+_EVENT = "INSERT INTO events (project_id, id, conversation_id, type, seq, ts, payload)"
+_FILE = "INSERT INTO attachment_files (project_id, event_id, idx, conversation_id, data)"
+
+
+async def _insert(
+    db: Path | str, events: list[tuple[Any, ...]], files: list[tuple[Any, ...]]
+) -> None:
+    """Insert rows as an older collector left them: events and files, written directly."""
+    if isinstance(db, Path):
+        connection = sqlite3.connect(db, isolation_level=None)
+        try:
+            connection.executemany(_EVENT + " VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+            connection.executemany(_FILE + " VALUES (?, ?, ?, ?, ?)", files)
+        finally:
+            connection.close()
+        return
+    import asyncpg
+
+    connection = await asyncpg.connect(db)
+    try:
+        await connection.executemany(_EVENT + " VALUES ($1, $2, $3, $4, $5, $6, $7)", events)
+        await connection.executemany(_FILE + " VALUES ($1, $2, $3, $4, $5)", files)
+    finally:
+        await connection.close()
+
+
+async def test_the_upgrade_deletes_files_left_without_their_event(
+    database: Database, backend: str
+) -> None:
+    """Files whose attachment event is gone (or is not theirs) go at the upgrade; the files
+    of stored attachments stay, downloadable."""
+    db = database("old")
+    await create_at(db, LATEST[backend] - 1)
+    kept, message_id, deleted = new_id(), new_id(), new_id()
+    events = [
+        (1, kept, "c1", "attachment", 0, 1_000, '{"files": []}'),
+        (1, message_id, "c1", "message", 1, 2_000, '{"sender": "end_user"}'),
+    ]
+    files = [
+        (1, kept, 0, "c1", b"kept 0"),
+        (1, kept, 1, "c1", b"kept 1"),
+        (1, deleted, 0, "c1", b"its event was deleted"),
+        (2, kept, 0, "c1", b"another project's id"),
+        (1, message_id, 0, "c1", b"under a message's id"),
+        (1, kept, 2, "c2", b"under another conversation"),
+    ]
+    await _insert(db, events, files)
+    storage = await open_storage(db)
+    try:
+        assert await storage.get_file(1, "c1", kept, 1) == b"kept 1"
+        assert await storage.get_file(1, "c1", deleted, 0) is None
+    finally:
+        await storage.aclose()
+    assert await _rows(db) == [(1, kept, 0, "c1", b"kept 0"), (1, kept, 1, "c1", b"kept 1")]
