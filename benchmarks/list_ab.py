@@ -1,0 +1,329 @@
+"""Conversation list pages of two commits of ours on the same filled database, alternately.
+
+    .venv/bin/python benchmarks/list_ab.py --baseline REV --sqlite FILE [--postgres URL]
+        [--rounds 5] [--results FILE]
+
+Fill the database first with ``benchmarks/metrics.py --events N --sqlite-file
+FILE`` (or ``--keep-postgres``) using this checkout.  The baseline side reads
+a copy taken back to the baseline's schema: a copy of the file (PostgreSQL: a
+database made from it as a template) without the indexes that the baseline's
+own migrations do not create, and with the baseline's schema version, so
+neither side reads an index the other lacks.  A migration since the baseline
+that made anything but indexes stops the script (it cannot take that back).
+Each round starts one process per side, which goes first alternating, and
+times every page once through ``Storage.list_conversations``; the figures are
+each side's medians and the median of the per-round ratios (current /
+baseline).  Written to ``results/list_ab.json`` (``--results`` names another
+file) and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results" / "list_ab.json"
+DAY = 86_400_000_000
+
+#: The pages timed: ConversationQuery's fields (``since_days``: the last N days).
+PAGES: dict[str, dict[str, Any]] = {
+    "first page + total": {"count": True},
+    "source=web + total": {"source": "web", "count": True},
+    "source=web, language=de + total": {"source": "web", "language": "de", "count": True},
+    "last 30 days, device=mobile + total": {"since_days": 30, "device": "mobile", "count": True},
+    "sorted by duration": {"sort": "duration"},
+    "sorted by duration, ascending": {"sort": "duration", "ascending": True},
+    "sorted by messages": {"sort": "messages"},
+    "source=web, sorted by duration": {"source": "web", "sort": "duration"},
+    "sorted by duration, second page": {"sort": "duration", "second": True},
+}
+
+
+def _checkout(rev: str, into: Path) -> Path:
+    """The package of commit *rev*, extracted into *into*."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", rev, "agentsight"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _short(rev: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _env(tree: Path | None) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree if tree is not None else ROOT)}
+
+
+def _child(tree: Path | None, *args: str) -> str:
+    """Run this script's child mode *args* with the code of *tree*; its standard output."""
+    return subprocess.run(
+        [sys.executable, __file__, *args],
+        env=_env(tree),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+async def _child_schema(db: str) -> None:
+    """In a child process: make an empty database at this code's schema; print what it holds."""
+    from agentsight.server import open_storage
+
+    storage = await open_storage(db)
+    await storage.aclose()
+    if db.startswith("postgresql://"):
+        import asyncpg
+
+        connection = await asyncpg.connect(db)
+        try:
+            rows = await connection.fetch(
+                "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+            )
+            objects = [(r["relname"], "index" if r["relkind"] == "i" else "other") for r in rows]
+            version = await connection.fetchval("SELECT MAX(version) FROM schema_version")
+        finally:
+            await connection.close()
+    else:
+        connection = sqlite3.connect(db)
+        try:
+            objects = [
+                (name, "index" if kind == "index" else "other")
+                for name, kind in connection.execute("SELECT name, type FROM sqlite_master")
+            ]
+            version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        finally:
+            connection.close()
+    print(json.dumps({"objects": objects, "version": version}), flush=True)
+
+
+async def _child_pages(db: str) -> None:
+    """In a child process: time each page of ``PAGES`` once; print the seconds as JSON."""
+    import attrs
+
+    from agentsight.server import open_storage
+    from agentsight.server.storage import ConversationQuery
+
+    storage = await open_storage(db)
+    projects = {p.name: p.id for p in await storage.list_projects()}
+    project = projects["bench"]
+    now = int(time.time() * 1_000_000)
+    seconds: dict[str, float] = {}
+    try:
+        for name, fields in PAGES.items():
+            fields = dict(fields)
+            second = fields.pop("second", False)
+            if "since_days" in fields:
+                fields["since"] = now - fields.pop("since_days") * DAY
+            query = ConversationQuery(limit=25, annotate=True, **fields)
+            if second:
+                first = await storage.list_conversations(project, query)
+                query = attrs.evolve(query, before=first.next_before, after=first.next_value)
+            begin = time.perf_counter()
+            await storage.list_conversations(project, query)
+            seconds[name] = time.perf_counter() - begin
+    finally:
+        await storage.aclose()
+    print(json.dumps(seconds), flush=True)
+
+
+def _taken_back(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The statements that take a current database back to the baseline's schema."""
+    kept = {name for name, _ in baseline["objects"]}
+    added = [(name, kind) for name, kind in current["objects"] if name not in kept]
+    others = [name for name, kind in added if kind != "index"]
+    if others:
+        sys.exit(f"cannot take back what the migrations since the baseline made: {others}")
+    statements = [f"DROP INDEX {name}" for name, _ in added]
+    return [*statements, f"DELETE FROM schema_version WHERE version > {baseline['version']}"]
+
+
+def _sqlite_copy(path: Path, into: Path, statements: list[str]) -> str:
+    source = sqlite3.connect(path, isolation_level=None)
+    try:
+        source.execute("ANALYZE")  # both sides planned with statistics of the same data
+        source.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        source.close()
+    shutil.copyfile(path, into)
+    connection = sqlite3.connect(into, isolation_level=None)
+    try:
+        for statement in statements:
+            connection.execute(statement)
+    finally:
+        connection.close()
+    return str(into)
+
+
+async def _postgres_copy(url: str, statements: list[str]) -> str:
+    import asyncpg
+
+    base, _, name = url.rpartition("/")
+    copy = f"{name}_list_ab_baseline"
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        await admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(f"{base}/{copy}")
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+    return f"{base}/{copy}"
+
+
+async def _drop_postgres(url: str) -> None:
+    import asyncpg
+
+    base, _, name = url.rpartition("/")
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await admin.close()
+
+
+def _empty_schema(tree: Path | None, folder: Path, side: str, postgres: str | None) -> Any:
+    if postgres is None:
+        return json.loads(_child(tree, "--child-schema", str(folder / f"{side}-empty.db")))
+    base, _, name = postgres.rpartition("/")
+    empty = f"{base}/{name}_list_ab_{side}_empty"
+
+    async def create() -> None:
+        import asyncpg
+
+        admin = await asyncpg.connect(f"{base}/postgres")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}_list_ab_{side}_empty"')
+            await admin.execute(f'CREATE DATABASE "{name}_list_ab_{side}_empty"')
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    try:
+        return json.loads(_child(tree, "--child-schema", empty))
+    finally:
+        asyncio.run(_drop_postgres(empty))
+
+
+def _compare(
+    trees: dict[str, Path | None], databases: dict[str, str], rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    seconds: dict[str, dict[str, list[float]]] = {}
+    for r in range(rounds):
+        order = ["baseline", "current"] if r % 2 == 0 else ["current", "baseline"]
+        for side in order:
+            took = json.loads(_child(trees[side], "--child-pages", databases[side]))
+            for name, value in took.items():
+                seconds.setdefault(name, {}).setdefault(side, []).append(value)
+            print(
+                f"  round {r + 1} {side:8} " + json.dumps({k: round(v, 4) for k, v in took.items()})
+            )
+    return seconds
+
+
+def _summary(seconds: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for name, by_side in seconds.items():
+        base, cur = by_side["baseline"], by_side["current"]
+        summary[name] = {
+            "baseline_median_s": round(statistics.median(base), 4),
+            "current_median_s": round(statistics.median(cur), 4),
+            "current_vs_baseline": round(
+                statistics.median(c / b for c, b in zip(cur, base, strict=True)), 3
+            ),
+        }
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="the commit to compare against")
+    parser.add_argument("--current", help="the commit measured (default: this checkout)")
+    parser.add_argument("--sqlite", type=Path, help="a database filled by metrics.py")
+    parser.add_argument("--postgres", help="the URL of a database filled by metrics.py")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--child-schema", help=argparse.SUPPRESS)
+    parser.add_argument("--child-pages", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_schema:
+        asyncio.run(_child_schema(args.child_schema))
+        return
+    if args.child_pages:
+        asyncio.run(_child_pages(args.child_pages))
+        return
+    if not args.baseline:
+        parser.error("--baseline: a commit is required")
+    if not (args.sqlite or args.postgres):
+        parser.error("--sqlite or --postgres: a filled database is required")
+
+    folder = Path(
+        tempfile.mkdtemp(prefix="agentsight-list-ab-", dir=args.sqlite and args.sqlite.parent)
+    )
+    results: dict[str, Any] = {}
+    try:
+        trees: dict[str, Path | None] = {
+            "baseline": _checkout(args.baseline, folder / "baseline"),
+            "current": _checkout(args.current, folder / "current") if args.current else None,
+        }
+        for backend, target in (("sqlite", args.sqlite), ("postgres", args.postgres)):
+            if target is None:
+                continue
+            url = None if backend == "sqlite" else str(target)
+            schemas = {side: _empty_schema(tree, folder, side, url) for side, tree in trees.items()}
+            statements = _taken_back(schemas["baseline"], schemas["current"])
+            print(f"{backend}: the baseline's copy without: {statements}", flush=True)
+            if url is None:
+                copy = _sqlite_copy(target, folder / "baseline.db", statements)
+            else:
+                copy = asyncio.run(_postgres_copy(url, statements))
+            try:
+                databases = {"baseline": copy, "current": str(target)}
+                results[backend] = _summary(_compare(trees, databases, args.rounds))
+            finally:
+                if url is not None:
+                    asyncio.run(_drop_postgres(copy))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    document = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"
+        f" Python {platform.python_version()}",
+        "baseline": _short(args.baseline),
+        "current": _short(args.current or "HEAD") + ("" if args.current else " (checkout)"),
+        "what": "seconds per conversation list page (25 rows, annotated), medians of alternating"
+        " rounds on the same data, and the median of per-round ratios",
+        "rounds": args.rounds,
+        "results": results,
+    }
+    args.results.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
