@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import _wire as wire
 from ._openapi_answers import answer_schemas
-from ._openapi_answers import ref as _ref
+from ._openapi_parts import ref as _ref
 from ._options import ServerOptions
 from .storage._reports import CUSTOMER_SORTS
 
