@@ -1,8 +1,8 @@
 """The OpenAPI schemas of the query API's answers: conversations, costs, the reports,
-changes and ``/v1/metrics``.
+changes (the metrics' in ``_openapi_metrics``).
 
 Each schema names the fields the storage code and the views write
-(``storage/_columns.py``, ``_listing.py``, ``_reports.py``, ``_metrics_sql.py``),
+(``storage/_columns.py``, ``_listing.py``, ``_reports.py``, ``_views/``),
 marks required the ones they always write and closes the object
 (``additionalProperties: false``) where the answer has no other field, so a
 client generated from the document gets typed models.  Free-form metadata
@@ -14,17 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _wire as wire
-from ._openapi_parts import (
-    COST_FIELDS,
-    COUNT,
-    DATE,
-    NULL_TEXT,
-    SENTIMENTS,
-    TIME,
-    array,
-    closed,
-    ref,
-)
+from ._openapi_metrics import metrics_schemas
+from ._openapi_parts import COST_FIELDS, COUNT, NULL_TEXT, SENTIMENTS, TIME, array, closed, ref
 from .storage._reports import CUSTOMER_SORTS, VALUE_FIELDS
 
 __all__ = ["answer_schemas"]
@@ -198,61 +189,6 @@ def _report_schemas() -> dict[str, Any]:
     }
 
 
-def _metrics_schemas() -> dict[str, Any]:
-    """``Metrics``: its cost section in full, the other sections as objects (docs/metrics.md)."""
-    by_model = closed(
-        {
-            "model": NULL_TEXT,
-            "provider": NULL_TEXT,
-            "calls": COUNT,
-            **COST_FIELDS,
-            **{name: COUNT for name in wire.TOKEN_FIELDS},
-        }
-    )
-    costs = {
-        **COST_FIELDS,
-        "per_conversation_usd": {"type": ["number", "null"], "minimum": 0},
-        "by_model": array(by_model, "Most expensive first."),
-        "daily": array(closed({"date": DATE, **COST_FIELDS}), "Per local day."),
-        "top_customers": {
-            "type": "array",
-            "maxItems": 10,
-            "items": closed(
-                {"customer_id": {"type": "string"}, "conversations": COUNT, **COST_FIELDS}
-            ),
-        },
-    }
-    sections = (
-        "totals",
-        "engagement",
-        "response_time_ms",
-        "conversation_duration_ms",
-        "peak_hours",
-        "escalation",
-        "feedback",
-        "breakdowns",
-        "token_usage",
-        "buttons",
-        "customers",
-        "retention",
-    )
-    return {
-        "MetricsCost": closed(costs),
-        "Metrics": {
-            "type": "object",
-            "description": "See docs/metrics.md for every figure's definition.",
-            "properties": {name: {"type": "object"} for name in sections}
-            | {
-                "tz": {"type": "string"},
-                "cost": ref("MetricsCost"),
-                "daily": {"type": "array", "items": {"type": "object"}},
-                "tools": {"type": "array", "items": {"type": "object"}},
-                "scores": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-    }
-
-
 def _change_schemas() -> dict[str, Any]:
     """The answers of changes (deletion, feedback, scores, retention, erasure), the audit
     log and ``/v1/health``."""
@@ -313,6 +249,6 @@ def answer_schemas() -> dict[str, Any]:
     return {
         **_conversation_schemas(),
         **_report_schemas(),
-        **_metrics_schemas(),
+        **metrics_schemas(),
         **_change_schemas(),
     }
