@@ -1,5 +1,5 @@
 """The OpenAPI schemas of the query API's answers: conversations, costs, the reports,
-changes (the metrics' in ``_openapi_metrics``).
+changes, users and the dashboard's session (the metrics' in ``_openapi_metrics``).
 
 Each schema names the fields the storage code and the views write
 (``storage/_columns.py``, ``_listing.py``, ``_reports.py``, ``_views/``),
@@ -16,9 +16,10 @@ from typing import Any
 from .. import _wire as wire
 from ._openapi_metrics import metrics_schemas
 from ._openapi_parts import COST_FIELDS, COUNT, NULL_TEXT, SENTIMENTS, TIME, array, closed, ref
+from .storage._base import ROLES
 from .storage._reports import CUSTOMER_SORTS, VALUE_FIELDS
 
-__all__ = ["answer_schemas"]
+__all__ = ["STORED_EVENT_FIELDS", "answer_schemas"]
 
 _METADATA = {
     "type": ["object", "null"],
@@ -27,6 +28,20 @@ _METADATA = {
 }
 _SENTIMENT = {"enum": list(SENTIMENTS)}
 _OF = {"enum": ["conversations", "messages"], "description": "What the counts count."}
+#: Fields the collector adds to the events of a kind when it answers them, never read
+#: from a batch: ``readOnly`` in the Event schemas, so that a generated client's request
+#: models leave them out.
+STORED_EVENT_FIELDS: dict[str, dict[str, Any]] = {
+    "token_usage": {
+        "cost_usd": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "readOnly": True,
+            "description": "In answers: the call's price in US dollars when it was stored;"
+            " null when unpriced.",
+        }
+    }
+}
 
 
 def _conversation_schemas() -> dict[str, Any]:
@@ -244,6 +259,33 @@ def _change_schemas() -> dict[str, Any]:
     }
 
 
+def _account_schemas() -> dict[str, Any]:
+    """The dashboard's users and sessions: ``/v1/users`` and ``/v1/session``."""
+    text = {"type": "string"}
+    role = {"enum": list(ROLES)}
+    user = {
+        "id": {"type": "integer", "minimum": 1},
+        "email": text,
+        "role": role,
+        "created_at": TIME,
+        "projects": array(text, "Granted (an admin opens every project whatever it is granted)."),
+    }
+    return {
+        "User": closed(user),
+        "Users": closed({"users": array(ref("User"), "Oldest first.")}),
+        "UserChanged": closed({"user": ref("User")}),
+        "Session": closed(
+            {
+                "user": closed({"email": text, "role": role}),
+                "projects": array(text, "What it may open: a viewer's granted, an admin's all."),
+                "csrf_token": {**text, "description": "Sent back in X-CSRF-Token by a change."},
+                "expires_at": TIME,
+            }
+        ),
+        "SignedOut": closed({"signed_out": {"const": True}}),
+    }
+
+
 def answer_schemas() -> dict[str, Any]:
     """The component schemas of the query API's answers."""
     return {
@@ -251,4 +293,5 @@ def answer_schemas() -> dict[str, Any]:
         **_report_schemas(),
         **metrics_schemas(),
         **_change_schemas(),
+        **_account_schemas(),
     }
