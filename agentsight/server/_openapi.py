@@ -12,8 +12,9 @@ import functools
 from typing import Any
 
 from .. import _wire as wire
-from ._openapi_answers import answer_schemas
-from ._openapi_answers import ref as _ref
+from ._openapi_answers import STORED_EVENT_FIELDS, answer_schemas
+from ._openapi_parts import array, closed
+from ._openapi_parts import ref as _ref
 from ._options import ServerOptions
 from .storage._reports import CUSTOMER_SORTS
 
@@ -226,7 +227,7 @@ def _admin_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Dashboard users, their roles and projects.  Admin users only.",
                 "security": users_only,
-                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+                "responses": {"200": _json(_ref("Users")), **_AUTH_ERRORS},
             }
         },
         "/v1/users/{user_id}/projects": {
@@ -240,7 +241,7 @@ def _admin_paths() -> dict[str, Any]:
                         "properties": {"projects": {"type": "array", "items": {"type": "string"}}},
                     }
                 ),
-                "responses": {"200": _json({"type": "object"}), **_BODY_ERRORS, "404": _ERROR},
+                "responses": {"200": _json(_ref("UserChanged")), **_BODY_ERRORS, "404": _ERROR},
             },
         },
         "/v1/session": {
@@ -267,7 +268,7 @@ def _admin_paths() -> dict[str, Any]:
             "delete": {
                 "summary": "Sign out.",
                 "security": users_only,
-                "responses": {"200": _json({"type": "object"}), **_AUTH_ERRORS},
+                "responses": {"200": _json(_ref("SignedOut")), **_AUTH_ERRORS},
             },
         },
     }
@@ -473,13 +474,23 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
     limits = {"content": options.max_content_chars, "json_chars": options.max_json_chars}
     common = {field.name: wire.json_schema(field, **limits) for field in wire.COMMON}
     common["id"]["pattern"] = f"^{wire.EVENT_ID_PATTERN}$"
+    rejected = {
+        "index": {"type": "integer", "minimum": 0, "description": "Its place in the batch."},
+        "id": {**_NULL_TEXT, "description": "Its id, when it had a usable one."},
+        "error": {"type": "string", "description": "The first bad field, what was expected."},
+    }
     kinds: dict[str, Any] = {}
     for kind, fields in wire.SPECS.items():
         own = {field.name: wire.json_schema(field, **limits) for field in fields}
         kinds[_kind_schema(kind)] = {
             "type": "object",
             "required": [f.name for f in (*wire.COMMON, *fields) if f.default is wire.REQUIRED],
-            "properties": {**common, "type": {"const": kind}, **own},
+            "properties": {
+                **common,
+                "type": {"const": kind},
+                **own,
+                **STORED_EVENT_FIELDS.get(kind, {}),
+            },
             "additionalProperties": True,
         }
     return {
@@ -504,25 +515,13 @@ def _wire_schemas(options: ServerOptions) -> dict[str, Any]:
             },
         },
         **kinds,
-        "BatchAnswer": {
-            "type": "object",
-            "description": "accepted + duplicates + the rejected add up to the batch's events.",
-            "required": [*wire.ANSWER_COUNTS, "rejected"],
-            "properties": {
+        "BatchAnswer": closed(
+            {
                 **{name: {"type": "integer", "minimum": 0} for name in wire.ANSWER_COUNTS},
-                "rejected": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "index": {"type": "integer", "minimum": 0},
-                            "id": _NULL_TEXT,
-                            "error": {"type": "string"},
-                        },
-                    },
-                },
+                "rejected": array(closed(rejected), "In the batch's order."),
             },
-        },
+            "accepted + duplicates + the rejected add up to the batch's events.",
+        ),
     }
 
 
@@ -542,15 +541,6 @@ def _schemas() -> dict[str, Any]:
                 "name": {"type": "string"},
                 "metadata": {"type": "object"},
                 "is_marked": {"type": "boolean"},
-            },
-        },
-        "Session": {
-            "type": "object",
-            "properties": {
-                "user": {"type": "object"},
-                "projects": {"type": "array", "items": {"type": "string"}},
-                "csrf_token": {"type": "string"},
-                "expires_at": {"type": "string", "format": "date-time"},
             },
         },
         "Score": {

@@ -25,9 +25,19 @@ from tests.server.collector_helpers import Collector
 
 __all__ = ["answer_schema", "assert_matches", "mismatches", "served_document"]
 
-#: Keywords that describe and never constrain.
+#: Keywords that describe and never constrain (``readOnly``: a field of answers only, so
+#: nothing to check in one).
 _ANNOTATIONS = frozenset(
-    {"description", "title", "default", "examples", "example", "discriminator", "deprecated"}
+    {
+        "description",
+        "title",
+        "default",
+        "examples",
+        "example",
+        "discriminator",
+        "deprecated",
+        "readOnly",
+    }
 )
 _CHECKED = frozenset(
     {

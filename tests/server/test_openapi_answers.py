@@ -1,22 +1,39 @@
-"""The report answers are what the served OpenAPI document says, field by field.
+"""The answers are what the served OpenAPI document says, field by field.
 
 A real collector (SQLite and PostgreSQL) tracks conversations with customers,
 metadata, escalations, negative feedback and priced and unpriced model calls;
-each report route is called with and without its options, and each real
+each report route is called with and without its options, as are the
+changes, the users', the session's and the batch's routes, and each real
 answer is checked against the schema of the document the collector serves,
 strictly (``tests/server/openapi_helpers.py``): a field the document does not
-name, a required field missing or a value of another type fails.
+name, a required field missing or a value of another type fails.  The
+metrics' sections are in ``test_openapi_metrics.py``.
 """
 
 from __future__ import annotations
 
+import copy
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from agentsight.server.storage._reports import CUSTOMER_SORTS
-from tests.server.collector_helpers import Collector, action, conversation, message, tokens, ts
-from tests.server.openapi_helpers import assert_matches, mismatches, served_document
+from tests.server.access_helpers import add_user, sign_in
+from tests.server.collector_helpers import (
+    Collector,
+    action,
+    attachment,
+    batch,
+    button,
+    conversation,
+    message,
+    score,
+    tokens,
+    ts,
+)
+from tests.server.openapi_helpers import answer_schema, assert_matches, mismatches, served_document
 
 pytestmark = pytest.mark.anyio
 
@@ -220,3 +237,133 @@ async def test_change_answers_are_documented(collector: Collector) -> None:
     assert status == 200
     assert_matches(document, "/v1/audit", audit)
     assert audit["next_before"] is not None
+
+
+def _bare(document: Mapping[str, Any], schema: Any, where: str, seen: set[str]) -> Iterator[str]:
+    """Where *schema* (and what it refers to) has an object that names no field."""
+    if not isinstance(schema, Mapping):
+        return
+    if "$ref" in schema:
+        name = schema["$ref"]
+        if name not in seen:
+            seen.add(name)
+            target: Any = document
+            for part in name[2:].split("/"):
+                target = target[part]
+            yield from _bare(document, target, name, seen)
+        return
+    kinds = schema.get("type", ())
+    named = ("properties", "additionalProperties", "oneOf", "anyOf", "allOf")
+    if "object" in (kinds if isinstance(kinds, list) else [kinds]) and not any(
+        keyword in schema for keyword in named
+    ):
+        yield where
+    for name, inner in schema.get("properties", {}).items():
+        yield from _bare(document, inner, f"{where}.{name}", seen)
+    for key in ("items", "additionalProperties"):
+        yield from _bare(document, schema.get(key), f"{where}[]", seen)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for index, inner in enumerate(schema.get(key, ())):
+            yield from _bare(document, inner, f"{where}/{key}/{index}", seen)
+
+
+async def test_every_answer_names_its_fields(collector: Collector) -> None:
+    """No answer of the document is a bare object, but OpenTelemetry's and the document's own."""
+    document = await served_document(collector)
+    bare = []
+    for path, methods in document["paths"].items():
+        if path in ("/v1/traces", "/v1/openapi.json"):  # OTLP's messages; this document
+            continue
+        for method, operation in methods.items():
+            if method == "parameters":
+                continue
+            for status, answer in operation["responses"].items():
+                if "$ref" in answer:
+                    answer = answer_schema(document, path, method, status)
+                else:
+                    answer = answer.get("content", {}).get("application/json", {}).get("schema")
+                where = f"{method.upper()} {path} {status}"
+                bare += [f"{where}: {found}" for found in _bare(document, answer, "$", set())]
+    assert not bare, "objects that name no field:\n" + "\n".join(bare)
+
+
+async def test_account_answers_are_documented(collector: Collector) -> None:
+    """Signing in and out, the session, the users and a change of grants are documented."""
+    document = await served_document(collector)
+    storage = collector.storage
+    viewer = await add_user(storage, "viewer@example.com", "viewer", ("A",))
+    await add_user(storage, "admin@example.com", "admin")
+    status, answer, admin = await sign_in(collector.session, "admin@example.com")
+    assert status == 200 and admin is not None, answer
+    assert_matches(document, "/v1/session", answer, "post")
+    path = "/v1/users/{user_id}/projects"
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("get", "/v1/session", None),
+        ("get", "/v1/users", None),
+        ("put", path, {"projects": ["A", "B"]}),
+        ("put", path, {"projects": []}),
+        ("delete", "/v1/session", None),
+    ]
+    answers = []
+    for method, template, body in calls:
+        headers = admin.for_change() if method != "get" else admin.headers
+        url = template.replace("{user_id}", str(viewer))
+        async with collector.session.request(
+            method.upper(), url, json=body, headers=headers
+        ) as response:
+            assert response.status == 200, (template, await response.text())
+            answers.append(await response.json())
+        assert_matches(document, template, answers[-1], method)
+    assert {u["email"]: u["projects"] for u in answers[1]["users"]} == {
+        "viewer@example.com": ["A"],
+        "admin@example.com": [],
+    }
+    assert answers[-1] == {"signed_out": True}
+
+
+async def test_batch_answers_are_documented(collector: Collector) -> None:
+    """A batch's answer, with rejections with and without an id, is BatchAnswer, strictly."""
+    document = await served_document(collector)
+    good = conversation("b1")
+    bad_id = {**message("b1", 1, 1.0), "id": 12345}  # not echoed: not an id
+    bad_field = {**message("b1", 2, 2.0), "sender": "robot"}
+    await collector.send(good)
+    body = json.dumps(batch(good, bad_id, bad_field, message("b1", 3, 3.0))).encode()
+    status, answer = await collector.post_raw(body, {"Content-Type": "application/json"})
+    assert status == 200, answer
+    assert_matches(document, "/v1/batch", answer, "post")
+    assert [(r["index"], r["id"]) for r in answer["rejected"]] == [(1, None), (2, bad_field["id"])]
+    schema = answer_schema(document, "/v1/batch", "post")
+    first = answer["rejected"][0]
+    unnamed = {**answer, "rejected": [{k: v for k, v in first.items() if k != "id"}]}
+    assert mismatches(document, schema, unnamed) == [
+        "$.rejected[0]: the required field 'id' is missing"
+    ]
+    assert mismatches(document, schema, {**answer, "spooled": 0}) == [
+        "$: the field 'spooled' is not in the document"
+    ]
+
+
+async def test_stored_events_name_every_field(collector: Collector) -> None:
+    """Each event of a conversation, its cost_usd included, has only fields the document names."""
+    await collector.send(
+        conversation("e1", customer_id="ann", metadata={"plan": "pro"}),
+        conversation("e1", 1, 0.5, used=False),
+        message("e1", 2, 1.0),
+        action("e1", 3, 2.0, step_id="s1"),
+        button("e1", 4, 3.0),
+        tokens("e1", 5, 4.0, 1000, 100, model="gpt-4o", provider="openai"),
+        tokens("e1", 6, 5.0),
+        score("e1", 7, 6.0, "topic", "billing"),
+        attachment("e1", 8, 7.0, {"filename": "a.txt", "mime_type": "text/plain", "data": "aGk="}),
+    )
+    document = copy.deepcopy(await served_document(collector))
+    schemas = document["components"]["schemas"]
+    for name in schemas["Event"]["discriminator"]["mapping"].values():
+        # The kinds stay open to fields of a later wire schema; closed here, so that a
+        # field the collector writes and the document does not name shows.
+        schemas[name.rpartition("/")[2]]["additionalProperties"] = False
+    detail = await collector.conversation("e1")
+    assert_matches(document, "/v1/conversations/{conversation_id}", detail)
+    costs = [e["cost_usd"] for e in detail["events"] if e["type"] == "token_usage"]
+    assert costs[1] is None and costs[0] > 0

@@ -58,18 +58,34 @@ from ._rollups import (
     conversation_sums,
 )
 
-__all__ = ["POSTGRES", "SQLITE", "Dialect", "MetricsPlan", "Statement"]
+__all__ = [
+    "BREAKDOWNS",
+    "COHORTS",
+    "POSTGRES",
+    "SCORE_VALUES",
+    "SQLITE",
+    "TOP_CUSTOMERS",
+    "TOP_VALUES",
+    "Dialect",
+    "MetricsPlan",
+    "Statement",
+]
 
 Statement = tuple[str, list[Any]]
 Rows = Sequence[Sequence[Any]]
 _EQUAL_FILTERS = ("customer_id", "environment", "source", "device", "language", "country")
 BREAKDOWNS = ("country", "device", "source", "language", "environment")
-_TOP = 100  # breakdown entries listed; the rest add up to one "other" entry
+#: Entries listed per breakdown (the rest add up to one "other" entry), button label and
+#: rating value.
+TOP_VALUES = 100
 _FILL_DAYS = 1000  # days without activity are listed as zeros within spans up to this
-_COHORTS = 26  # weekly cohorts listed, the most recent
+#: Weekly cohorts listed, the most recent.
+COHORTS = 26
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
-_TOP_CUSTOMERS = 10  # customers listed by cost
-_SCORE_VALUES = 20  # values listed per score name; the rest add up to one "other" entry
+#: Customers listed by cost.
+TOP_CUSTOMERS = 10
+#: Values listed per score name; the rest add up to one "other" entry.
+SCORE_VALUES = 20
 # Durations past what ingest takes (rows stored before it bounded them) count
 # as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
@@ -811,7 +827,7 @@ class MetricsPlan:
             " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
             f" WHERE {where} AND {customer} IS NOT NULL AND c.priced_calls > 0"
             f" GROUP BY {customer} ORDER BY SUM(c.cost_nanos) DESC, c.customer_id"
-            f" LIMIT {_TOP_CUSTOMERS}"
+            f" LIMIT {TOP_CUSTOMERS}"
         )
         return self._statement(sql, list(self._params))
 
@@ -1152,9 +1168,9 @@ class MetricsPlan:
         for entry in per_name.values():
             entries = entry["distribution"]
             entries.sort(key=lambda e: (-e["count"], str(e["value"])))
-            if len(entries) > _SCORE_VALUES:
-                rest = entries[_SCORE_VALUES:]
-                del entries[_SCORE_VALUES:]
+            if len(entries) > SCORE_VALUES:
+                rest = entries[SCORE_VALUES:]
+                del entries[SCORE_VALUES:]
                 entries.append(
                     {"value": "other", "other": True, "count": sum(e["count"] for e in rest)}
                 )
@@ -1242,7 +1258,7 @@ class MetricsPlan:
             "presses": sum(presses.values()),
             "by_label": [
                 {"button_event": event, "label": label, "presses": count}
-                for (event, label), count in listed[:_TOP]
+                for (event, label), count in listed[:TOP_VALUES]
             ],
             "rating": {
                 "events": list(self._query.rating_events),
@@ -1250,7 +1266,7 @@ class MetricsPlan:
                 "values": [
                     {"value": value, "presses": count}
                     for value, count in sorted(ratings.items(), key=lambda kv: (-kv[1], kv[0]))
-                ][:_TOP],
+                ][:TOP_VALUES],
             },
         }
 
@@ -1269,7 +1285,7 @@ class MetricsPlan:
         for first, offset, count in rows:
             cohorts.setdefault(int(first), {})[int(offset)] = int(count)
         last = max((first + max(weeks) for first, weeks in cohorts.items()), default=0)
-        recent = sorted(cohorts)[-_COHORTS:]
+        recent = sorted(cohorts)[-COHORTS:]
         return {
             "period": "week",
             "first_weekday": "Monday",
@@ -1301,9 +1317,9 @@ class MetricsPlan:
         }
         for field, entries in lists.items():
             entries.sort(key=lambda e: (-e["conversations"], e["value"] is None, e["value"] or ""))
-            if len(entries) > _TOP:
-                rest = entries[_TOP:]
-                del entries[_TOP:]
+            if len(entries) > TOP_VALUES:
+                rest = entries[TOP_VALUES:]
+                del entries[TOP_VALUES:]
                 entries.append(
                     {
                         "value": "other",
