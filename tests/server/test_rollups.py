@@ -33,6 +33,7 @@ from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import TOKEN_COLUMNS
 from agentsight.server.storage._listing import rolled_total
 from agentsight.server.storage._metrics_sql import POSTGRES, SQLITE
+from agentsight.server.storage._reports import VALUE_FIELDS, ValuesReport
 from agentsight.server.storage._rollups import bucket_sql
 from tests.server import pg_helpers
 from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute
@@ -360,6 +361,16 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
         page = await storage.list_conversations(project, listed)
         assert page.total == len(page.conversations), listed
     assert counted_by_rollups, "no list total was counted from the rollups"
+    # The list's pick-lists: each attribute's values with their conversations.
+    values = await storage.report(ValuesReport(project))
+    for field in VALUE_FIELDS:
+        counted = await _rows(
+            db,
+            f"SELECT {field}, COUNT(*) FROM conversations WHERE project_id = {project}"
+            f" AND {field} IS NOT NULL GROUP BY {field}",
+        )
+        found = {(v["value"], v["conversations"]) for v in values[field]}
+        assert found == {(value, int(n)) for value, n in counted}, field
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -389,6 +400,36 @@ async def test_rollups_follow_every_change(database: Database, seed: int) -> Non
         while any((await storage.delete_expired(project, cutoff, max_events=4)).as_dict().values()):
             pass
         await _check(db, storage, project, rng)
+    finally:
+        await storage.aclose()
+
+
+async def test_pick_lists_forget_values_whose_conversations_left(database: Database) -> None:
+    """The list's pick-lists offer the values stored conversations have: a value whose only
+    conversation was deleted, or erased with its customer, is no longer offered."""
+    db = database("values")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        conversations = {
+            "kept": ("web", "ann"),
+            "deleted": ("kiosk", "bob"),
+            "erased": ("fax", "cy"),
+        }
+        await storage.write_batch(
+            project,
+            [
+                _event("conversation", cid, START, {"source": source, "customer_id": customer})
+                for cid, (source, customer) in conversations.items()
+            ],
+        )
+        values = await storage.report(ValuesReport(project))
+        assert {v["value"] for v in values["source"]} == {"web", "kiosk", "fax"}
+        await storage.delete_conversation(project, "deleted")
+        while any((await storage.erase_customer(project, "cy", max_events=10)).as_dict().values()):
+            pass
+        values = await storage.report(ValuesReport(project))
+        assert values["source"] == [{"value": "web", "conversations": 1}]
     finally:
         await storage.aclose()
 
