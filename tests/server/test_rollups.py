@@ -369,8 +369,8 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
             f"SELECT {field}, COUNT(*) FROM conversations WHERE project_id = {project}"
             f" AND {field} IS NOT NULL GROUP BY {field}",
         )
-        found = {(v["value"], v["conversations"]) for v in values[field]}
-        assert found == {(value, int(n)) for value, n in counted}, field
+        offered = {(v["value"], v["conversations"]) for v in values[field]}
+        assert offered == {(value, int(n)) for value, n in counted}, field
 
 
 @pytest.mark.parametrize("seed", [1, 2])
