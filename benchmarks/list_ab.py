@@ -8,10 +8,12 @@ FILE`` (or ``--keep-postgres``) using this checkout.  The baseline side reads
 a copy taken back to the baseline's schema: a copy of the file (PostgreSQL: a
 database made from it as a template) without the indexes that the baseline's
 own migrations do not create, and with the baseline's schema version, so
-neither side reads an index the other lacks.  A migration since the baseline
+neither side reads an index the other lacks (SQLite: ``ANALYZE`` runs on the
+file first, so both plan with the same statistics).  A migration since the baseline
 that made anything but indexes stops the script (it cannot take that back).
 Each round starts one process per side, which goes first alternating, and
-times every page once through ``Storage.list_conversations``; the figures are
+times every page once through ``Storage.list_conversations`` and the
+pick-lists (``GET /v1/filter-values``) once; the figures are
 each side's medians and the median of the per-round ratios (current /
 baseline).  Written to ``results/list_ab.json`` (``--results`` names another
 file) and printed.
@@ -122,6 +124,7 @@ async def _child_pages(db: str) -> None:
 
     from agentsight.server import open_storage
     from agentsight.server.storage import ConversationQuery
+    from agentsight.server.storage._reports import ValuesReport
 
     storage = await open_storage(db)
     projects = {p.name: p.id for p in await storage.list_projects()}
@@ -141,6 +144,10 @@ async def _child_pages(db: str) -> None:
             begin = time.perf_counter()
             await storage.list_conversations(project, query)
             seconds[name] = time.perf_counter() - begin
+        # The list's pick-lists, loaded with it.
+        begin = time.perf_counter()
+        await storage.report(ValuesReport(project))
+        seconds["filter values (pick-lists)"] = time.perf_counter() - begin
     finally:
         await storage.aclose()
     print(json.dumps(seconds), flush=True)
