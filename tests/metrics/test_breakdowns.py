@@ -163,6 +163,39 @@ async def test_unhandled_messages_grouped_by_text(collector: Collector) -> None:
     ]
 
 
+def _groups(answer: dict[str, Any]) -> list[tuple[str, int, int, int, list[str]]]:
+    return [
+        (g["text"], g["count"], g["escalations"], g["negative_feedback"], g["conversations"])
+        for g in answer["groups"]
+    ]
+
+
+async def test_unhandled_messages_of_a_selection(collector: Collector) -> None:
+    """Filters, a customer and a range choose whose unhandled messages are grouped."""
+    loaded = await _loaded(collector)
+    web = await _get(loaded, "/v1/metrics/unhandled", source="web")
+    assert (web["messages"], _groups(web)) == (
+        3,
+        [("where is my order", 3, 2, 1, ["a1", "a2", "b1"])],  # n1 is on telegram
+    )
+    refunds = [("refund please", 2, 1, 1, ["y1", "y2"])]
+    cy = await _get(collector, "/v1/metrics/unhandled", customer_id="cy")
+    assert (cy["messages"], _groups(cy)) == (2, refunds)
+    spanish = await _get(collector, "/v1/metrics/unhandled", source="whatsapp", language="es")
+    assert _groups(spanish) == refunds
+    # Started from the 9th at noon: a2, a3, b2, y2 and n1.
+    later = await _get(collector, "/v1/metrics/unhandled", since="2026-11-09T12:00:00Z")
+    assert (later["messages"], _groups(later)) == (
+        3,
+        [
+            ("where is my order", 2, 1, 1, ["a2", "n1"]),
+            ("refund please", 1, 1, 0, ["y2"]),
+        ],
+    )
+    nobody = await _get(collector, "/v1/metrics/unhandled", customer_id="nobody")
+    assert nobody == {"messages": 0, "groups": []}
+
+
 async def test_unhandled_messages_without_words_make_no_group(collector: Collector) -> None:
     """A user message with no text to group by (a file alone, "...") before an escalation
     is left out, not shown as a blank group linking to every conversation."""

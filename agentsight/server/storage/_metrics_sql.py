@@ -260,6 +260,22 @@ class MetricsPlan:
         return self._buckets is not None
 
     @property
+    def filtered(self) -> bool:
+        """Whether a filter or a range selects some of the project's conversations."""
+        return self._filtered
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a customer filter selects few conversations (found by its index)."""
+        return self._query.filters.customer_id is not None
+
+    @property
+    def scanned_where(self) -> tuple[str, list[Any]]:
+        """:attr:`where` for a statement that reads columns no index holds (see
+        :meth:`_scanned`)."""
+        return self._scanned(), list(self._params)
+
+    @property
     def where(self) -> tuple[str, list[Any]]:
         """The ``WHERE`` of the selected conversations (alias ``c``) and its parameters."""
         return self._where, list(self._params)

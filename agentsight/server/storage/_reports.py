@@ -229,8 +229,28 @@ class UnhandledReport:
 
     def steps(self, dialect: Dialect) -> Steps:
         plan = MetricsPlan(self.project_id, self.query, dialect)
-        source, params = _selection(plan)
         names = [dialect.clean(n) for n in self.query.escalation_actions]
+        # Which conversations: all of the project's (no term), a customer's (few:
+        # looked up first, then each one's events by index), or those of other
+        # filters (a set of ids that the escalations and feedback, found by name
+        # and sentiment, are checked in).
+        source: str | None = None
+        params: list[Any] = []
+        if plan.narrowed:
+            source, params = _selection(plan)
+        elif plan.filtered:
+            where, params = plan.scanned_where
+            source = f"FROM conversations c WHERE {where}"
+        # SQLite, unless a customer narrows: unary + keeps it from walking every event
+        # of the project in the window's order (events_by_conversation) instead of
+        # finding the escalations by name, and from probing the set by index.
+        plus = "+" if dialect.partial_by_type and not plan.narrowed else ""
+
+        def chosen(alias: str) -> str:
+            if source is None:
+                return ""
+            return f" AND {plus}{alias}.conversation_id IN (SELECT c.conversation_id {source})"
+
         last_message = (
             "(SELECT m.content FROM events m WHERE m.project_id = ? AND m.type = 'message'"
             " AND m.conversation_id = x.cid AND m.sender = 'end_user'{before}"
@@ -244,10 +264,9 @@ class UnhandledReport:
                     before=" AND (m.ts < x.ts OR (m.ts = x.ts AND m.seq < x.seq))"
                 )
                 + " FROM (SELECT e.conversation_id AS cid, e.ts AS ts, e.seq AS seq,"
-                " ROW_NUMBER() OVER (PARTITION BY e.conversation_id ORDER BY e.ts, e.seq) AS rn"
-                " FROM events e WHERE e.project_id = ? AND e.action_name IN"
-                f" ({', '.join('?' for _ in names)}) AND e.conversation_id IN"
-                f" (SELECT c.conversation_id {source})) x WHERE x.rn = 1"
+                f" ROW_NUMBER() OVER (PARTITION BY {plus}e.conversation_id ORDER BY e.ts, e.seq)"
+                " AS rn FROM events e WHERE e.project_id = ? AND e.action_name IN"
+                f" ({', '.join('?' for _ in names)}){chosen('e')}) x WHERE x.rn = 1"
             )
             statements.append(
                 plan.statement(escalation, [self.project_id, self.project_id, *names, *params])
@@ -258,8 +277,7 @@ class UnhandledReport:
             "SELECT x.cid, "
             + last_message.format(before="")
             + " FROM (SELECT DISTINCT f.conversation_id AS cid FROM feedback f"
-            " WHERE f.project_id = ? AND f.sentiment = 'negative' AND f.conversation_id IN"
-            f" (SELECT c.conversation_id {source})) x"
+            f" WHERE f.project_id = ? AND f.sentiment = 'negative'{chosen('f')}) x"
         )
         statements.append(plan.statement(negative, [self.project_id, self.project_id, *params]))
         escalated, negatives = yield statements
