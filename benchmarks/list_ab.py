@@ -1,4 +1,4 @@
-"""Conversation list pages of two commits of ours on the same filled database, alternately.
+"""The list pages and reports of two commits of ours on the same filled database, alternately.
 
     .venv/bin/python benchmarks/list_ab.py --baseline REV --sqlite FILE [--postgres URL]
         [--rounds 5] [--results FILE]
@@ -12,8 +12,9 @@ neither side reads an index the other lacks (SQLite: ``ANALYZE`` runs on the
 file first, so both plan with the same statistics).  A migration since the baseline
 that made anything but indexes stops the script (it cannot take that back).
 Each round starts one process per side, which goes first alternating, and
-times every page once through ``Storage.list_conversations`` and the
-pick-lists (``GET /v1/filter-values``) once; the figures are
+times every page once through ``Storage.list_conversations``, and the
+pick-lists (``GET /v1/filter-values``), the unhandled messages and the
+customers page through ``Storage.report``; the figures are
 each side's medians and the median of the per-round ratios (current /
 baseline).  Written to ``results/list_ab.json`` (``--results`` names another
 file) and printed.
@@ -123,8 +124,9 @@ async def _child_pages(db: str) -> None:
     import attrs
 
     from agentsight.server import open_storage
+    from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage import ConversationQuery
-    from agentsight.server.storage._reports import ValuesReport
+    from agentsight.server.storage._reports import CustomersReport, UnhandledReport, ValuesReport
 
     storage = await open_storage(db)
     projects = {p.name: p.id for p in await storage.list_projects()}
@@ -144,10 +146,22 @@ async def _child_pages(db: str) -> None:
             begin = time.perf_counter()
             await storage.list_conversations(project, query)
             seconds[name] = time.perf_counter() - begin
-        # The list's pick-lists, loaded with it.
-        begin = time.perf_counter()
-        await storage.report(ValuesReport(project))
-        seconds["filter values (pick-lists)"] = time.perf_counter() - begin
+        # The list's pick-lists, loaded with it, and the pages of the reports.
+        reports = {
+            "filter values (pick-lists)": ValuesReport(project),
+            "unhandled": UnhandledReport(project, MetricsQuery()),
+            "unhandled, source=web, device=desktop": UnhandledReport(
+                project, MetricsQuery(ConversationQuery(source="web", device="desktop"))
+            ),
+            "unhandled, a customer": UnhandledReport(
+                project, MetricsQuery(ConversationQuery(customer_id="user-7"))
+            ),
+            "customers, by last seen": CustomersReport(project, MetricsQuery()),
+        }
+        for name, report in reports.items():
+            begin = time.perf_counter()
+            await storage.report(report)
+            seconds[name] = time.perf_counter() - begin
     finally:
         await storage.aclose()
     print(json.dumps(seconds), flush=True)
