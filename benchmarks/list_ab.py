@@ -337,7 +337,7 @@ def main() -> None:
         f" Python {platform.python_version()}",
         "baseline": _short(args.baseline),
         "current": _short(args.current or "HEAD") + ("" if args.current else " (checkout)"),
-        "what": "seconds per conversation list page (25 rows, annotated), medians of alternating"
+        "what": "seconds per list page (25 rows, annotated) and report, medians of alternating"
         " rounds on the same data, and the median of per-round ratios",
         "rounds": args.rounds,
         "results": results,
