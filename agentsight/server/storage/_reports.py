@@ -108,6 +108,11 @@ def _selection(plan: MetricsPlan) -> tuple[str, list[Any]]:
     return f"FROM conversations c WHERE {where}", params
 
 
+#: Conversations read per step of the walk by last activity, and the steps before the
+#: customers page is grouped directly instead (a range far back, a rare filter).
+_WALK = 2000
+_WALKS = 10
+
 #: How ``GET /v1/customers`` may sort: column of the grouped row, and its order.
 CUSTOMER_SORTS = {
     "last_seen": "MAX(c.ended_at) DESC",
@@ -140,14 +145,21 @@ class CustomersReport:
         page = (
             "SELECT c.customer_id, COUNT(*), SUM(c.message_count), MIN(c.started_at),"
             f" MAX(c.ended_at), SUM(c.total_tokens), SUM(c.cost_nanos), SUM(c.priced_calls),"
-            f" SUM(c.unpriced_calls) {source} GROUP BY c.customer_id"
+            f" SUM(c.unpriced_calls) {source}{{only}} GROUP BY c.customer_id"
             f" ORDER BY {CUSTOMER_SORTS[self.sort]}, c.customer_id LIMIT ? OFFSET ?"
         )
         total = f"SELECT COUNT(DISTINCT c.customer_id) {source}"
-        rows, counted = yield [
-            plan.statement(page, [*params, self.limit, self.offset]),
-            plan.statement(total, list(params)),
-        ]
+        latest = None
+        if self.sort == "last_seen" and not plan.narrowed:
+            latest = yield from self._latest(plan, source, params)
+        if latest is None:
+            paged = plan.statement(page.format(only=""), [*params, self.limit, self.offset])
+        elif latest:
+            only = f" AND {self._within(latest)}"
+            paged = plan.statement(page.format(only=only), [*params, *latest, self.limit, 0])
+        else:
+            paged = plan.statement("SELECT NULL WHERE 1 = 0", [])
+        rows, counted = yield [paged, plan.statement(total, list(params))]
         customers = [str(row[0]) for row in rows]
         feedback: Rows = []
         escalated: Rows = []
@@ -163,6 +175,42 @@ class CustomersReport:
             "offset": self.offset,
             "customers": self._rows(rows, feedback, escalated),
         }
+
+    def _latest(
+        self, plan: MetricsPlan, source: str, params: list[Any]
+    ) -> Generator[list[Statement], list[Rows], list[str] | None]:
+        """The customers of the page by last seen, found by walking the selection's
+        conversations from the last activity back (the index on it), or ``None``
+        when the walk would read too much (the page is then grouped directly).
+
+        Customers appear in the walk in the order of their last activity; once
+        the page's last one is found, the walk goes on through its ties (a
+        customer with the same last activity sorts by id), then stops.
+        """
+        wanted = self.offset + self.limit
+        last: dict[str, int] = {}
+        position: list[int] = []
+        boundary: int | None = None
+        after = " AND (c.ended_at < ? OR (c.ended_at = ? AND c.pk < ?))"
+        for _ in range(_WALKS):
+            sql = (
+                f"SELECT c.customer_id, c.ended_at, c.pk {source}{after if position else ''}"
+                f" ORDER BY c.ended_at DESC, c.pk DESC LIMIT {_WALK}"
+            )
+            (rows,) = yield [plan.statement(sql, [*params, *position])]
+            for customer, ended, pk in rows:
+                if boundary is not None and ended < boundary:
+                    break
+                last.setdefault(str(customer), int(ended))
+                if boundary is None and len(last) == wanted:
+                    boundary = int(ended)
+                position = [ended, ended, pk]
+            else:
+                if len(rows) == _WALK:
+                    continue
+            ordered = sorted(last, key=lambda customer: (-last[customer], customer))
+            return ordered[self.offset : wanted]
+        return None
 
     @staticmethod
     def _within(customers: list[str]) -> str:
