@@ -74,6 +74,10 @@ def total_of(rows: Rows) -> int:
 
 def sort_value(query: ConversationQuery) -> str:
     """The SQL of the sort's value of a row (alias ``c``)."""
+    if query.customer_id is not None and query.sort in ("duration", "messages"):
+        # A customer's few conversations: by conversations_by_customer, sorted (without
+        # statistics SQLite would walk the whole project in the sort's index instead).
+        return f"+{SORTS[query.sort]}"
     return SORTS[query.sort]
 
 
@@ -82,7 +86,7 @@ def order_by(query: ConversationQuery) -> str:
     direction = "ASC" if query.ascending else "DESC"
     if query.sort == "created":
         return f"ORDER BY c.pk {direction}"
-    return f"ORDER BY {SORTS[query.sort]} {direction}, c.pk {direction}"
+    return f"ORDER BY {sort_value(query)} {direction}, c.pk {direction}"
 
 
 def keyset(query: ConversationQuery) -> tuple[str, list[Any]] | None:
@@ -92,9 +96,11 @@ def keyset(query: ConversationQuery) -> tuple[str, list[Any]] | None:
     after = ">" if query.ascending else "<"
     if query.sort == "created" or query.after is None:
         return f"c.pk {after} ?", [query.before]
-    value = SORTS[query.sort]
+    value = sort_value(query)
+    # The bound lets both databases seek the sort's index to the cursor; the row
+    # comparison lets PostgreSQL seek within its ties too.
     return (
-        f"({value} {after} ? OR ({value} = ? AND c.pk {after} ?))",
+        f"{value} {after}= ? AND ({value}, c.pk) {after} (?, ?)",
         [query.after, query.after, query.before],
     )
 

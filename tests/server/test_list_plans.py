@@ -1,0 +1,84 @@
+"""The plans SQLite picks for sorted list pages, on a file as the collector leaves it.
+
+The collector never runs ``ANALYZE``, so SQLite chooses indexes without
+statistics.  A page must seek, not walk the project: a customer's
+conversations sorted by duration or messages through the customer's index
+(not the sort's index over every conversation, filtered row by row), and a
+page after a cursor from the cursor's position in the sort's index (not from
+the top, re-reading every earlier page).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agentsight.server import open_storage
+from agentsight.server.storage import ConversationQuery, NewEvent
+from agentsight.server.storage._columns import COLUMNS
+from agentsight.server.storage._listing import order_by, sort_value
+from agentsight.server.storage.sqlite import _read
+
+pytestmark = pytest.mark.anyio
+
+DAY = 86_400_000_000
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Storage calls only: asyncio is enough."""
+    return "asyncio"
+
+
+async def _db(tmp_path: Path) -> Path:
+    db = tmp_path / "plans.db"
+    storage = await open_storage(db)
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        events = []
+        for n in range(200):
+            attributes = {"customer_id": f"user-{n % 40}", "source": "web"}
+            at = 20_000 * DAY + n * 1_000_000
+            events.append(NewEvent(uuid.uuid4().hex, "conversation", f"c{n}", 0, at, attributes))
+        await storage.write_batch(1, events)
+    finally:
+        await storage.aclose()
+    return db
+
+
+def _plan(db: Path, query: ConversationQuery) -> str:
+    """The plan of the list's statement for *query* (as ``list_conversations`` writes it)."""
+    where, params = _read._where(1, query)
+    sql = (
+        f"SELECT {', '.join(COLUMNS)}, {sort_value(query)} FROM conversations c"
+        f" WHERE {where} {order_by(query)} LIMIT ?"
+    )
+    connection = sqlite3.connect(db)
+    try:
+        stats = "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        assert not connection.execute(stats).fetchall()  # as the collector leaves a file
+        rows = connection.execute("EXPLAIN QUERY PLAN " + sql, [*params, 26]).fetchall()
+    finally:
+        connection.close()
+    return " | ".join(str(row[3]) for row in rows)
+
+
+@pytest.mark.parametrize("sort", ["duration", "messages"])
+async def test_a_customers_sorted_page_seeks_the_customer(tmp_path: Path, sort: str) -> None:
+    """A customer's conversations sorted by duration or messages are found by customer."""
+    plan = _plan(await _db(tmp_path), ConversationQuery(sort=sort, customer_id="user-3"))
+    assert "conversations_by_customer" in plan, plan
+
+
+@pytest.mark.parametrize("sort", ["duration", "messages", "started", "last_activity"])
+@pytest.mark.parametrize("ascending", [False, True])
+async def test_a_page_after_a_cursor_seeks_the_cursor(
+    tmp_path: Path, sort: str, ascending: bool
+) -> None:
+    """A later page starts at the cursor: a range on the sort's value in its index."""
+    query = ConversationQuery(sort=sort, ascending=ascending, before=100, after=5)
+    plan = _plan(await _db(tmp_path), query)
+    assert "project_id=? AND" in plan, plan
