@@ -40,7 +40,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from metrics_ab import _checkout, _env, _short  # noqa: E402
+
 RESULTS = HERE / "results" / "list_ab.json"
 DAY = 86_400_000_000
 
@@ -63,26 +66,6 @@ PAGES: dict[str, dict[str, Any]] = {
         "sort": "messages",
     },
 }
-
-
-def _checkout(rev: str, into: Path) -> Path:
-    """The package of commit *rev*, extracted into *into*."""
-    into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(
-        ["git", "archive", rev, "agentsight"], cwd=ROOT, check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
-
-
-def _short(rev: str) -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def _env(tree: Path | None) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree if tree is not None else ROOT)}
 
 
 def _child(tree: Path | None, *args: str) -> str:
@@ -108,7 +91,7 @@ async def _child_schema(db: str) -> None:
         connection = await asyncpg.connect(db)
         try:
             rows = await connection.fetch(
-                "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n"
+                "SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n"
                 " ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
             )
             objects = [(r["relname"], "index" if r["relkind"] == "i" else "other") for r in rows]
@@ -319,7 +302,9 @@ def main() -> None:
     folder = Path(
         tempfile.mkdtemp(prefix="agentsight-list-ab-", dir=args.sqlite and args.sqlite.parent)
     )
-    results: dict[str, Any] = {}
+    # Each backend's results replace its own in the file as soon as they are in.
+    existing = json.loads(args.results.read_text()) if args.results.exists() else {}
+    results: dict[str, Any] = existing.get("results", {})
     try:
         trees: dict[str, Path | None] = {
             "baseline": _checkout(args.baseline, folder / "baseline"),
@@ -339,13 +324,18 @@ def main() -> None:
             try:
                 databases = {"baseline": copy, "current": str(target)}
                 results[backend] = _summary(_compare(trees, databases, args.rounds))
+                args.results.write_text(json.dumps(_document(args, results), indent=2) + "\n")
             finally:
                 if url is not None:
                     asyncio.run(_drop_postgres(copy))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    document = {
+    print(json.dumps(_document(args, results), indent=2))
+
+
+def _document(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    return {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus,"
         f" Python {platform.python_version()}",
@@ -356,8 +346,6 @@ def main() -> None:
         "rounds": args.rounds,
         "results": results,
     }
-    args.results.write_text(json.dumps(document, indent=2) + "\n")
-    print(json.dumps(document, indent=2))
 
 
 if __name__ == "__main__":
