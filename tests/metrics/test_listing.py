@@ -89,6 +89,27 @@ async def test_sorting_and_cursors(collector: Collector) -> None:
     assert len({c["conversation_id"] for c in created}) == 8
 
 
+async def test_filtered_pages_keep_the_order_however_few_rows_match(
+    collector: Collector,
+) -> None:
+    """A filter matching a page or less sorts as one matching more pages, in every order;
+    a combination matching nothing is an empty page."""
+    await loaded(collector)
+    for sort in ("created", "started", "last_activity", "duration", "messages"):
+        for order in ("asc", "desc"):
+            params = {"sort": sort, "order": order, "source": "whatsapp"}
+            whole = await _list(collector, **params)  # 3 rows: one page holds them all
+            paged = await _all_pages(collector, **params, limit="2")  # two pages
+            assert whole["total"] == 3
+            ids = [c["conversation_id"] for c in whole["conversations"]]
+            assert ids == [c["conversation_id"] for c in paged], (sort, order)
+            assert sorted(ids) == ["b2", "y1", "y2"]
+    started = await _list(collector, sort="started", order="asc", source="whatsapp")
+    assert [c["conversation_id"] for c in started["conversations"]] == ["y1", "y2", "b2"]
+    none = await _list(collector, source="whatsapp", language="de", sort="duration")
+    assert (none["total"], none["conversations"], none["next_cursor"]) == (0, [], None)
+
+
 async def test_bad_sort_parameters(collector: Collector) -> None:
     """A mistaken sort or order is a 400 naming it."""
     for params, name in [({"sort": "age"}, "sort"), ({"order": "up"}, "order")]:

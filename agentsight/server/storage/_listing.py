@@ -25,6 +25,7 @@ __all__ = [
     "annotate",
     "annotation_statements",
     "keyset",
+    "matches_statement",
     "order_by",
     "rolled_total",
     "sort_value",
@@ -47,6 +48,7 @@ _ROLLED = frozenset(
     ("customer_id", "environment", "source", "device", "language", "country", "since", "until")
 )
 _PAGE = frozenset(("limit", "before", "after", "sort", "ascending", "annotate", "count"))
+_ATTRIBUTES = ("environment", "source", "device", "language", "country")
 _DEFAULTS = ConversationQuery()
 
 
@@ -81,12 +83,30 @@ def sort_value(query: ConversationQuery) -> str:
     return SORTS[query.sort]
 
 
-def order_by(query: ConversationQuery) -> str:
-    """``ORDER BY`` of the query's sort."""
+def order_by(query: ConversationQuery, *, few: bool = False) -> str:
+    """``ORDER BY`` of the query's sort.
+
+    *few*: the filters match at most a page of rows (the rollups said so).
+    Walking an index in the sort's order would then read the whole project to
+    find them; unary + keeps both databases from it, so they find the rows
+    by the filters and sort those.
+    """
     direction = "ASC" if query.ascending else "DESC"
+    plus = "+" if few else ""
     if query.sort == "created":
-        return f"ORDER BY c.pk {direction}"
-    return f"ORDER BY {sort_value(query)} {direction}, c.pk {direction}"
+        return f"ORDER BY {plus}c.pk {direction}"
+    return f"ORDER BY {plus}{sort_value(query)} {direction}, c.pk {direction}"
+
+
+def matches_statement(
+    project_id: int, query: ConversationQuery, dialect: Dialect
+) -> Statement | None:
+    """:func:`rolled_total` for a page with attribute filters (how many rows match,
+    whatever the cursor), so that an empty selection reads nothing and a few rows are
+    not searched for in the sort's order; ``None`` without such filters."""
+    if all(getattr(query, field) is None for field in _ATTRIBUTES):
+        return None
+    return rolled_total(project_id, query, dialect)
 
 
 def keyset(query: ConversationQuery) -> tuple[str, list[Any]] | None:

@@ -20,6 +20,7 @@ from .._listing import (
     annotate,
     annotation_statements,
     keyset,
+    matches_statement,
     order_by,
     page_of,
     rolled_total,
@@ -113,12 +114,15 @@ async def list_conversations(
     escalations, with ``query.count`` the total of the first page.
     """
     where, params = _where(project_id, query)
-    sql = (
-        f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-        f" WHERE {where} {order_by(query)} LIMIT ${len(params) + 1}"
-    )
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        rows = await connection.fetch(sql, *params, query.limit + 1)
+        counted = matches_statement(project_id, query, POSTGRES)
+        matches = None if counted is None else total_of(await connection.fetch(*_args(counted)))
+        few = matches is not None and matches <= query.limit
+        sql = (
+            f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
+            f" WHERE {where} {order_by(query, few=few)} LIMIT ${len(params) + 1}"
+        )
+        rows = [] if matches == 0 else await connection.fetch(sql, *params, query.limit + 1)
         page = [_conversation(tuple(r)[:-1]) for r in rows[: query.limit]]
         total = None
         if query.annotate and page:
@@ -130,11 +134,18 @@ async def list_conversations(
             spans = [(r["started_at"], r["ended_at"]) for r in rows[: query.limit]]
             annotate(page, spans, *found)
         if query.count and query.before is None:
+            total = matches
+        if query.count and query.before is None and total is None:
             rolled = rolled_total(project_id, query, POSTGRES)
             if rolled is None:
                 rolled = (f"SELECT COUNT(*) FROM conversations c WHERE {where}", params)
             total = total_of(await connection.fetch(rolled[0], *rolled[1]))
     return page_of(page, rows, query.limit, total)
+
+
+def _args(statement: tuple[str, list[Any]]) -> list[Any]:
+    sql, params = statement
+    return [sql, *params]
 
 
 def _numbered(sql: str) -> str:

@@ -17,6 +17,7 @@ from .._listing import (
     annotate,
     annotation_statements,
     keyset,
+    matches_statement,
     order_by,
     page_of,
     rolled_total,
@@ -107,13 +108,21 @@ def list_conversations(
     and escalations, with ``query.count`` the total of the first page.
     """
     where, params = _where(project_id, query)
-    sql = (
-        f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-        f" WHERE {where} {order_by(query)} LIMIT ?"
-    )
     connection.execute("BEGIN")
     try:
-        rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
+        counted = matches_statement(project_id, query, SQLITE)
+        matches = None if counted is None else total_of(connection.execute(*counted).fetchall())
+        few = matches is not None and matches <= query.limit
+        if few and (query.since, query.until, query.customer_id) == (None, None, None):
+            # One scan of the table rather than a project index and a look-up per row.
+            where = where.replace("c.project_id = ?", "+c.project_id = ?", 1)
+        sql = (
+            f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
+            f" WHERE {where} {order_by(query, few=few)} LIMIT ?"
+        )
+        rows = (
+            [] if matches == 0 else connection.execute(sql, (*params, query.limit + 1)).fetchall()
+        )
         page = [_conversation(r[:-1]) for r in rows[: query.limit]]
         total = None
         if query.annotate and page:
@@ -125,6 +134,8 @@ def list_conversations(
                 page, [(r[_STARTED], r[_ENDED]) for r in rows[: query.limit]], feedback, escalated
             )
         if query.count and query.before is None:
+            total = matches
+        if query.count and query.before is None and total is None:
             rolled = rolled_total(project_id, query, SQLITE)
             if rolled is None:
                 rolled = (f"SELECT COUNT(*) FROM conversations c WHERE {where}", params)
