@@ -95,15 +95,21 @@ async def test_filtered_pages_keep_the_order_however_few_rows_match(
     """A filter matching a page or less sorts as one matching more pages, in every order;
     a combination matching nothing is an empty page."""
     await loaded(collector)
-    for sort in ("created", "started", "last_activity", "duration", "messages"):
-        for order in ("asc", "desc"):
-            params = {"sort": sort, "order": order, "source": "whatsapp"}
-            whole = await _list(collector, **params)  # 3 rows: one page holds them all
-            paged = await _all_pages(collector, **params, limit="2")  # two pages
-            assert whole["total"] == 3
-            ids = [c["conversation_id"] for c in whole["conversations"]]
-            assert ids == [c["conversation_id"] for c in paged], (sort, order)
-            assert sorted(ids) == ["b2", "y1", "y2"]
+    selections = [
+        ({"source": "whatsapp"}, ["b2", "y1", "y2"]),
+        ({"since": "2026-11-09T12:00:00Z"}, ["a2", "a3", "b2", "n1", "y2"]),  # a range
+        ({"since": "2026-11-09T00:00:00Z", "source": "whatsapp"}, ["b2", "y1", "y2"]),
+    ]
+    for selection, matching in selections:
+        for sort in ("created", "started", "last_activity", "duration", "messages"):
+            for order in ("asc", "desc"):
+                params = {"sort": sort, "order": order, **selection}
+                whole = await _list(collector, **params)  # one page holds them all
+                paged = await _all_pages(collector, **params, limit="2")  # pages of two
+                assert whole["total"] == len(matching)
+                ids = [c["conversation_id"] for c in whole["conversations"]]
+                assert ids == [c["conversation_id"] for c in paged], (selection, sort, order)
+                assert sorted(ids) == matching
     started = await _list(collector, sort="started", order="asc", source="whatsapp")
     assert [c["conversation_id"] for c in started["conversations"]] == ["y1", "y2", "b2"]
     none = await _list(collector, source="whatsapp", language="de", sort="duration")

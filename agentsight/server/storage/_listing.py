@@ -101,10 +101,12 @@ def order_by(query: ConversationQuery, *, few: bool = False) -> str:
 def matches_statement(
     project_id: int, query: ConversationQuery, dialect: Dialect
 ) -> Statement | None:
-    """:func:`rolled_total` for a page with attribute filters (how many rows match,
-    whatever the cursor), so that an empty selection reads nothing and a few rows are
-    not searched for in the sort's order; ``None`` without such filters."""
-    if all(getattr(query, field) is None for field in _ATTRIBUTES):
+    """For a page with attribute filters or a range: :func:`rolled_total` (how many rows
+    match, whatever the cursor), so that an empty selection reads nothing and a few
+    rows are not searched for in the sort's order; ``None`` without such filters or
+    where the rollups do not answer."""
+    ranged = (query.since, query.until) != (None, None)
+    if not ranged and all(getattr(query, field) is None for field in _ATTRIBUTES):
         return None
     return rolled_total(project_id, query, dialect)
 
