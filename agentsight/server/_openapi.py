@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 from .. import _wire as wire
+from ._http._passwords import MAX_PASSWORD
 from ._openapi_answers import STORED_EVENT_FIELDS, answer_schemas
 from ._openapi_parts import array, closed
 from ._openapi_parts import ref as _ref
@@ -236,10 +237,16 @@ def _admin_paths() -> dict[str, Any]:
                 "summary": "The projects a viewer may open.  Admin users only.",
                 "security": users_only,
                 "requestBody": _body(
-                    {
-                        "type": "object",
-                        "properties": {"projects": {"type": "array", "items": {"type": "string"}}},
-                    }
+                    closed(
+                        {
+                            "projects": array(
+                                {"type": "string"},
+                                "Every project the viewer may open, by name: the grants"
+                                " are replaced; each must exist.",
+                                most=10_000,
+                            )
+                        }
+                    )
                 ),
                 "responses": {"200": _json(_ref("UserChanged")), **_BODY_ERRORS, "404": _ERROR},
             },
@@ -250,13 +257,16 @@ def _admin_paths() -> dict[str, Any]:
                 " an HttpOnly, SameSite=Strict session cookie.",
                 "security": [],
                 "requestBody": _body(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "email": {"type": "string"},
-                            "password": {"type": "string"},
-                        },
-                    }
+                    closed(
+                        {
+                            "email": {
+                                "type": "string",
+                                "description": "An address such as ops@example.com; surrounding"
+                                " spaces and case do not matter.",
+                            },
+                            "password": {"type": "string", "maxLength": MAX_PASSWORD},
+                        }
+                    )
                 ),
                 "responses": {"200": _json(_ref("Session")), **_BODY_ERRORS},
             },
@@ -312,7 +322,6 @@ def _traces(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
 
 def _paths() -> dict[str, Any]:
     secured: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
-    one = {"type": "object", "properties": {"conversation": _ref("Conversation")}}
     return _admin_paths() | {
         "/v1/batch": {
             "post": {
@@ -340,15 +349,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "One conversation and its events in (timestamp, seq) order.",
                 "security": secured,
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "conversation": _ref("Conversation"),
-                                "events": {"type": "array", "items": _ref("Event")},
-                            },
-                        }
-                    ),
+                    "200": _json(_ref("ConversationDetail")),
                     **_AUTH_ERRORS,
                     "404": _ERROR,
                 },
@@ -360,7 +361,11 @@ def _paths() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _ref("ConversationChanges")}},
                 },
-                "responses": {"200": _json(one), **_BODY_ERRORS, "404": _ERROR},
+                "responses": {
+                    "200": _json(_ref("ConversationChanged")),
+                    **_BODY_ERRORS,
+                    "404": _ERROR,
+                },
             },
             "delete": {
                 "summary": "Delete the conversation, its events and its feedback.",
@@ -559,6 +564,7 @@ def _schemas() -> dict[str, Any]:
         "Feedback": {
             "type": "object",
             "required": ["sentiment"],
+            "additionalProperties": False,
             "properties": {
                 "sentiment": {"enum": ["positive", "neutral", "negative"]},
                 "comment": _NULL_TEXT,

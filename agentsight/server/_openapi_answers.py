@@ -44,10 +44,31 @@ STORED_EVENT_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
-def _conversation_schemas() -> dict[str, Any]:
-    """``Conversation`` (listed or in detail), its page, token counts, cost and feedback."""
+def _conversation_fields() -> dict[str, Any]:
+    """The fields of a stored conversation, listed or in detail (``storage/*/_read.py``)."""
     text_fields = (*(f.name for f in wire.CONVERSATION_ATTRIBUTES if f.kind == "string"), "country")
-    listed_only = ("duration_ms", "last_feedback", "escalated")
+    return {
+        "conversation_id": {"type": "string"},
+        **{name: NULL_TEXT for name in text_fields},
+        "metadata": _METADATA,
+        "is_used": {"type": "boolean"},
+        "is_marked": {"type": "boolean"},
+        "started_at": TIME,
+        "ended_at": TIME,
+        "event_count": COUNT,
+        "message_count": COUNT,
+        "end_user_message_count": COUNT,
+        "agent_message_count": COUNT,
+        "action_count": COUNT,
+        "token_usage": ref("TokenCounts"),
+        "cost": ref("Cost"),
+    }
+
+
+def _conversation_schemas() -> dict[str, Any]:
+    """``Conversation`` (a listed row), ``ConversationWithFeedback`` (in detail), the page,
+    the detail with its events, a change's answer, token counts, cost and feedback."""
+    stored = _conversation_fields()
     return {
         "Cost": closed(COST_FIELDS, "The model calls' cost, priced at ingest (docs/metrics.md)."),
         "TokenCounts": closed({name: COUNT for name in wire.TOKEN_FIELDS}),
@@ -61,36 +82,32 @@ def _conversation_schemas() -> dict[str, Any]:
         ),
         "Conversation": closed(
             {
-                "conversation_id": {"type": "string"},
-                **{name: NULL_TEXT for name in text_fields},
-                "metadata": _METADATA,
-                "is_used": {"type": "boolean"},
-                "is_marked": {"type": "boolean"},
-                "started_at": TIME,
-                "ended_at": TIME,
-                "event_count": COUNT,
-                "message_count": COUNT,
-                "end_user_message_count": COUNT,
-                "agent_message_count": COUNT,
-                "action_count": COUNT,
-                "token_usage": ref("TokenCounts"),
-                "cost": ref("Cost"),
-                "feedback": array(ref("FeedbackEntry"), "Oldest first (detail only)."),
-                "duration_ms": {
-                    "type": "number",
-                    "description": "First to last event (listed rows only).",
-                },
+                **stored,
+                "duration_ms": {"type": "number", "description": "First to last event."},
                 "last_feedback": {
                     "type": ["string", "null"],
                     "enum": [*SENTIMENTS, None],
-                    "description": "The sentiment of its latest feedback (listed rows only).",
+                    "description": "The sentiment of its latest feedback.",
                 },
                 "escalated": {
                     "type": "boolean",
-                    "description": "It has an action of the escalation names (listed rows only).",
+                    "description": "It has an action of the escalation names.",
                 },
             },
-            optional=("feedback", *listed_only),
+            "A row of the list.",
+        ),
+        "ConversationWithFeedback": closed(
+            {**stored, "feedback": array(ref("FeedbackEntry"), "Oldest first.")},
+            "One conversation in detail.",
+        ),
+        "ConversationDetail": closed(
+            {
+                "conversation": ref("ConversationWithFeedback"),
+                "events": array(ref("Event"), "In (timestamp, seq) order."),
+            }
+        ),
+        "ConversationChanged": closed(
+            {"conversation": ref("ConversationWithFeedback")}, "The conversation as changed."
         ),
         "ConversationPage": closed(
             {

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from agentsight.server.storage._reports import CUSTOMER_SORTS
-from tests.server.access_helpers import add_user, sign_in
+from tests.server.access_helpers import PASSWORD, add_user, sign_in
 from tests.server.collector_helpers import (
     Collector,
     action,
@@ -367,3 +367,143 @@ async def test_stored_events_name_every_field(collector: Collector) -> None:
     assert_matches(document, "/v1/conversations/{conversation_id}", detail)
     costs = [e["cost_usd"] for e in detail["events"] if e["type"] == "token_usage"]
     assert costs[1] is None and costs[0] > 0
+
+
+def _component(document: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The component *schema* refers to, failing unless it is a named one."""
+    assert "$ref" in schema, f"an inline schema, not a named component: {schema}"
+    target: dict[str, Any] = document["components"]["schemas"][schema["$ref"].rpartition("/")[2]]
+    return target
+
+
+async def test_conversation_answers_are_documented(collector: Collector) -> None:
+    """A conversation and a change of it answer named, closed schemas with their fields required."""
+    await collector.send(
+        conversation("d1", customer_id="ann", metadata={"plan": "pro"}),
+        message("d1", 1, 1.0, "Where is my order?"),
+        message("d1", 2, 2.0, "Let me check.", "agent"),
+        action("d1", 3, 3.0, "fallback_to_human"),
+        button("d1", 4, 4.0),
+        tokens("d1", 5, 5.0, 1000, 100, model="gpt-4o", provider="openai"),
+        score("d1", 6, 6.0, "topic", "billing"),
+        attachment("d1", 7, 7.0, {"filename": "a.txt", "mime_type": "text/plain", "data": "aGk="}),
+        conversation("d2", 0, 10.0, used=False),
+    )
+    one = "/v1/conversations/{conversation_id}"
+    for body in ({"sentiment": "negative", "comment": "slow"}, {"sentiment": "positive"}):
+        status, answer = await collector.call("POST", "/v1/conversations/d1/feedback", json=body)
+        assert status == 201, answer
+    status, answer = await collector.call(
+        "POST", "/v1/conversations/d1/scores", json={"name": "helpful", "value": True}
+    )
+    assert status == 201, answer
+    document = await served_document(collector)
+    detail = await collector.conversation("d1")
+    assert_matches(document, one, detail)
+    assert {e["type"] for e in detail["events"]} >= {
+        "conversation",
+        "message",
+        "action",
+        "button",
+        "token_usage",
+        "score",
+        "attachment",
+    }
+    assert [f["sentiment"] for f in detail["conversation"]["feedback"]] == ["negative", "positive"]
+    assert_matches(document, one, await collector.conversation("d2"))  # no events but its own
+    patched = []
+    changes: list[tuple[str, dict[str, Any]]] = [
+        ("d1", {"name": "Order", "is_marked": True, "metadata": {"plan": None, "seats": 2}}),
+        ("d1", {}),
+        ("d2", {"metadata": {"note": "x"}}),
+    ]
+    for cid, body in changes:
+        status, answer = await collector.call("PATCH", f"/v1/conversations/{cid}", json=body)
+        assert status == 200, answer
+        assert_matches(document, one, answer, "patch")
+        patched.append(answer)
+    assert patched[0]["conversation"]["metadata"] == {"seats": 2}
+    assert patched[0]["conversation"]["is_marked"] is True
+    for method, answer in (("get", detail), ("patch", patched[0])):
+        schema = answer_schema(document, one, method)
+        row = {k: v for k, v in answer["conversation"].items() if k != "feedback"}
+        assert mismatches(document, schema, {**answer, "conversation": row}) == [
+            "$.conversation: the required field 'feedback' is missing"
+        ]
+        named = _component(document, answer_schema(document, one, method))
+        assert named["additionalProperties"] is False
+        assert set(named["required"]) == set(answer)
+        inner = _component(document, named["properties"]["conversation"])
+        assert inner["additionalProperties"] is False
+        assert set(inner["required"]) == set(answer["conversation"])
+
+
+async def test_request_bodies_say_what_is_required(collector: Collector) -> None:
+    """Each JSON body lists the fields its route refuses to go without, and is closed when the
+    route refuses a field it does not know."""
+    document = await served_document(collector)
+    said = message("r1", 1, 1.0)
+    await collector.send(conversation("r1"), said)
+    viewer = await add_user(collector.storage, "viewer@example.com", "viewer")
+    await add_user(collector.storage, "admin@example.com", "admin")
+    status, answer, admin = await sign_in(collector.session, "admin@example.com")
+    assert status == 200 and admin is not None, answer
+    key = collector.auth()
+    one = "/v1/conversations/{conversation_id}"
+    # Each route with a JSON body: a body with every field, and the headers it needs.
+    bodies: dict[tuple[str, str], tuple[dict[str, Any], dict[str, str]]] = {
+        ("post", "/v1/batch"): (batch(conversation("r1")), key),
+        ("patch", one): ({"name": "n", "metadata": {"a": 1}, "is_marked": True}, key),
+        ("post", one + "/feedback"): (
+            {"sentiment": "positive", "comment": "c", "metadata": {"a": 1}},
+            key,
+        ),
+        ("post", one + "/scores"): (
+            {
+                "name": "s",
+                "value": 1,
+                "comment": "c",
+                "message_id": said["id"],
+                "source": "human",
+                "metadata": {"a": 1},
+            },
+            key,
+        ),
+        ("put", "/v1/retention"): ({"retention_days": 30}, key),
+        ("post", "/v1/erasure"): ({"customer_id": "nobody"}, key),
+        ("put", "/v1/users/{user_id}/projects"): ({"projects": ["A"]}, admin.for_change()),
+        ("post", "/v1/session"): ({"email": "admin@example.com", "password": PASSWORD}, {}),
+    }
+    routes = {
+        (method, path)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        if method != "parameters"
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+    }
+    assert routes - {("post", "/v1/traces")} == set(bodies)  # OTLP's own message
+
+    async def status_of(method: str, path: str, body: dict[str, Any], headers: Any) -> int:
+        url = path.replace("{conversation_id}", "r1").replace("{user_id}", str(viewer))
+        async with collector.session.request(
+            method.upper(), url, json=body, headers=headers
+        ) as response:
+            return response.status
+
+    for (method, path), (full, headers) in bodies.items():
+        where = f"{method.upper()} {path}"
+        schema = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        schema = schema["schema"]
+        schema = _component(document, schema) if "$ref" in schema else schema
+        assert set(schema["properties"]) == set(full), where
+        assert await status_of(method, path, full, headers) in (200, 201), where
+        refused = {
+            name
+            for name in full
+            if await status_of(method, path, {k: v for k, v in full.items() if k != name}, headers)
+            == 400
+        }
+        assert set(schema.get("required", ())) == refused, where
+        unknown = await status_of(method, path, {**full, "unknown_field": 1}, headers)
+        assert unknown == 400, where  # every route refuses what it does not know
+        assert schema.get("additionalProperties") is False, where
