@@ -101,12 +101,13 @@ def order_by(query: ConversationQuery, *, few: bool = False) -> str:
 def matches_statement(
     project_id: int, query: ConversationQuery, dialect: Dialect
 ) -> Statement | None:
-    """For a page with attribute filters or a range: :func:`rolled_total` (how many rows
-    match, whatever the cursor), so that an empty selection reads nothing and a few
-    rows are not searched for in the sort's order; ``None`` without such filters or
-    where the rollups do not answer."""
+    """:func:`rolled_total` (how many rows match, whatever the cursor) for a page with
+    attribute filters or a range, so that an empty selection reads nothing and a few
+    rows are not searched for in the sort's order, and for a first page's total;
+    ``None`` otherwise or where the rollups do not answer."""
     ranged = (query.since, query.until) != (None, None)
-    if not ranged and all(getattr(query, field) is None for field in _ATTRIBUTES):
+    filtered = ranged or any(getattr(query, field) is not None for field in _ATTRIBUTES)
+    if not filtered and not (query.count and query.before is None):
         return None
     return rolled_total(project_id, query, dialect)
 

@@ -23,7 +23,6 @@ from .._listing import (
     matches_statement,
     order_by,
     page_of,
-    rolled_total,
     sort_value,
     total_of,
 )
@@ -116,7 +115,9 @@ async def list_conversations(
     where, params = _where(project_id, query)
     async with connection.transaction(isolation="repeatable_read", readonly=True):
         counted = matches_statement(project_id, query, POSTGRES)
-        matches = None if counted is None else total_of(await connection.fetch(*_args(counted)))
+        matches = None
+        if counted is not None:
+            matches = total_of(await connection.fetch(counted[0], *counted[1]))
         few = matches is not None and matches <= query.limit
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
@@ -135,17 +136,10 @@ async def list_conversations(
             annotate(page, spans, *found)
         if query.count and query.before is None:
             total = matches
-        if query.count and query.before is None and total is None:
-            rolled = rolled_total(project_id, query, POSTGRES)
-            if rolled is None:
-                rolled = (f"SELECT COUNT(*) FROM conversations c WHERE {where}", params)
-            total = total_of(await connection.fetch(rolled[0], *rolled[1]))
+            if total is None:  # filters the rollups do not hold
+                direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
+                total = int(await connection.fetchval(direct, *params))
     return page_of(page, rows, query.limit, total)
-
-
-def _args(statement: tuple[str, list[Any]]) -> list[Any]:
-    sql, params = statement
-    return [sql, *params]
 
 
 def _numbered(sql: str) -> str:

@@ -20,7 +20,6 @@ from .._listing import (
     matches_statement,
     order_by,
     page_of,
-    rolled_total,
     sort_value,
     total_of,
 )
@@ -142,11 +141,9 @@ def list_conversations(
             )
         if query.count and query.before is None:
             total = matches
-        if query.count and query.before is None and total is None:
-            rolled = rolled_total(project_id, query, SQLITE)
-            if rolled is None:
-                rolled = (f"SELECT COUNT(*) FROM conversations c WHERE {where}", params)
-            total = total_of(connection.execute(*rolled).fetchall())
+            if total is None:  # filters the rollups do not hold
+                direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
+                total = int(connection.execute(direct, params).fetchone()[0])
     finally:
         connection.execute("COMMIT")
     return page_of(page, rows, query.limit, total)
