@@ -183,6 +183,26 @@ async def test_metrics_scores(priced: Collector) -> None:
     }
 
 
+@pytest.mark.parametrize("first", [-0.0, 0.0])
+async def test_a_zero_score_is_one_value_whatever_its_sign(
+    collector: Collector, first: float
+) -> None:
+    """-0.0 and 0.0 are one value of the distribution, shown as 0.0, whichever came first,
+    from the rollups and directly."""
+    await collector.send(
+        conversation("z1", 0, 0.0, source="web"),
+        score("z1", 1, 1.0, "csat", first),
+        score("z1", 2, 2.0, "csat", -first),
+        score("z1", 3, 3.0, "csat", -2),
+    )
+    for params in ({}, {"source": "web"}):  # the rollups; an attribute filter: directly
+        status, figures = await collector.call("GET", "/v1/metrics", params=params)
+        assert status == 200, figures
+        [csat] = figures["scores"]
+        assert csat["distribution"] == [{"value": 0.0, "count": 2}, {"value": -2.0, "count": 1}]
+        assert str(csat["distribution"][0]["value"]) == "0.0"
+
+
 async def test_scores_filter_the_list(priced: Collector) -> None:
     """score= with score_min, score_max or score_value selects conversations."""
     await _seed(priced)

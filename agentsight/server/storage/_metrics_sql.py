@@ -1173,7 +1173,10 @@ class MetricsPlan:
         for name, value, label, count in values:
             shown: Any = label
             if label is None:
+                # -0.0 and 0.0 are one value to GROUP BY, which keeps either sign,
+                # whichever row it met first: shown without the sign.
                 shown = _finite(value)
+                shown = 0.0 if shown == 0 else shown
             elif value is not None:  # a boolean: 1/0 with its label
                 shown = label == "true"
             per_name[name]["distribution"].append({"value": shown, "count": int(count)})
