@@ -84,6 +84,11 @@ COHORTS = 26
 _RANKED_TOOLS = 50  # tools whose p95 is read by rank, one subquery each; more: a window
 #: Customers listed by cost.
 TOP_CUSTOMERS = 10
+# A customer's active weeks are read as bitmasks of _WEEK_BITS weeks each (bit 62 would
+# reach the sign of a 64-bit integer), in up to _WEEK_WORDS columns: spans of up to
+# about nine years.  A wider span has its cohorts counted by a statement of their own.
+_WEEK_BITS = 62
+_WEEK_WORDS = 8
 #: Values listed per score name; the rest add up to one "other" entry.
 SCORE_VALUES = 20
 # Durations past what ingest takes (rows stored before it bounded them) count
@@ -112,12 +117,19 @@ class Dialect:
     # holds every type (it kept schema 3's: measured, PostgreSQL gained nothing
     # on writes and its messages per hour read the wider events_messages).
     partial_by_type: bool = False
+    # Bit *n* (an integer SQL expression, 0 to 61) as a 64-bit integer, and the OR of
+    # such values over a group: SQLite has no BIT_OR, but the sum of distinct powers
+    # of two is their OR.
+    bit: Callable[[str], str] = lambda n: f"(1 << ({n}))"
+    bit_or: Callable[[str], str] = lambda bits: f"SUM(DISTINCT {bits})"
 
 
 SQLITE = Dialect(numbered=False, partial_by_type=True)
 POSTGRES = Dialect(
     numbered=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
+    bit=lambda n: f"(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))",
+    bit_or=lambda bits: f"BIT_OR({bits})",
 )
 
 
@@ -190,6 +202,17 @@ def _locate(buckets: Sequence[tuple[int, int]], rank: int) -> tuple[int, int]:
     raise ValueError(f"rank {rank} past {before} values")
 
 
+def _truncated(dividend: int, divisor: int) -> int:
+    """*dividend* / *divisor* (positive) as SQL divides integers: toward zero."""
+    quotient = abs(dividend) // divisor
+    return quotient if dividend >= 0 else -quotient
+
+
+def _week(local: int) -> int:
+    """The week number the statements give a local time (microseconds)."""
+    return _truncated(_truncated(local, MICROS_PER_DAY) + 3, 7)
+
+
 def _date(day: int) -> str:
     try:
         return (_EPOCH_DATE + dt.timedelta(days=day)).isoformat()
@@ -248,6 +271,7 @@ class MetricsPlan:
         self._timed: list[str] = []  # the tools of the ranked percentiles, by position
         self._escalated = 0  # escalated conversations, when no statement counts them
         self._rolled_tools = False  # whether the tools' rows come from rollup_tools
+        self._week_base = 0  # the week of bit 0 of the customers' week masks
 
     @property
     def dialect(self) -> Dialect:
@@ -398,8 +422,7 @@ class MetricsPlan:
             "feedback": self._feedback(),
             "breakdowns": self._breakdowns(),
             "buttons": self._buttons(),
-            "customers": self._customers(),
-            "customers_by_cost": self._customers_by_cost(totals["priced_calls"]),
+            **self._customers(totals["start"], totals["end"]),
             "scores": self._scores(),
             "score_values": self._score_values(),
             "score_days": self._score_days(start),
@@ -831,22 +854,6 @@ class MetricsPlan:
             direct,
         )
 
-    def _customers_by_cost(self, priced_calls: int) -> Statement:
-        if not priced_calls:  # no conversation has a cost: no scan of them all
-            return self._statement("SELECT NULL, 0, 0, 0, 0 WHERE 1 = 0", [])
-        # A scan even over a range: faster over the dashboard's 30 days than the start
-        # index's look-ups (benchmarks/metrics_profile.py); a few days would gain.
-        where = self._scanned(always=True)
-        customer = "+c.customer_id" if self._dialect.partial_by_type else "c.customer_id"
-        sql = (
-            "SELECT c.customer_id, SUM(c.cost_nanos), SUM(c.priced_calls),"
-            " SUM(c.unpriced_calls), COUNT(*) FROM conversations c"
-            f" WHERE {where} AND {customer} IS NOT NULL AND c.priced_calls > 0"
-            f" GROUP BY {customer} ORDER BY SUM(c.cost_nanos) DESC, c.customer_id"
-            f" LIMIT {TOP_CUSTOMERS}"
-        )
-        return self._statement(sql, list(self._params))
-
     def _scanned(self, *, always: bool = False) -> str:
         """The ``WHERE`` of the selection for a statement that reads columns no index
         holds: on SQLite, when no range or customer narrows the selection (or
@@ -982,43 +989,91 @@ class MetricsPlan:
             lambda events: f"SELECT e.payload, COUNT(*) {events} GROUP BY e.payload",
         )
 
-    def _customers(self) -> Statement:
-        """Returning customers and weekly cohorts: rows ``(0, customers, returning, 0)``,
-        then ``(1, first week, weeks after it, customers)``.
+    def _customers(self, start: int | None, end: int | None) -> dict[str, Statement]:
+        """Unique users, returning customers, weekly cohorts and the top customers by
+        cost, from one pass that groups the selection by customer.
+
+        ``customers``: rows ``(kind, customer, a, b, c, d, e, week masks...)``:
+        kind 0 ``(customers, returning)``; kind 1 per first week and set of active
+        weeks ``(first week, customers)`` with the set as bitmasks, bit *n* of
+        column *j* standing for week ``base + 62 j + n`` (:attr:`_week_base`); kind
+        2 the top customers by cost ``(cost, priced calls, unpriced calls,
+        conversations, rank)``, over their conversations with a priced call.  A span
+        too wide for the masks adds ``cohorts``, rows ``(first week, weeks after it,
+        customers)``.
 
         A customer returns when its first and last local days differ (more than
         one distinct day; MIN and MAX of the day, not of the start: a change of
         offset at midnight can turn a local day back).  Weeks start on Monday:
         day 0 (1970-01-01) was a Thursday, so week ``(day + 3) / 7`` begins on
-        day ``7 * week - 3``; a customer's first week comes from a window over
-        its distinct weeks (a join of two passes made SQLite scan one for every
-        row of the other).  Without attribute filters both parts read
-        ``conversations_by_customer`` (project, customer, start) alone, in its
-        order; with them, the selection's distinct (customer, local day) pairs
-        are gathered once, from the table, and both parts read those.
+        day ``7 * week - 3``.  Without attribute filters the pass reads
+        ``conversations_by_customer`` alone, in its order (it holds the start and
+        the cost columns); with them, the table once.
         """
+        dialect = self._dialect
         day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
-        cohorts = (
-            " UNION ALL SELECT 1, fw, w - fw, COUNT(*) FROM"
-            " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM"
-            " (SELECT DISTINCT {k}, {w} AS w {chosen}) cw) x GROUP BY fw, w - fw"
-        )
-        returning = "SELECT 0, COUNT(*), SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0 FROM"
-        if self._attributes:
-            sql = (
-                f"WITH cd AS MATERIALIZED (SELECT DISTINCT c.customer_id AS k, {day} AS d"
-                f" FROM conversations c WHERE {self._scanned()} AND c.customer_id IS NOT NULL)"
-                f" {returning} (SELECT MIN(d) AS df, MAX(d) AS dl FROM cd GROUP BY k) f"
-                + cohorts.format(k="k", w="(d + 3) / 7", chosen="FROM cd")
-            )
-            return self._statement(sql, list(self._params))
-        chosen = f"FROM conversations c WHERE {self._where} AND c.customer_id IS NOT NULL"
+        week = f"(({day} + 3) / 7)"
+        words = self._week_words(start, end)
+        base = self._week_base
+        masks = []
+        for word in range(words):
+            low = base + word * _WEEK_BITS
+            bit = dialect.bit(f"{week} - {low}")
+            if words > 1:
+                high = low + _WEEK_BITS - 1
+                bit = f"CASE WHEN {week} BETWEEN {low} AND {high} THEN {bit} ELSE 0 END"
+            masks.append(f"{dialect.bit_or(bit)} AS m{word}")
+        priced = "c.priced_calls > 0"
+        where = self._scanned() if self._attributes else self._where
+        names = "".join(f", m{word}" for word in range(words))
+        zeros = ", 0" * words
         sql = (
-            f"{returning} (SELECT MIN({day}) AS df, MAX({day}) AS dl {chosen}"
-            " GROUP BY c.customer_id) f"
-            + cohorts.format(k="c.customer_id AS k", w=f"({day} + 3) / 7", chosen=chosen)
+            f"WITH pc AS MATERIALIZED (SELECT c.customer_id AS k, MIN({day}) AS df,"
+            f" MAX({day}) AS dl, MIN({week}) AS fw,"
+            f" SUM(CASE WHEN {priced} THEN c.cost_nanos ELSE 0 END) AS cn,"
+            f" SUM(CASE WHEN {priced} THEN c.priced_calls ELSE 0 END) AS cp,"
+            f" SUM(CASE WHEN {priced} THEN c.unpriced_calls ELSE 0 END) AS cu,"
+            f" SUM(CASE WHEN {priced} THEN 1 ELSE 0 END) AS cc"
+            + "".join(f", {mask}" for mask in masks)
+            + f" FROM conversations c WHERE {where} AND c.customer_id IS NOT NULL"
+            " GROUP BY c.customer_id)"
+            " SELECT 0, CAST(NULL AS TEXT), COUNT(*),"
+            f" SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0, 0, 0{zeros} FROM pc"
+            + (
+                f" UNION ALL SELECT 1, NULL, fw, COUNT(*), 0, 0, 0{names}"
+                f" FROM pc GROUP BY fw{names}"
+                if words
+                else ""
+            )
+            + f" UNION ALL SELECT * FROM (SELECT 2, k, cn, cp, cu, cc,"
+            f" ROW_NUMBER() OVER (ORDER BY cn DESC, k) AS r{zeros} FROM pc WHERE cc > 0) t"
+            f" WHERE r <= {TOP_CUSTOMERS}"
         )
-        return self._statement(sql, [*self._params, *self._params])
+        found = {"customers": self._statement(sql, list(self._params))}
+        if not words:
+            sql = (
+                "SELECT fw, w - fw, COUNT(*) FROM"
+                " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM"
+                f" (SELECT DISTINCT c.customer_id AS k, {week} AS w FROM conversations c"
+                f" WHERE {where} AND c.customer_id IS NOT NULL) cw) x GROUP BY fw, w - fw"
+            )
+            found["cohorts"] = self._statement(sql, list(self._params))
+        return found
+
+    def _week_words(self, start: int | None, end: int | None) -> int:
+        """How many bitmask columns hold the selection's local weeks between *start* and
+        *end* (0: too many weeks); sets :attr:`_week_base`, the week of bit 0."""
+        if start is None or end is None:
+            self._week_base = 0
+            return 1
+        offsets = [offset for _, offset in self._offsets]
+        # The SQL's integer division truncates toward zero; it keeps the order of
+        # its arguments, so the extreme starts bound every start's week.
+        first = _week(start + min(offsets))
+        last = _week(max(start, end) + max(offsets))
+        self._week_base = first
+        words = (last - first) // _WEEK_BITS + 1
+        return words if words <= _WEEK_WORDS else 0
 
     def _breakdowns(self) -> Statement:
         """Conversations and messages per combination of the breakdown columns: one pass
@@ -1065,7 +1120,7 @@ class MetricsPlan:
         token_sums = {t: totals[t] for t in TOKENS}
         cost_nanos, priced, unpriced = (totals[c] for c in COSTS)
         multi = totals["multi"]
-        customers = next(row[1:3] for row in rows["customers"] if int(row[0]) == 0)
+        customers = next(row[2:4] for row in rows["customers"] if int(row[0]) == 0)
         counted = rows.get("escalation")
         escalated = self._escalated if counted is None else int(counted[0][0])
         by_day, by_model = _model_calls(rows["tokens"])
@@ -1104,7 +1159,7 @@ class MetricsPlan:
             "buttons": self._button_figures(rows["buttons"]),
             "customers": self._customer_figures(customers),
             "retention": self._retention(
-                [row[1:] for row in rows["customers"] if int(row[0]) == 1]
+                rows["cohorts"] if "cohorts" in rows else self._cohorts(rows["customers"])
             ),
             "token_usage": {
                 "totals": token_sums,
@@ -1133,9 +1188,10 @@ class MetricsPlan:
                         "conversations": int(count),
                         **cost_figures(nanos, int(calls_priced), int(calls_unpriced)),
                     }
-                    for customer, nanos, calls_priced, calls_unpriced, count in rows[
-                        "customers_by_cost"
-                    ]
+                    for _, customer, nanos, calls_priced, calls_unpriced, count, *_ in sorted(
+                        (row for row in rows["customers"] if int(row[0]) == 2),
+                        key=lambda row: int(row[6]),
+                    )
                 ],
             },
             "scores": self._score_figures(rows["scores"], rows["score_values"], rows["score_days"]),
@@ -1297,6 +1353,22 @@ class MetricsPlan:
             "returning": returning,
             "returning_rate": _ratio(returning, customers),
         }
+
+    def _cohorts(self, rows: Rows) -> Rows:
+        """Rows ``(first week, weeks after it, customers)`` from the week masks of
+        :meth:`_customers`."""
+        counts: dict[tuple[int, int], int] = {}
+        for row in rows:
+            if int(row[0]) != 1:
+                continue
+            first, customers = int(row[2]), int(row[3])
+            mask = sum(int(word) << (n * _WEEK_BITS) for n, word in enumerate(row[7:]))
+            while mask:
+                low = mask & -mask
+                key = (first, self._week_base + low.bit_length() - 1 - first)
+                counts[key] = counts.get(key, 0) + customers
+                mask ^= low
+        return [(first, after, customers) for (first, after), customers in counts.items()]
 
     @staticmethod
     def _retention(rows: Rows) -> dict[str, Any]:
