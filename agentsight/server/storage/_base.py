@@ -625,7 +625,8 @@ async def open_storage(url_or_path: str | Path, **options: Any) -> Storage:
     A plain path or a ``sqlite:///path`` URL opens a SQLite file; a
     ``postgresql://`` (or ``postgres://``) URL opens a PostgreSQL database,
     with the ``postgres`` extra.  *options* go to the implementation (SQLite:
-    ``busy_timeout``, seconds; PostgreSQL: ``max_connections`` of the pool).
+    ``busy_timeout``, seconds, ``readers``, ``spare_reader``; PostgreSQL:
+    ``max_connections`` of the pool).
 
     Raises:
         ValueError: the URL names a database this version cannot open.

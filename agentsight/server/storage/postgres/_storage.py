@@ -11,8 +11,9 @@ Needs the ``postgres`` extra: ``pip install 'agentsight[postgres]'``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._base import (
@@ -52,6 +53,7 @@ log = logging.getLogger("agentsight.server.storage")
 _EXTRA_HINT = "PostgreSQL storage needs the postgres extra: pip install 'agentsight[postgres]'"
 #: Deadlocks and serialization failures are retried this many times in all.
 _ATTEMPTS = 5
+_SPARE_WAIT = 0.5  # seconds a metrics request waits for a second connection before going alone
 
 
 def redact_url(url: str) -> str:
@@ -142,6 +144,27 @@ class PostgresStorage(Storage):
     def acquire(self) -> Any:
         """``async with storage.acquire() as connection``: an asyncpg connection of the pool."""
         return self._pool.acquire()
+
+    @contextlib.asynccontextmanager
+    async def _spare(self) -> AsyncIterator[Any]:
+        """A second connection for a request that can use one, or ``None``.
+
+        Only an idle connection, or a new one while the pool has room: a request
+        holding one connection must never wait for another (requests waiting for
+        each other's would hold the whole pool)."""
+        pool = self._pool
+        if not pool.get_idle_size() and pool.get_size() >= pool.get_max_size():
+            yield None
+            return
+        try:
+            connection = await pool.acquire(timeout=_SPARE_WAIT)
+        except (asyncio.TimeoutError, OSError, self._asyncpg.PostgresError):
+            yield None
+            return
+        try:
+            yield connection
+        finally:
+            await pool.release(connection)
 
     async def _run(self, job: Callable[[Any], Awaitable[T]], *, retry: bool = False) -> T:
         """Run *job* with a pooled connection; server and network errors become unavailable."""
@@ -317,7 +340,7 @@ class PostgresStorage(Storage):
         )
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
-        return await self._run(lambda c: metrics_queries.metrics(c, project_id, query))
+        return await self._run(lambda c: metrics_queries.metrics(c, project_id, query, self._spare))
 
     async def report(self, report: Report) -> dict[str, Any]:
         return await self._run(lambda c: metrics_queries.report(c, report))

@@ -38,7 +38,7 @@ from . import _metrics as metrics_queries
 from . import _read as read
 from . import _users as users
 from ._schema import connect, migrate
-from ._threads import ReaderPool, WriterThread
+from ._threads import ReaderPool, SpareReader, WriterThread
 from ._write import write_batch, write_running_totals
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from .._reports import Report
 
 __all__ = ["SQLiteStorage"]
+# Seconds the spare reader waits for the write lock it holds for a moment to share a
+# snapshot (see _metrics); past that a metrics request reads alone.
+_LOCK_WAIT = 1.0
 
 T = TypeVar("T")
 
@@ -62,23 +65,34 @@ class SQLiteStorage(Storage):
         path: the database file, created with its schema when missing.
         busy_timeout: seconds a write waits for a lock held by another
             process before the batch fails with ``StorageUnavailable``.
+        readers: reader threads (each with its own connection).
+        spare_reader: one more reader thread that a metrics request, when it
+            finds it free, shares its statements with.
     """
 
-    def __init__(self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 5.0, readers: int = 2, spare_reader: bool = True
+    ) -> None:
         self.path = path
         self._writer = WriterThread(functools.partial(connect, path, busy_timeout, writer=True))
         self._readers = ReaderPool(functools.partial(connect, path, busy_timeout), size=readers)
+        self._spare = None
+        if spare_reader:
+            self._spare = SpareReader(
+                functools.partial(connect, path, busy_timeout),
+                functools.partial(connect, path, _LOCK_WAIT),
+            )
 
     @classmethod
     async def open(
-        cls, path: Path, *, busy_timeout: float = 5.0, readers: int = 2
+        cls, path: Path, *, busy_timeout: float = 5.0, readers: int = 2, spare_reader: bool = True
     ) -> SQLiteStorage:
         """Create or migrate the file at *path*, then open it."""
         try:
             await asyncio.to_thread(migrate, path, busy_timeout)
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open {path}: {exc}") from exc
-        return cls(path, busy_timeout=busy_timeout, readers=readers)
+        return cls(path, busy_timeout=busy_timeout, readers=readers, spare_reader=spare_reader)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -254,7 +268,9 @@ class SQLiteStorage(Storage):
         )
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
-        return await self._read(lambda c: metrics_queries.metrics(c, project_id, query))
+        return await self._read(
+            lambda c: metrics_queries.metrics(c, project_id, query, self._spare)
+        )
 
     async def report(self, report: Report) -> dict[str, Any]:
         return await self._read(lambda c: metrics_queries.report(c, report))
@@ -262,3 +278,5 @@ class SQLiteStorage(Storage):
     async def aclose(self) -> None:
         await self._writer.aclose()
         await self._readers.aclose()
+        if self._spare is not None:
+            await self._spare.aclose()

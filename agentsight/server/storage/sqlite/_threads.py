@@ -10,6 +10,7 @@ connections on a few pool threads.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import queue
 import sqlite3
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["ReaderPool", "WriterThread"]
+__all__ = ["ReaderPool", "SpareReader", "WriterThread"]
 
 T = TypeVar("T")
 Connect = Callable[[], sqlite3.Connection]
@@ -110,3 +111,47 @@ class ReaderPool:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+
+
+class SpareReader:
+    """One more reader thread, lent to a request that can split its statements.
+
+    It has two connections: a read-only one for the statements, and one that
+    only ever holds the write lock for a moment, so that both threads start
+    their transactions on the same commit (see ``_metrics``).  A request
+    claims it without waiting, or goes alone: a reader never waits for it.
+    """
+
+    def __init__(self, connect: Connect, lock: Connect) -> None:
+        self._connect, self._lock = connect, lock
+        self._claimed = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentsight-sqlite-spare")
+
+    def claim(self) -> bool:
+        """Whether the caller may use the thread (then :meth:`release` it after)."""
+        return self._claimed.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._claimed.release()
+
+    def submit(
+        self, job: Callable[[sqlite3.Connection, sqlite3.Connection], T]
+    ) -> concurrent.futures.Future[T]:
+        """Run ``job(reader, lock)`` on the thread, for a caller that claimed it."""
+        return self._pool.submit(self._call, job)
+
+    def _call(self, job: Callable[[sqlite3.Connection, sqlite3.Connection], T]) -> T:
+        if not self._connections:  # only this thread touches them
+            reader = self._connect()
+            reader.execute("PRAGMA query_only = 1")
+            self._connections += [reader, self._lock()]
+        reader, lock = self._connections
+        return job(reader, lock)
+
+    async def aclose(self) -> None:
+        """Wait for the running job, then close both connections."""
+        await asyncio.to_thread(self._pool.shutdown, True)
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
