@@ -1,7 +1,11 @@
 """The list pages and reports of two commits of ours on the same filled database, alternately.
 
     .venv/bin/python benchmarks/list_ab.py --baseline REV --sqlite FILE [--postgres URL]
-        [--rounds 5] [--results FILE]
+        [--rounds 5] [--results FILE] [--metrics]
+
+``--metrics`` times ``GET /v1/metrics`` instead (``Storage.metrics``, the
+queries of ``METRICS``), written to ``results/metrics_ab_10m.json`` unless
+``--results`` names another file.
 
 Fill the database first with ``benchmarks/metrics.py --events N --sqlite-file
 FILE`` (or ``--keep-postgres``) using this checkout.  The baseline side reads
@@ -65,6 +69,16 @@ PAGES: dict[str, dict[str, Any]] = {
         "device": "mobile",
         "sort": "messages",
     },
+}
+
+
+#: The metrics queries timed with ``--metrics``: ConversationQuery's fields and the zone.
+METRICS: dict[str, dict[str, Any]] = {
+    "all, UTC": {},
+    "all, Europe/Berlin": {"tz": "Europe/Berlin"},
+    "last 30 days, UTC": {"since_days": 30},
+    "last 7 days, America/New_York": {"since_days": 7, "tz": "America/New_York"},
+    "source=web, device=desktop, UTC": {"source": "web", "device": "desktop"},
 }
 
 
@@ -160,6 +174,33 @@ async def _child_pages(db: str) -> None:
     print(json.dumps(seconds), flush=True)
 
 
+async def _child_metrics(db: str) -> None:
+    """In a child process: time each query of ``METRICS`` once; print the seconds as JSON."""
+    from agentsight.server import open_storage
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage import ConversationQuery
+
+    storage = await open_storage(db)
+    projects = {p.name: p.id for p in await storage.list_projects()}
+    project = projects["bench"]
+    now = int(time.time() * 1_000_000)
+    seconds: dict[str, float] = {}
+    try:
+        await storage.list_conversations(project, ConversationQuery(limit=1))  # warm-up
+        for name, fields in METRICS.items():
+            fields = dict(fields)
+            tz = fields.pop("tz", "UTC")
+            if "since_days" in fields:
+                fields["since"] = now - fields.pop("since_days") * DAY
+            query = MetricsQuery(filters=ConversationQuery(**fields), tz=tz)
+            begin = time.perf_counter()
+            await storage.metrics(project, query)
+            seconds[name] = time.perf_counter() - begin
+    finally:
+        await storage.aclose()
+    print(json.dumps(seconds), flush=True)
+
+
 def _taken_back(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The statements that take a current database back to the baseline's schema."""
     kept = {name for name, _ in baseline["objects"]}
@@ -248,13 +289,13 @@ def _empty_schema(tree: Path | None, folder: Path, side: str, postgres: str | No
 
 
 def _compare(
-    trees: dict[str, Path | None], databases: dict[str, str], rounds: int
+    trees: dict[str, Path | None], databases: dict[str, str], rounds: int, child: str
 ) -> dict[str, dict[str, list[float]]]:
     seconds: dict[str, dict[str, list[float]]] = {}
     for r in range(rounds):
         order = ["baseline", "current"] if r % 2 == 0 else ["current", "baseline"]
         for side in order:
-            took = json.loads(_child(trees[side], "--child-pages", databases[side]))
+            took = json.loads(_child(trees[side], child, databases[side]))
             for name, value in took.items():
                 seconds.setdefault(name, {}).setdefault(side, []).append(value)
             print(
@@ -284,9 +325,11 @@ def main() -> None:
     parser.add_argument("--sqlite", type=Path, help="a database filled by metrics.py")
     parser.add_argument("--postgres", help="the URL of a database filled by metrics.py")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path)
+    parser.add_argument("--metrics", action="store_true", help="time GET /v1/metrics instead")
     parser.add_argument("--child-schema", help=argparse.SUPPRESS)
     parser.add_argument("--child-pages", help=argparse.SUPPRESS)
+    parser.add_argument("--child-metrics", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_schema:
         asyncio.run(_child_schema(args.child_schema))
@@ -294,6 +337,12 @@ def main() -> None:
     if args.child_pages:
         asyncio.run(_child_pages(args.child_pages))
         return
+    if args.child_metrics:
+        asyncio.run(_child_metrics(args.child_metrics))
+        return
+    if args.results is None:
+        args.results = RESULTS.with_name("metrics_ab_10m.json") if args.metrics else RESULTS
+    child = "--child-metrics" if args.metrics else "--child-pages"
     if not args.baseline:
         parser.error("--baseline: a commit is required")
     if not (args.sqlite or args.postgres):
@@ -323,7 +372,7 @@ def main() -> None:
                 copy = asyncio.run(_postgres_copy(url, statements))
             try:
                 databases = {"baseline": copy, "current": str(target)}
-                results[backend] = _summary(_compare(trees, databases, args.rounds))
+                results[backend] = _summary(_compare(trees, databases, args.rounds, child))
                 args.results.write_text(json.dumps(_document(args, results), indent=2) + "\n")
             finally:
                 if url is not None:
@@ -341,8 +390,12 @@ def _document(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, An
         f" Python {platform.python_version()}",
         "baseline": _short(args.baseline),
         "current": _short(args.current or "HEAD") + ("" if args.current else " (checkout)"),
-        "what": "seconds per list page (25 rows, annotated) and report, medians of alternating"
-        " rounds on the same data, and the median of per-round ratios",
+        "what": (
+            "seconds per GET /v1/metrics (Storage.metrics)"
+            if args.metrics
+            else "seconds per list page (25 rows, annotated) and report"
+        )
+        + ", medians of alternating rounds on the same data, and the median of per-round ratios",
         "rounds": args.rounds,
         "results": results,
     }
