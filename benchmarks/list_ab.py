@@ -105,10 +105,13 @@ async def _child_schema(db: str) -> None:
         connection = await asyncpg.connect(db)
         try:
             rows = await connection.fetch(
-                "SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n"
+                "SELECT c.relname, c.relkind::text AS relkind, pg_get_indexdef(c.oid) AS sql"
+                " FROM pg_class c JOIN pg_namespace n"
                 " ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
             )
-            objects = [(r["relname"], "index" if r["relkind"] == "i" else "other") for r in rows]
+            objects = [
+                (r["relname"], "index" if r["relkind"] == "i" else "other", r["sql"]) for r in rows
+            ]
             version = await connection.fetchval("SELECT MAX(version) FROM schema_version")
         finally:
             await connection.close()
@@ -116,8 +119,10 @@ async def _child_schema(db: str) -> None:
         connection = sqlite3.connect(db)
         try:
             objects = [
-                (name, "index" if kind == "index" else "other")
-                for name, kind in connection.execute("SELECT name, type FROM sqlite_master")
+                (name, "index" if kind == "index" else "other", sql)
+                for name, kind, sql in connection.execute(
+                    "SELECT name, type, sql FROM sqlite_master"
+                )
             ]
             version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
         finally:
@@ -202,13 +207,17 @@ async def _child_metrics(db: str) -> None:
 
 
 def _taken_back(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """The statements that take a current database back to the baseline's schema."""
-    kept = {name for name, _ in baseline["objects"]}
-    added = [(name, kind) for name, kind in current["objects"] if name not in kept]
+    """The statements that take a current database back to the baseline's schema: the
+    indexes added since dropped, the indexes redefined since made as the baseline had them."""
+    kept = {name: (kind, sql) for name, kind, sql in baseline["objects"]}
+    added = [(name, kind) for name, kind, _ in current["objects"] if name not in kept]
     others = [name for name, kind in added if kind != "index"]
     if others:
         sys.exit(f"cannot take back what the migrations since the baseline made: {others}")
     statements = [f"DROP INDEX {name}" for name, _ in added]
+    for name, kind, sql in current["objects"]:
+        if kind == "index" and name in kept and sql and sql != kept[name][1]:
+            statements += [f"DROP INDEX {name}", kept[name][1]]
     return [*statements, f"DELETE FROM schema_version WHERE version > {baseline['version']}"]
 
 

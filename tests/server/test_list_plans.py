@@ -82,3 +82,27 @@ async def test_a_page_after_a_cursor_seeks_the_cursor(
     query = ConversationQuery(sort=sort, ascending=ascending, before=100, after=5)
     plan = _plan(await _db(tmp_path), query)
     assert "project_id=? AND" in plan, plan
+
+
+async def test_the_customers_figures_read_the_customer_index_alone(tmp_path: Path) -> None:
+    """``GET /v1/metrics`` groups the selection by customer over
+    ``conversations_by_customer`` alone (it holds the start and the cost columns),
+    without a table row per conversation, all time and over a range."""
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
+
+    db = await _db(tmp_path)
+    connection = sqlite3.connect(db)
+    try:
+        for query in (MetricsQuery(), MetricsQuery(ConversationQuery(since=20_000 * DAY))):
+            plan = MetricsPlan(1, query, SQLITE)
+            totals = plan.combine(connection.execute(*plan.totals()).fetchall())
+            sql, params = plan.statements(totals)["customers"]
+            steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            reads = [s for s in steps if s.startswith(("SCAN c", "SEARCH c"))]
+            assert len(reads) == 1, steps
+            assert reads[0].startswith(
+                "SEARCH c USING COVERING INDEX conversations_by_customer (project_id=?"
+            ), steps
+    finally:
+        connection.close()
