@@ -10,13 +10,15 @@ that shares.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
 from agentsight.server._metrics import MetricsQuery
-from agentsight.server.storage import ConversationQuery, open_storage
+from agentsight.server.storage import ConversationQuery, StorageUnavailable, open_storage
 from tests.server.collector_helpers import Collector, conversation, message, run_collector
 from tests.server.pg_helpers import Database
 
@@ -95,3 +97,83 @@ async def test_alone_or_shared_the_answer_is_the_same(database: Database, backen
         await alone_storage.aclose()
     assert alone == shared
     assert shared[0]["totals"]["conversations"] == 60
+
+
+def _shared_statements(storage: Any) -> int:
+    """Statements of metrics requests that the second connection ran so far."""
+    if hasattr(storage, "metrics_shared_statements"):
+        return int(storage.metrics_shared_statements)
+    return int(storage._spare.statements)
+
+
+async def test_requests_do_share_their_statements(collector: Collector) -> None:
+    """With a second connection free, it runs some of a request's statements."""
+    await collector.send(*_conversations(0, 300))
+    project = next(p.id for p in await collector.storage.list_projects() if p.name == "A")
+    for _ in range(5):
+        await collector.storage.metrics(project, MetricsQuery())
+    assert _shared_statements(collector.storage) > 0
+
+
+async def test_a_long_write_sends_the_request_on_alone(tmp_path: Path) -> None:
+    """SQLite: while another connection holds the write lock, a metrics request does not
+    wait for it: it reads alone, and answers what is stored."""
+    db = tmp_path / "locked.db"
+    async with run_collector(db) as running:
+        await running.send(*_conversations(0, 30))
+        storage = running.storage
+        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        before = _shared_statements(storage)
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            figures = await storage.metrics(project, MetricsQuery())
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert figures["totals"]["conversations"] == 30
+        _agree(figures)
+        assert _shared_statements(storage) == before  # it went alone
+        shared = await storage.metrics(project, MetricsQuery())  # the lock is free again
+        assert shared == figures
+
+
+async def test_a_lost_connection_answers_unavailable(database: Database, backend: str) -> None:
+    """PostgreSQL: a connection ended by the server while a request shares its statements
+    is ``StorageUnavailable`` (a 503 the dashboard retries), not another error, also when
+    only the second connection is lost."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's connections")
+    import asyncpg
+
+    db = database("lost")
+    async with run_collector(db) as running:
+        for first in range(0, 3000, 500):
+            await running.send(*_conversations(first, 500))
+        storage = running.storage
+        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        admin = await asyncpg.connect(db)
+        failed = []
+        try:
+            for attempt in range(20):
+                async with anyio.create_task_group() as group:
+
+                    async def ask() -> None:
+                        try:
+                            await storage.metrics(project, MetricsQuery())
+                        except Exception as exc:
+                            failed.append(exc)
+
+                    group.start_soon(ask)
+                    await anyio.sleep(0.005 * (attempt % 5 + 1))
+                    # The newest active connection: the second one of a shared request
+                    # (the pool opened it later), so the first one survives to report.
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND state = 'active' ORDER BY backend_start DESC LIMIT 1"
+                    )
+        finally:
+            await admin.close()
+    assert failed, "no request was cut off: the test did not test"
+    assert all(isinstance(exc, StorageUnavailable) for exc in failed), failed

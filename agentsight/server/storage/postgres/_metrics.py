@@ -8,12 +8,12 @@ figure still comes from the same state of the database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
-
-import anyio
 
 from ..._metrics import MetricsQuery
 from .._metrics_sql import POSTGRES, MetricsPlan, Rows, Statement
@@ -21,68 +21,100 @@ from .._reports import Report
 
 __all__ = ["metrics", "report"]
 
+log = logging.getLogger("agentsight.server.storage")
+
 Spare = Callable[[], AbstractAsyncContextManager[Any]]
 
 
 async def metrics(
-    connection: Any, project_id: int, query: MetricsQuery, spare: Spare | None = None
+    connection: Any,
+    project_id: int,
+    query: MetricsQuery,
+    spare: Spare | None = None,
+    shared: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the project's metrics (asyncpg *connection*).
 
     *spare*: an async context manager giving a second connection of the pool,
     or ``None`` when none is free; the statements then share the two.
+    *shared* is told how many statements the second connection ran.
     """
     plan = MetricsPlan(project_id, query, POSTGRES)
-    async with connection.transaction(isolation="repeatable_read", readonly=True):
-        snapshot = None
-        if spare is not None:
-            snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
-        totals = plan.combine(await connection.fetch(*_args(plan.totals())))
-        async with _joined(spare, snapshot) as helper:
-            connections = [connection] if helper is None else [connection, helper]
-            rows = await _fetch_all(connections, plan.statements(totals))
-            rows.update(await _fetch_all(connections, plan.later(rows)))
+    async with contextlib.AsyncExitStack() as stack:
+        helper = None if spare is None else await stack.enter_async_context(spare())
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = None
+            if helper is not None:
+                snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
+            totals = plan.combine(await connection.fetch(*_args(plan.totals())))
+            async with _joined(helper, snapshot) as joined:
+                connections = [connection] if joined is None else [connection, joined]
+                rows, helped = await _fetch_all(connections, plan.statements(totals))
+                later, helped_later = await _fetch_all(connections, plan.later(rows))
+                rows.update(later)
+    if shared is not None:
+        shared(helped + helped_later)
     return plan.assemble(totals, rows)
 
 
 @contextlib.asynccontextmanager
-async def _joined(spare: Spare | None, snapshot: str | None) -> AsyncIterator[Any]:
-    """A second connection in *snapshot*, or ``None`` (no spare connection)."""
-    if spare is None or snapshot is None:
+async def _joined(helper: Any, snapshot: str | None) -> AsyncIterator[Any]:
+    """*helper* in a transaction on *snapshot*, or ``None`` (no helper, or it could not
+    join: the request then reads alone)."""
+    if helper is None or snapshot is None:
         yield None
         return
-    async with spare() as helper:
-        if helper is None:
-            yield None
-            return
-        async with helper.transaction(isolation="repeatable_read", readonly=True):
-            # The first statement of the transaction, as PostgreSQL requires; the
-            # snapshot's name comes from the server, never from a request.
-            await helper.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            yield helper
+    transaction = helper.transaction(isolation="repeatable_read", readonly=True)
+    try:
+        await transaction.start()
+        # The first statement of the transaction, as PostgreSQL requires; the
+        # snapshot's name comes from the server, never from a request.
+        await helper.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    except Exception as exc:  # a stale pooled connection, say: the first one reads alone
+        log.debug("a metrics request reads alone: %s", exc)
+        with contextlib.suppress(Exception):
+            await transaction.rollback()
+        yield None
+        return
+    try:
+        yield helper
+    finally:
+        await transaction.rollback()  # read only: nothing to commit
 
 
 async def _fetch_all(
     connections: list[Any], statements: Mapping[str, Statement]
-) -> dict[str, Rows]:
-    """The rows of each of *statements*, by name; each connection takes the next one
-    left until none is (the first ones are the longest)."""
+) -> tuple[dict[str, Rows], int]:
+    """The rows of each of *statements*, by name, and how many the second connection
+    ran; each connection takes the next one left until none is (the first ones are
+    the longest).  The first error is raised as it is (``StorageUnavailable`` is
+    told from it), after the other connection's statement has ended."""
     pending = list(statements.items())
     pending.reverse()
     rows: dict[str, Rows] = {}
 
-    async def work(connection: Any) -> None:
-        while pending:
-            name, statement = pending.pop()
-            rows[name] = await connection.fetch(*_args(statement))
+    async def work(connection: Any) -> int:
+        ran = 0
+        try:
+            while pending:
+                name, statement = pending.pop()
+                rows[name] = await connection.fetch(*_args(statement))
+                ran += 1
+        except BaseException:
+            pending.clear()
+            raise
+        return ran
 
     if len(connections) == 1 or len(pending) < 2:
         await work(connections[0])
-        return rows
-    async with anyio.create_task_group() as group:
-        for connection in connections:
-            group.start_soon(work, connection)
-    return rows
+        return rows, 0
+    done = await asyncio.gather(*(work(c) for c in connections), return_exceptions=True)
+    counts = []
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        counts.append(outcome)
+    return rows, counts[1]
 
 
 def _args(statement: tuple[str, list[Any]]) -> list[Any]:

@@ -103,6 +103,8 @@ class PostgresStorage(Storage):
     def __init__(self, pool: Any, url: str) -> None:
         self._pool = pool
         self.url = url
+        #: Statements of metrics requests that a second connection ran (diagnostics).
+        self.metrics_shared_statements = 0
         self._asyncpg = _asyncpg()
 
     @classmethod
@@ -340,7 +342,12 @@ class PostgresStorage(Storage):
         )
 
     async def metrics(self, project_id: int, query: MetricsQuery) -> dict[str, Any]:
-        return await self._run(lambda c: metrics_queries.metrics(c, project_id, query, self._spare))
+        return await self._run(
+            lambda c: metrics_queries.metrics(c, project_id, query, self._spare, self._shared)
+        )
+
+    def _shared(self, statements: int) -> None:
+        self.metrics_shared_statements += statements
 
     async def report(self, report: Report) -> dict[str, Any]:
         return await self._run(lambda c: metrics_queries.report(c, report))

@@ -12,6 +12,8 @@ themselves never hold the lock.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import logging
 import queue
 import sqlite3
 import threading
@@ -27,7 +29,10 @@ __all__ = ["metrics", "report"]
 
 _TOUCH = "SELECT 1 FROM sqlite_master LIMIT 1"  # a read: it starts the snapshot
 _MEET = 5.0  # seconds either thread waits for the other at the start, before going alone
+_POLL = 0.1  # seconds between looks at whether the spare thread is still there
 _Pending = collections.deque[tuple[str, Statement]]
+
+log = logging.getLogger("agentsight.server.storage")
 
 
 class _Partner:
@@ -38,42 +43,62 @@ class _Partner:
         self.begun = threading.Event()  # the request's thread has begun (or gone alone)
         self.joined = False
         self.abandoned = False
+        self.ran = 0  # statements the spare thread ran
+        self.running: concurrent.futures.Future[None] | None = None
         self.work: queue.SimpleQueue[tuple[_Pending, dict[str, Rows]] | None] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
 
     def spare_side(self, reader: sqlite3.Connection, lock: sqlite3.Connection) -> None:
-        """The spare thread: begin under the write lock, then take statements as they come."""
-        if self.abandoned:
-            self.ready.set()
-            return
+        """The spare thread: begin under the write lock, then take statements as they come.
+        Whatever fails before it has joined only sends the request on alone."""
         try:
-            lock.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:  # a long write elsewhere: the request goes alone
-            self.ready.set()
-            return
-        try:
-            reader.execute("BEGIN")
-            reader.execute(_TOUCH).fetchall()
-            self.joined = True
-            self.ready.set()
-            self.begun.wait(_MEET)
-        except sqlite3.Error:
-            if reader.in_transaction:
-                reader.execute("ROLLBACK")
-            self.ready.set()
-            return
+            if self.abandoned or not self._join(reader, lock):
+                return
         finally:
-            lock.execute("ROLLBACK")
+            self.ready.set()
         try:
             while (item := self.work.get()) is not None:
                 try:
-                    _drain(reader, *item)
+                    self.ran += _drain(reader, *item)
                     self.done.put(None)
                 except Exception as exc:
                     item[0].clear()
                     self.done.put(exc)
         finally:
             reader.execute("COMMIT")
+
+    def _join(self, reader: sqlite3.Connection, lock: sqlite3.Connection) -> bool:
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # a long write elsewhere: the request goes alone
+            log.debug("a metrics request reads alone: %s", exc)
+            return False
+        try:
+            reader.execute("BEGIN")
+            reader.execute(_TOUCH).fetchall()
+            self.joined = True
+            self.ready.set()
+            self.begun.wait(_MEET)
+        except sqlite3.Error as exc:
+            log.warning("a metrics request reads alone: the spare reader failed: %s", exc)
+            if reader.in_transaction:
+                reader.execute("ROLLBACK")
+            return False
+        finally:
+            lock.execute("ROLLBACK")
+        return True
+
+    def wait(self) -> BaseException | None:
+        """The spare thread's outcome of the statements it took: ``None`` or its error
+        (also when the thread ended without taking them)."""
+        while True:
+            try:
+                return self.done.get(timeout=_POLL)
+            except queue.Empty:
+                running = self.running
+                if running is not None and running.done() and self.done.empty():
+                    error = running.exception()
+                    return error or RuntimeError("the spare reader stopped")
 
 
 def metrics(
@@ -85,12 +110,16 @@ def metrics(
     """Every figure of the project's metrics, read in one snapshot; with the *spare*
     reader's help when it is free."""
     plan = MetricsPlan(project_id, query, SQLITE)
-    helper, running = _Partner(), None
+    helper = _Partner()
     if spare is not None and spare.claim():
-        running = spare.submit(helper.spare_side)
+        try:
+            helper.running = spare.submit(helper.spare_side)
+        except BaseException:
+            spare.release()
+            raise
     try:
         partner = None
-        if running is not None and helper.ready.wait(_MEET) and helper.joined:
+        if helper.running is not None and helper.ready.wait(_MEET) and helper.joined:
             partner = helper
         else:  # so that a spare thread starting late does not take the lock
             helper.abandoned = True
@@ -106,16 +135,25 @@ def metrics(
         finally:
             connection.execute("COMMIT")
     finally:
-        if running is not None:
+        if helper.running is not None:
+            assert spare is not None
             helper.abandoned = True
             helper.begun.set()
             helper.work.put(None)
-            assert spare is not None
             try:
-                running.result()  # the spare's transaction has ended: free for the next
+                _settle(helper.running)  # its transaction has ended: free for the next
             finally:
                 spare.release()
+                spare.statements += helper.ran
     return plan.assemble(totals, rows)
+
+
+def _settle(running: concurrent.futures.Future[None]) -> None:
+    """Wait for the spare thread's job; an error of its own is logged, not raised: the
+    request has its answer (errors of the statements it ran were raised already)."""
+    error = running.exception()
+    if error is not None:
+        log.warning("the spare reader failed: %s", error)
 
 
 def _fetch_all(
@@ -125,31 +163,32 @@ def _fetch_all(
     until none is (the first ones are the longest)."""
     pending: _Pending = collections.deque(statements.items())
     rows: dict[str, Rows] = {}
-    shared = partner is not None and len(pending) > 1
-    if shared:
-        assert partner is not None
-        partner.work.put((pending, rows))
+    if partner is None or len(pending) < 2:
+        _drain(connection, pending, rows)
+        return rows
+    partner.work.put((pending, rows))
     try:
         _drain(connection, pending, rows)
     except BaseException:
         pending.clear()
+        partner.wait()
         raise
-    finally:
-        if shared:
-            assert partner is not None
-            error = partner.done.get()
-    if shared and error is not None:
+    error = partner.wait()
+    if error is not None:
         raise error
     return rows
 
 
-def _drain(connection: sqlite3.Connection, pending: _Pending, rows: dict[str, Rows]) -> None:
+def _drain(connection: sqlite3.Connection, pending: _Pending, rows: dict[str, Rows]) -> int:
+    """Run statements of *pending* until none is left; how many this thread ran."""
+    ran = 0
     while True:
         try:
             name, (sql, params) = pending.popleft()
         except IndexError:
-            return
+            return ran
         rows[name] = connection.execute(sql, params).fetchall()
+        ran += 1
 
 
 def report(connection: sqlite3.Connection, job: Report) -> dict[str, Any]:

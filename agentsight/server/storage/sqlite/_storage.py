@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteStorage"]
 # Seconds the spare reader waits for the write lock it holds for a moment to share a
-# snapshot (see _metrics); past that a metrics request reads alone.
-_LOCK_WAIT = 1.0
+# snapshot (see _metrics); past that a metrics request reads alone.  About one large
+# batch: a longer write (an import, a retention sweep) should not delay the request.
+_LOCK_WAIT = 0.2
 
 T = TypeVar("T")
 

@@ -119,12 +119,15 @@ class SpareReader:
     It has two connections: a read-only one for the statements, and one that
     only ever holds the write lock for a moment, so that both threads start
     their transactions on the same commit (see ``_metrics``).  A request
-    claims it without waiting, or goes alone: a reader never waits for it.
+    claims it without waiting, or goes alone; once claimed, it waits for the
+    write lock at most the lock connection's busy timeout.
     """
 
     def __init__(self, connect: Connect, lock: Connect) -> None:
         self._connect, self._lock = connect, lock
         self._claimed = threading.Lock()
+        #: Statements of metrics requests this thread ran (diagnostics).
+        self.statements = 0
         self._connections: list[sqlite3.Connection] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentsight-sqlite-spare")
 
@@ -144,8 +147,12 @@ class SpareReader:
     def _call(self, job: Callable[[sqlite3.Connection, sqlite3.Connection], T]) -> T:
         if not self._connections:  # only this thread touches them
             reader = self._connect()
-            reader.execute("PRAGMA query_only = 1")
-            self._connections += [reader, self._lock()]
+            try:
+                reader.execute("PRAGMA query_only = 1")
+                self._connections += [reader, self._lock()]
+            except BaseException:
+                reader.close()
+                raise
         reader, lock = self._connections
         return job(reader, lock)
 
