@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -130,22 +132,32 @@ async def _child_schema(db: str) -> None:
     print(json.dumps({"objects": objects, "version": version}), flush=True)
 
 
+@contextlib.asynccontextmanager
+async def _bench(db: str) -> AsyncIterator[tuple[Any, int]]:
+    """The storage at *db*, warmed up, and the id of its project ``bench``."""
+    from agentsight.server import open_storage
+    from agentsight.server.storage import ConversationQuery
+
+    storage = await open_storage(db)
+    try:
+        projects = {p.name: p.id for p in await storage.list_projects()}
+        await storage.list_conversations(projects["bench"], ConversationQuery(limit=1))
+        yield storage, projects["bench"]
+    finally:
+        await storage.aclose()
+
+
 async def _child_pages(db: str) -> None:
     """In a child process: time each page of ``PAGES`` once; print the seconds as JSON."""
     import attrs
 
-    from agentsight.server import open_storage
     from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage import ConversationQuery
     from agentsight.server.storage._reports import CustomersReport, UnhandledReport, ValuesReport
 
-    storage = await open_storage(db)
-    projects = {p.name: p.id for p in await storage.list_projects()}
-    project = projects["bench"]
     now = int(time.time() * 1_000_000)
     seconds: dict[str, float] = {}
-    try:
-        await storage.list_conversations(project, ConversationQuery(limit=1))  # warm-up
+    async with _bench(db) as (storage, project):
         for name, fields in PAGES.items():
             fields = dict(fields)
             earlier = fields.pop("pages", 0)
@@ -174,24 +186,17 @@ async def _child_pages(db: str) -> None:
             begin = time.perf_counter()
             await storage.report(report)
             seconds[name] = time.perf_counter() - begin
-    finally:
-        await storage.aclose()
     print(json.dumps(seconds), flush=True)
 
 
 async def _child_metrics(db: str) -> None:
     """In a child process: time each query of ``METRICS`` once; print the seconds as JSON."""
-    from agentsight.server import open_storage
     from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage import ConversationQuery
 
-    storage = await open_storage(db)
-    projects = {p.name: p.id for p in await storage.list_projects()}
-    project = projects["bench"]
     now = int(time.time() * 1_000_000)
     seconds: dict[str, float] = {}
-    try:
-        await storage.list_conversations(project, ConversationQuery(limit=1))  # warm-up
+    async with _bench(db) as (storage, project):
         for name, fields in METRICS.items():
             fields = dict(fields)
             tz = fields.pop("tz", "UTC")
@@ -201,8 +206,6 @@ async def _child_metrics(db: str) -> None:
             begin = time.perf_counter()
             await storage.metrics(project, query)
             seconds[name] = time.perf_counter() - begin
-    finally:
-        await storage.aclose()
     print(json.dumps(seconds), flush=True)
 
 
