@@ -43,6 +43,8 @@ class _Partner:
         self.begun = threading.Event()  # the request's thread has begun (or gone alone)
         self.joined = False
         self.abandoned = False
+        self.late = False  # the spare let the lock go before the request's thread began
+        self._guard = threading.Lock()
         self.ran = 0  # statements the spare thread ran
         self.running: concurrent.futures.Future[None] | None = None
         self.work: queue.SimpleQueue[tuple[_Pending, dict[str, Rows]] | None] = queue.SimpleQueue()
@@ -79,6 +81,8 @@ class _Partner:
             self.joined = True
             self.ready.set()
             self.begun.wait(_MEET)
+            with self._guard:
+                self.late = not self.begun.is_set()
         except sqlite3.Error as exc:
             log.warning("a metrics request reads alone: the spare reader failed: %s", exc)
             if reader.in_transaction:
@@ -87,6 +91,15 @@ class _Partner:
         finally:
             lock.execute("ROLLBACK")
         return True
+
+    def confirm(self) -> bool:
+        """Called by the request's thread once it has begun: whether the spare still held
+        the lock then (so both read the same commit)."""
+        with self._guard:
+            if self.late:
+                return False
+            self.begun.set()
+            return True
 
     def wait(self) -> BaseException | None:
         """The spare thread's outcome of the statements it took: ``None`` or its error
@@ -127,8 +140,9 @@ def metrics(
         connection.execute("BEGIN")
         try:
             if partner is not None:
-                connection.execute(_TOUCH).fetchall()  # still under the spare's lock
-                partner.begun.set()
+                connection.execute(_TOUCH).fetchall()  # under the spare's lock, unless late
+                if not partner.confirm():
+                    partner = None
             totals = plan.combine(connection.execute(*plan.totals()).fetchall())
             rows = _fetch_all(connection, partner, plan.statements(totals))
             rows.update(_fetch_all(connection, partner, plan.later(rows)))
