@@ -26,7 +26,7 @@ import pytest
 from tests.metrics import dataset
 from tests.server import pg_helpers
 from tests.server.collector_helpers import Collector, run_collector
-from tests.server.old_schema import UNDO_ACCESS
+from tests.server.old_schema import UNDO_ACCESS, rows
 
 pytestmark = pytest.mark.anyio
 _COLUMNS = (
@@ -69,15 +69,8 @@ async def _metrics(collector: Collector, project: str) -> list[Any]:
 
 async def _columns(db: Path | str) -> list[tuple[Any, ...]]:
     sql = f"SELECT project_id, id, {', '.join(_COLUMNS)} FROM events ORDER BY project_id, id"
-    if isinstance(db, Path):
-        connection = sqlite3.connect(db)
-        try:
-            rows = connection.execute(sql).fetchall()
-        finally:
-            connection.close()
-        # the backfill reads duration_ms as json_extract does (5.0 stays 5.0)
-        return [tuple(r) for r in rows]
-    return [tuple(r) for r in await pg_helpers.fetch(db, sql)]
+    # the backfill reads duration_ms as json_extract does (5.0 stays 5.0)
+    return await rows(db, sql)
 
 
 async def _back_to_schema_2(db: Path | str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from agentsight.server.storage.postgres import _schema as _postgres_schema
 from agentsight.server.storage.sqlite import _schema as _sqlite_schema
@@ -218,6 +219,17 @@ async def create_at(db: Path | str, version: int) -> None:
         _sqlite_at(db, version)
     else:
         await _postgres_at(db, version)
+
+
+async def rows(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of *sql* on *db* (a SQLite path or a PostgreSQL URL), as tuples."""
+    if isinstance(db, Path):
+        connection = sqlite3.connect(db)
+        try:
+            return [tuple(row) for row in connection.execute(sql)]
+        finally:
+            connection.close()
+    return [tuple(row) for row in await pg_helpers.fetch(db, sql)]
 
 
 async def execute(db: Path | str, statements: list[str]) -> None:

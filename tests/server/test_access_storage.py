@@ -22,7 +22,7 @@ from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRE
 from agentsight.server.storage.sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
 from tests.server.access_helpers import add_user, password_hash
 from tests.server.collector_helpers import Collector, message, run_collector
-from tests.server.old_schema import ACCESS_VERSION, create_at, execute
+from tests.server.old_schema import ACCESS_VERSION, create_at, execute, rows
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -257,14 +257,4 @@ async def test_an_older_database_upgrades_and_its_keys_keep_every_right(
 
 
 async def _versions(db: Path | str) -> list[int]:
-    import sqlite3
-
-    from tests.server import pg_helpers
-
-    if isinstance(db, Path):
-        connection = sqlite3.connect(db)
-        try:
-            return [r[0] for r in connection.execute("SELECT version FROM schema_version")]
-        finally:
-            connection.close()
-    return [r[0] for r in await pg_helpers.fetch(db, "SELECT version FROM schema_version")]
+    return [r[0] for r in await rows(db, "SELECT version FROM schema_version")]

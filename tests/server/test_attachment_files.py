@@ -21,7 +21,6 @@ import pytest
 
 from agentsight.server import open_storage
 from agentsight.server._retention import RETENTION
-from tests.server import pg_helpers
 from tests.server.collector_helpers import (
     BASE_SECONDS,
     Collector,
@@ -30,7 +29,7 @@ from tests.server.collector_helpers import (
     message,
     new_id,
 )
-from tests.server.old_schema import create_at
+from tests.server.old_schema import create_at, rows
 from tests.server.pg_helpers import Database
 
 #: The schema version of the sweep of files left without their event.
@@ -52,15 +51,8 @@ def _file(data: bytes | None = None, name: str = "scan.png") -> dict[str, Any]:
 async def _rows(db: Path | str) -> list[tuple[Any, ...]]:
     """Every row of ``attachment_files``, bytes included, sorted."""
     sql = "SELECT project_id, event_id, idx, conversation_id, data FROM attachment_files"
-    if isinstance(db, Path):
-        connection = sqlite3.connect(db)
-        try:
-            rows = [tuple(r) for r in connection.execute(sql)]
-        finally:
-            connection.close()
-    else:
-        rows = [tuple(r) for r in await pg_helpers.fetch(db, sql)]
-    return sorted((p, e, i, c, bytes(d)) for p, e, i, c, d in rows)
+    found = await rows(db, sql)
+    return sorted((p, e, i, c, bytes(d)) for p, e, i, c, d in found)
 
 
 async def _project(collector: Collector, name: str = "A") -> int:

@@ -7,7 +7,6 @@ empty project, ranges on and around the rollups' bucket edges, ``until <= since`
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -20,8 +19,8 @@ from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._listing import rolled_total
 from agentsight.server.storage._metrics_sql import POSTGRES, SQLITE
 from agentsight.server.storage._reports import VALUE_FIELDS, ValuesReport
-from tests.server.old_schema import execute
-from tests.server.pg_helpers import Database, fetch
+from tests.server.old_schema import execute, rows
+from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
 
@@ -48,15 +47,15 @@ async def _fill(db: Path | str, storage: Any, project: int) -> None:
         events.append(_event(f"c{n}", BASE + hours * 3_600_000_000 + n, source, language))
     await storage.write_batch(project, events)
     # Rows ingest would not take (old rows): starts before 1970, at 0, at year 9999.
-    rows = []
+    inserts = []
     for n, start in enumerate(ODD_STARTS):
         source = "'web'" if n % 2 else "NULL"
-        rows.append(
+        inserts.append(
             "INSERT INTO conversations (project_id, conversation_id, source, language,"
             " device, started_at, ended_at, created_at)"
             f" VALUES ({project}, 'odd{n}', {source}, 'en', 'mobile', {start}, {start}, 0)"
         )
-    await execute(db, rows)
+    await execute(db, inserts)
 
 
 async def test_list_total_is_its_rows_on_odd_data(database: Database, backend: str) -> None:
@@ -107,14 +106,7 @@ async def test_pick_lists_equal_a_direct_count(database: Database) -> None:
                 f"SELECT {field}, COUNT(*) FROM conversations WHERE project_id = {project}"
                 f" AND {field} IS NOT NULL GROUP BY {field}"
             )
-            if isinstance(db, Path):
-                connection = sqlite3.connect(db)
-                try:
-                    counted = connection.execute(sql).fetchall()
-                finally:
-                    connection.close()
-            else:
-                counted = [tuple(r) for r in await fetch(db, sql)]
+            counted = await rows(db, sql)
             expected = Counter({value: int(n) for value, n in counted})
             offered = Counter({v["value"]: v["conversations"] for v in values[field]})
             assert offered == expected, field

@@ -18,7 +18,6 @@ import asyncio
 import datetime as dt
 import logging
 import random
-import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from agentsight.server.storage._metrics_sql import POSTGRES, SQLITE
 from agentsight.server.storage._reports import VALUE_FIELDS, ValuesReport
 from agentsight.server.storage._rollups import bucket_sql
 from tests.server import pg_helpers
-from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute
+from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute, rows
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -287,14 +286,9 @@ def _query(rng: random.Random, starts: list[int]) -> MetricsQuery:
 
 
 async def _rows(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
-    if isinstance(db, Path):
-        connection = sqlite3.connect(db)
-        try:
-            return [tuple(row) for row in connection.execute(sql)]
-        finally:
-            connection.close()
+    """:func:`rows`, PostgreSQL's numeric sums as integers."""
     return [tuple(int(v) if type(v).__name__ == "Decimal" else v for v in row)
-            for row in await pg_helpers.fetch(db, sql)]  # fmt: skip
+            for row in await rows(db, sql)]  # fmt: skip
 
 
 async def _project(storage: Storage) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 
 from agentsight.server import Storage, open_storage
 from agentsight.server.storage import NewEvent
-from tests.server import pg_helpers
+from tests.server.old_schema import rows
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -86,21 +85,11 @@ def _expected(rows: list[Any]) -> dict[str, int | None]:
     return waits
 
 
-async def _query(db: Path | str, sql: str) -> list[Any]:
-    if isinstance(db, Path):
-        connection = sqlite3.connect(db)
-        try:
-            return connection.execute(sql).fetchall()
-        finally:
-            connection.close()
-    return [tuple(row) for row in await pg_helpers.fetch(db, sql)]
-
-
 async def _check(db: Path | str) -> None:
-    rows = await _query(db, _STORED)
-    stored = {row[0]: row[5] for row in rows if row[4] == "end_user"}
-    assert stored == _expected(rows)
-    assert stored == dict(await _query(db, _RECOMPUTED))
+    found = await rows(db, _STORED)
+    stored = {row[0]: row[5] for row in found if row[4] == "end_user"}
+    assert stored == _expected(found)
+    assert stored == dict(await rows(db, _RECOMPUTED))
 
 
 @pytest.mark.parametrize("seed", range(8))
