@@ -44,10 +44,45 @@ _UNDO_SORT_INDEXES = [
     "DROP INDEX IF EXISTS conversations_by_duration",
     "DROP INDEX IF EXISTS conversations_by_messages",
 ]
+_COUNTS = ("feedback_positive", "feedback_neutral", "feedback_negative")
+_FEEDBACK_COLUMNS = {
+    "conversations": _COUNTS,
+    "rollup_quarters": (*_COUNTS, "with_feedback"),
+    "rollup_days": (*_COUNTS, "with_feedback"),
+}
+#: The feedback in the rollups (SQLite 16, PostgreSQL 15), undone.
+UNDO_FEEDBACK_ROLLUPS = {
+    "sqlite": [
+        *(f"DROP TRIGGER IF EXISTS feedback_counts_{kind}" for kind in ("add", "remove", "change")),
+        *(f"DROP TRIGGER IF EXISTS rollup_feedback_{kind}" for kind in ("add", "remove", "move")),
+        *(
+            f"ALTER TABLE {table} DROP COLUMN {column}"
+            for table, columns in _FEEDBACK_COLUMNS.items()
+            for column in columns
+        ),
+        "DELETE FROM schema_version WHERE version >= 16",
+    ],
+    "postgres": [
+        "DROP TRIGGER IF EXISTS feedback_counts ON feedback",
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_feedback_{change} ON conversations"
+            for change in ("add", "remove", "move")
+        ),
+        "DROP FUNCTION IF EXISTS agentsight_feedback_counts()",
+        "DROP FUNCTION IF EXISTS agentsight_feedback_rollups()",
+        *(
+            f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column}"
+            for table, columns in _FEEDBACK_COLUMNS.items()
+            for column in columns
+        ),
+        "DELETE FROM schema_version WHERE version >= 15",
+    ],
+}
 #: The rollups of actions, buttons and scores (SQLite 12, PostgreSQL 11) and what came
 #: after them, undone.
 UNDO_ACTION_ROLLUPS = {
     "sqlite": [
+        *UNDO_FEEDBACK_ROLLUPS["sqlite"],
         *_UNDO_SORT_INDEXES,
         *(
             f"DROP TRIGGER IF EXISTS rollup_{kind}_{change}"
@@ -60,6 +95,7 @@ UNDO_ACTION_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 12",
     ],
     "postgres": [
+        *UNDO_FEEDBACK_ROLLUPS["postgres"],
         *_UNDO_SORT_INDEXES,
         *(
             f"DROP TRIGGER IF EXISTS rollup_actions_{change} ON {table}"

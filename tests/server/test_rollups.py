@@ -28,14 +28,20 @@ import pytest
 
 from agentsight.server import Storage, open_storage
 from agentsight.server._metrics import MetricsQuery
-from agentsight.server.storage import ConversationQuery, NewEvent
+from agentsight.server.storage import ConversationQuery, Feedback, NewEvent
 from agentsight.server.storage._columns import TOKEN_COLUMNS
 from agentsight.server.storage._listing import rolled_total
 from agentsight.server.storage._metrics_sql import POSTGRES, SQLITE
 from agentsight.server.storage._reports import VALUE_FIELDS, ValuesReport
 from agentsight.server.storage._rollups import bucket_sql
 from tests.server import pg_helpers
-from tests.server.old_schema import UNDO_EVENT_ROLLUPS, create_at, execute, rows
+from tests.server.old_schema import (
+    UNDO_EVENT_ROLLUPS,
+    UNDO_FEEDBACK_ROLLUPS,
+    create_at,
+    execute,
+    rows,
+)
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +67,20 @@ _MODELS_USED = [("gpt-4o", "openai"), ("claude", "anthropic"), ("claude", None),
 FIGURES = (
     "conversations, used, messages, end_user_messages, agent_messages, events, actions,"
     " multi, multi_span, prompt_tokens, completion_tokens, total_tokens, embedding_tokens,"
-    " cost_nanos, priced_calls, unpriced_calls"
+    " cost_nanos, priced_calls, unpriced_calls, feedback_positive, feedback_neutral,"
+    " feedback_negative, with_feedback"
+)
+# The conversations with their feedback entries counted from the feedback table (not
+# from the conversations' own counts, which the triggers keep).
+_WITH_FEEDBACK = (
+    "(SELECT c.*, COALESCE(f.p, 0) AS fp, COALESCE(f.u, 0) AS fu, COALESCE(f.n, 0) AS fn,"
+    " CASE WHEN f.conversation_id IS NULL THEN 0 ELSE 1 END AS fa FROM conversations c"
+    " LEFT JOIN (SELECT project_id, conversation_id,"
+    " SUM(CASE WHEN sentiment = 'positive' THEN 1 ELSE 0 END) AS p,"
+    " SUM(CASE WHEN sentiment = 'neutral' THEN 1 ELSE 0 END) AS u,"
+    " SUM(CASE WHEN sentiment = 'negative' THEN 1 ELSE 0 END) AS n"
+    " FROM feedback GROUP BY project_id, conversation_id) f"
+    " ON f.project_id = c.project_id AND f.conversation_id = c.conversation_id) x"
 )
 _QUARTERS = (
     "SELECT project_id, started_at / 900000000, COUNT(*), SUM(CASE WHEN is_used THEN 1 ELSE 0 END),"
@@ -69,8 +88,8 @@ _QUARTERS = (
     " SUM(event_count), SUM(action_count), SUM(CASE WHEN event_count > 1 THEN 1 ELSE 0 END),"
     " SUM(CASE WHEN event_count > 1 THEN ended_at - started_at ELSE 0 END),"
     " SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(embedding_tokens),"
-    " SUM(cost_nanos), SUM(priced_calls), SUM(unpriced_calls)"
-    " FROM conversations GROUP BY project_id, started_at / 900000000"
+    " SUM(cost_nanos), SUM(priced_calls), SUM(unpriced_calls), SUM(fp), SUM(fu), SUM(fn), SUM(fa)"
+    f" FROM {_WITH_FEEDBACK} GROUP BY project_id, started_at / 900000000"
 )
 _DAYS = (
     _QUARTERS.replace("started_at / 900000000", "started_at / 86400000000, environment,"
@@ -382,6 +401,11 @@ async def test_rollups_follow_every_change(database: Database, seed: int) -> Non
                     batch += parts.pop(0)
             if batch:
                 await storage.write_batch(project, batch)
+            for _ in range(rng.randrange(3)):  # feedback between batches: later ones move it
+                sentiment = rng.choice(["positive", "neutral", "negative"])
+                cid = f"c{rng.randrange(60)}"
+                await storage.add_feedback(project, cid, Feedback(sentiment, None, None))
+        assert (await _rows(db, "SELECT COUNT(*) FROM feedback"))[0][0] > 5
         await _check(db, storage, project, rng)
 
         for n in rng.sample(range(60), 8):
@@ -591,6 +615,44 @@ async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:
         await _check(db, storage, project, rng)
         for start in range(0, len(later), 40):  # the rest of the conversations arrives
             await storage.write_batch(project, later[start : start + 40])
+        await _check(db, storage, project, rng)
+    finally:
+        await storage.aclose()
+
+
+async def test_the_upgrade_counts_the_stored_feedback(database: Database) -> None:
+    """A database of the schema before feedback was rolled up, holding feedback, gets each
+    conversation's counts and the rollups' sums from its migration, and they follow later
+    feedback and moves."""
+    rng = random.Random(5)
+    db = database("feedback")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        later = []
+        for n in range(30):
+            parts = _conversation(rng, f"f{n}")
+            await storage.write_batch(project, parts[0])
+            later += [event for batch in parts[1:] for event in batch]
+            for sentiment in ["negative", "positive", "negative"][: n % 4]:
+                await storage.add_feedback(project, f"f{n}", Feedback(sentiment, None, None))
+    finally:
+        await storage.aclose()
+    await execute(db, UNDO_FEEDBACK_ROLLUPS["sqlite" if isinstance(db, Path) else "postgres"])
+    storage = await open_storage(db)  # migrates: the counts again, backfilled
+    try:
+        stored = await _rows(
+            db,
+            "SELECT SUM(feedback_positive), SUM(feedback_negative), SUM(with_feedback)"
+            " FROM rollup_quarters",
+        )
+        # 1, 2 or 3 entries (n % 4) on 8, 7 and 7 of the 30: 7 + 7 positive, 8 + 7 + 2 * 7
+        # negative.
+        assert stored == [(14, 29, 22)]
+        await _check(db, storage, project, rng)
+        for start in range(0, len(later), 20):  # the rest arrives, with more feedback
+            await storage.write_batch(project, later[start : start + 20])
+            await storage.add_feedback(project, f"f{start % 30}", Feedback("neutral", None, None))
         await _check(db, storage, project, rng)
     finally:
         await storage.aclose()

@@ -428,13 +428,16 @@ class MetricsPlan:
             hours=self._hours(start),
             days=self._days(start),
             tokens=self._tokens(start),
-            feedback=self._feedback(),
             breakdowns=self._breakdowns(),
             buttons=self._buttons(),
             scores=self._scores(),
             score_values=self._score_values(),
             score_days=self._score_days(start),
         )
+        if not self._query.rollups:
+            # The feedback entries themselves, to compare with the conversations'
+            # counts that the totals sum.
+            found["feedback"] = self._feedback()
         return found
 
     def _response(self) -> Statement:
@@ -958,7 +961,9 @@ class MetricsPlan:
         )
 
     def _feedback(self) -> Statement:
-        """Feedback entries per sentiment, and the conversations with any: each entry
+        """Feedback entries per sentiment, and the conversations with any, read from the
+        entries themselves (only without rollups: elsewhere the totals sum the
+        conversations' counts): each entry
         looks up its conversation (by key) and keeps it when the filters select it.
         Entries are fewer than conversations, so they lead (on SQLite, CROSS JOIN
         fixes that order)."""
@@ -1156,7 +1161,7 @@ class MetricsPlan:
                 "conversations": escalated,
                 "rate": _ratio(escalated, conversations),
             },
-            "feedback": self._feedback_figures(rows["feedback"], conversations),
+            "feedback": self._feedback_figures(rows.get("feedback"), totals),
             "breakdowns": self._breakdown_lists(rows["breakdowns"]),
             "buttons": self._button_figures(rows["buttons"]),
             "customers": self._customer_figures(customers),
@@ -1303,14 +1308,18 @@ class MetricsPlan:
         return sorted(found, key=lambda t: (-t["count"], t["action_name"] or ""))
 
     @staticmethod
-    def _feedback_figures(rows: Rows, conversations: int) -> dict[str, Any]:
-        by_sentiment = {"positive": 0, "neutral": 0, "negative": 0}
-        with_any = 0
-        for sentiment, count in rows:
+    def _feedback_figures(rows: Rows | None, totals: Mapping[str, Any]) -> dict[str, Any]:
+        """From the totals (the conversations' counts), or from *rows* of :meth:`_feedback`."""
+        by_sentiment = {s: totals[f"feedback_{s}"] for s in ("positive", "neutral", "negative")}
+        with_any = totals["with_feedback"]
+        if rows is not None:
+            by_sentiment, with_any = dict.fromkeys(by_sentiment, 0), 0
+        for sentiment, count in rows or ():
             if sentiment is None:
                 with_any = int(count)
             else:
                 by_sentiment[sentiment] = int(count)
+        conversations = totals["conversations"]
         return {
             "by_sentiment": by_sentiment,
             "entries": sum(by_sentiment.values()),

@@ -18,6 +18,13 @@ of a request without attribute or customer filters, in a zone whose offsets
 and changes of offset fall on whole quarter hours (elsewhere those are read
 directly).
 
+The conversations' feedback entries per sentiment (their columns
+``feedback_positive``, ``feedback_neutral`` and ``feedback_negative``, kept by
+triggers on ``feedback``) are summed in both tables with the conversations
+that have any (``with_feedback``), by triggers of their own that fire only
+for a conversation with feedback (``sqlite_0016_feedback_rollups``,
+``postgres_0015_feedback_rollups``).
+
 The same triggers' kin (``sqlite_0012_action_rollups``,
 ``postgres_0011_action_rollups``) keep, per UTC quarter hour of the start,
 ``rollup_tools`` (per action name: actions, errors, timed ones, their summed
@@ -85,6 +92,10 @@ FIGURES = (
     "cost_nanos",
     "priced_calls",
     "unpriced_calls",
+    "feedback_positive",
+    "feedback_neutral",
+    "feedback_negative",
+    "with_feedback",
 )
 
 
@@ -109,6 +120,11 @@ def conversation_sums(alias: str = "c") -> str:
             f"SUM({c}.cost_nanos)",
             f"SUM({c}.priced_calls)",
             f"SUM({c}.unpriced_calls)",
+            f"SUM({c}.feedback_positive)",
+            f"SUM({c}.feedback_neutral)",
+            f"SUM({c}.feedback_negative)",
+            f"SUM(CASE WHEN {c}.feedback_positive + {c}.feedback_neutral"
+            f" + {c}.feedback_negative > 0 THEN 1 ELSE 0 END)",
         )
     )
 

@@ -255,7 +255,7 @@ async def copy_sqlite(
                     break
                 copied += len(rows)
                 async with connection.transaction():
-                    if table.name in ("conversations", "events"):  # their triggers: the rollups
+                    if table.name in ("conversations", "events", "feedback"):  # the rollups
                         await _lock_rollups_of(connection, rows, table.columns)
                     await connection.copy_records_to_table(
                         table.name, records=rows, columns=list(table.columns)

@@ -412,6 +412,8 @@ async def add_feedback(
     metadata = None if feedback.metadata is None else json.dumps(feedback.metadata)
     key = (project_id, clean(conversation_id))
     async with connection.transaction():
+        # Its trigger counts it on the conversation, whose rollup rows follow.
+        await lock_rollups(connection, project_id)
         found = await connection.fetchval(
             f"SELECT 1 FROM conversations {_WHERE_CONVERSATION} FOR SHARE", *key
         )
