@@ -16,7 +16,10 @@ neither side reads an index the other lacks.  SQLite plans without statistics,
 as the collector leaves a file (it never runs ``ANALYZE``; a file that has
 ``sqlite_stat1`` rows keeps them on both sides); PostgreSQL's two databases
 are both vacuumed and analysed first.  A migration since the baseline
-that made anything but indexes stops the script (it cannot take that back).
+that made anything but indexes stops the script (it cannot take that back),
+unless the filled database is still at the baseline's schema: then the
+baseline reads a plain copy, and the current side's migrations upgrade the
+database itself (a backup is the caller's).
 Each round starts one process per side, which goes first alternating, and
 times every page once through ``Storage.list_conversations``, and the
 pick-lists (``GET /v1/filter-values``), the unhandled messages and the
@@ -258,12 +261,40 @@ async def _postgres_copy(url: str, statements: list[str]) -> str:
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
-    current = await asyncpg.connect(url)
-    try:  # the same state on both sides: fresh statistics and visibility map
-        await current.execute("VACUUM ANALYZE")
-    finally:
-        await current.close()
+    await _analysed(url)  # the same state on both sides: fresh statistics and visibility map
     return f"{base}/{copy}"
+
+
+def _stored_version(db: str) -> int:
+    """The schema version of the filled database *db*."""
+    sql = "SELECT MAX(version) FROM schema_version"
+    if not db.startswith("postgresql://"):
+        connection = sqlite3.connect(db)
+        try:
+            return int(connection.execute(sql).fetchone()[0])
+        finally:
+            connection.close()
+
+    async def read() -> int:
+        import asyncpg
+
+        connection = await asyncpg.connect(db)
+        try:
+            return int(await connection.fetchval(sql))
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+async def _analysed(url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
 
 
 async def _drop_postgres(url: str) -> None:
@@ -376,12 +407,20 @@ def main() -> None:
                 continue
             url = None if backend == "sqlite" else str(target)
             schemas = {side: _empty_schema(tree, folder, side, url) for side, tree in trees.items()}
-            statements = _taken_back(schemas["baseline"], schemas["current"])
+            # A database still at the baseline's schema is copied as it is, and the
+            # current side's migrations then bring it to its own.
+            upgrade = _stored_version(str(target)) == schemas["baseline"]["version"]
+            statements = [] if upgrade else _taken_back(schemas["baseline"], schemas["current"])
             print(f"{backend}: the baseline's copy without: {statements}", flush=True)
             if url is None:
                 copy = _sqlite_copy(target, folder / "baseline.db", statements)
             else:
                 copy = asyncio.run(_postgres_copy(url, statements))
+            if upgrade:
+                print(f"{backend}: migrating the current side's database", flush=True)
+                _child(trees["current"], "--child-schema", str(target))
+                if url is not None:
+                    asyncio.run(_analysed(url))
             try:
                 databases = {"baseline": copy, "current": str(target)}
                 results[backend] = _summary(_compare(trees, databases, args.rounds, child))
