@@ -84,8 +84,21 @@ FOR EACH ROW WHEN ((old.feedback_positive + old.feedback_neutral + old.feedback_
     AND (old.feedback_positive IS DISTINCT FROM new.feedback_positive OR old.feedback_neutral IS DISTINCT FROM new.feedback_neutral OR old.feedback_negative IS DISTINCT FROM new.feedback_negative OR old.started_at IS DISTINCT FROM new.started_at OR old.environment IS DISTINCT FROM new.environment OR old.source IS DISTINCT FROM new.source OR old.device IS DISTINCT FROM new.device OR old.language IS DISTINCT FROM new.language OR old.country IS DISTINCT FROM new.country))
 EXECUTE FUNCTION agentsight_feedback_rollups();
 
--- The feedback stored so far (the triggers above fill the rollups).
+-- The feedback stored so far, set by set: the conversations' counts with their
+-- triggers off (a statement trigger's join of two large transition tables
+-- took minutes; none of them reads these columns), then the rollups' sums
+-- (each conversation's rows are there already).
+ALTER TABLE conversations DISABLE TRIGGER USER;
 UPDATE conversations c SET feedback_positive = f.positive, feedback_neutral = f.neutral, feedback_negative = f.negative
 FROM (SELECT project_id, conversation_id, COUNT(*) FILTER (WHERE sentiment = 'positive') AS positive, COUNT(*) FILTER (WHERE sentiment = 'neutral') AS neutral, COUNT(*) FILTER (WHERE sentiment = 'negative') AS negative
     FROM feedback GROUP BY project_id, conversation_id) f
 WHERE c.project_id = f.project_id AND c.conversation_id = f.conversation_id;
+ALTER TABLE conversations ENABLE TRIGGER USER;
+UPDATE rollup_quarters r SET feedback_positive = s.feedback_positive, feedback_neutral = s.feedback_neutral, feedback_negative = s.feedback_negative, with_feedback = s.with_feedback
+FROM (SELECT c.project_id, c.started_at / 900000000 AS quarter, SUM(c.feedback_positive), SUM(c.feedback_neutral), SUM(c.feedback_negative), COUNT(*)
+    FROM conversations c WHERE c.feedback_positive + c.feedback_neutral + c.feedback_negative > 0 GROUP BY 1, 2) AS s (project_id, quarter, feedback_positive, feedback_neutral, feedback_negative, with_feedback)
+WHERE r.project_id = s.project_id AND r.quarter = s.quarter;
+UPDATE rollup_days r SET feedback_positive = s.feedback_positive, feedback_neutral = s.feedback_neutral, feedback_negative = s.feedback_negative, with_feedback = s.with_feedback
+FROM (SELECT c.project_id, c.started_at / 86400000000 AS day, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text AS combo, SUM(c.feedback_positive), SUM(c.feedback_neutral), SUM(c.feedback_negative), COUNT(*)
+    FROM conversations c WHERE c.feedback_positive + c.feedback_neutral + c.feedback_negative > 0 GROUP BY 1, 2, 3) AS s (project_id, day, combo, feedback_positive, feedback_neutral, feedback_negative, with_feedback)
+WHERE r.project_id = s.project_id AND r.day = s.day AND r.combo = s.combo;
