@@ -961,10 +961,10 @@ class MetricsPlan:
         )
 
     def _feedback(self) -> Statement:
-        """Feedback entries per sentiment, and the conversations with any, read from the
-        entries themselves (only without rollups: elsewhere the totals sum the
-        conversations' counts): each entry
-        looks up its conversation (by key) and keeps it when the filters select it.
+        """Feedback entries per sentiment, and the conversations with any, from the entries
+        themselves (only without rollups: elsewhere the totals sum the conversations'
+        counts): each entry looks up its conversation (by key) and keeps it when the
+        filters select it.
         Entries are fewer than conversations, so they lead (on SQLite, CROSS JOIN
         fixes that order)."""
         join = "CROSS JOIN" if self._dialect.partial_by_type else "JOIN"
