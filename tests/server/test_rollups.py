@@ -593,6 +593,18 @@ def _said(sender: str) -> dict[str, Any]:
     return {"sender": sender, "content": "hi", "metadata": None}
 
 
+async def _first_batches(
+    storage: Storage, project: int, rng: random.Random, prefix: str, count: int
+) -> list[NewEvent]:
+    """Write the first batch of *count* random conversations; return the rest's events."""
+    later = []
+    for n in range(count):
+        parts = _conversation(rng, f"{prefix}{n}")
+        await storage.write_batch(project, parts[0])
+        later += [event for batch in parts[1:] for event in batch]
+    return later
+
+
 async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:
     """A database of the schema before the event rollups, holding conversations and their
     events, gets them from its migration equal to its events, and they follow from then on."""
@@ -601,12 +613,7 @@ async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:
     storage = await open_storage(db)
     try:
         project = await _project(storage)
-        later = []
-        for n in range(40):
-            parts = _conversation(rng, f"u{n}")
-            for batch in parts[:1]:
-                await storage.write_batch(project, batch)
-            later += [event for batch in parts[1:] for event in batch]
+        later = await _first_batches(storage, project, rng, "u", 40)
     finally:
         await storage.aclose()
     await execute(db, UNDO_EVENT_ROLLUPS["sqlite" if isinstance(db, Path) else "postgres"])
@@ -629,11 +636,8 @@ async def test_the_upgrade_counts_the_stored_feedback(database: Database) -> Non
     storage = await open_storage(db)
     try:
         project = await _project(storage)
-        later = []
+        later = await _first_batches(storage, project, rng, "f", 30)
         for n in range(30):
-            parts = _conversation(rng, f"f{n}")
-            await storage.write_batch(project, parts[0])
-            later += [event for batch in parts[1:] for event in batch]
             for sentiment in ["negative", "positive", "negative"][: n % 4]:
                 await storage.add_feedback(project, f"f{n}", Feedback(sentiment, None, None))
     finally:
