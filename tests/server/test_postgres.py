@@ -259,6 +259,45 @@ async def _answers(storage: Storage) -> list[Any]:
     return answers
 
 
+async def test_the_customers_figures_of_a_range_read_the_start_index_alone(schema: str) -> None:
+    """Over a range (the last days, say), ``GET /v1/metrics`` groups the range's
+    conversations by customer from ``conversations_by_start`` alone, which holds the
+    customer and the cost columns: an index-only scan of the range, neither a table row per
+    conversation nor the whole project's customer index."""
+    from agentsight.server.storage._metrics_sql import POSTGRES, MetricsPlan
+
+    day = 86_400_000_000
+    storage = await open_storage(schema)
+    try:
+        await storage.create_key("A", "hash", "redacted", scope="ingest")
+        starts = [
+            _start("conversation", f"c{n}", 20_000 * day + n * day // 10, customer_id=f"u{n % 40}")
+            for n in range(2_000)
+        ]
+        await storage.write_batch(1, starts)
+    finally:
+        await storage.aclose()
+    import asyncpg
+
+    connection = await asyncpg.connect(schema)
+    try:
+        # As autovacuum leaves a table: statistics, and every page visible (an index-only
+        # scan needs that); a table this small would be read whole.
+        await connection.execute("VACUUM ANALYZE conversations")
+        await connection.execute("SET enable_seqscan = off")
+        query = MetricsQuery(ConversationQuery(since=20_000 * day + 190 * day))
+        plan = MetricsPlan(1, query, POSTGRES)
+        totals = plan.combine(await connection.fetch(plan.totals()[0], *plan.totals()[1]))
+        assert totals["conversations"] == 100
+        sql, params = plan.statements(totals)["customers"]
+        steps = [row[0] for row in await connection.fetch(f"EXPLAIN {sql}", *params)]
+        reads = [step for step in steps if " on conversations c" in step]
+        assert len(reads) == 1, steps
+        assert "Index Only Scan using conversations_by_start" in reads[0], steps
+    finally:
+        await connection.close()
+
+
 def _interrupted_migrate(source: Path, url: str) -> str:
     """Run ``agentsight migrate`` and SIGKILL it once it is part-way through the events."""
     process = subprocess.Popen(
