@@ -123,3 +123,37 @@ async def test_cohorts_over_years_equal_a_direct_computation(
             expected = _expected({k: v for k, v in chosen.items() if v}, tz)
             assert figures["customers"] == expected["customers"], (tz, params)
             assert figures["retention"]["cohorts"] == expected["cohorts"], (tz, params)
+
+
+async def test_a_clock_turned_back_across_midnight_keeps_the_days(collector: Collector) -> None:
+    """St. John's turned its clocks back at 00:01 until 2011: on 2010-11-07, 00:00:30
+    local came before 23:05 of the 6th.  A customer seen at both times was there on two
+    days (returning), though its later start has the earlier day; one seen on the 6th and
+    the 7th returns too, and one seen twice on the 6th does not."""
+    project = "st-johns"
+    await _project(collector, project)
+    change = int(dt.datetime(2010, 11, 7, 2, 31, tzinfo=dt.timezone.utc).timestamp())
+    starts = {
+        "twice-across": [change - 30, change + 240],  # 00:00:30 on the 7th, 23:05 on the 6th
+        "next-days": [change + 240, change + 86_400],  # 23:05 on the 6th, then on the 7th
+        "same-day": [change - 3_600, change + 300],  # 23:01 and 23:06 on the 6th
+    }
+    events = []
+    for customer, seconds in starts.items():
+        for n, at in enumerate(seconds):
+            cid = f"{customer}-{n}"
+            events += [
+                conversation(cid, 0, at - BASE_SECONDS, customer_id=customer),
+                message(cid, 1, at - BASE_SECONDS + 5),
+            ]
+    await collector.send(*events, project=project)
+    for tz in ("America/St_Johns", "UTC"):
+        status, figures = await collector.call("GET", "/v1/metrics", project, params={"tz": tz})
+        assert status == 200, figures
+        expected = _expected(starts, tz)
+        assert figures["customers"] == expected["customers"], tz
+        assert figures["retention"]["cohorts"] == expected["cohorts"], tz
+    _, figures = await collector.call(
+        "GET", "/v1/metrics", project, params={"tz": "America/St_Johns"}
+    )
+    assert figures["customers"]["returning"] == 2

@@ -1010,8 +1010,9 @@ class MetricsPlan:
         customers)``.
 
         A customer returns when its first and last local days differ (more than
-        one distinct day; MIN and MAX of the day, not of the start: a change of
-        offset at midnight can turn a local day back).  Weeks start on Monday:
+        one distinct day): the local days of its first and last starts, unless a
+        change of offset in the span turns a local day back (then MIN and MAX of
+        every conversation's day; :meth:`_days_keep_order`).  Weeks start on Monday:
         day 0 (1970-01-01) was a Thursday, so week ``(day + 3) / 7`` begins on
         day ``7 * week - 3``.  Without attribute filters the pass reads
         ``conversations_by_customer`` alone, in its order (it holds the start and
@@ -1030,13 +1031,20 @@ class MetricsPlan:
                 high = low + _WEEK_BITS - 1
                 bit = f"CASE WHEN {week} BETWEEN {low} AND {high} THEN {bit} ELSE 0 END"
             masks.append(f"{dialect.bit_or(bit)} AS m{word}")
+        first, last, first_week = f"MIN({day})", f"MAX({day})", f"MIN({week})"
+        if self._days_keep_order():
+            # The first and last local days are those of the first and last starts:
+            # the local time of two values per customer, not of every conversation.
+            first = f"{self._local('MIN(c.started_at)')} / {MICROS_PER_DAY}"
+            last = f"{self._local('MAX(c.started_at)')} / {MICROS_PER_DAY}"
+            first_week = f"(({first} + 3) / 7)"
         priced = "c.priced_calls > 0"
         where = self._scanned() if self._attributes else self._where
         names = "".join(f", m{word}" for word in range(words))
         zeros = ", 0" * words
         sql = (
-            f"WITH pc AS MATERIALIZED (SELECT c.customer_id AS k, MIN({day}) AS df,"
-            f" MAX({day}) AS dl, MIN({week}) AS fw,"
+            f"WITH pc AS MATERIALIZED (SELECT c.customer_id AS k, {first} AS df,"
+            f" {last} AS dl, {first_week} AS fw,"
             f" SUM(CASE WHEN {priced} THEN c.cost_nanos ELSE 0 END) AS cn,"
             f" SUM(CASE WHEN {priced} THEN c.priced_calls ELSE 0 END) AS cp,"
             f" SUM(CASE WHEN {priced} THEN c.unpriced_calls ELSE 0 END) AS cu,"
@@ -1066,6 +1074,19 @@ class MetricsPlan:
             )
             found["cohorts"] = self._statement(sql, list(self._params))
         return found
+
+    def _days_keep_order(self) -> bool:
+        """Whether a later start never has an earlier local day in :attr:`_offsets`' span:
+        no change of offset turns the clock back across midnight (as St. John's did at
+        00:01 until 2011), so each customer's first and last local days are those of
+        its first and last starts."""
+        (_, previous), *changes = self._offsets
+        for start, offset in changes:
+            before = _truncated(start - 1 + previous, MICROS_PER_DAY)
+            if _truncated(start + offset, MICROS_PER_DAY) < before:
+                return False
+            previous = offset
+        return True
 
     def _week_words(self, start: int | None, end: int | None) -> int:
         """How many bitmask columns hold the selection's local weeks between *start* and
