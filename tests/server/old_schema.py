@@ -50,9 +50,12 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
-#: The feedback in the rollups (SQLite 16, PostgreSQL 15), undone.
+#: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
+        # The histograms' indexes (SQLite 17) first.
+        "DROP INDEX IF EXISTS rollup_durations_by_bucket",
+        "DROP INDEX IF EXISTS rollup_score_values_by_value",
         *(f"DROP TRIGGER IF EXISTS feedback_counts_{kind}" for kind in ("add", "remove", "change")),
         *(f"DROP TRIGGER IF EXISTS rollup_feedback_{kind}" for kind in ("add", "remove", "move")),
         *(

@@ -106,3 +106,28 @@ async def test_the_customers_figures_read_the_customer_index_alone(tmp_path: Pat
             ), steps
     finally:
         connection.close()
+
+
+async def test_the_histograms_of_all_time_stream_from_their_indexes(tmp_path: Path) -> None:
+    """All time, the durations' histogram and the score values are summed per tool and
+    bucket (per score and value) over every day's rows: read in that order from their
+    indexes alone (schema 17), not sorted row by row first."""
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
+
+    db = await _db(tmp_path)
+    connection = sqlite3.connect(db)
+    try:
+        plan = MetricsPlan(1, MetricsQuery(), SQLITE)
+        statements = plan.statements(plan.combine(connection.execute(*plan.totals()).fetchall()))
+        for name, index in (
+            ("duration_buckets", "rollup_durations_by_bucket"),
+            ("score_values", "rollup_score_values_by_value"),
+        ):
+            sql, params = statements[name]
+            steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert f"SEARCH r USING COVERING INDEX {index} (project_id=?)" in steps, steps
+            # Only the outer grouping (of a few hundred rows) may sort.
+            assert steps.count("USE TEMP B-TREE FOR GROUP BY") == 1, steps
+    finally:
+        connection.close()
