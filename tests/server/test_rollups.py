@@ -36,6 +36,7 @@ from agentsight.server.storage._reports import VALUE_FIELDS, ValuesReport
 from agentsight.server.storage._rollups import bucket_sql
 from tests.server import pg_helpers
 from tests.server.old_schema import (
+    LATEST,
     UNDO_EVENT_ROLLUPS,
     UNDO_FEEDBACK_ROLLUPS,
     create_at,
@@ -490,6 +491,31 @@ async def test_starts_crossing_in_one_batch_keep_every_sum(database: Database) -
         await storage.aclose()
 
 
+async def test_feedback_follows_its_conversation_into_other_attributes(
+    database: Database,
+) -> None:
+    """Feedback on a conversation whose attributes arrive later, with its start unchanged:
+    its counts leave the day's row of no attributes for the row of the new ones."""
+    db = database("attributes")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        await storage.write_batch(project, [_event("message", "a", START, _said("end_user"))])
+        for sentiment in ("negative", "positive"):
+            await storage.add_feedback(project, "a", Feedback(sentiment, None, None))
+        attributes = {"source": "web", "device": "mobile", "customer_id": None, "metadata": None}
+        await storage.write_batch(project, [_event("interaction", "a", START + MINUTE, attributes)])
+        moved = await _rows(
+            db,
+            "SELECT source, feedback_negative, with_feedback FROM rollup_days"
+            " WHERE with_feedback <> 0",
+        )
+        assert moved == [("web", 1, 1)]
+        await _check(db, storage, project, random.Random(6))
+    finally:
+        await storage.aclose()
+
+
 async def test_small_values_outlive_a_large_one(database: Database) -> None:
     """A duration of ingest's longest and a score near its largest share their rollup rows
     with small ones, then leave: one conversation moves its start into an earlier quarter
@@ -723,5 +749,57 @@ async def test_postgres_upgrade_waits_for_a_batch_in_progress(postgres_database:
         sums = await _rows(url, "SELECT SUM(conversations) FROM rollup_quarters")
         days = await _rows(url, "SELECT SUM(conversations) FROM rollup_days")
         assert sums == days == [(2,)]
+    finally:
+        pg_helpers.drop_schema(url)
+
+
+async def test_postgres_feedback_upgrade_waits_for_a_retention_step(postgres_database: str) -> None:
+    """An older collector's retention step, which locks conversation rows and then deletes
+    them, finishes while the feedback migration waits for the table: neither deadlocks
+    (a migration that took a weaker lock first and then added its columns did)."""
+    import asyncpg
+
+    url = pg_helpers.create_schema(postgres_database)
+    try:
+        await create_at(url, 14)  # the schema before the feedback rollups
+        old = await asyncpg.connect(url)
+        upgrade = None
+        try:
+            await old.execute("INSERT INTO projects (name, created_at) VALUES ('A', 0)")
+            for cid in ("old", "kept"):
+                await old.execute(
+                    "INSERT INTO conversations (project_id, conversation_id, started_at,"
+                    " ended_at, created_at, event_count) SELECT id, $1, $2, $2, 0, 1 FROM projects",
+                    cid,
+                    START if cid == "old" else START + DAY,
+                )
+            transaction = old.transaction()
+            await transaction.start()
+            await old.fetch(  # the step's first statement: the expired rows, locked
+                "SELECT conversation_id FROM conversations WHERE project_id = 1 AND ended_at < $1"
+                " ORDER BY ended_at LIMIT 10 FOR UPDATE SKIP LOCKED",
+                START + 1,
+            )
+            upgrade = asyncio.ensure_future(open_storage(url))
+            await asyncio.sleep(0.5)  # the migration is under way, waiting for the table
+            with anyio.fail_after(20):
+                await old.execute(
+                    "DELETE FROM feedback WHERE project_id = 1 AND conversation_id = 'old'"
+                )
+                await old.execute(
+                    "DELETE FROM conversations WHERE project_id = 1 AND conversation_id = 'old'"
+                )
+                await transaction.commit()
+        finally:
+            await old.close()  # a failed step's locks go with it
+            if upgrade is not None:  # the migration ends before its schema is dropped
+                with anyio.fail_after(30):
+                    storage = await upgrade
+                await storage.aclose()
+        left = await _rows(url, "SELECT conversation_id, feedback_negative FROM conversations")
+        assert left == [("kept", 0)]
+        assert await _rows(url, "SELECT MAX(version) FROM schema_version") == [
+            (LATEST["postgres"],)
+        ]
     finally:
         pg_helpers.drop_schema(url)

@@ -13,9 +13,12 @@
 -- Every writer of feedback takes the project's rollup lock first, as a
 -- batch does (storage/postgres: lock_rollups).  Row triggers with a
 -- condition: a batch's statement queues none for conversations without
--- feedback.  No batch may commit between the backfill and the triggers.
+-- feedback.  No batch may commit between the backfill and the triggers, and
+-- adding a column needs the table to itself: the strongest lock from the
+-- start (taking a weaker one first could deadlock with a retention step
+-- that holds row locks and then deletes).
 
-LOCK TABLE conversations IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE;
 
 ALTER TABLE conversations ADD COLUMN feedback_positive BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN feedback_neutral BIGINT NOT NULL DEFAULT 0;
@@ -85,15 +88,21 @@ FOR EACH ROW WHEN ((old.feedback_positive + old.feedback_neutral + old.feedback_
 EXECUTE FUNCTION agentsight_feedback_rollups();
 
 -- The feedback stored so far, set by set: the conversations' counts with their
--- triggers off (a statement trigger's join of two large transition tables
--- took minutes; none of them reads these columns), then the rollups' sums
--- (each conversation's rows are there already).
-ALTER TABLE conversations DISABLE TRIGGER USER;
+-- update triggers off (a statement trigger's join of two large transition
+-- tables took minutes; none of them reads these columns), then the rollups'
+-- sums (each conversation's rows are there already).
+ALTER TABLE conversations DISABLE TRIGGER rollups_move;
+ALTER TABLE conversations DISABLE TRIGGER rollup_events_move;
+ALTER TABLE conversations DISABLE TRIGGER rollup_actions_move;
+ALTER TABLE conversations DISABLE TRIGGER rollup_feedback_move;
 UPDATE conversations c SET feedback_positive = f.positive, feedback_neutral = f.neutral, feedback_negative = f.negative
 FROM (SELECT project_id, conversation_id, COUNT(*) FILTER (WHERE sentiment = 'positive') AS positive, COUNT(*) FILTER (WHERE sentiment = 'neutral') AS neutral, COUNT(*) FILTER (WHERE sentiment = 'negative') AS negative
     FROM feedback GROUP BY project_id, conversation_id) f
 WHERE c.project_id = f.project_id AND c.conversation_id = f.conversation_id;
-ALTER TABLE conversations ENABLE TRIGGER USER;
+ALTER TABLE conversations ENABLE TRIGGER rollups_move;
+ALTER TABLE conversations ENABLE TRIGGER rollup_events_move;
+ALTER TABLE conversations ENABLE TRIGGER rollup_actions_move;
+ALTER TABLE conversations ENABLE TRIGGER rollup_feedback_move;
 UPDATE rollup_quarters r SET feedback_positive = s.feedback_positive, feedback_neutral = s.feedback_neutral, feedback_negative = s.feedback_negative, with_feedback = s.with_feedback
 FROM (SELECT c.project_id, c.started_at / 900000000 AS quarter, SUM(c.feedback_positive), SUM(c.feedback_neutral), SUM(c.feedback_negative), COUNT(*)
     FROM conversations c WHERE c.feedback_positive + c.feedback_neutral + c.feedback_negative > 0 GROUP BY 1, 2) AS s (project_id, quarter, feedback_positive, feedback_neutral, feedback_negative, with_feedback)
