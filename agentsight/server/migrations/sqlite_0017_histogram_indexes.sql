@@ -4,7 +4,7 @@
 -- quarter hour's rows of rollup_score_values.  These indexes hold those
 -- groups in order and every column read, so the sums stream from them
 -- instead of sorting every row first (SQLite sorts; PostgreSQL hashes).
--- Writes wait while they are built (a second or so at 10M events).
+-- Writes wait while they are built.
 CREATE INDEX rollup_durations_by_bucket
     ON rollup_duration_days (project_id, action_name, bucket, actions);
 CREATE INDEX rollup_score_values_by_value
