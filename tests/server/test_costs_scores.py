@@ -3,6 +3,7 @@ PostgreSQL), with figures computed by hand."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,50 @@ async def test_a_later_score_does_not_stretch_the_conversation(collector: Collec
     await collector.send(score("c2", 0, 50.0, "quality", 0.1))
     detail = (await collector.conversation("c2"))["conversation"]
     assert detail["started_at"] == detail["ended_at"] == ts(50.0)
+
+
+async def test_the_top_customers_and_unique_users_of_many_customers(priced: Collector) -> None:
+    """Thirty customers whose costs tie often: the ten most costly (ties by customer id),
+    with their priced conversations and calls, unique users and returning customers, as
+    computed here.  (SQLite cuts the customers pass in two halves by customer: the
+    ranking joins both.)"""
+    rng = random.Random(7)
+    spent: dict[str, list[int]] = {}  # customer: [nanos, priced calls, unpriced, conversations]
+    days: dict[str, set[int]] = {}
+    events = []
+    for n in range(90):
+        customer = f"k{rng.randrange(30):02d}"
+        day = rng.randrange(3)
+        at = day * 86_400.0 + n
+        days.setdefault(customer, set()).add(day)
+        cid = f"t{n}"
+        events.append(conversation(cid, 0, at, customer_id=customer))
+        # negotiated gpt-4o costs 1.0 USD per million tokens: 1,000 to 3,000 nanos
+        prompt = rng.choice([0, 1000, 2000])
+        calls = [tokens(cid, 1, at + 1, prompt, 1000, model="gpt-4o", provider="negotiated")]
+        unpriced = rng.randrange(2)
+        calls += [tokens(cid, 2, at + 2, 10, 10)] * unpriced  # no model: unpriced
+        if rng.random() < 0.3:
+            calls = calls[1:]  # only the unpriced call, if any: no cost
+        else:
+            sums = spent.setdefault(customer, [0, 0, 0, 0])
+            for i, add in enumerate(((prompt + 1000) * 1000, 1, unpriced, 1)):
+                sums[i] += add
+        events += calls
+    await priced.send(*events)
+    status, metrics = await priced.call("GET", "/v1/metrics")
+    assert status == 200, metrics
+    ranked = sorted(spent.items(), key=lambda item: (-item[1][0], item[0]))[:10]
+    assert [
+        (c["customer_id"], c["usd"], c["priced_calls"], c["unpriced_calls"], c["conversations"])
+        for c in metrics["cost"]["top_customers"]
+    ] == [(k, nanos / 1e9, calls, unpriced, count) for k, (nanos, calls, unpriced, count) in ranked]
+    ties = [nanos for _, (nanos, *_) in ranked]
+    assert len(set(ties)) < len(ties)  # the data ranks ties by customer id
+    returning = sum(1 for found in days.values() if len(found) > 1)
+    assert metrics["totals"]["unique_users"] == len(days)
+    assert metrics["customers"] == {
+        "customers": len(days),
+        "returning": returning,
+        "returning_rate": round(returning / len(days), 6),
+    }

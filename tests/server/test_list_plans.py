@@ -131,3 +131,37 @@ async def test_the_histograms_of_all_time_stream_from_their_indexes(tmp_path: Pa
             assert steps.count("USE TEMP B-TREE FOR GROUP BY") == 1, steps
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("since", [None, 20_000 * DAY + 50_000_000])
+async def test_the_customers_pass_is_cut_in_two_by_customer(
+    tmp_path: Path, since: int | None
+) -> None:
+    """SQLite runs a statement on one core, so the customers pass is two statements the
+    request's two connections share: the customers before a cut found from sampled
+    starts, and the rest, each a range of ``conversations_by_customer``, of about as
+    many conversations (40 customers, 5 conversations each, all time and a range)."""
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
+
+    db = await _db(tmp_path)
+    connection = sqlite3.connect(db)
+    try:
+        plan = MetricsPlan(1, MetricsQuery(ConversationQuery(since=since)), SQLITE)
+        statements = plan.statements(plan.combine(connection.execute(*plan.totals()).fetchall()))
+        assert list(statements)[:2] == ["customers", "customers_from"]  # the longest first
+        counts = []
+        for name, operator in (("customers", "<"), ("customers_from", ">")):
+            sql, params = statements[name]
+            steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            index = "SEARCH c USING COVERING INDEX conversations_by_customer"
+            reads = [s for s in steps if s.startswith(("SCAN c", "SEARCH c"))]
+            assert len(reads) == 1 and reads[0].startswith(index), steps
+            assert f"customer_id{operator}?" in reads[0], steps  # a range of the index
+            rows = connection.execute(sql, params).fetchall()
+            counts += [row[2] for row in rows if row[0] == 0]
+        whole = 40 if since is None else len({n % 40 for n in range(50, 200)})
+        assert sum(counts) == whole
+        assert min(counts) >= whole // 4, counts  # near the median, not at one end
+    finally:
+        connection.close()

@@ -66,7 +66,7 @@ def rolled_total(project_id: int, query: ConversationQuery, dialect: Dialect) ->
     if any(getattr(query, name) != getattr(_DEFAULTS, name) for name in unrolled):
         return None
     plan = MetricsPlan(project_id, MetricsQuery(filters=query), dialect)
-    return plan.totals() if plan.rolled else None
+    return plan.totals(split=False) if plan.rolled else None
 
 
 def total_of(rows: Rows) -> int:

@@ -96,6 +96,10 @@ SCORE_VALUES = 20
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
 _DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
 _NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"  # typed: PostgreSQL's UNION needs it
+_NO_SPLIT = "CAST(NULL AS TEXT)"
+# Starts sampled to find where to cut the customers pass in two: the median of the
+# customers of this many conversations, spread evenly over the span (index seeks).
+_SPLIT_SAMPLES = 63
 # The mean of the union ``u`` of rollup rows and directly read rows (columns t: how many
 # values, s: their sum), as AVG gives it: in doubles (SQLite divides integers whole).
 _MEAN = "CASE WHEN SUM(t) > 0 THEN CAST(SUM(s) AS DOUBLE PRECISION) / SUM(t) END"
@@ -122,9 +126,14 @@ class Dialect:
     # of two is their OR.
     bit: Callable[[str], str] = lambda n: f"(1 << ({n}))"
     bit_or: Callable[[str], str] = lambda bits: f"SUM(DISTINCT {bits})"
+    # Whether the customers pass is cut in two by customer (see MetricsPlan._customers):
+    # SQLite runs a statement on one core, so the two connections take a half each;
+    # PostgreSQL's parallel workers already share the one statement (its halves in
+    # turn took longer than the whole).
+    split_customers: bool = False
 
 
-SQLITE = Dialect(numbered=False, partial_by_type=True)
+SQLITE = Dialect(numbered=False, partial_by_type=True, split_customers=True)
 POSTGRES = Dialect(
     numbered=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
@@ -363,48 +372,96 @@ class MetricsPlan:
             offset = next_offset
         return f"(CASE {' '.join(branches)} ELSE {column} + {offset} END)"
 
-    def totals(self) -> Statement:
+    def totals(self, *, split: bool = True) -> Statement:
         """Counters, engagement, duration, tokens and the span: rows for :meth:`combine`.
 
-        Each row holds the sums of ``FIGURES`` then the first start and the
-        last end: read from the conversations, or from the rollups' whole
-        buckets, the ragged ends' conversations and the project's span (a span
-        wider than the selection's only adds branches to the local time).
+        Each row holds the sums of ``FIGURES`` then the first start, the last end
+        and where to cut the customers pass (see :meth:`_split`; *split*
+        ``False``: never, for a caller that only counts): read from the
+        conversations, or from the rollups' whole buckets, the ragged ends'
+        conversations and the project's span (a span wider than the selection's
+        only adds branches to the local time).
         """
+        cut, cut_params = self._split() if split else (_NO_SPLIT, [])
         if self._buckets is None:
             sql = (
-                f"SELECT {conversation_sums()}, MIN(c.started_at), MAX(c.ended_at)"
+                f"SELECT {conversation_sums()}, MIN(c.started_at), MAX(c.ended_at), {cut}"
                 f" FROM conversations c WHERE {self._where}"
             )
-            return self._statement(sql, list(self._params))
+            return self._statement(sql, [*cut_params, *self._params])
         parts, params = self._union(
             self._buckets,
-            f"SELECT {ROLLUP_SUMS}, {_NO_SPAN}",
-            f"SELECT {conversation_sums()}, {_NO_SPAN} FROM conversations c WHERE",
+            f"SELECT {ROLLUP_SUMS}, {_NO_SPAN}, {_NO_SPLIT}",
+            f"SELECT {conversation_sums()}, {_NO_SPAN}, {_NO_SPLIT} FROM conversations c WHERE",
         )
         since = self._query.filters.since
         parts.append(
             f"SELECT {', '.join('0' for _ in FIGURES)},"
             " (SELECT MIN(c.started_at) FROM conversations c WHERE c.project_id = ?"
             + ("" if since is None else " AND c.started_at >= ?")
-            + "), (SELECT MAX(c.ended_at) FROM conversations c WHERE c.project_id = ?)"
+            + f"), (SELECT MAX(c.ended_at) FROM conversations c WHERE c.project_id = ?), {cut}"
         )
         params += [self._project_id, *([] if since is None else [since]), self._project_id]
-        return self._statement(" UNION ALL ".join(parts), params)
+        return self._statement(" UNION ALL ".join(parts), [*params, *cut_params])
+
+    def _split(self) -> tuple[str, list[Any]]:
+        """SQL of a customer that cuts the customers pass in two halves of about as many
+        conversations (``NULL``: no cut), and its parameters.
+
+        Only where the dialect cuts it, and only without attribute or customer filters
+        (these read the table, not the customer index).  The customer is the median of
+        those of the conversations first started at :data:`_SPLIT_SAMPLES` times spread
+        evenly over the selection's span, an index seek each: a cut anywhere gives the
+        same figures, a cut near the median the two halves the same work.
+        """
+        filters = self._query.filters
+        if not self._dialect.split_customers or self._attributes or self.narrowed:
+            return _NO_SPLIT, []
+        within, params = "c.project_id = ?", [self._project_id]
+        for field, operator in (("since", ">="), ("until", "<")):
+            value = getattr(filters, field)
+            if value is not None:
+                within += f" AND c.started_at {operator} ?"
+                params.append(value)
+        # MIN and MAX in statements of their own: each is then one seek of the index.
+        bounds = (
+            f"(SELECT MIN(c.started_at) FROM conversations c WHERE {within}) AS lo,"
+            f" (SELECT MAX(c.started_at) FROM conversations c WHERE {within}) AS hi"
+        )
+        step = _SPLIT_SAMPLES + 1
+        sql = (
+            "(SELECT k FROM (SELECT (SELECT s.customer_id FROM conversations s"
+            f" WHERE s.project_id = ? AND s.started_at >= b.lo + (b.hi - b.lo) * n.i / {step}"
+            " AND s.customer_id IS NOT NULL ORDER BY s.started_at LIMIT 1) AS k"
+            " FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+            f" WHERE i < {_SPLIT_SAMPLES}) SELECT i FROM n) n, (SELECT {bounds}) b) x"
+            f" WHERE k IS NOT NULL ORDER BY k LIMIT 1 OFFSET {_SPLIT_SAMPLES // 2})"
+        )
+        return sql, [self._project_id, *params, *params]
 
     @staticmethod
     def combine(rows: Rows) -> dict[str, Any]:
-        """The rows of :meth:`totals` as one: ``FIGURES`` summed, ``start`` and ``end``."""
+        """The rows of :meth:`totals` as one: ``FIGURES`` summed, ``start``, ``end`` and
+        ``split``."""
         sums = dict.fromkeys(FIGURES, 0)
-        starts, ends = [], []
+        starts, ends, split = [], [], None
+        count = len(FIGURES)
         for row in rows:
-            for figure, value in zip(FIGURES, row, strict=False):
+            for figure, value in zip(FIGURES, row[:count], strict=True):
                 sums[figure] += int(value or 0)
-            if row[-2] is not None:
-                starts.append(int(row[-2]))
-            if row[-1] is not None:
-                ends.append(int(row[-1]))
-        return {**sums, "start": min(starts, default=None), "end": max(ends, default=None)}
+            start, end, cut = row[count : count + 3]
+            if start is not None:
+                starts.append(int(start))
+            if end is not None:
+                ends.append(int(end))
+            if cut is not None:
+                split = str(cut)
+        return {
+            **sums,
+            "start": min(starts, default=None),
+            "end": max(ends, default=None),
+            "split": split,
+        }
 
     def statements(self, totals: Mapping[str, Any]) -> dict[str, Statement]:
         """The other statements, given :meth:`combine` of the rows of :meth:`totals`."""
@@ -416,7 +473,7 @@ class MetricsPlan:
             self._offsets = utc_offsets(self._query.tz, int(start), end)
         # The longest first (benchmarks/metrics_profile.py): two connections share
         # them in this order (see the backends).
-        found = self._customers(totals["start"], totals["end"])
+        found = self._customers(totals["start"], totals["end"], totals.get("split"))
         days = self._histogram_days()
         if days is None:
             found["response"] = self._response()
@@ -996,9 +1053,13 @@ class MetricsPlan:
             lambda events: f"SELECT e.payload, COUNT(*) {events} GROUP BY e.payload",
         )
 
-    def _customers(self, start: int | None, end: int | None) -> dict[str, Statement]:
+    def _customers(
+        self, start: int | None, end: int | None, split: str | None = None
+    ) -> dict[str, Statement]:
         """Unique users, returning customers, weekly cohorts and the top customers by
-        cost, from one pass that groups the selection by customer.
+        cost, from one pass that groups the selection by customer; with a *split*
+        customer (see :meth:`_split`), two: ``customers`` of the customers before it,
+        ``customers_from`` of the rest (:meth:`_customer_rows` joins them).
 
         ``customers``: rows ``(kind, customer, a, b, c, d, e, week masks...)``:
         kind 0 ``(customers, returning)``; kind 1 per first week and set of active
@@ -1042,7 +1103,7 @@ class MetricsPlan:
         where = self._scanned() if self._attributes else self._where
         names = "".join(f", m{word}" for word in range(words))
         zeros = ", 0" * words
-        sql = (
+        pass_sql = (
             f"WITH pc AS MATERIALIZED (SELECT c.customer_id AS k, {first} AS df,"
             f" {last} AS dl, {first_week} AS fw,"
             f" SUM(CASE WHEN {priced} THEN c.cost_nanos ELSE 0 END) AS cn,"
@@ -1050,7 +1111,7 @@ class MetricsPlan:
             f" SUM(CASE WHEN {priced} THEN c.unpriced_calls ELSE 0 END) AS cu,"
             f" SUM(CASE WHEN {priced} THEN 1 ELSE 0 END) AS cc"
             + "".join(f", {mask}" for mask in masks)
-            + f" FROM conversations c WHERE {where} AND c.customer_id IS NOT NULL"
+            + f" FROM conversations c WHERE {where} AND c.customer_id IS NOT NULL{{cut}}"
             " GROUP BY c.customer_id)"
             " SELECT 0, CAST(NULL AS TEXT), COUNT(*),"
             f" SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0, 0, 0{zeros} FROM pc"
@@ -1064,7 +1125,18 @@ class MetricsPlan:
             f" ROW_NUMBER() OVER (ORDER BY cn DESC, k) AS r{zeros} FROM pc WHERE cc > 0) t"
             f" WHERE r <= {TOP_CUSTOMERS}"
         )
-        found = {"customers": self._statement(sql, list(self._params))}
+        if split is None:
+            found = {
+                "customers": self._statement(pass_sql.replace("{cut}", ""), list(self._params))
+            }
+        else:
+            found = {
+                name: self._statement(
+                    pass_sql.replace("{cut}", f" AND c.customer_id {operator} ?"),
+                    [*self._params, split],
+                )
+                for name, operator in (("customers", "<"), ("customers_from", ">="))
+            }
         if not words:
             sql = (
                 "SELECT fw, w - fw, COUNT(*) FROM"
@@ -1148,7 +1220,8 @@ class MetricsPlan:
         token_sums = {t: totals[t] for t in TOKENS}
         cost_nanos, priced, unpriced = (totals[c] for c in COSTS)
         multi = totals["multi"]
-        customers = next(row[2:4] for row in rows["customers"] if int(row[0]) == 0)
+        customer_rows = self._customer_rows(rows)
+        customers = next(row[2:4] for row in customer_rows if int(row[0]) == 0)
         counted = rows.get("escalation")
         escalated = self._escalated if counted is None else int(counted[0][0])
         by_day, by_model = _model_calls(rows["tokens"])
@@ -1187,7 +1260,7 @@ class MetricsPlan:
             "buttons": self._button_figures(rows["buttons"]),
             "customers": self._customer_figures(customers),
             "retention": self._retention(
-                rows["cohorts"] if "cohorts" in rows else self._cohorts(rows["customers"])
+                rows["cohorts"] if "cohorts" in rows else self._cohorts(customer_rows)
             ),
             "token_usage": {
                 "totals": token_sums,
@@ -1217,7 +1290,7 @@ class MetricsPlan:
                         **cost_figures(nanos, int(calls_priced), int(calls_unpriced)),
                     }
                     for _, customer, nanos, calls_priced, calls_unpriced, count, *_ in sorted(
-                        (row for row in rows["customers"] if int(row[0]) == 2),
+                        (row for row in customer_rows if int(row[0]) == 2),
                         key=lambda row: int(row[6]),
                     )
                 ],
@@ -1385,6 +1458,35 @@ class MetricsPlan:
             "returning": returning,
             "returning_rate": _ratio(returning, customers),
         }
+
+    @staticmethod
+    def _customer_rows(rows: Mapping[str, Rows]) -> Rows:
+        """The rows of :meth:`_customers`' pass, its halves (when cut) joined as one pass
+        would have given them: counts added, week masks kept per row (their counts add
+        in :meth:`_cohorts`), the top customers of both ranked together."""
+        if "customers_from" not in rows:
+            return rows["customers"]
+        halves = (rows["customers"], rows["customers_from"])
+        counts, joined = [0, 0], []
+        top: list[tuple[int, Sequence[Any]]] = []
+        for half, part in enumerate(halves):
+            for row in part:
+                kind = int(row[0])
+                if kind == 0:
+                    counts[0] += int(row[2])
+                    counts[1] += int(row[3] or 0)
+                elif kind == 1:
+                    joined.append(row)
+                else:
+                    top.append((half, row))
+        zeros = [0] * (len(halves[0][0]) - 7)
+        joined.append((0, None, *counts, 0, 0, 0, *zeros))
+        # The SQL ranks by cost, then by customer in the database's own order; every
+        # customer of the first half comes before the second's in that order.
+        top.sort(key=lambda item: (-int(item[1][2]), item[0], int(item[1][6])))
+        for rank, (_, row) in enumerate(top[:TOP_CUSTOMERS], 1):
+            joined.append((*row[:6], rank, *row[7:]))
+        return joined
 
     def _cohorts(self, rows: Rows) -> Rows:
         """Rows ``(first week, weeks after it, customers)`` from the week masks of
