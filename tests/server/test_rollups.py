@@ -33,7 +33,7 @@ from agentsight.server.storage._columns import TOKEN_COLUMNS
 from agentsight.server.storage._listing import rolled_total
 from agentsight.server.storage._metrics_sql import POSTGRES, SQLITE
 from agentsight.server.storage._reports import VALUE_FIELDS, ValuesReport
-from agentsight.server.storage._rollups import bucket_sql
+from agentsight.server.storage._rollups import bucket_sql, choose
 from tests.server import pg_helpers
 from tests.server.old_schema import (
     LATEST,
@@ -421,6 +421,23 @@ async def test_rollups_follow_every_change(database: Database, seed: int) -> Non
         await _check(db, storage, project, rng)
     finally:
         await storage.aclose()
+
+
+def test_a_cut_day_is_read_directly_for_its_shorter_part() -> None:
+    """The day histograms read a range's cut day directly: the part inside the range, or,
+    when that is longer, the whole day's rows less the part outside (so at most half a
+    day; the random ranges above check the figures)."""
+    hour = 60 * MINUTE
+    late_cuts = choose(False, False, 10 * DAY + hour, 20 * DAY + 22 * hour, days=True)
+    assert late_cuts is not None
+    read, pieces = late_cuts.complemented()
+    assert (read.first, read.end) == (10, 21)  # both cut days whole from the rollups
+    assert pieces == [(10 * DAY, 10 * DAY + hour, -1), (20 * DAY + 22 * hour, 21 * DAY, -1)]
+    early_cuts = choose(False, False, 10 * DAY + 23 * hour, 20 * DAY + hour, days=True)
+    assert early_cuts is not None
+    read, pieces = early_cuts.complemented()
+    assert (read.first, read.end) == (11, 20)
+    assert pieces == [(10 * DAY + 23 * hour, 11 * DAY, 1), (20 * DAY, 20 * DAY + hour, 1)]
 
 
 async def test_pick_lists_forget_values_whose_conversations_left(database: Database) -> None:

@@ -614,10 +614,12 @@ class MetricsPlan:
             " GROUP BY r.bucket",
             "message",
             lambda waits: (
-                f"SELECT {bucket}, COUNT(*), SUM(e.response_wait) {waits} GROUP BY {bucket}"
+                f"SELECT {bucket} AS b, COUNT(*) AS k, SUM(e.response_wait) AS s {waits}"
+                f" GROUP BY {bucket}"
             ),
             marked="response_wait",
             outer="SELECT b, SUM(k), SUM(s) FROM {union} GROUP BY b",
+            negated="SELECT b, -k, -s",
         )
 
     def _duration_buckets(self, days: Buckets) -> Statement:
@@ -634,11 +636,12 @@ class MetricsPlan:
             " GROUP BY r.action_name, r.bucket",
             "action",
             lambda actions: (
-                f"SELECT e.action_name, {bucket}, COUNT(*) {actions} AND e.duration_ms >= 0"
-                f" AND {_TIMED} GROUP BY e.action_name, {bucket}"
+                f"SELECT e.action_name AS n, {bucket} AS b, COUNT(*) AS k {actions}"
+                f" AND e.duration_ms >= 0 AND {_TIMED} GROUP BY e.action_name, {bucket}"
             ),
             marked="action_name",
             outer="SELECT n, b, SUM(k) FROM {union} GROUP BY n, b",
+            negated="SELECT n, b, -k",
         )
 
     def _in_range(self) -> tuple[str, str, list[Any]]:
@@ -825,22 +828,30 @@ class MetricsPlan:
         *,
         marked: str | None = None,
         outer: str | None = None,
+        negated: str | None = None,
     ) -> Statement:
         """*rolled* (``SELECT ... FROM`` an event rollup, alias ``r``) over the whole
         quarters of *buckets*, ``UNION ALL`` *direct* (given ``FROM ... WHERE`` of the
         events of one *kind*, or *marked*, see :meth:`_events`) over the conversations
         of each ragged end.  *outer*: a ``SELECT ... FROM`` that takes the union as
-        ``u`` (named as *rolled* names its columns) and sums the parts of each key."""
+        ``u`` (named as *rolled* names its columns) and sums the parts of each key.
+        *negated*: ``SELECT`` of *direct*'s columns (named as *rolled*'s) with its
+        sums negated; given, a ragged end is read as its whole bucket less the rest
+        (see :meth:`Buckets.complemented`) where the rest is the shorter."""
+        pieces = [(low, high, 1) for low, high in buckets.ragged()]
+        if negated is not None:
+            buckets, pieces = buckets.complemented()
         where, params = buckets.where([], nonzero)
         parts = [f"{rolled} WHERE r.project_id = ? AND {where}{group}"]
         params = [self._project_id, *params]
-        for low, high in buckets.ragged():
+        for low, high, sign in pieces:
             chosen = (
                 "(SELECT c.conversation_id FROM conversations c WHERE c.project_id = ?"
                 " AND c.started_at >= ? AND c.started_at < ?)"
             )
             events, more = self._events(kind, f"{chosen} sel", marked=marked)
-            parts.append(direct(events))
+            part = direct(events)
+            parts.append(part if sign > 0 else f"{negated} FROM ({part}) d")
             params += [self._project_id, low, high, *more]
         union = " UNION ALL ".join(parts)
         if outer is not None:

@@ -45,7 +45,10 @@ the small ones with it, as one running double would have.
 A request is answered from them in three parts: the whole buckets between
 ``since`` and ``until`` from the rollups, and the conversations of the two
 ragged ends (started inside a bucket that the range cuts) directly, by the
-index on their start.  Without attribute filters the quarters serve (the
+index on their start (for the day histograms, whose rows count integers, a
+ragged end of more than half a day is its whole day's rows less the rest of
+the day, read directly: :meth:`Buckets.complemented`).  Without attribute
+filters the quarters serve (the
 local days of any time zone whose offsets are whole quarter hours are unions
 of them); with attribute filters, the days (local days only in a zone at
 UTC).  A customer filter selects few conversations: it is always direct.
@@ -167,6 +170,24 @@ class Buckets:
             params.append(self.end)
         clauses.append(f"r.{nonzero} <> 0")
         return " AND ".join(clauses), params
+
+    def complemented(self) -> tuple[Buckets, list[tuple[int, int, int]]]:
+        """These buckets, each ragged end that holds more than half of its bucket taken as
+        the whole bucket less the rest of it: the buckets whose rows are read, and the
+        ranges ``(from, to, sign)`` of ``c.started_at`` read directly, added (``1``)
+        or taken away (``-1``).  For sums of integers only (a double's sum would not
+        give back its parts exactly); at most half a bucket is then read directly."""
+        first, end, size = self.first, self.end, self.size
+        since, until = self.since, self.until
+        pieces = [(low, high, 1) for low, high in self.ragged()]
+        # More than half of the cut bucket inside the range (so the end is ragged):
+        if since is not None and first is not None and 2 * since < (2 * first - 1) * size:
+            first -= 1
+            pieces[0] = (first * size, since, -1)
+        if until is not None and end is not None and 2 * until > (2 * end + 1) * size:
+            pieces[-1] = (until, (end + 1) * size, -1)
+            end += 1
+        return attrs.evolve(self, first=first, end=end), pieces
 
     def ragged(self) -> list[tuple[int, int]]:
         """The ranges ``[from, to)`` of ``c.started_at`` at the ragged ends (0 to 2)."""
