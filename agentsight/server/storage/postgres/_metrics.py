@@ -3,7 +3,11 @@
 The statements of a request are independent once the totals are read, so
 they run on two connections at once when the pool has one to spare: the
 second joins the first one's snapshot (``pg_export_snapshot``), so every
-figure still comes from the same state of the database.
+figure still comes from the same state of the database.  The two connections
+are then the request's parallelism: each runs its statements without
+PostgreSQL's parallel workers (``SET LOCAL``, for the transaction only), which
+on top of them outnumbered the cores and made the request slower
+(``benchmarks/list_ab.py``; a request that reads alone keeps them).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ __all__ = ["metrics", "report"]
 log = logging.getLogger("agentsight.server.storage")
 
 Spare = Callable[[], AbstractAsyncContextManager[Any]]
+_SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0"
 
 
 async def metrics(
@@ -49,6 +54,9 @@ async def metrics(
             totals = plan.combine(await connection.fetch(*_args(plan.totals())))
             async with _joined(helper, snapshot) as joined:
                 connections = [connection] if joined is None else [connection, joined]
+                if joined is not None:
+                    for each in connections:
+                        await each.execute(_SERIAL)
                 rows, helped = await _fetch_all(connections, plan.statements(totals))
                 later, helped_later = await _fetch_all(connections, plan.later(rows))
                 rows.update(later)
