@@ -71,11 +71,13 @@ except ImportError:
 #: The dashboard opens on the last 30 days (a third of the fill's 90): a range, read
 #: per selected conversation where the rollups do not answer.
 LAST_30_DAYS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30 * 86_400))
+LAST_7_DAYS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7 * 86_400))
 QUERIES = {
     "all, UTC": {},
     "all, Europe/Berlin": {"tz": "Europe/Berlin"},
     "source=web, device=desktop, UTC": {"source": "web", "device": "desktop"},
     "last 30 days, UTC": {"since": LAST_30_DAYS},
+    "last 7 days, America/New_York": {"since": LAST_7_DAYS, "tz": "America/New_York"},
 }
 
 
@@ -289,6 +291,10 @@ def main() -> None:
         "--keep-postgres", action="store_true", help="keep the filled PostgreSQL database"
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--postgres-filled",
+        help="the URL of a database kept by --keep-postgres: time it without filling",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -298,7 +304,12 @@ def main() -> None:
             results["sqlite"] = asyncio.run(
                 measure(path, args.events, args.rounds, reuse=path.exists())
             )
-    if args.postgres and not args.no_postgres:
+    if args.postgres_filled:
+        print("PostgreSQL (filled before):", flush=True)
+        results["postgres"] = asyncio.run(
+            measure(args.postgres_filled, args.events, args.rounds, reuse=True)
+        )
+    elif args.postgres and not args.no_postgres:
         print("PostgreSQL:", flush=True)
         url, drop = _postgres(args.postgres)
         try:

@@ -440,6 +440,40 @@ def test_a_cut_day_is_read_directly_for_its_shorter_part() -> None:
     assert pieces == [(10 * DAY + 23 * hour, 11 * DAY, 1), (20 * DAY, 20 * DAY + hour, 1)]
 
 
+async def test_cut_days_at_every_edge_give_the_direct_answer(database: Database) -> None:
+    """Ranges whose ends fall at a day's start, just after it, around its middle and at its
+    last moment, two and nine days apart, open at either end, ending far in the future
+    or starting in 1970's first day: the rollups' answer (the day histograms' cut days
+    read for their shorter part) is the direct path's, in UTC and in a half-hour zone."""
+    rng = random.Random(5)
+    db = database("edges")
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        for n in range(150):
+            for batch in _conversation(rng, f"c{n}"):
+                await storage.write_batch(project, batch)
+        day = START - START % DAY
+        offsets = [0, 1, DAY // 2 - 1, DAY // 2, DAY // 2 + 1, DAY - 1]
+        ranges: list[tuple[int | None, int | None]] = []
+        for a in offsets:
+            for b in offsets:
+                ranges.append((day + 3 * DAY + a, day + 5 * DAY + b))
+                ranges.append((day + 3 * DAY + a, day + 12 * DAY + b))
+        ranges += [(None, day + 7 * DAY + o) for o in offsets]
+        ranges += [(day + 7 * DAY + o, None) for o in offsets]
+        ranges += [(day + 2 * DAY + DAY // 4, START + SPAN + 30 * DAY + DAY // 3)]
+        ranges += [(DAY // 4, day + 9 * DAY + DAY // 3)]
+        for since, until in ranges:
+            selection = ConversationQuery(since=since, until=until)
+            for tz in ("UTC", "Asia/Kolkata"):
+                rolled = await storage.metrics(project, MetricsQuery(selection, tz))
+                direct = await storage.metrics(project, MetricsQuery(selection, tz, rollups=False))
+                assert rolled == direct, (since, until, tz)
+    finally:
+        await storage.aclose()
+
+
 async def test_pick_lists_forget_values_whose_conversations_left(database: Database) -> None:
     """The list's pick-lists offer the values stored conversations have: a value whose only
     conversation was deleted, or erased with its customer, is no longer offered."""

@@ -428,13 +428,19 @@ class MetricsPlan:
             f" (SELECT MAX(c.started_at) FROM conversations c WHERE {within}) AS hi"
         )
         step = _SPLIT_SAMPLES + 1
+        # Each sample looks at no more than `step` starts for one with a customer: without
+        # the bound, a project with few customers or none walked the index to its end from
+        # every sample (then too few are found: no cut).  The samples are materialised:
+        # SQLite would otherwise run each twice, for the WHERE and the ORDER BY.
         sql = (
-            "(SELECT k FROM (SELECT (SELECT s.customer_id FROM conversations s"
+            f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+            f" WHERE i < {_SPLIT_SAMPLES}), x AS MATERIALIZED (SELECT"
+            " (SELECT w.customer_id FROM (SELECT s.customer_id FROM conversations s"
             f" WHERE s.project_id = ? AND s.started_at >= b.lo + (b.hi - b.lo) * n.i / {step}"
-            " AND s.customer_id IS NOT NULL ORDER BY s.started_at LIMIT 1) AS k"
-            " FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-            f" WHERE i < {_SPLIT_SAMPLES}) SELECT i FROM n) n, (SELECT {bounds}) b) x"
-            f" WHERE k IS NOT NULL ORDER BY k LIMIT 1 OFFSET {_SPLIT_SAMPLES // 2})"
+            f" ORDER BY s.started_at LIMIT {step}) w"
+            " WHERE w.customer_id IS NOT NULL LIMIT 1) AS k"
+            f" FROM n, (SELECT {bounds}) b)"
+            f" SELECT k FROM x WHERE k IS NOT NULL ORDER BY k LIMIT 1 OFFSET {_SPLIT_SAMPLES // 2})"
         )
         return sql, [self._project_id, *params, *params]
 

@@ -54,9 +54,8 @@ async def metrics(
             totals = plan.combine(await connection.fetch(*_args(plan.totals())))
             async with _joined(helper, snapshot) as joined:
                 connections = [connection] if joined is None else [connection, joined]
-                if joined is not None:
-                    for each in connections:
-                        await each.execute(_SERIAL)
+                if joined is not None:  # (the helper's in _joined)
+                    await connection.execute(_SERIAL)
                 rows, helped = await _fetch_all(connections, plan.statements(totals))
                 later, helped_later = await _fetch_all(connections, plan.later(rows))
                 rows.update(later)
@@ -78,6 +77,7 @@ async def _joined(helper: Any, snapshot: str | None) -> AsyncIterator[Any]:
         # The first statement of the transaction, as PostgreSQL requires; the
         # snapshot's name comes from the server, never from a request.
         await helper.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        await helper.execute(_SERIAL)
     except Exception as exc:  # a stale pooled connection, say: the first one reads alone
         log.debug("a metrics request reads alone: %s", exc)
         with contextlib.suppress(Exception):
