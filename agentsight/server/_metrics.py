@@ -54,6 +54,9 @@ class MetricsQuery:
             event that starts with the rest.
         rollups: read the conversation rollups where they answer (``False``:
             every figure from the stored rows, to compare the two).
+        summary: only the headline figures (``GET /v1/metrics/summary``: what the
+            overview compares with the previous period), without the statements of
+            the series, breakdowns, cohorts, tools' percentiles and scores.
     """
 
     filters: ConversationQuery = attrs.Factory(ConversationQuery)
@@ -61,6 +64,7 @@ class MetricsQuery:
     escalation_actions: tuple[str, ...] = ESCALATION_ACTIONS
     rating_events: tuple[str, ...] = RATING_EVENTS
     rollups: bool = True
+    summary: bool = False
 
 
 def check_time_zone(name: str) -> dt.tzinfo:

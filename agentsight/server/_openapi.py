@@ -435,6 +435,18 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Metrics")), **_AUTH_ERRORS},
             }
         },
+        "/v1/metrics/summary": {
+            "get": {
+                "summary": "The headline figures of /v1/metrics alone, equal to its own:"
+                " totals, engagement, response times, durations, escalation, feedback,"
+                " buttons, customers, token and cost totals (what the overview compares"
+                " with the previous period), without the work of the series, breakdowns,"
+                " cohorts, tools and scores.",
+                "security": secured,
+                "parameters": _METRICS_PARAMS,
+                "responses": {"200": _json(_ref("MetricsSummary")), **_AUTH_ERRORS},
+            }
+        },
         **_report_paths(secured),
         "/": {
             "get": {

@@ -217,9 +217,29 @@ def metrics_schemas() -> dict[str, Any]:
         "cost": ref("MetricsCost"),
         "scores": array(ref("MetricsScore"), "Per score name, most scored first."),
     }
+    headline = (
+        "tz",
+        "totals",
+        "engagement",
+        "response_time_ms",
+        "conversation_duration_ms",
+        "escalation",
+        "feedback",
+        "buttons",
+        "customers",
+    )
+    usage = _usage_schemas()
+    summary = {name: sections[name] for name in headline}
+    for name, schema, lists in (
+        ("token_usage", "MetricsTokenUsage", ("daily",)),
+        ("cost", "MetricsCost", ("by_model", "daily", "top_customers")),
+    ):
+        kept = usage[schema]["properties"].items()
+        summary[name] = closed({key: value for key, value in kept if key not in lists})
     return {
         "Metrics": closed(sections, "See docs/metrics.md for every figure's definition."),
+        "MetricsSummary": closed(summary, "The same sections of Metrics, figure for figure."),
         **_activity_schemas(),
         **_outcome_schemas(),
-        **_usage_schemas(),
+        **usage,
     }

@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", ONE + "/feedback"): MANAGERS,
     ("POST", ONE + "/scores"): MANAGERS,
     ("GET", "/v1/metrics"): READERS,
+    ("GET", "/v1/metrics/summary"): READERS,
     ("GET", "/v1/metrics/unhandled"): READERS,
     ("GET", "/v1/metrics/metadata"): READERS,
     ("GET", "/v1/customers"): READERS,

@@ -117,8 +117,29 @@ async def _busy(collector: Collector) -> Collector:
     return collector
 
 
+def headline(figures: dict[str, Any]) -> dict[str, Any]:
+    """The sections of a /v1/metrics answer that /v1/metrics/summary answers."""
+    kept = (
+        "tz",
+        "totals",
+        "engagement",
+        "response_time_ms",
+        "conversation_duration_ms",
+        "escalation",
+        "feedback",
+        "buttons",
+        "customers",
+    )
+    found = {name: figures[name] for name in kept}
+    found["token_usage"] = {k: v for k, v in figures["token_usage"].items() if k != "daily"}
+    lists = ("by_model", "daily", "top_customers")
+    found["cost"] = {k: v for k, v in figures["cost"].items() if k not in lists}
+    return found
+
+
 async def _metrics(collector: Collector, project: str) -> list[dict[str, Any]]:
-    """The metrics of *project* with each of ``_OPTIONS``, each checked against the document."""
+    """The metrics of *project* with each of ``_OPTIONS``, each checked against the document;
+    their summaries too, each equal to its answer's sections."""
     document = await served_document(collector)
     answers = []
     for params in _OPTIONS:
@@ -126,6 +147,10 @@ async def _metrics(collector: Collector, project: str) -> list[dict[str, Any]]:
         assert status == 200, (params, answer)
         assert_matches(document, "/v1/metrics", answer)
         answers.append(answer)
+        status, summary = await collector.call("GET", "/v1/metrics/summary", project, params=params)
+        assert status == 200, (params, summary)
+        assert_matches(document, "/v1/metrics/summary", summary)
+        assert summary == headline(answer), params
     return answers
 
 

@@ -44,6 +44,7 @@ from tests.server.old_schema import (
     rows,
 )
 from tests.server.pg_helpers import Database
+from tests.server.test_openapi_metrics import headline
 
 pytestmark = pytest.mark.anyio
 
@@ -369,6 +370,8 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
         direct_query = MetricsQuery(query.filters, query.tz, rollups=False)
         direct = await storage.metrics(project, direct_query)
         assert rolled == direct, query
+        summary = await storage.metrics(project, attrs.evolve(query, summary=True))
+        assert summary == headline(rolled), query
         # The list's total (from the rollups where they answer) is the number of its rows.
         listed = attrs.evolve(query.filters, limit=1000, count=True)
         counted_by_rollups += rolled_total(project, listed, dialect) is not None

@@ -21,7 +21,7 @@ from ._conversations import (
 from ._dashboard import dashboard_file, dashboard_index
 from ._ingest import post_batch
 from ._meta import health, openapi
-from ._metrics import get_metrics
+from ._metrics import get_metrics, get_metrics_summary
 from ._otlp import otlp_refusals, post_traces
 from ._reports import get_customers, get_filter_values, get_metadata_values, get_unhandled
 from ._scores import add_score
@@ -61,6 +61,7 @@ ROUTES = (
     Route("POST", _ONE + "/scores", add_score, Need.MANAGE),
     Route("GET", _ONE + "/attachments/{event_id}/{index}", download, Need.READ),
     Route("GET", "/v1/metrics", get_metrics, Need.READ),
+    Route("GET", "/v1/metrics/summary", get_metrics_summary, Need.READ),
     Route("GET", "/v1/metrics/unhandled", get_unhandled, Need.READ),
     Route("GET", "/v1/metrics/metadata", get_metadata_values, Need.READ),
     Route("GET", "/v1/customers", get_customers, Need.READ),

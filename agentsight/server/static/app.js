@@ -387,7 +387,7 @@
     try {
       [m, before] = await Promise.all([
         api("GET", "/v1/metrics", { ...filters, ...period.current, tz: zone }),
-        period.previous ? api("GET", "/v1/metrics", { ...filters, ...period.previous, tz: zone }).catch(() => null) : null,
+        period.previous ? api("GET", "/v1/metrics/summary", { ...filters, ...period.previous, tz: zone }).catch(() => null) : null,
       ]);
     } catch (e) {
       $("overview-loading").textContent = `Could not load the metrics: ${e.message}`;

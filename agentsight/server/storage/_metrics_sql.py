@@ -480,11 +480,16 @@ class MetricsPlan:
         # them in this order (see the backends).
         found = self._customers(totals["start"], totals["end"], totals.get("split"))
         days = self._histogram_days()
+        summary = self._query.summary
         if days is None:
             found["response"] = self._response()
         else:
-            found["duration_buckets"] = self._duration_buckets(days)
+            if not summary:
+                found["duration_buckets"] = self._duration_buckets(days)
             found["wait_buckets"] = self._wait_buckets(days)
+        if summary:  # what the headline figures need: escalations and presses too
+            found.update(tools=self._tools(), buttons=self._buttons())
+            return found
         found.update(
             tools=self._tools(),
             hours=self._hours(start),
@@ -589,11 +594,12 @@ class MetricsPlan:
         tools = rows["tools"]
         if "wait_buckets" in rows:
             found["response"] = self._ranked_waits(rows["wait_buckets"])
-        percentiles = self._ranked_durations(tools, rows.get("duration_buckets"))
-        if percentiles is None:
-            percentiles = self.tool_percentiles(tools)
-        if percentiles is not None:
-            found["tool_percentiles"] = percentiles
+        if not self._query.summary:
+            percentiles = self._ranked_durations(tools, rows.get("duration_buckets"))
+            if percentiles is None:
+                percentiles = self.tool_percentiles(tools)
+            if percentiles is not None:
+                found["tool_percentiles"] = percentiles
         escalation = self._escalation(tools)
         if escalation is not None:
             found["escalation"] = escalation
@@ -1098,7 +1104,8 @@ class MetricsPlan:
         dialect = self._dialect
         day = f"{self._local('c.started_at')} / {MICROS_PER_DAY}"
         week = f"(({day} + 3) / 7)"
-        words = self._week_words(start, end)
+        brief = self._query.summary  # customers and returning ones only
+        words = 0 if brief else self._week_words(start, end)
         base = self._week_base
         masks = []
         for word in range(words):
@@ -1119,15 +1126,19 @@ class MetricsPlan:
         where = self._scanned() if self._attributes else self._where
         names = "".join(f", m{word}" for word in range(words))
         zeros = ", 0" * words
+        columns = [f"c.customer_id AS k, {first} AS df, {last} AS dl"]
+        if not brief:
+            columns += [
+                f"{first_week} AS fw",
+                f"SUM(CASE WHEN {priced} THEN c.cost_nanos ELSE 0 END) AS cn",
+                f"SUM(CASE WHEN {priced} THEN c.priced_calls ELSE 0 END) AS cp",
+                f"SUM(CASE WHEN {priced} THEN c.unpriced_calls ELSE 0 END) AS cu",
+                f"SUM(CASE WHEN {priced} THEN 1 ELSE 0 END) AS cc",
+                *masks,
+            ]
         pass_sql = (
-            f"WITH pc AS MATERIALIZED (SELECT c.customer_id AS k, {first} AS df,"
-            f" {last} AS dl, {first_week} AS fw,"
-            f" SUM(CASE WHEN {priced} THEN c.cost_nanos ELSE 0 END) AS cn,"
-            f" SUM(CASE WHEN {priced} THEN c.priced_calls ELSE 0 END) AS cp,"
-            f" SUM(CASE WHEN {priced} THEN c.unpriced_calls ELSE 0 END) AS cu,"
-            f" SUM(CASE WHEN {priced} THEN 1 ELSE 0 END) AS cc"
-            + "".join(f", {mask}" for mask in masks)
-            + f" FROM conversations c WHERE {where} AND c.customer_id IS NOT NULL{{cut}}"
+            f"WITH pc AS MATERIALIZED (SELECT {', '.join(columns)}"
+            f" FROM conversations c WHERE {where} AND c.customer_id IS NOT NULL{{cut}}"
             " GROUP BY c.customer_id)"
             " SELECT 0, CAST(NULL AS TEXT), COUNT(*),"
             f" SUM(CASE WHEN dl > df THEN 1 ELSE 0 END), 0, 0, 0{zeros} FROM pc"
@@ -1137,9 +1148,13 @@ class MetricsPlan:
                 if words
                 else ""
             )
-            + f" UNION ALL SELECT * FROM (SELECT 2, k, cn, cp, cu, cc,"
-            f" ROW_NUMBER() OVER (ORDER BY cn DESC, k) AS r{zeros} FROM pc WHERE cc > 0) t"
-            f" WHERE r <= {TOP_CUSTOMERS}"
+            + (
+                ""
+                if brief
+                else f" UNION ALL SELECT * FROM (SELECT 2, k, cn, cp, cu, cc,"
+                f" ROW_NUMBER() OVER (ORDER BY cn DESC, k) AS r{zeros} FROM pc WHERE cc > 0) t"
+                f" WHERE r <= {TOP_CUSTOMERS}"
+            )
         )
         if split is None:
             found = {
@@ -1153,7 +1168,7 @@ class MetricsPlan:
                 )
                 for name, operator in (("customers", "<"), ("customers_from", ">="))
             }
-        if not words:
+        if not words and not brief:
             sql = (
                 "SELECT fw, w - fw, COUNT(*) FROM"
                 " (SELECT w, MIN(w) OVER (PARTITION BY k) AS fw FROM"
@@ -1229,7 +1244,8 @@ class MetricsPlan:
         return parts, params
 
     def assemble(self, totals: Mapping[str, Any], rows: Mapping[str, Rows]) -> dict[str, Any]:
-        """The answer of ``GET /v1/metrics`` from :meth:`combine` and the rows of the rest."""
+        """The answer of ``GET /v1/metrics`` (or of its summary, see ``MetricsQuery``)
+        from :meth:`combine` and the rows of the rest."""
         conversations = totals["conversations"]
         counts = [totals[f] for f in FIGURES[1:6]]
         used = totals["used"]
@@ -1240,8 +1256,7 @@ class MetricsPlan:
         customers = next(row[2:4] for row in customer_rows if int(row[0]) == 0)
         counted = rows.get("escalation")
         escalated = self._escalated if counted is None else int(counted[0][0])
-        by_day, by_model = _model_calls(rows["tokens"])
-        return {
+        head = {
             "tz": self._query.tz,
             "totals": {
                 "conversations": conversations,
@@ -1263,37 +1278,60 @@ class MetricsPlan:
                 "count": multi,
                 "avg": _ms(totals["multi_span"] / multi) if multi else None,
             },
-            "peak_hours": self._peak_hours(rows["hours"]),
-            "daily": self._daily(rows["days"], rows["hours"]),
-            "tools": self._tool_usage(rows["tools"], self._p95(rows.get("tool_percentiles", ()))),
+        }
+        outcomes = {
             "escalation": {
                 "actions": list(self._query.escalation_actions),
                 "conversations": escalated,
                 "rate": _ratio(escalated, conversations),
             },
             "feedback": self._feedback_figures(rows.get("feedback"), totals),
+        }
+        token_totals = {
+            "totals": token_sums,
+            "per_conversation": {
+                t: _rounded(v / conversations if conversations else None)
+                for t, v in token_sums.items()
+            },
+        }
+        cost = {
+            **cost_figures(cost_nanos, priced, unpriced),
+            "per_conversation_usd": None
+            if not priced or not conversations
+            else round(cost_nanos / conversations / 1e9, 9),
+        }
+        buttons = self._button_figures(rows["buttons"])
+        if self._query.summary:
+            return {
+                **head,
+                **outcomes,
+                "buttons": buttons,
+                "customers": self._customer_figures(customers),
+                "token_usage": token_totals,
+                "cost": cost,
+            }
+        by_day, by_model = _model_calls(rows["tokens"])
+        return {
+            **head,
+            "peak_hours": self._peak_hours(rows["hours"]),
+            "daily": self._daily(rows["days"], rows["hours"]),
+            "tools": self._tool_usage(rows["tools"], self._p95(rows.get("tool_percentiles", ()))),
+            **outcomes,
             "breakdowns": self._breakdown_lists(rows["breakdowns"]),
-            "buttons": self._button_figures(rows["buttons"]),
+            "buttons": buttons,
             "customers": self._customer_figures(customers),
             "retention": self._retention(
                 rows["cohorts"] if "cohorts" in rows else self._cohorts(customer_rows)
             ),
             "token_usage": {
-                "totals": token_sums,
-                "per_conversation": {
-                    t: _rounded(v / conversations if conversations else None)
-                    for t, v in token_sums.items()
-                },
+                **token_totals,
                 "daily": [
                     {"date": _date(day), **dict(zip(TOKENS, sums[:4], strict=True))}
                     for day, sums in by_day.items()
                 ],
             },
             "cost": {
-                **cost_figures(cost_nanos, priced, unpriced),
-                "per_conversation_usd": None
-                if not priced or not conversations
-                else round(cost_nanos / conversations / 1e9, 9),
+                **cost,
                 "by_model": self._by_model(by_model),
                 "daily": [
                     {"date": _date(day), **cost_figures(nanos, calls_priced, calls - calls_priced)}
