@@ -73,6 +73,7 @@ except ImportError:
 LAST_30_DAYS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30 * 86_400))
 LAST_7_DAYS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7 * 86_400))
 LAST_60_DAYS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * 86_400))
+LAST_14_DAYS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 14 * 86_400))
 QUERIES = {
     "all, UTC": {},
     "all, Europe/Berlin": {"tz": "Europe/Berlin"},
@@ -81,12 +82,19 @@ QUERIES = {
     "last 7 days, America/New_York": {"since": LAST_7_DAYS, "tz": "America/New_York"},
 }
 #: The dashboard's overview asks for its period and the one before it (the tiles' change)
-#: at once: timed as the pair, from the first request sent to the last answer read.
+#: at once: timed as the pair, from the first request sent to the last answer read; the
+#: period before in full (as the dashboard asked for it before the summary) and as a summary.
+_PERIODS = {
+    "30 days": ({"since": LAST_30_DAYS}, {"since": LAST_60_DAYS, "until": LAST_30_DAYS}),
+    "7 days": ({"since": LAST_7_DAYS}, {"since": LAST_14_DAYS, "until": LAST_7_DAYS}),
+}
 OVERVIEWS = {
-    "overview, last 30 days and the 30 before": [
-        {"since": LAST_30_DAYS},
-        {"since": LAST_60_DAYS, "until": LAST_30_DAYS},
-    ],
+    f"overview, last {name} and the {name} before{how}": [
+        ("/v1/metrics", current),
+        (path, previous),
+    ]
+    for name, (current, previous) in _PERIODS.items()
+    for how, path in ((", both in full", "/v1/metrics"), (" as a summary", "/v1/metrics/summary"))
 }
 
 
@@ -279,7 +287,7 @@ async def _time_queries(db: str | Path, key: str, rounds: int) -> dict[str, Any]
                 seconds = []
                 for _ in range(rounds):
                     begin = time.perf_counter()
-                    await asyncio.gather(*(one(path, params) for path, params in _pages(pair)))
+                    await asyncio.gather(*(one(path, params) for path, params in pair))
                     seconds.append(time.perf_counter() - begin)
                 timings[name] = {
                     "median_s": round(statistics.median(seconds), 3),
@@ -290,11 +298,6 @@ async def _time_queries(db: str | Path, key: str, rounds: int) -> dict[str, Any]
     finally:
         await runner.cleanup()  # closes the storage too
     return timings
-
-
-def _pages(pair: list[dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
-    """The requests of an overview: its period's metrics and the previous period's."""
-    return [("/v1/metrics", pair[0]), ("/v1/metrics", pair[1])]
 
 
 def _postgres(server: str) -> tuple[str, Any]:
