@@ -87,7 +87,10 @@ async def _joined(helper: Any, snapshot: str | None) -> AsyncIterator[Any]:
     try:
         yield helper
     finally:
-        await transaction.rollback()  # read only: nothing to commit
+        try:
+            await transaction.rollback()  # read only: nothing to commit
+        except Exception as exc:  # its connection lost: what it read was read; the pool
+            log.debug("the second connection of a metrics request: %s", exc)  # drops it
 
 
 async def _fetch_all(

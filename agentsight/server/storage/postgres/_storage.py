@@ -86,7 +86,11 @@ def _is_unavailable(asyncpg: Any, error: BaseException) -> bool:
         | exceptions.InsufficientResourcesError
         | exceptions.OperatorInterventionError
         | exceptions.TransactionRollbackError
-        | exceptions.ConnectionDoesNotExistError,
+        | exceptions.ConnectionDoesNotExistError
+        # A connection the server ended while it was idle: asyncpg reads the server's
+        # last error, then refuses the next operation with this ("another operation
+        # (2) is in progress") until it sees the connection closed.
+        | exceptions.InternalClientError,
     )
 
 
