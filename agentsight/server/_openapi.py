@@ -441,7 +441,7 @@ def _paths() -> dict[str, Any]:
                 " totals, engagement, response times, durations, escalation, feedback,"
                 " buttons, customers, token and cost totals (what the overview compares"
                 " with the previous period), without the work of the series, breakdowns,"
-                " cohorts, tools and scores.",
+                " cohorts, tool percentiles and scores.",
                 "security": secured,
                 "parameters": _METRICS_PARAMS,
                 "responses": {"200": _json(_ref("MetricsSummary")), **_AUTH_ERRORS},

@@ -489,6 +489,8 @@ class MetricsPlan:
             found["wait_buckets"] = self._wait_buckets(days)
         if summary:  # what the headline figures need: escalations and presses too
             found.update(tools=self._tools(), buttons=self._buttons())
+            if not self._query.rollups:  # as the full answer's: from the entries
+                found["feedback"] = self._feedback()
             return found
         found.update(
             tools=self._tools(),

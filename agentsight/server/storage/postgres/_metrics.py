@@ -23,7 +23,7 @@ from ..._metrics import MetricsQuery
 from .._metrics_sql import POSTGRES, MetricsPlan, Rows, Statement
 from .._reports import Report
 
-__all__ = ["metrics", "report"]
+__all__ = ["check_lost", "metrics", "report"]
 
 log = logging.getLogger("agentsight.server.storage")
 
@@ -89,8 +89,8 @@ async def _joined(helper: Any, snapshot: str | None) -> AsyncIterator[Any]:
     finally:
         try:
             await transaction.rollback()  # read only: nothing to commit
-        except Exception as exc:  # its connection lost: what it read was read; the pool
-            log.debug("the second connection of a metrics request: %s", exc)  # drops it
+        except Exception as exc:  # its connection lost: what it read was read (the pool
+            log.info("the second connection of a metrics request: %s", exc)  # resets it)
 
 
 async def _fetch_all(
@@ -111,8 +111,9 @@ async def _fetch_all(
                 name, statement = pending.pop()
                 rows[name] = await connection.fetch(*_args(statement))
                 ran += 1
-        except BaseException:
+        except BaseException as exc:
             pending.clear()
+            check_lost(connection, exc)
             raise
         return ran
 
@@ -126,6 +127,23 @@ async def _fetch_all(
             raise outcome
         counts.append(outcome)
     return rows, counts[1]
+
+
+def check_lost(connection: Any, error: BaseException) -> None:
+    """Raise ``ConnectionDoesNotExistError`` (unavailable) for an ``InternalClientError``
+    over which asyncpg closed *connection*: one the server ended while it was idle,
+    whose next operation asyncpg refuses ("another operation (2) is in progress") and
+    aborts.  Any other ``InternalClientError`` is a fault of the client: a 500."""
+    import asyncpg  # the backend has it loaded; only an error's path comes here
+
+    if not isinstance(error, asyncpg.exceptions.InternalClientError):
+        return
+    try:
+        closed = connection.is_closed()
+    except asyncpg.InterfaceError:  # a proxy its pool took back: that connection ended
+        closed = True
+    if closed:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError(str(error)) from error
 
 
 def _args(statement: tuple[str, list[Any]]) -> list[Any]:

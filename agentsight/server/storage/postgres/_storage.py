@@ -86,11 +86,7 @@ def _is_unavailable(asyncpg: Any, error: BaseException) -> bool:
         | exceptions.InsufficientResourcesError
         | exceptions.OperatorInterventionError
         | exceptions.TransactionRollbackError
-        | exceptions.ConnectionDoesNotExistError
-        # A connection the server ended while it was idle: asyncpg reads the server's
-        # last error, then refuses the next operation with this ("another operation
-        # (2) is in progress") until it sees the connection closed.
-        | exceptions.InternalClientError,
+        | exceptions.ConnectionDoesNotExistError,
     )
 
 
@@ -170,14 +166,21 @@ class PostgresStorage(Storage):
         try:
             yield connection
         finally:
-            await pool.release(connection)
+            try:
+                await pool.release(connection)
+            except Exception as exc:  # lost while lent: the pool has ended it, and the
+                log.info("a metrics request's second connection: %s", exc)  # rows are read
 
     async def _run(self, job: Callable[[Any], Awaitable[T]], *, retry: bool = False) -> T:
         """Run *job* with a pooled connection; server and network errors become unavailable."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with self._pool.acquire() as connection:
-                    return await job(connection)
+                    try:
+                        return await job(connection)
+                    except Exception as exc:
+                        metrics_queries.check_lost(connection, exc)
+                        raise
             except Exception as exc:
                 if not _is_unavailable(self._asyncpg, exc):
                     raise
