@@ -487,22 +487,17 @@ class MetricsPlan:
             if not summary:
                 found["duration_buckets"] = self._duration_buckets(days)
             found["wait_buckets"] = self._wait_buckets(days)
-        if summary:  # what the headline figures need: escalations and presses too
-            found.update(tools=self._tools(), buttons=self._buttons())
-            if not self._query.rollups:  # as the full answer's: from the entries
-                found["feedback"] = self._feedback()
-            return found
-        found.update(
-            tools=self._tools(),
-            hours=self._hours(start),
-            days=self._days(start),
-            tokens=self._tokens(start),
-            breakdowns=self._breakdowns(),
-            buttons=self._buttons(),
-            scores=self._scores(),
-            score_values=self._score_values(),
-            score_days=self._score_days(start),
-        )
+        found.update(tools=self._tools(), buttons=self._buttons())  # the summary's too
+        if not summary:
+            found.update(
+                hours=self._hours(start),
+                days=self._days(start),
+                tokens=self._tokens(start),
+                breakdowns=self._breakdowns(),
+                scores=self._scores(),
+                score_values=self._score_values(),
+                score_days=self._score_days(start),
+            )
         if not self._query.rollups:
             # The feedback entries themselves, to compare with the conversations'
             # counts that the totals sum.

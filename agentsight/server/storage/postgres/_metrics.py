@@ -22,8 +22,9 @@ from typing import Any
 from ..._metrics import MetricsQuery
 from .._metrics_sql import POSTGRES, MetricsPlan, Rows, Statement
 from .._reports import Report
+from ._errors import check_lost
 
-__all__ = ["check_lost", "metrics", "report"]
+__all__ = ["metrics", "report"]
 
 log = logging.getLogger("agentsight.server.storage")
 
@@ -127,23 +128,6 @@ async def _fetch_all(
             raise outcome
         counts.append(outcome)
     return rows, counts[1]
-
-
-def check_lost(connection: Any, error: BaseException) -> None:
-    """Raise ``ConnectionDoesNotExistError`` (unavailable) for an ``InternalClientError``
-    over which asyncpg closed *connection*: one the server ended while it was idle,
-    whose next operation asyncpg refuses ("another operation (2) is in progress") and
-    aborts.  Any other ``InternalClientError`` is a fault of the client: a 500."""
-    import asyncpg  # the backend has it loaded; only an error's path comes here
-
-    if not isinstance(error, asyncpg.exceptions.InternalClientError):
-        return
-    try:
-        closed = connection.is_closed()
-    except asyncpg.InterfaceError:  # a proxy its pool took back: that connection ended
-        closed = True
-    if closed:
-        raise asyncpg.exceptions.ConnectionDoesNotExistError(str(error)) from error
 
 
 def _args(statement: tuple[str, list[Any]]) -> list[Any]:

@@ -40,6 +40,7 @@ from . import _metrics as metrics_queries
 from . import _read as read
 from . import _users as users
 from . import _write as write
+from ._errors import check_lost, is_unavailable
 from ._schema import migrate
 
 if TYPE_CHECKING:
@@ -72,22 +73,6 @@ def _asyncpg() -> Any:
     except ImportError as exc:
         raise RuntimeError(_EXTRA_HINT) from exc
     return asyncpg
-
-
-def _is_unavailable(asyncpg: Any, error: BaseException) -> bool:
-    """Errors of the server or the network rather than of our SQL."""
-    exceptions = asyncpg.exceptions
-    return isinstance(
-        error,
-        OSError
-        | asyncio.TimeoutError
-        | asyncpg.InterfaceError
-        | exceptions.PostgresConnectionError
-        | exceptions.InsufficientResourcesError
-        | exceptions.OperatorInterventionError
-        | exceptions.TransactionRollbackError
-        | exceptions.ConnectionDoesNotExistError,
-    )
 
 
 class PostgresStorage(Storage):
@@ -132,7 +117,7 @@ class PostgresStorage(Storage):
                 command_timeout=60,
             )
         except Exception as exc:
-            if _is_unavailable(asyncpg, exc):
+            if is_unavailable(asyncpg, exc):
                 raise StorageUnavailable(f"cannot connect to {redact_url(url)}: {exc}") from exc
             raise
         try:
@@ -179,10 +164,10 @@ class PostgresStorage(Storage):
                     try:
                         return await job(connection)
                     except Exception as exc:
-                        metrics_queries.check_lost(connection, exc)
+                        check_lost(connection, exc)
                         raise
             except Exception as exc:
-                if not _is_unavailable(self._asyncpg, exc):
+                if not is_unavailable(self._asyncpg, exc):
                     raise
                 rollback = isinstance(exc, self._asyncpg.exceptions.TransactionRollbackError)
                 if retry and rollback and attempt < _ATTEMPTS:
