@@ -481,7 +481,7 @@ class MetricsPlan:
         found = self._customers(totals["start"], totals["end"], totals.get("split"))
         days = self._histogram_days()
         summary = self._query.summary
-        if days is None:
+        if days is None and not self._histograms_read():
             found["response"] = self._response()
         else:
             if not summary:
@@ -612,30 +612,64 @@ class MetricsPlan:
         filters = self._query.filters
         return choose(False, False, filters.since, filters.until, days=True)
 
-    def _wait_buckets(self, days: Buckets) -> Statement:
-        """The selection's waits per histogram bucket: rows (bucket, waits, their sum)."""
+    def _histograms_read(self) -> bool:
+        """Whether the percentiles of a request that the day histograms do not answer come
+        from the selection's own histograms, read directly: a request with attribute
+        filters (and no customer filter, which selects few conversations, sorted at
+        less cost).  Each rank is then read in its bucket alone, as from the rollups:
+        counting the selection's waits per bucket costs less than numbering them all
+        in one sort.  Not without rollups, whose answer is the reference."""
+        return self._query.rollups and bool(self._attributes) and not self.narrowed
+
+    def _selection_histogram(
+        self, kind: str, marked: str, direct: Callable[[str], str]
+    ) -> Statement:
+        """*direct* over the selection's events of *kind* (*marked*, see :meth:`_events`)."""
+        head, params = self._with()
+        events, more = self._events(kind, marked=marked)
+        return self._statement(f"{head} {direct(events)}", params + more)
+
+    def _wait_buckets(self, days: Buckets | None) -> Statement:
+        """The selection's waits per histogram bucket: rows (bucket, waits, their sum);
+        from the day histograms over *days*, or read directly (``None``)."""
         bucket = bucket_sql("e.response_wait", postgres=self._dialect.numbered)
+
+        def direct(waits: str) -> str:
+            return (
+                f"SELECT {bucket} AS b, COUNT(*) AS k, SUM(e.response_wait) AS s {waits}"
+                f" GROUP BY {bucket}"
+            )
+
+        if days is None:
+            return self._selection_histogram("message", "response_wait", direct)
         return self._event_union(
             days,
             "SELECT r.bucket AS b, SUM(r.waits) AS k, SUM(r.wait_sum) AS s FROM rollup_wait_days r",
             "waits",
             " GROUP BY r.bucket",
             "message",
-            lambda waits: (
-                f"SELECT {bucket} AS b, COUNT(*) AS k, SUM(e.response_wait) AS s {waits}"
-                f" GROUP BY {bucket}"
-            ),
+            direct,
             marked="response_wait",
             outer="SELECT b, SUM(k), SUM(s) FROM {union} GROUP BY b",
             negated="SELECT b, -k, -s",
         )
 
-    def _duration_buckets(self, days: Buckets) -> Statement:
+    def _duration_buckets(self, days: Buckets | None) -> Statement:
         """The selection's durations from 0 per tool and histogram bucket of their whole
-        milliseconds: rows (tool, bucket, actions)."""
+        milliseconds: rows (tool, bucket, actions); from the day histograms over *days*,
+        or read directly (``None``)."""
         postgres = self._dialect.numbered
         whole = "trunc(e.duration_ms)::bigint" if postgres else "CAST(e.duration_ms AS INTEGER)"
         bucket = bucket_sql(whole, postgres=postgres)
+
+        def direct(actions: str) -> str:
+            return (
+                f"SELECT e.action_name AS n, {bucket} AS b, COUNT(*) AS k {actions}"
+                f" AND e.duration_ms >= 0 AND {_TIMED} GROUP BY e.action_name, {bucket}"
+            )
+
+        if days is None:
+            return self._selection_histogram("action", "action_name", direct)
         return self._event_union(
             days,
             "SELECT r.action_name AS n, r.bucket AS b, SUM(r.actions) AS k"
@@ -643,10 +677,7 @@ class MetricsPlan:
             "actions",
             " GROUP BY r.action_name, r.bucket",
             "action",
-            lambda actions: (
-                f"SELECT e.action_name AS n, {bucket} AS b, COUNT(*) AS k {actions}"
-                f" AND e.duration_ms >= 0 AND {_TIMED} GROUP BY e.action_name, {bucket}"
-            ),
+            direct,
             marked="action_name",
             outer="SELECT n, b, SUM(k) FROM {union} GROUP BY n, b",
             negated="SELECT n, b, -k",
@@ -654,9 +685,14 @@ class MetricsPlan:
 
     def _in_range(self) -> tuple[str, str, list[Any]]:
         """(join, ``AND`` terms, parameters) that keep an event ``e`` of the selected
-        conversations, for a request :meth:`_histogram_days` answers (a range at most)."""
+        conversations, for a request whose histograms were read (a range and attribute
+        filters at most, see :meth:`_histogram_days` and :meth:`_histograms_read`)."""
         filters = self._query.filters
-        terms, params = [], []
+        terms: list[str] = []
+        params: list[Any] = []
+        for name, attribute in self._attributes:
+            terms.append(f" AND c.{name} = ?")
+            params.append(attribute)
         for value, operator in ((filters.since, ">="), (filters.until, "<")):
             if value is not None:
                 terms.append(f" AND c.started_at {operator} ?")
