@@ -278,7 +278,7 @@ class MetricsPlan:
         self._offsets: list[tuple[int, int]] = [(0, 0)]
         self._timed: list[str] = []  # the tools of the ranked percentiles, by position
         self._escalated = 0  # escalated conversations, when no statement counts them
-        self._rolled_tools = False  # whether the tools' rows come from rollup_tools
+        self._tool_conversations = False  # whether the tools' rows end with conversations
         self._week_base = 0  # the week of bit 0 of the customers' week masks
 
     @property
@@ -560,12 +560,20 @@ class MetricsPlan:
         buckets = self._quarters()
         if buckets is None:
             head, actions, params = self._actions()
+            counted = ""
+            if self._filtered and self._query.rollups:
+                # The selection's actions are read by conversation (an index that holds
+                # it): their conversations per name cost little here, and spare
+                # :meth:`_escalation` a second pass when one escalation name is used.
+                # Not without rollups, whose answer is the reference.
+                counted = ", COUNT(DISTINCT e.conversation_id)"
+                self._tool_conversations = True
             sql = (
                 f"{head} SELECT e.action_name, COUNT(*), SUM(e.is_error), COUNT({_DURATION}),"
-                f" AVG({_DURATION}) {actions} GROUP BY e.action_name"
+                f" AVG({_DURATION}){counted} {actions} GROUP BY e.action_name"
             )
             return self._statement(sql, params)
-        self._rolled_tools = True
+        self._tool_conversations = True
         return self._event_union(
             buckets,
             "SELECT r.action_name AS n, SUM(r.actions) AS k, SUM(r.errors) AS x,"
@@ -805,13 +813,12 @@ class MetricsPlan:
         """The statement that counts the conversations with an escalation action
         (across the names: one conversation may have several), given the rows of
         ``tools``; ``None`` when none is needed: no escalation action in the rows
-        (0), or one, from ``rollup_tools`` (whose rows end with the conversations
-        per name: that count)."""
+        (0), or one, in rows that end with the conversations per name (that count)."""
         names = [self._dialect.clean(n) for n in self._query.escalation_actions]
         used = [row for row in tools if row[0] in names and row[1]]
         if not used:
             return None
-        if len(used) == 1 and self._rolled_tools:  # its row ends with its conversations
+        if len(used) == 1 and self._tool_conversations:
             self._escalated = int(used[0][5])
             return None
         head, actions, params = self._actions()
