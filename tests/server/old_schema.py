@@ -50,9 +50,15 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
+#: The model calls' and scores' indexes per conversation (SQLite 18, PostgreSQL 17).
+_UNDO_CALL_LOOKUPS = [
+    "DROP INDEX IF EXISTS events_models_by_conversation",
+    "DROP INDEX IF EXISTS events_scores_by_conversation",
+]
 #: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
+        *_UNDO_CALL_LOOKUPS,
         # The histograms' indexes (SQLite 17) first.
         "DROP INDEX IF EXISTS rollup_durations_by_bucket",
         "DROP INDEX IF EXISTS rollup_score_values_by_value",
@@ -66,6 +72,7 @@ UNDO_FEEDBACK_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 16",
     ],
     "postgres": [
+        *_UNDO_CALL_LOOKUPS,
         "DROP TRIGGER IF EXISTS feedback_counts ON feedback",
         *(
             f"DROP TRIGGER IF EXISTS rollup_feedback_{change} ON conversations"

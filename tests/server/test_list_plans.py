@@ -219,3 +219,37 @@ async def test_the_customers_cut_reads_a_bounded_part_of_a_project_without_custo
             assert extra <= one_pass, (extra, one_pass)
     finally:
         connection.close()
+
+
+async def test_filtered_metrics_read_each_conversations_events_from_an_index(
+    tmp_path: Path,
+) -> None:
+    """With attribute filters the metrics read the selected conversations' model calls,
+    scores, actions and waits from the indexes that hold them per conversation (schema
+    11 and 18), not a table row per event: every statement that reads events seeks one
+    covering index by conversation."""
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
+
+    db = await _db(tmp_path)
+    connection = sqlite3.connect(db)
+    try:
+        plan = MetricsPlan(1, MetricsQuery(ConversationQuery(source="web")), SQLITE)
+        statements = plan.statements(plan.combine(connection.execute(*plan.totals()).fetchall()))
+        expected = {
+            "tokens": "events_models_by_conversation",
+            "scores": "events_scores_by_conversation",
+            "score_values": "events_scores_by_conversation",
+            "score_days": "events_scores_by_conversation",
+            "tools": "events_actions_by_conversation",
+            "duration_buckets": "events_actions_by_conversation",
+            "wait_buckets": "events_waits_by_conversation",
+        }
+        for name, index in expected.items():
+            sql, params = statements[name]
+            steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            reads = [s for s in steps if s.startswith(("SCAN e", "SEARCH e"))]
+            seek = f"SEARCH e USING COVERING INDEX {index} (project_id=? AND conversation_id=?"
+            assert len(reads) == 1 and reads[0].startswith(seek), (name, steps)
+    finally:
+        connection.close()

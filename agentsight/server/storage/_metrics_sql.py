@@ -130,9 +130,16 @@ class Dialect:
     # SQLite runs a statement on one core, so the two connections take a half each.
     # PostgreSQL's request measured the same with halves as with the whole.
     split_customers: bool = False
+    # Whether a filtered request's tools statement also counts each tool's conversations,
+    # which spares the escalation pass when one escalation name is used: SQLite's one
+    # pass costs less than two; PostgreSQL's COUNT(DISTINCT) sorts each tool's actions
+    # and measured as long as the two statements, which its connections share.
+    tool_conversations: bool = False
 
 
-SQLITE = Dialect(numbered=False, partial_by_type=True, split_customers=True)
+SQLITE = Dialect(
+    numbered=False, partial_by_type=True, split_customers=True, tool_conversations=True
+)
 POSTGRES = Dialect(
     numbered=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
@@ -336,8 +343,9 @@ class MetricsPlan:
         """``FROM ... WHERE`` of the selected conversations' events of one *kind*
         (*selection*: the conversations, aliased ``sel``; all of them when no filter
         selects some).  *marked*: a column set on exactly the rows wanted (an action's
-        name, a user message's wait), named instead of the type so that the index
-        of those rows per conversation (schema SQLite 11, PostgreSQL 10) serves."""
+        name, a user message's wait, a model call's total tokens, a score's name),
+        named instead of the type so that the index of those rows per conversation
+        (schema SQLite 11 and 18, PostgreSQL 10 and 17) serves."""
         where = f"e.project_id = ? AND e.type = '{kind}'"
         if marked is not None:
             where = f"e.project_id = ? AND e.{marked} IS NOT NULL"
@@ -561,7 +569,7 @@ class MetricsPlan:
         if buckets is None:
             head, actions, params = self._actions()
             counted = ""
-            if self._filtered and self._query.rollups:
+            if self._filtered and self._query.rollups and self._dialect.tool_conversations:
                 # The selection's actions are read by conversation (an index that holds
                 # it): their conversations per name cost little here, and spare
                 # :meth:`_escalation` a second pass when one escalation name is used.
@@ -939,7 +947,7 @@ class MetricsPlan:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
         if self._filtered:
             head, params = self._with()
-            calls, more = self._events("token_usage")
+            calls, more = self._events("token_usage", marked="total_tokens")
             return head, calls, params + more
         # The partial index events_models holds them with their time, model and cost
         # (its condition, total_tokens IS NOT NULL, names a column it holds: SQLite
@@ -976,6 +984,7 @@ class MetricsPlan:
             f" GROUP BY {day}, r.model, r.provider",
             "token_usage",
             direct,
+            marked="total_tokens",
         )
 
     def _scanned(self, *, always: bool = False) -> str:
@@ -994,7 +1003,7 @@ class MetricsPlan:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
         if self._filtered:
             head, params = self._with()
-            scores, more = self._events("score")
+            scores, more = self._events("score", marked="score_name")
             return head, scores, params + more
         # The partial index events_scores holds them by name with value and time.
         return (
@@ -1025,6 +1034,7 @@ class MetricsPlan:
                 "SELECT e.score_name, COUNT(*), COUNT(e.score_value), SUM(e.score_value)"
                 f" {scores} GROUP BY e.score_name"
             ),
+            marked="score_name",
             outer=f"SELECT n, SUM(k), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
         )
 
@@ -1048,6 +1058,7 @@ class MetricsPlan:
             " GROUP BY r.score_name, r.score_value, r.score_label",
             "score",
             lambda scores: direct.format(scores=scores),
+            marked="score_name",
             outer="SELECT n, v, l, SUM(k) FROM {union} GROUP BY n, v, l",
         )
 
@@ -1076,6 +1087,7 @@ class MetricsPlan:
                 f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores})"
                 " x GROUP BY n, d"
             ),
+            marked="score_name",
             outer=f"SELECT n, d, SUM(k), {_MEAN} FROM {{union}} GROUP BY n, d",
         )
 
