@@ -50,7 +50,7 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
-#: The model calls' and scores' indexes per conversation (SQLite 18, PostgreSQL 17).
+#: The model calls' and scores' indexes per conversation (PostgreSQL 17).
 _UNDO_CALL_LOOKUPS = [
     "DROP INDEX IF EXISTS events_models_by_conversation",
     "DROP INDEX IF EXISTS events_scores_by_conversation",
@@ -58,7 +58,6 @@ _UNDO_CALL_LOOKUPS = [
 #: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
-        *_UNDO_CALL_LOOKUPS,
         # The histograms' indexes (SQLite 17) first.
         "DROP INDEX IF EXISTS rollup_durations_by_bucket",
         "DROP INDEX IF EXISTS rollup_score_values_by_value",

@@ -224,10 +224,10 @@ async def test_the_customers_cut_reads_a_bounded_part_of_a_project_without_custo
 async def test_filtered_metrics_read_each_conversations_events_from_an_index(
     tmp_path: Path,
 ) -> None:
-    """With attribute filters the metrics read the selected conversations' model calls,
-    scores, actions and waits from the indexes that hold them per conversation (schema
-    11 and 18), not a table row per event: every statement that reads events seeks one
-    covering index by conversation."""
+    """With attribute filters the metrics read the selected conversations' actions and
+    waits from the indexes that hold them per conversation (schema 11), not a table row
+    per event: the tools, the escalations (in the tools' statement) and both histograms
+    seek one covering index by conversation."""
     from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
 
@@ -236,11 +236,8 @@ async def test_filtered_metrics_read_each_conversations_events_from_an_index(
     try:
         plan = MetricsPlan(1, MetricsQuery(ConversationQuery(source="web")), SQLITE)
         statements = plan.statements(plan.combine(connection.execute(*plan.totals()).fetchall()))
+        assert "escalation" not in plan.later({"tools": [("ticket", 2, 0, 0, None, 1)]})
         expected = {
-            "tokens": "events_models_by_conversation",
-            "scores": "events_scores_by_conversation",
-            "score_values": "events_scores_by_conversation",
-            "score_days": "events_scores_by_conversation",
             "tools": "events_actions_by_conversation",
             "duration_buckets": "events_actions_by_conversation",
             "wait_buckets": "events_waits_by_conversation",

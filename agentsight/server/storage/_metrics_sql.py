@@ -135,6 +135,11 @@ class Dialect:
     # pass costs less than two; PostgreSQL's COUNT(DISTINCT) sorts each tool's actions
     # and measured as long as the two statements, which its connections share.
     tool_conversations: bool = False
+    # Whether the model calls and the scores of one conversation have an index of their
+    # own (PostgreSQL 17), which a filtered request reads instead of a table row per
+    # event.  SQLite has none: there the pair cost a fill of the write path x0.87 for
+    # about a tenth of such a request (benchmarks/results/ingest_ab_call_lookups.json).
+    call_lookups: bool = False
 
 
 SQLITE = Dialect(
@@ -142,6 +147,7 @@ SQLITE = Dialect(
 )
 POSTGRES = Dialect(
     numbered=True,
+    call_lookups=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
     bit=lambda n: f"(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))",
     bit_or=lambda bits: f"BIT_OR({bits})",
@@ -345,7 +351,7 @@ class MetricsPlan:
         selects some).  *marked*: a column set on exactly the rows wanted (an action's
         name, a user message's wait, a model call's total tokens, a score's name),
         named instead of the type so that the index of those rows per conversation
-        (schema SQLite 11 and 18, PostgreSQL 10 and 17) serves."""
+        (schema SQLite 11, PostgreSQL 10 and 17) serves."""
         where = f"e.project_id = ? AND e.type = '{kind}'"
         if marked is not None:
             where = f"e.project_id = ? AND e.{marked} IS NOT NULL"
@@ -367,6 +373,11 @@ class MetricsPlan:
             )
         join = f"JOIN {selection} ON sel.conversation_id = e.conversation_id"
         return f"FROM events e {join} WHERE {where}", [self._project_id]
+
+    def _lookup(self, column: str) -> str | None:
+        """*column* as ``marked`` (see :meth:`_events`) for the model calls and the scores,
+        where they have an index per conversation (:attr:`Dialect.call_lookups`)."""
+        return column if self._dialect.call_lookups else None
 
     def _local(self, column: str) -> str:
         """*column* (UTC microseconds) as local microseconds, integer SQL."""
@@ -947,7 +958,7 @@ class MetricsPlan:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
         if self._filtered:
             head, params = self._with()
-            calls, more = self._events("token_usage", marked="total_tokens")
+            calls, more = self._events("token_usage", marked=self._lookup("total_tokens"))
             return head, calls, params + more
         # The partial index events_models holds them with their time, model and cost
         # (its condition, total_tokens IS NOT NULL, names a column it holds: SQLite
@@ -984,7 +995,7 @@ class MetricsPlan:
             f" GROUP BY {day}, r.model, r.provider",
             "token_usage",
             direct,
-            marked="total_tokens",
+            marked=self._lookup("total_tokens"),
         )
 
     def _scanned(self, *, always: bool = False) -> str:
@@ -1003,7 +1014,7 @@ class MetricsPlan:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
         if self._filtered:
             head, params = self._with()
-            scores, more = self._events("score", marked="score_name")
+            scores, more = self._events("score", marked=self._lookup("score_name"))
             return head, scores, params + more
         # The partial index events_scores holds them by name with value and time.
         return (
@@ -1034,7 +1045,7 @@ class MetricsPlan:
                 "SELECT e.score_name, COUNT(*), COUNT(e.score_value), SUM(e.score_value)"
                 f" {scores} GROUP BY e.score_name"
             ),
-            marked="score_name",
+            marked=self._lookup("score_name"),
             outer=f"SELECT n, SUM(k), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
         )
 
@@ -1058,7 +1069,7 @@ class MetricsPlan:
             " GROUP BY r.score_name, r.score_value, r.score_label",
             "score",
             lambda scores: direct.format(scores=scores),
-            marked="score_name",
+            marked=self._lookup("score_name"),
             outer="SELECT n, v, l, SUM(k) FROM {union} GROUP BY n, v, l",
         )
 
@@ -1087,7 +1098,7 @@ class MetricsPlan:
                 f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores})"
                 " x GROUP BY n, d"
             ),
-            marked="score_name",
+            marked=self._lookup("score_name"),
             outer=f"SELECT n, d, SUM(k), {_MEAN} FROM {{union}} GROUP BY n, d",
         )
 
