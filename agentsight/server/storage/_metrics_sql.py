@@ -136,9 +136,10 @@ class Dialect:
     # and measured as long as the two statements, which its connections share.
     tool_conversations: bool = False
     # Whether the model calls and the scores of one conversation have an index of their
-    # own (PostgreSQL 17), which a filtered request reads instead of a table row per
-    # event.  SQLite has none: there the pair cost a fill of the write path x0.87 for
-    # about a tenth of such a request (benchmarks/results/ingest_ab_call_lookups.json).
+    # own (PostgreSQL 17, with the button presses'), which a filtered request reads
+    # instead of a table row per event, named by their columns.  SQLite has none: there
+    # the pair cost the write path x0.87 for about a tenth of such a request
+    # (benchmarks/results/ingest_ab_call_lookups.json).
     call_lookups: bool = False
 
 
