@@ -649,13 +649,28 @@ class MetricsPlan:
         in one sort.  Not without rollups, whose answer is the reference."""
         return self._query.rollups and bool(self._attributes) and not self.narrowed
 
-    def _selection_histogram(
-        self, kind: str, marked: str, direct: Callable[[str], str]
+    def _histogram(
+        self,
+        days: Buckets | None,
+        rolled: str,
+        group: str,
+        direct: Callable[[str], str],
+        marked: str,
+        outer: str,
+        negated: str,
     ) -> Statement:
-        """*direct* over the selection's events of *kind* (*marked*, see :meth:`_events`)."""
-        head, params = self._with()
-        events, more = self._events(kind, marked=marked)
-        return self._statement(f"{head} {direct(events)}", params + more)
+        """A day histogram over *days* (:meth:`_event_union` of *rolled* and *direct*, the
+        ragged ends' events *marked*), or, without *days*, *direct* over the selection's
+        own events: its histogram read directly."""
+        kind, nonzero = ("message", "waits") if marked == "response_wait" else ("action", "actions")
+        if days is None:
+            head, params = self._with()
+            events, more = self._events(kind, marked=marked)
+            return self._statement(f"{head} {direct(events)}", params + more)
+        return self._event_union(
+            days, rolled, nonzero, group, kind, direct,
+            marked=marked, outer=outer, negated=negated,
+        )  # fmt: skip
 
     def _wait_buckets(self, days: Buckets | None) -> Statement:
         """The selection's waits per histogram bucket: rows (bucket, waits, their sum);
@@ -668,14 +683,10 @@ class MetricsPlan:
                 f" GROUP BY {bucket}"
             )
 
-        if days is None:
-            return self._selection_histogram("message", "response_wait", direct)
-        return self._event_union(
+        return self._histogram(
             days,
             "SELECT r.bucket AS b, SUM(r.waits) AS k, SUM(r.wait_sum) AS s FROM rollup_wait_days r",
-            "waits",
             " GROUP BY r.bucket",
-            "message",
             direct,
             marked="response_wait",
             outer="SELECT b, SUM(k), SUM(s) FROM {union} GROUP BY b",
@@ -696,15 +707,11 @@ class MetricsPlan:
                 f" AND e.duration_ms >= 0 AND {_TIMED} GROUP BY e.action_name, {bucket}"
             )
 
-        if days is None:
-            return self._selection_histogram("action", "action_name", direct)
-        return self._event_union(
+        return self._histogram(
             days,
             "SELECT r.action_name AS n, r.bucket AS b, SUM(r.actions) AS k"
             " FROM rollup_duration_days r",
-            "actions",
             " GROUP BY r.action_name, r.bucket",
-            "action",
             direct,
             marked="action_name",
             outer="SELECT n, b, SUM(k) FROM {union} GROUP BY n, b",
