@@ -50,12 +50,6 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
-#: The model calls', scores' and buttons' indexes per conversation (PostgreSQL 17).
-_UNDO_CALL_LOOKUPS = [
-    "DROP INDEX IF EXISTS events_models_by_conversation",
-    "DROP INDEX IF EXISTS events_scores_by_conversation",
-    "DROP INDEX IF EXISTS events_buttons_by_conversation",
-]
 #: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
@@ -72,7 +66,6 @@ UNDO_FEEDBACK_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 16",
     ],
     "postgres": [
-        *_UNDO_CALL_LOOKUPS,
         "DROP TRIGGER IF EXISTS feedback_counts ON feedback",
         *(
             f"DROP TRIGGER IF EXISTS rollup_feedback_{change} ON conversations"

@@ -284,6 +284,7 @@ def _query(rng: random.Random, starts: list[int]) -> MetricsQuery:
     chosen: dict[str, Any] = {}
     for field, pool in (
         ("source", SOURCES[:2]),
+        ("device", ["desktop"]),
         ("language", LANGUAGES[:2]),
         ("environment", ["production"]),
         ("country", ["DE"]),

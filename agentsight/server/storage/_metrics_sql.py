@@ -6,9 +6,10 @@ the columns of ``events`` that the collector fills from the payload when it
 stores an event (schema 3: ``sender``, ``response_wait``, ``action_name``,
 ``duration_ms``, ``is_error``, token counts; no JSON is parsed here).
 Percentiles read the values in index order at their rank (``LIMIT 1 OFFSET
-rank - 1``; a ``ROW_NUMBER`` window ranks the tools under filters; where
-the histograms of the rollups answer, the rank's bucket is found in them
-and only that bucket's values are read), ``GROUP BY`` gives the buckets.
+rank - 1``); where the histograms of the rollups answer, or under attribute
+filters those of the selection, counted directly, the rank's bucket is found
+in them and only that bucket's values are read (a ``ROW_NUMBER`` window
+ranks them otherwise under filters); ``GROUP BY`` gives the buckets.
 Python only shapes the few aggregated rows into the answer.  The statements
 use only what both databases evaluate the same way (integer arithmetic,
 ``ROW_NUMBER``, ``LIMIT``/``OFFSET``), so both backends give the same
@@ -135,12 +136,6 @@ class Dialect:
     # pass costs less than two; PostgreSQL's COUNT(DISTINCT) sorts each tool's actions
     # and measured as long as the two statements, which its connections share.
     tool_conversations: bool = False
-    # Whether the model calls and the scores of one conversation have an index of their
-    # own (PostgreSQL 17, with the button presses'), which a filtered request reads
-    # instead of a table row per event, named by their columns.  SQLite has none: there
-    # the pair cost the write path x0.87 for about a tenth of such a request
-    # (benchmarks/results/ingest_ab_call_lookups.json).
-    call_lookups: bool = False
 
 
 SQLITE = Dialect(
@@ -148,7 +143,6 @@ SQLITE = Dialect(
 )
 POSTGRES = Dialect(
     numbered=True,
-    call_lookups=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
     bit=lambda n: f"(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))",
     bit_or=lambda bits: f"BIT_OR({bits})",
@@ -350,9 +344,8 @@ class MetricsPlan:
         """``FROM ... WHERE`` of the selected conversations' events of one *kind*
         (*selection*: the conversations, aliased ``sel``; all of them when no filter
         selects some).  *marked*: a column set on exactly the rows wanted (an action's
-        name, a user message's wait, a model call's total tokens, a score's name),
-        named instead of the type so that the index of those rows per conversation
-        (schema SQLite 11, PostgreSQL 10 and 17) serves."""
+        name, a user message's wait), named instead of the type so that the index
+        of those rows per conversation (schema SQLite 11, PostgreSQL 10) serves."""
         where = f"e.project_id = ? AND e.type = '{kind}'"
         if marked is not None:
             where = f"e.project_id = ? AND e.{marked} IS NOT NULL"
@@ -374,11 +367,6 @@ class MetricsPlan:
             )
         join = f"JOIN {selection} ON sel.conversation_id = e.conversation_id"
         return f"FROM events e {join} WHERE {where}", [self._project_id]
-
-    def _lookup(self, column: str) -> str | None:
-        """*column* as ``marked`` (see :meth:`_events`) for the model calls and the scores,
-        where they have an index per conversation (:attr:`Dialect.call_lookups`)."""
-        return column if self._dialect.call_lookups else None
 
     def _local(self, column: str) -> str:
         """*column* (UTC microseconds) as local microseconds, integer SQL."""
@@ -529,7 +517,8 @@ class MetricsPlan:
 
         ``t`` counts them once.  Without filters each rank is read in the order of
         the index on the waits, at its offset; with them, the selection's waits are
-        gathered once and numbered in one sort.
+        gathered once and numbered in one sort (a request with attribute filters
+        and rollups reads its own histogram instead: :meth:`_histograms_read`).
         """
         ranks = [f"({percent} * t.n + 99) / 100" for percent in (50, 95)]
         if not self._filtered:  # all waits of the project, in the order of their index
@@ -634,7 +623,8 @@ class MetricsPlan:
         """The whole UTC days of conversation starts whose waits and durations the
         histograms (``rollup_wait_days``, ``rollup_duration_days``) count: a request
         that :meth:`_quarters` allows, whose range holds a whole day; ``None``: the
-        percentiles are read directly."""
+        percentiles are read directly (from the selection's own histograms where
+        :meth:`_histograms_read`)."""
         if self._quarters() is None:
             return None
         filters = self._query.filters
@@ -662,6 +652,7 @@ class MetricsPlan:
         """A day histogram over *days* (:meth:`_event_union` of *rolled* and *direct*, the
         ragged ends' events *marked*), or, without *days*, *direct* over the selection's
         own events: its histogram read directly."""
+        # The waits are end_user messages'; the durations, actions'.
         kind, nonzero = ("message", "waits") if marked == "response_wait" else ("action", "actions")
         if days is None:
             head, params = self._with()
@@ -803,7 +794,9 @@ class MetricsPlan:
         OFFSET rank - 1``): rows (position, p95).  With filters, or many
         tools, one window ranks them all: rows (name, p95); the ranks come
         from the timed counts of ``tools`` (same snapshot, same rows), so one
-        sort numbers them, unless the tools are too many to list.
+        sort numbers them, unless the tools are too many to list.  (A request
+        whose durations' histogram was read ranks them there first:
+        :meth:`_ranked_durations`.)
         """
         timed = [(str(row[0]), int(row[3])) for row in tools if row[3]]
         if not timed:
@@ -966,7 +959,7 @@ class MetricsPlan:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's model calls."""
         if self._filtered:
             head, params = self._with()
-            calls, more = self._events("token_usage", marked=self._lookup("total_tokens"))
+            calls, more = self._events("token_usage")
             return head, calls, params + more
         # The partial index events_models holds them with their time, model and cost
         # (its condition, total_tokens IS NOT NULL, names a column it holds: SQLite
@@ -1003,7 +996,6 @@ class MetricsPlan:
             f" GROUP BY {day}, r.model, r.provider",
             "token_usage",
             direct,
-            marked=self._lookup("total_tokens"),
         )
 
     def _scanned(self, *, always: bool = False) -> str:
@@ -1022,7 +1014,7 @@ class MetricsPlan:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
         if self._filtered:
             head, params = self._with()
-            scores, more = self._events("score", marked=self._lookup("score_name"))
+            scores, more = self._events("score")
             return head, scores, params + more
         # The partial index events_scores holds them by name with value and time.
         return (
@@ -1053,7 +1045,6 @@ class MetricsPlan:
                 "SELECT e.score_name, COUNT(*), COUNT(e.score_value), SUM(e.score_value)"
                 f" {scores} GROUP BY e.score_name"
             ),
-            marked=self._lookup("score_name"),
             outer=f"SELECT n, SUM(k), SUM(t), {_MEAN} FROM {{union}} GROUP BY n",
         )
 
@@ -1077,7 +1068,6 @@ class MetricsPlan:
             " GROUP BY r.score_name, r.score_value, r.score_label",
             "score",
             lambda scores: direct.format(scores=scores),
-            marked=self._lookup("score_name"),
             outer="SELECT n, v, l, SUM(k) FROM {union} GROUP BY n, v, l",
         )
 
@@ -1106,7 +1096,6 @@ class MetricsPlan:
                 f" {self._local('e.ts')} / {MICROS_PER_DAY} AS d, e.score_value AS v {scores})"
                 " x GROUP BY n, d"
             ),
-            marked=self._lookup("score_name"),
             outer=f"SELECT n, d, SUM(k), {_MEAN} FROM {{union}} GROUP BY n, d",
         )
 
