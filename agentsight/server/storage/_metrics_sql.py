@@ -643,17 +643,18 @@ class MetricsPlan:
         self,
         days: Buckets | None,
         rolled: str,
+        nonzero: str,
         group: str,
+        kind: str,
         direct: Callable[[str], str],
+        *,
         marked: str,
         outer: str,
         negated: str,
     ) -> Statement:
-        """A day histogram over *days* (:meth:`_event_union` of *rolled* and *direct*, the
-        ragged ends' events *marked*), or, without *days*, *direct* over the selection's
-        own events: its histogram read directly."""
-        # The waits are end_user messages'; the durations, actions'.
-        kind, nonzero = ("message", "waits") if marked == "response_wait" else ("action", "actions")
+        """A day histogram over *days* (:meth:`_event_union` of its arguments), or, without
+        *days*, *direct* over the selection's own events of *kind* (*marked*): its
+        histogram read directly."""
         if days is None:
             head, params = self._with()
             events, more = self._events(kind, marked=marked)
@@ -677,7 +678,9 @@ class MetricsPlan:
         return self._histogram(
             days,
             "SELECT r.bucket AS b, SUM(r.waits) AS k, SUM(r.wait_sum) AS s FROM rollup_wait_days r",
+            "waits",
             " GROUP BY r.bucket",
+            "message",
             direct,
             marked="response_wait",
             outer="SELECT b, SUM(k), SUM(s) FROM {union} GROUP BY b",
@@ -702,7 +705,9 @@ class MetricsPlan:
             days,
             "SELECT r.action_name AS n, r.bucket AS b, SUM(r.actions) AS k"
             " FROM rollup_duration_days r",
+            "actions",
             " GROUP BY r.action_name, r.bucket",
+            "action",
             direct,
             marked="action_name",
             outer="SELECT n, b, SUM(k) FROM {union} GROUP BY n, b",
