@@ -50,6 +50,26 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
+#: The bounded keys of presses and scores (PostgreSQL 17), undone.
+UNDO_BOUNDED_KEYS = [
+    "ALTER TABLE rollup_buttons DROP CONSTRAINT rollup_buttons_pkey",
+    "ALTER TABLE rollup_buttons DROP COLUMN payload_key",
+    "ALTER TABLE rollup_buttons ADD PRIMARY KEY (project_id, quarter, payload)",
+    """DO $$
+DECLARE f TEXT;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['agentsight_action_rollups',
+                             'agentsight_conversation_action_rollups'] LOOP
+        EXECUTE replace(pg_get_functiondef(f::regproc),
+                        'ON CONFLICT (project_id, quarter, payload_key) ',
+                        'ON CONFLICT (project_id, quarter, payload) ');
+    END LOOP;
+END $$""",
+    "DROP INDEX events_scores",
+    "CREATE INDEX events_scores ON events (project_id, score_name, conversation_id, score_value,"
+    " score_label, ts) WHERE score_name IS NOT NULL",
+    "DELETE FROM schema_version WHERE version >= 17",
+]
 #: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
@@ -66,6 +86,7 @@ UNDO_FEEDBACK_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 16",
     ],
     "postgres": [
+        *UNDO_BOUNDED_KEYS,
         "DROP TRIGGER IF EXISTS feedback_counts ON feedback",
         *(
             f"DROP TRIGGER IF EXISTS rollup_feedback_{change} ON conversations"

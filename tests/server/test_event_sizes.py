@@ -4,9 +4,8 @@ PostgreSQL holds at most 2704 bytes in a row of a B-tree index after its
 in-line compression (8191 before), the columns of ``INCLUDE`` counted; text of
 4-byte characters that do not compress fills it fastest.  An index whose row can
 outgrow that refuses the whole batch, so a covering index of ``events`` may
-hold at most about that much of an event's own text.  Two of the schema's
-indexes can be outgrown by valid events today (marked ``xfail``, strict: they
-pass, and must be unmarked, once fixed).
+hold at most about that much of an event's own text.  The presses' rollup and
+the scores' index held more before PostgreSQL's schema 17.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ import pytest
 
 from agentsight import _wire as wire
 from agentsight.server import Storage, open_storage
-from agentsight.server.storage import NewEvent
+from agentsight.server._metrics import MetricsQuery
+from agentsight.server.storage import ConversationQuery, NewEvent
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -32,27 +32,20 @@ def _noise(n: int, seed: int) -> str:
     return "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(n))
 
 
-def _event(kind: str, cid: str, payload: dict[str, Any], **extra: Any) -> NewEvent:
-    return NewEvent(uuid.uuid4().hex, kind, cid, AT, AT, payload, **extra)
+def _event(kind: str, cid: str, payload: dict[str, Any], timestamp: int = AT) -> NewEvent:
+    return NewEvent(uuid.uuid4().hex, kind, cid, timestamp, timestamp, payload)
 
 
 async def _store(database: Database, events: list[NewEvent]) -> list[str]:
     """Store *events* in a new project; the types of the events read back."""
     storage: Storage = await open_storage(database("sizes"))
     try:
-        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
-        project = next(p.id for p in await storage.list_projects() if p.name == "A")
+        project = await _project(storage)
         await storage.write_batch(project, events)
         stored = await storage.list_events(project, events[0].conversation_id)
         return [str(event["type"]) for event in stored]
     finally:
         await storage.aclose()
-
-
-def _known_limit(backend: str, request: pytest.FixtureRequest, index: str) -> None:
-    if backend == "postgres":
-        reason = f"PostgreSQL's {index} can outgrow a B-tree row (2704 bytes)"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 async def test_a_model_call_with_the_longest_names_is_stored(database: Database) -> None:
@@ -74,18 +67,63 @@ async def test_a_press_with_a_long_label_is_stored(database: Database) -> None:
     assert await _store(database, [_event("button", cid, press)]) == ["button"]
 
 
-async def test_a_press_with_the_longest_label_is_stored(
-    database: Database, backend: str, request: pytest.FixtureRequest
-) -> None:
-    _known_limit(backend, request, "rollup_buttons key (the whole press)")
-    press = {"button_event": "rate", "label": _noise(wire.LONG, 6), "value": "up"}
-    assert await _store(database, [_event("button", "c1", press)]) == ["button"]
+async def test_presses_with_the_longest_labels_count_apart(database: Database) -> None:
+    """Presses of the longest labels, and metadata, are stored and counted per label, with
+    labels that differ in their last character apart; their counts follow the conversation
+    when its start moves to another day and when it is deleted."""
+    label = _noise(wire.LONG, 6)
+    other = label[:-1] + chr(ord(label[-1]) ^ 1)
+    metadata = {"context": _noise(2000, 10)}
+    presses = [
+        _event("button", "c1", {"button_event": "rate", "label": text, "value": "up", **extra})
+        for text, extra in ((label, {}), (label, {}), (other, {"metadata": metadata}))
+    ]
+    day = 86_400_000_000
+    earlier = {"sender": "end_user", "content": "hello"}
+    storage: Storage = await open_storage(database("presses"))
+    try:
+        project = await _project(storage)
+        await storage.write_batch(project, presses)
+        assert _labels(await storage.metrics(project, MetricsQuery())) == [(label, 2), (other, 1)]
+        # A message from the day before moves the conversation's start (and its presses).
+        await storage.write_batch(project, [_event("message", "c1", earlier, timestamp=AT - day)])
+        moved = ConversationQuery(since=AT - day - 60_000_000, until=AT - day + 60_000_000)
+        for rollups in (True, False):
+            figures = await storage.metrics(project, MetricsQuery(moved, rollups=rollups))
+            assert _labels(figures) == [(label, 2), (other, 1)], rollups
+        assert await storage.delete_conversation(project, "c1")
+        assert _labels(await storage.metrics(project, MetricsQuery())) == []
+    finally:
+        await storage.aclose()
 
 
-async def test_a_score_with_the_longest_name_and_category_is_stored(
-    database: Database, backend: str, request: pytest.FixtureRequest
-) -> None:
-    _known_limit(backend, request, "events_scores (name, conversation, category)")
-    score = {"name": _noise(wire.SHORT, 7), "value": _noise(wire.SHORT, 8)}
-    cid = _noise(wire.SHORT, 9)
-    assert await _store(database, [_event("score", cid, score)]) == ["score"]
+async def test_a_score_with_the_longest_name_and_category_is_stored(database: Database) -> None:
+    """The longest score name and category, in a conversation of the longest id, are in the
+    metrics' distribution and found by the list's score filter (and only by their own)."""
+    name, category, cid = _noise(wire.SHORT, 7), _noise(wire.SHORT, 8), _noise(wire.SHORT, 9)
+    storage: Storage = await open_storage(database("scores"))
+    try:
+        project = await _project(storage)
+        score = {"name": name, "value": category}
+        await storage.write_batch(project, [_event("score", cid, score)])
+        for rollups in (True, False):
+            figures = await storage.metrics(project, MetricsQuery(rollups=rollups))
+            assert [(s["name"], s["distribution"]) for s in figures["scores"]] == [
+                (name, [{"value": category, "count": 1}])
+            ], rollups
+        for wanted, found in ((category, [cid]), (category[:-1], [])):
+            page = await storage.list_conversations(
+                project, ConversationQuery(score=name, score_value=wanted)
+            )
+            assert [c["conversation_id"] for c in page.conversations] == found
+    finally:
+        await storage.aclose()
+
+
+async def _project(storage: Storage) -> int:
+    await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+    return next(p.id for p in await storage.list_projects() if p.name == "A")
+
+
+def _labels(figures: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(b["label"], b["presses"]) for b in figures["buttons"]["by_label"]]

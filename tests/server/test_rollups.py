@@ -37,6 +37,7 @@ from agentsight.server.storage._rollups import bucket_sql, choose
 from tests.server import pg_helpers
 from tests.server.old_schema import (
     LATEST,
+    UNDO_BOUNDED_KEYS,
     UNDO_EVENT_ROLLUPS,
     UNDO_FEEDBACK_ROLLUPS,
     create_at,
@@ -741,6 +742,41 @@ async def test_the_upgrade_counts_the_stored_feedback(database: Database) -> Non
         await _check(db, storage, project, rng)
     finally:
         await storage.aclose()
+
+
+async def test_postgres_upgrade_keys_the_presses_by_their_hash(postgres_database: str) -> None:
+    """A database of PostgreSQL's schema 16, holding presses and scores, keeps its rollups
+    through the migration that bounds their keys (schema 17); they follow the batches that
+    come after it, among them presses too long for the old key."""
+    rng = random.Random(9)
+    url = pg_helpers.create_schema(postgres_database)
+    presses = "SELECT project_id, quarter, payload, presses FROM rollup_buttons"
+    try:
+        storage = await open_storage(url)
+        try:
+            project = await _project(storage)
+            later = await _first_batches(storage, project, rng, "k", 30)
+        finally:
+            await storage.aclose()
+        await execute(url, UNDO_BOUNDED_KEYS)
+        before = await _rows(url, presses)
+        storage = await open_storage(url)  # migrates: the presses keyed anew
+        try:
+            assert sorted(await _rows(url, presses)) == sorted(before) != []
+            await _check(url, storage, project, rng)
+            noise = "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(4096))
+            long = {"button_event": "rate", "label": noise, "value": "up"}  # 16 KB
+            later += [NewEvent(f"long{n}", "button", f"k{n}", 0, START + n * DAY, long)
+                      for n in range(3)]  # fmt: skip
+            for start in range(0, len(later), 30):  # the rest arrives
+                await storage.write_batch(project, later[start : start + 30])
+            await _check(url, storage, project, rng)
+            assert await storage.delete_conversation(project, "k1")
+            await _check(url, storage, project, rng)
+        finally:
+            await storage.aclose()
+    finally:
+        pg_helpers.drop_schema(url)
 
 
 async def test_concurrent_writers_keep_the_rollups(
