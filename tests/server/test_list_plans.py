@@ -49,12 +49,12 @@ async def _db(tmp_path: Path) -> Path:
     return db
 
 
-def _plan(db: Path, query: ConversationQuery) -> str:
+def _plan(db: Path, query: ConversationQuery, *, by_scores: bool = False) -> str:
     """The plan of the list's statement for *query* (as ``list_conversations`` writes it)."""
-    where, params = _read._where(1, query)
+    where, params = _read._where(1, query, by_scores=by_scores)
     sql = (
         f"SELECT {', '.join(COLUMNS)}, {sort_value(query)} FROM conversations c"
-        f" WHERE {where} {order_by(query)} LIMIT ?"
+        f" WHERE {where} {order_by(query, few=by_scores)} LIMIT ?"
     )
     connection = sqlite3.connect(db)
     try:
@@ -82,6 +82,35 @@ async def test_a_page_after_a_cursor_seeks_the_cursor(
     query = ConversationQuery(sort=sort, ascending=ascending, before=100, after=5)
     plan = _plan(await _db(tmp_path), query)
     assert "project_id=? AND" in plan, plan
+
+
+async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> None:
+    """A score filter that matches fewer scores than a hundredth of the conversations finds
+    them first and looks each conversation up by key (a walk of the order would look up
+    the scores of every conversation to fill a page); one that matches many walks the
+    order and stops after a page."""
+    db = await _db(tmp_path)
+    storage = await open_storage(db)
+    try:
+        scores = [("csat", "c7", 5)] + [("resolved", f"c{n}", n % 2 == 0) for n in range(200)]
+        await storage.write_batch(
+            1,
+            [
+                NewEvent(uuid.uuid4().hex, "score", cid, 1, 20_000 * DAY, {"name": n, "value": v})
+                for n, cid, v in scores
+            ],
+        )
+    finally:
+        await storage.aclose()
+    few, many = ConversationQuery(score="csat"), ConversationQuery(score="resolved")
+    connection = sqlite3.connect(db)
+    try:
+        assert [_read._few_scored(connection, 1, q) for q in (few, many)] == [True, False]
+    finally:
+        connection.close()
+    plan = _plan(db, few, by_scores=True)
+    assert "(project_id=? AND conversation_id=?)" in plan and "events_scores" in plan, plan
+    assert "conversations_by_project" in _plan(db, many), _plan(db, many)
 
 
 async def test_the_customers_figures_read_the_customer_index_alone(tmp_path: Path) -> None:

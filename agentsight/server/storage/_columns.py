@@ -185,10 +185,26 @@ def score_filter(query: ConversationQuery) -> tuple[str, list[Any]] | None:
     """The ``EXISTS`` clause (with ``?``) of the list's score filters, and its values."""
     if query.score is None:
         return None
-    sql = (
+    sql, values = _score_terms(query)
+    return (
         "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
-        " AND e.score_name = ? AND e.conversation_id = c.conversation_id"
+        f" AND e.conversation_id = c.conversation_id{sql})",
+        values,
     )
+
+
+def scored_conversations(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+    """The ``SELECT`` (with ``?``) of the conversation ids that the list's score filters
+    match (once per matching score), and its values; *query* has a score filter."""
+    sql, values = _score_terms(query)
+    return (
+        f"SELECT e.conversation_id FROM events e WHERE e.project_id = ?{sql}",
+        [project_id, *values],
+    )
+
+
+def _score_terms(query: ConversationQuery) -> tuple[str, list[Any]]:
+    sql = " AND e.score_name = ?"
     values: list[Any] = [query.score]
     for column, operator, value in (
         ("score_value", ">=", query.score_min),
@@ -198,7 +214,7 @@ def score_filter(query: ConversationQuery) -> tuple[str, list[Any]] | None:
         if value is not None:
             sql += f" AND e.{column} {operator} ?"
             values.append(value)
-    return sql + ")", values
+    return sql, values
 
 
 def like_pattern(text: str) -> str:

@@ -12,7 +12,7 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import cost_of, like_pattern, score_filter, usd
+from .._columns import cost_of, like_pattern, score_filter, scored_conversations, usd
 from .._listing import (
     annotate,
     annotation_statements,
@@ -55,7 +55,12 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
     return values
 
 
-def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+def _where(
+    project_id: int, query: ConversationQuery, *, by_scores: bool = False
+) -> tuple[str, list[Any]]:
+    """The conditions of the list's rows (alias ``c``), and their values.  *by_scores*:
+    the score filters as the set of conversations their scores name (read first, then
+    each looked up by key) instead of a look-up of each row's scores."""
     clauses: list[str] = ["c.project_id = ?"]
     params: list[Any] = [project_id]
     for field in _EQUAL_FILTERS:
@@ -92,7 +97,11 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
         )
         params.append(like_pattern(query.q))
     scored = score_filter(query)
-    if scored is not None:
+    if scored is not None and by_scores:
+        scores, values = scored_conversations(project_id, query)
+        clauses.append(f"c.conversation_id IN ({scores})")
+        params += values
+    elif scored is not None:
         clauses.append(scored[0])
         params += scored[1]
     return " AND ".join(clauses), params
@@ -106,11 +115,14 @@ def list_conversations(
     Read in one transaction: the rows, with ``query.annotate`` their feedback
     and escalations, with ``query.count`` the total of the first page.
     """
-    where, params = _where(project_id, query)
     connection.execute("BEGIN")
     try:
         counted = matches_statement(project_id, query, SQLITE)
         matches = None if counted is None else total_of(connection.execute(*counted).fetchall())
+        # Scores that match few conversations are read first (a walk of the order would
+        # look up the scores of every row until a page is found); most are looked up.
+        by_scores = _few_scored(connection, project_id, query)
+        where, params = _where(project_id, query, by_scores=by_scores)
         few = matches is not None and matches <= query.limit
         if few and (query.since, query.until, query.customer_id) == (None, None, None):
             # One scan of the table rather than a project index and a look-up per row.
@@ -124,7 +136,7 @@ def list_conversations(
             )
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-            f" WHERE {where} {order_by(query, few=few)} LIMIT ?"
+            f" WHERE {where} {order_by(query, few=few or by_scores)} LIMIT ?"
         )
         rows = (
             [] if matches == 0 else connection.execute(sql, (*params, query.limit + 1)).fetchall()
@@ -142,6 +154,9 @@ def list_conversations(
         if query.count and query.before is None:
             total = matches
             if total is None:  # filters the rollups do not hold
+                if query.score is not None and query.customer_id is None:
+                    # Counting every match: one look-up per matching score beats one per row.
+                    where, params = _where(project_id, query, by_scores=True)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(connection.execute(direct, params).fetchone()[0])
     finally:
@@ -166,6 +181,24 @@ def _dense(
 
 
 _DENSE = 100
+
+
+def _few_scored(connection: sqlite3.Connection, project_id: int, query: ConversationQuery) -> bool:
+    """Whether the query's score filters match fewer scores than a hundredth of the
+    project's conversations (counted up to that bound in the scores' index): then the
+    conversations they name are found first.  A customer's few conversations are walked."""
+    if query.score is None or query.customer_id is not None:
+        return False
+    everything = connection.execute(
+        "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?",
+        (project_id,),
+    ).fetchone()[0]
+    bound = int(everything or 0) // _DENSE
+    scores, values = scored_conversations(project_id, query)
+    found = connection.execute(
+        f"SELECT COUNT(*) FROM ({scores} LIMIT ?)", (*values, bound)
+    ).fetchone()[0]
+    return int(found) < bound
 
 
 def get_conversation(

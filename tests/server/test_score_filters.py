@@ -1,0 +1,117 @@
+"""The list's score filters find the same conversations in the same order, with the same
+total, whether their scores are few (SQLite reads the scores first) or many (it looks up
+the scores of each row in the list's order): every sort, both directions, page by page.
+
+The expected pages are the project's unfiltered pages in the same order, kept where the
+conversation holds a matching score (known from the events written).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import attrs
+import pytest
+
+from agentsight.server import Storage, open_storage
+from agentsight.server.storage import ConversationQuery, NewEvent
+from agentsight.server.storage._listing import SORTS
+from tests.server.pg_helpers import Database
+
+pytestmark = pytest.mark.anyio
+START = 1_780_000_000_000_000
+SECOND = 1_000_000
+CONVERSATIONS = 1000
+
+
+def _events(rng: random.Random) -> tuple[list[NewEvent], dict[str, list[tuple[str, Any]]]]:
+    """Conversations of random lengths and starts; every one rated ``resolved``, five
+    ``csat`` (one of them twice: fewer scores than a hundredth of the conversations);
+    the scores of each conversation by id."""
+    events: list[NewEvent] = []
+    scores: dict[str, list[tuple[str, Any]]] = {}
+
+    def add(kind: str, cid: str, at: int, payload: dict[str, Any]) -> None:
+        events.append(NewEvent(uuid.uuid4().hex, kind, cid, len(events), at, payload))
+
+    rated = {f"c{n}": [1, 4, 5, 2, 5][i] for i, n in enumerate(rng.sample(range(CONVERSATIONS), 5))}
+    for n in range(CONVERSATIONS):
+        cid = f"c{n}"
+        at = START + rng.randrange(86_400) * SECOND
+        add("conversation", cid, at, {"source": "web"})
+        for k in range(rng.randrange(4)):
+            add("message", cid, at + (k + 1) * SECOND, {"sender": "end_user", "content": "hi"})
+        scored = [("resolved", rng.random() < 0.3)]
+        if cid in rated:
+            scored.append(("csat", rated[cid]))
+        if cid == min(rated):
+            scored.append(("csat", 3))
+        for name, value in scored:
+            add("score", cid, at + 10 * SECOND, {"name": name, "value": value})
+        scores[cid] = scored
+    return events, scores
+
+
+def _matches(scored: list[tuple[str, Any]], query: ConversationQuery) -> bool:
+    for name, value in scored:
+        if name != query.score:
+            continue
+        number = float(value) if not isinstance(value, bool) else None
+        if query.score_min is not None and (number is None or number < query.score_min):
+            continue
+        if query.score_max is not None and (number is None or number > query.score_max):
+            continue
+        if query.score_value is not None and str(value).lower() != query.score_value:
+            continue
+        return True
+    return False
+
+
+async def _pages(storage: Storage, query: ConversationQuery) -> tuple[list[str], int | None]:
+    """Every page of *query*, followed by its cursors: the ids in order, the total."""
+    found: list[str] = []
+    page = await storage.list_conversations(1, query)
+    total = page.total
+    while True:
+        found += [c["conversation_id"] for c in page.conversations]
+        if page.next_before is None:
+            return found, total
+        query = attrs.evolve(query, before=page.next_before, after=page.next_value, count=False)
+        page = await storage.list_conversations(1, query)
+
+
+FILTERS = [
+    {"score": "csat"},
+    {"score": "csat", "score_min": 4.0},
+    {"score": "csat", "score_max": 2.0},
+    {"score": "csat", "score_min": 2.5, "score_max": 3.5},
+    {"score": "resolved", "score_value": "true"},
+    {"score": "resolved"},
+    {"score": "nothing"},
+]
+
+
+async def test_score_filters_page_through_every_sort(database: Database) -> None:
+    rng = random.Random(21)
+    events, scores = _events(rng)
+    storage = await open_storage(database("scores"))
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        for start in range(0, len(events), 500):
+            await storage.write_batch(1, events[start : start + 500])
+        for sort in SORTS:
+            for ascending in (False, True):
+                order = ConversationQuery(sort=sort, ascending=ascending, limit=100)
+                everything, _ = await _pages(storage, order)
+                assert len(everything) == CONVERSATIONS
+                for filters in FILTERS:
+                    query = ConversationQuery(
+                        sort=sort, ascending=ascending, limit=3, count=True, **filters
+                    )
+                    expected = [cid for cid in everything if _matches(scores[cid], query)]
+                    found, total = await _pages(storage, query)
+                    assert (found, total) == (expected, len(expected)), (sort, ascending, filters)
+    finally:
+        await storage.aclose()
