@@ -43,7 +43,7 @@ def _events(rng: random.Random) -> tuple[list[NewEvent], dict[str, list[tuple[st
         add("conversation", cid, at, {"source": "web"})
         for k in range(rng.randrange(4)):
             add("message", cid, at + (k + 1) * SECOND, {"sender": "end_user", "content": "hi"})
-        scored = [("resolved", rng.random() < 0.3)]
+        scored: list[tuple[str, Any]] = [("resolved", rng.random() < 0.3)]
         if cid in rated:
             scored.append(("csat", rated[cid]))
         if cid == min(rated):
@@ -82,7 +82,7 @@ async def _pages(storage: Storage, query: ConversationQuery) -> tuple[list[str],
         page = await storage.list_conversations(1, query)
 
 
-FILTERS = [
+FILTERS: list[dict[str, Any]] = [
     {"score": "csat"},
     {"score": "csat", "score_min": 4.0},
     {"score": "csat", "score_max": 2.0},
