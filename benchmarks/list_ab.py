@@ -74,6 +74,24 @@ PAGES: dict[str, dict[str, Any]] = {
         "device": "mobile",
         "sort": "messages",
     },
+    # Score filters (none of them in the rollups): few matches (the lowest
+    # helpfulness: 0.1 % of the conversations), none, and many (resolved: no).
+    "helpfulness <= 0.005": {"score": "helpfulness", "score_max": 0.005},
+    "helpfulness <= 0.005 + total": {"score": "helpfulness", "score_max": 0.005, "count": True},
+    "helpfulness <= 0.005, sorted by duration": {
+        "score": "helpfulness",
+        "score_max": 0.005,
+        "sort": "duration",
+    },
+    "helpfulness >= 4 (none)": {"score": "helpfulness", "score_min": 4},
+    "resolved=false": {"score": "resolved", "score_value": "false"},
+    "resolved=false + total": {"score": "resolved", "score_value": "false", "count": True},
+    "resolved=false, source=web + total": {
+        "score": "resolved",
+        "score_value": "false",
+        "source": "web",
+        "count": True,
+    },
 }
 
 
