@@ -49,12 +49,12 @@ async def _db(tmp_path: Path) -> Path:
     return db
 
 
-def _plan(db: Path, query: ConversationQuery, *, by_scores: bool = False) -> str:
+def _plan(db: Path, query: ConversationQuery, *, scored: list[str] | None = None) -> str:
     """The plan of the list's statement for *query* (as ``list_conversations`` writes it)."""
-    where, params = _read._where(1, query, by_scores=by_scores)
+    where, params = _read._where(1, query, scored=scored)
     sql = (
         f"SELECT {', '.join(COLUMNS)}, {sort_value(query)} FROM conversations c"
-        f" WHERE {where} {order_by(query, few=by_scores)} LIMIT ?"
+        f" WHERE {where} {order_by(query, few=scored is not None)} LIMIT ?"
     )
     connection = sqlite3.connect(db)
     try:
@@ -105,11 +105,11 @@ async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> Non
     few, many = ConversationQuery(score="csat"), ConversationQuery(score="resolved")
     connection = sqlite3.connect(db)
     try:
-        assert [_read._few_scored(connection, 1, q) for q in (few, many)] == [True, False]
+        assert [_read._few_scored(connection, 1, q) for q in (few, many)] == [["c7"], None]
     finally:
         connection.close()
-    plan = _plan(db, few, by_scores=True)
-    assert "(project_id=? AND conversation_id=?)" in plan and "events_scores" in plan, plan
+    plan = _plan(db, few, scored=["c7"])
+    assert "(project_id=? AND conversation_id=?)" in plan, plan
     assert "conversations_by_project" in _plan(db, many), _plan(db, many)
 
 

@@ -56,11 +56,16 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _where(
-    project_id: int, query: ConversationQuery, *, by_scores: bool = False
+    project_id: int,
+    query: ConversationQuery,
+    *,
+    by_scores: bool = False,
+    scored: list[str] | None = None,
 ) -> tuple[str, list[Any]]:
     """The conditions of the list's rows (alias ``c``), and their values.  *by_scores*:
     the score filters as the set of conversations their scores name (read first, then
-    each looked up by key) instead of a look-up of each row's scores."""
+    each looked up by key) instead of a look-up of each row's scores; *scored*: that set,
+    already read."""
     clauses: list[str] = ["c.project_id = ?"]
     params: list[Any] = [project_id]
     for field in _EQUAL_FILTERS:
@@ -96,14 +101,17 @@ def _where(
             " AND e.content LIKE ? ESCAPE '\\')"
         )
         params.append(like_pattern(query.q))
-    scored = score_filter(query)
-    if scored is not None and by_scores:
+    exists = score_filter(query)
+    if scored is not None:
+        clauses.append("c.conversation_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(scored))
+    elif exists is not None and by_scores:
         scores, values = scored_conversations(project_id, query)
         clauses.append(f"c.conversation_id IN ({scores})")
         params += values
-    elif scored is not None:
-        clauses.append(scored[0])
-        params += scored[1]
+    elif exists is not None:
+        clauses.append(exists[0])
+        params += exists[1]
     return " AND ".join(clauses), params
 
 
@@ -121,8 +129,8 @@ def list_conversations(
         matches = None if counted is None else total_of(connection.execute(*counted).fetchall())
         # Scores that match few conversations are read first (a walk of the order would
         # look up the scores of every row until a page is found); most are looked up.
-        by_scores = _few_scored(connection, project_id, query)
-        where, params = _where(project_id, query, by_scores=by_scores)
+        scored = _few_scored(connection, project_id, query)
+        where, params = _where(project_id, query, scored=scored)
         few = matches is not None and matches <= query.limit
         if few and (query.since, query.until, query.customer_id) == (None, None, None):
             # One scan of the table rather than a project index and a look-up per row.
@@ -136,7 +144,7 @@ def list_conversations(
             )
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-            f" WHERE {where} {order_by(query, few=few or by_scores)} LIMIT ?"
+            f" WHERE {where} {order_by(query, few=few or scored is not None)} LIMIT ?"
         )
         rows = (
             [] if matches == 0 else connection.execute(sql, (*params, query.limit + 1)).fetchall()
@@ -154,7 +162,7 @@ def list_conversations(
         if query.count and query.before is None:
             total = matches
             if total is None:  # filters the rollups do not hold
-                if query.score is not None and query.customer_id is None:
+                if query.score is not None and query.customer_id is None and scored is None:
                     # Counting every match: one look-up per matching score beats one per row.
                     where, params = _where(project_id, query, by_scores=True)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
@@ -183,22 +191,27 @@ def _dense(
 _DENSE = 100
 
 
-def _few_scored(connection: sqlite3.Connection, project_id: int, query: ConversationQuery) -> bool:
-    """Whether the query's score filters match fewer scores than a hundredth of the
-    project's conversations (counted up to that bound in the scores' index): then the
-    conversations they name are found first.  A customer's few conversations are walked."""
+def _few_scored(
+    connection: sqlite3.Connection, project_id: int, query: ConversationQuery
+) -> list[str] | None:
+    """The conversations that the query's score filters match, when their scores are
+    fewer than a hundredth of the project's conversations (and than ``_FEW_SCORES``:
+    they are read up to that bound from the scores' index); ``None`` otherwise, and
+    for a customer's few conversations, which are walked."""
     if query.score is None or query.customer_id is not None:
-        return False
+        return None
     everything = connection.execute(
         "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?",
         (project_id,),
     ).fetchone()[0]
-    bound = int(everything or 0) // _DENSE
+    bound = min(int(everything or 0) // _DENSE, _FEW_SCORES)
     scores, values = scored_conversations(project_id, query)
-    found = connection.execute(
-        f"SELECT COUNT(*) FROM ({scores} LIMIT ?)", (*values, bound)
-    ).fetchone()[0]
-    return int(found) < bound
+    found = connection.execute(f"{scores} LIMIT ?", (*values, bound)).fetchall()
+    return sorted({row[0] for row in found}) if len(found) < bound else None
+
+
+#: The most conversations a score filter's page looks up by key.
+_FEW_SCORES = 10_000
 
 
 def get_conversation(
