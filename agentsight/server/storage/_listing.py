@@ -18,16 +18,20 @@ import attrs
 
 from .._metrics import ESCALATION_ACTIONS, MetricsQuery
 from ._base import ConversationPage, ConversationQuery
+from ._columns import scored_conversations
 from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement
 
 __all__ = [
+    "CONVERSATIONS",
     "SORTS",
     "annotate",
     "annotation_statements",
     "keyset",
     "matches_statement",
     "order_by",
+    "probes_scores",
     "rolled_total",
+    "score_probe",
     "sort_value",
     "total_of",
 ]
@@ -176,3 +180,28 @@ def page_of(
     return ConversationPage(
         page, None if last is None else last[0], None if last is None else last[-1], total
     )
+
+
+#: The project's conversations (``?``: the project), as the rollups count them.
+CONVERSATIONS = "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?"
+#: The most conversations a score filter's page looks up by key.
+_FEW_SCORES = 10_000
+
+
+def probes_scores(query: ConversationQuery) -> bool:
+    """Whether a page of *query* reads its score filters' matches first (:func:`score_probe`):
+    with a score filter, unless a customer's few conversations are walked."""
+    return query.score is not None and query.customer_id is None
+
+
+def score_probe(
+    project_id: int, query: ConversationQuery, conversations: int
+) -> tuple[Statement, int]:
+    """The statement of the conversation ids of the query's matching scores, read up to a
+    bound, and the bound: the lesser of a hundredth of the project's *conversations* and
+    ``_FEW_SCORES``.  Fewer rows than the bound make the page look up the conversations
+    they name (a walk of the order would look up the scores of every row until a page is
+    found); more, and the page walks."""
+    bound = min(conversations // 100, _FEW_SCORES)
+    scores, values = scored_conversations(project_id, query)
+    return (f"{scores} LIMIT ?", [*values, bound]), bound

@@ -17,12 +17,15 @@ from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
 from .._listing import (
+    CONVERSATIONS,
     annotate,
     annotation_statements,
     keyset,
     matches_statement,
     order_by,
     page_of,
+    probes_scores,
+    score_probe,
     sort_value,
     total_of,
 )
@@ -54,7 +57,12 @@ def _conversation(row: Any) -> dict[str, Any]:
     return values
 
 
-def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+def _where(
+    project_id: int, query: ConversationQuery, scored: list[str] | None = None
+) -> tuple[str, list[Any]]:
+    """The conditions of the list's rows (alias ``c``), and their values.  *scored*: the
+    conversations the score filters match, read first (instead of a look-up of each
+    row's scores)."""
     clauses: list[str] = ["c.project_id = $1"]
     params: list[Any] = [project_id]
 
@@ -94,9 +102,11 @@ def _where(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
             ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
             like_pattern(clean(query.q) or ""),
         )
-    scored = score_filter(query)
+    exists = score_filter(query)
     if scored is not None:
-        sql, values = scored
+        add("c.conversation_id = ANY(?)", scored)
+    elif exists is not None:
+        sql, values = exists
         for value in values:
             params.append(clean(value) if type(value) is str else value)
             sql = sql.replace("?", f"${len(params)}", 1)
@@ -112,16 +122,18 @@ async def list_conversations(
     Read in one snapshot: the rows, with ``query.annotate`` their feedback and
     escalations, with ``query.count`` the total of the first page.
     """
-    where, params = _where(project_id, query)
     async with connection.transaction(isolation="repeatable_read", readonly=True):
         counted = matches_statement(project_id, query, POSTGRES)
         matches = None
         if counted is not None:
             matches = total_of(await connection.fetch(counted[0], *counted[1]))
+        scored = await _few_scored(connection, project_id, query)
+        where, params = _where(project_id, query, scored)
         few = matches is not None and matches <= query.limit
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-            f" WHERE {where} {order_by(query, few=few)} LIMIT ${len(params) + 1}"
+            f" WHERE {where} {order_by(query, few=few or scored is not None)}"
+            f" LIMIT ${len(params) + 1}"
         )
         rows = [] if matches == 0 else await connection.fetch(sql, *params, query.limit + 1)
         page = [_conversation(tuple(r)[:-1]) for r in rows[: query.limit]]
@@ -140,6 +152,19 @@ async def list_conversations(
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(await connection.fetchval(direct, *params))
     return page_of(page, rows, query.limit, total)
+
+
+async def _few_scored(
+    connection: Any, project_id: int, query: ConversationQuery
+) -> list[str] | None:
+    """The conversations the query's score filters match, when few (see ``score_probe``)."""
+    if not probes_scores(query):
+        return None
+    everything = await connection.fetchval(_numbered(CONVERSATIONS), project_id)
+    (sql, values), bound = score_probe(project_id, query, int(everything or 0))
+    cleaned = [clean(value) if type(value) is str else value for value in values]
+    found = await connection.fetch(_numbered(sql), *cleaned)
+    return sorted({row[0] for row in found}) if len(found) < bound else None
 
 
 def _numbered(sql: str) -> str:

@@ -14,12 +14,15 @@ from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, scored_conversations, usd
 from .._listing import (
+    CONVERSATIONS,
     annotate,
     annotation_statements,
     keyset,
     matches_statement,
     order_by,
     page_of,
+    probes_scores,
+    score_probe,
     sort_value,
     total_of,
 )
@@ -181,10 +184,7 @@ def _dense(
         return False
     if query.sort == "started":  # the start's index gives the range and the order at once
         return False
-    everything = connection.execute(
-        "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?",
-        (project_id,),
-    ).fetchone()[0]
+    everything = connection.execute(CONVERSATIONS, (project_id,)).fetchone()[0]
     return matches * _DENSE >= int(everything or 0)
 
 
@@ -194,24 +194,13 @@ _DENSE = 100
 def _few_scored(
     connection: sqlite3.Connection, project_id: int, query: ConversationQuery
 ) -> list[str] | None:
-    """The conversations that the query's score filters match, when their scores are
-    fewer than a hundredth of the project's conversations (and than ``_FEW_SCORES``:
-    they are read up to that bound from the scores' index); ``None`` otherwise, and
-    for a customer's few conversations, which are walked."""
-    if query.score is None or query.customer_id is not None:
+    """The conversations the query's score filters match, when few (see ``score_probe``)."""
+    if not probes_scores(query):
         return None
-    everything = connection.execute(
-        "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?",
-        (project_id,),
-    ).fetchone()[0]
-    bound = min(int(everything or 0) // _DENSE, _FEW_SCORES)
-    scores, values = scored_conversations(project_id, query)
-    found = connection.execute(f"{scores} LIMIT ?", (*values, bound)).fetchall()
+    everything = connection.execute(CONVERSATIONS, (project_id,)).fetchone()[0]
+    probe, bound = score_probe(project_id, query, int(everything or 0))
+    found = connection.execute(*probe).fetchall()
     return sorted({row[0] for row in found}) if len(found) < bound else None
-
-
-#: The most conversations a score filter's page looks up by key.
-_FEW_SCORES = 10_000
 
 
 def get_conversation(
