@@ -50,8 +50,11 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
-#: The bounded keys of presses and scores (PostgreSQL 17), undone.
+#: The bounded keys of presses and scores (PostgreSQL 17) and the category lookups after
+#: them (PostgreSQL 18), undone.
 UNDO_BOUNDED_KEYS = [
+    "DROP INDEX IF EXISTS events_score_labels",
+    "DROP INDEX IF EXISTS rollup_score_labels",
     "ALTER TABLE rollup_buttons DROP CONSTRAINT rollup_buttons_pkey",
     "ALTER TABLE rollup_buttons DROP COLUMN payload_key",
     "ALTER TABLE rollup_buttons ADD PRIMARY KEY (project_id, quarter, payload)",

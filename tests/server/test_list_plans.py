@@ -19,7 +19,7 @@ import pytest
 from agentsight.server import open_storage
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import COLUMNS
-from agentsight.server.storage._listing import order_by, sort_value
+from agentsight.server.storage._listing import labelled_scores, order_by, sort_value
 from agentsight.server.storage.sqlite import _read
 
 pytestmark = pytest.mark.anyio
@@ -92,7 +92,8 @@ async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> Non
     db = await _db(tmp_path)
     storage = await open_storage(db)
     try:
-        scores = [("csat", "c7", 5)] + [("resolved", f"c{n}", n % 2 == 0) for n in range(200)]
+        scores = [("csat", "c7", 5), ("topic", "c8", "refund")]
+        scores += [("resolved", f"c{n}", n % 2 == 0) for n in range(200)]
         await storage.write_batch(
             1,
             [
@@ -106,6 +107,16 @@ async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> Non
     connection = sqlite3.connect(db)
     try:
         assert [_read._few_scored(connection, 1, q) for q in (few, many)] == [["c7"], None]
+        # A category: few read first; a common one known from the rollups, and walked.
+        topic = ConversationQuery(score="topic", score_value="refund")
+        common = ConversationQuery(score="resolved", score_value="true")
+        assert [_read._few_scored(connection, 1, q) for q in (topic, common)] == [["c8"], None]
+        sql, params = labelled_scores(1, common) or ("", [])
+        steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        assert steps == [
+            "SEARCH r USING COVERING INDEX rollup_score_values_by_value"
+            " (project_id=? AND score_name=?)"
+        ], steps
     finally:
         connection.close()
     plan = _plan(db, few, scored=["c7"])

@@ -298,6 +298,60 @@ async def test_the_customers_figures_of_a_range_read_the_start_index_alone(schem
         await connection.close()
 
 
+async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
+    """A category filter (``?score=topic&score_value=refund``) knows from the rollups'
+    index alone how many scores the category has, reads few ones by the categories'
+    index (not every score of the name from the table), and a walk of the list looks each
+    conversation's category up by the same index; a common category walks the list
+    without reading its scores first."""
+    from agentsight.server.storage import _listing
+    from agentsight.server.storage._columns import score_filter
+    from agentsight.server.storage.postgres import _read
+
+    day = 86_400_000_000
+    topics = ["refund"] * 3 + ["billing"] * 200 + ["other"] * 1797
+    storage = await open_storage(schema)
+    try:
+        await storage.create_key("A", "hash", "redacted", scope="ingest")
+        events = [_start("conversation", f"c{n}", 20_000 * day + n, source="web")
+                  for n in range(2_000)]  # fmt: skip
+        events += [_event("score", f"c{n}", 20_000 * day + n + 1, name="topic", value=topic,
+                          comment=None, message_id=None, source="sdk", metadata=None)
+                   for n, topic in enumerate(topics)]  # fmt: skip
+        await storage.write_batch(1, events)
+    finally:
+        await storage.aclose()
+    import asyncpg
+
+    connection = await asyncpg.connect(schema)
+    try:
+        # As autovacuum leaves the tables; a table this small would be read whole.
+        await connection.execute("VACUUM ANALYZE events")
+        await connection.execute("VACUUM ANALYZE rollup_score_values")
+        await connection.execute("SET enable_seqscan = off")
+        few = ConversationQuery(score="topic", score_value="refund")
+        common = ConversationQuery(score="topic", score_value="billing")
+        assert await _read._few_scored(connection, 1, few) == ["c0", "c1", "c2"]
+        assert await _read._few_scored(connection, 1, common) is None
+
+        async def plan(statement: tuple[str, list[Any]]) -> list[str]:
+            sql, values = statement
+            return [row[0] for row in await connection.fetch(f"EXPLAIN {_read._numbered(sql)}",
+                                                             *values)]  # fmt: skip
+
+        counted = await plan(_listing.labelled_scores(1, common) or ("", []))
+        assert any("Index Only Scan using rollup_score_labels" in s for s in counted), counted
+        (probe, values), _ = _listing.score_probe(1, few, 2_000, label_key=True)
+        read = await plan((probe, values))
+        assert any("using events_score_labels" in step for step in read), read
+        exists, values = score_filter(few, label_key=True) or ("", [])
+        walk = await plan((f"SELECT c.pk FROM conversations c WHERE c.project_id = ? AND {exists}"
+                           " ORDER BY c.pk DESC LIMIT 26", [1, *values]))  # fmt: skip
+        assert any("using events_score_labels" in step for step in walk), walk
+    finally:
+        await connection.close()
+
+
 def _interrupted_migrate(source: Path, url: str) -> str:
     """Run ``agentsight migrate`` and SIGKILL it once it is part-way through the events."""
     process = subprocess.Popen(

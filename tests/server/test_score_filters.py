@@ -28,8 +28,8 @@ CONVERSATIONS = 1000
 
 def _events(rng: random.Random) -> tuple[list[NewEvent], dict[str, list[tuple[str, Any]]]]:
     """Conversations of random lengths and starts; every one rated ``resolved``, five
-    ``csat`` (one of them twice: fewer scores than a hundredth of the conversations);
-    the scores of each conversation by id."""
+    ``csat`` (one of them twice: fewer scores than a hundredth of the conversations),
+    six a ``topic`` (one of them twice); the scores of each conversation by id."""
     events: list[NewEvent] = []
     scores: dict[str, list[tuple[str, Any]]] = {}
 
@@ -37,6 +37,8 @@ def _events(rng: random.Random) -> tuple[list[NewEvent], dict[str, list[tuple[st
         events.append(NewEvent(uuid.uuid4().hex, kind, cid, len(events), at, payload))
 
     rated = {f"c{n}": [1, 4, 5, 2, 5][i] for i, n in enumerate(rng.sample(range(CONVERSATIONS), 5))}
+    chosen = rng.sample(range(CONVERSATIONS), len(TOPICS))
+    topics = {f"c{n}": topic for n, topic in zip(chosen, TOPICS, strict=True)}
     for n in range(CONVERSATIONS):
         cid = f"c{n}"
         at = START + rng.randrange(86_400) * SECOND
@@ -48,6 +50,10 @@ def _events(rng: random.Random) -> tuple[list[NewEvent], dict[str, list[tuple[st
             scored.append(("csat", rated[cid]))
         if cid == min(rated):
             scored.append(("csat", 3))
+        if cid in topics:
+            scored.append(("topic", topics[cid]))
+        if cid == min(topics):
+            scored.append(("topic", "refund"))
         for name, value in scored:
             add("score", cid, at + 10 * SECOND, {"name": name, "value": value})
         scores[cid] = scored
@@ -58,12 +64,13 @@ def _matches(scored: list[tuple[str, Any]], query: ConversationQuery) -> bool:
     for name, value in scored:
         if name != query.score:
             continue
-        number = float(value) if not isinstance(value, bool) else None
+        number = None if isinstance(value, (bool, str)) else float(value)
         if query.score_min is not None and (number is None or number < query.score_min):
             continue
         if query.score_max is not None and (number is None or number > query.score_max):
             continue
-        if query.score_value is not None and str(value).lower() != query.score_value:
+        label = str(value).lower() if isinstance(value, bool) else value
+        if query.score_value is not None and label != query.score_value:
             continue
         return True
     return False
@@ -82,12 +89,21 @@ async def _pages(storage: Storage, query: ConversationQuery) -> tuple[list[str],
         page = await storage.list_conversations(1, query)
 
 
+#: Categories of few conversations, one of them twice; PostgreSQL finds them by their
+#: MD5 and compares them whole (one is as long as a category can be, in 4-byte characters).
+TOPICS = ["refund", "refund", "Refund", "billing", "refund", "\U0001f600" * 256]
+
 FILTERS: list[dict[str, Any]] = [
     {"score": "csat"},
     {"score": "csat", "score_min": 4.0},
     {"score": "csat", "score_max": 2.0},
     {"score": "csat", "score_min": 2.5, "score_max": 3.5},
     {"score": "resolved", "score_value": "true"},
+    {"score": "resolved", "score_value": "false"},
+    {"score": "topic", "score_value": "refund"},
+    {"score": "topic", "score_value": "Refund"},
+    {"score": "topic", "score_value": "\U0001f600" * 256},
+    {"score": "topic", "score_value": "refunds"},
     {"score": "resolved"},
     {"score": "nothing"},
 ]

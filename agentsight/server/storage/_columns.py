@@ -181,11 +181,15 @@ def cost_of(values: dict[str, Any]) -> None:
     }
 
 
-def score_filter(query: ConversationQuery) -> tuple[str, list[Any]] | None:
-    """The ``EXISTS`` clause (with ``?``) of the list's score filters, and its values."""
+def score_filter(
+    query: ConversationQuery, *, label_key: bool = False
+) -> tuple[str, list[Any]] | None:
+    """The ``EXISTS`` clause (with ``?``) of the list's score filters, and its values;
+    *label_key*: a category is also matched by its MD5 (PostgreSQL's index of categories,
+    which cannot hold them whole)."""
     if query.score is None:
         return None
-    sql, values = _score_terms(query)
+    sql, values = _score_terms(query, label_key)
     return (
         "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
         f" AND e.conversation_id = c.conversation_id{sql})",
@@ -193,19 +197,25 @@ def score_filter(query: ConversationQuery) -> tuple[str, list[Any]] | None:
     )
 
 
-def scored_conversations(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+def scored_conversations(
+    project_id: int, query: ConversationQuery, *, label_key: bool = False
+) -> tuple[str, list[Any]]:
     """The ``SELECT`` (with ``?``) of the conversation ids that the list's score filters
-    match (once per matching score), and its values; *query* has a score filter."""
-    sql, values = _score_terms(query)
+    match (once per matching score), and its values; *query* has a score filter
+    (*label_key* as in :func:`score_filter`)."""
+    sql, values = _score_terms(query, label_key)
     return (
         f"SELECT e.conversation_id FROM events e WHERE e.project_id = ?{sql}",
         [project_id, *values],
     )
 
 
-def _score_terms(query: ConversationQuery) -> tuple[str, list[Any]]:
+def _score_terms(query: ConversationQuery, label_key: bool) -> tuple[str, list[Any]]:
     sql = " AND e.score_name = ?"
     values: list[Any] = [query.score]
+    if label_key and query.score_value is not None:
+        sql += " AND md5(e.score_label) = md5(?)"
+        values.append(query.score_value)
     for column, operator, value in (
         ("score_value", ">=", query.score_min),
         ("score_value", "<=", query.score_max),

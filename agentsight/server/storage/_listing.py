@@ -27,6 +27,7 @@ __all__ = [
     "annotate",
     "annotation_statements",
     "keyset",
+    "labelled_scores",
     "matches_statement",
     "order_by",
     "probes_scores",
@@ -195,13 +196,27 @@ def probes_scores(query: ConversationQuery) -> bool:
 
 
 def score_probe(
-    project_id: int, query: ConversationQuery, conversations: int
+    project_id: int, query: ConversationQuery, conversations: int, *, label_key: bool = False
 ) -> tuple[Statement, int]:
     """The statement of the conversation ids of the query's matching scores, read up to a
     bound, and the bound: the lesser of a hundredth of the project's *conversations* and
     ``_FEW_SCORES``.  Fewer rows than the bound make the page look up the conversations
     they name (a walk of the order would look up the scores of every row until a page is
-    found); more, and the page walks."""
+    found); more, and the page walks.  *label_key* as in ``score_filter``."""
     bound = min(conversations // 100, _FEW_SCORES)
-    scores, values = scored_conversations(project_id, query)
+    scores, values = scored_conversations(project_id, query, label_key=label_key)
     return (f"{scores} LIMIT ?", [*values, bound]), bound
+
+
+def labelled_scores(project_id: int, query: ConversationQuery) -> Statement | None:
+    """With a category filter, the statement of its scores in the stored conversations,
+    from the rollups: when they reach the probe's bound, the page walks without probing
+    (the probe would read them all, and on PostgreSQL look each one's category up in the
+    table).  Other score filters of the query only make the matches fewer."""
+    if query.score_value is None:
+        return None
+    return (
+        "SELECT SUM(r.scores) FROM rollup_score_values r"
+        " WHERE r.project_id = ? AND r.score_name = ? AND r.score_label = ?",
+        [project_id, query.score, query.score_value],
+    )

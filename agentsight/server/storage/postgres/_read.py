@@ -21,6 +21,7 @@ from .._listing import (
     annotate,
     annotation_statements,
     keyset,
+    labelled_scores,
     matches_statement,
     order_by,
     page_of,
@@ -102,7 +103,7 @@ def _where(
             ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
             like_pattern(clean(query.q) or ""),
         )
-    exists = score_filter(query)
+    exists = score_filter(query, label_key=True)
     if scored is not None:
         add("c.conversation_id = ANY(?)", scored)
     elif exists is not None:
@@ -161,10 +162,18 @@ async def _few_scored(
     if not probes_scores(query):
         return None
     everything = await connection.fetchval(_numbered(CONVERSATIONS), project_id)
-    (sql, values), bound = score_probe(project_id, query, int(everything or 0))
-    cleaned = [clean(value) if type(value) is str else value for value in values]
-    found = await connection.fetch(_numbered(sql), *cleaned)
+    (sql, values), bound = score_probe(project_id, query, int(everything or 0), label_key=True)
+    labelled = labelled_scores(project_id, query)
+    if labelled is not None:
+        count, params = labelled
+        if int(await connection.fetchval(_numbered(count), *_cleaned(params)) or 0) >= bound:
+            return None
+    found = await connection.fetch(_numbered(sql), *_cleaned(values))
     return sorted({row[0] for row in found}) if len(found) < bound else None
+
+
+def _cleaned(values: list[Any]) -> list[Any]:
+    return [clean(value) if type(value) is str else value for value in values]
 
 
 def _numbered(sql: str) -> str:

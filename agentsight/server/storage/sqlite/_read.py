@@ -18,6 +18,7 @@ from .._listing import (
     annotate,
     annotation_statements,
     keyset,
+    labelled_scores,
     matches_statement,
     order_by,
     page_of,
@@ -199,6 +200,9 @@ def _few_scored(
         return None
     everything = connection.execute(CONVERSATIONS, (project_id,)).fetchone()[0]
     probe, bound = score_probe(project_id, query, int(everything or 0))
+    labelled = labelled_scores(project_id, query)
+    if labelled is not None and int(connection.execute(*labelled).fetchone()[0] or 0) >= bound:
+        return None
     found = connection.execute(*probe).fetchall()
     return sorted({row[0] for row in found}) if len(found) < bound else None
 
