@@ -75,7 +75,8 @@ PAGES: dict[str, dict[str, Any]] = {
         "sort": "messages",
     },
     # Score filters (none of them in the rollups): few matches (the lowest
-    # helpfulness: 0.1 % of the conversations), none, and many (resolved: no).
+    # helpfulness: 0.1 % of the conversations), none, and many (resolved: no);
+    # a category no score has (resolved: maybe).
     "helpfulness <= 0.005": {"score": "helpfulness", "score_max": 0.005},
     "helpfulness <= 0.005 + total": {"score": "helpfulness", "score_max": 0.005, "count": True},
     "helpfulness <= 0.005, sorted by duration": {
@@ -92,6 +93,8 @@ PAGES: dict[str, dict[str, Any]] = {
         "source": "web",
         "count": True,
     },
+    "resolved=maybe (none)": {"score": "resolved", "score_value": "maybe"},
+    "resolved=maybe (none) + total": {"score": "resolved", "score_value": "maybe", "count": True},
 }
 
 

@@ -352,6 +352,46 @@ async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
         await connection.close()
 
 
+async def test_a_migration_waits_for_a_deletion_under_way(schema: str) -> None:
+    """A collector migrating (schema 18) while another deletes a conversation waits for
+    the deletion to end, then migrates; neither fails.  The deletion locks the
+    conversation before its events, a migration the events before the rollups: without
+    the projects' rollup locks first, each waits for the other and one is aborted."""
+    import asyncpg
+
+    from agentsight.server.storage.postgres._schema import migrate
+    from agentsight.server.storage.postgres._write import lock_rollups
+
+    storage = await open_storage(schema)
+    try:
+        await storage.create_key("A", "hash", "redacted", scope="ingest")
+        score = {"name": "topic", "value": "refund", "comment": None, "message_id": None,
+                 "source": "sdk", "metadata": None}  # fmt: skip
+        await storage.write_batch(
+            1, [_start("conversation", "c1", 1_000), _event("score", "c1", 2_000, **score)]
+        )
+    finally:
+        await storage.aclose()
+    deleting, migrating = await asyncpg.connect(schema), await asyncpg.connect(schema)
+    try:
+        await deleting.execute(
+            "DROP INDEX events_score_labels; DROP INDEX rollup_score_labels;"
+            " DELETE FROM schema_version WHERE version >= 18"
+        )
+        async with deleting.transaction():  # as delete_conversation, one step at a time
+            await lock_rollups(deleting, 1)
+            await deleting.execute("DELETE FROM conversations WHERE conversation_id = 'c1'")
+            migration = asyncio.ensure_future(migrate(migrating))
+            await asyncio.sleep(0.5)
+            assert not migration.done()
+            await deleting.execute("DELETE FROM events WHERE conversation_id = 'c1'")
+        assert await asyncio.wait_for(migration, 30) == POSTGRES_VERSION
+        assert await deleting.fetchval("SELECT COUNT(*) FROM events") == 0
+    finally:
+        await deleting.close()
+        await migrating.close()
+
+
 def _interrupted_migrate(source: Path, url: str) -> str:
     """Run ``agentsight migrate`` and SIGKILL it once it is part-way through the events."""
     process = subprocess.Popen(

@@ -131,3 +131,26 @@ async def test_score_filters_page_through_every_sort(database: Database) -> None
                     assert (found, total) == (expected, len(expected)), (sort, ascending, filters)
     finally:
         await storage.aclose()
+
+
+async def test_a_conversation_id_holding_nul_is_found_by_its_score(database: Database) -> None:
+    """Few scores, one of them on a conversation whose id holds U+0000 (which ingest
+    accepts): both conversations are listed and counted."""
+    storage = await open_storage(database("nul"))
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        ids = [f"c{n}" for n in range(300)] + ["a\x00b"]
+        events = [NewEvent(f"s{n}", "conversation", cid, 0, START + n, {}) for n, cid in
+                  enumerate(ids)]  # fmt: skip
+        events += [NewEvent(f"r{n}", "score", cid, 1, START + n, {"name": "csat", "value": 5})
+                   for n, cid in enumerate(["c8", "a\x00b"])]  # fmt: skip
+        await storage.write_batch(1, events)
+        page = await storage.list_conversations(1, ConversationQuery(score="csat", count=True))
+        assert (len(page.conversations), page.total) == (2, 2)
+        # PostgreSQL text cannot hold U+0000: it stores U+FFFD instead.
+        assert {c["conversation_id"] for c in page.conversations} in (
+            {"c8", "a\x00b"},
+            {"c8", "a\ufffdb"},
+        )
+    finally:
+        await storage.aclose()

@@ -16,9 +16,13 @@
 -- target; the rest of their text is unchanged.
 -- A batch's writes reach conversations, events and rollup_buttons, and a
 -- retention step holds rows of conversations before it deletes: the strongest
--- lock on all three from the start (see postgres_0015).  Readers and writers
--- wait while events_scores is built: one pass over the events (seconds at 10M).
+-- lock on all three from the start (see postgres_0015), after every project's
+-- rollup lock, which each of those writers takes before any table (see
+-- postgres_0018: a batch locks the events first, a deletion the conversation).
+-- Readers and writers wait while events_scores is built: one pass over the
+-- events (seconds at 10M).
 
+SELECT pg_advisory_xact_lock(1919904876, id::int) FROM projects ORDER BY id;
 LOCK TABLE conversations, events, rollup_buttons IN ACCESS EXCLUSIVE MODE;
 
 ALTER TABLE rollup_buttons ADD COLUMN payload_key TEXT GENERATED ALWAYS AS (md5(payload)) STORED;

@@ -11,8 +11,14 @@
 --     index, so the list knows that a category is common (and walks its order)
 --     before it reads any of its scores.
 -- Writers wait while the indexes are built (one pass over the events); readers do not.
--- Both tables are locked at once, in the order a batch writes them.
+-- Every writer of events, conversations and their rollups takes its project's rollup
+-- lock before any table (storage/postgres/_write.py: lock_rollups; 0x726F6C6C, the
+-- project): taking every project's first waits for the writers under way and holds
+-- the next ones back before they lock anything, so the table locks cannot deadlock
+-- with a writer that takes them in another order (a batch writes the events first, a
+-- deletion the conversation first).
 
+SELECT pg_advisory_xact_lock(1919904876, id::int) FROM projects ORDER BY id;
 LOCK TABLE events, rollup_score_values IN SHARE MODE;
 
 CREATE INDEX events_score_labels ON events (project_id, score_name, md5(score_label), conversation_id)

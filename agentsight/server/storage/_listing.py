@@ -185,7 +185,7 @@ def page_of(
 
 #: The project's conversations (``?``: the project), as the rollups count them.
 CONVERSATIONS = "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?"
-#: The most conversations a score filter's page looks up by key.
+#: The most scores a score filter's probe reads (a page looks up fewer conversations by key).
 _FEW_SCORES = 10_000
 
 

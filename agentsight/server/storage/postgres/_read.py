@@ -128,6 +128,11 @@ async def list_conversations(
         matches = None
         if counted is not None:
             matches = total_of(await connection.fetch(counted[0], *counted[1]))
+        if query.score is not None:
+            # A score's matches range from none to every conversation: a plan made for
+            # no value in particular (a statement asyncpg prepared runs one after five
+            # runs) could read every score of a common category to sort its page.
+            await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         scored = await _few_scored(connection, project_id, query)
         where, params = _where(project_id, query, scored)
         few = matches is not None and matches <= query.limit

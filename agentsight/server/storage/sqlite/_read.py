@@ -204,7 +204,10 @@ def _few_scored(
     if labelled is not None and int(connection.execute(*labelled).fetchone()[0] or 0) >= bound:
         return None
     found = connection.execute(*probe).fetchall()
-    return sorted({row[0] for row in found}) if len(found) < bound else None
+    if len(found) >= bound or any("\x00" in row[0] for row in found):
+        # Many; or an id json_each would not give back whole (it ends text at U+0000).
+        return None
+    return sorted({row[0] for row in found})
 
 
 def get_conversation(
