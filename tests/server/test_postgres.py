@@ -45,6 +45,21 @@ def _start(kind: str, cid: str, at: int, **attributes: Any) -> NewEvent:
     return _event(kind, cid, at, **payload)
 
 
+async def _stored(url: str, events: list[NewEvent]) -> None:
+    """A key for project 1 and *events* written in one batch, the storage closed again."""
+    storage = await open_storage(url)
+    try:
+        await storage.create_key("A", "hash", "redacted", scope="ingest")
+        await storage.write_batch(1, events)
+    finally:
+        await storage.aclose()
+
+
+def _score(cid: str, at: int, topic: str) -> NewEvent:
+    return _event("score", cid, at, name="topic", value=topic, comment=None, message_id=None,
+                  source="sdk", metadata=None)  # fmt: skip
+
+
 def _message(cid: str, at: int, event_id: str | None = None) -> NewEvent:
     return _event("message", cid, at, event_id, sender="end_user", content=f"m{at}", metadata=None)
 
@@ -267,16 +282,11 @@ async def test_the_customers_figures_of_a_range_read_the_start_index_alone(schem
     from agentsight.server.storage._metrics_sql import POSTGRES, MetricsPlan
 
     day = 86_400_000_000
-    storage = await open_storage(schema)
-    try:
-        await storage.create_key("A", "hash", "redacted", scope="ingest")
-        starts = [
-            _start("conversation", f"c{n}", 20_000 * day + n * day // 10, customer_id=f"u{n % 40}")
-            for n in range(2_000)
-        ]
-        await storage.write_batch(1, starts)
-    finally:
-        await storage.aclose()
+    starts = [
+        _start("conversation", f"c{n}", 20_000 * day + n * day // 10, customer_id=f"u{n % 40}")
+        for n in range(2_000)
+    ]
+    await _stored(schema, starts)
     import asyncpg
 
     connection = await asyncpg.connect(schema)
@@ -310,17 +320,10 @@ async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
 
     day = 86_400_000_000
     topics = ["refund"] * 3 + ["billing"] * 200 + ["other"] * 1797
-    storage = await open_storage(schema)
-    try:
-        await storage.create_key("A", "hash", "redacted", scope="ingest")
-        events = [_start("conversation", f"c{n}", 20_000 * day + n, source="web")
-                  for n in range(2_000)]  # fmt: skip
-        events += [_event("score", f"c{n}", 20_000 * day + n + 1, name="topic", value=topic,
-                          comment=None, message_id=None, source="sdk", metadata=None)
-                   for n, topic in enumerate(topics)]  # fmt: skip
-        await storage.write_batch(1, events)
-    finally:
-        await storage.aclose()
+    events = [_start("conversation", f"c{n}", 20_000 * day + n, source="web")
+              for n in range(2_000)]  # fmt: skip
+    events += [_score(f"c{n}", 20_000 * day + n + 1, topic) for n, topic in enumerate(topics)]
+    await _stored(schema, events)
     import asyncpg
 
     connection = await asyncpg.connect(schema)
@@ -362,16 +365,7 @@ async def test_a_migration_waits_for_a_deletion_under_way(schema: str) -> None:
     from agentsight.server.storage.postgres._schema import migrate
     from agentsight.server.storage.postgres._write import lock_rollups
 
-    storage = await open_storage(schema)
-    try:
-        await storage.create_key("A", "hash", "redacted", scope="ingest")
-        score = {"name": "topic", "value": "refund", "comment": None, "message_id": None,
-                 "source": "sdk", "metadata": None}  # fmt: skip
-        await storage.write_batch(
-            1, [_start("conversation", "c1", 1_000), _event("score", "c1", 2_000, **score)]
-        )
-    finally:
-        await storage.aclose()
+    await _stored(schema, [_start("conversation", "c1", 1_000), _score("c1", 2_000, "refund")])
     deleting, migrating = await asyncpg.connect(schema), await asyncpg.connect(schema)
     try:
         await deleting.execute(
