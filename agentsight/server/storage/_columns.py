@@ -182,17 +182,20 @@ def cost_of(values: dict[str, Any]) -> None:
 
 
 def score_filter(
-    query: ConversationQuery, *, label_key: bool = False
+    query: ConversationQuery, *, label_key: bool = False, walk: bool = False
 ) -> tuple[str, list[Any]] | None:
     """The ``EXISTS`` clause (with ``?``) of the list's score filters, and its values;
     *label_key*: a category is also matched by its MD5 (PostgreSQL's index of categories,
-    which cannot hold them whole)."""
+    which cannot hold them whole); *walk*: the clause is checked row by row in the list's
+    order (PostgreSQL does not turn an ``EXISTS`` with ``OFFSET`` into a join, which it
+    would choose when it takes the MD5 and the category for two independent conditions,
+    reading every match to sort them)."""
     if query.score is None:
         return None
     sql, values = _score_terms(query, label_key)
     return (
         "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
-        f" AND e.conversation_id = c.conversation_id{sql})",
+        f" AND e.conversation_id = c.conversation_id{sql}{' OFFSET 0' if walk else ''})",
         values,
     )
 

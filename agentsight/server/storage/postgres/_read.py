@@ -59,11 +59,12 @@ def _conversation(row: Any) -> dict[str, Any]:
 
 
 def _where(
-    project_id: int, query: ConversationQuery, scored: list[str] | None = None
+    project_id: int, query: ConversationQuery, scored: list[str] | None = None, walk: bool = False
 ) -> tuple[str, list[Any]]:
     """The conditions of the list's rows (alias ``c``), and their values.  *scored*: the
     conversations the score filters match, read first (instead of a look-up of each
-    row's scores)."""
+    row's scores); else *walk*: each row's scores are looked up in the list's order
+    (a page; a total joins the scores)."""
     clauses: list[str] = ["c.project_id = $1"]
     params: list[Any] = [project_id]
 
@@ -103,7 +104,7 @@ def _where(
             ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
             like_pattern(clean(query.q) or ""),
         )
-    exists = score_filter(query, label_key=True)
+    exists = score_filter(query, label_key=True, walk=walk)
     if scored is not None:
         add("c.conversation_id = ANY(?)", scored)
     elif exists is not None:
@@ -134,7 +135,7 @@ async def list_conversations(
             # runs) could read every score of a common category to sort its page.
             await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         scored = await _few_scored(connection, project_id, query)
-        where, params = _where(project_id, query, scored)
+        where, params = _where(project_id, query, scored, walk=True)
         few = matches is not None and matches <= query.limit
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
@@ -155,6 +156,7 @@ async def list_conversations(
         if query.count and query.before is None:
             total = matches
             if total is None:  # filters the rollups do not hold
+                where, params = _where(project_id, query, scored)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(await connection.fetchval(direct, *params))
     return page_of(page, rows, query.limit, total)
