@@ -1,9 +1,10 @@
 """The list's score filters find the same conversations in the same order, with the same
-total, whether their scores are few (SQLite reads the scores first) or many (it looks up
-the scores of each row in the list's order): every sort, both directions, page by page.
+total, whether their scores are few (read first) or many (the scores of each row looked
+up in the list's order): every sort, both directions, page by page.
 
-The expected pages are the project's unfiltered pages in the same order, kept where the
-conversation holds a matching score (known from the events written).
+The expected pages are the project's pages without the score filters (with the other
+filters) in the same order, kept where the conversation holds a matching score (known
+from the events written).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _matches(scored: list[tuple[str, Any]], query: ConversationQuery) -> bool:
     for name, value in scored:
         if name != query.score:
             continue
-        number = None if isinstance(value, (bool, str)) else float(value)
+        number = None if isinstance(value, str) else float(value)  # a bool: 0 or 1
         if query.score_min is not None and (number is None or number < query.score_min):
             continue
         if query.score_max is not None and (number is None or number > query.score_max):
@@ -106,6 +107,12 @@ FILTERS: list[dict[str, Any]] = [
     {"score": "topic", "score_value": "refunds"},
     {"score": "resolved"},
     {"score": "nothing"},
+    # With a value range too, and with filters of the conversations.
+    {"score": "resolved", "score_value": "true", "score_min": 0.5},
+    {"score": "resolved", "score_value": "true", "score_max": 0.5},
+    {"score": "topic", "score_value": "refund", "since": START + 43_200 * SECOND},
+    {"score": "resolved", "score_value": "false", "until": START + 21_600 * SECOND},
+    {"score": "csat", "source": "web"},
 ]
 
 
@@ -126,7 +133,11 @@ async def test_score_filters_page_through_every_sort(database: Database) -> None
                     query = ConversationQuery(
                         sort=sort, ascending=ascending, limit=3, count=True, **filters
                     )
-                    expected = [cid for cid in everything if _matches(scores[cid], query)]
+                    others = {k: v for k, v in filters.items() if not k.startswith("score")}
+                    listed = everything
+                    if others:
+                        listed, _ = await _pages(storage, attrs.evolve(order, **others))
+                    expected = [cid for cid in listed if _matches(scores[cid], query)]
                     found, total = await _pages(storage, query)
                     assert (found, total) == (expected, len(expected)), (sort, ascending, filters)
     finally:
