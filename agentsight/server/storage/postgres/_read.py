@@ -109,8 +109,8 @@ def _where(
         add("c.conversation_id = ANY(?)", scored)
     elif exists is not None:
         sql, values = exists
-        for value in values:
-            params.append(clean(value) if type(value) is str else value)
+        for value in _cleaned(values):
+            params.append(value)
             sql = sql.replace("?", f"${len(params)}", 1)
         clauses.append(sql)
     return " AND ".join(clauses), params
@@ -156,7 +156,8 @@ async def list_conversations(
         if query.count and query.before is None:
             total = matches
             if total is None:  # filters the rollups do not hold
-                where, params = _where(project_id, query, scored)
+                if scored is None and query.score is not None:  # joined, not walked
+                    where, params = _where(project_id, query)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(await connection.fetchval(direct, *params))
     return page_of(page, rows, query.limit, total)
