@@ -166,6 +166,32 @@ async def test_unreachable_server_is_storage_unavailable() -> None:
             await open_storage(url, connect_timeout=2)
 
 
+async def test_work_done_stands_when_its_connection_ends_before_it_is_given_back(
+    schema: str,
+) -> None:
+    """The server ends a connection just after the work on it finished (a restart, an
+    idle timeout): the request answers what it read, not a 503 or a 500 from
+    asyncpg's reset of the ended connection; the pool opens another one."""
+    import asyncpg
+
+    storage = await open_storage(schema)
+    admin = await asyncpg.connect(schema)
+    assert isinstance(storage, PostgresStorage)
+    try:
+        for attempt in range(20):
+
+            async def read_then_ended(connection: Any, attempt: int = attempt) -> int:
+                pid = await connection.fetchval("SELECT pg_backend_pid()")
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                return attempt
+
+            assert await storage._run(read_then_ended) == attempt
+        assert [p.name for p in await storage.list_projects()] == []  # the pool still works
+    finally:
+        await admin.close()
+        await storage.aclose()
+
+
 class socket_port:
     """A loopback port with nothing listening on it."""
 

@@ -151,21 +151,30 @@ class PostgresStorage(Storage):
         try:
             yield connection
         finally:
-            try:
-                await pool.release(connection)
-            except Exception as exc:  # lost while lent: the pool has ended it, and the
-                log.info("a metrics request's second connection: %s", exc)  # rows are read
+            await self._give_back(connection)
+
+    async def _give_back(self, connection: Any) -> None:
+        """Return *connection* to the pool.  One the server ended while it was out fails
+        asyncpg's reset ("another operation is in progress"); the pool then terminates
+        it and opens another later, and what was done on it stands (read, or committed),
+        so that failure is logged rather than raised over the work's own outcome."""
+        try:
+            await self._pool.release(connection)
+        except Exception as exc:
+            log.info("a connection ended while it was given back to the pool: %s", exc)
 
     async def _run(self, job: Callable[[Any], Awaitable[T]], *, retry: bool = False) -> T:
         """Run *job* with a pooled connection; server and network errors become unavailable."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                async with self._pool.acquire() as connection:
-                    try:
-                        return await job(connection)
-                    except Exception as exc:
-                        check_lost(connection, exc)
-                        raise
+                connection = await self._pool.acquire()
+                try:
+                    return await job(connection)
+                except Exception as exc:
+                    check_lost(connection, exc)
+                    raise
+                finally:
+                    await self._give_back(connection)
             except Exception as exc:
                 if not is_unavailable(self._asyncpg, exc):
                     raise
