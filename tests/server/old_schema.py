@@ -50,9 +50,15 @@ _FEEDBACK_COLUMNS = {
     "rollup_quarters": (*_COUNTS, "with_feedback"),
     "rollup_days": (*_COUNTS, "with_feedback"),
 }
-#: The bounded keys of presses and scores (PostgreSQL 17) and the category lookups after
-#: them (PostgreSQL 18), undone.
+#: The list's mark and sentiment lookups (SQLite 18, PostgreSQL 19), undone.
+UNDO_LIST_FILTER_LOOKUPS = [
+    "DROP INDEX IF EXISTS feedback_by_sentiment",
+    "DROP INDEX IF EXISTS conversations_marked",
+]
+#: The bounded keys of presses and scores (PostgreSQL 17) and the category lookups and
+#: list filter lookups after them (PostgreSQL 18 and 19), undone.
 UNDO_BOUNDED_KEYS = [
+    *UNDO_LIST_FILTER_LOOKUPS,
     "DROP INDEX IF EXISTS events_score_labels",
     "DROP INDEX IF EXISTS rollup_score_labels",
     "ALTER TABLE rollup_buttons DROP CONSTRAINT rollup_buttons_pkey",
@@ -76,7 +82,8 @@ END $$""",
 #: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
-        # The histograms' indexes (SQLite 17) first.
+        # The list filters' and the histograms' indexes (SQLite 18 and 17) first.
+        *UNDO_LIST_FILTER_LOOKUPS,
         "DROP INDEX IF EXISTS rollup_durations_by_bucket",
         "DROP INDEX IF EXISTS rollup_score_values_by_value",
         *(f"DROP TRIGGER IF EXISTS feedback_counts_{kind}" for kind in ("add", "remove", "change")),

@@ -19,7 +19,7 @@ import pytest
 from agentsight.server import open_storage
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import COLUMNS
-from agentsight.server.storage._listing import labelled_scores, order_by, sort_value
+from agentsight.server.storage._listing import Keyed, labelled_scores, order_by, probes, sort_value
 from agentsight.server.storage.sqlite import _read
 
 pytestmark = pytest.mark.anyio
@@ -49,12 +49,12 @@ async def _db(tmp_path: Path) -> Path:
     return db
 
 
-def _plan(db: Path, query: ConversationQuery, *, scored: list[str] | None = None) -> str:
+def _plan(db: Path, query: ConversationQuery, *, keyed: Keyed | None = None) -> str:
     """The plan of the list's statement for *query* (as ``list_conversations`` writes it)."""
-    where, params = _read._where(1, query, scored=scored)
+    where, params = _read._where(1, query, keyed=keyed)
     sql = (
         f"SELECT {', '.join(COLUMNS)}, {sort_value(query)} FROM conversations c"
-        f" WHERE {where} {order_by(query, few=scored is not None)} LIMIT ?"
+        f" WHERE {where} {order_by(query, few=keyed is not None)} LIMIT ?"
     )
     connection = sqlite3.connect(db)
     try:
@@ -106,11 +106,13 @@ async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> Non
     few, many = ConversationQuery(score="csat"), ConversationQuery(score="resolved")
     connection = sqlite3.connect(db)
     try:
-        assert [_read._few_scored(connection, 1, q) for q in (few, many)] == [["c7"], None]
+        keyed = [_read._keyed(connection, 1, q) for q in (few, many)]
+        assert keyed == [Keyed("score", ["c7"]), None]
         # A category: few read first; a common one known from the rollups, and walked.
         topic = ConversationQuery(score="topic", score_value="refund")
         common = ConversationQuery(score="resolved", score_value="true")
-        assert [_read._few_scored(connection, 1, q) for q in (topic, common)] == [["c8"], None]
+        keyed = [_read._keyed(connection, 1, q) for q in (topic, common)]
+        assert keyed == [Keyed("score", ["c8"]), None]
         sql, params = labelled_scores(1, common) or ("", [])
         steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         assert steps == [
@@ -119,9 +121,52 @@ async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> Non
         ], steps
     finally:
         connection.close()
-    plan = _plan(db, few, scored=["c7"])
+    plan = _plan(db, few, keyed=Keyed("score", ["c7"]))
     assert "(project_id=? AND conversation_id=?)" in plan, plan
     assert "conversations_by_project" in _plan(db, many), _plan(db, many)
+
+
+async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> None:
+    """A mark or a sentiment filter reads its conversations from its index (schema 18),
+    the marked ones alone; a page of few looks them up by key, and a total of many
+    counts from the same indexes instead of testing every conversation."""
+    from agentsight.server.storage import ConversationChanges, Feedback
+
+    db = await _db(tmp_path)
+    storage = await open_storage(db)
+    try:
+        await storage.update_conversation(1, "c3", ConversationChanges(is_marked=True))
+        await storage.add_feedback(1, "c4", Feedback("negative"))
+    finally:
+        await storage.aclose()
+    query = ConversationQuery(is_marked=True, sentiment="negative")
+    connection = sqlite3.connect(db)
+    try:
+        keyed = _read._keyed(connection, 1, query)
+        assert keyed == Keyed("is_marked", ["c3"])  # the cheaper probe first
+        assert _read._keyed(connection, 1, ConversationQuery(sentiment="negative")) == Keyed(
+            "sentiment", ["c4"]
+        )
+        steps = {}
+        for field, (sql, params) in probes(1, query, 2, sqlite=True):
+            steps[field] = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        assert steps == {
+            "is_marked": [
+                "SEARCH c USING COVERING INDEX conversations_marked (project_id=? AND is_marked=?)"
+            ],
+            "sentiment": [
+                "SEARCH f USING COVERING INDEX feedback_by_sentiment (project_id=? AND sentiment=?)"
+            ],
+        }, steps
+        where, params = _read._where(1, query, by_key=True)
+        sql = f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM conversations c WHERE {where}"
+        total = " | ".join(r[3] for r in connection.execute(sql, params))
+        assert "conversations_marked" in total or "feedback_by_sentiment" in total, total
+        assert "conversations_by_project" not in total, total
+    finally:
+        connection.close()
+    plan = _plan(db, query, keyed=keyed)
+    assert "(project_id=? AND conversation_id=?)" in plan, plan
 
 
 async def test_the_customers_figures_read_the_customer_index_alone(tmp_path: Path) -> None:

@@ -16,7 +16,13 @@ import pytest
 
 from agentsight.server import Storage, StorageUnavailable, open_storage
 from agentsight.server._metrics import MetricsQuery
-from agentsight.server.storage import AuditEntry, ConversationQuery, Feedback, NewEvent
+from agentsight.server.storage import (
+    AuditEntry,
+    ConversationChanges,
+    ConversationQuery,
+    Feedback,
+    NewEvent,
+)
 from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRES_VERSION
 from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
@@ -360,8 +366,9 @@ async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
         await connection.execute("SET enable_seqscan = off")
         few = ConversationQuery(score="topic", score_value="refund")
         common = ConversationQuery(score="topic", score_value="billing")
-        assert await _read._few_scored(connection, 1, few) == ["c0", "c1", "c2"]
-        assert await _read._few_scored(connection, 1, common) is None
+        keyed = _listing.Keyed("score", ["c0", "c1", "c2"])
+        assert await _read._keyed(connection, 1, few) == keyed
+        assert await _read._keyed(connection, 1, common) is None
 
         async def plan(statement: tuple[str, list[Any]]) -> list[str]:
             sql, values = statement
@@ -370,8 +377,8 @@ async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
 
         counted = await plan(_listing.labelled_scores(1, common) or ("", []))
         assert any("Index Only Scan using rollup_score_labels" in s for s in counted), counted
-        (probe, values), _ = _listing.score_probe(1, few, 2_000, label_key=True)
-        read = await plan((probe, values))
+        [(_, probe)] = _listing.probes(1, few, 20, sqlite=False)
+        read = await plan(probe)
         assert any("using events_score_labels" in step for step in read), read
         exists, values = score_filter(common, label_key=True, walk=True) or ("", [])
         walk = await plan((f"SELECT c.pk FROM conversations c WHERE c.project_id = ? AND {exists}"
@@ -379,6 +386,41 @@ async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
         # Row by row in the list's order, whatever the planner estimates of the category.
         assert any("SubPlan" in step for step in walk), walk
         assert any("using events_score_labels" in step for step in walk), walk
+    finally:
+        await connection.close()
+
+
+async def test_a_mark_or_a_sentiment_is_read_first_by_index(schema: str) -> None:
+    """A mark or a sentiment filter reads its conversations from its index (schema 19),
+    the marked ones alone, and the page of few looks them up by key."""
+    import asyncpg
+
+    from agentsight.server.storage import _listing
+    from agentsight.server.storage.postgres import _read
+
+    day = 86_400_000_000
+    await _stored(schema, [_start("conversation", f"c{n}", 20_000 * day + n, source="web")
+                           for n in range(2_000)])  # fmt: skip
+    storage = await open_storage(schema)
+    try:
+        await storage.update_conversation(1, "c3", ConversationChanges(is_marked=True))
+        await storage.add_feedback(1, "c4", Feedback("negative"))
+    finally:
+        await storage.aclose()
+    query = ConversationQuery(is_marked=True, sentiment="negative")
+    connection = await asyncpg.connect(schema)
+    try:
+        await connection.execute("VACUUM ANALYZE conversations")
+        await connection.execute("VACUUM ANALYZE feedback")
+        await connection.execute("SET enable_seqscan = off")  # tables this small are read whole
+        assert await _read._keyed(connection, 1, query) == _listing.Keyed("is_marked", ["c3"])
+        sentiment = ConversationQuery(sentiment="negative")
+        assert await _read._keyed(connection, 1, sentiment) == _listing.Keyed("sentiment", ["c4"])
+        indexes = {"is_marked": "conversations_marked", "sentiment": "feedback_by_sentiment"}
+        for field, (sql, values) in _listing.probes(1, query, 20, sqlite=False):
+            steps = [row[0] for row in await connection.fetch(f"EXPLAIN {_read._numbered(sql)}",
+                                                              *values)]  # fmt: skip
+            assert any(f"Index Only Scan using {indexes[field]}" in s for s in steps), steps
     finally:
         await connection.close()
 
@@ -398,6 +440,7 @@ async def test_a_migration_waits_for_a_deletion_under_way(schema: str) -> None:
     try:
         await deleting.execute(
             "DROP INDEX events_score_labels; DROP INDEX rollup_score_labels;"
+            " DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
             " DELETE FROM schema_version WHERE version >= 18"
         )
         async with deleting.transaction():  # as delete_conversation, one step at a time

@@ -17,7 +17,7 @@ import attrs
 import pytest
 
 from agentsight.server import Storage, open_storage
-from agentsight.server.storage import ConversationQuery, NewEvent
+from agentsight.server.storage import ConversationChanges, ConversationQuery, Feedback, NewEvent
 from agentsight.server.storage._listing import SORTS
 from tests.server.pg_helpers import Database
 
@@ -163,5 +163,84 @@ async def test_a_conversation_id_holding_nul_is_found_by_its_score(database: Dat
             {"c8", "a\x00b"},
             {"c8", "a\ufffdb"},
         )
+    finally:
+        await storage.aclose()
+
+
+#: Sentiment and mark filters, alone and with the others: a sentiment of few
+#: conversations (one rated twice), one of many, one of none; the marks few, then many.
+SPARSE_FILTERS: list[dict[str, Any]] = [
+    {"sentiment": "negative"},
+    {"sentiment": "positive"},
+    {"sentiment": "neutral"},
+    {"is_marked": True},
+    {"is_marked": False},
+    {"is_marked": True, "sentiment": "positive"},
+    {"is_marked": True, "source": "web"},
+    {"sentiment": "negative", "score": "resolved", "score_value": "true"},
+    {"sentiment": "positive", "score": "csat"},
+    {"sentiment": "positive", "since": START + 43_200 * SECOND},
+    {"is_marked": True, "until": START + 21_600 * SECOND},
+]
+
+
+async def test_sentiment_and_mark_filters_page_through_every_sort(database: Database) -> None:
+    """The sentiment and mark filters find the same pages and totals whether their
+    conversations are few (read first by index) or many (tested row by row)."""
+    rng = random.Random(7)
+    events, scores = _events(rng)
+    ids = [f"c{n}" for n in range(CONVERSATIONS)]
+    negative = rng.sample(ids, 4)
+    positive = rng.sample(ids, 300)
+    storage = await open_storage(database("sparse"))
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        for start in range(0, len(events), 500):
+            await storage.write_batch(1, events[start : start + 500])
+        for cid in [*negative, negative[0]]:
+            assert await storage.add_feedback(1, cid, Feedback("negative", "wrong answer"))
+        for cid in positive:
+            assert await storage.add_feedback(1, cid, Feedback("positive"))
+        feedback: dict[str, set[str]] = {cid: set() for cid in ids}
+        for cid in negative:
+            feedback[cid].add("negative")
+        for cid in positive:
+            feedback[cid].add("positive")
+        marked: set[str] = set()
+        for more in (6, 200):  # fewer than a hundredth of the conversations, then more
+            for cid in rng.sample(sorted(set(ids) - marked), more):
+                assert await storage.update_conversation(
+                    1, cid, ConversationChanges(is_marked=True)
+                )
+                marked.add(cid)
+            for sort in SORTS:
+                for ascending in (False, True):
+                    order = ConversationQuery(sort=sort, ascending=ascending, limit=100)
+                    everything, _ = await _pages(storage, order)
+                    for filters in SPARSE_FILTERS:
+                        query = ConversationQuery(sort=sort, ascending=ascending, **filters)
+                        others = {
+                            k: v for k, v in filters.items() if k in ("source", "since", "until")
+                        }
+                        listed = everything
+                        if others:
+                            listed, _ = await _pages(storage, attrs.evolve(order, **others))
+                        expected = [
+                            cid
+                            for cid in listed
+                            if (query.score is None or _matches(scores[cid], query))
+                            and (query.sentiment is None or query.sentiment in feedback[cid])
+                            and (query.is_marked is None or query.is_marked == (cid in marked))
+                        ]
+                        # Pages of 3, or of 40 through the many matches of a dense filter.
+                        limit = 3 if len(expected) < 60 else 40
+                        query = attrs.evolve(query, limit=limit, count=True)
+                        found, total = await _pages(storage, query)
+                        assert (found, total) == (expected, len(expected)), (
+                            more,
+                            sort,
+                            ascending,
+                            filters,
+                        )
     finally:
         await storage.aclose()

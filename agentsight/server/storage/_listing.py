@@ -27,12 +27,14 @@ __all__ = [
     "annotate",
     "annotation_statements",
     "keyset",
+    "Keyed",
     "labelled_scores",
     "matches_statement",
     "order_by",
-    "probes_scores",
+    "probe_bound",
+    "probed",
+    "probes",
     "rolled_total",
-    "score_probe",
     "sort_value",
     "total_of",
 ]
@@ -185,32 +187,79 @@ def page_of(
 
 #: The project's conversations (``?``: the project), as the rollups count them.
 CONVERSATIONS = "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?"
-#: The most scores a score filter's probe reads (a page looks up fewer conversations by key).
-_FEW_SCORES = 10_000
+#: The most conversations a filter's probe reads (a page looks up fewer by key).
+_FEW_MATCHES = 10_000
 
 
-def probes_scores(query: ConversationQuery) -> bool:
-    """Whether a page of *query* reads its score filters' matches first (:func:`score_probe`):
-    with a score filter, unless a customer's few conversations are walked."""
-    return query.score is not None and query.customer_id is None
+@attrs.frozen
+class Keyed:
+    """The conversations one filter of a list query matches, read first because they
+    are few: the page and its total look them up by key instead of testing the filter
+    on each row.  *field*: the filter (``score``, ``sentiment`` or ``is_marked``)."""
+
+    field: str
+    ids: list[str]
 
 
-def score_probe(
-    project_id: int, query: ConversationQuery, conversations: int, *, label_key: bool = False
-) -> tuple[Statement, int]:
-    """The statement of the conversation ids of the query's matching scores, read up to a
-    bound, and the bound: the lesser of a hundredth of the project's *conversations* and
-    ``_FEW_SCORES``.  Fewer rows than the bound make the page look up the conversations
-    they name (a walk of the order would look up the scores of every row until a page is
-    found); more, and the page walks.  *label_key* as in ``score_filter``."""
-    bound = min(conversations // 100, _FEW_SCORES)
-    scores, values = scored_conversations(project_id, query, label_key=label_key)
-    return (f"{scores} LIMIT ?", [*values, bound]), bound
+def probe_bound(conversations: int) -> int:
+    """How many matches a filter's probe reads at most: the lesser of a hundredth of the
+    project's *conversations* and ``_FEW_MATCHES``.  Fewer make the page look up the
+    conversations they name (a walk of the order would test every row until a page is
+    found); as many or more, and the page walks (it finds a page among the first
+    hundred rows per row wanted)."""
+    return min(conversations // 100, _FEW_MATCHES)
+
+
+def probed(query: ConversationQuery) -> bool:
+    """Whether a page of *query* reads a filter's matches first (:func:`probes`)."""
+    sparse = query.is_marked or query.sentiment is not None or query.score is not None
+    return bool(sparse) and query.customer_id is None
+
+
+def probes(
+    project_id: int, query: ConversationQuery, bound: int, *, sqlite: bool
+) -> list[tuple[str, Statement]]:
+    """The statements of the conversation ids each of the query's sparse filters matches,
+    read up to *bound*, the cheapest first: a mark (``conversations_marked``), a
+    sentiment (``feedback_by_sentiment``), the score filters.  None with a customer
+    filter: a customer's few conversations are walked.  The mark's term is a literal,
+    which the partial index needs (a parameter would not show its value to SQLite's
+    planner, nor to a generic plan of PostgreSQL's)."""
+    if not probed(query):
+        return []
+    found: list[tuple[str, Statement]] = []
+    if query.is_marked:
+        mark = "c.is_marked = 1" if sqlite else "c.is_marked"
+        found.append(
+            (
+                "is_marked",
+                (
+                    f"SELECT c.conversation_id FROM conversations c WHERE c.project_id = ?"
+                    f" AND {mark} LIMIT ?",
+                    [project_id, bound],
+                ),
+            )
+        )
+    if query.sentiment is not None:
+        found.append(
+            (
+                "sentiment",
+                (
+                    "SELECT DISTINCT f.conversation_id FROM feedback f WHERE f.project_id = ?"
+                    " AND f.sentiment = ? LIMIT ?",
+                    [project_id, query.sentiment, bound],
+                ),
+            )
+        )
+    if query.score is not None:
+        scores, values = scored_conversations(project_id, query, label_key=not sqlite)
+        found.append(("score", (f"{scores} LIMIT ?", [*values, bound])))
+    return found
 
 
 def labelled_scores(project_id: int, query: ConversationQuery) -> Statement | None:
     """With a category filter, the statement of its scores in the stored conversations,
-    from the rollups: when they reach the probe's bound, the page walks without probing
+    from the rollups: when they reach the probe's bound, the page skips the score probe
     (the probe would read them all, and on PostgreSQL look each one's category up in the
     table).  Other score filters of the query only make the matches fewer."""
     if query.score_value is None:

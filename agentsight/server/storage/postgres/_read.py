@@ -18,6 +18,7 @@ from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
 from .._listing import (
     CONVERSATIONS,
+    Keyed,
     annotate,
     annotation_statements,
     keyset,
@@ -25,8 +26,9 @@ from .._listing import (
     matches_statement,
     order_by,
     page_of,
-    probes_scores,
-    score_probe,
+    probe_bound,
+    probed,
+    probes,
     sort_value,
     total_of,
 )
@@ -59,12 +61,13 @@ def _conversation(row: Any) -> dict[str, Any]:
 
 
 def _where(
-    project_id: int, query: ConversationQuery, scored: list[str] | None = None, walk: bool = False
+    project_id: int, query: ConversationQuery, keyed: Keyed | None = None, walk: bool = False
 ) -> tuple[str, list[Any]]:
-    """The conditions of the list's rows (alias ``c``), and their values.  *scored*: the
-    conversations the score filters match, read first (instead of a look-up of each
-    row's scores); else *walk*: each row's scores are looked up in the list's order
-    (a page; a total joins the scores)."""
+    """The conditions of the list's rows (alias ``c``), and their values.  *keyed*: the
+    conversations one filter matches, read first, instead of that filter's term;
+    *walk*: each row's scores are looked up in the list's order (a page; a total joins
+    the scores)."""
+    skip = None if keyed is None else keyed.field
     clauses: list[str] = ["c.project_id = $1"]
     params: list[Any] = [project_id]
 
@@ -78,7 +81,7 @@ def _where(
             add(f"c.{field} = ?", clean(value))
     for flag in ("is_used", "is_marked"):
         value = getattr(query, flag)
-        if value is not None:
+        if value is not None and skip != flag:
             add(f"c.{flag} = ?", bool(value))
     if query.since is not None:
         add("c.started_at >= ?", query.since)
@@ -91,7 +94,7 @@ def _where(
             params.append(value)
             condition = condition.replace("?", f"${len(params)}", 1)
         clauses.append(condition)
-    if query.sentiment is not None:
+    if query.sentiment is not None and skip != "sentiment":
         add(
             "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
             " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)",
@@ -105,14 +108,14 @@ def _where(
             like_pattern(clean(query.q) or ""),
         )
     exists = score_filter(query, label_key=True, walk=walk)
-    if scored is not None:
-        add("c.conversation_id = ANY(?)", scored)
-    elif exists is not None:
+    if exists is not None and skip != "score":
         sql, values = exists
         for value in _cleaned(values):
             params.append(value)
             sql = sql.replace("?", f"${len(params)}", 1)
         clauses.append(sql)
+    if keyed is not None:
+        add("c.conversation_id = ANY(?)", keyed.ids)
     return " AND ".join(clauses), params
 
 
@@ -129,17 +132,19 @@ async def list_conversations(
         matches = None
         if counted is not None:
             matches = total_of(await connection.fetch(counted[0], *counted[1]))
-        if query.score is not None:
-            # A score's matches range from none to every conversation: a plan made for
+        if probed(query):
+            # A filter's matches range from none to every conversation: a plan made for
             # no value in particular (a statement asyncpg prepared runs one after five
             # runs) could read every score of a common category to sort its page.
             await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        scored = await _few_scored(connection, project_id, query)
-        where, params = _where(project_id, query, scored, walk=True)
+        # A filter that matches few conversations (a mark, a sentiment, a score) is read
+        # first: a walk of the order would test every row until it had a page.
+        keyed = await _keyed(connection, project_id, query)
+        where, params = _where(project_id, query, keyed, walk=True)
         few = matches is not None and matches <= query.limit
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-            f" WHERE {where} {order_by(query, few=few or scored is not None)}"
+            f" WHERE {where} {order_by(query, few=few or keyed is not None)}"
             f" LIMIT ${len(params) + 1}"
         )
         rows = [] if matches == 0 else await connection.fetch(sql, *params, query.limit + 1)
@@ -156,28 +161,32 @@ async def list_conversations(
         if query.count and query.before is None:
             total = matches
             if total is None:  # filters the rollups do not hold
-                if scored is None and query.score is not None:  # joined, not walked
+                if keyed is None and query.score is not None:  # joined, not walked
                     where, params = _where(project_id, query)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(await connection.fetchval(direct, *params))
     return page_of(page, rows, query.limit, total)
 
 
-async def _few_scored(
-    connection: Any, project_id: int, query: ConversationQuery
-) -> list[str] | None:
-    """The conversations the query's score filters match, when few (see ``score_probe``)."""
-    if not probes_scores(query):
+async def _keyed(connection: Any, project_id: int, query: ConversationQuery) -> Keyed | None:
+    """The conversations of the first of the query's sparse filters that matches few
+    (see ``probe_bound``), or ``None`` when none does."""
+    if not probed(query):
         return None
     everything = await connection.fetchval(_numbered(CONVERSATIONS), project_id)
-    (sql, values), bound = score_probe(project_id, query, int(everything or 0), label_key=True)
-    labelled = labelled_scores(project_id, query)
-    if labelled is not None:
-        count, params = labelled
-        if int(await connection.fetchval(_numbered(count), *_cleaned(params)) or 0) >= bound:
-            return None
-    found = await connection.fetch(_numbered(sql), *_cleaned(values))
-    return sorted({row[0] for row in found}) if len(found) < bound else None
+    bound = probe_bound(int(everything or 0))
+    for field, (sql, values) in probes(project_id, query, bound, sqlite=False):
+        if field == "score":
+            labelled = labelled_scores(project_id, query)
+            if labelled is not None:
+                count, params = labelled
+                total = await connection.fetchval(_numbered(count), *_cleaned(params))
+                if int(total or 0) >= bound:
+                    continue
+        found = await connection.fetch(_numbered(sql), *_cleaned(values))
+        if len(found) < bound:
+            return Keyed(field, sorted({row[0] for row in found}))
+    return None
 
 
 def _cleaned(values: list[Any]) -> list[Any]:

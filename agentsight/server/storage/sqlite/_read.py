@@ -15,6 +15,7 @@ from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, scored_conversations, usd
 from .._listing import (
     CONVERSATIONS,
+    Keyed,
     annotate,
     annotation_statements,
     keyset,
@@ -22,8 +23,9 @@ from .._listing import (
     matches_statement,
     order_by,
     page_of,
-    probes_scores,
-    score_probe,
+    probe_bound,
+    probed,
+    probes,
     sort_value,
     total_of,
 )
@@ -63,13 +65,16 @@ def _where(
     project_id: int,
     query: ConversationQuery,
     *,
-    by_scores: bool = False,
-    scored: list[str] | None = None,
+    by_key: bool = False,
+    keyed: Keyed | None = None,
 ) -> tuple[str, list[Any]]:
-    """The conditions of the list's rows (alias ``c``), and their values.  *by_scores*:
-    the score filters as the set of conversations their scores name (read first, then
-    each looked up by key) instead of a look-up of each row's scores; *scored*: that set,
-    already read."""
+    """The conditions of the list's rows (alias ``c``), and their values.  *keyed*: the
+    conversations one filter matches, already read, instead of that filter's term;
+    *by_key* (a total): the score and sentiment filters as the sets of conversations
+    their indexes name (each then looked up by key) instead of a look-up per row, and
+    the mark as the literal its partial index needs."""
+    skip = None if keyed is None else keyed.field
+    by_key = by_key and query.customer_id is None  # a customer's few rows: by customer
     clauses: list[str] = ["c.project_id = ?"]
     params: list[Any] = [project_id]
     for field in _EQUAL_FILTERS:
@@ -77,11 +82,15 @@ def _where(
         if value is not None:
             clauses.append(f"c.{field} = ?")
             params.append(value)
-    for flag in ("is_used", "is_marked"):
-        value = getattr(query, flag)
-        if value is not None:
-            clauses.append(f"c.{flag} = ?")
-            params.append(int(value))
+    if query.is_used is not None:
+        clauses.append("c.is_used = ?")
+        params.append(int(query.is_used))
+    if query.is_marked is not None and skip != "is_marked":
+        if by_key and query.is_marked:
+            clauses.append("c.is_marked = 1")
+        else:
+            clauses.append("c.is_marked = ?")
+            params.append(int(query.is_marked))
     if query.since is not None:
         clauses.append("c.started_at >= ?")
         params.append(query.since)
@@ -92,12 +101,19 @@ def _where(
     if position is not None:
         clauses.append(position[0])
         params += position[1]
-    if query.sentiment is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
-            " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)"
-        )
-        params.append(query.sentiment)
+    if query.sentiment is not None and skip != "sentiment":
+        if by_key:
+            clauses.append(
+                "c.conversation_id IN (SELECT f.conversation_id FROM feedback f"
+                " WHERE f.project_id = ? AND f.sentiment = ?)"
+            )
+            params += [project_id, query.sentiment]
+        else:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
+                " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)"
+            )
+            params.append(query.sentiment)
     if query.q is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
@@ -106,16 +122,17 @@ def _where(
         )
         params.append(like_pattern(query.q))
     exists = score_filter(query)
-    if scored is not None:
+    if exists is not None and skip != "score":
+        if by_key:
+            scores, values = scored_conversations(project_id, query)
+            clauses.append(f"c.conversation_id IN ({scores})")
+            params += values
+        else:
+            clauses.append(exists[0])
+            params += exists[1]
+    if keyed is not None:
         clauses.append("c.conversation_id IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(scored))
-    elif exists is not None and by_scores:
-        scores, values = scored_conversations(project_id, query)
-        clauses.append(f"c.conversation_id IN ({scores})")
-        params += values
-    elif exists is not None:
-        clauses.append(exists[0])
-        params += exists[1]
+        params.append(json.dumps(keyed.ids))
     return " AND ".join(clauses), params
 
 
@@ -133,8 +150,10 @@ def list_conversations(
         matches = None if counted is None else total_of(connection.execute(*counted).fetchall())
         # Scores that match few conversations are read first (a walk of the order would
         # look up the scores of every row until a page is found); most are looked up.
-        scored = _few_scored(connection, project_id, query)
-        where, params = _where(project_id, query, scored=scored)
+        # A filter that matches few conversations (a mark, a sentiment, a score) is read
+        # first: a walk of the order would test every row until it had a page.
+        keyed = _keyed(connection, project_id, query)
+        where, params = _where(project_id, query, keyed=keyed)
         few = matches is not None and matches <= query.limit
         if few and (query.since, query.until, query.customer_id) == (None, None, None):
             # One scan of the table rather than a project index and a look-up per row.
@@ -148,7 +167,7 @@ def list_conversations(
             )
         sql = (
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
-            f" WHERE {where} {order_by(query, few=few or scored is not None)} LIMIT ?"
+            f" WHERE {where} {order_by(query, few=few or keyed is not None)} LIMIT ?"
         )
         rows = (
             [] if matches == 0 else connection.execute(sql, (*params, query.limit + 1)).fetchall()
@@ -166,9 +185,10 @@ def list_conversations(
         if query.count and query.before is None:
             total = matches
             if total is None:  # filters the rollups do not hold
-                if query.score is not None and query.customer_id is None and scored is None:
-                    # Counting every match: one look-up per matching score beats one per row.
-                    where, params = _where(project_id, query, by_scores=True)
+                if keyed is None:
+                    # Counting every match: one look-up per matching score or feedback
+                    # beats one per row.
+                    where, params = _where(project_id, query, by_key=True)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(connection.execute(direct, params).fetchone()[0])
     finally:
@@ -192,22 +212,28 @@ def _dense(
 _DENSE = 100
 
 
-def _few_scored(
+def _keyed(
     connection: sqlite3.Connection, project_id: int, query: ConversationQuery
-) -> list[str] | None:
-    """The conversations the query's score filters match, when few (see ``score_probe``)."""
-    if not probes_scores(query):
+) -> Keyed | None:
+    """The conversations of the first of the query's sparse filters that matches few
+    (see ``probe_bound``), or ``None`` when none does."""
+    if not probed(query):
         return None
     everything = connection.execute(CONVERSATIONS, (project_id,)).fetchone()[0]
-    probe, bound = score_probe(project_id, query, int(everything or 0))
-    labelled = labelled_scores(project_id, query)
-    if labelled is not None and int(connection.execute(*labelled).fetchone()[0] or 0) >= bound:
-        return None
-    found = connection.execute(*probe).fetchall()
-    if len(found) >= bound or any("\x00" in row[0] for row in found):
-        # Many; or an id json_each would not give back whole (it ends text at U+0000).
-        return None
-    return sorted({row[0] for row in found})
+    bound = probe_bound(int(everything or 0))
+    for field, (sql, values) in probes(project_id, query, bound, sqlite=True):
+        if field == "score":
+            labelled = labelled_scores(project_id, query)
+            if (
+                labelled is not None
+                and int(connection.execute(*labelled).fetchone()[0] or 0) >= bound
+            ):
+                continue
+        found = connection.execute(sql, values).fetchall()
+        if len(found) < bound and not any("\x00" in row[0] for row in found):
+            # (An id holding U+0000 json_each would not give back whole: it ends text there.)
+            return Keyed(field, sorted({row[0] for row in found}))
+    return None
 
 
 def get_conversation(
