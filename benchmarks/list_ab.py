@@ -95,11 +95,21 @@ PAGES: dict[str, dict[str, Any]] = {
     },
     "resolved=maybe (none)": {"score": "resolved", "score_value": "maybe"},
     "resolved=maybe (none) + total": {"score": "resolved", "score_value": "maybe", "count": True},
-    # Feedback, marks and text, which neither the rollups nor an index of theirs serve:
-    # a sentiment (2.5 % of the conversations), a mark nobody set, a word in every
-    # conversation and one in none.
+    # Feedback, marks and text, which the rollups do not serve: a sentiment (2.5 % of
+    # the conversations: more than a probe reads, so the page walks), a mark nobody set
+    # and its opposite (every conversation), a word in every conversation and one in
+    # none.
+    "sentiment=negative": {"sentiment": "negative"},
     "sentiment=negative + total": {"sentiment": "negative", "count": True},
+    "sentiment=negative, source=web + total": {
+        "sentiment": "negative",
+        "source": "web",
+        "count": True,
+    },
+    "sentiment=negative, sorted by duration": {"sentiment": "negative", "sort": "duration"},
+    "is_marked=true (none)": {"is_marked": True},
     "is_marked=true (none) + total": {"is_marked": True, "count": True},
+    "is_marked=false + total": {"is_marked": False, "count": True},
     "q=order + total": {"q": "order", "count": True},
     "q=refund (none)": {"q": "refund"},
 }
