@@ -19,7 +19,15 @@ import pytest
 from agentsight.server import open_storage
 from agentsight.server.storage import ConversationQuery, NewEvent
 from agentsight.server.storage._columns import COLUMNS
-from agentsight.server.storage._listing import Keyed, labelled_scores, order_by, probes, sort_value
+from agentsight.server.storage._listing import (
+    SIZES,
+    Keyed,
+    annotation_statements,
+    labelled_scores,
+    order_by,
+    probes,
+    sort_value,
+)
 from agentsight.server.storage.sqlite import _read
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +74,11 @@ def _plan(db: Path, query: ConversationQuery, *, keyed: Keyed | None = None) -> 
     return " | ".join(str(row[3]) for row in rows)
 
 
+def _keyed(connection: sqlite3.Connection, query: ConversationQuery) -> Keyed | None:
+    """The conversations of *query*'s filter read first, as ``list_conversations`` reads them."""
+    return _read._keyed(connection, 1, query, connection.execute(SIZES, (1,)).fetchone())
+
+
 @pytest.mark.parametrize("sort", ["duration", "messages"])
 async def test_a_customers_sorted_page_seeks_the_customer(tmp_path: Path, sort: str) -> None:
     """A customer's conversations sorted by duration or messages are found by customer."""
@@ -106,12 +119,12 @@ async def test_a_score_on_few_conversations_is_read_first(tmp_path: Path) -> Non
     few, many = ConversationQuery(score="csat"), ConversationQuery(score="resolved")
     connection = sqlite3.connect(db)
     try:
-        keyed = [_read._keyed(connection, 1, q) for q in (few, many)]
+        keyed = [_keyed(connection, q) for q in (few, many)]
         assert keyed == [Keyed("score", ["c7"]), None]
         # A category: few read first; a common one known from the rollups, and walked.
         topic = ConversationQuery(score="topic", score_value="refund")
         common = ConversationQuery(score="resolved", score_value="true")
-        keyed = [_read._keyed(connection, 1, q) for q in (topic, common)]
+        keyed = [_keyed(connection, q) for q in (topic, common)]
         assert keyed == [Keyed("score", ["c8"]), None]
         sql, params = labelled_scores(1, common) or ("", [])
         steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
@@ -142,9 +155,9 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> N
     query = ConversationQuery(is_marked=True, sentiment="negative")
     connection = sqlite3.connect(db)
     try:
-        keyed = _read._keyed(connection, 1, query)
+        keyed = _keyed(connection, query)
         assert keyed == Keyed("is_marked", ["c3"])  # the cheaper probe first
-        assert _read._keyed(connection, 1, ConversationQuery(sentiment="negative")) == Keyed(
+        assert _keyed(connection, ConversationQuery(sentiment="negative")) == Keyed(
             "sentiment", ["c4"]
         )
         steps = {}
@@ -155,7 +168,7 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> N
                 "SEARCH c USING COVERING INDEX conversations_marked (project_id=? AND is_marked=?)"
             ],
             "sentiment": [
-                "SEARCH f USING COVERING INDEX feedback_by_sentiment (project_id=? AND sentiment=?)"
+                "SEARCH f USING COVERING INDEX feedback_by_sentiment (sentiment=? AND project_id=?)"
             ],
         }, steps
         where, params = _read._where(1, query, by_key=True)
@@ -163,6 +176,14 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> N
         total = " | ".join(r[3] for r in connection.execute(sql, params))
         assert "conversations_marked" in total or "feedback_by_sentiment" in total, total
         assert "conversations_by_project" not in total, total
+        # A page's feedback still seeks each conversation: the new index holds every
+        # column that statement reads, but names no sentiment first.
+        sql, params = annotation_statements(1, ["c3", "c4"], sqlite=True)[0]
+        steps = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        assert (
+            "SEARCH f USING INDEX feedback_by_conversation (project_id=? AND conversation_id=?)"
+            in steps
+        ), steps
     finally:
         connection.close()
     plan = _plan(db, query, keyed=keyed)

@@ -364,11 +364,15 @@ async def test_a_category_filter_finds_its_scores_by_index(schema: str) -> None:
         await connection.execute("VACUUM ANALYZE events")
         await connection.execute("VACUUM ANALYZE rollup_score_values")
         await connection.execute("SET enable_seqscan = off")
+
+        async def sizes() -> Any:
+            return await connection.fetchrow(_read._numbered(_listing.SIZES), 1)
+
         few = ConversationQuery(score="topic", score_value="refund")
         common = ConversationQuery(score="topic", score_value="billing")
         keyed = _listing.Keyed("score", ["c0", "c1", "c2"])
-        assert await _read._keyed(connection, 1, few) == keyed
-        assert await _read._keyed(connection, 1, common) is None
+        assert await _read._keyed(connection, 1, few, await sizes()) == keyed
+        assert await _read._keyed(connection, 1, common, await sizes()) is None
 
         async def plan(statement: tuple[str, list[Any]]) -> list[str]:
             sql, values = statement
@@ -413,9 +417,17 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(schema: str) -> None
         await connection.execute("VACUUM ANALYZE conversations")
         await connection.execute("VACUUM ANALYZE feedback")
         await connection.execute("SET enable_seqscan = off")  # tables this small are read whole
-        assert await _read._keyed(connection, 1, query) == _listing.Keyed("is_marked", ["c3"])
+
+        async def sizes() -> Any:
+            return await connection.fetchrow(_read._numbered(_listing.SIZES), 1)
+
+        assert await _read._keyed(connection, 1, query, await sizes()) == _listing.Keyed(
+            "is_marked", ["c3"]
+        )
         sentiment = ConversationQuery(sentiment="negative")
-        assert await _read._keyed(connection, 1, sentiment) == _listing.Keyed("sentiment", ["c4"])
+        assert await _read._keyed(connection, 1, sentiment, await sizes()) == _listing.Keyed(
+            "sentiment", ["c4"]
+        )
         indexes = {"is_marked": "conversations_marked", "sentiment": "feedback_by_sentiment"}
         for field, (sql, values) in _listing.probes(1, query, 20, sqlite=False):
             steps = [row[0] for row in await connection.fetch(f"EXPLAIN {_read._numbered(sql)}",

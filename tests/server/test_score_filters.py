@@ -167,12 +167,14 @@ async def test_a_conversation_id_holding_nul_is_found_by_its_score(database: Dat
         await storage.aclose()
 
 
-#: Sentiment and mark filters, alone and with the others: a sentiment of few
-#: conversations (one rated twice), one of many, one of none; the marks few, then many.
+#: Sentiment and mark filters, alone and with the others: sentiments of few, some and
+#: many conversations (one of the first two rated twice); the marks few, then many.
 SPARSE_FILTERS: list[dict[str, Any]] = [
     {"sentiment": "negative"},
     {"sentiment": "positive"},
     {"sentiment": "neutral"},
+    {"sentiment": "neutral", "source": "web", "is_used": False},
+    {"sentiment": "negative", "is_marked": True},
     {"is_marked": True},
     {"is_marked": False},
     {"is_marked": True, "sentiment": "positive"},
@@ -190,8 +192,9 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
     rng = random.Random(7)
     events, scores = _events(rng)
     ids = [f"c{n}" for n in range(CONVERSATIONS)]
-    negative = rng.sample(ids, 4)
-    positive = rng.sample(ids, 300)
+    negative = rng.sample(ids, 4)  # fewer than the probe reads: read first
+    neutral = rng.sample(ids, 50)  # more, but a tenth of the conversations or less:
+    positive = rng.sample(ids, 300)  # a total starts from the feedback; or from the rows
     storage = await open_storage(database("sparse"))
     try:
         await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
@@ -199,11 +202,15 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
             await storage.write_batch(1, events[start : start + 500])
         for cid in [*negative, negative[0]]:
             assert await storage.add_feedback(1, cid, Feedback("negative", "wrong answer"))
+        for cid in [*neutral, neutral[0]]:
+            assert await storage.add_feedback(1, cid, Feedback("neutral"))
         for cid in positive:
             assert await storage.add_feedback(1, cid, Feedback("positive"))
         feedback: dict[str, set[str]] = {cid: set() for cid in ids}
         for cid in negative:
             feedback[cid].add("negative")
+        for cid in neutral:
+            feedback[cid].add("neutral")
         for cid in positive:
             feedback[cid].add("positive")
         marked: set[str] = set()
@@ -220,7 +227,9 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
                     for filters in SPARSE_FILTERS:
                         query = ConversationQuery(sort=sort, ascending=ascending, **filters)
                         others = {
-                            k: v for k, v in filters.items() if k in ("source", "since", "until")
+                            k: v
+                            for k, v in filters.items()
+                            if k in ("source", "since", "until", "is_used")
                         }
                         listed = everything
                         if others:

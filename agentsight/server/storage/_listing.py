@@ -26,7 +26,10 @@ __all__ = [
     "SORTS",
     "annotate",
     "annotation_statements",
+    "feedback_leads",
     "keyset",
+    "SENTIMENTS",
+    "SIZES",
     "Keyed",
     "labelled_scores",
     "matches_statement",
@@ -187,6 +190,15 @@ def page_of(
 
 #: The project's conversations (``?``: the project), as the rollups count them.
 CONVERSATIONS = "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?"
+#: The project's conversations and its feedback entries per sentiment (``SENTIMENTS``'
+#: order), as the rollups count them.
+SIZES = (
+    "SELECT SUM(r.conversations), SUM(r.feedback_positive), SUM(r.feedback_neutral),"
+    " SUM(r.feedback_negative) FROM rollup_quarters r WHERE r.project_id = ?"
+)
+#: The sentiments of feedback, each counted on its conversation's row
+#: (``feedback_<sentiment>``, kept by triggers on feedback).
+SENTIMENTS = ("positive", "neutral", "negative")
 #: The most conversations a filter's probe reads (a page looks up fewer by key).
 _FEW_MATCHES = 10_000
 
@@ -217,14 +229,23 @@ def probed(query: ConversationQuery) -> bool:
 
 
 def probes(
-    project_id: int, query: ConversationQuery, bound: int, *, sqlite: bool
+    project_id: int,
+    query: ConversationQuery,
+    bound: int,
+    *,
+    sqlite: bool,
+    sizes: Sequence[Any] = (),
 ) -> list[tuple[str, Statement]]:
     """The statements of the conversation ids each of the query's sparse filters matches,
     read up to *bound*, the cheapest first: a mark (``conversations_marked``), a
     sentiment (``feedback_by_sentiment``), the score filters.  None with a customer
     filter: a customer's few conversations are walked.  The mark's term is a literal,
     which the partial index needs (a parameter would not show its value to SQLite's
-    planner, nor to a generic plan of PostgreSQL's)."""
+    planner, nor to a generic plan of PostgreSQL's).
+
+    *sizes*: the row of ``SIZES``; a sentiment whose entries reach *bound* is not
+    probed (it has at most as many conversations as entries, but a probe of many
+    would read the bound in vain)."""
     if not probed(query):
         return []
     found: list[tuple[str, Statement]] = []
@@ -240,7 +261,8 @@ def probes(
                 ),
             )
         )
-    if query.sentiment is not None:
+    entries = dict(zip(SENTIMENTS, sizes[1:], strict=False))
+    if query.sentiment is not None and int(entries.get(query.sentiment) or 0) < max(bound, 1):
         found.append(
             (
                 "sentiment",
@@ -255,6 +277,21 @@ def probes(
         scores, values = scored_conversations(project_id, query, label_key=not sqlite)
         found.append(("score", (f"{scores} LIMIT ?", [*values, bound])))
     return found
+
+
+#: A total of a sentiment's conversations starts from its feedback (one look-up of the
+#: conversation per entry) when the entries are at most this share of the project's
+#: conversations; with more, one pass over the conversations' rows costs less.
+_FEEDBACK_LEADS = 10
+
+
+def feedback_leads(query: ConversationQuery, sizes: Sequence[Any] | None) -> bool:
+    """Whether a total of *query* counts its sentiment's conversations from the feedback
+    by sentiment (see ``_FEEDBACK_LEADS``); *sizes*: the row of ``SIZES``."""
+    if sizes is None or query.sentiment not in SENTIMENTS or query.customer_id is not None:
+        return False
+    entries = int(sizes[1 + SENTIMENTS.index(query.sentiment)] or 0)
+    return entries * _FEEDBACK_LEADS <= int(sizes[0] or 0)
 
 
 def labelled_scores(project_id: int, query: ConversationQuery) -> Statement | None:

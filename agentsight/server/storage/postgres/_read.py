@@ -17,10 +17,12 @@ from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, usd
 from .._listing import (
-    CONVERSATIONS,
+    SENTIMENTS,
+    SIZES,
     Keyed,
     annotate,
     annotation_statements,
+    feedback_leads,
     keyset,
     labelled_scores,
     matches_statement,
@@ -94,7 +96,9 @@ def _where(
             params.append(value)
             condition = condition.replace("?", f"${len(params)}", 1)
         clauses.append(condition)
-    if query.sentiment is not None and skip != "sentiment":
+    if query.sentiment in SENTIMENTS and skip != "sentiment":
+        clauses.append(f"c.feedback_{query.sentiment} > 0")  # the row's own count
+    elif query.sentiment is not None and skip != "sentiment":
         add(
             "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
             " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)",
@@ -139,7 +143,8 @@ async def list_conversations(
             await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
-        keyed = await _keyed(connection, project_id, query)
+        sizes = await connection.fetchrow(_numbered(SIZES), project_id) if probed(query) else None
+        keyed = await _keyed(connection, project_id, query, sizes)
         where, params = _where(project_id, query, keyed, walk=True)
         few = matches is not None and matches <= query.limit
         sql = (
@@ -164,18 +169,30 @@ async def list_conversations(
                 if keyed is None and query.score is not None:  # joined, not walked
                     where, params = _where(project_id, query)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
+                if keyed is None and feedback_leads(query, sizes):
+                    # Each conversation of the sentiment looked up by key (OFFSET 0 keeps
+                    # the planner from one pass over every conversation instead).
+                    params = [*params, query.sentiment]
+                    direct = (
+                        "SELECT COUNT(*) FROM (SELECT DISTINCT f.conversation_id FROM feedback f"
+                        f" WHERE f.sentiment = ${len(params)} AND f.project_id = $1) f,"
+                        " LATERAL (SELECT 1 FROM conversations c"
+                        f" WHERE c.conversation_id = f.conversation_id AND {where} OFFSET 0) x"
+                    )
                 total = int(await connection.fetchval(direct, *params))
     return page_of(page, rows, query.limit, total)
 
 
-async def _keyed(connection: Any, project_id: int, query: ConversationQuery) -> Keyed | None:
+async def _keyed(
+    connection: Any, project_id: int, query: ConversationQuery, sizes: Any
+) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
-    (see ``probe_bound``), or ``None`` when none does."""
-    if not probed(query):
+    (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
+    read when ``probed``."""
+    if sizes is None:
         return None
-    everything = await connection.fetchval(_numbered(CONVERSATIONS), project_id)
-    bound = probe_bound(int(everything or 0))
-    for field, (sql, values) in probes(project_id, query, bound, sqlite=False):
+    bound = probe_bound(int(sizes[0] or 0))
+    for field, (sql, values) in probes(project_id, query, bound, sqlite=False, sizes=sizes):
         if field == "score":
             labelled = labelled_scores(project_id, query)
             if labelled is not None:

@@ -15,9 +15,12 @@ from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, scored_conversations, usd
 from .._listing import (
     CONVERSATIONS,
+    SENTIMENTS,
+    SIZES,
     Keyed,
     annotate,
     annotation_statements,
+    feedback_leads,
     keyset,
     labelled_scores,
     matches_statement,
@@ -67,12 +70,14 @@ def _where(
     *,
     by_key: bool = False,
     keyed: Keyed | None = None,
+    feedback: bool = False,
 ) -> tuple[str, list[Any]]:
     """The conditions of the list's rows (alias ``c``), and their values.  *keyed*: the
     conversations one filter matches, already read, instead of that filter's term;
-    *by_key* (a total): the score and sentiment filters as the sets of conversations
-    their indexes name (each then looked up by key) instead of a look-up per row, and
-    the mark as the literal its partial index needs."""
+    *by_key* (a total): the score filters as the set of conversations their index
+    names (each then looked up by key) instead of a look-up per row, the mark as the
+    literal its partial index needs, and with *feedback* (``feedback_leads``) the
+    sentiment as the set of its feedback's conversations."""
     skip = None if keyed is None else keyed.field
     by_key = by_key and query.customer_id is None  # a customer's few rows: by customer
     clauses: list[str] = ["c.project_id = ?"]
@@ -102,12 +107,14 @@ def _where(
         clauses.append(position[0])
         params += position[1]
     if query.sentiment is not None and skip != "sentiment":
-        if by_key:
+        if by_key and feedback:
             clauses.append(
                 "c.conversation_id IN (SELECT f.conversation_id FROM feedback f"
                 " WHERE f.project_id = ? AND f.sentiment = ?)"
             )
             params += [project_id, query.sentiment]
+        elif query.sentiment in SENTIMENTS:  # the row's own count: no look-up
+            clauses.append(f"c.feedback_{query.sentiment} > 0")
         else:
             clauses.append(
                 "EXISTS (SELECT 1 FROM feedback f WHERE f.project_id = c.project_id"
@@ -152,7 +159,8 @@ def list_conversations(
         # look up the scores of every row until a page is found); most are looked up.
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
-        keyed = _keyed(connection, project_id, query)
+        sizes = connection.execute(SIZES, (project_id,)).fetchone() if probed(query) else None
+        keyed = _keyed(connection, project_id, query, sizes)
         where, params = _where(project_id, query, keyed=keyed)
         few = matches is not None and matches <= query.limit
         if few and (query.since, query.until, query.customer_id) == (None, None, None):
@@ -188,7 +196,8 @@ def list_conversations(
                 if keyed is None:
                     # Counting every match: one look-up per matching score or feedback
                     # beats one per row.
-                    where, params = _where(project_id, query, by_key=True)
+                    leads = feedback_leads(query, sizes)
+                    where, params = _where(project_id, query, by_key=True, feedback=leads)
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(connection.execute(direct, params).fetchone()[0])
     finally:
@@ -213,15 +222,15 @@ _DENSE = 100
 
 
 def _keyed(
-    connection: sqlite3.Connection, project_id: int, query: ConversationQuery
+    connection: sqlite3.Connection, project_id: int, query: ConversationQuery, sizes: Any
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
-    (see ``probe_bound``), or ``None`` when none does."""
-    if not probed(query):
+    (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
+    read when ``probed``."""
+    if sizes is None:
         return None
-    everything = connection.execute(CONVERSATIONS, (project_id,)).fetchone()[0]
-    bound = probe_bound(int(everything or 0))
-    for field, (sql, values) in probes(project_id, query, bound, sqlite=True):
+    bound = probe_bound(int(sizes[0] or 0))
+    for field, (sql, values) in probes(project_id, query, bound, sqlite=True, sizes=sizes):
         if field == "score":
             labelled = labelled_scores(project_id, query)
             if (
