@@ -179,11 +179,11 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> N
         # A page's feedback still seeks each conversation: the new index holds every
         # column that statement reads, but names no sentiment first.
         sql, params = annotation_statements(1, ["c3", "c4"], sqlite=True)[0]
-        steps = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        seeks = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         assert (
             "SEARCH f USING INDEX feedback_by_conversation (project_id=? AND conversation_id=?)"
-            in steps
-        ), steps
+            in seeks
+        ), seeks
     finally:
         connection.close()
     plan = _plan(db, query, keyed=keyed)

@@ -177,6 +177,8 @@ SPARSE_FILTERS: list[dict[str, Any]] = [
     {"sentiment": "negative", "is_marked": True},
     {"is_marked": True},
     {"is_marked": False},
+    {"is_marked": False, "source": "web", "since": START + 21_600 * SECOND},
+    {"is_marked": False, "sentiment": "neutral"},
     {"is_marked": True, "sentiment": "positive"},
     {"is_marked": True, "source": "web"},
     {"sentiment": "negative", "score": "resolved", "score_value": "true"},

@@ -40,6 +40,7 @@ __all__ = [
     "rolled_total",
     "sort_value",
     "total_of",
+    "unmarked",
 ]
 
 SORTS = {
@@ -77,6 +78,21 @@ def rolled_total(project_id: int, query: ConversationQuery, dialect: Dialect) ->
         return None
     plan = MetricsPlan(project_id, MetricsQuery(filters=query), dialect)
     return plan.totals(split=False) if plan.rolled else None
+
+
+def unmarked(
+    project_id: int, query: ConversationQuery, dialect: Dialect
+) -> tuple[Statement, ConversationQuery] | None:
+    """For the total of the unmarked conversations (``is_marked=false``) among filters the
+    rollups hold: the rollups' statement of all those conversations, and the query of
+    the marked ones to take away (read by their partial index, in the same snapshot).
+    ``None`` for any other query."""
+    if query.is_marked is not False:
+        return None
+    rolled = rolled_total(project_id, attrs.evolve(query, is_marked=None), dialect)
+    if rolled is None:
+        return None
+    return rolled, attrs.evolve(query, is_marked=True)
 
 
 def total_of(rows: Rows) -> int:

@@ -33,6 +33,7 @@ from .._listing import (
     probes,
     sort_value,
     total_of,
+    unmarked,
 )
 from .._metrics_sql import POSTGRES
 from ._write import clean
@@ -81,10 +82,12 @@ def _where(
         value = getattr(query, field)
         if value is not None:
             add(f"c.{field} = ?", clean(value))
-    for flag in ("is_used", "is_marked"):
-        value = getattr(query, flag)
-        if value is not None and skip != flag:
-            add(f"c.{flag} = ?", bool(value))
+    if query.is_used is not None:
+        add("c.is_used = ?", query.is_used)
+    if query.is_marked is not None and skip != "is_marked":
+        # A literal: the marked ones have a partial index, which a generic plan (of
+        # no value in particular) could not use.
+        clauses.append("c.is_marked" if query.is_marked else "NOT c.is_marked")
     if query.since is not None:
         add("c.started_at >= ?", query.since)
     if query.until is not None:
@@ -165,6 +168,13 @@ async def list_conversations(
             annotate(page, spans, *found)
         if query.count and query.before is None:
             total = matches
+            rest = unmarked(project_id, query, POSTGRES) if total is None else None
+            if rest is not None:  # all of them from the rollups, less the marked ones
+                (rolled, values), marked = rest
+                where, params = _where(project_id, marked)
+                sql = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
+                total = total_of(await connection.fetch(rolled, *values))
+                total -= int(await connection.fetchval(sql, *params))
             if total is None:  # filters the rollups do not hold
                 if keyed is None and query.score is not None:  # joined, not walked
                     where, params = _where(project_id, query)

@@ -31,6 +31,7 @@ from .._listing import (
     probes,
     sort_value,
     total_of,
+    unmarked,
 )
 from .._metrics_sql import SQLITE
 
@@ -192,6 +193,13 @@ def list_conversations(
             )
         if query.count and query.before is None:
             total = matches
+            rest = unmarked(project_id, query, SQLITE) if total is None else None
+            if rest is not None:  # all of them from the rollups, less the marked ones
+                rolled, marked = rest
+                where, params = _where(project_id, marked, by_key=True)
+                sql = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
+                total = total_of(connection.execute(*rolled).fetchall())
+                total -= int(connection.execute(sql, params).fetchone()[0])
             if total is None:  # filters the rollups do not hold
                 if keyed is None:
                     # Counting every match: one look-up per matching score or feedback
