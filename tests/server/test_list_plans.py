@@ -171,11 +171,17 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> N
                 "SEARCH f USING COVERING INDEX feedback_by_sentiment (sentiment=? AND project_id=?)"
             ],
         }, steps
-        where, params = _read._where(1, query, by_key=True)
-        sql = f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM conversations c WHERE {where}"
-        total = " | ".join(r[3] for r in connection.execute(sql, params))
-        assert "conversations_marked" in total or "feedback_by_sentiment" in total, total
-        assert "conversations_by_project" not in total, total
+        # Totals of many: the marked ones counted from their index; a sentiment's (with
+        # an attribute) from its feedback, each conversation looked up by key.
+        for counted, leads, index in (
+            (ConversationQuery(is_marked=True), False, "conversations_marked"),
+            (ConversationQuery(sentiment="negative", source="web"), True, "feedback_by_sentiment"),
+        ):
+            where, params = _read._where(1, counted, by_key=True, feedback=leads)
+            sql = f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM conversations c WHERE {where}"
+            total = [r[3] for r in connection.execute(sql, params)]
+            assert any(index in step for step in total), total
+            assert not any("conversations_by_project" in step for step in total), total
         # A page's feedback still seeks each conversation: the new index holds every
         # column that statement reads, but names no sentiment first.
         sql, params = annotation_statements(1, ["c3", "c4"], sqlite=True)[0]

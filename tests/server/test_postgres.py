@@ -437,11 +437,23 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(schema: str) -> None
         await connection.close()
 
 
-async def test_a_migration_waits_for_a_deletion_under_way(schema: str) -> None:
-    """A collector migrating (schema 18) while another deletes a conversation waits for
-    the deletion to end, then migrates; neither fails.  The deletion locks the
-    conversation before its events, a migration the events before the rollups: without
-    the projects' rollup locks first, each waits for the other and one is aborted."""
+#: Each migration that locks tables a deletion locks in another order, undone.
+_UNDO_FROM = {
+    18: "DROP INDEX events_score_labels; DROP INDEX rollup_score_labels;"
+    " DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
+    " DELETE FROM schema_version WHERE version >= 18",
+    19: "DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
+    " DELETE FROM schema_version WHERE version >= 19",
+}
+
+
+@pytest.mark.parametrize("version", sorted(_UNDO_FROM))
+async def test_a_migration_waits_for_a_deletion_under_way(schema: str, version: int) -> None:
+    """A collector migrating (schemas 18 and 19) while another deletes a conversation
+    waits for the deletion to end, then migrates; neither fails.  The deletion locks
+    the conversation before its events and its feedback, the migrations the events
+    before the rollups and the feedback before the conversations: without the
+    projects' rollup locks first, each waits for the other and one is aborted."""
     import asyncpg
 
     from agentsight.server.storage.postgres._schema import migrate
@@ -450,11 +462,7 @@ async def test_a_migration_waits_for_a_deletion_under_way(schema: str) -> None:
     await _stored(schema, [_start("conversation", "c1", 1_000), _score("c1", 2_000, "refund")])
     deleting, migrating = await asyncpg.connect(schema), await asyncpg.connect(schema)
     try:
-        await deleting.execute(
-            "DROP INDEX events_score_labels; DROP INDEX rollup_score_labels;"
-            " DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
-            " DELETE FROM schema_version WHERE version >= 18"
-        )
+        await deleting.execute(_UNDO_FROM[version])
         async with deleting.transaction():  # as delete_conversation, one step at a time
             await lock_rollups(deleting, 1)
             await deleting.execute("DELETE FROM conversations WHERE conversation_id = 'c1'")
@@ -462,8 +470,10 @@ async def test_a_migration_waits_for_a_deletion_under_way(schema: str) -> None:
             await asyncio.sleep(0.5)
             assert not migration.done()
             await deleting.execute("DELETE FROM events WHERE conversation_id = 'c1'")
+            await deleting.execute("DELETE FROM feedback WHERE conversation_id = 'c1'")
         assert await asyncio.wait_for(migration, 30) == POSTGRES_VERSION
         assert await deleting.fetchval("SELECT COUNT(*) FROM events") == 0
+        assert await deleting.fetchval("SELECT COUNT(*) FROM feedback") == 0
     finally:
         await deleting.close()
         await migrating.close()
