@@ -184,6 +184,10 @@ SPARSE_FILTERS: list[dict[str, Any]] = [
     {"sentiment": "negative", "score": "resolved", "score_value": "true"},
     {"sentiment": "positive", "score": "csat"},
     {"sentiment": "positive", "since": START + 43_200 * SECOND},
+    {"score": "legacy"},
+    {"score": "legacy", "sentiment": "positive"},
+    {"score": "legacy", "is_marked": False, "until": START + 43_200 * SECOND},
+    {"sentiment": "neutral", "score": "resolved", "score_value": "false"},
     {"is_marked": True, "until": START + 21_600 * SECOND},
 ]
 
@@ -195,8 +199,19 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
     events, scores = _events(rng)
     ids = [f"c{n}" for n in range(CONVERSATIONS)]
     negative = rng.sample(ids, 4)  # fewer than the probe reads: read first
-    neutral = rng.sample(ids, 50)  # more, but a tenth of the conversations or less:
-    positive = rng.sample(ids, 300)  # a total starts from the feedback; or from the rows
+    # More, but a tenth of the conversations or less (a total starts from the feedback):
+    # the first 50 created, far back in the newest first, where a walk of that order
+    # stops and the page reads them by index.
+    neutral = ids[:50]
+    positive = rng.sample(ids, 300)  # more still: a total from the rows
+    # A score only the 60 earliest started hold (one no longer sent): far back in the
+    # latest started first.
+    starts = {e.conversation_id: e.timestamp for e in events if e.type == "conversation"}
+    for cid in sorted(ids, key=lambda cid: (starts[cid], cid))[:60]:
+        legacy = {"name": "legacy", "value": 1}
+        at = starts[cid] + 20 * SECOND
+        events.append(NewEvent(uuid.uuid4().hex, "score", cid, len(events), at, legacy))
+        scores[cid].append(("legacy", 1))
     storage = await open_storage(database("sparse"))
     try:
         await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")

@@ -26,6 +26,7 @@ __all__ = [
     "SORTS",
     "annotate",
     "annotation_statements",
+    "boundary",
     "feedback_leads",
     "keyset",
     "SENTIMENTS",
@@ -40,7 +41,10 @@ __all__ = [
     "rolled_total",
     "sort_value",
     "total_of",
+    "unfiltered",
     "unmarked",
+    "walks_bounded",
+    "within",
 ]
 
 SORTS = {
@@ -293,6 +297,59 @@ def probes(
         scores, values = scored_conversations(project_id, query, label_key=not sqlite)
         found.append(("score", (f"{scores} LIMIT ?", [*values, bound])))
     return found
+
+
+#: A walk of the list's order for a filter of many matches reads at most this many
+#: rows per row wanted; past them it reads the filter's matches by index instead.
+_WALK_ROWS = 100
+
+
+def walks_bounded(query: ConversationQuery) -> bool:
+    """Whether a page of *query* whose probes found many matches walks a bounded stretch
+    of its order first (:func:`boundary`): with a sparse filter (see ``probed``) and no
+    text, whose test per row has no index to fall back on."""
+    return probed(query) and query.q is None
+
+
+def unfiltered(query: ConversationQuery) -> ConversationQuery:
+    """*query* without the filters that :func:`probes` reads by index."""
+    return attrs.evolve(
+        query,
+        score=None,
+        score_min=None,
+        score_max=None,
+        score_value=None,
+        sentiment=None,
+        is_marked=None if query.is_marked else query.is_marked,
+    )
+
+
+def boundary(where: str, query: ConversationQuery) -> tuple[str, int]:
+    """The statement (with ``?``, *where* of :func:`unfiltered`'s query, then an offset)
+    of the sort's value and ``pk`` of the last row a bounded walk reads, and the offset
+    to pass: no row when the walk reaches the end of the order first.
+
+    A filter's matches may lie anywhere in the order (a score no longer sent is far
+    back in the newest first): past the boundary the page reads them by index."""
+    sql = (
+        f"SELECT {sort_value(query)}, c.pk FROM conversations c WHERE {where}"
+        f" {order_by(query)} LIMIT 1 OFFSET ?"
+    )
+    return sql, _WALK_ROWS * (query.limit + 1) - 1
+
+
+def within(query: ConversationQuery, last: Sequence[Any]) -> tuple[str, list[Any]]:
+    """The condition of the rows up to *last* (its sort value and ``pk``, from
+    :func:`boundary`) in the query's order; both databases seek it in the sort's index,
+    as they do the cursor's."""
+    operator = "<=" if query.ascending else ">="
+    if query.sort == "created":
+        return f"c.pk {operator} ?", [last[1]]
+    value = sort_value(query)
+    return (
+        f"{value} {operator} ? AND ({value}, c.pk) {operator} (?, ?)",
+        [last[0], last[0], last[1]],
+    )
 
 
 #: A total of a sentiment's conversations starts from its feedback (one look-up of the

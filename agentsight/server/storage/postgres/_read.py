@@ -15,13 +15,14 @@ from .._columns import COLUMNS as _COLUMNS
 from .._columns import EQUAL_FILTERS as _EQUAL_FILTERS
 from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
-from .._columns import cost_of, like_pattern, score_filter, usd
+from .._columns import cost_of, like_pattern, score_filter, scored_conversations, usd
 from .._listing import (
     SENTIMENTS,
     SIZES,
     Keyed,
     annotate,
     annotation_statements,
+    boundary,
     feedback_leads,
     keyset,
     labelled_scores,
@@ -33,7 +34,10 @@ from .._listing import (
     probes,
     sort_value,
     total_of,
+    unfiltered,
     unmarked,
+    walks_bounded,
+    within,
 )
 from .._metrics_sql import POSTGRES
 from ._write import clean
@@ -155,7 +159,12 @@ async def list_conversations(
             f" WHERE {where} {order_by(query, few=few or keyed is not None)}"
             f" LIMIT ${len(params) + 1}"
         )
-        rows = [] if matches == 0 else await connection.fetch(sql, *params, query.limit + 1)
+        if matches == 0:
+            rows = []
+        elif keyed is None and walks_bounded(query):
+            rows = await _walked(connection, project_id, query, where, params)
+        else:
+            rows = await connection.fetch(sql, *params, query.limit + 1)
         page = [_conversation(tuple(r)[:-1]) for r in rows[: query.limit]]
         total = None
         if query.annotate and page:
@@ -193,6 +202,57 @@ async def list_conversations(
     return page_of(page, rows, query.limit, total)
 
 
+async def _walked(
+    connection: Any, project_id: int, query: ConversationQuery, where: str, params: list[Any]
+) -> list[Any]:
+    """The rows of a page whose filters (*where*) match many conversations: the order
+    walked up to ``boundary``, then, when those rows hold no page, the filters' matches
+    read by index and sorted (they lie further on, wherever that is)."""
+    base, values = _where(project_id, unfiltered(query))
+    sql, offset = boundary(base, query)
+    last = await connection.fetchrow(_numbered_after(sql, len(values)), *values, offset)
+    select = f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
+    wanted = query.limit + 1
+    if last is not None:
+        bound, bound_values = within(query, tuple(last))
+        sql = f"{select} WHERE {where} AND {bound} {order_by(query)} LIMIT ?"
+        found = await connection.fetch(
+            _numbered_after(sql, len(params)), *params, *bound_values, wanted
+        )
+        if len(found) == wanted:
+            return list(found)
+        where, params = _indexed(project_id, query)
+    sql = f"{select} WHERE {where} {order_by(query, few=last is not None)} LIMIT ?"
+    return list(await connection.fetch(_numbered_after(sql, len(params)), *params, wanted))
+
+
+def _indexed(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
+    """The conditions of *query*'s rows with its sparse filters as the sets of
+    conversations their indexes name (each set read once, then every conversation
+    looked up by key), and their values."""
+    where, params = _where(project_id, unfiltered(query))
+    clauses = [where]
+
+    def add(template: str, values: list[Any]) -> None:
+        for value in values:
+            params.append(value)
+            template = template.replace("?", f"${len(params)}", 1)
+        clauses.append(template)
+
+    if query.is_marked:
+        clauses.append("c.is_marked")
+    if query.sentiment is not None:
+        add(
+            "c.conversation_id = ANY(ARRAY(SELECT f.conversation_id FROM feedback f"
+            " WHERE f.sentiment = ? AND f.project_id = ?))",
+            [clean(query.sentiment), project_id],
+        )
+    if query.score is not None:
+        scores, values = scored_conversations(project_id, query, label_key=True)
+        add(f"c.conversation_id = ANY(ARRAY({scores}))", _cleaned(values))
+    return " AND ".join(clauses), params
+
+
 async def _keyed(
     connection: Any, project_id: int, query: ConversationQuery, sizes: Any
 ) -> Keyed | None:
@@ -218,6 +278,13 @@ async def _keyed(
 
 def _cleaned(values: list[Any]) -> list[Any]:
     return [clean(value) if type(value) is str else value for value in values]
+
+
+def _numbered_after(sql: str, numbered: int) -> str:
+    """*sql* whose first *numbered* parameters are numbered already, the ``?`` after them
+    numbered on."""
+    pieces = sql.split("?")
+    return pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], numbered + 1))
 
 
 def _numbered(sql: str) -> str:

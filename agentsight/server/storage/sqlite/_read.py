@@ -20,6 +20,7 @@ from .._listing import (
     Keyed,
     annotate,
     annotation_statements,
+    boundary,
     feedback_leads,
     keyset,
     labelled_scores,
@@ -31,7 +32,10 @@ from .._listing import (
     probes,
     sort_value,
     total_of,
+    unfiltered,
     unmarked,
+    walks_bounded,
+    within,
 )
 from .._metrics_sql import SQLITE
 
@@ -156,8 +160,6 @@ def list_conversations(
     try:
         counted = matches_statement(project_id, query, SQLITE)
         matches = None if counted is None else total_of(connection.execute(*counted).fetchall())
-        # Scores that match few conversations are read first (a walk of the order would
-        # look up the scores of every row until a page is found); most are looked up.
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
         sizes = connection.execute(SIZES, (project_id,)).fetchone() if probed(query) else None
@@ -178,9 +180,12 @@ def list_conversations(
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
             f" WHERE {where} {order_by(query, few=few or keyed is not None)} LIMIT ?"
         )
-        rows = (
-            [] if matches == 0 else connection.execute(sql, (*params, query.limit + 1)).fetchall()
-        )
+        if matches == 0:
+            rows = []
+        elif keyed is None and walks_bounded(query):
+            rows = _walked(connection, project_id, query, where, params)
+        else:
+            rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
         page = [_conversation(r[:-1]) for r in rows[: query.limit]]
         total = None
         if query.annotate and page:
@@ -211,6 +216,32 @@ def list_conversations(
     finally:
         connection.execute("COMMIT")
     return page_of(page, rows, query.limit, total)
+
+
+def _walked(
+    connection: sqlite3.Connection,
+    project_id: int,
+    query: ConversationQuery,
+    where: str,
+    params: list[Any],
+) -> list[Any]:
+    """The rows of a page whose filters (*where*) match many conversations: the order
+    walked up to ``boundary``, then, when those rows hold no page, the filters' matches
+    read by index and sorted (they lie further on, wherever that is)."""
+    base, values = _where(project_id, unfiltered(query))
+    sql, offset = boundary(base, query)
+    last = connection.execute(sql, (*values, offset)).fetchone()
+    select = f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
+    wanted = query.limit + 1
+    if last is not None:
+        bound, bound_values = within(query, last)
+        sql = f"{select} WHERE {where} AND {bound} {order_by(query)} LIMIT ?"
+        rows = connection.execute(sql, (*params, *bound_values, wanted)).fetchall()
+        if len(rows) == wanted:
+            return rows
+        where, params = _where(project_id, query, by_key=True, feedback=True)
+    sql = f"{select} WHERE {where} {order_by(query, few=last is not None)} LIMIT ?"
+    return connection.execute(sql, (*params, wanted)).fetchall()
 
 
 def _dense(
