@@ -188,6 +188,9 @@ SPARSE_FILTERS: list[dict[str, Any]] = [
     {"score": "legacy", "sentiment": "positive"},
     {"score": "legacy", "is_marked": False, "until": START + 43_200 * SECOND},
     {"sentiment": "neutral", "score": "resolved", "score_value": "false"},
+    # With text, which a walk tests row by row to the end (no index to fall back on).
+    {"sentiment": "neutral", "q": "hi"},
+    {"score": "legacy", "is_marked": True, "q": "hi"},
     {"is_marked": True, "until": START + 21_600 * SECOND},
 ]
 
@@ -246,7 +249,7 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
                         others = {
                             k: v
                             for k, v in filters.items()
-                            if k in ("source", "since", "until", "is_used")
+                            if k in ("source", "since", "until", "is_used", "q")
                         }
                         listed = everything
                         if others:
