@@ -22,6 +22,18 @@ from agentsight.server import ServerOptions, Storage, create_app, open_storage
 BASE_SECONDS = 1_795_731_245  # 2026-11-26T22:14:05Z
 
 
+async def mark_and_rate(db: Path | str) -> None:
+    """Project 1 of *db*: conversation ``c3`` marked, ``c4`` given negative feedback."""
+    from agentsight.server.storage import ConversationChanges, Feedback
+
+    storage = await open_storage(db)
+    try:
+        await storage.update_conversation(1, "c3", ConversationChanges(is_marked=True))
+        await storage.add_feedback(1, "c4", Feedback("negative"))
+    finally:
+        await storage.aclose()
+
+
 def new_id() -> str:
     """A fresh event id."""
     return uuid.uuid4().hex

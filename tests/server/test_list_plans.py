@@ -143,15 +143,10 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(tmp_path: Path) -> N
     """A mark or a sentiment filter reads its conversations from its index (schema 18),
     the marked ones alone; a page of few looks them up by key, and a total of many
     counts from the same indexes instead of testing every conversation."""
-    from agentsight.server.storage import ConversationChanges, Feedback
+    from tests.server.collector_helpers import mark_and_rate
 
     db = await _db(tmp_path)
-    storage = await open_storage(db)
-    try:
-        await storage.update_conversation(1, "c3", ConversationChanges(is_marked=True))
-        await storage.add_feedback(1, "c4", Feedback("negative"))
-    finally:
-        await storage.aclose()
+    await mark_and_rate(db)
     query = ConversationQuery(is_marked=True, sentiment="negative")
     connection = sqlite3.connect(db)
     try:

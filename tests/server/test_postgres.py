@@ -18,7 +18,6 @@ from agentsight.server import Storage, StorageUnavailable, open_storage
 from agentsight.server._metrics import MetricsQuery
 from agentsight.server.storage import (
     AuditEntry,
-    ConversationChanges,
     ConversationQuery,
     Feedback,
     NewEvent,
@@ -26,6 +25,7 @@ from agentsight.server.storage import (
 from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRES_VERSION
 from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
+from tests.server.collector_helpers import mark_and_rate
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -405,12 +405,7 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(schema: str) -> None
     day = 86_400_000_000
     await _stored(schema, [_start("conversation", f"c{n}", 20_000 * day + n, source="web")
                            for n in range(2_000)])  # fmt: skip
-    storage = await open_storage(schema)
-    try:
-        await storage.update_conversation(1, "c3", ConversationChanges(is_marked=True))
-        await storage.add_feedback(1, "c4", Feedback("negative"))
-    finally:
-        await storage.aclose()
+    await mark_and_rate(schema)
     query = ConversationQuery(is_marked=True, sentiment="negative")
     connection = await asyncpg.connect(schema)
     try:
