@@ -248,7 +248,7 @@ def sign_in(tab: Any, served: Served, project: str, role: str = "admin") -> None
     tab.fill("#email-input", USERS[role])
     tab.fill("#password-input", PASSWORD)
     tab.click("#login-form button[type=submit]")
-    tab.wait_for_selector("#tiles")
+    tab.wait_for_selector("#tiles[data-compared]")
     if tab.input_value("#project") != project:
         tab.select_option("#project", project)
-        tab.wait_for_selector("#tiles")
+        tab.wait_for_selector("#tiles[data-compared]")

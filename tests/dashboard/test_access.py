@@ -231,4 +231,4 @@ def test_signing_out_forgets_the_session(page: Any, served: Served) -> None:
     page.fill("#email-input", USERS["viewer"])
     page.fill("#password-input", PASSWORD)
     page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#tiles")
+    page.wait_for_selector("#tiles[data-compared]")

@@ -89,7 +89,7 @@ def test_period_presets_compare_with_the_previous_period(page: Any, served: Serv
     page.select_option('#filters select[name="range"]', "7d")
     page.click("#filters button[type=submit]")
     page.wait_for_url("**range=7d**")
-    page.wait_for_selector("#tiles")
+    page.wait_for_selector("#tiles[data-compared]")
     now = time.time()
     week = _api(served, "/v1/metrics", since=_iso(now - 7 * DAY))["totals"]
     before = _api(served, "/v1/metrics", since=_iso(now - 14 * DAY), until=_iso(now - 7 * DAY))
@@ -113,14 +113,14 @@ def test_period_presets_compare_with_the_previous_period(page: Any, served: Serv
     shared = page.url
     page.goto("about:blank")
     page.goto(shared)
-    page.wait_for_selector("#tiles")
+    page.wait_for_selector("#tiles[data-compared]")
     assert page.input_value('#filters select[name="range"]') == "7d"
     assert _tile(page, "conversations") == f"{week['conversations']:,}"
 
     page.select_option('#filters select[name="range"]', "all")
     page.click("#filters button[type=submit]")
     page.wait_for_url("**range=all**")
-    page.wait_for_selector("#tiles")
+    page.wait_for_selector("#tiles[data-compared]")
     assert page.locator("[data-delta]").count() == 0  # all time has no previous period
     # Dates make the period a custom one.
     page.fill(
@@ -129,6 +129,39 @@ def test_period_presets_compare_with_the_previous_period(page: Any, served: Serv
     page.click("#filters button[type=submit]")
     page.wait_for_url("**range=custom**")
     assert "since=" in urllib.parse.unquote(page.url)
+
+
+def test_the_figures_do_not_wait_for_the_comparison(page: Any, served: Served) -> None:
+    """The overview asks for its period's figures alone and shows them; only then the
+    period before (the tiles' changes), and after that the unhandled messages (and the
+    metadata keys): asked at once, they shared the collector's cores and the figures
+    waited for all of them."""
+    seen: list[tuple[str, str]] = []
+
+    def log(kind: str) -> Any:
+        def record(request: Any) -> None:
+            path = urllib.parse.urlparse(request.url).path
+            if path in ("/v1/metrics", "/v1/metrics/summary", "/v1/metrics/unhandled"):
+                seen.append((kind, path))
+
+        return record
+
+    page.goto(f"{served.collector.url}/#/?range=30d")
+    page.wait_for_selector("#unhandled-table")
+    page.on("request", log("asked"))
+    page.on("requestfinished", log("answered"))
+    page.reload()
+    page.wait_for_selector("#tiles[data-compared]")
+    page.wait_for_selector("#unhandled-table")
+    assert page.locator('[data-delta="conversations"]').count() == 1
+    assert seen == [
+        ("asked", "/v1/metrics"),
+        ("answered", "/v1/metrics"),
+        ("asked", "/v1/metrics/summary"),
+        ("answered", "/v1/metrics/summary"),
+        ("asked", "/v1/metrics/unhandled"),
+        ("answered", "/v1/metrics/unhandled"),
+    ], seen
 
 
 def test_overview_breakdowns(page: Any, served: Served, browser: Any) -> None:
@@ -293,14 +326,14 @@ def test_every_page_fits_a_phone(phone: Any, served: Served) -> None:
         if path.startswith("#/conversation/"):
             _shot(phone, "transcript-phone.png")
     phone.click('[data-nav="overview"]')
-    phone.wait_for_selector("#tiles")
+    phone.wait_for_selector("#tiles[data-compared]")
     # The filters fold away on a phone; the button opens them.
     assert not phone.locator('#filters select[name="range"]').is_visible()
     phone.click("#filters-toggle")
     phone.select_option('#filters select[name="range"]', "7d")
     phone.click("#filters button[type=submit]")
     phone.wait_for_url("**range=7d**")
-    phone.wait_for_selector("#tiles")
+    phone.wait_for_selector("#tiles[data-compared]")
     assert phone.text_content("#filters-toggle") == "Filters (1 set)"
     _fits(phone)
     box = phone.locator('[data-metric="conversations"]').bounding_box()

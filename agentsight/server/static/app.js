@@ -294,12 +294,16 @@
   }
 
   /* ---------- overview ---------- */
-  function tile(id, label, value, note, color, delta) {
+  function tile(id, label, value, note, color) {
     return h("div", { class: "card tile", "data-metric": id, style: color ? { "--tile": color } : null },
       h("span", { class: "tile-label", text: label }),
       h("span", { class: "tile-value", "data-value": id, text: value }),
-      delta ? h("span", { class: `tile-delta ${delta.tone || ""}`, "data-delta": id, text: delta.text }) : null,
       h("span", { class: "tile-note", text: note || "" }));
+  }
+  /* A tile's change against the previous period, put before its note. */
+  function addDelta(tiles, id, delta) {
+    const note = tiles.querySelector(`[data-metric="${id}"] .tile-note`);
+    if (delta && note) note.before(h("span", { class: `tile-delta ${delta.tone || ""}`, "data-delta": id, text: delta.text }));
   }
   function card(title, extra, ...body) {
     return h("section", { class: "card" },
@@ -383,21 +387,31 @@
       filterBar(["range", "since", "until", "environment", "source", "device", "language", "country"], params, (f) => go("/", f)),
       h("div", { class: "loading", id: "overview-loading", text: "Loading metrics…" }));
     let m;
-    let before = null;
     try {
-      [m, before] = await Promise.all([
-        api("GET", "/v1/metrics", { ...filters, ...period.current, tz: zone }),
-        period.previous ? api("GET", "/v1/metrics/summary", { ...filters, ...period.previous, tz: zone }).catch(() => null) : null,
-      ]);
+      m = await api("GET", "/v1/metrics", { ...filters, ...period.current, tz: zone });
     } catch (e) {
       $("overview-loading").textContent = `Could not load the metrics: ${e.message}`;
       return;
     }
     $("overview-loading").remove();
-    const earlier = before ? Object.fromEntries(figures(before).map((f) => [f[0], f[5]])) : {};
-    main.append(h("div", { class: "grid tiles", id: "tiles" }, figures(m).map(([id, label, value, note, color, number, rate, better]) =>
-      tile(id, label, value, note, color, before ? change(number, earlier[id], rate, better) : null))));
-    if (before) main.append(h("p", { class: "muted small compare-note", id: "compare-note", text: "▲▼ against the previous period of the same length" }));
+    const shown = figures(m);
+    const tiles = h("div", { class: "grid tiles", id: "tiles" }, shown.map(([id, label, value, note, color]) =>
+      tile(id, label, value, note, color)));
+    main.append(tiles);
+    // The period before is asked for once this one is shown: asked at once, the two
+    // shared the collector's cores and the figures waited for both.  Its changes are
+    // added to the tiles; data-compared marks the overview complete.
+    const compared = (period.previous
+      ? api("GET", "/v1/metrics/summary", { ...filters, ...period.previous, tz: zone }).catch(() => null)
+      : Promise.resolve(null)
+    ).then((before) => {
+      if (before) {
+        const earlier = Object.fromEntries(figures(before).map((f) => [f[0], f[5]]));
+        for (const [id, , , , , number, rate, better] of shown) addDelta(tiles, id, change(number, earlier[id], rate, better));
+        tiles.after(h("p", { class: "muted small compare-note", id: "compare-note", text: "▲▼ against the previous period of the same length" }));
+      }
+      tiles.dataset.compared = "";
+    });
     const legend = h("div", { class: "legend" },
       h("span", {}, h("i", { class: "swatch sw-accent" }), "messages"),
       h("span", {}, h("i", { class: "swatch sw-accent-2" }), "conversations"));
@@ -444,8 +458,10 @@
     const unhandled = h("div", { id: "unhandled" }, h("p", { class: "muted", text: "Loading…" }));
     main.append(h("div", { class: "grid two row-gap" },
       card("Unhandled and escalated", h("span", { class: "muted small", text: "user messages before a hand-over or negative feedback" }), unhandled),
-      card("Metadata", h("span", { class: "muted small", text: "top values of a key" }), metadataExplorer({ ...filters, ...period.current }))));
-    api("GET", "/v1/metrics/unhandled", { ...filters, ...period.current, limit: 10 }).then((answer) => {
+      card("Metadata", h("span", { class: "muted small", text: "top values of a key" }), metadataExplorer({ ...filters, ...period.current }, compared))));
+    // After the comparison, which the tiles wait for (as the metadata keys do): the
+    // requests at once would share the collector's cores.
+    compared.then(() => api("GET", "/v1/metrics/unhandled", { ...filters, ...period.current, limit: 10 })).then((answer) => {
       clear(unhandled).append(unhandledTable(answer));
     }).catch((e) => { clear(unhandled).append(h("p", { class: "error", text: e.message })); });
   }
@@ -488,7 +504,8 @@
         h("td", { class: "num", text: fmt(g.negative_feedback) })))));
   }
 
-  function metadataExplorer(query) {
+  /* after: what the keys' discovery waits for (the overview's comparison). */
+  function metadataExplorer(query, after) {
     const key = h("input", { id: "metadata-key", list: "metadata-keys", placeholder: "metadata key", "aria-label": "Metadata key" });
     const keys = h("datalist", { id: "metadata-keys" });
     const of = h("select", { id: "metadata-of", "aria-label": "Of" },
@@ -508,7 +525,7 @@
       clear(keys).append(...answer.keys.map((k) => h("option", { value: k.key })));
     }).catch(() => {});
     of.addEventListener("change", discover);
-    discover();
+    after.then(discover);
     return h("div", {}, h("form", { class: "inline-form", id: "metadata-form", onsubmit: look }, key, keys, of,
       h("button", { type: "submit", class: "primary", text: "Show" })), out);
   }
