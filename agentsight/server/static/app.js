@@ -405,13 +405,11 @@
       ? api("GET", "/v1/metrics/summary", { ...filters, ...period.previous, tz: zone }).catch(() => null)
       : Promise.resolve(null)
     ).then((before) => {
-      if (before) {
-        const earlier = Object.fromEntries(figures(before).map((f) => [f[0], f[5]]));
-        for (const [id, , , , , number, rate, better] of shown) addDelta(tiles, id, change(number, earlier[id], rate, better));
-        tiles.after(h("p", { class: "muted small compare-note", id: "compare-note", text: "▲▼ against the previous period of the same length" }));
-      }
-      tiles.dataset.compared = "";
-    });
+      if (!before) return;
+      const earlier = Object.fromEntries(figures(before).map((f) => [f[0], f[5]]));
+      for (const [id, , , , , number, rate, better] of shown) addDelta(tiles, id, change(number, earlier[id], rate, better));
+      tiles.after(h("p", { class: "muted small compare-note", id: "compare-note", text: "▲▼ against the previous period of the same length" }));
+    }).catch((e) => console.warn("the period before:", e)).finally(() => { tiles.dataset.compared = ""; });
     const legend = h("div", { class: "legend" },
       h("span", {}, h("i", { class: "swatch sw-accent" }), "messages"),
       h("span", {}, h("i", { class: "swatch sw-accent-2" }), "conversations"));
