@@ -22,16 +22,15 @@ from ._columns import scored_conversations
 from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement
 
 __all__ = [
-    "CONVERSATIONS",
+    "SENTIMENTS",
+    "SIZES",
     "SORTS",
+    "Keyed",
     "annotate",
     "annotation_statements",
     "boundary",
     "feedback_leads",
     "keyset",
-    "SENTIMENTS",
-    "SIZES",
-    "Keyed",
     "labelled_scores",
     "matches_statement",
     "order_by",
@@ -146,15 +145,24 @@ def keyset(query: ConversationQuery) -> tuple[str, list[Any]] | None:
     """The condition of the rows after the cursor's position, or ``None`` without one."""
     if query.before is None:
         return None
-    after = ">" if query.ascending else "<"
-    if query.sort == "created" or query.after is None:
-        return f"c.pk {after} ?", [query.before]
-    value = sort_value(query)
-    # The bound lets both databases seek the sort's index to the cursor; the row
+    if query.after is None:  # a cursor of the created order
+        return f"c.pk {'>' if query.ascending else '<'} ?", [query.before]
+    return _position(query, ">" if query.ascending else "<", query.after, query.before)
+
+
+def _position(
+    query: ConversationQuery, operator: str, value: Any, pk: Any
+) -> tuple[str, list[Any]]:
+    """The condition of the rows whose ``(sort value, pk)`` compares to ``(value, pk)``
+    by *operator* (``<``, ``<=``, ``>`` or ``>=``)."""
+    if query.sort == "created":
+        return f"c.pk {operator} ?", [pk]
+    sort = sort_value(query)
+    # The bound lets both databases seek the sort's index to the position; the row
     # comparison lets PostgreSQL seek within its ties too.
     return (
-        f"{value} {after}= ? AND ({value}, c.pk) {after} (?, ?)",
-        [query.after, query.after, query.before],
+        f"{sort} {operator[0]}= ? AND ({sort}, c.pk) {operator} (?, ?)",
+        [value, value, pk],
     )
 
 
@@ -208,8 +216,6 @@ def page_of(
     )
 
 
-#: The project's conversations (``?``: the project), as the rollups count them.
-CONVERSATIONS = "SELECT SUM(r.conversations) FROM rollup_quarters r WHERE r.project_id = ?"
 #: The project's conversations and its feedback entries per sentiment (``SENTIMENTS``'
 #: order), as the rollups count them.
 SIZES = (
@@ -342,14 +348,7 @@ def within(query: ConversationQuery, last: Sequence[Any]) -> tuple[str, list[Any
     """The condition of the rows up to *last* (its sort value and ``pk``, from
     :func:`boundary`) in the query's order; both databases seek it in the sort's index,
     as they do the cursor's."""
-    operator = "<=" if query.ascending else ">="
-    if query.sort == "created":
-        return f"c.pk {operator} ?", [last[1]]
-    value = sort_value(query)
-    return (
-        f"{value} {operator} ? AND ({value}, c.pk) {operator} (?, ?)",
-        [last[0], last[0], last[1]],
-    )
+    return _position(query, "<=" if query.ascending else ">=", last[0], last[1])
 
 
 #: A total of a sentiment's conversations starts from its feedback (one look-up of the

@@ -14,7 +14,6 @@ from .._columns import SELECT as _SELECT
 from .._columns import TOKEN_COLUMNS as _TOKEN_COLUMNS
 from .._columns import cost_of, like_pattern, score_filter, scored_conversations, usd
 from .._listing import (
-    CONVERSATIONS,
     SENTIMENTS,
     SIZES,
     Keyed,
@@ -253,7 +252,7 @@ def _dense(
         return False
     if query.sort == "started":  # the start's index gives the range and the order at once
         return False
-    everything = connection.execute(CONVERSATIONS, (project_id,)).fetchone()[0]
+    everything = connection.execute(SIZES, (project_id,)).fetchone()[0]
     return matches * _DENSE >= int(everything or 0)
 
 
