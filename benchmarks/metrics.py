@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -133,12 +134,14 @@ def _conversation(rng: random.Random, n: int, now: int) -> list[NewEvent]:
             return events
     add("conversation", 1_000_000, {**attributes, "is_used": True}, country)
     for _ in range(rng.randint(1, 5)):
-        add("message", rng.randrange(2, 60) * 1_000_000, _message("end_user", "Where is my order?"))
+        said = _text(cid, len(events), "end_user")
+        add("message", rng.randrange(2, 60) * 1_000_000, _message("end_user", said))
         failed = rng.random() < 0.08
         add("action", 200_000, _action(rng.choice(TOOLS), rng.lognormvariate(5, 0.7), failed))
         if failed and rng.random() < 0.5:
             add("action", 50_000, _action("fallback_to_human", None, False))
-        add("message", rng.randrange(500, 9000) * 1000, _message("agent", "Here it is."))
+        said = _text(cid, len(events), "agent")
+        add("message", rng.randrange(500, 9000) * 1000, _message("agent", said))
         prompt, completion = rng.randint(200, 1500), rng.randint(20, 300)
         model = rng.choice(MODELS) if rng.random() < 0.95 else "house-model"
         add("token_usage", 0, _tokens(prompt, completion, model))
@@ -155,6 +158,44 @@ def _conversation(rng: random.Random, n: int, now: int) -> list[NewEvent]:
 def _score(name: str, value: Any) -> dict[str, Any]:
     return {"name": name, "value": value, "comment": None, "message_id": None,
             "source": "sdk", "metadata": None}  # fmt: skip
+
+
+#: Words of the messages: 2,048 made-up words of two to four syllables, so that text
+#: search meets many distinct trigrams, as in real transcripts.
+_SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pre", "gan", "tor", "lis",
+              "ben", "dor", "fa", "gu"]  # fmt: skip
+#: Topics of the user's messages and the share of messages that name each: a search
+#: for one finds conversations at four densities, from about one in twelve to one in
+#: five thousand (a message's words never mention them otherwise).
+TOPICS = (("chargeback", 0.00005), ("warranty", 0.0005), ("invoice", 0.005), ("refund", 0.05))
+
+
+def _word(n: int) -> str:
+    return "".join(_SYLLABLES[n >> shift & 15] for shift in range(0, 4 * (2 + n % 3), 4))
+
+
+_WORDS = [_word(n) for n in range(2048)]
+
+
+def _text(cid: str, seq: int, sender: str) -> str:
+    """The text of the message *seq* of *cid*: a function of the two alone (not of the
+    fill's random numbers, so the fill's other events stay as they were), the same in
+    every database.  Every user message asks about an order (a word of every
+    conversation); some name a topic (``TOPICS``); one in eight an order number of its own
+    (``#`` and eight hex digits, a text of one conversation)."""
+    digest = hashlib.blake2b(f"{cid}/{seq}".encode(), digest_size=16).digest()
+    h = int.from_bytes(digest, "big")
+    words = " ".join(_WORDS[h >> (11 * i) & 2047] for i in range(4))
+    if sender == "agent":
+        return f"Here it is: {words}."
+    chance = (h >> 64 & 0xFFFFFFFF) / 2**32
+    topic = next((name for name, share in TOPICS if chance < share), None)
+    said = f"Where is my order? {words}"
+    if topic is not None:
+        said += f", about a {topic}"
+    if (h >> 96 & 15) < 2:
+        said += f" #{h >> 100 & 0xFFFFFFFF:08x}"
+    return said + "."
 
 
 def _message(sender: str, content: str) -> dict[str, Any]:

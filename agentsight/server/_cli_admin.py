@@ -2,8 +2,8 @@
 
 ``keys`` (create with a scope, list, revoke by id or redacted form),
 ``users`` (dashboard users and the projects granted to them, in
-``_cli_users``), ``retention``,
-``erase`` (one customer, GDPR article 17) and ``audit``.  Each opens the
+``_cli_users``), ``retention``, ``search-index`` (the list's text
+search), ``erase`` (one customer, GDPR article 17) and ``audit``.  Each opens the
 database (migrating it when needed), does one thing, and writes what it
 changed to the audit log as ``cli (<login name>)``.  The collector is
 imported inside the commands only, so ``import agentsight`` never loads it.
@@ -80,7 +80,8 @@ async def find_project(storage: Any, command: str, name: str) -> Any:
 
 
 def add_admin_commands(commands: Any, default_db: str, db_help: str) -> None:
-    """Add ``keys``, ``users``, ``retention``, ``erase`` and ``audit`` to the subcommands."""
+    """Add ``keys``, ``users``, ``retention``, ``search-index``, ``erase`` and ``audit``
+    to the subcommands."""
 
     def command(parent: Any, name: str, run: Callable[[argparse.Namespace], int], **kw: Any) -> Any:
         parser = parent.add_parser(name, **kw)
@@ -129,6 +130,20 @@ def add_admin_commands(commands: Any, default_db: str, db_help: str) -> None:
     )
     erase.add_argument("--project", required=True)
     erase.add_argument("--customer-id", required=True, help="the customer_id the SDK tracked")
+
+    search = commands.add_parser(
+        "search-index", help="the index that makes the list's text search fast (optional)"
+    )
+    search_do = search.add_subparsers(dest="action", required=True)
+    command(search_do, "status", _search_status, help="whether the database has it")
+    command(
+        search_do,
+        "enable",
+        _search_enable,
+        help="build it (minutes at millions of messages; every message stored afterwards"
+        " costs more to write: see docs/performance.md)",
+    )
+    command(search_do, "disable", _search_disable, help="drop it")
 
     audit = command(commands, "audit", _audit, help="show the audit log, newest first")
     audit.add_argument("--project", help="only this project's entries")
@@ -258,6 +273,36 @@ def _retention_set(args: argparse.Namespace) -> int:
     if days is not None:
         print("a running collector deletes older ones within its retention interval (5 min)")
     return 0
+
+
+def _search_status(args: argparse.Namespace) -> int:
+    enabled = run(args.db, lambda s: s.search_index())
+    print("search index: enabled" if enabled else "search index: disabled")
+    return 0
+
+
+def _search_set(args: argparse.Namespace, enabled: bool) -> int:
+    async def set_(storage: Any) -> bool:
+        try:
+            changed = bool(await storage.set_search_index(enabled))
+        except RuntimeError as error:
+            sys.exit(f"agentsight search-index {args.action}: {error}")
+        if changed:
+            await storage.add_audit(entry(f"search_index.{args.action}", None, None))
+        return changed
+
+    changed = run(args.db, set_)
+    state = "enabled" if enabled else "disabled"
+    print(f"search index: {state}" + ("" if changed else f" (it was {state} already)"))
+    return 0
+
+
+def _search_enable(args: argparse.Namespace) -> int:
+    return _search_set(args, True)
+
+
+def _search_disable(args: argparse.Namespace) -> int:
+    return _search_set(args, False)
 
 
 def _erase(args: argparse.Namespace) -> int:

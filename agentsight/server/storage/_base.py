@@ -330,7 +330,7 @@ class Storage(abc.ABC):
         Raises:
             StorageUnavailable: nothing was stored; the client should retry.
 
-        .. versionadded:: 0.3
+        .. versionadded:: 0.2
         """
 
     @abc.abstractmethod
@@ -376,6 +376,32 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def record_use(self, keys: dict[int, int], sessions: dict[str, int]) -> None:
         """Write when keys (by id) and sessions (by token hash) were last used, in microseconds.
+
+        .. versionadded:: 0.2
+        """
+
+    # --- the search index ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def search_index(self) -> bool:
+        """Whether the database has the search index of the messages' text, which serves
+        the list's text filter (``q``) without reading every message.
+
+        .. versionadded:: 0.2
+        """
+
+    @abc.abstractmethod
+    async def set_search_index(self, enabled: bool) -> bool:
+        """Build (*enabled*) or drop the search index; whether it changed.
+
+        Building it reads every stored message (minutes at millions of them); once
+        built, every message stored costs more to write.  Collectors running on the
+        same database use it from their next search on.
+
+        Raises:
+            RuntimeError: the database cannot have it (SQLite without FTS5's trigram
+                tokenizer; PostgreSQL without the pg_trgm extension, which this
+                role may not create), said in the message.
 
         .. versionadded:: 0.2
         """
@@ -560,7 +586,7 @@ class Storage(abc.ABC):
     ) -> tuple[int, str] | None:
         """A conversation's number and id, found by either; ``None`` when there is none.
 
-        .. versionadded:: 0.3
+        .. versionadded:: 0.2
         """
 
     @abc.abstractmethod
@@ -571,7 +597,7 @@ class Storage(abc.ABC):
 
         A range seek in the events' primary key: message numbers are id prefixes.
 
-        .. versionadded:: 0.3
+        .. versionadded:: 0.2
         """
 
     @abc.abstractmethod
@@ -591,7 +617,7 @@ class Storage(abc.ABC):
             ``True`` when the files are kept; ``False`` when the event is gone
             (or is not that conversation's attachment) and nothing was stored.
 
-        .. versionadded:: 0.3
+        .. versionadded:: 0.2
         """
 
     @abc.abstractmethod
@@ -600,7 +626,7 @@ class Storage(abc.ABC):
     ) -> bytes | None:
         """The bytes of file *index* of an ``attachment`` event, or ``None``.
 
-        .. versionadded:: 0.3
+        .. versionadded:: 0.2
         """
 
     @abc.abstractmethod

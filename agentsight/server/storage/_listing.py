@@ -11,6 +11,7 @@ creation in the same direction, so a page boundary is one exact position,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,10 +19,11 @@ import attrs
 
 from .._metrics import ESCALATION_ACTIONS, MetricsQuery
 from ._base import ConversationPage, ConversationQuery
-from ._columns import scored_conversations
+from ._columns import like_pattern, scored_conversations
 from ._metrics_sql import Dialect, MetricsPlan, Rows, Statement
 
 __all__ = [
+    "SEARCH_INDEX",
     "SENTIMENTS",
     "SIZES",
     "SORTS",
@@ -37,7 +39,10 @@ __all__ = [
     "probe_bound",
     "probed",
     "probes",
+    "search_terms",
+    "searched_conversations",
     "rolled_total",
+    "searchable",
     "sort_value",
     "total_of",
     "unfiltered",
@@ -248,10 +253,60 @@ def probe_bound(conversations: int) -> int:
     return min(conversations // 100, _FEW_MATCHES)
 
 
-def probed(query: ConversationQuery) -> bool:
-    """Whether a page of *query* reads a filter's matches first (:func:`probes`)."""
+def probed(query: ConversationQuery, searched: bool = False) -> bool:
+    """Whether a page of *query* reads a filter's matches first (:func:`probes`);
+    *searched*: its text is read through the search index (:func:`searchable`), which a
+    total probes (a page walks first: a common text matches among its first rows)."""
     sparse = query.is_marked or query.sentiment is not None or query.score is not None
-    return bool(sparse) and query.customer_id is None
+    return bool(sparse or (searched and query.count)) and query.customer_id is None
+
+
+#: The search index of the messages' text (``agentsight search-index``): an FTS5 table
+#: of trigrams on SQLite, a pg_trgm GIN index on PostgreSQL.  Optional: it costs the
+#: write path more than all the rest of a message's row (docs/performance.md).
+SEARCH_INDEX = "events_text"
+#: Trigrams of a text the SQLite index is asked for, at most (each one narrows the
+#: candidates; the ``LIKE`` after them decides).
+_TRIGRAMS = 16
+_WORD = re.compile("[A-Za-z0-9]{3}")
+
+
+def searchable(text: str | None, *, sqlite: bool) -> bool:
+    """Whether the search index can narrow a search for *text*: it holds three characters
+    in a row the index keeps as a trigram: any three on SQLite (FTS5's trigram
+    tokenizer), three ASCII letters or digits on PostgreSQL (pg_trgm makes trigrams of
+    words, whose characters are letters and digits in every locale).  Shorter texts
+    match most messages anyway; they walk."""
+    if text is None or "\x00" in text:
+        return False
+    return len(text) >= 3 if sqlite else _WORD.search(text) is not None
+
+
+def search_terms(text: str) -> str:
+    """SQLite's FTS5 query of the trigrams of *text*, all required: the messages that
+    hold *text* (in any case: the index folds case) and some that do not, which the
+    ``LIKE`` with it sorts out.  Single trigrams, not a phrase: the index keeps no
+    positions (``detail=none``, half the size)."""
+    grams = dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2))
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in list(grams)[:_TRIGRAMS])
+
+
+def searched_conversations(project_id: int, text: str, *, sqlite: bool) -> Statement:
+    """The statement of the conversations whose messages hold *text*, read through the
+    search index (each candidate message then tested with the ``LIKE`` of the walk)."""
+    if sqlite:
+        return (
+            f"SELECT DISTINCT e.conversation_id FROM {SEARCH_INDEX} JOIN events e"
+            f" ON e.rowid = {SEARCH_INDEX}.rowid WHERE {SEARCH_INDEX} MATCH ?"
+            " AND e.project_id = ? AND e.type = 'message' AND e.content LIKE ? ESCAPE '\\'",
+            [search_terms(text), project_id, like_pattern(text)],
+        )
+    return (
+        "SELECT DISTINCT e.conversation_id FROM events e WHERE e.project_id = ?"
+        " AND e.type = 'message'"
+        ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\'',
+        [project_id, like_pattern(text)],
+    )
 
 
 def probes(
@@ -261,6 +316,7 @@ def probes(
     *,
     sqlite: bool,
     sizes: Sequence[Any] = (),
+    searched: bool = False,
 ) -> list[tuple[str, Statement]]:
     """The statements of the conversation ids each of the query's sparse filters matches,
     read up to *bound*, the cheapest first: a mark (``conversations_marked``), a
@@ -271,8 +327,8 @@ def probes(
 
     *sizes*: the row of ``SIZES``; a sentiment whose entries reach *bound* is not
     probed (it has at most as many conversations as entries, but a probe of many
-    would read the bound in vain)."""
-    if not probed(query):
+    would read the bound in vain).  *searched*: the text too, last (see ``probed``)."""
+    if not probed(query, searched):
         return []
     found: list[tuple[str, Statement]] = []
     if query.is_marked:
@@ -302,6 +358,9 @@ def probes(
     if query.score is not None:
         scores, values = scored_conversations(project_id, query, label_key=not sqlite)
         found.append(("score", (f"{scores} LIMIT ?", [*values, bound])))
+    if searched and query.count and query.q is not None:
+        text, values = searched_conversations(project_id, query.q, sqlite=sqlite)
+        found.append(("q", (f"{text} LIMIT ?", [*values, bound])))
     return found
 
 
@@ -310,17 +369,22 @@ def probes(
 _WALK_ROWS = 100
 
 
-def walks_bounded(query: ConversationQuery) -> bool:
+def walks_bounded(query: ConversationQuery, searched: bool = False) -> bool:
     """Whether a page of *query* whose probes found many matches walks a bounded stretch
-    of its order first (:func:`boundary`): with a sparse filter (see ``probed``) and no
-    text, whose test per row has no index to fall back on."""
-    return probed(query) and query.q is None
+    of its order first (:func:`boundary`): with a sparse filter (see ``probed``) or a
+    text read through the search index (*searched*), and no text the index does not
+    serve, whose test per row has no index to fall back on."""
+    if query.customer_id is not None or (query.q is not None and not searched):
+        return False
+    return probed(query) or searched
 
 
-def unfiltered(query: ConversationQuery) -> ConversationQuery:
-    """*query* without the filters that :func:`probes` reads by index."""
+def unfiltered(query: ConversationQuery, searched: bool = False) -> ConversationQuery:
+    """*query* without the filters that :func:`probes` reads by index (with *searched*,
+    the text too)."""
     return attrs.evolve(
         query,
+        q=None if searched else query.q,
         score=None,
         score_min=None,
         score_max=None,

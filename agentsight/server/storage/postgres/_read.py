@@ -32,6 +32,8 @@ from .._listing import (
     probe_bound,
     probed,
     probes,
+    searchable,
+    searched_conversations,
     sort_value,
     total_of,
     unfiltered,
@@ -40,6 +42,7 @@ from .._listing import (
     within,
 )
 from .._metrics_sql import POSTGRES
+from ._search import has_search_index
 from ._write import clean
 
 __all__ = [
@@ -68,7 +71,10 @@ def _conversation(row: Any) -> dict[str, Any]:
 
 
 def _where(
-    project_id: int, query: ConversationQuery, keyed: Keyed | None = None, walk: bool = False
+    project_id: int,
+    query: ConversationQuery,
+    keyed: Keyed | None = None,
+    walk: bool = False,
 ) -> tuple[str, list[Any]]:
     """The conditions of the list's rows (alias ``c``), and their values.  *keyed*: the
     conversations one filter matches, read first, instead of that filter's term;
@@ -111,7 +117,9 @@ def _where(
             " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)",
             clean(query.sentiment),
         )
-    if query.q is not None:
+    if query.q is not None and skip == "q":
+        pass
+    elif query.q is not None:
         add(
             "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
             " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
@@ -143,15 +151,18 @@ async def list_conversations(
         matches = None
         if counted is not None:
             matches = total_of(await connection.fetch(counted[0], *counted[1]))
-        if probed(query):
+        searched = searchable(query.q, sqlite=False) and await has_search_index(connection)
+        if probed(query) or searched:
             # A filter's matches range from none to every conversation: a plan made for
             # no value in particular (a statement asyncpg prepared runs one after five
             # runs) could read every score of a common category to sort its page.
             await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
-        sizes = await connection.fetchrow(_numbered(SIZES), project_id) if probed(query) else None
-        keyed = await _keyed(connection, project_id, query, sizes)
+        sizes = None
+        if probed(query, searched):
+            sizes = await connection.fetchrow(_numbered(SIZES), project_id)
+        keyed = await _keyed(connection, project_id, query, sizes, searched)
         where, params = _where(project_id, query, keyed, walk=True)
         few = matches is not None and matches <= query.limit
         sql = (
@@ -161,8 +172,8 @@ async def list_conversations(
         )
         if matches == 0:
             rows = []
-        elif keyed is None and walks_bounded(query):
-            rows = await _walked(connection, project_id, query, where, params)
+        elif keyed is None and walks_bounded(query, searched):
+            rows = await _walked(connection, project_id, query, where, params, searched)
         else:
             rows = await connection.fetch(sql, *params, query.limit + 1)
         page = [_conversation(tuple(r)[:-1]) for r in rows[: query.limit]]
@@ -203,12 +214,18 @@ async def list_conversations(
 
 
 async def _walked(
-    connection: Any, project_id: int, query: ConversationQuery, where: str, params: list[Any]
+    connection: Any,
+    project_id: int,
+    query: ConversationQuery,
+    where: str,
+    params: list[Any],
+    searched: bool,
 ) -> list[Any]:
     """The rows of a page whose filters (*where*) match many conversations: the order
     walked up to ``boundary``, then, when those rows hold no page, the filters' matches
-    read by index and sorted (they lie further on, wherever that is)."""
-    base, values = _where(project_id, unfiltered(query))
+    read by index and sorted (they lie further on, wherever that is).  *searched*: the
+    text is one of those filters, read through the search index."""
+    base, values = _where(project_id, unfiltered(query, searched))
     sql, offset = boundary(base, query)
     last = await connection.fetchrow(_numbered_after(sql, len(values)), *values, offset)
     select = f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
@@ -221,16 +238,16 @@ async def _walked(
         )
         if len(found) == wanted:
             return list(found)
-        where, params = _indexed(project_id, query)
+        where, params = _indexed(project_id, query, searched)
     sql = f"{select} WHERE {where} {order_by(query, few=last is not None)} LIMIT ?"
     return list(await connection.fetch(_numbered_after(sql, len(params)), *params, wanted))
 
 
-def _indexed(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]:
-    """The conditions of *query*'s rows with its sparse filters as the sets of
-    conversations their indexes name (each set read once, then every conversation
-    looked up by key), and their values."""
-    where, params = _where(project_id, unfiltered(query))
+def _indexed(project_id: int, query: ConversationQuery, searched: bool) -> tuple[str, list[Any]]:
+    """The conditions of *query*'s rows with its sparse filters (with *searched*, its
+    text too) as the sets of conversations their indexes name (each set read once, then
+    every conversation looked up by key), and their values."""
+    where, params = _where(project_id, unfiltered(query, searched))
     clauses = [where]
 
     def add(template: str, values: list[Any]) -> None:
@@ -250,19 +267,23 @@ def _indexed(project_id: int, query: ConversationQuery) -> tuple[str, list[Any]]
     if query.score is not None:
         scores, values = scored_conversations(project_id, query, label_key=True)
         add(f"c.conversation_id = ANY(ARRAY({scores}))", _cleaned(values))
+    if searched and query.q is not None:
+        text, values = searched_conversations(project_id, clean(query.q) or "", sqlite=False)
+        add(f"c.conversation_id = ANY(ARRAY({text}))", values)
     return " AND ".join(clauses), params
 
 
 async def _keyed(
-    connection: Any, project_id: int, query: ConversationQuery, sizes: Any
+    connection: Any, project_id: int, query: ConversationQuery, sizes: Any, searched: bool
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
     (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
-    read when ``probed``."""
+    read when ``probed``; *searched*: the text is read through the search index."""
     if sizes is None:
         return None
     bound = probe_bound(int(sizes[0] or 0))
-    for field, (sql, values) in probes(project_id, query, bound, sqlite=False, sizes=sizes):
+    found_by = probes(project_id, query, bound, sqlite=False, sizes=sizes, searched=searched)
+    for field, (sql, values) in found_by:
         if field == "score":
             labelled = labelled_scores(project_id, query)
             if labelled is not None:

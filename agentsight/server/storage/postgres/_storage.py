@@ -38,6 +38,7 @@ from . import _access as access
 from . import _compat as compat
 from . import _metrics as metrics_queries
 from . import _read as read
+from . import _search as search
 from . import _users as users
 from . import _write as write
 from ._errors import check_lost, is_unavailable
@@ -220,6 +221,12 @@ class PostgresStorage(Storage):
 
     async def record_use(self, keys: dict[int, int], sessions: dict[str, int]) -> None:
         await self._run(lambda c: access.record_use(c, keys, sessions), retry=True)
+
+    async def search_index(self) -> bool:
+        return await self._run(search.has_search_index)
+
+    async def set_search_index(self, enabled: bool) -> bool:
+        return await self._run(lambda c: search.set_search_index(c, enabled))
 
     async def list_projects(self) -> list[ProjectInfo]:
         return await self._run(access.list_projects)

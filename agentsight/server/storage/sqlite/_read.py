@@ -29,6 +29,8 @@ from .._listing import (
     probe_bound,
     probed,
     probes,
+    searchable,
+    searched_conversations,
     sort_value,
     total_of,
     unfiltered,
@@ -37,6 +39,7 @@ from .._listing import (
     within,
 )
 from .._metrics_sql import SQLITE
+from ._search import has_search_index
 
 __all__ = [
     "get_conversation",
@@ -75,13 +78,15 @@ def _where(
     by_key: bool = False,
     keyed: Keyed | None = None,
     feedback: bool = False,
+    searched: bool = False,
 ) -> tuple[str, list[Any]]:
     """The conditions of the list's rows (alias ``c``), and their values.  *keyed*: the
     conversations one filter matches, already read, instead of that filter's term;
     *by_key* (a total): the score filters as the set of conversations their index
     names (each then looked up by key) instead of a look-up per row, the mark as the
     literal its partial index needs, and with *feedback* (``feedback_leads``) the
-    sentiment as the set of its feedback's conversations."""
+    sentiment as the set of its feedback's conversations; with *searched* the text as
+    the set of conversations the search index names."""
     skip = None if keyed is None else keyed.field
     by_key = by_key and query.customer_id is None  # a customer's few rows: by customer
     clauses: list[str] = ["c.project_id = ?"]
@@ -125,7 +130,13 @@ def _where(
                 " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)"
             )
             params.append(query.sentiment)
-    if query.q is not None:
+    if query.q is not None and skip == "q":
+        pass
+    elif query.q is not None and by_key and searched:
+        text, values = searched_conversations(project_id, query.q, sqlite=True)
+        clauses.append(f"c.conversation_id IN ({text})")
+        params += values
+    elif query.q is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
             " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
@@ -161,8 +172,10 @@ def list_conversations(
         matches = None if counted is None else total_of(connection.execute(*counted).fetchall())
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
-        sizes = connection.execute(SIZES, (project_id,)).fetchone() if probed(query) else None
-        keyed = _keyed(connection, project_id, query, sizes)
+        searched = searchable(query.q, sqlite=True) and has_search_index(connection)
+        probing = probed(query, searched)
+        sizes = connection.execute(SIZES, (project_id,)).fetchone() if probing else None
+        keyed = _keyed(connection, project_id, query, sizes, searched)
         where, params = _where(project_id, query, keyed=keyed)
         few = matches is not None and matches <= query.limit
         if few and (query.since, query.until, query.customer_id) == (None, None, None):
@@ -181,8 +194,8 @@ def list_conversations(
         )
         if matches == 0:
             rows = []
-        elif keyed is None and walks_bounded(query):
-            rows = _walked(connection, project_id, query, where, params)
+        elif keyed is None and walks_bounded(query, searched):
+            rows = _walked(connection, project_id, query, where, params, searched)
         else:
             rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
         page = [_conversation(r[:-1]) for r in rows[: query.limit]]
@@ -223,11 +236,13 @@ def _walked(
     query: ConversationQuery,
     where: str,
     params: list[Any],
+    searched: bool,
 ) -> list[Any]:
     """The rows of a page whose filters (*where*) match many conversations: the order
     walked up to ``boundary``, then, when those rows hold no page, the filters' matches
-    read by index and sorted (they lie further on, wherever that is)."""
-    base, values = _where(project_id, unfiltered(query))
+    read by index and sorted (they lie further on, wherever that is).  *searched*: the
+    text is one of those filters, read through the search index."""
+    base, values = _where(project_id, unfiltered(query, searched))
     sql, offset = boundary(base, query)
     last = connection.execute(sql, (*values, offset)).fetchone()
     select = f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
@@ -238,7 +253,7 @@ def _walked(
         rows = connection.execute(sql, (*params, *bound_values, wanted)).fetchall()
         if len(rows) == wanted:
             return rows
-        where, params = _where(project_id, query, by_key=True, feedback=True)
+        where, params = _where(project_id, query, by_key=True, feedback=True, searched=searched)
     sql = f"{select} WHERE {where} {order_by(query, few=last is not None)} LIMIT ?"
     return connection.execute(sql, (*params, wanted)).fetchall()
 
@@ -260,15 +275,20 @@ _DENSE = 100
 
 
 def _keyed(
-    connection: sqlite3.Connection, project_id: int, query: ConversationQuery, sizes: Any
+    connection: sqlite3.Connection,
+    project_id: int,
+    query: ConversationQuery,
+    sizes: Any,
+    searched: bool,
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
     (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
-    read when ``probed``."""
+    read when ``probed``; *searched*: the text is read through the search index."""
     if sizes is None:
         return None
     bound = probe_bound(int(sizes[0] or 0))
-    for field, (sql, values) in probes(project_id, query, bound, sqlite=True, sizes=sizes):
+    found_by = probes(project_id, query, bound, sqlite=True, sizes=sizes, searched=searched)
+    for field, (sql, values) in found_by:
         if field == "score":
             labelled = labelled_scores(project_id, query)
             if (

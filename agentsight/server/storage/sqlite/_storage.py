@@ -36,6 +36,7 @@ from . import _compat as compat
 from . import _manage as manage
 from . import _metrics as metrics_queries
 from . import _read as read
+from . import _search as search
 from . import _users as users
 from ._schema import connect, migrate
 from ._threads import ReaderPool, SpareReader, WriterThread
@@ -144,6 +145,12 @@ class SQLiteStorage(Storage):
 
     async def record_use(self, keys: dict[int, int], sessions: dict[str, int]) -> None:
         await self._write(lambda c: access.record_use(c, keys, sessions))
+
+    async def search_index(self) -> bool:
+        return await self._read(search.has_search_index)
+
+    async def set_search_index(self, enabled: bool) -> bool:
+        return await self._write(lambda c: search.set_search_index(c, enabled))
 
     async def list_projects(self) -> list[ProjectInfo]:
         return await self._read(access.list_projects)
