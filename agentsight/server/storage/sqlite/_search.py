@@ -6,6 +6,8 @@ every path that adds, changes or deletes a message keeps it (a batch,
 deletion, retention, erasure).  ``detail=none``: rows only, no positions,
 about half the size and a sixth less work per message; a search asks for
 each trigram of its text and the list's ``LIKE`` tests the candidates.
+``columnsize=0``: no size per row, which only ranking reads, and which would
+be missing for the events without text (the triggers leave them out).
 The trigram tokenizer folds case, so the candidates hold every message
 whose text holds the search's in SQLite's ``LIKE`` (ASCII case folded).
 """
@@ -21,7 +23,7 @@ __all__ = ["has_search_index", "set_search_index"]
 
 _CREATE = (
     f"CREATE VIRTUAL TABLE {SEARCH_INDEX} USING fts5(content, content='events',"
-    " content_rowid='rowid', tokenize='trigram', detail='none')",
+    " content_rowid='rowid', tokenize='trigram', detail='none', columnsize=0)",
     f"CREATE TRIGGER {SEARCH_INDEX}_added AFTER INSERT ON events"
     f" WHEN new.content IS NOT NULL BEGIN"
     f" INSERT INTO {SEARCH_INDEX} (rowid, content) VALUES (new.rowid, new.content); END",
