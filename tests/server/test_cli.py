@@ -154,6 +154,52 @@ async def test_revoked_key_is_refused_by_running_collector(tmp_path: Path) -> No
             assert await process.wait() == 0
 
 
+async def test_search_index_enabled_while_the_collector_runs(tmp_path: Path) -> None:
+    """search-index enable builds the index of the messages stored while a collector
+    runs; its searches then find those and the ones stored after, as after disable."""
+    db = tmp_path / "search.db"
+    key = await _create_key(db, "shop")
+    headers = {"Authorization": f"Bearer {key}"}
+    first = batch(
+        conversation("c1", 0, 0.0),
+        message("c1", 1, 1.0, "Where is my REFUND?"),
+        conversation("c2", 0, 2.0),
+        message("c2", 1, 3.0, "hello"),
+    )
+    later = batch(conversation("c3", 0, 4.0), message("c3", 1, 5.0, "refund, please", "agent"))
+    status = ("search-index", "status", "--db", str(db))
+
+    async def found(session: aiohttp.ClientSession) -> tuple[list[str], int]:
+        params = {"q": "refund", "total": "true"}
+        async with session.get("/v1/conversations", params=params, headers=headers) as response:
+            assert response.status == 200
+            page = await response.json()
+        return [c["conversation_id"] for c in page["conversations"]], page["total"]
+
+    async with _serving(db) as (process, url), aiohttp.ClientSession(url) as session:
+        async with session.post("/v1/batch", data=json.dumps(first), headers=headers) as response:
+            assert response.status == 200
+        assert (await _cli(*status)).stdout.decode() == "search index: disabled\n"
+        assert await found(session) == (["c1"], 1)
+        enabled = await _cli("search-index", "enable", "--db", str(db))
+        assert enabled.stdout.decode() == "search index: enabled\n"
+        again = await _cli("search-index", "enable", "--db", str(db))
+        assert again.stdout.decode() == "search index: enabled (it was enabled already)\n"
+        assert (await _cli(*status)).stdout.decode() == "search index: enabled\n"
+        async with session.post("/v1/batch", data=json.dumps(later), headers=headers) as response:
+            assert response.status == 200
+        assert await found(session) == (["c3", "c1"], 2)
+        await _cli("search-index", "disable", "--db", str(db))
+        assert (await _cli(*status)).stdout.decode() == "search index: disabled\n"
+        assert await found(session) == (["c3", "c1"], 2)
+        process.terminate()
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+    audit = (await _cli("audit", "--db", str(db))).stdout.decode()
+    assert "search_index.enable" in audit
+    assert "search_index.disable" in audit
+
+
 async def test_importing_the_sdk_does_not_load_the_collector() -> None:
     """import agentsight and the command's entry point leave agentsight.server unloaded."""
     code = (
@@ -167,7 +213,8 @@ async def test_importing_the_sdk_does_not_load_the_collector() -> None:
 async def test_help_names_every_command_in_plain_text() -> None:
     """``agentsight --help`` lists every command, migrate and export too, with no rST markup."""
     shown = (await _cli("--help")).stdout.decode()
-    for command in ("serve", "keys", "users", "retention", "erase", "audit", "migrate", "export"):
+    commands = ("serve", "keys", "users", "retention", "search-index", "erase", "audit")
+    for command in (*commands, "migrate", "export"):
         assert re.search(rf"^\s+{command}\s+\w", shown, re.MULTILINE), command
     assert "``" not in shown
     assert "agentsight COMMAND --help" in shown
