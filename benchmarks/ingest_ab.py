@@ -12,6 +12,9 @@ figures are the medians per side and the median of the per-round ratios
 (current / baseline).  SQLite always; PostgreSQL when ``--postgres`` or
 ``AGENTSIGHT_TEST_POSTGRES_URL`` names a server (a fresh database per fill,
 dropped after).  Written to ``results/ingest_ab.json`` and printed.
+``--search-index``: the current side builds the search index in its empty
+database first, so every message of its fill is indexed as it is stored
+(``--baseline HEAD --current HEAD --search-index``: what the index costs).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ async def _child(db: str) -> None:
     await storage.create_key("bench", "hash-bench", "ags_…_000000", scope="admin")
     found = await storage.find_key("hash-bench")
     assert found is not None
+    if os.environ.get("INGEST_AB_SEARCH_INDEX") == "1":
+        await storage.set_search_index(True)
     counts = await fill(storage, found.project_id, int(os.environ["INGEST_AB_EVENTS"]))
     await storage.aclose()
     print(json.dumps({"events_per_s": round(1000 / counts["write_batch_ms_per_1000"])}))
@@ -63,8 +68,12 @@ async def _pg(server: str, *statements: str) -> None:
         await connection.close()
 
 
-def _fill(tree: Path | None, db: str, events: int) -> int:
-    env = {**_env(tree), "INGEST_AB_EVENTS": str(events)}
+def _fill(tree: Path | None, db: str, events: int, search: bool = False) -> int:
+    env = {
+        **_env(tree),
+        "INGEST_AB_EVENTS": str(events),
+        "INGEST_AB_SEARCH_INDEX": str(int(search)),
+    }
     command = [sys.executable, __file__, "--child", db]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return int(json.loads(out.strip().splitlines()[-1])["events_per_s"])
@@ -78,6 +87,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", default=os.environ.get("AGENTSIGHT_TEST_POSTGRES_URL"))
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--search-index",
+        action="store_true",
+        help="the current side's databases have the search index (agentsight search-index)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -99,7 +113,8 @@ def main() -> None:
                 for side in order:
                     if backend == "sqlite":
                         db = str(folder / f"{side}-{r}.db")
-                        rate = _fill(trees[side], db, args.events)
+                        search = args.search_index and side == "current"
+                        rate = _fill(trees[side], db, args.events, search)
                         for suffix in ("", "-wal", "-shm"):
                             Path(db + suffix).unlink(missing_ok=True)
                     else:
@@ -109,7 +124,8 @@ def main() -> None:
                         asyncio.run(_pg(args.postgres, "CHECKPOINT", f'CREATE DATABASE "{name}"'))
                         try:
                             url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-                            rate = _fill(trees[side], url, args.events)
+                            search = args.search_index and side == "current"
+                            rate = _fill(trees[side], url, args.events, search)
                         finally:
                             asyncio.run(_pg(args.postgres, f'DROP DATABASE "{name}"'))
                     rates[backend][side].append(rate)
@@ -134,6 +150,7 @@ def main() -> None:
         "baseline": _short(args.baseline),
         "current": _short(args.current or "HEAD") + ("" if args.current else " (checkout)"),
         "events_per_fill": args.events,
+        "current_has_the_search_index": args.search_index,
         "rounds": args.rounds,
         "what": "events per second stored by write_batch (batches of 5,000), alternating fills",
         "results": summary,

@@ -114,8 +114,26 @@ PAGES: dict[str, dict[str, Any]] = {
     "is_marked=true, oldest first": {"is_marked": True, "ascending": True},
     "is_marked=true, sorted by duration": {"is_marked": True, "sort": "duration"},
     "is_marked=false + total": {"is_marked": False, "count": True},
+    # Text (``q``), with the search index on the current side when the database has it
+    # (``agentsight search-index enable``; the baseline's code walks): a word of every
+    # conversation, the fill's topics from the most common to the rarest (``TOPICS`` in
+    # metrics.py), a word in none, and two letters (no trigram: walked on both sides).
+    "q=order": {"q": "order"},
     "q=order + total": {"q": "order", "count": True},
-    "q=refund (none)": {"q": "refund"},
+    "q=refund": {"q": "refund"},
+    "q=refund + total": {"q": "refund", "count": True},
+    "q=refund, source=web + total": {"q": "refund", "source": "web", "count": True},
+    "q=invoice": {"q": "invoice"},
+    "q=invoice + total": {"q": "invoice", "count": True},
+    "q=invoice, sorted by duration": {"q": "invoice", "sort": "duration"},
+    "q=warranty": {"q": "warranty"},
+    "q=warranty + total": {"q": "warranty", "count": True},
+    "q=chargeback": {"q": "chargeback"},
+    "q=chargeback + total": {"q": "chargeback", "count": True},
+    "q=Where is my order? (every user message)": {"q": "Where is my order?"},
+    "q=zzqx (none)": {"q": "zzqx"},
+    "q=zzqx (none) + total": {"q": "zzqx", "count": True},
+    "q=ka (two letters)": {"q": "ka"},
 }
 
 
@@ -203,7 +221,10 @@ async def _child_pages(db: str) -> None:
     now = int(time.time() * 1_000_000)
     seconds: dict[str, float] = {}
     async with _bench(db) as (storage, project):
+        only = os.environ.get("LIST_AB_ONLY")
         for name, fields in PAGES.items():
+            if only is not None and only not in name:
+                continue
             fields = dict(fields)
             earlier = fields.pop("pages", 0)
             if "since_days" in fields:
@@ -216,17 +237,21 @@ async def _child_pages(db: str) -> None:
             await storage.list_conversations(project, query)
             seconds[name] = time.perf_counter() - begin
         # The list's pick-lists, loaded with it, and the pages of the reports.
-        reports = {
-            "filter values (pick-lists)": ValuesReport(project),
-            "unhandled": UnhandledReport(project, MetricsQuery()),
-            "unhandled, source=web, device=desktop": UnhandledReport(
-                project, MetricsQuery(ConversationQuery(source="web", device="desktop"))
-            ),
-            "unhandled, a customer": UnhandledReport(
-                project, MetricsQuery(ConversationQuery(customer_id="user-7"))
-            ),
-            "customers, by last seen": CustomersReport(project, MetricsQuery()),
-        }
+        reports = (
+            {}
+            if only is not None
+            else {
+                "filter values (pick-lists)": ValuesReport(project),
+                "unhandled": UnhandledReport(project, MetricsQuery()),
+                "unhandled, source=web, device=desktop": UnhandledReport(
+                    project, MetricsQuery(ConversationQuery(source="web", device="desktop"))
+                ),
+                "unhandled, a customer": UnhandledReport(
+                    project, MetricsQuery(ConversationQuery(customer_id="user-7"))
+                ),
+                "customers, by last seen": CustomersReport(project, MetricsQuery()),
+            }
+        )
         for name, report in reports.items():
             begin = time.perf_counter()
             await storage.report(report)
@@ -412,6 +437,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--results", type=Path)
     parser.add_argument("--metrics", action="store_true", help="time GET /v1/metrics instead")
+    parser.add_argument(
+        "--only", help="time only the pages whose name holds this text (no reports)"
+    )
     parser.add_argument("--child-schema", help=argparse.SUPPRESS)
     parser.add_argument("--child-pages", help=argparse.SUPPRESS)
     parser.add_argument("--child-metrics", help=argparse.SUPPRESS)
@@ -428,6 +456,8 @@ def main() -> None:
     if args.results is None:
         args.results = RESULTS.with_name("metrics_ab_10m.json") if args.metrics else RESULTS
     child = "--child-metrics" if args.metrics else "--child-pages"
+    if args.only is not None:
+        os.environ["LIST_AB_ONLY"] = args.only  # the children's environment
     if not args.baseline:
         parser.error("--baseline: a commit is required")
     if not (args.sqlite or args.postgres):
