@@ -66,4 +66,7 @@ async def set_search_index(connection: Any, enabled: bool) -> bool:
         f" USING gin (lower(content COLLATE \"C\") {operators}) WHERE type = 'message'",
         timeout=_BUILD_SECONDS,
     )
+    # Statistics of the indexed expression, which the planner weighs a search's
+    # selectivity with (autovacuum would gather them only later).
+    await connection.execute("ANALYZE events", timeout=_BUILD_SECONDS)
     return True
