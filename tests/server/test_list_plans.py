@@ -357,3 +357,36 @@ async def test_filtered_metrics_read_each_conversations_events_from_an_index(
             assert len(reads) == 1 and reads[0].startswith(seek), (name, steps)
     finally:
         connection.close()
+
+
+async def test_a_search_reads_the_search_index_then_each_message_by_rowid(
+    tmp_path: Path,
+) -> None:
+    """With the search index, a total's probe and a bounded walk's fallback read the
+    search's trigrams from the FTS5 table first and each candidate message by its rowid
+    (not every message of the project, tested in turn)."""
+    db = await _db(tmp_path)
+    storage = await open_storage(db)
+    try:
+        message = {"sender": "end_user", "content": "Where is my refund?"}
+        await storage.write_batch(1, [NewEvent(uuid.uuid4().hex, "message", "c7", 1, 1, message)])
+        assert await storage.set_search_index(True)
+    finally:
+        await storage.aclose()
+    query = ConversationQuery(q="refund", count=True)
+    connection = sqlite3.connect(db)
+    try:
+        assert _keyed(connection, query) is None  # a page without a total walks first
+        sizes = connection.execute(SIZES, (1,)).fetchone()
+        assert _read._keyed(connection, 1, query, sizes, True) == Keyed("q", ["c7"])
+        [(_, (sql, params))] = probes(1, query, 2, sqlite=True, searched=True)
+        probe = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        where, params = _read._where(1, query, by_key=True, searched=True)
+        sql = f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM conversations c WHERE {where}"
+        fallback = [r[3] for r in connection.execute(sql, params)]
+    finally:
+        connection.close()
+    for steps in (probe, fallback):
+        assert any(s.startswith("SCAN events_text VIRTUAL TABLE INDEX") for s in steps), steps
+        assert "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)" in steps, steps
+        assert not any(s == "SCAN e" or "events_by_conversation" in s for s in steps), steps

@@ -274,7 +274,11 @@ def _indexed(project_id: int, query: ConversationQuery, searched: bool) -> tuple
 
 
 async def _keyed(
-    connection: Any, project_id: int, query: ConversationQuery, sizes: Any, searched: bool
+    connection: Any,
+    project_id: int,
+    query: ConversationQuery,
+    sizes: Any,
+    searched: bool = False,
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
     (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,

@@ -279,7 +279,7 @@ def _keyed(
     project_id: int,
     query: ConversationQuery,
     sizes: Any,
-    searched: bool,
+    searched: bool = False,
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
     (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
