@@ -26,6 +26,7 @@ from agentsight.server.storage._listing import (
     labelled_scores,
     order_by,
     probes,
+    searched_conversations,
     sort_value,
 )
 from agentsight.server.storage.sqlite import _read
@@ -362,9 +363,10 @@ async def test_filtered_metrics_read_each_conversations_events_from_an_index(
 async def test_a_search_reads_the_search_index_then_each_message_by_rowid(
     tmp_path: Path,
 ) -> None:
-    """With the search index, a total's probe and a bounded walk's fallback read the
-    search's trigrams from the FTS5 table first and each candidate message by its rowid
-    (not every message of the project, tested in turn)."""
+    """With the search index, the conversations of a search (a bounded walk's fallback,
+    a total of a text not common) are read from the FTS5 table's trigrams first and
+    each candidate message by its rowid (not every message of the project, each one
+    then asked about in the index)."""
     db = await _db(tmp_path)
     storage = await open_storage(db)
     try:
@@ -376,10 +378,8 @@ async def test_a_search_reads_the_search_index_then_each_message_by_rowid(
     query = ConversationQuery(q="refund", count=True)
     connection = sqlite3.connect(db)
     try:
-        assert _keyed(connection, query) is None  # a page without a total walks first
-        sizes = connection.execute(SIZES, (1,)).fetchone()
-        assert _read._keyed(connection, 1, query, sizes, True) == Keyed("q", ["c7"])
-        [(_, (sql, params))] = probes(1, query, 2, sqlite=True, searched=True)
+        sql, params = searched_conversations(1, "refund", sqlite=True)
+        assert connection.execute(sql, params).fetchall() == [("c7",)]
         probe = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         where, params = _read._where(1, query, by_key=True, searched=True)
         sql = f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM conversations c WHERE {where}"

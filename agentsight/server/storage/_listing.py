@@ -31,6 +31,7 @@ __all__ = [
     "annotate",
     "annotation_statements",
     "boundary",
+    "counts_by_index",
     "feedback_leads",
     "keyset",
     "labelled_scores",
@@ -253,12 +254,10 @@ def probe_bound(conversations: int) -> int:
     return min(conversations // 100, _FEW_MATCHES)
 
 
-def probed(query: ConversationQuery, searched: bool = False) -> bool:
-    """Whether a page of *query* reads a filter's matches first (:func:`probes`);
-    *searched*: its text is read through the search index (:func:`searchable`), which a
-    total probes (a page walks first: a common text matches among its first rows)."""
+def probed(query: ConversationQuery) -> bool:
+    """Whether a page of *query* reads a filter's matches first (:func:`probes`)."""
     sparse = query.is_marked or query.sentiment is not None or query.score is not None
-    return bool(sparse or (searched and query.count)) and query.customer_id is None
+    return bool(sparse) and query.customer_id is None
 
 
 #: The search index of the messages' text (``agentsight search-index``): an FTS5 table
@@ -318,7 +317,6 @@ def probes(
     *,
     sqlite: bool,
     sizes: Sequence[Any] = (),
-    searched: bool = False,
 ) -> list[tuple[str, Statement]]:
     """The statements of the conversation ids each of the query's sparse filters matches,
     read up to *bound*, the cheapest first: a mark (``conversations_marked``), a
@@ -329,8 +327,8 @@ def probes(
 
     *sizes*: the row of ``SIZES``; a sentiment whose entries reach *bound* is not
     probed (it has at most as many conversations as entries, but a probe of many
-    would read the bound in vain).  *searched*: the text too, last (see ``probed``)."""
-    if not probed(query, searched):
+    would read the bound in vain)."""
+    if not probed(query):
         return []
     found: list[tuple[str, Statement]] = []
     if query.is_marked:
@@ -360,9 +358,6 @@ def probes(
     if query.score is not None:
         scores, values = scored_conversations(project_id, query, label_key=not sqlite)
         found.append(("score", (f"{scores} LIMIT ?", [*values, bound])))
-    if searched and query.count and query.q is not None:
-        text, values = searched_conversations(project_id, query.q, sqlite=sqlite)
-        found.append(("q", (f"{text} LIMIT ?", [*values, bound])))
     return found
 
 
@@ -394,6 +389,23 @@ def unfiltered(query: ConversationQuery, searched: bool = False) -> Conversation
         sentiment=None,
         is_marked=None if query.is_marked else query.is_marked,
     )
+
+
+#: A total of a searched text on SQLite reads the search index when the page's walk
+#: found matches in at most this share of its rows: reading the index costs about as
+#: much per matching message as a test of each conversation per conversation, so a
+#: text in most conversations is counted faster by testing every one.
+_SEARCH_SHARE = 0.25
+
+
+def counts_by_index(share: float | None, *, sqlite: bool) -> bool:
+    """Whether a first page's total of a searched text counts the conversations the
+    search index names (each then looked up by key) rather than testing every
+    conversation's messages: on PostgreSQL always (its bitmap of the matches cost less
+    than the test of every conversation at every density measured, a text in nine
+    conversations in ten too); on SQLite when the text is not common, by the *share* of
+    the walked rows that matched (``None``: the walk found no page, so few did)."""
+    return not sqlite or share is None or share <= _SEARCH_SHARE
 
 
 def boundary(where: str, query: ConversationQuery) -> tuple[str, int]:

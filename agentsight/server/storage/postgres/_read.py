@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
+
 from ..._ingest._time import format_ts
 from .._base import ConversationPage, ConversationQuery
 from .._columns import COLUMNS as _COLUMNS
@@ -120,10 +122,14 @@ def _where(
     if query.q is not None and skip == "q":
         pass
     elif query.q is not None:
+        # Each row's messages tested in turn, never through the search index (``|| ''``
+        # is not its expression): with it, the planner would read every match of a
+        # common text to test a page's few rows (seconds).  The index is read where a
+        # search asks for it (``searched_conversations``).
         add(
             "EXISTS (SELECT 1 FROM events e WHERE e.project_id = c.project_id"
             " AND e.conversation_id = c.conversation_id AND e.type = 'message'"
-            ' AND lower(e.content COLLATE "C") LIKE lower(? COLLATE "C") ESCAPE \'\\\')',
+            " AND (lower(e.content COLLATE \"C\") || '') LIKE lower(? COLLATE \"C\") ESCAPE '\\')",
             like_pattern(clean(query.q) or ""),
         )
     exists = score_filter(query, label_key=True, walk=walk)
@@ -159,10 +165,8 @@ async def list_conversations(
             await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
-        sizes = None
-        if probed(query, searched):
-            sizes = await connection.fetchrow(_numbered(SIZES), project_id)
-        keyed = await _keyed(connection, project_id, query, sizes, searched)
+        sizes = await connection.fetchrow(_numbered(SIZES), project_id) if probed(query) else None
+        keyed = await _keyed(connection, project_id, query, sizes)
         where, params = _where(project_id, query, keyed, walk=True)
         few = matches is not None and matches <= query.limit
         sql = (
@@ -198,6 +202,12 @@ async def list_conversations(
             if total is None:  # filters the rollups do not hold
                 if keyed is None and query.score is not None:  # joined, not walked
                     where, params = _where(project_id, query)
+                if keyed is None and searched and query.customer_id is None:
+                    # The search's conversations read through the index, then each
+                    # looked up by key: fewer reads than a test of every conversation's
+                    # messages at every density measured (docs/performance.md).
+                    without = attrs.evolve(query, q=None)
+                    where, params = _searched(project_id, query.q, *_where(project_id, without))
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 if keyed is None and feedback_leads(query, sizes):
                     # Each conversation of the sentiment looked up by key (OFFSET 0 keeps
@@ -267,27 +277,32 @@ def _indexed(project_id: int, query: ConversationQuery, searched: bool) -> tuple
     if query.score is not None:
         scores, values = scored_conversations(project_id, query, label_key=True)
         add(f"c.conversation_id = ANY(ARRAY({scores}))", _cleaned(values))
-    if searched and query.q is not None:
-        text, values = searched_conversations(project_id, clean(query.q) or "", sqlite=False)
-        add(f"c.conversation_id = ANY(ARRAY({text}))", values)
-    return " AND ".join(clauses), params
+    where = " AND ".join(clauses)
+    return _searched(project_id, query.q, where, params) if searched else (where, params)
+
+
+def _searched(
+    project_id: int, text: str | None, where: str, params: list[Any]
+) -> tuple[str, list[Any]]:
+    """*where* (with *params*, of a query without its text) and the conversations whose
+    messages the search index finds holding *text*."""
+    sql, values = searched_conversations(project_id, clean(text) or "", sqlite=False)
+    for value in values:
+        params = [*params, value]
+        sql = sql.replace("?", f"${len(params)}", 1)
+    return f"{where} AND c.conversation_id = ANY(ARRAY({sql}))", params
 
 
 async def _keyed(
-    connection: Any,
-    project_id: int,
-    query: ConversationQuery,
-    sizes: Any,
-    searched: bool = False,
+    connection: Any, project_id: int, query: ConversationQuery, sizes: Any
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
     (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
-    read when ``probed``; *searched*: the text is read through the search index."""
+    read when ``probed``."""
     if sizes is None:
         return None
     bound = probe_bound(int(sizes[0] or 0))
-    found_by = probes(project_id, query, bound, sqlite=False, sizes=sizes, searched=searched)
-    for field, (sql, values) in found_by:
+    for field, (sql, values) in probes(project_id, query, bound, sqlite=False, sizes=sizes):
         if field == "score":
             labelled = labelled_scores(project_id, query)
             if labelled is not None:

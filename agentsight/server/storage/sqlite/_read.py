@@ -20,6 +20,7 @@ from .._listing import (
     annotate,
     annotation_statements,
     boundary,
+    counts_by_index,
     feedback_leads,
     keyset,
     labelled_scores,
@@ -173,9 +174,8 @@ def list_conversations(
         # A filter that matches few conversations (a mark, a sentiment, a score) is read
         # first: a walk of the order would test every row until it had a page.
         searched = searchable(query.q, sqlite=True) and has_search_index(connection)
-        probing = probed(query, searched)
-        sizes = connection.execute(SIZES, (project_id,)).fetchone() if probing else None
-        keyed = _keyed(connection, project_id, query, sizes, searched)
+        sizes = connection.execute(SIZES, (project_id,)).fetchone() if probed(query) else None
+        keyed = _keyed(connection, project_id, query, sizes)
         where, params = _where(project_id, query, keyed=keyed)
         few = matches is not None and matches <= query.limit
         if few and (query.since, query.until, query.customer_id) == (None, None, None):
@@ -192,10 +192,11 @@ def list_conversations(
             f"SELECT {', '.join(_COLUMNS)}, {sort_value(query)} FROM conversations c"
             f" WHERE {where} {order_by(query, few=few or keyed is not None)} LIMIT ?"
         )
+        share: float | None = 1.0  # of the rows a walk read, those that matched
         if matches == 0:
-            rows = []
+            rows: list[Any] = []
         elif keyed is None and walks_bounded(query, searched):
-            rows = _walked(connection, project_id, query, where, params, searched)
+            rows, share = _walked(connection, project_id, query, where, params, searched)
         else:
             rows = connection.execute(sql, (*params, query.limit + 1)).fetchall()
         page = [_conversation(r[:-1]) for r in rows[: query.limit]]
@@ -222,7 +223,10 @@ def list_conversations(
                     # Counting every match: one look-up per matching score or feedback
                     # beats one per row.
                     leads = feedback_leads(query, sizes)
-                    where, params = _where(project_id, query, by_key=True, feedback=leads)
+                    indexed = searched and counts_by_index(share, sqlite=True)
+                    where, params = _where(
+                        project_id, query, by_key=True, feedback=leads, searched=indexed
+                    )
                 direct = f"SELECT COUNT(*) FROM conversations c WHERE {where}"
                 total = int(connection.execute(direct, params).fetchone()[0])
     finally:
@@ -237,11 +241,14 @@ def _walked(
     where: str,
     params: list[Any],
     searched: bool,
-) -> list[Any]:
+) -> tuple[list[Any], float | None]:
     """The rows of a page whose filters (*where*) match many conversations: the order
     walked up to ``boundary``, then, when those rows hold no page, the filters' matches
     read by index and sorted (they lie further on, wherever that is).  *searched*: the
-    text is one of those filters, read through the search index."""
+    text is one of those filters, read through the search index.
+
+    With them, the share of the walked rows that matched, when a first page of a search
+    wants its total (``counts_by_index``); ``None`` when the walk found no page."""
     base, values = _where(project_id, unfiltered(query, searched))
     sql, offset = boundary(base, query)
     last = connection.execute(sql, (*values, offset)).fetchone()
@@ -252,10 +259,17 @@ def _walked(
         sql = f"{select} WHERE {where} AND {bound} {order_by(query)} LIMIT ?"
         rows = connection.execute(sql, (*params, *bound_values, wanted)).fetchall()
         if len(rows) == wanted:
-            return rows
+            share = 1.0
+            if searched and query.count and query.before is None:
+                # The rows up to the page's last, counted in the sort's index alone.
+                end, end_values = within(query, (rows[-1][-1], rows[-1][_PK]))
+                sql = f"SELECT COUNT(*) FROM conversations c WHERE {base} AND {end}"
+                read = connection.execute(sql, (*values, *end_values)).fetchone()[0]
+                share = wanted / max(int(read), 1)
+            return rows, share
         where, params = _where(project_id, query, by_key=True, feedback=True, searched=searched)
     sql = f"{select} WHERE {where} {order_by(query, few=last is not None)} LIMIT ?"
-    return connection.execute(sql, (*params, wanted)).fetchall()
+    return connection.execute(sql, (*params, wanted)).fetchall(), None
 
 
 def _dense(
@@ -272,6 +286,7 @@ def _dense(
 
 
 _DENSE = 100
+_PK = _COLUMNS.index("pk")
 
 
 def _keyed(
@@ -279,16 +294,14 @@ def _keyed(
     project_id: int,
     query: ConversationQuery,
     sizes: Any,
-    searched: bool = False,
 ) -> Keyed | None:
     """The conversations of the first of the query's sparse filters that matches few
     (see ``probe_bound``), or ``None`` when none does; *sizes*: the row of ``SIZES``,
-    read when ``probed``; *searched*: the text is read through the search index."""
+    read when ``probed``."""
     if sizes is None:
         return None
     bound = probe_bound(int(sizes[0] or 0))
-    found_by = probes(project_id, query, bound, sqlite=True, sizes=sizes, searched=searched)
-    for field, (sql, values) in found_by:
+    for field, (sql, values) in probes(project_id, query, bound, sqlite=True, sizes=sizes):
         if field == "score":
             labelled = labelled_scores(project_id, query)
             if (
