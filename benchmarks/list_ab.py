@@ -279,6 +279,18 @@ async def _child_metrics(db: str) -> None:
     print(json.dumps(seconds), flush=True)
 
 
+#: What ``--baseline-without-search-index`` runs on the baseline's copy.
+_SEARCH_INDEX_DROPS = {
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS events_text_added",
+        "DROP TRIGGER IF EXISTS events_text_removed",
+        "DROP TRIGGER IF EXISTS events_text_changed",
+        "DROP TABLE IF EXISTS events_text",
+    ],
+    "postgres": ["DROP INDEX IF EXISTS events_text"],
+}
+
+
 def _taken_back(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The statements that take a current database back to the baseline's schema: the
     indexes added since dropped, the indexes redefined since made as the baseline had them."""
@@ -438,6 +450,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path)
     parser.add_argument("--metrics", action="store_true", help="time GET /v1/metrics instead")
     parser.add_argument(
+        "--baseline-without-search-index",
+        action="store_true",
+        help="drop the search index in the baseline's copy (PostgreSQL's planner would"
+        " use it for the baseline's code too)",
+    )
+    parser.add_argument(
         "--only", help="time only the pages whose name holds this text (no reports)"
     )
     parser.add_argument("--child-schema", help=argparse.SUPPRESS)
@@ -483,6 +501,8 @@ def main() -> None:
             # current side's migrations then bring it to its own.
             upgrade = _stored_version(str(target)) == schemas["baseline"]["version"]
             statements = [] if upgrade else _taken_back(schemas["baseline"], schemas["current"])
+            if args.baseline_without_search_index:
+                statements += _SEARCH_INDEX_DROPS[backend]
             print(f"{backend}: the baseline's copy without: {statements}", flush=True)
             if url is None:
                 copy = _sqlite_copy(target, folder / "baseline.db", statements)
