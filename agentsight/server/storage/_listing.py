@@ -40,10 +40,9 @@ __all__ = [
     "probe_bound",
     "probed",
     "probes",
-    "search_terms",
-    "searched_conversations",
     "rolled_total",
     "searchable",
+    "searched_conversations",
     "sort_value",
     "total_of",
     "unfiltered",
@@ -281,7 +280,7 @@ def searchable(text: str | None, *, sqlite: bool) -> bool:
     return len(text) >= 3 if sqlite else _WORD.search(text) is not None
 
 
-def search_terms(text: str) -> str:
+def _search_terms(text: str) -> str:
     """SQLite's FTS5 query of the trigrams of *text*, all required: the messages that
     hold *text* (in any case: the index folds case) and some that do not, which the
     ``LIKE`` with it sorts out.  Single trigrams, not a phrase: the index keeps no
@@ -300,7 +299,7 @@ def searched_conversations(project_id: int, text: str, *, sqlite: bool) -> State
             f"SELECT DISTINCT e.conversation_id FROM {SEARCH_INDEX} CROSS JOIN events e"
             f" ON e.rowid = {SEARCH_INDEX}.rowid WHERE {SEARCH_INDEX} MATCH ?"
             " AND e.project_id = ? AND e.type = 'message' AND e.content LIKE ? ESCAPE '\\'",
-            [search_terms(text), project_id, like_pattern(text)],
+            [_search_terms(text), project_id, like_pattern(text)],
         )
     return (
         "SELECT DISTINCT e.conversation_id FROM events e WHERE e.project_id = ?"
@@ -392,9 +391,9 @@ def unfiltered(query: ConversationQuery, searched: bool = False) -> Conversation
 
 
 #: A total of a searched text on SQLite reads the search index when the page's walk
-#: found matches in at most this share of its rows: reading the index costs about as
-#: much per matching message as a test of each conversation per conversation, so a
-#: text in most conversations is counted faster by testing every one.
+#: found matches in at most this share of its rows: a count through the index costs
+#: per matching message, the walk's per conversation, so a text in most conversations
+#: is counted sooner by testing each one (docs/performance.md).
 _SEARCH_SHARE = 0.25
 
 

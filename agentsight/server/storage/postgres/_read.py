@@ -73,10 +73,7 @@ def _conversation(row: Any) -> dict[str, Any]:
 
 
 def _where(
-    project_id: int,
-    query: ConversationQuery,
-    keyed: Keyed | None = None,
-    walk: bool = False,
+    project_id: int, query: ConversationQuery, keyed: Keyed | None = None, walk: bool = False
 ) -> tuple[str, list[Any]]:
     """The conditions of the list's rows (alias ``c``), and their values.  *keyed*: the
     conversations one filter matches, read first, instead of that filter's term;
@@ -119,9 +116,7 @@ def _where(
             " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)",
             clean(query.sentiment),
         )
-    if query.q is not None and skip == "q":
-        pass
-    elif query.q is not None:
+    if query.q is not None:
         # Each row's messages tested in turn, never through the search index (``|| ''``
         # is not its expression): with it, the planner would read every match of a
         # common text to test a page's few rows (seconds).  The index is read where a

@@ -131,9 +131,7 @@ def _where(
                 " AND f.conversation_id = c.conversation_id AND f.sentiment = ?)"
             )
             params.append(query.sentiment)
-    if query.q is not None and skip == "q":
-        pass
-    elif query.q is not None and by_key and searched:
+    if query.q is not None and by_key and searched:
         text, values = searched_conversations(project_id, query.q, sqlite=True)
         clauses.append(f"c.conversation_id IN ({text})")
         params += values
