@@ -72,7 +72,7 @@ SEARCHES = [
 #: Searches paged through every sort in both directions (the rest: the default order).
 EVERY_SORT = {"refund", "legacy word", "common", "ÄPFEL", "xq"}
 #: Other filters combined with a search.
-WITH = [
+WITH: list[dict[str, Any]] = [
     {},
     {"source": "web"},
     {"since": START + 6 * HOUR, "until": START + 18 * HOUR},
@@ -260,3 +260,48 @@ async def test_a_role_that_may_not_create_pg_trgm_is_told_what_to_run(backend: s
     finally:
         pg_helpers.drop_database(server, url)
         await pg_helpers.fetch(server, f'DROP ROLE IF EXISTS "{role}"')
+
+
+async def test_postgres_reads_the_index_only_where_a_search_asks_for_it(
+    backend: str, database: Database
+) -> None:
+    """PostgreSQL: the row-by-row test of a walk cannot use the search index (the
+    planner would read every match of a common text for a page's few rows), while the
+    statements that ask for the search's conversations do: among 1,500 conversations,
+    the three with the text are found through it.  Sequential scans and nested loops
+    are disabled, so the walk's test would take the index if it could."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's planner")
+    import asyncpg
+
+    from agentsight.server.storage.postgres import _read
+
+    url = database("plans")
+    rng = random.Random(5)
+    events, _ = _events(rng, [f"c{n}" for n in range(1500)], START)
+    storage = await open_storage(url)
+    try:
+        await storage.create_key("A", "hash-A", "ags_…_000000", scope="ingest")
+        for start in range(0, len(events), 1000):
+            await storage.write_batch(1, events[start : start + 1000])
+        assert await storage.set_search_index(True)  # and analysed
+    finally:
+        await storage.aclose()
+    query = ConversationQuery(q="Refund please", count=True)
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("SET enable_seqscan = off")
+
+        async def plan(where: str, params: list[Any]) -> str:
+            sql = f"EXPLAIN SELECT COUNT(*) FROM conversations c WHERE {where}"
+            return "\n".join(row[0] for row in await connection.fetch(sql, *params))
+
+        indexed = await plan(*_read._indexed(1, query, True))
+        # A semi-join of the matches' (as it planned at 10M events), not a look-up of
+        # each conversation's messages, which would never ask the index anyway.
+        await connection.execute("SET enable_nestloop = off")
+        walked = await plan(*_read._where(1, query, walk=True))
+    finally:
+        await connection.close()
+    assert "events_text" not in walked, walked
+    assert "Bitmap Index Scan on events_text" in indexed, indexed
