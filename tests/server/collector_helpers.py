@@ -34,6 +34,20 @@ async def mark_and_rate(db: Path | str) -> None:
         await storage.aclose()
 
 
+async def every_page(storage: Storage, query: Any) -> tuple[list[str], int | None]:
+    """Every page of the list *query* (a ``ConversationQuery``) in project 1, each after
+    the cursor of the one before: the ids in order, and the first page's total."""
+    found: list[str] = []
+    page = await storage.list_conversations(1, query)
+    total = page.total
+    while True:
+        found += [c["conversation_id"] for c in page.conversations]
+        if page.next_before is None:
+            return found, total
+        query = attrs.evolve(query, before=page.next_before, after=page.next_value, count=False)
+        page = await storage.list_conversations(1, query)
+
+
 def new_id() -> str:
     """A fresh event id."""
     return uuid.uuid4().hex

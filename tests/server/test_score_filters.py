@@ -16,9 +16,10 @@ from typing import Any
 import attrs
 import pytest
 
-from agentsight.server import Storage, open_storage
+from agentsight.server import open_storage
 from agentsight.server.storage import ConversationChanges, ConversationQuery, Feedback, NewEvent
 from agentsight.server.storage._listing import SORTS
+from tests.server.collector_helpers import every_page
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -77,19 +78,6 @@ def _matches(scored: list[tuple[str, Any]], query: ConversationQuery) -> bool:
     return False
 
 
-async def _pages(storage: Storage, query: ConversationQuery) -> tuple[list[str], int | None]:
-    """Every page of *query*, followed by its cursors: the ids in order, the total."""
-    found: list[str] = []
-    page = await storage.list_conversations(1, query)
-    total = page.total
-    while True:
-        found += [c["conversation_id"] for c in page.conversations]
-        if page.next_before is None:
-            return found, total
-        query = attrs.evolve(query, before=page.next_before, after=page.next_value, count=False)
-        page = await storage.list_conversations(1, query)
-
-
 #: Categories of few conversations, one of them twice; PostgreSQL finds them by their
 #: MD5 and compares them whole (one is as long as a category can be, in 4-byte characters).
 TOPICS = ["refund", "refund", "Refund", "billing", "refund", "\U0001f600" * 256]
@@ -127,7 +115,7 @@ async def test_score_filters_page_through_every_sort(database: Database) -> None
         for sort in SORTS:
             for ascending in (False, True):
                 order = ConversationQuery(sort=sort, ascending=ascending, limit=100)
-                everything, _ = await _pages(storage, order)
+                everything, _ = await every_page(storage, order)
                 assert len(everything) == CONVERSATIONS
                 for filters in FILTERS:
                     query = ConversationQuery(
@@ -136,9 +124,9 @@ async def test_score_filters_page_through_every_sort(database: Database) -> None
                     others = {k: v for k, v in filters.items() if not k.startswith("score")}
                     listed = everything
                     if others:
-                        listed, _ = await _pages(storage, attrs.evolve(order, **others))
+                        listed, _ = await every_page(storage, attrs.evolve(order, **others))
                     expected = [cid for cid in listed if _matches(scores[cid], query)]
-                    found, total = await _pages(storage, query)
+                    found, total = await every_page(storage, query)
                     assert (found, total) == (expected, len(expected)), (sort, ascending, filters)
     finally:
         await storage.aclose()
@@ -243,7 +231,7 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
             for sort in SORTS:
                 for ascending in (False, True):
                     order = ConversationQuery(sort=sort, ascending=ascending, limit=100)
-                    everything, _ = await _pages(storage, order)
+                    everything, _ = await every_page(storage, order)
                     for filters in SPARSE_FILTERS:
                         query = ConversationQuery(sort=sort, ascending=ascending, **filters)
                         others = {
@@ -253,7 +241,7 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
                         }
                         listed = everything
                         if others:
-                            listed, _ = await _pages(storage, attrs.evolve(order, **others))
+                            listed, _ = await every_page(storage, attrs.evolve(order, **others))
                         expected = [
                             cid
                             for cid in listed
@@ -264,7 +252,7 @@ async def test_sentiment_and_mark_filters_page_through_every_sort(database: Data
                         # Pages of 3, or of 40 through the many matches of a dense filter.
                         limit = 3 if len(expected) < 60 else 40
                         query = attrs.evolve(query, limit=limit, count=True)
-                        found, total = await _pages(storage, query)
+                        found, total = await every_page(storage, query)
                         assert (found, total) == (expected, len(expected)), (
                             more,
                             sort,

@@ -28,6 +28,7 @@ from agentsight.server import Storage, open_storage
 from agentsight.server.storage import ConversationChanges, ConversationQuery, Feedback, NewEvent
 from agentsight.server.storage._listing import SORTS
 from tests.server import pg_helpers
+from tests.server.collector_helpers import every_page
 from tests.server.pg_helpers import Database
 
 pytestmark = pytest.mark.anyio
@@ -131,19 +132,6 @@ def _events(
     return events, texts
 
 
-async def _pages(storage: Storage, query: ConversationQuery) -> tuple[list[str], int | None]:
-    """Every page of *query*, followed by its cursors: the ids in order, the total."""
-    found: list[str] = []
-    page = await storage.list_conversations(1, query)
-    total = page.total
-    while True:
-        found += [c["conversation_id"] for c in page.conversations]
-        if page.next_before is None:
-            return found, total
-        query = attrs.evolve(query, before=page.next_before, after=page.next_value, count=False)
-        page = await storage.list_conversations(1, query)
-
-
 async def _check(storage: Storage, texts: dict[str, list[str]], when: str) -> None:
     """Every search, with every set of other filters, against the messages in *texts*."""
     for sort in SORTS:
@@ -151,7 +139,7 @@ async def _check(storage: Storage, texts: dict[str, list[str]], when: str) -> No
             order = ConversationQuery(sort=sort, ascending=ascending, limit=100)
             listed: dict[int, list[str]] = {}
             for n, others in enumerate(WITH):
-                listed[n], _ = await _pages(storage, attrs.evolve(order, **others))
+                listed[n], _ = await every_page(storage, attrs.evolve(order, **others))
             for text in SEARCHES:
                 if (sort, ascending) != ("created", False) and text not in EVERY_SORT:
                     continue
@@ -166,7 +154,7 @@ async def _check(storage: Storage, texts: dict[str, list[str]], when: str) -> No
                     query = ConversationQuery(
                         q=text, sort=sort, ascending=ascending, limit=limit, count=True, **others
                     )
-                    found = await _pages(storage, query)
+                    found = await every_page(storage, query)
                     assert found == (expected, len(expected)), (when, sort, ascending, text, others)
 
 
@@ -222,7 +210,7 @@ async def test_searches_find_the_same_pages_with_the_index(database: Database) -
             pass
         while (await storage.erase_customer(1, "cust-7", 100)).conversations:
             pass
-        kept = await _pages(storage, ConversationQuery(limit=100))
+        kept = await every_page(storage, ConversationQuery(limit=100))
         texts = {cid: texts[cid] for cid in kept[0]}
         assert len(texts) < CONVERSATIONS + 200 - len(gone)  # some did expire and go
         await _integrity(storage, db)
