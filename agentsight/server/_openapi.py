@@ -67,7 +67,12 @@ _LIST_PARAMS = [
     _query("sentiment", {"enum": ["positive", "neutral", "negative"]}, "Has feedback with it."),
     _query("since", {"type": "string", "format": "date-time"}, "Started at or after."),
     _query("until", {"type": "string", "format": "date-time"}, "Started before."),
-    _query("q", {"type": "string"}, "Text in a message (case-insensitive for ASCII)."),
+    _query(
+        "q",
+        {"type": "string"},
+        "Text in a message (case-insensitive for ASCII); read through the search index"
+        " when the database has one (`agentsight search-index`).",
+    ),
     _query("score", {"type": "string"}, "Has a score of this name."),
     _query("score_min", {"type": "number"}, "With score: of at least this value."),
     _query("score_max", {"type": "number"}, "With score: of at most this value."),
