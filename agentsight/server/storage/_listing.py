@@ -31,7 +31,6 @@ __all__ = [
     "annotate",
     "annotation_statements",
     "boundary",
-    "counts_by_index",
     "feedback_leads",
     "keyset",
     "labelled_scores",
@@ -388,23 +387,6 @@ def unfiltered(query: ConversationQuery, searched: bool = False) -> Conversation
         sentiment=None,
         is_marked=None if query.is_marked else query.is_marked,
     )
-
-
-#: A total of a searched text on SQLite reads the search index when the page's walk
-#: found matches in at most this share of its rows: a count through the index costs
-#: per matching message, the walk's per conversation, so a text in most conversations
-#: is counted sooner by testing each one (docs/performance.md).
-_SEARCH_SHARE = 0.25
-
-
-def counts_by_index(share: float | None, *, sqlite: bool) -> bool:
-    """Whether a first page's total of a searched text counts the conversations the
-    search index names (each then looked up by key) rather than testing every
-    conversation's messages: on PostgreSQL always (its bitmap of the matches cost less
-    than the test of every conversation at every density measured, a text in nine
-    conversations in ten too); on SQLite when the text is not common, by the *share* of
-    the walked rows that matched (``None``: the walk found no page, so few did)."""
-    return not sqlite or share is None or share <= _SEARCH_SHARE
 
 
 def boundary(where: str, query: ConversationQuery) -> tuple[str, int]:

@@ -256,10 +256,8 @@ def _indexed(project_id: int, query: ConversationQuery, searched: bool) -> tuple
     clauses = [where]
 
     def add(template: str, values: list[Any]) -> None:
-        for value in values:
-            params.append(value)
-            template = template.replace("?", f"${len(params)}", 1)
-        clauses.append(template)
+        clauses.append(_numbered_after(template, len(params)))
+        params.extend(values)
 
     if query.is_marked:
         clauses.append("c.is_marked")
@@ -282,10 +280,8 @@ def _searched(
     """*where* (with *params*, of a query without its text) and the conversations whose
     messages the search index finds holding *text*."""
     sql, values = searched_conversations(project_id, clean(text) or "", sqlite=False)
-    for value in values:
-        params = [*params, value]
-        sql = sql.replace("?", f"${len(params)}", 1)
-    return f"{where} AND c.conversation_id = ANY(ARRAY({sql}))", params
+    sql = _numbered_after(sql, len(params))
+    return f"{where} AND c.conversation_id = ANY(ARRAY({sql}))", [*params, *values]
 
 
 async def _keyed(

@@ -20,7 +20,6 @@ from .._listing import (
     annotate,
     annotation_statements,
     boundary,
-    counts_by_index,
     feedback_leads,
     keyset,
     labelled_scores,
@@ -221,7 +220,7 @@ def list_conversations(
                     # Counting every match: one look-up per matching score or feedback
                     # beats one per row.
                     leads = feedback_leads(query, sizes)
-                    indexed = searched and counts_by_index(share, sqlite=True)
+                    indexed = searched and (share is None or share <= _SEARCH_SHARE)
                     where, params = _where(
                         project_id, query, by_key=True, feedback=leads, searched=indexed
                     )
@@ -246,7 +245,7 @@ def _walked(
     text is one of those filters, read through the search index.
 
     With them, the share of the walked rows that matched, when a first page of a search
-    wants its total (``counts_by_index``); ``None`` when the walk found no page."""
+    wants its total (``_SEARCH_SHARE``); ``None`` when the walk found no page."""
     base, values = _where(project_id, unfiltered(query, searched))
     sql, offset = boundary(base, query)
     last = connection.execute(sql, (*values, offset)).fetchone()
@@ -285,6 +284,12 @@ def _dense(
 
 _DENSE = 100
 _PK = _COLUMNS.index("pk")
+#: A total of a searched text reads the search index when the page's walk found the
+#: text in at most this share of its rows: a count through the index costs per matching
+#: message, the walk's per conversation, so a text in most conversations is counted
+#: sooner by testing each one (PostgreSQL's bitmap of the matches cost less at every
+#: density measured: it always reads the index; docs/performance.md).
+_SEARCH_SHARE = 0.25
 
 
 def _keyed(
