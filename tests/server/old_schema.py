@@ -55,6 +55,19 @@ UNDO_LIST_FILTER_LOOKUPS = [
     "DROP INDEX IF EXISTS feedback_by_sentiment",
     "DROP INDEX IF EXISTS conversations_marked",
 ]
+_COMBO_KINDS = ("messages", "models", "tools", "buttons", "scores", "score_values")
+#: The event rollups per combination of attributes (SQLite 19), undone.
+UNDO_COMBO_ROLLUPS = {
+    "sqlite": [
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_combo_{kind}_{change}"
+            for kind in (*_COMBO_KINDS, "events", "actions")
+            for change in ("add", "remove", "move")
+        ),
+        *(f"DROP TABLE IF EXISTS rollup_combo_{kind}" for kind in _COMBO_KINDS),
+        "DELETE FROM schema_version WHERE version >= 19",
+    ],
+}
 #: The bounded keys of presses and scores (PostgreSQL 17) and the category lookups and
 #: list filter lookups after them (PostgreSQL 18 and 19), undone.
 UNDO_BOUNDED_KEYS = [
@@ -82,7 +95,9 @@ END $$""",
 #: The feedback in the rollups (SQLite 16, PostgreSQL 15) and what came after it, undone.
 UNDO_FEEDBACK_ROLLUPS = {
     "sqlite": [
-        # The list filters' and the histograms' indexes (SQLite 18 and 17) first.
+        # The combinations' rollups, the list filters' and the histograms' indexes
+        # (SQLite 19, 18 and 17) first.
+        *UNDO_COMBO_ROLLUPS["sqlite"],
         *UNDO_LIST_FILTER_LOOKUPS,
         "DROP INDEX IF EXISTS rollup_durations_by_bucket",
         "DROP INDEX IF EXISTS rollup_score_values_by_value",

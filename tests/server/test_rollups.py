@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,33 @@ def _histograms(*, postgres: bool) -> list[tuple[str, str, str]]:
     ]
 
 
+def _combo_rollups(*, postgres: bool) -> list[tuple[str, str, str]]:
+    """The event rollups per combination of attributes and UTC day of the start (UTC hour
+    of the event), as :func:`_action_rollups` (whose rebuilds, and those of the
+    messages and the models, they take with the selection changed)."""
+    build = "json_build_array" if postgres else "json_array"
+    combo = f"{build}(c.environment, c.source, c.device, c.language, c.country)"
+    combo += "::text" if postgres else ""
+    quarter_level = [
+        ("rollup_messages", "project_id, quarter, at, messages", _MESSAGES),
+        ("rollup_models", _MODEL_FIGURES, _MODELS),
+        *_action_rollups(postgres=postgres),
+    ]
+    found = []
+    for table, stored, rebuilt in quarter_level:
+        rebuilt = rebuilt.replace(
+            "c.started_at / 900000000", f"{combo}, c.started_at / 86400000000"
+        ).replace("e.ts / 900000000", "e.ts / 3600000000")
+        rebuilt = re.sub(
+            r"GROUP BY (\d+(, \d+)*)$",
+            lambda m: f"GROUP BY {m.group(1)}, {m.group(1).count(',') + 2}",
+            rebuilt,
+        )
+        stored = stored.replace("project_id, quarter, ", "project_id, combo, day, ")
+        found.append((table.replace("rollup_", "rollup_combo_"), stored, rebuilt))
+    return found
+
+
 _EMPTIED = [
     ("rollup_tools", "actions, errors, timed, duration_whole, duration_part, conversations"),
     ("rollup_scores", "scores, valued, value_whole, value_part"),
@@ -357,6 +385,17 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
             f"SELECT {stored} FROM {table} WHERE scores <> 0{grouped}"
             if grouped
             else f"SELECT {stored} FROM {table} WHERE {count} <> 0",
+        )
+        assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
+    for table, stored, rebuilt in _combo_rollups(postgres=postgres) if not postgres else []:
+        count = "calls" if table == "rollup_combo_models" else stored.split(", ")[-1]
+        width = stored.count(",")
+        grouped = f" GROUP BY {', '.join(map(str, range(1, width + 1)))}"
+        found = await _rows(
+            db,
+            f"SELECT {stored} FROM {table} WHERE scores <> 0{grouped}"
+            if count.startswith("SUM")
+            else f"SELECT {stored} FROM {table} WHERE {count.split()[0]} <> 0",
         )
         assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
     for table, figures in _EMPTIED:  # rows emptied by a move or a deletion add nothing

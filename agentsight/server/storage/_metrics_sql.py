@@ -50,9 +50,9 @@ from ._columns import usd
 from ._rollups import (
     ATTRIBUTES,
     FIGURES,
-    MICROS_PER_QUARTER,
     ROLLUP_SUMS,
     Buckets,
+    EventRollups,
     bucket_range,
     bucket_sql,
     choose,
@@ -136,10 +136,18 @@ class Dialect:
     # pass costs less than two; PostgreSQL's COUNT(DISTINCT) sorts each tool's actions
     # and measured as long as the two statements, which its connections share.
     tool_conversations: bool = False
+    # Whether the database keeps the event rollups per combination of attributes
+    # (``rollup_combo_*``, see storage/_rollups.py) that requests with attribute
+    # filters read.
+    combo_rollups: bool = False
 
 
 SQLITE = Dialect(
-    numbered=False, partial_by_type=True, split_customers=True, tool_conversations=True
+    numbered=False,
+    partial_by_type=True,
+    split_customers=True,
+    tool_conversations=True,
+    combo_rollups=True,
 )
 POSTGRES = Dialect(
     numbered=True,
@@ -566,8 +574,8 @@ class MetricsPlan:
     def _tools(self) -> Statement:
         """Per tool: actions, errors, timed ones and their mean duration; from
         ``rollup_tools`` where :meth:`_quarters` allows, directly otherwise."""
-        buckets = self._quarters()
-        if buckets is None:
+        level = self._event_rollups()
+        if level is None:
             head, actions, params = self._actions()
             counted = ""
             if self._filtered and self._query.rollups and self._dialect.tool_conversations:
@@ -584,10 +592,10 @@ class MetricsPlan:
             return self._statement(sql, params)
         self._tool_conversations = True
         return self._event_union(
-            buckets,
+            level,
             "SELECT r.action_name AS n, SUM(r.actions) AS k, SUM(r.errors) AS x,"
-            f" SUM(r.timed) AS t, {_rolled_sum('r.duration')} AS s, SUM(r.conversations) AS v"
-            " FROM rollup_tools r",
+            f" SUM(r.timed) AS t, {_rolled_sum('r.duration')} AS s, SUM(r.conversations) AS v",
+            "tools",
             "actions",
             " GROUP BY r.action_name",
             "action",
@@ -643,6 +651,7 @@ class MetricsPlan:
         self,
         days: Buckets | None,
         rolled: str,
+        table: str,
         nonzero: str,
         group: str,
         kind: str,
@@ -660,7 +669,7 @@ class MetricsPlan:
             events, more = self._events(kind, marked=marked)
             return self._statement(f"{head} {direct(events)}", params + more)
         return self._event_union(
-            days, rolled, nonzero, group, kind, direct,
+            EventRollups(days), rolled, table, nonzero, group, kind, direct,
             marked=marked, outer=outer, negated=negated,
         )  # fmt: skip
 
@@ -677,7 +686,8 @@ class MetricsPlan:
 
         return self._histogram(
             days,
-            "SELECT r.bucket AS b, SUM(r.waits) AS k, SUM(r.wait_sum) AS s FROM rollup_wait_days r",
+            "SELECT r.bucket AS b, SUM(r.waits) AS k, SUM(r.wait_sum) AS s",
+            "wait_days",
             "waits",
             " GROUP BY r.bucket",
             "message",
@@ -703,8 +713,8 @@ class MetricsPlan:
 
         return self._histogram(
             days,
-            "SELECT r.action_name AS n, r.bucket AS b, SUM(r.actions) AS k"
-            " FROM rollup_duration_days r",
+            "SELECT r.action_name AS n, r.bucket AS b, SUM(r.actions) AS k",
+            "duration_days",
             "actions",
             " GROUP BY r.action_name, r.bucket",
             "action",
@@ -861,30 +871,45 @@ class MetricsPlan:
         def direct(events: str) -> str:
             return f"SELECT {hour}, COUNT(*) FROM (SELECT {self._local('e.ts')} AS h {events}) x"
 
-        buckets = self._event_buckets(start)
-        if buckets is None:
+        level = self._event_buckets(start)
+        if level is None:
             head, params = self._with()
             events, more = self._events("message")
             return self._statement(f"{head} {direct(events)} GROUP BY {hour}", params + more)
-        local = f"{self._local(f'r.at * {MICROS_PER_QUARTER}')} / {MICROS_PER_HOUR}"
+        local = f"{self._local(f'r.at * {level.at}')} / {MICROS_PER_HOUR}"
         return self._event_union(
-            buckets,
-            f"SELECT {local}, SUM(r.messages) FROM rollup_messages r",
+            level,
+            f"SELECT {local}, SUM(r.messages)",
+            "messages",
             "messages",
             f" GROUP BY {local}",
             "message",
             lambda events: f"{direct(events)} GROUP BY {hour}",
         )
 
-    def _event_buckets(self, start: int | None) -> Buckets | None:
-        """The whole quarters of conversation starts whose events the event rollups
-        answer per local hour or day: :meth:`_quarters`, in a zone where each quarter
-        hour lies in one local hour (*start*: the first start, for the zone's
-        offsets); ``None`` when its events are read directly."""
-        buckets = self._quarters()
-        if buckets is None or start is None:
+    def _event_buckets(self, start: int | None) -> EventRollups | None:
+        """The event rollups that answer per local hour or day: :meth:`_event_rollups`,
+        in a zone where each unit of their event times (a quarter hour, an hour) lies in
+        one local hour (*start*: the first start, for the zone's offsets); ``None``
+        when the events are read directly."""
+        level = self._event_rollups()
+        if level is None or start is None:
             return None
-        return buckets if self._aligned(MICROS_PER_QUARTER, start) else None
+        return level if self._aligned(level.at, start) else None
+
+    def _event_rollups(self) -> EventRollups | None:
+        """The event rollups that answer a request, in any zone (figures without local
+        times): per quarter hour of the start without attribute or customer filters,
+        per combination of attributes and UTC day of the start with attribute filters
+        (where the dialect keeps those); ``None`` when the events are read directly."""
+        buckets = self._buckets
+        if buckets is None:
+            return None
+        if buckets.table == "rollup_quarters":
+            return EventRollups(buckets)
+        if self._dialect.combo_rollups:
+            return EventRollups(buckets, combos=True, at=MICROS_PER_HOUR)
+        return None
 
     def _quarters(self) -> Buckets | None:
         """The whole quarters of conversation starts whose events the event rollups
@@ -895,8 +920,9 @@ class MetricsPlan:
 
     def _event_union(
         self,
-        buckets: Buckets,
+        level: EventRollups,
         rolled: str,
+        table: str,
         nonzero: str,
         group: str,
         kind: str,
@@ -906,33 +932,50 @@ class MetricsPlan:
         outer: str | None = None,
         negated: str | None = None,
     ) -> Statement:
-        """*rolled* (``SELECT ... FROM`` an event rollup, alias ``r``) over the whole
-        quarters of *buckets*, ``UNION ALL`` *direct* (given ``FROM ... WHERE`` of the
-        events of one *kind*, or *marked*, see :meth:`_events`) over the conversations
-        of each ragged end.  *outer*: a ``SELECT ... FROM`` that takes the union as
-        ``u`` (named as *rolled* names its columns) and sums the parts of each key.
-        *negated*: ``SELECT`` of *direct*'s columns (named as *rolled*'s) with its
-        sums negated; given, a ragged end is read as its whole bucket less the rest
-        (see :meth:`Buckets.complemented`) where the rest is the shorter."""
+        """*rolled* (``SELECT ...`` of the event rollup *table* of *level*, alias ``r``)
+        over its whole buckets, ``UNION ALL`` *direct* (given ``FROM ... WHERE`` of the
+        events of one *kind*, or *marked*, see :meth:`_events`) over the selected
+        conversations of each ragged end.  *outer*: a ``SELECT ... FROM`` that takes
+        the union as ``u`` (named as *rolled* names its columns) and sums the parts of
+        each key.  *negated*: ``SELECT`` of *direct*'s columns (named as *rolled*'s)
+        with its sums negated; given, a ragged end is read as its whole bucket less
+        the rest (see :meth:`Buckets.complemented`) where the rest is the shorter."""
+        buckets = level.buckets
         pieces = [(low, high, 1) for low, high in buckets.ragged()]
         if negated is not None:
             buckets, pieces = buckets.complemented()
         where, params = buckets.where([], nonzero)
-        parts = [f"{rolled} WHERE r.project_id = ? AND {where}{group}"]
+        head, head_params = "", list[Any]()
+        source = f"rollup_{table} r WHERE r.project_id = ? AND"
+        if level.combos:
+            # The combinations the filters select, from the conversations' own day
+            # rollup (a row per day and combination); then each one's rows by key.
+            chosen, head_params = buckets.where(self._attributes)
+            head = (
+                "WITH combos AS (SELECT DISTINCT r.combo FROM rollup_days r"
+                f" WHERE r.project_id = ? AND {chosen})"
+            )
+            head_params = [self._project_id, *head_params]
+            join = "CROSS JOIN" if self._dialect.partial_by_type else "JOIN"
+            source = (
+                f"combos k {join} rollup_combo_{table} r"
+                " ON r.project_id = ? AND r.combo = k.combo WHERE"
+            )
+        parts = [f"{rolled} FROM {source} {where}{group}"]
         params = [self._project_id, *params]
         for low, high, sign in pieces:
             chosen = (
-                "(SELECT c.conversation_id FROM conversations c WHERE c.project_id = ?"
+                f"(SELECT c.conversation_id FROM conversations c WHERE {self._attribute_where}"
                 " AND c.started_at >= ? AND c.started_at < ?)"
             )
             events, more = self._events(kind, f"{chosen} sel", marked=marked)
             part = direct(events)
             parts.append(part if sign > 0 else f"{negated} FROM ({part}) d")
-            params += [self._project_id, low, high, *more]
+            params += [*self._attribute_params, low, high, *more]
         union = " UNION ALL ".join(parts)
         if outer is not None:
             union = outer.replace("{union}", f"({union}) u")
-        return self._statement(union, params)
+        return self._statement(f"{head} {union}".lstrip(), [*head_params, *params])
 
     def _days(self, start: int | None) -> Statement:
         """Conversations per local day: from the rollups where whole buckets fall on one
@@ -988,15 +1031,16 @@ class MetricsPlan:
                 f" {columns} {tokens}) x GROUP BY d, model, provider"
             )
 
-        buckets = self._event_buckets(start)
-        if buckets is None:
+        level = self._event_buckets(start)
+        if level is None:
             head, tokens, params = self._model_calls()
             return self._statement(f"{head} {direct(tokens)}", params)
-        day = f"{self._local(f'r.at * {MICROS_PER_QUARTER}')} / {MICROS_PER_DAY}"
+        day = f"{self._local(f'r.at * {level.at}')} / {MICROS_PER_DAY}"
         rolled = ", ".join(f"SUM(r.{t})" for t in (*TOKENS, "cost_nanos", "priced_calls", "calls"))
         return self._event_union(
-            buckets,
-            f"SELECT {day}, r.model, r.provider, {rolled} FROM rollup_models r",
+            level,
+            f"SELECT {day}, r.model, r.provider, {rolled}",
+            "models",
             "calls",
             f" GROUP BY {day}, r.model, r.provider",
             "token_usage",
@@ -1031,8 +1075,8 @@ class MetricsPlan:
     def _scores(self) -> Statement:
         """Per score name: scores, numeric ones and their mean; from ``rollup_scores``
         where :meth:`_quarters` allows, directly otherwise."""
-        buckets = self._quarters()
-        if buckets is None:
+        level = self._event_rollups()
+        if level is None:
             head, scores, params = self._score_events()
             sql = (
                 f"{head} SELECT e.score_name, COUNT(*), COUNT(e.score_value),"
@@ -1040,9 +1084,10 @@ class MetricsPlan:
             )
             return self._statement(sql, params)
         return self._event_union(
-            buckets,
+            level,
             "SELECT r.score_name AS n, SUM(r.scores) AS k, SUM(r.valued) AS t,"
-            f" {_rolled_sum('r.value')} AS s FROM rollup_scores r",
+            f" {_rolled_sum('r.value')} AS s",
+            "scores",
             "scores",
             " GROUP BY r.score_name",
             "score",
@@ -1057,18 +1102,18 @@ class MetricsPlan:
         """Scores per name and value; from ``rollup_score_values`` where
         :meth:`_quarters` allows (grouped again by value: its key tells apart what
         equality would not, -0.0 from 0.0), directly otherwise."""
-        buckets = self._quarters()
+        level = self._event_rollups()
         direct = (
             "SELECT e.score_name, e.score_value, e.score_label, COUNT(*) {scores}"
             " GROUP BY e.score_name, e.score_value, e.score_label"
         )
-        if buckets is None:
+        if level is None:
             head, scores, params = self._score_events()
             return self._statement(f"{head} {direct.format(scores=scores)}", params)
         return self._event_union(
-            buckets,
-            "SELECT r.score_name AS n, r.score_value AS v, r.score_label AS l,"
-            " SUM(r.scores) AS k FROM rollup_score_values r",
+            level,
+            "SELECT r.score_name AS n, r.score_value AS v, r.score_label AS l, SUM(r.scores) AS k",
+            "score_values",
             "scores",
             " GROUP BY r.score_name, r.score_value, r.score_label",
             "score",
@@ -1079,8 +1124,8 @@ class MetricsPlan:
     def _score_days(self, start: int | None) -> Statement:
         """Per score name and local day of the score: scores and their mean; from
         ``rollup_scores`` where :meth:`_event_buckets` allows, directly otherwise."""
-        buckets = self._event_buckets(start)
-        if buckets is None:
+        level = self._event_buckets(start)
+        if level is None:
             head, scores, params = self._score_events()
             sql = (
                 f"{head} SELECT n, d, COUNT(*), AVG(v) FROM (SELECT e.score_name AS n,"
@@ -1088,11 +1133,12 @@ class MetricsPlan:
                 " GROUP BY n, d"
             )
             return self._statement(sql, params)
-        day = f"{self._local(f'r.at * {MICROS_PER_QUARTER}')} / {MICROS_PER_DAY}"
+        day = f"{self._local(f'r.at * {level.at}')} / {MICROS_PER_DAY}"
         return self._event_union(
-            buckets,
+            level,
             f"SELECT r.score_name AS n, {day} AS d, SUM(r.scores) AS k, SUM(r.valued) AS t,"
-            f" {_rolled_sum('r.value')} AS s FROM rollup_scores r",
+            f" {_rolled_sum('r.value')} AS s",
+            "scores",
             "scores",
             f" GROUP BY r.score_name, {day}",
             "score",
@@ -1125,15 +1171,16 @@ class MetricsPlan:
         """Button presses by identical payload (the few distinct ones are parsed in Python,
         which adds up a payload's rows): from ``rollup_buttons`` where :meth:`_quarters`
         allows, directly otherwise."""
-        buckets = self._quarters()
-        if buckets is None:
+        level = self._event_rollups()
+        if level is None:
             head, params = self._with()
             events, more = self._events("button")
             sql = f"{head} SELECT e.payload, COUNT(*) {events} GROUP BY e.payload"
             return self._statement(sql, params + more)
         return self._event_union(
-            buckets,
-            "SELECT r.payload, SUM(r.presses) FROM rollup_buttons r",
+            level,
+            "SELECT r.payload, SUM(r.presses)",
+            "buttons",
             "presses",
             " GROUP BY r.payload",
             "button",

@@ -69,6 +69,7 @@ __all__ = [
     "MICROS_PER_QUARTER",
     "ROLLUP_SUMS",
     "Buckets",
+    "EventRollups",
     "bucket_range",
     "bucket_sql",
     "choose",
@@ -197,6 +198,21 @@ class Buckets:
         if self.until is not None and end is not None and end * self.size < self.until:
             ends.append((end * self.size, self.until))
         return ends
+
+
+@attrs.frozen
+class EventRollups:
+    """The event rollups a request reads, and the whole buckets of starts they answer.
+
+    ``combos``: the tables per combination of attributes and UTC day of the start
+    (``rollup_combo_*``, for requests with attribute filters), else those per UTC
+    quarter hour of the start (``rollup_*``; the day histograms too, whose buckets
+    are days).  ``at``: microseconds per unit of their event times (``at``).
+    """
+
+    buckets: Buckets
+    combos: bool = False
+    at: int = MICROS_PER_QUARTER
 
 
 def bucket_sql(value: str, *, postgres: bool) -> str:
