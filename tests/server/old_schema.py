@@ -56,7 +56,7 @@ UNDO_LIST_FILTER_LOOKUPS = [
     "DROP INDEX IF EXISTS conversations_marked",
 ]
 _COMBO_KINDS = ("messages", "models", "tools", "buttons", "scores", "score_values")
-#: The event rollups per combination of attributes (SQLite 19), undone.
+#: The event rollups per combination of attributes (SQLite 19, PostgreSQL 20), undone.
 UNDO_COMBO_ROLLUPS = {
     "sqlite": [
         *(
@@ -67,10 +67,24 @@ UNDO_COMBO_ROLLUPS = {
         *(f"DROP TABLE IF EXISTS rollup_combo_{kind}" for kind in _COMBO_KINDS),
         "DELETE FROM schema_version WHERE version >= 19",
     ],
+    "postgres": [
+        *(  # their triggers go with them
+            f"DROP FUNCTION IF EXISTS agentsight_{name}() CASCADE"
+            for name in (
+                "combo_event_rollups",
+                "combo_action_rollups",
+                "conversation_combo_event_rollups",
+                "conversation_combo_action_rollups",
+            )
+        ),
+        *(f"DROP TABLE IF EXISTS rollup_combo_{kind}" for kind in _COMBO_KINDS),
+        "DELETE FROM schema_version WHERE version >= 20",
+    ],
 }
 #: The bounded keys of presses and scores (PostgreSQL 17) and the category lookups and
 #: list filter lookups after them (PostgreSQL 18 and 19), undone.
 UNDO_BOUNDED_KEYS = [
+    *UNDO_COMBO_ROLLUPS["postgres"],
     *UNDO_LIST_FILTER_LOOKUPS,
     "DROP INDEX IF EXISTS events_score_labels",
     "DROP INDEX IF EXISTS rollup_score_labels",

@@ -26,6 +26,7 @@ from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRE
 from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
 from tests.server.collector_helpers import mark_and_rate
+from tests.server.old_schema import UNDO_COMBO_ROLLUPS
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -432,19 +433,21 @@ async def test_a_mark_or_a_sentiment_is_read_first_by_index(schema: str) -> None
         await connection.close()
 
 
+_UNDO_COMBOS = "; ".join(UNDO_COMBO_ROLLUPS["postgres"])
 #: Each migration that locks tables a deletion locks in another order, undone.
 _UNDO_FROM = {
-    18: "DROP INDEX events_score_labels; DROP INDEX rollup_score_labels;"
+    18: f"{_UNDO_COMBOS}; DROP INDEX events_score_labels; DROP INDEX rollup_score_labels;"
     " DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
     " DELETE FROM schema_version WHERE version >= 18",
-    19: "DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
+    19: f"{_UNDO_COMBOS}; DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
     " DELETE FROM schema_version WHERE version >= 19",
+    20: _UNDO_COMBOS,
 }
 
 
 @pytest.mark.parametrize("version", sorted(_UNDO_FROM))
 async def test_a_migration_waits_for_a_deletion_under_way(schema: str, version: int) -> None:
-    """A collector migrating (schemas 18 and 19) while another deletes a conversation
+    """A collector migrating (schemas 18 to 20) while another deletes a conversation
     waits for the deletion to end, then migrates; neither fails.  The deletion locks
     the conversation before its events and its feedback, the migrations the events
     before the rollups and the feedback before the conversations: without the

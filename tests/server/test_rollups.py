@@ -387,7 +387,7 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
             else f"SELECT {stored} FROM {table} WHERE {count} <> 0",
         )
         assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
-    for table, stored, rebuilt in _combo_rollups(postgres=postgres) if not postgres else []:
+    for table, stored, rebuilt in _combo_rollups(postgres=postgres):
         count = "calls" if table == "rollup_combo_models" else stored.split(", ")[-1]
         width = stored.count(",")
         grouped = f" GROUP BY {', '.join(map(str, range(1, width + 1)))}"

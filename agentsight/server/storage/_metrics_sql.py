@@ -154,6 +154,7 @@ POSTGRES = Dialect(
     clean=lambda text: text.replace("\x00", "\ufffd"),
     bit=lambda n: f"(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))",
     bit_or=lambda bits: f"BIT_OR({bits})",
+    combo_rollups=True,
 )
 
 
