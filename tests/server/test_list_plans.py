@@ -334,8 +334,9 @@ async def test_filtered_metrics_read_each_conversations_events_from_an_index(
 ) -> None:
     """With attribute filters the metrics read the selected conversations' actions and
     waits from the indexes that hold them per conversation (schema 11), not a table row
-    per event: the tools, the escalations (in the tools' statement) and both histograms
-    seek one covering index by conversation."""
+    per event: both histograms seek one covering index by conversation.  The tools (and
+    the escalations, in the tools' statement) come from the rollup per combination of
+    attributes (schema 19), each selected combination's rows by key."""
     from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
 
@@ -345,8 +346,11 @@ async def test_filtered_metrics_read_each_conversations_events_from_an_index(
         plan = MetricsPlan(1, MetricsQuery(ConversationQuery(source="web")), SQLITE)
         statements = plan.statements(plan.combine(connection.execute(*plan.totals()).fetchall()))
         assert "escalation" not in plan.later({"tools": [("ticket", 2, 0, 0, None, 1)]})
+        sql, params = statements["tools"]
+        steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        assert not any(s.startswith(("SCAN e", "SEARCH e")) for s in steps), steps
+        assert "SEARCH r USING PRIMARY KEY (project_id=? AND combo=?)" in steps, steps
         expected = {
-            "tools": "events_actions_by_conversation",
             "duration_buckets": "events_actions_by_conversation",
             "wait_buckets": "events_waits_by_conversation",
         }
