@@ -26,7 +26,7 @@ from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRE
 from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
 from tests.server.collector_helpers import mark_and_rate
-from tests.server.old_schema import UNDO_COMBO_ROLLUPS
+from tests.server.old_schema import UNDO_COMBO_ROLLUPS, execute
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -81,6 +81,38 @@ async def test_migrations_run_once_when_collectors_start_together(schema: str) -
     finally:
         for storage in storages:
             await storage.aclose()
+
+
+async def test_a_migration_outlasts_the_pools_command_timeout(schema: str) -> None:
+    """A migration that reads every event of a large database takes minutes, longer than
+    the pool's command timeout (60 s here, 0.5 s in this test), and so does another
+    collector's wait for it: neither is bound by it.  The last migration is undone and
+    run again while another session holds the migration lock, then a lock on events
+    that the migration needs: it waits through both and completes."""
+    import asyncpg
+
+    from agentsight.server.storage.postgres._schema import MIGRATION_LOCK, migrate
+
+    await (await open_storage(schema)).aclose()
+    await execute(schema, UNDO_COMBO_ROLLUPS["postgres"])
+    holder = await asyncpg.connect(schema)
+    migrating = await asyncpg.connect(schema, command_timeout=0.5)
+    migration: asyncio.Future[int] | None = None
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE events IN ROW EXCLUSIVE MODE")
+            migration = asyncio.ensure_future(migrate(migrating))
+            await asyncio.sleep(1.0)
+            await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+            await asyncio.sleep(1.0)
+            assert not migration.done()
+        assert await asyncio.wait_for(migration, 30) == POSTGRES_VERSION
+    finally:
+        if migration is not None and not migration.done():
+            migration.cancel()
+        await holder.close()
+        await migrating.close()
 
 
 async def test_concurrent_writers_create_one_conversation_first_write_wins(schema: str) -> None:

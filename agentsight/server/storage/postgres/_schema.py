@@ -5,6 +5,8 @@ applied in order, each in one transaction with its ``schema_version`` row.
 The whole check-and-apply runs under a session advisory lock, so that several
 collectors starting at once against one database migrate it exactly once: the
 first applies the scripts, the others wait and then find nothing left to do.
+Neither is bound by the pool's command timeout: a migration that reads every
+event of a large database takes minutes, and the others wait for it as long.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = ["MIGRATION_LOCK", "SCHEMA_VERSION", "migrate"]
 _MIGRATION_NAME = re.compile(r"postgres_(\d{4})_\w+\.sql")
 #: The advisory lock key of migrations (any constant; "agentsig" in ASCII).
 MIGRATION_LOCK = 0x6167656E74736967
+#: How long a migration's statements (and the wait for another collector's) may take.
+_MIGRATION_SECONDS = 24 * 3600.0
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -39,13 +43,16 @@ async def migrate(connection: Any) -> int:
     Raises:
         RuntimeError: the database was written by a newer version of AgentSight.
     """
-    await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    wait = _MIGRATION_SECONDS
+    await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK, timeout=wait)
     try:
         await connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", timeout=wait
         )
         version = int(
-            await connection.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            await connection.fetchval(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version", timeout=wait
+            )
         )
         if version > SCHEMA_VERSION:
             raise RuntimeError(
@@ -55,11 +62,11 @@ async def migrate(connection: Any) -> int:
         for number, script in _migrations():
             if number > version:
                 async with connection.transaction():
-                    await connection.execute(script)
+                    await connection.execute(script, timeout=wait)
                     await connection.execute(
-                        "INSERT INTO schema_version (version) VALUES ($1)", number
+                        "INSERT INTO schema_version (version) VALUES ($1)", number, timeout=wait
                     )
                 version = number
         return version
     finally:
-        await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK, timeout=wait)
