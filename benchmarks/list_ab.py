@@ -144,6 +144,12 @@ METRICS: dict[str, dict[str, Any]] = {
     "last 30 days, UTC": {"since_days": 30},
     "last 7 days, America/New_York": {"since_days": 7, "tz": "America/New_York"},
     "source=web, device=desktop, UTC": {"source": "web", "device": "desktop"},
+    "source=web, device=desktop, Europe/Berlin": {
+        "source": "web",
+        "device": "desktop",
+        "tz": "Europe/Berlin",
+    },
+    "language=de, last 30 days, UTC": {"language": "de", "since_days": 30},
 }
 
 
