@@ -42,6 +42,18 @@ durations or score values is kept in two columns, the sum of their whole parts
 value that leaves again, when its conversation moves or goes, takes nothing of
 the small ones with it, as one running double would have.
 
+The same event rollups per combination of attributes and UTC day of the
+start, with the event times per UTC hour (``rollup_combo_messages``,
+``rollup_combo_models``, ``rollup_combo_tools``, ``rollup_combo_buttons``,
+``rollup_combo_scores``, ``rollup_combo_score_values``; ``combo`` is the key of
+``rollup_days``; ``sqlite_0019_combo_rollups``, ``postgres_0020_combo_rollups``)
+answer the event figures of a request with attribute filters: it reads the
+combinations its filters select from ``rollup_days``, then each one's rows by
+key.  A conversation whose day of start or whose attributes change takes its
+events along.  The histograms have no such rollup (per day, combination and
+bucket they would hold about a row per value): a filtered request reads its
+waits and durations directly.
+
 A request is answered from them in three parts: the whole buckets between
 ``since`` and ``until`` from the rollups, and the conversations of the two
 ragged ends (started inside a bucket that the range cuts) directly, by the
@@ -50,8 +62,9 @@ ragged end of more than half a day is its whole day's rows less the rest of
 the day, read directly: :meth:`Buckets.complemented`).  Without attribute
 filters the quarters serve (the
 local days of any time zone whose offsets are whole quarter hours are unions
-of them); with attribute filters, the days (local days only in a zone at
-UTC).  A customer filter selects few conversations: it is always direct.
+of them); with attribute filters, the days (the conversations per local day only
+in a zone at UTC; the events per local hour or day in a zone on whole hours).
+A customer filter selects few conversations: it is always direct.
 """
 
 from __future__ import annotations
