@@ -334,8 +334,12 @@ async def _answers(storage: Storage) -> list[Any]:
     answers.append(await storage.list_users())
     answers.append(await storage.list_audit(None, 100))
     answers.append(await storage.login_record("v@example.com"))
+    # With an attribute filter the metrics read the rollups per combination (which the
+    # copy's triggers build as it goes).
+    filtered = MetricsQuery(ConversationQuery(environment="production"))
     for project in (1, 2):
         answers.append(await storage.metrics(project, MetricsQuery()))
+        answers.append(await storage.metrics(project, filtered))
     return answers
 
 
