@@ -15,6 +15,9 @@ dropped after).  Written to ``results/ingest_ab.json`` and printed.
 ``--search-index``: the current side builds the search index in its empty
 database first, so every message of its fill is indexed as it is stored
 (``--baseline HEAD --current HEAD --search-index``: what the index costs).
+``--live``: every conversation of a fill starts within the last hour, as a
+running bot's batches do (nearly all of a batch then adds to the same rollup
+rows), instead of over 90 days (nearly each conversation to rows of its own).
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ async def _child(db: str) -> None:
     assert found is not None
     if os.environ.get("INGEST_AB_SEARCH_INDEX") == "1":
         await storage.set_search_index(True)
-    counts = await fill(storage, found.project_id, int(os.environ["INGEST_AB_EVENTS"]))
+    live = os.environ.get("INGEST_AB_LIVE") == "1"
+    counts = await fill(storage, found.project_id, int(os.environ["INGEST_AB_EVENTS"]), live=live)
     await storage.aclose()
     print(json.dumps({"events_per_s": round(1000 / counts["write_batch_ms_per_1000"])}))
 
@@ -92,8 +96,15 @@ def main() -> None:
         action="store_true",
         help="the current side's databases have the search index (agentsight search-index)",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="conversations of the last hour, as a running bot's (default: over 90 days)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.live:
+        os.environ["INGEST_AB_LIVE"] = "1"  # the children's fills
     if args.child:
         asyncio.run(_child(args.child))
         return
@@ -151,6 +162,7 @@ def main() -> None:
         "current": _short(args.current or "HEAD") + ("" if args.current else " (checkout)"),
         "events_per_fill": args.events,
         "current_has_the_search_index": args.search_index,
+        "live": args.live,
         "rounds": args.rounds,
         "what": "events per second stored by write_batch (batches of 5,000), alternating fills",
         "results": summary,

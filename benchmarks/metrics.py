@@ -53,6 +53,7 @@ from agentsight.server.storage import Feedback, NewEvent, Storage
 
 RESULTS = Path(__file__).parent / "results" / "metrics.json"
 DAY = 86_400_000_000
+HOUR = 3_600_000_000
 SOURCES = [
     ("web", "desktop"),
     ("whatsapp", "mobile"),
@@ -106,9 +107,11 @@ OVERVIEWS = {
 }
 
 
-def _conversation(rng: random.Random, n: int, now: int) -> list[NewEvent]:
+def _conversation(rng: random.Random, n: int, now: int, live: bool = False) -> list[NewEvent]:
     cid = f"bench-{n:07d}"
     start = now - rng.randrange(90) * DAY - rng.randrange(DAY)
+    if live:  # as a running bot's batches: conversations of the last hour
+        start = now - (start % HOUR)
     source, device = rng.choice(SOURCES)
     at = [start]
     events: list[NewEvent] = []
@@ -233,16 +236,26 @@ def _tokens(prompt: int, completion: int, model: str) -> dict[str, Any]:
 
 
 async def fill(
-    storage: Storage, project_id: int, events: int, seed: int = 5, first: int = 0
+    storage: Storage,
+    project_id: int,
+    events: int,
+    seed: int = 5,
+    first: int = 0,
+    *,
+    live: bool = False,
 ) -> dict[str, Any]:
-    """Store about *events* events, numbering conversations from *first*; the counts stored."""
+    """Store about *events* events, numbering conversations from *first*; the counts stored.
+
+    *live*: every conversation started within the last hour (as the batches of a running
+    bot are), instead of over 90 days (as a filled database's history is).
+    """
     rng = random.Random(seed + first)
     now = int(time.time() * 1_000_000)
     pending: list[NewEvent] = []
     stored, conversations = 0, first
     batch_seconds: list[float] = []
     while stored + len(pending) < events:
-        pending += _conversation(rng, conversations, now)
+        pending += _conversation(rng, conversations, now, live)
         conversations += 1
         if len(pending) >= 5000:
             begin = time.perf_counter()
