@@ -136,25 +136,16 @@ class Dialect:
     # pass costs less than two; PostgreSQL's COUNT(DISTINCT) sorts each tool's actions
     # and measured as long as the two statements, which its connections share.
     tool_conversations: bool = False
-    # Whether the database keeps the event rollups per combination of attributes
-    # (``rollup_combo_*``, see storage/_rollups.py) that requests with attribute
-    # filters read.
-    combo_rollups: bool = False
 
 
 SQLITE = Dialect(
-    numbered=False,
-    partial_by_type=True,
-    split_customers=True,
-    tool_conversations=True,
-    combo_rollups=True,
+    numbered=False, partial_by_type=True, split_customers=True, tool_conversations=True
 )
 POSTGRES = Dialect(
     numbered=True,
     clean=lambda text: text.replace("\x00", "\ufffd"),
     bit=lambda n: f"(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))",
     bit_or=lambda bits: f"BIT_OR({bits})",
-    combo_rollups=True,
 )
 
 
@@ -574,7 +565,8 @@ class MetricsPlan:
 
     def _tools(self) -> Statement:
         """Per tool: actions, errors, timed ones and their mean duration; from
-        ``rollup_tools`` where :meth:`_quarters` allows, directly otherwise."""
+        ``rollup_tools`` (or its kin per combination) where :meth:`_event_rollups`
+        allows, directly otherwise."""
         level = self._event_rollups()
         if level is None:
             head, actions, params = self._actions()
@@ -901,16 +893,15 @@ class MetricsPlan:
     def _event_rollups(self) -> EventRollups | None:
         """The event rollups that answer a request, in any zone (figures without local
         times): per quarter hour of the start without attribute or customer filters,
-        per combination of attributes and UTC day of the start with attribute filters
-        (where the dialect keeps those); ``None`` when the events are read directly."""
+        per combination of attributes and UTC day of the start with attribute filters;
+        ``None`` when the events are read directly (a customer filter, a range near
+        1970)."""
         buckets = self._buckets
         if buckets is None:
             return None
         if buckets.table == "rollup_quarters":
             return EventRollups(buckets)
-        if self._dialect.combo_rollups:
-            return EventRollups(buckets, combos=True, at=MICROS_PER_HOUR)
-        return None
+        return EventRollups(buckets, combos=True, at=MICROS_PER_HOUR)
 
     def _quarters(self) -> Buckets | None:
         """The whole quarters of conversation starts whose events the event rollups
@@ -946,7 +937,8 @@ class MetricsPlan:
         if negated is not None:
             buckets, pieces = buckets.complemented()
         where, params = buckets.where([], nonzero)
-        head, head_params = "", list[Any]()
+        head = ""
+        head_params: list[Any] = []
         source = f"rollup_{table} r WHERE r.project_id = ? AND"
         if level.combos:
             # The combinations the filters select, from the conversations' own day
@@ -1075,7 +1067,8 @@ class MetricsPlan:
 
     def _scores(self) -> Statement:
         """Per score name: scores, numeric ones and their mean; from ``rollup_scores``
-        where :meth:`_quarters` allows, directly otherwise."""
+        (or its kin per combination) where :meth:`_event_rollups` allows, directly
+        otherwise."""
         level = self._event_rollups()
         if level is None:
             head, scores, params = self._score_events()
@@ -1100,9 +1093,9 @@ class MetricsPlan:
         )
 
     def _score_values(self) -> Statement:
-        """Scores per name and value; from ``rollup_score_values`` where
-        :meth:`_quarters` allows (grouped again by value: its key tells apart what
-        equality would not, -0.0 from 0.0), directly otherwise."""
+        """Scores per name and value; from ``rollup_score_values`` (or its kin per
+        combination) where :meth:`_event_rollups` allows (grouped again by value: its
+        key tells apart what equality would not, -0.0 from 0.0), directly otherwise."""
         level = self._event_rollups()
         direct = (
             "SELECT e.score_name, e.score_value, e.score_label, COUNT(*) {scores}"
@@ -1170,8 +1163,8 @@ class MetricsPlan:
 
     def _buttons(self) -> Statement:
         """Button presses by identical payload (the few distinct ones are parsed in Python,
-        which adds up a payload's rows): from ``rollup_buttons`` where :meth:`_quarters`
-        allows, directly otherwise."""
+        which adds up a payload's rows): from ``rollup_buttons`` (or its kin per
+        combination) where :meth:`_event_rollups` allows, directly otherwise."""
         level = self._event_rollups()
         if level is None:
             head, params = self._with()
