@@ -364,6 +364,36 @@ async def test_filtered_metrics_read_each_conversations_events_from_an_index(
         connection.close()
 
 
+async def test_a_filtered_range_of_much_of_the_span_scans_the_conversations(
+    tmp_path: Path,
+) -> None:
+    """With attribute filters and a range, SQLite (no statistics) would read the range by
+    the start index and a table look-up per conversation, however many: the statements
+    that read the selection (the histograms, the customers) scan the table instead once
+    the range holds more than a twentieth of the project's span (a look-up costs about
+    as much as 19 rows of a scan), and keep the index below that."""
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
+
+    db = await _db(tmp_path)  # 200 conversations, a second apart
+    first = 20_000 * DAY
+    connection = sqlite3.connect(db)
+    try:
+        for since, scanned in ((first + 100_000_000, True), (first + 195_000_000, False)):
+            plan = MetricsPlan(
+                1, MetricsQuery(ConversationQuery(source="web", since=since)), SQLITE
+            )
+            totals = plan.combine(connection.execute(*plan.totals()).fetchall())
+            statements = plan.statements(totals)
+            for name in ("wait_buckets", "customers"):
+                sql, params = statements[name]
+                steps = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+                assert ("SCAN c" in steps) is scanned, (since, name, steps)
+                assert any("conversations_by_start" in s for s in steps) is not scanned, steps
+    finally:
+        connection.close()
+
+
 async def test_a_search_reads_the_search_index_then_each_message_by_rowid(
     tmp_path: Path,
 ) -> None:

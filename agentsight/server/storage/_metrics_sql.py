@@ -96,7 +96,14 @@ SCORE_VALUES = 20
 # as absent: PostgreSQL's float sums raise at overflow, SQLite's turn infinite.
 _TIMED = f"e.duration_ms <= {float(MAX_DURATION_MS):g}"  # rows stored before the bound
 _DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
-_NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"  # typed: PostgreSQL's UNION needs it
+# The first start, the last end and the project's first start, unknown (typed:
+# PostgreSQL's UNION needs it).
+_NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"
+# SQLite: the share of a project's span above which a range with attribute filters is
+# read by one scan of the conversations rather than by the start index and a table
+# look-up per conversation (benchmarks: a look-up costs about 19 rows of a scan; at
+# 10M events 7 of 90 days took 0.19 s by index and 0.13 by scan, 3 days 0.08 and 0.11).
+_SCAN_SHARE = 0.05
 _NO_SPLIT = "CAST(NULL AS TEXT)"
 # Starts sampled to find where to cut the customers pass in two: the median of the
 # customers of this many conversations, spread evenly over the span (index seeks).
@@ -288,6 +295,7 @@ class MetricsPlan:
         self._escalated = 0  # escalated conversations, when no statement counts them
         self._tool_conversations = False  # whether the tools' rows end with conversations
         self._week_base = 0  # the week of bit 0 of the customers' week masks
+        self._wide = False  # a range read by a scan (see _covers), once the totals tell
 
     @property
     def dialect(self) -> Dialect:
@@ -382,9 +390,10 @@ class MetricsPlan:
     def totals(self, *, split: bool = True) -> Statement:
         """Counters, engagement, duration, tokens and the span: rows for :meth:`combine`.
 
-        Each row holds the sums of ``FIGURES`` then the first start, the last end
-        and where to cut the customers pass (see :meth:`_split`; *split*
-        ``False``: never, for a caller that only counts): read from the
+        Each row holds the sums of ``FIGURES`` then the first start, the last end,
+        the project's first start (with attribute filters and a range, for
+        :meth:`_scanned`) and where to cut the customers pass (see :meth:`_split`;
+        *split* ``False``: never, for a caller that only counts): read from the
         conversations, or from the rollups' whole buckets, the ragged ends'
         conversations and the project's span (a span wider than the selection's
         only adds branches to the local time).
@@ -392,8 +401,8 @@ class MetricsPlan:
         cut, cut_params = self._split() if split else (_NO_SPLIT, [])
         if self._buckets is None:
             sql = (
-                f"SELECT {conversation_sums()}, MIN(c.started_at), MAX(c.ended_at), {cut}"
-                f" FROM conversations c WHERE {self._where}"
+                f"SELECT {conversation_sums()}, MIN(c.started_at), MAX(c.ended_at),"
+                f" CAST(NULL AS BIGINT), {cut} FROM conversations c WHERE {self._where}"
             )
             return self._statement(sql, [*cut_params, *self._params])
         parts, params = self._union(
@@ -401,14 +410,25 @@ class MetricsPlan:
             f"SELECT {ROLLUP_SUMS}, {_NO_SPAN}, {_NO_SPLIT}",
             f"SELECT {conversation_sums()}, {_NO_SPAN}, {_NO_SPLIT} FROM conversations c WHERE",
         )
-        since = self._query.filters.since
+        filters = self._query.filters
+        since = filters.since
+        first, first_params = "CAST(NULL AS BIGINT)", []
+        if self._attributes and (since, filters.until) != (None, None):
+            first = "(SELECT MIN(c.started_at) FROM conversations c WHERE c.project_id = ?)"
+            first_params = [self._project_id]
         parts.append(
             f"SELECT {', '.join('0' for _ in FIGURES)},"
             " (SELECT MIN(c.started_at) FROM conversations c WHERE c.project_id = ?"
             + ("" if since is None else " AND c.started_at >= ?")
-            + f"), (SELECT MAX(c.ended_at) FROM conversations c WHERE c.project_id = ?), {cut}"
+            + "), (SELECT MAX(c.ended_at) FROM conversations c WHERE c.project_id = ?),"
+            f" {first}, {cut}"
         )
-        params += [self._project_id, *([] if since is None else [since]), self._project_id]
+        params += [
+            self._project_id,
+            *([] if since is None else [since]),
+            self._project_id,
+            *first_params,
+        ]
         return self._statement(" UNION ALL ".join(parts), [*params, *cut_params])
 
     def _split(self) -> tuple[str, list[Any]]:
@@ -454,31 +474,35 @@ class MetricsPlan:
 
     @staticmethod
     def combine(rows: Rows) -> dict[str, Any]:
-        """The rows of :meth:`totals` as one: ``FIGURES`` summed, ``start``, ``end`` and
-        ``split``."""
+        """The rows of :meth:`totals` as one: ``FIGURES`` summed, ``start``, ``end``,
+        ``first`` (the project's first start, where it was read) and ``split``."""
         sums = dict.fromkeys(FIGURES, 0)
-        starts, ends, split = [], [], None
+        starts, ends, firsts, split = [], [], [], None
         count = len(FIGURES)
         for row in rows:
             for figure, value in zip(FIGURES, row[:count], strict=True):
                 sums[figure] += int(value or 0)
-            start, end, cut = row[count : count + 3]
+            start, end, first, cut = row[count : count + 4]
             if start is not None:
                 starts.append(int(start))
             if end is not None:
                 ends.append(int(end))
+            if first is not None:
+                firsts.append(int(first))
             if cut is not None:
                 split = str(cut)
         return {
             **sums,
             "start": min(starts, default=None),
             "end": max(ends, default=None),
+            "first": min(firsts, default=None),
             "split": split,
         }
 
     def statements(self, totals: Mapping[str, Any]) -> dict[str, Statement]:
         """The other statements, given :meth:`combine` of the rows of :meth:`totals`."""
         start, end = totals["start"], totals["end"]
+        self._wide = self._covers(totals.get("first"), end)
         if start is not None:
             # Scores do not date their conversation: one given later than the last
             # event (up to now) still needs its offset, so the span reaches now.
@@ -1043,14 +1067,27 @@ class MetricsPlan:
     def _scanned(self, *, always: bool = False) -> str:
         """The ``WHERE`` of the selection for a statement that reads columns no index
         holds: on SQLite, when no range or customer narrows the selection (or
-        *always*), unary + keeps it off the project's indexes, which it would walk
-        with a table look-up per conversation (one scan of the table is faster);
-        with one, the index on the start or the customer finds the few rows."""
+        *always*, or a range that covers much of the project's span: :meth:`_covers`),
+        unary + keeps it off the project's indexes, which it would walk with a table
+        look-up per conversation (one scan of the table is faster); with one, the
+        index on the start or the customer finds the few rows."""
         filters = self._query.filters
         narrowed = (filters.since, filters.until, filters.customer_id) != (None, None, None)
-        if (narrowed and not always) or not self._dialect.partial_by_type:
+        if (narrowed and not always and not self._wide) or not self._dialect.partial_by_type:
             return self._where
         return self._where.replace("c.project_id = ?", "+c.project_id = ?", 1)
+
+    def _covers(self, first: int | None, end: int | None) -> bool:
+        """Whether the range of a request with attribute filters (and no customer) holds
+        more than :data:`_SCAN_SHARE` of the project's span from its *first* start to
+        its last *end*, as :meth:`_scanned` reads it on SQLite (whose planner has no
+        statistics to tell); PostgreSQL's planner decides for itself."""
+        filters = self._query.filters
+        if first is None or end is None or end <= first or filters.customer_id is not None:
+            return False
+        low = first if filters.since is None else max(filters.since, first)
+        high = end if filters.until is None else min(filters.until, end)
+        return (high - low) > _SCAN_SHARE * (end - first)
 
     def _score_events(self) -> tuple[str, str, list[Any]]:
         """(``WITH``, ``FROM ... WHERE``, parameters) of the selection's scores."""
