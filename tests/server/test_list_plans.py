@@ -394,6 +394,27 @@ async def test_a_filtered_range_of_much_of_the_span_scans_the_conversations(
         connection.close()
 
 
+async def test_filtered_local_days_off_utc_scan_the_conversations(tmp_path: Path) -> None:
+    """With attribute filters, the conversations per local day of a zone off UTC are
+    counted directly (the rollups' days are UTC days): one scan of the table, not the
+    project's index and a table look-up per conversation (0.52 s against 0.16 at 10M
+    events)."""
+    from agentsight.server._metrics import MetricsQuery
+    from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
+
+    db = await _db(tmp_path)
+    query = MetricsQuery(ConversationQuery(source="web"), tz="Europe/Berlin")
+    connection = sqlite3.connect(db)
+    try:
+        plan = MetricsPlan(1, query, SQLITE)
+        totals = plan.combine(connection.execute(*plan.totals()).fetchall())
+        sql, params = plan.statements(totals)["days"]
+        steps = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    finally:
+        connection.close()
+    assert steps[0] == "SCAN c", steps
+
+
 async def test_a_search_reads_the_search_index_then_each_message_by_rowid(
     tmp_path: Path,
 ) -> None:
