@@ -395,11 +395,12 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
             db,
             f"SELECT {stored} FROM {table} WHERE scores <> 0{grouped}"
             if count.startswith("SUM")
-            else f"SELECT {stored} FROM {table} WHERE {count.split()[0]} <> 0",
+            else f"SELECT {stored} FROM {table} WHERE {count} <> 0",
         )
         assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
-    for table, figures in _EMPTIED:  # rows emptied by a move or a deletion add nothing
-        first = figures.split(",")[0]
+    combos = [(t.replace("rollup_", "rollup_combo_"), f) for t, f in _EMPTIED if "days" not in t]
+    for table, figures in [*_EMPTIED, *combos]:  # rows emptied by a move or a deletion
+        first = figures.split(",")[0]  # add nothing
         left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")
         assert all(not any(row) for row in left), table
     starts = [int(row[0]) for row in await _rows(db, "SELECT started_at FROM conversations")]
