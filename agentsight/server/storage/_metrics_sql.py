@@ -101,8 +101,8 @@ _DURATION = f"CASE WHEN {_TIMED} THEN e.duration_ms END"
 _NO_SPAN = "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"
 # SQLite: the share of a project's span above which a range with attribute filters is
 # read by one scan of the conversations rather than by the start index and a table
-# look-up per conversation (benchmarks: a look-up costs about 19 rows of a scan; at
-# 10M events 7 of 90 days took 0.19 s by index and 0.13 by scan, 3 days 0.08 and 0.11).
+# look-up per conversation, which costs about as much as 19 rows of a scan (measured:
+# docs/performance.md, "Rollups per combination of attributes").
 _SCAN_SHARE = 0.05
 _NO_SPLIT = "CAST(NULL AS TEXT)"
 # Starts sampled to find where to cut the customers pass in two: the median of the
