@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -192,6 +193,85 @@ async def test_batches_are_planned_for_their_own_rows(schema: str) -> None:
         waits = [r for r in rows if "SET response_wait" in r["statement"]]
         assert len(waits) == 2
         assert [(r["generic_plans"], r["custom_plans"]) for r in waits] == [(0, 8), (0, 8)]
+    finally:
+        await storage.aclose()
+
+
+def _rows_read(plan: dict[str, Any], table: str) -> int:
+    """Rows the scans of *table* in an ``EXPLAIN (ANALYZE, FORMAT JSON)`` plan returned,
+    over all their loops."""
+    read = 0
+    if plan.get("Relation Name") == table and "Scan" in plan["Node Type"]:
+        read += int(plan["Actual Rows"] * plan["Actual Loops"])
+    return read + sum(_rows_read(child, table) for child in plan.get("Plans", ()))
+
+
+async def test_a_project_the_statistics_have_not_seen_writes_by_its_batch(
+    schema: str,
+) -> None:
+    """After an ANALYZE that saw only project A, the response-wait updates of project B's
+    batches read rows in proportion to the batch, not to B's stored events.  Statistics
+    give a project they have not seen an estimate of one row; with it the planner read
+    every user message of B once per message of the batch, a batch taking longer as B
+    grew, until the next ANALYZE (on a large table, after a tenth of it has changed)."""
+    from agentsight.server.storage.postgres import _write
+
+    storage = await open_storage(schema)
+    assert isinstance(storage, PostgresStorage)
+    try:
+        projects = []
+        for name in ("A", "B"):
+            await storage.create_key(name, f"hash-{name}", "redacted", scope="ingest")
+            found = await storage.find_key(f"hash-{name}")
+            assert found is not None
+            projects.append(found.project_id)
+        a, b = projects
+
+        def talk(prefix: str, conversations: int) -> list[NewEvent]:
+            events = []
+            for n in range(conversations):
+                cid = f"{prefix}-{n}"
+                events.append(_start("conversation", cid, 1))
+                for turn in range(5):
+                    events.append(_message(cid, 10 + 20 * turn))
+                    answer = {"sender": "agent", "content": "a", "metadata": None}
+                    events.append(_event("message", cid, 20 + 20 * turn, **answer))
+            return events
+
+        await storage.write_batch(a, talk("a", 100))
+        async with storage.acquire() as connection:
+            for table in ("events", "conversations"):
+                await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+            await connection.execute("ANALYZE events, conversations")
+        for part in range(4):
+            await storage.write_batch(b, talk(f"b{part}", 50))
+        later = [_message("b0-1", 200), _message("b1-2", 200)]
+        answers = [
+            _event("message", cid, 210, sender="agent", content="a", metadata=None)
+            for cid in ("b0-1", "b1-2")
+        ]
+        await storage.write_batch(b, later + answers)
+        async with storage.acquire() as connection:
+            waits = await connection.fetch(
+                "SELECT response_wait FROM events WHERE project_id = $1 AND id = ANY($2)",
+                b,
+                [e.id for e in later],
+            )
+            assert [w[0] for w in waits] == [10, 10]
+            undone = connection.transaction()  # EXPLAIN ANALYZE runs the update
+            await undone.start()
+            try:
+                for sql, ids in (
+                    (_write._USER_WAITS, [e.id for e in later]),
+                    (_write._ANSWERS, [e.id for e in answers]),
+                ):
+                    explained = await connection.fetchval(
+                        f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", b, ids
+                    )
+                    plan = json.loads(explained)[0]["Plan"]
+                    assert _rows_read(plan, "events") < 40, sql  # B holds 2,200
+            finally:
+                await undone.rollback()
     finally:
         await storage.aclose()
 

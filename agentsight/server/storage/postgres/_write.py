@@ -81,30 +81,42 @@ _INSERT_EVENTS = (
 # Waits (see storage.sqlite._waits for why this equals the full recomputation): a new
 # end_user message gets its own; a new agent message answers the end_user
 # messages between the agent message before it (none: from the start) and itself.
-_FIRST_AGENT = (
-    "SELECT a.ts FROM events a WHERE a.project_id = u.project_id AND a.type = 'message'"
-    " AND a.conversation_id = u.conversation_id AND a.sender = 'agent'"
-    " AND (a.ts, a.seq, a.id) > (u.ts, u.seq, u.id) ORDER BY a.ts, a.seq, a.id LIMIT 1"
+#
+# Both are planned the same whatever the statistics say: each of the batch's ids is
+# looked up on its own (LATERAL ... OFFSET 0, which the planner cannot turn into a
+# join), the messages it changes are found by their conversation, and the rows are
+# updated by their ctid.  The project is a sub-select: statistics that have not seen
+# a project (a new one, after an ANALYZE) estimate it at one row, and with that
+# estimate the planner read every user message of the project once per message of
+# the batch (tests/server/test_postgres.py).  The ctids stay valid to the update:
+# every writer of the project's events holds its rollup lock (lock_rollups).
+_PROJECT = "(SELECT $1::bigint)"
+_BATCH = (
+    "FROM unnest($2::text[]) AS b (id) CROSS JOIN LATERAL (SELECT n.ctid AS tid,"
+    " n.conversation_id, n.ts, n.seq, n.id, n.response_wait FROM events n"
+    f" WHERE n.project_id = {_PROJECT} AND n.id = b.id OFFSET 0) x"
 )
 _USER_WAITS = (
-    f"UPDATE events SET response_wait = w.wait FROM (SELECT u.id, ({_FIRST_AGENT}) - u.ts"
-    " AS wait FROM events u WHERE u.project_id = $1 AND u.id = ANY($2::text[])) w"
-    " WHERE events.project_id = $1 AND events.id = w.id"
-    " AND events.response_wait IS DISTINCT FROM w.wait"
+    "UPDATE events u SET response_wait = w.wait FROM (SELECT x.tid, x.response_wait,"
+    f" (SELECT a.ts FROM events a WHERE a.project_id = {_PROJECT} AND a.type = 'message'"
+    " AND a.conversation_id = x.conversation_id"
+    " AND a.sender = 'agent' AND (a.ts, a.seq, a.id) > (x.ts, x.seq, x.id)"
+    f" ORDER BY a.ts, a.seq, a.id LIMIT 1) - x.ts AS wait {_BATCH}) w"
+    " WHERE u.ctid = w.tid AND w.response_wait IS DISTINCT FROM w.wait"
 )
 _ANSWERS = (
-    "UPDATE events u SET response_wait = x.ts - u.ts FROM (SELECT a.conversation_id, a.ts,"
-    " a.seq, a.id, COALESCE(p.ts, -1) AS pts, COALESCE(p.seq, -1) AS pseq,"
-    " COALESCE(p.id, '') AS pid FROM events a LEFT JOIN LATERAL (SELECT b.ts, b.seq, b.id"
-    " FROM events b WHERE b.project_id = a.project_id AND b.type = 'message'"
-    " AND b.conversation_id = a.conversation_id AND b.sender = 'agent'"
-    " AND (b.ts, b.seq, b.id) < (a.ts, a.seq, a.id)"
-    " ORDER BY b.ts DESC, b.seq DESC, b.id DESC LIMIT 1) p ON true"
-    " WHERE a.project_id = $1 AND a.id = ANY($2::text[])) x"
-    " WHERE u.project_id = $1 AND u.type = 'message' AND u.conversation_id = x.conversation_id"
-    " AND u.sender = 'end_user' AND (u.ts, u.seq, u.id) > (x.pts, x.pseq, x.pid)"
-    " AND (u.ts, u.seq, u.id) < (x.ts, x.seq, x.id)"
-    " AND u.response_wait IS DISTINCT FROM x.ts - u.ts"
+    "UPDATE events u SET response_wait = w.wait FROM (SELECT m.tid, x.ts - m.ts AS wait"
+    f" {_BATCH} LEFT JOIN LATERAL (SELECT p.ts, p.seq, p.id FROM events p"
+    f" WHERE p.project_id = {_PROJECT} AND p.type = 'message'"
+    " AND p.conversation_id = x.conversation_id AND p.sender = 'agent'"
+    " AND (p.ts, p.seq, p.id) < (x.ts, x.seq, x.id)"
+    " ORDER BY p.ts DESC, p.seq DESC, p.id DESC LIMIT 1) p ON true"
+    " CROSS JOIN LATERAL (SELECT m.ctid AS tid, m.ts, m.response_wait FROM events m"
+    f" WHERE m.project_id = {_PROJECT} AND m.type = 'message'"
+    " AND m.conversation_id = x.conversation_id AND m.sender = 'end_user'"
+    " AND (m.ts, m.seq, m.id) > (COALESCE(p.ts, -1), COALESCE(p.seq, -1), COALESCE(p.id, ''))"
+    " AND (m.ts, m.seq, m.id) < (x.ts, x.seq, x.id) OFFSET 0) m"
+    " WHERE m.response_wait IS DISTINCT FROM x.ts - m.ts) w WHERE u.ctid = w.tid"
 )
 _INSERT_CONVERSATIONS = (
     "INSERT INTO conversations (project_id, created_at, conversation_id, started_at, ended_at, "
@@ -135,7 +147,7 @@ _UPDATE_ATTRIBUTES = (
     " is_used = c.is_used OR u.is_used"
     f" FROM unnest({_UNNESTED}, ${len(_ALL_ATTRIBUTES) + 4}::boolean[])"
     f" AS u (conversation_id, {', '.join(_ALL_ATTRIBUTES)}, metadata, is_used)"
-    " WHERE c.project_id = $1 AND c.conversation_id = u.conversation_id"
+    " WHERE c.project_id = (SELECT $1::bigint) AND c.conversation_id = u.conversation_id"
 )
 _WHERE_CONVERSATION = "WHERE project_id = $1 AND conversation_id = $2"
 
