@@ -147,7 +147,7 @@ _UPDATE_ATTRIBUTES = (
     " is_used = c.is_used OR u.is_used"
     f" FROM unnest({_UNNESTED}, ${len(_ALL_ATTRIBUTES) + 4}::boolean[])"
     f" AS u (conversation_id, {', '.join(_ALL_ATTRIBUTES)}, metadata, is_used)"
-    " WHERE c.project_id = (SELECT $1::bigint) AND c.conversation_id = u.conversation_id"
+    " WHERE c.project_id = $1 AND c.conversation_id = u.conversation_id"
 )
 _WHERE_CONVERSATION = "WHERE project_id = $1 AND conversation_id = $2"
 
