@@ -18,6 +18,11 @@ database first, so every message of its fill is indexed as it is stored
 ``--live``: every conversation of a fill starts within the last hour, as a
 running bot's batches do (nearly all of a batch then adds to the same rollup
 rows), instead of over 90 days (nearly each conversation to rows of its own).
+``--new-project`` (PostgreSQL only): each fill first stores ``--events`` in one
+project, runs ANALYZE and turns autovacuum off for ``events`` and
+``conversations`` (as on a large table, whose next ANALYZE is a tenth of it away),
+then stores a quarter as many in a second project, which the statistics have not
+seen; the figure is the second project's.
 """
 
 from __future__ import annotations
@@ -56,7 +61,18 @@ async def _child(db: str) -> None:
     if os.environ.get("INGEST_AB_SEARCH_INDEX") == "1":
         await storage.set_search_index(True)
     live = os.environ.get("INGEST_AB_LIVE") == "1"
-    counts = await fill(storage, found.project_id, int(os.environ["INGEST_AB_EVENTS"]), live=live)
+    events = int(os.environ["INGEST_AB_EVENTS"])
+    if os.environ.get("INGEST_AB_NEW_PROJECT") == "1":
+        await fill(storage, found.project_id, events, live=live)
+        async with storage.acquire() as connection:  # type: ignore[attr-defined]
+            await connection.execute("ANALYZE events, conversations")
+            for table in ("events", "conversations"):
+                await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+        await storage.create_key("new", "hash-new", "ags_…_000001", scope="admin")
+        found = await storage.find_key("hash-new")
+        assert found is not None
+        events //= 4
+    counts = await fill(storage, found.project_id, events, live=live)
     await storage.aclose()
     print(json.dumps({"events_per_s": round(1000 / counts["write_batch_ms_per_1000"])}))
 
@@ -79,7 +95,8 @@ def _fill(tree: Path | None, db: str, events: int, search: bool = False) -> int:
         "INGEST_AB_SEARCH_INDEX": str(int(search)),
     }
     command = [sys.executable, __file__, "--child", db]
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    # The child's stderr goes through: a failed fill says why.
+    out = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
     return int(json.loads(out.strip().splitlines()[-1])["events_per_s"])
 
 
@@ -101,17 +118,27 @@ def main() -> None:
         action="store_true",
         help="conversations of the last hour, as a running bot's (default: over 90 days)",
     )
+    parser.add_argument(
+        "--new-project",
+        action="store_true",
+        help="PostgreSQL: a second project's fill, after an ANALYZE that saw only the first",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.live:
         os.environ["INGEST_AB_LIVE"] = "1"  # the children's fills
+    if args.new_project:
+        os.environ["INGEST_AB_NEW_PROJECT"] = "1"
     if args.child:
         asyncio.run(_child(args.child))
         return
     if not args.baseline:
         parser.error("--baseline: a commit is required")
     folder = Path(tempfile.mkdtemp(prefix="agentsight-ingest-ab-"))
-    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    backends = [] if args.new_project else ["sqlite"]
+    backends += ["postgres"] if args.postgres else []
+    if not backends:
+        parser.error("--new-project: a PostgreSQL server is required (--postgres)")
     rates: dict[str, dict[str, list[int]]] = {b: {"baseline": [], "current": []} for b in backends}
     try:
         trees: dict[str, Path | None] = {
@@ -163,6 +190,7 @@ def main() -> None:
         "events_per_fill": args.events,
         "current_has_the_search_index": args.search_index,
         "live": args.live,
+        "new_project": args.new_project,
         "rounds": args.rounds,
         "what": "events per second stored by write_batch (batches of 5,000), alternating fills",
         "results": summary,

@@ -11,12 +11,14 @@ writing at once:
    commits), and only the ids this batch really inserted come back;
 2. the counts of those events are added to their conversations with one
    ``INSERT ... ON CONFLICT DO UPDATE``: the first batch creates the
-   conversation, a concurrent one waits for its row and adds to it;
-3. the attributes of ``conversation``/``interaction`` events are applied
-   with ``COALESCE`` (and a JSON merge patch for metadata, as SQLite's
-   ``json_patch``): first committed write wins, field by field, and
-   ``is_used`` only ever turns true; one ``UPDATE ... FROM unnest(...)`` per
-   round, round *k* holding each conversation's *k*-th start event;
+   conversation, a concurrent one waits for its row and adds to it; the same
+   statement applies the attributes of ``conversation``/``interaction``
+   events with ``COALESCE`` (each one's first value in the batch): first
+   committed write wins, field by field, and ``is_used`` only ever turns true;
+3. their metadata is merged with a JSON merge patch (as SQLite's
+   ``json_patch``), keys already stored winning: one ``UPDATE ... FROM
+   unnest(...)`` per round, round *k* holding each conversation's *k*-th
+   start event with metadata;
 4. the ``response_wait`` of the new end_user messages is set, and a new agent
    message sets the waits of the end_user messages it answers (those between
    the agent message before it and itself; see ``storage.sqlite._waits``).  It runs
@@ -126,27 +128,36 @@ _INSERT_CONVERSATIONS = (
     + ") ON CONFLICT (project_id, conversation_id) DO UPDATE SET "
 )
 _ADD_COUNTERS = ", ".join(f"{c} = conversations.{c} + excluded.{c}" for c in _COUNTERS)
-_UPSERT_CONVERSATIONS = (
-    _INSERT_CONVERSATIONS + "started_at = LEAST(conversations.started_at, excluded.started_at),"
-    " ended_at = GREATEST(conversations.ended_at, excluded.ended_at), " + _ADD_COUNTERS
-)
-#: For conversations a batch only scores: their stored times stay.
+#: For conversations a batch only scores: their stored times stay (and no attributes come).
 _UPSERT_UNDATED = _INSERT_CONVERSATIONS + _ADD_COUNTERS
 _ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
 _ALL_ATTRIBUTES = (*_ATTRIBUTES, "environment", "country")
-# The attributes of start events, one per conversation (see _apply_attributes):
-# COALESCE keeps what is stored (first write wins); metadata: json_patch(new, old),
-# keys already stored win, new keys are added.
-_UNNESTED = ", ".join(f"${n}::text[]" for n in range(2, len(_ALL_ATTRIBUTES) + 4))
-_UPDATE_ATTRIBUTES = (
-    "UPDATE conversations c SET "
-    + ", ".join(f"{f} = COALESCE(c.{f}, u.{f})" for f in _ALL_ATTRIBUTES)
-    + ", metadata = CASE WHEN u.metadata IS NULL THEN c.metadata"
-    " WHEN c.metadata IS NULL THEN u.metadata"
-    " ELSE agentsight_json_patch(u.metadata::jsonb, c.metadata::jsonb)::text END,"
-    " is_used = c.is_used OR u.is_used"
-    f" FROM unnest({_UNNESTED}, ${len(_ALL_ATTRIBUTES) + 4}::boolean[])"
-    f" AS u (conversation_id, {', '.join(_ALL_ATTRIBUTES)}, metadata, is_used)"
+# The upsert of dated conversations also fills each attribute with its first value in
+# the batch, first write wins (COALESCE keeps what is stored), and is_used: a new
+# conversation's row is complete when inserted, so the rollups' triggers add it under
+# its combination of attributes once instead of adding it under none and moving it.
+_FIRST = len(_COUNTERS) + 6  # the parameter of the first attribute
+_UPSERT_CONVERSATIONS = (
+    "INSERT INTO conversations (project_id, created_at, conversation_id, started_at, ended_at, "
+    + ", ".join((*_COUNTERS, *_ALL_ATTRIBUTES, "is_used"))
+    + ") SELECT $1, $2, * FROM unnest($3::text[], "
+    + ", ".join(f"${n}::bigint[]" for n in range(4, _FIRST))
+    + ", "
+    + ", ".join(f"${n}::text[]" for n in range(_FIRST, _FIRST + len(_ALL_ATTRIBUTES)))
+    + f", ${_FIRST + len(_ALL_ATTRIBUTES)}::boolean[])"
+    + " ON CONFLICT (project_id, conversation_id) DO UPDATE SET"
+    " started_at = LEAST(conversations.started_at, excluded.started_at),"
+    " ended_at = GREATEST(conversations.ended_at, excluded.ended_at), "
+    + _ADD_COUNTERS
+    + "".join(f", {f} = COALESCE(conversations.{f}, excluded.{f})" for f in _ALL_ATTRIBUTES)
+    + ", is_used = conversations.is_used OR excluded.is_used"
+)
+# The metadata of start events, one per conversation (see _apply_metadata): a JSON merge
+# patch, json_patch(new, old): keys already stored win, new keys are added.
+_UPDATE_METADATA = (
+    "UPDATE conversations c SET metadata = CASE WHEN c.metadata IS NULL THEN u.metadata"
+    " ELSE agentsight_json_patch(u.metadata::jsonb, c.metadata::jsonb)::text END"
+    " FROM unnest($2::text[], $3::text[]) AS u (conversation_id, metadata)"
     " WHERE c.project_id = $1 AND c.conversation_id = u.conversation_id"
 )
 _WHERE_CONVERSATION = "WHERE project_id = $1 AND conversation_id = $2"
@@ -237,6 +248,11 @@ async def _upsert_conversations(
             order = sorted(totals)  # lock order: see the module docstring
             columns: list[list[Any]] = [order]
             columns += [[totals[cid][i] for cid in order] for i in range(2 + len(_COUNTERS))]
+            if statement is _UPSERT_CONVERSATIONS:
+                filled = _first_attributes(events)
+                none = [None] * len(_ALL_ATTRIBUTES) + [False]
+                rows = [filled.get(cid, none) for cid in order]
+                columns += [[row[i] for row in rows] for i in range(len(none))]
             await connection.execute(statement, project_id, created, *columns)
 
 
@@ -246,39 +262,45 @@ def _clean_id(conversation_id: str) -> str:
     return cid
 
 
-def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
+def _starts(events: Sequence[NewEvent]) -> list[NewEvent]:
+    """The batch's start events, the earliest first: within one batch it is the first write."""
     starts = [e for e in events if e.type in ("conversation", "interaction")]
-    # Within one batch the earliest call is the first write.
     starts.sort(key=lambda e: (e.timestamp, e.seq))
-    rows = []
-    for event in starts:
-        payload = event.payload
-        rows.append(
-            (
-                project_id,
-                clean(event.conversation_id),
-                *(clean(payload.get(f)) for f in (*_ATTRIBUTES, "environment")),
-                clean(event.country),
-                dumps_clean(payload.get("metadata")),
-                event.type == "conversation",
-            )
-        )
-    return rows
+    return starts
 
 
-async def _apply_attributes(connection: Any, project_id: int, events: Sequence[NewEvent]) -> None:
-    """Step 3 of a batch: the attributes of its start events, in rounds: round *k*
-    applies each conversation's *k*-th start event (in time order: first write wins), one
-    statement for all of them, so the rollups' statement triggers run once a round (one
-    statement per conversation ran them thousands of times a batch)."""
-    per_conversation: dict[str, list[tuple[Any, ...]]] = {}
-    for row in _attribute_rows(project_id, events):
-        per_conversation.setdefault(row[1], []).append(row)
+def _first_attributes(events: Sequence[NewEvent]) -> dict[str, list[Any]]:
+    """Per conversation, each attribute's first value in the batch (``_ALL_ATTRIBUTES``'
+    order), then whether a start event is a ``conversation`` (``is_used``)."""
+    found: dict[str, list[Any]] = {}
+    width = len(_ALL_ATTRIBUTES) + 1
+    for event in _starts(events):
+        values = found.setdefault(_clean_id(event.conversation_id), [None] * width)
+        for index, field in enumerate(_ALL_ATTRIBUTES[:-1]):
+            if values[index] is None:
+                values[index] = clean(event.payload.get(field))
+        if values[-2] is None:
+            values[-2] = clean(event.country)
+        values[-1] = bool(values[-1]) or event.type == "conversation"
+    return found
+
+
+async def _apply_metadata(connection: Any, project_id: int, events: Sequence[NewEvent]) -> None:
+    """Step 3 of a batch: the metadata of its start events, in rounds: round *k* merges
+    each conversation's *k*-th start event with metadata (in time order: first write
+    wins), one statement for all of them, so the rollups' statement triggers run once a
+    round (one statement per conversation ran them thousands of times a batch)."""
+    per_conversation: dict[str, list[str]] = {}
+    for event in _starts(events):
+        metadata = dumps_clean(event.payload.get("metadata"))
+        if metadata is not None:
+            per_conversation.setdefault(_clean_id(event.conversation_id), []).append(metadata)
     rounds = max((len(rows) for rows in per_conversation.values()), default=0)
     for k in range(rounds):
-        applied = [rows[k] for rows in per_conversation.values() if len(rows) > k]
-        columns = [[row[n] for row in applied] for n in range(1, len(_ALL_ATTRIBUTES) + 4)]
-        await connection.execute(_UPDATE_ATTRIBUTES, project_id, *columns)
+        applied = [(cid, rows[k]) for cid, rows in per_conversation.items() if len(rows) > k]
+        await connection.execute(
+            _UPDATE_METADATA, project_id, [c for c, _ in applied], [m for _, m in applied]
+        )
 
 
 async def _update_waits(connection: Any, project_id: int, new: Sequence[NewEvent]) -> None:
@@ -321,7 +343,7 @@ async def store_events(connection: Any, project_id: int, events: Sequence[NewEve
     new = [e for e in ordered if e.id in inserted]
     if new:
         await _upsert_conversations(connection, project_id, new)
-        await _apply_attributes(connection, project_id, new)
+        await _apply_metadata(connection, project_id, new)
         await _update_waits(connection, project_id, new)
     return WriteResult(accepted=len(new), duplicates=len(events) - len(new))
 
