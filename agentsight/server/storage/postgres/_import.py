@@ -23,7 +23,7 @@ import attrs
 
 from .._columns import ATTRIBUTE_COLUMNS, COUNTERS, EXTRA_EVENT_COLUMNS, TOKEN_COLUMNS
 from ..sqlite._schema import SCHEMA_VERSION as SQLITE_VERSION
-from ._write import clean, dumps_clean, lock_rollups
+from ._write import clean, dumps_clean, lock_rollups, refresh_statistics
 
 __all__ = ["TABLES", "ImportError_", "Progress", "copy_sqlite", "count_rows", "migrate_sqlite"]
 
@@ -265,6 +265,9 @@ async def copy_sqlite(
                 on_progress(progress)
         await _follow_sequences(connection)
         await _verify(connection, expected)
+        # Statistics for what was copied: plans made before them take every project
+        # of the copy for a row (see write.statistics_behind).
+        await refresh_statistics(connection)
         return expected
     finally:
         source.close()

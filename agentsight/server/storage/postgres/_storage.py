@@ -92,6 +92,10 @@ class PostgresStorage(Storage):
         #: Statements of metrics requests that a second connection ran (diagnostics).
         self.metrics_shared_statements = 0
         self._asyncpg = _asyncpg()
+        #: Per project: events this storage has written, and at how many it next looks
+        #: at the statistics (:meth:`_keep_statistics`).
+        self._written: dict[int, int] = {}
+        self._next_look: dict[int, int] = {}
 
     @classmethod
     async def open(
@@ -187,7 +191,33 @@ class PostgresStorage(Storage):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def write_batch(self, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
-        return await self._run(lambda c: write.write_batch(c, project_id, events), retry=True)
+        result = await self._run(lambda c: write.write_batch(c, project_id, events), retry=True)
+        await self._keep_statistics(project_id, result.accepted)
+        return result
+
+    async def _keep_statistics(self, project_id: int, accepted: int) -> None:
+        """ANALYZE when the planner's estimate of a project this storage writes to has
+        fallen under half of what it wrote (see ``write.statistics_behind``): looked at
+        once the project has ``STATISTICS_FIRST_LOOK`` events from here, then each time
+        that count has doubled, so a few dozen times in a project's life at most (and
+        an ANALYZE only where autovacuum's, every tenth of the table, did not keep up).
+        The batch is committed already: a failure here is logged, not raised."""
+        written = self._written.get(project_id, 0) + accepted
+        self._written[project_id] = written
+        if written < self._next_look.get(project_id, write.STATISTICS_FIRST_LOOK):
+            return
+        self._next_look[project_id] = written * write.STATISTICS_GROWTH
+        try:
+            if await self._run(lambda c: write.statistics_behind(c, project_id, written)):
+                log.info(
+                    "ANALYZE: the statistics estimate project %s"
+                    " at under half of the %s events written to it from here",
+                    project_id,
+                    written,
+                )
+                await self._run(write.refresh_statistics)
+        except Exception as exc:
+            log.warning("the statistics of project %s were not refreshed: %s", project_id, exc)
 
     async def write_running_totals(
         self,
@@ -195,9 +225,11 @@ class PostgresStorage(Storage):
         event: NewEvent,
         price: Callable[[NewEvent], int | None] | None = None,
     ) -> WriteResult:
-        return await self._run(
+        result = await self._run(
             lambda c: write.write_running_totals(c, project_id, event, price), retry=True
         )
+        await self._keep_statistics(project_id, result.accepted)
+        return result
 
     async def find_key(self, key_hash: str) -> LiveKey | None:
         return await self._run(lambda c: access.find_key(c, key_hash))

@@ -331,6 +331,36 @@ async def lock_rollups(connection: Any, project_id: int) -> None:
     await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", _ROLLUP_LOCKS, project_id)
 
 
+#: The events of a project this collector has written at its first look at PostgreSQL's
+#: estimate of the project; it looks again each time that count has doubled.
+STATISTICS_FIRST_LOOK = 1_000
+STATISTICS_GROWTH = 2
+_ANALYZE_SECONDS = 600.0  # ANALYZE samples a bounded number of rows: seconds at 10M events
+_ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM events WHERE project_id = $1"
+
+
+async def statistics_behind(connection: Any, project_id: int, written: int) -> bool:
+    """Whether the planner estimates the project's events at under half of *written*.
+
+    Statistics that have not seen a project (a new one, after an ANALYZE that saw only
+    others) estimate it at one row whatever it holds, and plans made with that estimate
+    read the project once per row of another scan of it: seconds to minutes, for reads
+    and writes alike, until autovacuum's next ANALYZE, which on a large table comes after
+    a tenth of it has changed."""
+    plan = json.loads(await connection.fetchval(_ESTIMATE, project_id))
+    return float(plan[0]["Plan"]["Plan Rows"]) * STATISTICS_GROWTH < written
+
+
+async def refresh_statistics(connection: Any) -> None:
+    """ANALYZE the tables of the schema, all of which requests read by project (a sample
+    of each: they stay readable and writable meanwhile)."""
+    tables = await connection.fetch(
+        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()"
+    )
+    names = ", ".join(row[0] for row in tables)
+    await connection.execute(f"ANALYZE {names}", timeout=_ANALYZE_SECONDS)
+
+
 async def store_events(connection: Any, project_id: int, events: Sequence[NewEvent]) -> WriteResult:
     """Store *events* within the caller's transaction, which holds the project's rollup
     lock (``lock_rollups``); see the module docstring."""
