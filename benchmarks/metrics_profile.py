@@ -6,8 +6,9 @@ Fill the database first with ``benchmarks/metrics.py --events N --sqlite-file
 FILE`` (SQLite) or ``--keep-postgres`` (PostgreSQL, prints the URL of the
 database it keeps).  This script then times, on the database itself (no
 HTTP), each statement of ``GET /v1/metrics`` as ``MetricsPlan`` writes it
-(unfiltered in UTC, unfiltered in Europe/Berlin, with two filters, and over
-the last 30 days: the dashboard's default period), the
+(unfiltered in UTC, unfiltered in Europe/Berlin, with two filters, over
+the last 30 days: the dashboard's default period, and the summary of the 30
+days before them that the overview asks for next), the
 reports (``/v1/customers``, ``/v1/metrics/unhandled``, ``/v1/filter-values``),
 and conversation list pages (the first page with its total, a filtered page,
 a sorted page, a later page): the median of *rounds* runs of each, in
@@ -45,6 +46,14 @@ QUERIES = {
     ),
     "last 30 days, UTC": MetricsQuery(
         filters=ConversationQuery(since=int((time.time() - 30 * 86_400) * 1_000_000))
+    ),
+    # The overview's second request: the period before, for the changes.
+    "summary of the 30 days before those, UTC": MetricsQuery(
+        filters=ConversationQuery(
+            since=int((time.time() - 60 * 86_400) * 1_000_000),
+            until=int((time.time() - 30 * 86_400) * 1_000_000),
+        ),
+        summary=True,
     ),
 }
 PAGES = {
