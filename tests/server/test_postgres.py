@@ -220,11 +220,23 @@ async def _projects(storage: Storage, *names: str) -> list[int]:
     return found
 
 
-async def _analyzed_without_autovacuum(storage: PostgresStorage) -> None:
-    async with storage.acquire() as connection:
-        for table in ("events", "conversations"):
-            await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
-        await connection.execute("ANALYZE events, conversations")
+async def _b_unseen(schema: str) -> tuple[PostgresStorage, int]:
+    """A storage and project B, which the statistics have not seen: project A's 1,100
+    events analyzed, then autovacuum turned off (as on a large table, whose next ANALYZE
+    is a tenth of it away)."""
+    storage = await open_storage(schema)
+    assert isinstance(storage, PostgresStorage)
+    try:
+        a, b = await _projects(storage, "A", "B")
+        await storage.write_batch(a, _talk("a", 100))
+        async with storage.acquire() as connection:
+            for table in ("events", "conversations"):
+                await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+            await connection.execute("ANALYZE events, conversations")
+    except BaseException:
+        await storage.aclose()
+        raise
+    return storage, b
 
 
 async def _estimate(storage: PostgresStorage, project_id: int) -> float:
@@ -255,12 +267,8 @@ async def test_a_project_the_statistics_have_not_seen_writes_by_its_batch(
     grew, until the next ANALYZE (on a large table, after a tenth of it has changed)."""
     from agentsight.server.storage.postgres import _write
 
-    storage = await open_storage(schema)
-    assert isinstance(storage, PostgresStorage)
+    storage, b = await _b_unseen(schema)
     try:
-        a, b = await _projects(storage, "A", "B")
-        await storage.write_batch(a, _talk("a", 100))
-        await _analyzed_without_autovacuum(storage)
         # Under STATISTICS_FIRST_LOOK: the storage leaves the statistics as they are.
         for part in range(4):
             await storage.write_batch(b, _talk(f"b{part}", 20))
@@ -303,12 +311,8 @@ async def test_a_project_the_statistics_have_not_seen_is_analyzed_as_it_is_writt
     storage find the planner estimating B at one row, and ANALYZE: the estimate is then
     B's size.  Reads planned with one row for B read B once per row of another scan of
     it (a filtered metrics request on 100,000 events took a minute)."""
-    storage = await open_storage(schema)
-    assert isinstance(storage, PostgresStorage)
+    storage, b = await _b_unseen(schema)
     try:
-        a, b = await _projects(storage, "A", "B")
-        await storage.write_batch(a, _talk("a", 100))
-        await _analyzed_without_autovacuum(storage)
         await storage.write_batch(b, _talk("b0", 50))
         assert await _estimate(storage, b) <= 1  # 550 events: not looked at yet
         await storage.write_batch(b, _talk("b1", 50))
