@@ -1,5 +1,5 @@
-"""What both storages share: the conversation columns, counting events, LIKE patterns,
-the rows of keys and audit entries, the size of a deletion step."""
+"""What both storages share: the conversation columns, counting events and the attributes
+a batch fills, LIKE patterns, the rows of keys and audit entries, the size of a deletion step."""
 
 from __future__ import annotations
 
@@ -52,6 +52,37 @@ EQUAL_FILTERS = ("customer_id", "source", "device", "language", "environment", "
 #: duration and last activity.  Feedback, the other afterthought, has its own table.
 UNDATED_KINDS = frozenset({"score"})
 _NOT_YET = 2**63 - 1
+
+
+#: What a batch's start events fill first-write-wins, in this order (``first_attributes``).
+FILLED = (*ATTRIBUTE_COLUMNS, "country", "is_used")
+
+
+def start_events(events: Iterable[NewEvent]) -> list[NewEvent]:
+    """The batch's ``conversation``/``interaction`` events, the earliest first: within one
+    batch the earliest call is the first write."""
+    starts = [e for e in events if e.type in ("conversation", "interaction")]
+    starts.sort(key=lambda e: (e.timestamp, e.seq))
+    return starts
+
+
+def first_attributes(
+    events: Iterable[NewEvent],
+    key: Callable[[str], str] = str,
+    text: Callable[[Any], Any] = lambda value: value,
+) -> dict[str, list[Any]]:
+    """Per ``key(conversation_id)``, each attribute's first value in the batch (``FILLED``'s
+    order, each through *text*), then whether a start event is a ``conversation``."""
+    found: dict[str, list[Any]] = {}
+    for event in start_events(events):
+        values = found.setdefault(key(event.conversation_id), [None] * len(FILLED))
+        for index, field in enumerate(FILLED[:-2]):
+            if values[index] is None:
+                values[index] = text(event.payload.get(field))
+        if values[-2] is None:
+            values[-2] = text(event.country)
+        values[-1] = bool(values[-1]) or event.type == "conversation"
+    return found
 
 
 def batch_totals(

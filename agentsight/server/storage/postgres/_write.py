@@ -53,7 +53,13 @@ from ..._ingest._time import now_micros
 from .._base import ConversationChanges, Feedback, NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import batch_totals, extra_columns, running_increase
+from .._columns import (
+    batch_totals,
+    extra_columns,
+    first_attributes,
+    running_increase,
+    start_events,
+)
 
 __all__ = [
     "add_feedback",
@@ -249,7 +255,7 @@ async def _upsert_conversations(
             columns: list[list[Any]] = [order]
             columns += [[totals[cid][i] for cid in order] for i in range(2 + len(_COUNTERS))]
             if statement is _UPSERT_CONVERSATIONS:
-                filled = _first_attributes(events)
+                filled = first_attributes(events, key=_clean_id, text=clean)
                 none = [None] * len(_ALL_ATTRIBUTES) + [False]
                 rows = [filled.get(cid, none) for cid in order]
                 columns += [[row[i] for row in rows] for i in range(len(none))]
@@ -262,36 +268,13 @@ def _clean_id(conversation_id: str) -> str:
     return cid
 
 
-def _starts(events: Sequence[NewEvent]) -> list[NewEvent]:
-    """The batch's start events, the earliest first: within one batch it is the first write."""
-    starts = [e for e in events if e.type in ("conversation", "interaction")]
-    starts.sort(key=lambda e: (e.timestamp, e.seq))
-    return starts
-
-
-def _first_attributes(events: Sequence[NewEvent]) -> dict[str, list[Any]]:
-    """Per conversation, each attribute's first value in the batch (``_ALL_ATTRIBUTES``'
-    order), then whether a start event is a ``conversation`` (``is_used``)."""
-    found: dict[str, list[Any]] = {}
-    width = len(_ALL_ATTRIBUTES) + 1
-    for event in _starts(events):
-        values = found.setdefault(_clean_id(event.conversation_id), [None] * width)
-        for index, field in enumerate(_ALL_ATTRIBUTES[:-1]):
-            if values[index] is None:
-                values[index] = clean(event.payload.get(field))
-        if values[-2] is None:
-            values[-2] = clean(event.country)
-        values[-1] = bool(values[-1]) or event.type == "conversation"
-    return found
-
-
 async def _apply_metadata(connection: Any, project_id: int, events: Sequence[NewEvent]) -> None:
     """Step 3 of a batch: the metadata of its start events, in rounds: round *k* merges
     each conversation's *k*-th start event with metadata (in time order: first write
     wins), one statement for all of them, so the rollups' statement triggers run once a
     round (one statement per conversation ran them thousands of times a batch)."""
     per_conversation: dict[str, list[str]] = {}
-    for event in _starts(events):
+    for event in start_events(events):
         metadata = dumps_clean(event.payload.get("metadata"))
         if metadata is not None:
             per_conversation.setdefault(_clean_id(event.conversation_id), []).append(metadata)

@@ -32,9 +32,16 @@ from typing import Any
 from ..._ingest._time import now_micros
 from .._base import NewEvent, WriteResult
 from .._columns import COUNTERS as _COUNTERS
+from .._columns import (
+    FILLED,
+    batch_totals,
+    extra_columns,
+    first_attributes,
+    running_increase,
+    start_events,
+)
 from .._columns import NO_EXTRA as _NO_EXTRA
 from .._columns import TOKEN_COLUMNS as _TOKEN_FIELDS
-from .._columns import batch_totals, extra_columns, running_increase
 from . import _waits as _waits
 
 __all__ = ["store_events", "transaction", "write_batch", "write_running_totals"]
@@ -96,7 +103,7 @@ _ATTRIBUTES = ("customer_id", "customer_ip_address", "device", "source", "langua
 #: Filled first-write-wins by the upsert itself (metadata, a merge, by the UPDATE below): a
 #: new conversation's row is then complete when inserted, and the UPDATE changes no column
 #: the rollup triggers follow, so they run once per conversation and batch, not three times.
-_FILLED = (*_ATTRIBUTES, "environment", "country", "is_used")
+_FILLED = FILLED  # _columns.first_attributes gives them in this order
 _INSERT_CONVERSATION = (
     "INSERT INTO conversations (project_id, conversation_id, created_at, started_at, ended_at, "
     + ", ".join((*_COUNTERS, *_FILLED))
@@ -253,7 +260,7 @@ def _upsert_conversations(
     connection: sqlite3.Connection, project_id: int, events: Sequence[NewEvent]
 ) -> None:
     dated, undated = batch_totals(events)
-    filled = _first_attributes(events)
+    filled = first_attributes(events)
     none = (*[None] * (len(_FILLED) - 1), 0)
     created = now_micros()
     for statement, totals in ((_UPSERT_CONVERSATION, dated), (_UPSERT_UNDATED, undated)):
@@ -265,28 +272,9 @@ def _upsert_conversations(
             connection.executemany(statement, rows)
 
 
-def _first_attributes(events: Sequence[NewEvent]) -> dict[str, list[Any]]:
-    """Per conversation, each attribute's first value in the batch (``_FILLED``'s order)."""
-    found: dict[str, list[Any]] = {}
-    starts = [e for e in events if e.type in ("conversation", "interaction")]
-    starts.sort(key=lambda e: (e.timestamp, e.seq))  # the earliest call is the first write
-    for event in starts:
-        values = found.setdefault(event.conversation_id, [None] * len(_FILLED))
-        for index, field in enumerate(_FILLED[:-2]):
-            if values[index] is None:
-                values[index] = event.payload.get(field)
-        if values[-2] is None:
-            values[-2] = event.country
-        values[-1] = max(values[-1] or 0, int(event.type == "conversation"))
-    return found
-
-
 def _attribute_rows(project_id: int, events: Sequence[NewEvent]) -> list[dict[str, Any]]:
-    starts = [e for e in events if e.type in ("conversation", "interaction")]
-    # Within one batch the earliest call is the first write.
-    starts.sort(key=lambda e: (e.timestamp, e.seq))
     rows = []
-    for event in starts:
+    for event in start_events(events):
         row = {f: event.payload.get(f) for f in (*_ATTRIBUTES, "environment")}
         metadata = event.payload.get("metadata")
         row["metadata"] = None if metadata is None else _dumps(metadata)
