@@ -56,9 +56,36 @@ UNDO_LIST_FILTER_LOOKUPS = [
     "DROP INDEX IF EXISTS conversations_marked",
 ]
 _COMBO_KINDS = ("messages", "models", "tools", "buttons", "scores", "score_values")
-#: The event rollups per combination of attributes (SQLite 19, PostgreSQL 20), undone.
+_COMBO_HISTOGRAMS = ("wait_days", "duration_days")
+#: The histograms per combination of attributes (SQLite 20, PostgreSQL 21), undone.
+UNDO_COMBO_HISTOGRAMS = {
+    "sqlite": [
+        *(
+            f"DROP TRIGGER IF EXISTS rollup_combo_{kind}_{change}"
+            for kind, changes in (
+                ("waits", ("add", "remove", "change")),
+                ("durations", ("add", "remove")),
+                ("histograms", ("add", "remove", "move")),
+            )
+            for change in changes
+        ),
+        *(f"DROP TABLE IF EXISTS rollup_combo_{kind}" for kind in _COMBO_HISTOGRAMS),
+        "DELETE FROM schema_version WHERE version >= 20",
+    ],
+    "postgres": [
+        *(  # their triggers go with them
+            f"DROP FUNCTION IF EXISTS agentsight_{name}() CASCADE"
+            for name in ("combo_histograms", "conversation_combo_histograms")
+        ),
+        *(f"DROP TABLE IF EXISTS rollup_combo_{kind}" for kind in _COMBO_HISTOGRAMS),
+        "DELETE FROM schema_version WHERE version >= 21",
+    ],
+}
+#: The event rollups per combination of attributes (SQLite 19, PostgreSQL 20) and the
+#: histograms after them, undone.
 UNDO_COMBO_ROLLUPS = {
     "sqlite": [
+        *UNDO_COMBO_HISTOGRAMS["sqlite"],
         *(
             f"DROP TRIGGER IF EXISTS rollup_combo_{kind}_{change}"
             for kind in (*_COMBO_KINDS, "events", "actions")
@@ -68,6 +95,7 @@ UNDO_COMBO_ROLLUPS = {
         "DELETE FROM schema_version WHERE version >= 19",
     ],
     "postgres": [
+        *UNDO_COMBO_HISTOGRAMS["postgres"],
         *(  # their triggers go with them
             f"DROP FUNCTION IF EXISTS agentsight_{name}() CASCADE"
             for name in (

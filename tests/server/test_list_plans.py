@@ -332,34 +332,46 @@ async def test_the_customers_cut_reads_a_bounded_part_of_a_project_without_custo
 async def test_filtered_metrics_read_each_conversations_events_from_an_index(
     tmp_path: Path,
 ) -> None:
-    """With attribute filters the metrics read the selected conversations' actions and
-    waits from the indexes that hold them per conversation (schema 11), not a table row
-    per event: both histograms seek one covering index by conversation.  The tools (and
-    the escalations, in the tools' statement) come from the rollup per combination of
-    attributes (schema 19), each selected combination's rows by key."""
+    """With attribute filters the tools (and the escalations, in the tools' statement)
+    and the histograms of the waits and durations come from the rollups per combination
+    of attributes (schemas 19 and 20), each selected combination's rows by key, not
+    from the events.  A range that holds no whole day has no rollup to read: the
+    histograms then read the selected conversations' actions and waits from the indexes
+    that hold them per conversation (schema 11), not a table row per event."""
     from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
 
     db = await _db(tmp_path)
     connection = sqlite3.connect(db)
-    try:
-        plan = MetricsPlan(1, MetricsQuery(ConversationQuery(source="web")), SQLITE)
+
+    def planned(query: MetricsQuery) -> dict[str, list[str]]:
+        plan = MetricsPlan(1, query, SQLITE)
         statements = plan.statements(plan.combine(connection.execute(*plan.totals()).fetchall()))
         assert "escalation" not in plan.later({"tools": [("ticket", 2, 0, 0, None, 1)]})
-        sql, params = statements["tools"]
-        steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-        assert not any(s.startswith(("SCAN e", "SEARCH e")) for s in steps), steps
-        assert "SEARCH r USING PRIMARY KEY (project_id=? AND combo=?)" in steps, steps
+        return {
+            name: [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            for name, (sql, params) in statements.items()
+        }
+
+    try:
+        steps = planned(MetricsQuery(ConversationQuery(source="web")))
+        for name in ("tools", "duration_buckets", "wait_buckets"):
+            assert not any(s.startswith(("SCAN e", "SEARCH e")) for s in steps[name]), steps[name]
+            key = "SEARCH r USING PRIMARY KEY (project_id=? AND combo=?)"
+            assert key in steps[name], (name, steps[name])
+        hour = 3_600_000_000  # hours of the stored conversations' day
+        within_a_day = ConversationQuery(
+            source="web", since=20_000 * DAY + hour, until=20_000 * DAY + 5 * hour
+        )
+        steps = planned(MetricsQuery(within_a_day))
         expected = {
             "duration_buckets": "events_actions_by_conversation",
             "wait_buckets": "events_waits_by_conversation",
         }
         for name, index in expected.items():
-            sql, params = statements[name]
-            steps = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-            reads = [s for s in steps if s.startswith(("SCAN e", "SEARCH e"))]
+            reads = [s for s in steps[name] if s.startswith(("SCAN e", "SEARCH e"))]
             seek = f"SEARCH e USING COVERING INDEX {index} (project_id=? AND conversation_id=?"
-            assert len(reads) == 1 and reads[0].startswith(seek), (name, steps)
+            assert len(reads) == 1 and reads[0].startswith(seek), (name, steps[name])
     finally:
         connection.close()
 
@@ -368,10 +380,11 @@ async def test_a_filtered_range_of_much_of_the_span_scans_the_conversations(
     tmp_path: Path,
 ) -> None:
     """With attribute filters and a range, SQLite (no statistics) would read the range by
-    the start index and a table look-up per conversation, however many: the statements
-    that read the selection (the histograms, the customers) scan the table instead once
-    the range holds more than a twentieth of the project's span (a look-up costs about
-    as much as 19 rows of a scan), and keep the index below that."""
+    the start index and a table look-up per conversation, however many: the statement
+    that reads the selection (the customers; the histograms read their rollups per
+    combination for whole days) scans the table instead once the range holds more than
+    a twentieth of the project's span (a look-up costs about as much as 19 rows of a
+    scan), and keeps the index below that."""
     from agentsight.server._metrics import MetricsQuery
     from agentsight.server.storage._metrics_sql import SQLITE, MetricsPlan
 
@@ -385,11 +398,10 @@ async def test_a_filtered_range_of_much_of_the_span_scans_the_conversations(
             )
             totals = plan.combine(connection.execute(*plan.totals()).fetchall())
             statements = plan.statements(totals)
-            for name in ("wait_buckets", "customers"):
-                sql, params = statements[name]
-                steps = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-                assert ("SCAN c" in steps) is scanned, (since, name, steps)
-                assert any("conversations_by_start" in s for s in steps) is not scanned, steps
+            sql, params = statements["customers"]
+            steps = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert ("SCAN c" in steps) is scanned, (since, steps)
+            assert any("conversations_by_start" in s for s in steps) is not scanned, steps
     finally:
         connection.close()
 

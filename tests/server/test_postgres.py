@@ -27,7 +27,7 @@ from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRE
 from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
 from tests.server.collector_helpers import mark_and_rate
-from tests.server.old_schema import UNDO_COMBO_ROLLUPS, execute
+from tests.server.old_schema import UNDO_COMBO_HISTOGRAMS, UNDO_COMBO_ROLLUPS, execute
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -608,12 +608,13 @@ _UNDO_FROM = {
     19: f"{_UNDO_COMBOS}; DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
     " DELETE FROM schema_version WHERE version >= 19",
     20: _UNDO_COMBOS,
+    21: "; ".join(UNDO_COMBO_HISTOGRAMS["postgres"]),
 }
 
 
 @pytest.mark.parametrize("version", sorted(_UNDO_FROM))
 async def test_a_migration_waits_for_a_deletion_under_way(schema: str, version: int) -> None:
-    """A collector migrating (schemas 18 to 20) while another deletes a conversation
+    """A collector migrating (schemas 18 to 21) while another deletes a conversation
     waits for the deletion to end, then migrates; neither fails.  The deletion locks
     the conversation before its events and its feedback, the migrations the events
     before the rollups and the feedback before the conversations: without the

@@ -193,7 +193,7 @@ def _histograms(*, postgres: bool) -> list[tuple[str, str, str]]:
 def _combo_rollups(*, postgres: bool) -> list[tuple[str, str, str]]:
     """The event rollups per combination of attributes and UTC day of the start (UTC hour
     of the event), as :func:`_action_rollups` (whose rebuilds, and those of the
-    messages and the models, they take with the selection changed)."""
+    messages, the models and the histograms, they take with the selection changed)."""
     build = "json_build_array" if postgres else "json_array"
     combo = f"{build}(c.environment, c.source, c.device, c.language, c.country)"
     combo += "::text" if postgres else ""
@@ -203,16 +203,18 @@ def _combo_rollups(*, postgres: bool) -> list[tuple[str, str, str]]:
         *_action_rollups(postgres=postgres),
     ]
     found = []
-    for table, stored, rebuilt in quarter_level:
-        rebuilt = rebuilt.replace(
-            "c.started_at / 900000000", f"{combo}, c.started_at / 86400000000"
-        ).replace("e.ts / 900000000", "e.ts / 3600000000")
+    for table, stored, rebuilt in [*quarter_level, *_histograms(postgres=postgres)]:
+        rebuilt = (
+            rebuilt.replace("c.started_at / 900000000", "c.started_at / 86400000000")
+            .replace("c.started_at / 86400000000", f"{combo}, c.started_at / 86400000000")
+            .replace("e.ts / 900000000", "e.ts / 3600000000")
+        )
         rebuilt = re.sub(
             r"GROUP BY (\d+(, \d+)*)$",
             lambda m: f"GROUP BY {m.group(1)}, {m.group(1).count(',') + 2}",
             rebuilt,
         )
-        stored = stored.replace("project_id, quarter, ", "project_id, combo, day, ")
+        stored = re.sub(r"^project_id, (quarter|day), ", "project_id, combo, day, ", stored)
         found.append((table.replace("rollup_", "rollup_combo_"), stored, rebuilt))
     return found
 
@@ -398,7 +400,7 @@ async def _check(db: Path | str, storage: Storage, project: int, rng: random.Ran
             else f"SELECT {stored} FROM {table} WHERE {count} <> 0",
         )
         assert sorted(found, key=key) == sorted(await _rows(db, rebuilt), key=key), table
-    combos = [(t.replace("rollup_", "rollup_combo_"), f) for t, f in _EMPTIED if "days" not in t]
+    combos = [(t.replace("rollup_", "rollup_combo_"), f) for t, f in _EMPTIED]
     for table, figures in [*_EMPTIED, *combos]:  # rows emptied by a move or a deletion
         first = figures.split(",")[0]  # add nothing
         left = await _rows(db, f"SELECT {figures} FROM {table} WHERE {first} = 0")

@@ -646,11 +646,12 @@ class MetricsPlan:
 
     def _histogram_days(self) -> Buckets | None:
         """The whole UTC days of conversation starts whose waits and durations the
-        histograms (``rollup_wait_days``, ``rollup_duration_days``) count: a request
-        that :meth:`_quarters` allows, whose range holds a whole day; ``None``: the
+        histograms count (``rollup_wait_days`` and ``rollup_duration_days``, or their
+        kin per combination of attributes with attribute filters): a request that
+        :meth:`_event_rollups` allows, whose range holds a whole day; ``None``: the
         percentiles are read directly (from the selection's own histograms where
         :meth:`_histograms_read`)."""
-        if self._quarters() is None:
+        if self._event_rollups() is None:
             return None
         filters = self._query.filters
         return choose(False, False, filters.since, filters.until, days=True)
@@ -686,8 +687,8 @@ class MetricsPlan:
             events, more = self._events(kind, marked=marked)
             return self._statement(f"{head} {direct(events)}", params + more)
         return self._event_union(
-            EventRollups(days), rolled, table, nonzero, group, kind, direct,
-            marked=marked, outer=outer, negated=negated,
+            EventRollups(days, combos=bool(self._attributes)), rolled, table, nonzero,
+            group, kind, direct, marked=marked, outer=outer, negated=negated,
         )  # fmt: skip
 
     def _wait_buckets(self, days: Buckets | None) -> Statement:

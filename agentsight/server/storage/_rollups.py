@@ -50,9 +50,12 @@ start, with the event times per UTC hour (``rollup_combo_messages``,
 answer the event figures of a request with attribute filters: it reads the
 combinations its filters select from ``rollup_days``, then each one's rows by
 key.  A conversation whose day of start or whose attributes change takes its
-events along.  The histograms have no such rollup (per day, combination and
-bucket they would hold about a row per value): a filtered request reads its
-waits and durations directly.
+events along.  The histograms of the waits and the durations have their kin
+there too (``rollup_combo_wait_days``, ``rollup_combo_duration_days``;
+``sqlite_0020_combo_histograms``, ``postgres_0021_combo_histograms``): they hold
+about a row per value (a day's values of one combination rarely share a
+bucket), but a filtered request reads its combinations' rows in key order
+instead of each selected conversation's events by an index seek.
 
 A request is answered from them in three parts: the whole buckets between
 ``since`` and ``until`` from the rollups, and the conversations of the two
