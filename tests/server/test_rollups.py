@@ -743,6 +743,9 @@ async def test_the_upgrade_builds_the_event_rollups(database: Database) -> None:
     await execute(db, UNDO_EVENT_ROLLUPS["sqlite" if isinstance(db, Path) else "postgres"])
     storage = await open_storage(db)  # migrates: the event rollups again, backfilled
     try:
+        if not isinstance(db, Path):  # the histograms per combination, analyzed as built
+            analyzed = "SELECT COUNT(*) FROM pg_stats WHERE tablename = 'rollup_combo_wait_days'"
+            assert (await _rows(db, analyzed))[0][0] > 0
         await _check(db, storage, project, rng)
         for start in range(0, len(later), 40):  # the rest of the conversations arrives
             await storage.write_batch(project, later[start : start + 40])

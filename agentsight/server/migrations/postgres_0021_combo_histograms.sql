@@ -52,6 +52,10 @@ SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.langu
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5;
 
+-- Statistics now: until autovacuum's first look, the planner would take millions of rows
+-- for a few thousand and read every combination's days to pick the selected ones.
+ANALYZE rollup_combo_wait_days, rollup_combo_duration_days;
+
 CREATE FUNCTION agentsight_combo_histograms() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
