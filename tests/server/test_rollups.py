@@ -491,7 +491,8 @@ async def test_cut_days_at_every_edge_give_the_direct_answer(database: Database)
     """Ranges whose ends fall at a day's start, just after it, around its middle and at its
     last moment, two and nine days apart, open at either end, ending far in the future
     or starting in 1970's first day: the rollups' answer (the day histograms' cut days
-    read for their shorter part) is the direct path's, in UTC and in a half-hour zone."""
+    read for their shorter part) is the direct path's, in UTC and in a half-hour zone,
+    and with an attribute filter (the histograms per combination)."""
     rng = random.Random(5)
     db = database("edges")
     storage = await open_storage(db)
@@ -512,11 +513,14 @@ async def test_cut_days_at_every_edge_give_the_direct_answer(database: Database)
         ranges += [(day + 2 * DAY + DAY // 4, START + SPAN + 30 * DAY + DAY // 3)]
         ranges += [(DAY // 4, day + 9 * DAY + DAY // 3)]
         for since, until in ranges:
-            selection = ConversationQuery(since=since, until=until)
-            for tz in ("UTC", "Asia/Kolkata"):
+            for selection, tz in (
+                (ConversationQuery(since=since, until=until), "UTC"),
+                (ConversationQuery(since=since, until=until), "Asia/Kolkata"),
+                (ConversationQuery(since=since, until=until, source=SOURCES[0]), "UTC"),
+            ):
                 rolled = await storage.metrics(project, MetricsQuery(selection, tz))
                 direct = await storage.metrics(project, MetricsQuery(selection, tz, rollups=False))
-                assert rolled == direct, (since, until, tz)
+                assert rolled == direct, (selection, tz)
     finally:
         await storage.aclose()
 
