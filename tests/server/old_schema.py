@@ -57,7 +57,9 @@ UNDO_LIST_FILTER_LOOKUPS = [
 ]
 _COMBO_KINDS = ("messages", "models", "tools", "buttons", "scores", "score_values")
 _COMBO_HISTOGRAMS = ("wait_days", "duration_days")
-#: The histograms per combination of attributes (SQLite 20, PostgreSQL 21), undone.
+#: The histograms per combination of attributes (SQLite 20, PostgreSQL 21), undone.  On
+#: PostgreSQL only with schema 20's undoing after it (UNDO_COMBO_ROLLUPS): schema 21 also
+#: keys schema 20's rollups by the MD5 of their combination.
 UNDO_COMBO_HISTOGRAMS = {
     "sqlite": [
         *(

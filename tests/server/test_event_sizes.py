@@ -127,3 +127,44 @@ async def _project(storage: Storage) -> int:
 
 def _labels(figures: dict[str, Any]) -> list[tuple[str, int]]:
     return [(b["label"], b["presses"]) for b in figures["buttons"]["by_label"]]
+
+
+async def test_the_longest_attributes_with_the_longest_names_are_stored(
+    database: Database,
+) -> None:
+    """A conversation whose source and language are the longest, with a timed action, a
+    model call and a score of the longest names and a waited message, is stored and
+    counted under its combination of attributes (the rollups per combination key it)."""
+    cid = _noise(wire.SHORT, 11)
+    attributes = {"source": _noise(wire.SHORT, 12), "language": _noise(wire.SHORT, 13)}
+    action = {"action_name": _noise(wire.SHORT, 14), "duration_ms": 120.0}
+    call = {
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "total_tokens": 2,
+        "embedding_tokens": 0,
+        "model": _noise(wire.SHORT, 15),
+        "provider": _noise(wire.SHORT, 16),
+    }
+    score = {"name": _noise(wire.SHORT, 17), "value": _noise(wire.SHORT, 18)}
+    events = [
+        _event("conversation", cid, attributes),
+        _event("message", cid, {"sender": "end_user", "content": "hi"}, AT + 1),
+        _event("message", cid, {"sender": "agent", "content": "hello"}, AT + 2_000),
+        _event("action", cid, action, AT + 3_000),
+        _event("token_usage", cid, call, AT + 4_000),
+        _event("score", cid, score, AT + 5_000),
+    ]
+    storage: Storage = await open_storage(database("attributes"))
+    try:
+        project = await _project(storage)
+        await storage.write_batch(project, events)
+        selected = ConversationQuery(source=attributes["source"], language=attributes["language"])
+        for rollups in (True, False):
+            figures = await storage.metrics(project, MetricsQuery(selected, rollups=rollups))
+            assert figures["totals"]["conversations"] == 1, rollups
+            tools = [(t["action_name"], t["p95_duration_ms"]) for t in figures["tools"]]
+            assert tools == [(action["action_name"], 120.0)], rollups
+            assert figures["response_time_ms"]["count"] == 1, rollups
+    finally:
+        await storage.aclose()

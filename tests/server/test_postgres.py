@@ -27,7 +27,7 @@ from agentsight.server.storage.postgres._schema import SCHEMA_VERSION as POSTGRE
 from agentsight.server.storage.postgres._storage import PostgresStorage
 from tests.server import pg_helpers
 from tests.server.collector_helpers import mark_and_rate
-from tests.server.old_schema import UNDO_COMBO_HISTOGRAMS, UNDO_COMBO_ROLLUPS, execute
+from tests.server.old_schema import UNDO_COMBO_ROLLUPS, execute
 
 pytestmark = pytest.mark.anyio
 _CLI = [sys.executable, "-m", "agentsight._cli"]
@@ -607,8 +607,7 @@ _UNDO_FROM = {
     " DELETE FROM schema_version WHERE version >= 18",
     19: f"{_UNDO_COMBOS}; DROP INDEX feedback_by_sentiment; DROP INDEX conversations_marked;"
     " DELETE FROM schema_version WHERE version >= 19",
-    20: _UNDO_COMBOS,
-    21: "; ".join(UNDO_COMBO_HISTOGRAMS["postgres"]),
+    20: _UNDO_COMBOS,  # and 21, which rewrites 20's rollups
 }
 
 

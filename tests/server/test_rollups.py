@@ -196,7 +196,7 @@ def _combo_rollups(*, postgres: bool) -> list[tuple[str, str, str]]:
     messages, the models and the histograms, they take with the selection changed)."""
     build = "json_build_array" if postgres else "json_array"
     combo = f"{build}(c.environment, c.source, c.device, c.language, c.country)"
-    combo += "::text" if postgres else ""
+    combo = f"md5({combo}::text)" if postgres else combo  # PostgreSQL's key (schema 21)
     quarter_level = [
         ("rollup_messages", "project_id, quarter, at, messages", _MESSAGES),
         ("rollup_models", _MODEL_FIGURES, _MODELS),

@@ -5,7 +5,8 @@
 --   rollup_combo_duration_days: per tool and bucket of the timed durations from 0, the
 --     actions.
 -- Schema 11's rollup_wait_days and rollup_duration_days with schema 20's selection
--- (combo: the attributes' JSON array, as rollup_days keys it).  They hold about a row per
+-- (combo: the MD5 of the attributes' JSON array, which rollup_days keys, as every
+-- rollup per combination now keys it: below).  They hold about a row per
 -- value (a day's values of one combination rarely share a bucket), but a request reads
 -- its combinations' rows in key order instead of each selected conversation's events by
 -- an index seek; each percentile then reads its rank's bucket alone, as with schema 11's.
@@ -21,6 +22,43 @@
 
 SELECT pg_advisory_xact_lock(1919904876, id::int) FROM projects ORDER BY id;
 LOCK TABLE conversations, events IN SHARE ROW EXCLUSIVE MODE;
+
+-- First, the rollups per combination of schema 20 are keyed by the MD5 of their
+-- combination (its JSON array, as rollup_days keys it), and their triggers write that:
+-- a combination of the longest source and language (256 characters of 4 bytes each)
+-- with the longest action name, model, score name or category outgrew PostgreSQL's
+-- largest B-tree row (2704 bytes), which refused the whole batch.  Each trigger
+-- function's source is rewritten, and must change.
+DO $$
+DECLARE
+    f TEXT;
+    a TEXT;
+    body TEXT;
+    before TEXT;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['agentsight_combo_event_rollups', 'agentsight_combo_action_rollups',
+                             'agentsight_conversation_combo_event_rollups',
+                             'agentsight_conversation_combo_action_rollups'] LOOP
+        body := pg_get_functiondef(f::regproc);
+        before := body;
+        FOREACH a IN ARRAY ARRAY['c', 'n', 'o'] LOOP
+            body := replace(body,
+                format('json_build_array(%1$s.environment, %1$s.source, %1$s.device, %1$s.language, %1$s.country)::text', a),
+                format('md5(json_build_array(%1$s.environment, %1$s.source, %1$s.device, %1$s.language, %1$s.country)::text)', a));
+        END LOOP;
+        IF body = before THEN
+            RAISE EXCEPTION 'schema 21: % names no combination', f;
+        END IF;
+        EXECUTE body;
+    END LOOP;
+END $$;
+
+UPDATE rollup_combo_messages SET combo = md5(combo);
+UPDATE rollup_combo_models SET combo = md5(combo);
+UPDATE rollup_combo_tools SET combo = md5(combo);
+UPDATE rollup_combo_buttons SET combo = md5(combo);
+UPDATE rollup_combo_scores SET combo = md5(combo);
+UPDATE rollup_combo_score_values SET combo = md5(combo);
 
 CREATE TABLE rollup_combo_wait_days (
     project_id BIGINT NOT NULL,
@@ -43,18 +81,20 @@ CREATE TABLE rollup_combo_duration_days (
 );
 
 INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
-SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0)
+SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4;
 
 INSERT INTO rollup_combo_duration_days (project_id, combo, day, action_name, bucket, actions)
-SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*)
+SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*)
 FROM events e JOIN conversations c ON c.project_id = e.project_id AND c.conversation_id = e.conversation_id
 WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5;
 
 -- Statistics now: until autovacuum's first look, the planner would take millions of rows
 -- for a few thousand and read every combination's days to pick the selected ones.
-ANALYZE rollup_combo_wait_days, rollup_combo_duration_days;
+ANALYZE rollup_combo_wait_days, rollup_combo_duration_days, rollup_combo_messages,
+    rollup_combo_models, rollup_combo_tools, rollup_combo_buttons, rollup_combo_scores,
+    rollup_combo_score_values;
 
 CREATE FUNCTION agentsight_combo_histograms() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
@@ -62,14 +102,14 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
         SELECT project_id, combo, day, bucket, SUM(waits), SUM(wait_sum) FROM (
-            SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, length((n.response_wait)::text) * 1000 + substr((n.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(n.response_wait), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, length((n.response_wait)::text) * 1000 + substr((n.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(n.response_wait), 0) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, combo, day, bucket, waits, wait_sum)
         GROUP BY project_id, combo, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
         ORDER BY project_id, combo, day, bucket
         ON CONFLICT (project_id, combo, day, bucket) DO UPDATE SET waits = rollup_combo_wait_days.waits + excluded.waits, wait_sum = rollup_combo_wait_days.wait_sum + excluded.wait_sum;
         INSERT INTO rollup_combo_duration_days (project_id, combo, day, action_name, bucket, actions)
         SELECT project_id, combo, day, action_name, bucket, SUM(actions) FROM (
-            SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, n.action_name, length((trunc(n.duration_ms)::bigint)::text) * 1000 + substr((trunc(n.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL AND n.duration_ms >= 0 AND n.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
+            SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, n.action_name, length((trunc(n.duration_ms)::bigint)::text) * 1000 + substr((trunc(n.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM new_rows n JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE n.action_name IS NOT NULL AND n.duration_ms >= 0 AND n.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
         ) AS d (project_id, combo, day, action_name, bucket, actions)
         GROUP BY project_id, combo, day, action_name, bucket HAVING SUM(actions) <> 0
         ORDER BY project_id, combo, day, action_name, bucket
@@ -77,14 +117,14 @@ BEGIN
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
         SELECT project_id, combo, day, bucket, SUM(waits), SUM(wait_sum) FROM (
-            SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, length((o.response_wait)::text) * 1000 + substr((o.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(o.response_wait), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, length((o.response_wait)::text) * 1000 + substr((o.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(o.response_wait), 0)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, combo, day, bucket, waits, wait_sum)
         GROUP BY project_id, combo, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
         ORDER BY project_id, combo, day, bucket
         ON CONFLICT (project_id, combo, day, bucket) DO UPDATE SET waits = rollup_combo_wait_days.waits + excluded.waits, wait_sum = rollup_combo_wait_days.wait_sum + excluded.wait_sum;
         INSERT INTO rollup_combo_duration_days (project_id, combo, day, action_name, bucket, actions)
         SELECT project_id, combo, day, action_name, bucket, SUM(actions) FROM (
-            SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, o.action_name, length((trunc(o.duration_ms)::bigint)::text) * 1000 + substr((trunc(o.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL AND o.duration_ms >= 0 AND o.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
+            SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, o.action_name, length((trunc(o.duration_ms)::bigint)::text) * 1000 + substr((trunc(o.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM old_rows o JOIN conversations c ON c.project_id = o.project_id AND c.conversation_id = o.conversation_id WHERE o.action_name IS NOT NULL AND o.duration_ms >= 0 AND o.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
         ) AS d (project_id, combo, day, action_name, bucket, actions)
         GROUP BY project_id, combo, day, action_name, bucket HAVING SUM(actions) <> 0
         ORDER BY project_id, combo, day, action_name, bucket
@@ -92,7 +132,7 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
         SELECT project_id, combo, day, bucket, SUM(waits), SUM(wait_sum) FROM (
-            SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, length((o.response_wait)::text) * 1000 + substr((o.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(o.response_wait), 0)) FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE o.response_wait IS DISTINCT FROM n.response_wait AND o.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT c.project_id, json_build_array(c.environment, c.source, c.device, c.language, c.country)::text, c.started_at / 86400000000, length((n.response_wait)::text) * 1000 + substr((n.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(n.response_wait), 0) FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE o.response_wait IS DISTINCT FROM n.response_wait AND n.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, length((o.response_wait)::text) * 1000 + substr((o.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(o.response_wait), 0)) FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE o.response_wait IS DISTINCT FROM n.response_wait AND o.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT c.project_id, md5(json_build_array(c.environment, c.source, c.device, c.language, c.country)::text), c.started_at / 86400000000, length((n.response_wait)::text) * 1000 + substr((n.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(n.response_wait), 0) FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id JOIN conversations c ON c.project_id = n.project_id AND c.conversation_id = n.conversation_id WHERE o.response_wait IS DISTINCT FROM n.response_wait AND n.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, combo, day, bucket, waits, wait_sum)
         GROUP BY project_id, combo, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
         ORDER BY project_id, combo, day, bucket
@@ -120,14 +160,14 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
         SELECT project_id, combo, day, bucket, SUM(waits), SUM(wait_sum) FROM (
-            SELECT n.project_id, json_build_array(n.environment, n.source, n.device, n.language, n.country)::text, n.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT n.project_id, md5(json_build_array(n.environment, n.source, n.device, n.language, n.country)::text), n.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, combo, day, bucket, waits, wait_sum)
         GROUP BY project_id, combo, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
         ORDER BY project_id, combo, day, bucket
         ON CONFLICT (project_id, combo, day, bucket) DO UPDATE SET waits = rollup_combo_wait_days.waits + excluded.waits, wait_sum = rollup_combo_wait_days.wait_sum + excluded.wait_sum;
         INSERT INTO rollup_combo_duration_days (project_id, combo, day, action_name, bucket, actions)
         SELECT project_id, combo, day, action_name, bucket, SUM(actions) FROM (
-            SELECT n.project_id, json_build_array(n.environment, n.source, n.device, n.language, n.country)::text, n.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
+            SELECT n.project_id, md5(json_build_array(n.environment, n.source, n.device, n.language, n.country)::text), n.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM new_rows n JOIN events e ON e.project_id = n.project_id AND e.conversation_id = n.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
         ) AS d (project_id, combo, day, action_name, bucket, actions)
         GROUP BY project_id, combo, day, action_name, bucket HAVING SUM(actions) <> 0
         ORDER BY project_id, combo, day, action_name, bucket
@@ -135,14 +175,14 @@ BEGIN
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
         SELECT project_id, combo, day, bucket, SUM(waits), SUM(wait_sum) FROM (
-            SELECT o.project_id, json_build_array(o.environment, o.source, o.device, o.language, o.country)::text, o.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT o.project_id, md5(json_build_array(o.environment, o.source, o.device, o.language, o.country)::text), o.started_at / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, combo, day, bucket, waits, wait_sum)
         GROUP BY project_id, combo, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
         ORDER BY project_id, combo, day, bucket
         ON CONFLICT (project_id, combo, day, bucket) DO UPDATE SET waits = rollup_combo_wait_days.waits + excluded.waits, wait_sum = rollup_combo_wait_days.wait_sum + excluded.wait_sum;
         INSERT INTO rollup_combo_duration_days (project_id, combo, day, action_name, bucket, actions)
         SELECT project_id, combo, day, action_name, bucket, SUM(actions) FROM (
-            SELECT o.project_id, json_build_array(o.environment, o.source, o.device, o.language, o.country)::text, o.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
+            SELECT o.project_id, md5(json_build_array(o.environment, o.source, o.device, o.language, o.country)::text), o.started_at / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM old_rows o JOIN events e ON e.project_id = o.project_id AND e.conversation_id = o.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
         ) AS d (project_id, combo, day, action_name, bucket, actions)
         GROUP BY project_id, combo, day, action_name, bucket HAVING SUM(actions) <> 0
         ORDER BY project_id, combo, day, action_name, bucket
@@ -153,14 +193,14 @@ BEGIN
         END IF;
         INSERT INTO rollup_combo_wait_days (project_id, combo, day, bucket, waits, wait_sum)
         SELECT project_id, combo, day, bucket, SUM(waits), SUM(wait_sum) FROM (
-            SELECT m.project_id, m.was_combo, m.was / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM (SELECT o.project_id, o.conversation_id, json_build_array(o.environment, o.source, o.device, o.language, o.country)::text AS was_combo, o.started_at AS was, json_build_array(n.environment, n.source, n.device, n.language, n.country)::text AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now_combo, m.now / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM (SELECT o.project_id, o.conversation_id, json_build_array(o.environment, o.source, o.device, o.language, o.country)::text AS was_combo, o.started_at AS was, json_build_array(n.environment, n.source, n.device, n.language, n.country)::text AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
+            SELECT m.project_id, m.was_combo, m.was / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, -(COUNT(*)), -(COALESCE(SUM(e.response_wait), 0)) FROM (SELECT o.project_id, o.conversation_id, md5(json_build_array(o.environment, o.source, o.device, o.language, o.country)::text) AS was_combo, o.started_at AS was, md5(json_build_array(n.environment, n.source, n.device, n.language, n.country)::text) AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4 UNION ALL SELECT m.project_id, m.now_combo, m.now / 86400000000, length((e.response_wait)::text) * 1000 + substr((e.response_wait)::text, 1, 3)::int, COUNT(*), COALESCE(SUM(e.response_wait), 0) FROM (SELECT o.project_id, o.conversation_id, md5(json_build_array(o.environment, o.source, o.device, o.language, o.country)::text) AS was_combo, o.started_at AS was, md5(json_build_array(n.environment, n.source, n.device, n.language, n.country)::text) AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.response_wait IS NOT NULL GROUP BY 1, 2, 3, 4
         ) AS d (project_id, combo, day, bucket, waits, wait_sum)
         GROUP BY project_id, combo, day, bucket HAVING SUM(waits) <> 0 OR SUM(wait_sum) <> 0
         ORDER BY project_id, combo, day, bucket
         ON CONFLICT (project_id, combo, day, bucket) DO UPDATE SET waits = rollup_combo_wait_days.waits + excluded.waits, wait_sum = rollup_combo_wait_days.wait_sum + excluded.wait_sum;
         INSERT INTO rollup_combo_duration_days (project_id, combo, day, action_name, bucket, actions)
         SELECT project_id, combo, day, action_name, bucket, SUM(actions) FROM (
-            SELECT m.project_id, m.was_combo, m.was / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, json_build_array(o.environment, o.source, o.device, o.language, o.country)::text AS was_combo, o.started_at AS was, json_build_array(n.environment, n.source, n.device, n.language, n.country)::text AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5 UNION ALL SELECT m.project_id, m.now_combo, m.now / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, json_build_array(o.environment, o.source, o.device, o.language, o.country)::text AS was_combo, o.started_at AS was, json_build_array(n.environment, n.source, n.device, n.language, n.country)::text AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
+            SELECT m.project_id, m.was_combo, m.was / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, -(COUNT(*)) FROM (SELECT o.project_id, o.conversation_id, md5(json_build_array(o.environment, o.source, o.device, o.language, o.country)::text) AS was_combo, o.started_at AS was, md5(json_build_array(n.environment, n.source, n.device, n.language, n.country)::text) AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5 UNION ALL SELECT m.project_id, m.now_combo, m.now / 86400000000, e.action_name, length((trunc(e.duration_ms)::bigint)::text) * 1000 + substr((trunc(e.duration_ms)::bigint)::text, 1, 3)::int, COUNT(*) FROM (SELECT o.project_id, o.conversation_id, md5(json_build_array(o.environment, o.source, o.device, o.language, o.country)::text) AS was_combo, o.started_at AS was, md5(json_build_array(n.environment, n.source, n.device, n.language, n.country)::text) AS now_combo, n.started_at AS now FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.conversation_id = o.conversation_id WHERE (o.started_at / 86400000000 <> n.started_at / 86400000000 OR o.environment IS DISTINCT FROM n.environment OR o.source IS DISTINCT FROM n.source OR o.device IS DISTINCT FROM n.device OR o.language IS DISTINCT FROM n.language OR o.country IS DISTINCT FROM n.country)) m JOIN events e ON e.project_id = m.project_id AND e.conversation_id = m.conversation_id WHERE e.action_name IS NOT NULL AND e.duration_ms >= 0 AND e.duration_ms <= 1e+12 GROUP BY 1, 2, 3, 4, 5
         ) AS d (project_id, combo, day, action_name, bucket, actions)
         GROUP BY project_id, combo, day, action_name, bucket HAVING SUM(actions) <> 0
         ORDER BY project_id, combo, day, action_name, bucket

@@ -143,6 +143,10 @@ class Dialect:
     # pass costs less than two; PostgreSQL's COUNT(DISTINCT) sorts each tool's actions
     # and measured as long as the two statements, which its connections share.
     tool_conversations: bool = False
+    # The key of a combination of attributes in the rollups per combination, from
+    # rollup_days' combo (its JSON array): PostgreSQL keys them by its MD5, which keeps
+    # their B-tree rows within the 2704 bytes a row may hold (schema 21).
+    combo_key: Callable[[str], str] = lambda combo: combo
 
 
 SQLITE = Dialect(
@@ -153,6 +157,7 @@ POSTGRES = Dialect(
     clean=lambda text: text.replace("\x00", "\ufffd"),
     bit=lambda n: f"(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))",
     bit_or=lambda bits: f"BIT_OR({bits})",
+    combo_key=lambda combo: f"md5({combo})",
 )
 
 
@@ -970,8 +975,8 @@ class MetricsPlan:
             # rollup (a row per day and combination); then each one's rows by key.
             chosen, head_params = buckets.where(self._attributes)
             head = (
-                "WITH combos AS (SELECT DISTINCT r.combo FROM rollup_days r"
-                f" WHERE r.project_id = ? AND {chosen})"
+                f"WITH combos AS (SELECT DISTINCT {self._dialect.combo_key('r.combo')} AS combo"
+                f" FROM rollup_days r WHERE r.project_id = ? AND {chosen})"
             )
             head_params = [self._project_id, *head_params]
             join = "CROSS JOIN" if self._dialect.partial_by_type else "JOIN"
