@@ -46,7 +46,8 @@ The same event rollups per combination of attributes and UTC day of the
 start, with the event times per UTC hour (``rollup_combo_messages``,
 ``rollup_combo_models``, ``rollup_combo_tools``, ``rollup_combo_buttons``,
 ``rollup_combo_scores``, ``rollup_combo_score_values``; ``combo`` is the key of
-``rollup_days``; ``sqlite_0019_combo_rollups``, ``postgres_0020_combo_rollups``)
+``rollup_days``, or on PostgreSQL its MD5, which keeps their rows within its B-tree
+limit; ``sqlite_0019_combo_rollups``, ``postgres_0020_combo_rollups``)
 answer the event figures of a request with attribute filters: it reads the
 combinations its filters select from ``rollup_days``, then each one's rows by
 key.  A conversation whose day of start or whose attributes change takes its
