@@ -39,6 +39,7 @@ from tests.server import pg_helpers
 from tests.server.old_schema import (
     LATEST,
     UNDO_BOUNDED_KEYS,
+    UNDO_COMBO_ROLLUPS,
     UNDO_EVENT_ROLLUPS,
     UNDO_FEEDBACK_ROLLUPS,
     create_at,
@@ -826,6 +827,91 @@ async def test_postgres_upgrade_keys_the_presses_by_their_hash(postgres_database
             await storage.aclose()
     finally:
         pg_helpers.drop_schema(url)
+
+
+async def test_postgres_upgrade_keys_the_combinations_by_their_hash(
+    postgres_database: str,
+) -> None:
+    """A database of PostgreSQL's schema 20 as first written, whose rollups per combination
+    were keyed by the combination's JSON array, gets them keyed by its MD5 from schema
+    21's migration, its triggers write that from then on, and the batches that come
+    after it follow, among them one of the longest attributes and names (which the
+    array outgrew a B-tree row with)."""
+    from agentsight.server.storage.postgres._schema import _migrations
+
+    rng = random.Random(10)
+    url = pg_helpers.create_schema(postgres_database)
+    try:
+        storage = await open_storage(url)
+        try:
+            project = await _project(storage)
+            later = await _first_batches(storage, project, rng, "h", 30)
+        finally:
+            await storage.aclose()
+        await execute(url, UNDO_COMBO_ROLLUPS["postgres"])  # back to schema 19
+        first_written = dict(_migrations())[20]
+        for alias in "cno":
+            array = f"json_build_array({alias}.environment, {alias}.source, {alias}.device,"
+            array += f" {alias}.language, {alias}.country)::text"
+            first_written = first_written.replace(f"md5({array})", array)
+        assert "md5(json_build_array(" not in first_written
+        import asyncpg
+
+        connection = await asyncpg.connect(url)
+        try:  # the migration as first written, as the collector ran it
+            async with connection.transaction():
+                await connection.execute(first_written)
+                await connection.execute("INSERT INTO schema_version (version) VALUES (20)")
+        finally:
+            await connection.close()
+        assert (await _rows(url, "SELECT combo FROM rollup_combo_tools LIMIT 1"))[0][0][0] == "["
+        storage = await open_storage(url)  # migrates: the combinations rehashed
+        try:
+            await _check(url, storage, project, rng)
+            for start in range(0, len(later), 30):  # the rest arrives
+                await storage.write_batch(project, later[start : start + 30])
+            source, language, name = (
+                "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(256)) for _ in range(3)
+            )  # 4-byte characters that do not compress
+            longest = {"source": source, "language": language}
+            action = {"action_name": name, "duration_ms": 5.0}
+            await storage.write_batch(project, [
+                NewEvent("long0", "conversation", "long", 0, START, longest),
+                NewEvent("long1", "action", "long", 1, START + 1, action),
+            ])  # fmt: skip
+            await _check(url, storage, project, rng)
+        finally:
+            await storage.aclose()
+    finally:
+        pg_helpers.drop_schema(url)
+
+
+async def test_upgrade_builds_the_rollups_per_combination_of_the_longest(
+    database: Database,
+) -> None:
+    """A database from before the rollups per combination that holds a conversation of
+    the longest attributes and names gets them from its migrations (the combination's
+    JSON array as their key outgrew a PostgreSQL B-tree row and failed the migration)."""
+    rng = random.Random(11)
+    db = database("longest")
+    source, language, name = (
+        "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(256)) for _ in range(3)
+    )  # 4-byte characters that do not compress
+    storage = await open_storage(db)
+    try:
+        project = await _project(storage)
+        await storage.write_batch(project, [
+            NewEvent("l0", "conversation", "l", 0, START, {"source": source, "language": language}),
+            NewEvent("l1", "action", "l", 1, START + 1, {"action_name": name, "duration_ms": 5.0}),
+        ])  # fmt: skip
+    finally:
+        await storage.aclose()
+    await execute(db, UNDO_COMBO_ROLLUPS["sqlite" if isinstance(db, Path) else "postgres"])
+    storage = await open_storage(db)  # migrates: the rollups per combination, built
+    try:
+        await _check(db, storage, project, rng)
+    finally:
+        await storage.aclose()
 
 
 async def test_concurrent_writers_keep_the_rollups(

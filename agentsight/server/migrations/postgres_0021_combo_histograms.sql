@@ -27,8 +27,11 @@ LOCK TABLE conversations, events IN SHARE ROW EXCLUSIVE MODE;
 -- combination (its JSON array, as rollup_days keys it), and their triggers write that:
 -- a combination of the longest source and language (256 characters of 4 bytes each)
 -- with the longest action name, model, score name or category outgrew PostgreSQL's
--- largest B-tree row (2704 bytes), which refused the whole batch.  Each trigger
--- function's source is rewritten, and must change.
+-- largest B-tree row (2704 bytes), which refused the whole batch.  Schema 20 as first
+-- written keyed them by the array: its trigger functions' sources are rewritten (each
+-- must then change) and its rows, whose arrays begin with '[', rehashed.  Schema 20 as
+-- it is now writes the MD5 itself (a database migrating from 19 may already hold such a
+-- batch): then nothing here changes.
 DO $$
 DECLARE
     f TEXT;
@@ -40,25 +43,27 @@ BEGIN
                              'agentsight_conversation_combo_event_rollups',
                              'agentsight_conversation_combo_action_rollups'] LOOP
         body := pg_get_functiondef(f::regproc);
-        before := body;
-        FOREACH a IN ARRAY ARRAY['c', 'n', 'o'] LOOP
-            body := replace(body,
-                format('json_build_array(%1$s.environment, %1$s.source, %1$s.device, %1$s.language, %1$s.country)::text', a),
-                format('md5(json_build_array(%1$s.environment, %1$s.source, %1$s.device, %1$s.language, %1$s.country)::text)', a));
-        END LOOP;
-        IF body = before THEN
-            RAISE EXCEPTION 'schema 21: % names no combination', f;
+        IF position('md5(json_build_array(' IN body) = 0 THEN  -- schema 20 as first written
+            before := body;
+            FOREACH a IN ARRAY ARRAY['c', 'n', 'o'] LOOP
+                body := replace(body,
+                    format('json_build_array(%1$s.environment, %1$s.source, %1$s.device, %1$s.language, %1$s.country)::text', a),
+                    format('md5(json_build_array(%1$s.environment, %1$s.source, %1$s.device, %1$s.language, %1$s.country)::text)', a));
+            END LOOP;
+            IF body = before THEN
+                RAISE EXCEPTION 'schema 21: % names no combination', f;
+            END IF;
+            EXECUTE body;
         END IF;
-        EXECUTE body;
     END LOOP;
 END $$;
 
-UPDATE rollup_combo_messages SET combo = md5(combo);
-UPDATE rollup_combo_models SET combo = md5(combo);
-UPDATE rollup_combo_tools SET combo = md5(combo);
-UPDATE rollup_combo_buttons SET combo = md5(combo);
-UPDATE rollup_combo_scores SET combo = md5(combo);
-UPDATE rollup_combo_score_values SET combo = md5(combo);
+UPDATE rollup_combo_messages SET combo = md5(combo) WHERE combo LIKE '[%';
+UPDATE rollup_combo_models SET combo = md5(combo) WHERE combo LIKE '[%';
+UPDATE rollup_combo_tools SET combo = md5(combo) WHERE combo LIKE '[%';
+UPDATE rollup_combo_buttons SET combo = md5(combo) WHERE combo LIKE '[%';
+UPDATE rollup_combo_scores SET combo = md5(combo) WHERE combo LIKE '[%';
+UPDATE rollup_combo_score_values SET combo = md5(combo) WHERE combo LIKE '[%';
 
 CREATE TABLE rollup_combo_wait_days (
     project_id BIGINT NOT NULL,
