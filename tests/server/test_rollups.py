@@ -339,6 +339,12 @@ def _query(rng: random.Random, starts: list[int]) -> MetricsQuery:
     return MetricsQuery(filters=ConversationQuery(**chosen), tz=rng.choice(ZONES))
 
 
+def _noise(rng: random.Random, n: int) -> str:
+    """*n* characters that do not compress: random code points of 4 bytes (CJK ext. B), the
+    text that fills a PostgreSQL B-tree row fastest."""
+    return "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(n))
+
+
 async def _rows(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
     """:func:`rows`, PostgreSQL's numeric sums as integers."""
     return [tuple(int(v) if type(v).__name__ == "Decimal" else v for v in row)
@@ -814,7 +820,7 @@ async def test_postgres_upgrade_keys_the_presses_by_their_hash(postgres_database
         try:
             assert sorted(await _rows(url, presses)) == sorted(before) != []
             await _check(url, storage, project, rng)
-            noise = "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(4096))
+            noise = _noise(rng, 4096)
             long = {"button_event": "rate", "label": noise, "value": "up"}  # 16 KB
             later += [NewEvent(f"long{n}", "button", f"k{n}", 0, START + n * DAY, long)
                       for n in range(3)]  # fmt: skip
@@ -870,9 +876,7 @@ async def test_postgres_upgrade_keys_the_combinations_by_their_hash(
             await _check(url, storage, project, rng)
             for start in range(0, len(later), 30):  # the rest arrives
                 await storage.write_batch(project, later[start : start + 30])
-            source, language, name = (
-                "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(256)) for _ in range(3)
-            )  # 4-byte characters that do not compress
+            source, language, name = (_noise(rng, 256) for _ in range(3))
             longest = {"source": source, "language": language}
             action = {"action_name": name, "duration_ms": 5.0}
             await storage.write_batch(project, [
@@ -894,9 +898,7 @@ async def test_upgrade_builds_the_rollups_per_combination_of_the_longest(
     JSON array as their key outgrew a PostgreSQL B-tree row and failed the migration)."""
     rng = random.Random(11)
     db = database("longest")
-    source, language, name = (
-        "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(256)) for _ in range(3)
-    )  # 4-byte characters that do not compress
+    source, language, name = (_noise(rng, 256) for _ in range(3))
     storage = await open_storage(db)
     try:
         project = await _project(storage)
