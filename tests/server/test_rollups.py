@@ -841,8 +841,10 @@ async def test_postgres_upgrade_keys_the_combinations_by_their_hash(
     """A database of PostgreSQL's schema 20 as first written, whose rollups per combination
     were keyed by the combination's JSON array, gets them keyed by its MD5 from schema
     21's migration, its triggers write that from then on, and the batches that come
-    after it follow, among them one of the longest attributes and names (which the
-    array outgrew a B-tree row with)."""
+    after it follow, among them one of the longest attributes and names (with which the
+    array outgrew a B-tree row)."""
+    import asyncpg
+
     from agentsight.server.storage.postgres._schema import _migrations
 
     rng = random.Random(10)
@@ -861,8 +863,6 @@ async def test_postgres_upgrade_keys_the_combinations_by_their_hash(
             array += f" {alias}.language, {alias}.country)::text"
             first_written = first_written.replace(f"md5({array})", array)
         assert "md5(json_build_array(" not in first_written
-        import asyncpg
-
         connection = await asyncpg.connect(url)
         try:  # the migration as first written, as the collector ran it
             async with connection.transaction():
