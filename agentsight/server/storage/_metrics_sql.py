@@ -145,7 +145,7 @@ class Dialect:
     tool_conversations: bool = False
     # The key of a combination of attributes in the rollups per combination, from
     # rollup_days' combo (its JSON array): PostgreSQL keys them by its MD5, which keeps
-    # their B-tree rows within the 2704 bytes a row may hold (schema 21).
+    # their B-tree rows within the 2704 bytes a row may hold (schemas 20 and 21).
     combo_key: Callable[[str], str] = lambda combo: combo
 
 
