@@ -345,6 +345,19 @@ def _noise(rng: random.Random, n: int) -> str:
     return "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(n))
 
 
+def _longest(rng: random.Random, cid: str) -> list[NewEvent]:
+    """A conversation *cid* of the longest source and language with a timed action of the
+    longest name, none of them compressible: with the combination's JSON array as their
+    key, its rows in the rollups per combination outgrew a PostgreSQL B-tree row."""
+    source, language, name = (_noise(rng, 256) for _ in range(3))
+    attributes = {"source": source, "language": language}
+    action = {"action_name": name, "duration_ms": 5.0}
+    return [
+        NewEvent(f"{cid}0", "conversation", cid, 0, START, attributes),
+        NewEvent(f"{cid}1", "action", cid, 1, START + 1, action),
+    ]
+
+
 async def _rows(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
     """:func:`rows`, PostgreSQL's numeric sums as integers."""
     return [tuple(int(v) if type(v).__name__ == "Decimal" else v for v in row)
@@ -876,13 +889,7 @@ async def test_postgres_upgrade_keys_the_combinations_by_their_hash(
             await _check(url, storage, project, rng)
             for start in range(0, len(later), 30):  # the rest arrives
                 await storage.write_batch(project, later[start : start + 30])
-            source, language, name = (_noise(rng, 256) for _ in range(3))
-            longest = {"source": source, "language": language}
-            action = {"action_name": name, "duration_ms": 5.0}
-            await storage.write_batch(project, [
-                NewEvent("long0", "conversation", "long", 0, START, longest),
-                NewEvent("long1", "action", "long", 1, START + 1, action),
-            ])  # fmt: skip
+            await storage.write_batch(project, _longest(rng, "long"))
             await _check(url, storage, project, rng)
         finally:
             await storage.aclose()
@@ -898,14 +905,10 @@ async def test_upgrade_builds_the_rollups_per_combination_of_the_longest(
     JSON array as their key outgrew a PostgreSQL B-tree row and failed the migration)."""
     rng = random.Random(11)
     db = database("longest")
-    source, language, name = (_noise(rng, 256) for _ in range(3))
     storage = await open_storage(db)
     try:
         project = await _project(storage)
-        await storage.write_batch(project, [
-            NewEvent("l0", "conversation", "l", 0, START, {"source": source, "language": language}),
-            NewEvent("l1", "action", "l", 1, START + 1, {"action_name": name, "duration_ms": 5.0}),
-        ])  # fmt: skip
+        await storage.write_batch(project, _longest(rng, "l"))
     finally:
         await storage.aclose()
     await execute(db, UNDO_COMBO_ROLLUPS["sqlite" if isinstance(db, Path) else "postgres"])
